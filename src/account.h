@@ -1,0 +1,122 @@
+/*
+ * account.h -- one account's settings, as the config file gave them.
+ *
+ * An account owns all its strings.  Settings are inherited mpop-style: a
+ * new account starts as a copy of the current `defaults`, then takes every
+ * setting that was explicitly set in each account named after ':', then
+ * its own lines.  The `set` mask records which keys were explicitly set so
+ * that inheritance copies only those.
+ */
+#ifndef POPFETCH_ACCOUNT_H
+#define POPFETCH_ACCOUNT_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define FINGERPRINT_LEN	32		/* SHA-256 */
+
+enum auth_method {
+	AUTH_AUTO = 0,
+	AUTH_USER,
+	AUTH_APOP,
+};
+
+enum delivery_kind {
+	DELIVERY_NONE = 0,
+	DELIVERY_MAILDIR,
+	DELIVERY_MBOX,
+	DELIVERY_MDA,
+};
+
+/* Bits of struct account's `set` mask, one per key. */
+enum account_key {
+	AK_HOST = 0,
+	AK_PORT,
+	AK_TLS,
+	AK_TLS_STARTTLS,
+	AK_TLS_TRUST_FILE,
+	AK_TLS_FINGERPRINT,
+	AK_TLS_CERTCHECK,
+	AK_USER,
+	AK_PASSWORD,
+	AK_PASSWORDEVAL,
+	AK_AUTH,
+	AK_DELIVERY,
+	AK_KEEP,
+	AK_UIDLS_FILE,
+	AK_TIMEOUT,
+	AK__COUNT
+};
+
+struct account {
+	char		*name;
+	char		*file;		/* where it was defined, for messages */
+	int		 line;
+
+	char		*host;
+	int		 port;		/* 0: 995 with implicit TLS, else 110 */
+	int		 tls;		/* default on */
+	int		 tls_starttls;	/* default off */
+	char		*tls_trust_file; /* NULL: the system trust store */
+	int		 has_fingerprint;
+	unsigned char	 tls_fingerprint[FINGERPRINT_LEN];
+	int		 tls_certcheck;	/* default on */
+
+	char		*user;
+	char		*password;	/* NULL: use passwordeval */
+	char		*passwordeval;
+	enum auth_method auth;
+
+	enum delivery_kind delivery;
+	char		*delivery_arg;	/* maildir/mbox path (~ expanded), or MDA command */
+
+	int		 keep;		/* leave messages on the server */
+	char		*uidls_file;	/* NULL: default, see account_uidls_path() */
+	int		 timeout;	/* seconds, default 180 */
+
+	uint32_t	 set;		/* 1 << enum account_key for keys set here */
+
+	TAILQ_ENTRY(account) entry;
+};
+TAILQ_HEAD(accounts, account);
+
+/* A new account with the built-in defaults; the caller owns it. */
+struct account	*account_new(const char *name, const char *file, int line);
+/* A deep copy of src under a new name and location. */
+struct account	*account_copy(const struct account *src, const char *name,
+		    const char *file, int line);
+/* Copy into dst every setting that src set explicitly. */
+void		 account_inherit(struct account *dst, const struct account *src);
+void		 account_free(struct account *);
+void		 accounts_free(struct accounts *);
+struct account	*accounts_find(struct accounts *, const char *name);
+
+/* The effective port: port if set, else 995 (implicit TLS) or 110. */
+int		 account_port(const struct account *);
+
+/*
+ * Check that the account can be used: host, user and a delivery are set,
+ * the TLS settings are consistent.  Errors are EX_CONFIG and name the file
+ * and line of the account.
+ */
+int		 account_validate(const struct account *, struct error *);
+
+/*
+ * The UID state file path: uidls_file with %U (user) and %H (host)
+ * replaced, or $XDG_STATE_HOME/popfetch/uidls/%U@%H (default
+ * ~/.local/state/popfetch/uidls/...).  '/' in user or host is replaced by
+ * '_'.  Returns an allocated string.
+ */
+char		*account_uidls_path(const struct account *);
+
+/*
+ * The password: `password` if set, else the first line of `passwordeval`'s
+ * output (run through /bin/sh -c; a non-zero exit is an EX_CONFIG error).
+ * Returns an allocated string the caller must freezero_str(), or NULL with
+ * err set.
+ */
+char		*account_password(const struct account *, struct error *);
+
+#endif

@@ -1,0 +1,140 @@
+/* log.c -- user-facing messages and the protocol trace; see log.h. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX	2048
+#define TRACE_SHOW_MAX	200
+
+static enum log_level	cur_level = LOG_NORMAL;
+static int		cur_debug;
+
+void
+log_init(enum log_level level, int debug)
+{
+	cur_level = level;
+	cur_debug = debug;
+}
+
+enum log_level
+log_level(void)
+{
+	return cur_level;
+}
+
+int
+log_debugging(void)
+{
+	return cur_debug;
+}
+
+/* Format "acct: tag message\n" and write it with a single write(2). */
+static void
+emit(int fd, const char *acct, const char *tag, const char *fmt, va_list ap)
+{
+	char	line[LOG_LINE_MAX];
+	int	n, m;
+	size_t	len;
+
+	n = snprintf(line, sizeof line, "%s: %s", acct != NULL ? acct :
+	    "popfetch", tag);
+	if (n < 0 || (size_t)n >= sizeof line)
+		n = 0;
+	m = vsnprintf(line + n, sizeof line - n, fmt, ap);
+	if (m < 0)
+		m = 0;
+	len = (size_t)n + (size_t)m;
+	if (len > sizeof line - 2)
+		len = sizeof line - 2;
+	line[len++] = '\n';
+	(void)!write(fd, line, len);
+}
+
+void
+log_error(const char *acct, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	emit(STDERR_FILENO, acct, "", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *acct, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (cur_level < LOG_NORMAL)
+		return;
+	va_start(ap, fmt);
+	emit(STDERR_FILENO, acct, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *acct, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (cur_level < LOG_NORMAL)
+		return;
+	va_start(ap, fmt);
+	emit(STDOUT_FILENO, acct, "", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_verbose(const char *acct, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (cur_level < LOG_VERBOSE)
+		return;
+	va_start(ap, fmt);
+	emit(STDOUT_FILENO, acct, "", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *acct, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!cur_debug)
+		return;
+	va_start(ap, fmt);
+	emit(STDERR_FILENO, acct, "debug: ", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_trace(const char *acct, const char *dir, const char *s, size_t len)
+{
+	char	show[TRACE_SHOW_MAX * 4 + 32];
+	size_t	i, o = 0;
+
+	if (!cur_debug)
+		return;
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		len--;
+	for (i = 0; i < len && i < TRACE_SHOW_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			show[o++] = (char)c;
+		else
+			o += (size_t)snprintf(show + o, sizeof show - o,
+			    "\\x%02x", c);
+	}
+	if (len > TRACE_SHOW_MAX)
+		o += (size_t)snprintf(show + o, sizeof show - o,
+		    "... (%zu bytes)", len);
+	show[o] = '\0';
+	log_debug(acct, "%s %s", dir, show);
+}

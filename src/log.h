@@ -1,0 +1,45 @@
+/*
+ * log.h -- what popfetch tells the user, and the --debug protocol trace.
+ *
+ * Every line about an account starts with the account name ("work: ...");
+ * pass NULL as the account for program-wide messages ("popfetch: ...").
+ * Levels: errors always go to stderr; warnings and the per-run summary are
+ * silenced by -q; per-message lines need -v; the protocol trace needs
+ * --debug.  Lines are written with one write(2) each so that accounts
+ * fetched in parallel never interleave within a line.
+ */
+#ifndef POPFETCH_LOG_H
+#define POPFETCH_LOG_H
+
+#include <stddef.h>
+
+enum log_level {
+	LOG_QUIET = 0,		/* -q: errors only */
+	LOG_NORMAL = 1,		/* a summary line per account, warnings */
+	LOG_VERBOSE = 2,	/* -v: one line per message */
+};
+
+void	log_init(enum log_level, int debug);
+enum log_level log_level(void);
+int	log_debugging(void);
+
+void	log_error(const char *acct, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	log_warn(const char *acct, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	log_info(const char *acct, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	log_verbose(const char *acct, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	log_debug(const char *acct, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/*
+ * One protocol line for the --debug trace.  dir is "<-" (from the server)
+ * or "->" (to the server).  The caller is responsible for masking secrets
+ * before calling (pop3.c passes "PASS ***"); non-printable bytes are shown
+ * escaped and long lines are cut.
+ */
+void	log_trace(const char *acct, const char *dir, const char *, size_t);
+
+#endif

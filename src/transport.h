@@ -1,0 +1,72 @@
+/*
+ * transport.h -- a buffered, line-oriented byte stream to the server:
+ * TCP, optionally with TLS on top (tls.c).  The POP3 client sees only this.
+ *
+ * Every call that waits (connect, handshake, read, write) waits at most the
+ * timeout given at connect time for progress; a timeout is EX_TEMPFAIL.
+ * Errors: unknown host EX_NOHOST; refused/unreachable/reset/closed/timeout
+ * EX_TEMPFAIL; TLS handshake or certificate failures EX_PROTOCOL with a
+ * message that says what to change (tls_trust_file, tls_fingerprint, ...).
+ */
+#ifndef POPFETCH_TRANSPORT_H
+#define POPFETCH_TRANSPORT_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* The longest piece transport_getline() returns; longer lines come in pieces. */
+#define TRANSPORT_CHUNK_MAX	16384
+
+struct tls_params {
+	const char		*host;		/* SNI and name check */
+	const char		*trust_file;	/* PEM CA file; NULL: system store */
+	int			 certcheck;	/* 0: accept any certificate */
+	const unsigned char	*fingerprint;	/* SHA-256 pin (32 bytes) or NULL */
+};
+
+struct transport;
+
+/*
+ * Connect to host:port, trying each address getaddrinfo() returns (IPv6
+ * and IPv4).  Returns a transport the caller frees with transport_free().
+ */
+struct transport *transport_connect(const char *host, int port, int timeout,
+		    struct error *);
+
+/*
+ * Start TLS over the connection: right after connect for implicit TLS, or
+ * after STLS's +OK.  Refuses (EX_PROTOCOL) when bytes are already buffered
+ * unread: anything the server sent before the handshake would have been
+ * injected by a man in the middle.  Verifies the certificate as tp says:
+ * a fingerprint pin replaces the CA and name checks; certcheck 0 skips all.
+ */
+int	transport_starttls(struct transport *, const struct tls_params *,
+	    struct error *);
+
+/*
+ * The next piece of input: a whole line including its "\n" (and "\r"
+ * before it, as sent), or, for a line longer than TRANSPORT_CHUNK_MAX, the
+ * next TRANSPORT_CHUNK_MAX bytes of it (no "\n" at its end).  *line points
+ * into the transport's buffer and is valid until the next call.  Input
+ * that ends without a final "\n" is returned as a last piece; the call
+ * after that fails with EX_TEMPFAIL "connection closed by the server".
+ */
+int	transport_getline(struct transport *, const char **line, size_t *len,
+	    struct error *);
+
+/* Queue bytes to send; sends when the queue is large. */
+int	transport_write(struct transport *, const void *, size_t,
+	    struct error *);
+/* Send everything queued. */
+int	transport_flush(struct transport *, struct error *);
+
+/* "TLS1.3 (ECDHE-X25519)-(AES-256-GCM)" style description, or NULL without TLS. */
+const char *transport_tls_desc(const struct transport *);
+/* Whether TLS is active on the connection. */
+int	transport_is_tls(const struct transport *);
+
+/* Close the connection without further exchange and free everything. */
+void	transport_free(struct transport *);
+
+#endif
