@@ -1,0 +1,329 @@
+/*
+ * fetch.c -- one account's pipeline; see fetch.h.
+ *
+ * connect -> (TLS) -> greeting -> CAPA -> (STLS, CAPA) -> login -> LIST +
+ * UIDL -> RETR each new message into the sink -> commit (fsync) -> record
+ * the UID (fsync) -> DELE -> QUIT -> rewrite the UID state.
+ *
+ * RETR and DELE go through one loop that keeps up to a window of commands
+ * in flight: one without PIPELINING, POP3_WINDOW with it.  Replies come
+ * back in order, so each is handled as it arrives.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fetch.h"
+#include "log.h"
+#include "pop3.h"
+#include "sink.h"
+#include "transport.h"
+#include "uidstate.h"
+#include "xmalloc.h"
+
+struct session {
+	const struct account	*a;
+	struct fetch_stats	*st;
+	struct pop3		*p;
+	struct sink		*sink;
+	struct uidstate		*us;
+	struct pop3_scan	 scan;
+	int			 deleting;	/* keep off */
+	size_t			*todo;		/* scan indexes to retrieve */
+	size_t			 ntodo;
+	size_t			*dq;		/* scan indexes to DELE */
+	size_t			 dq_head, dq_tail;
+	char			*deleted;	/* per scan index: DELE accepted */
+	uint64_t		 msg_bytes;	/* of the message being read */
+};
+
+static int	connect_and_login(struct session *, const char *,
+		    struct error *);
+static int	plan(struct session *, struct error *);
+static int	transfer(struct session *, struct error *);
+static int	send_next(struct session *, size_t *, struct error *);
+static int	got_retr(struct session *, const struct pop3_reply *,
+		    struct error *);
+static int	got_dele(struct session *, const struct pop3_reply *,
+		    struct error *);
+static int	deliver_out(void *, const char *, size_t, struct error *);
+static int	finish(struct session *, struct error *);
+static void	session_free(struct session *);
+
+static int
+connect_and_login(struct session *s, const char *pass, struct error *err)
+{
+	const struct account	*a = s->a;
+	struct transport	*t;
+	struct tls_params	 tp;
+
+	memset(&tp, 0, sizeof tp);
+	tp.host = a->host;
+	tp.trust_file = a->tls_trust_file;
+	tp.certcheck = a->tls_certcheck;
+	tp.fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
+
+	log_debug(a->name, "connecting to %s port %d", a->host,
+	    account_port(a));
+	if ((t = transport_connect(a->host, account_port(a), a->timeout,
+	    err)) == NULL)
+		return -1;
+	s->p = pop3_new(t, a->name);
+	if (a->tls && !a->tls_starttls &&
+	    transport_starttls(t, &tp, err) == -1)
+		return -1;
+	if (pop3_greeting(s->p, err) == -1 || pop3_capa(s->p, err) == -1)
+		return -1;
+	if (a->tls && a->tls_starttls) {
+		/* Without CAPA we cannot know; STLS itself will tell. */
+		if (pop3_caps(s->p)->known && !pop3_caps(s->p)->stls) {
+			error_set(err, EX_PROTOCOL, "the server does not "
+			    "offer STLS, and tls_starttls is on: not "
+			    "continuing without TLS (the offer may have been "
+			    "stripped by an attacker)");
+			return -1;
+		}
+		if (pop3_stls(s->p, &tp, err) == -1 ||
+		    pop3_capa(s->p, err) == -1)
+			return -1;
+	}
+	if (!a->tls)
+		log_warn(a->name, "tls is off: the password crosses the "
+		    "network unencrypted");
+	return pop3_login(s->p, a->auth, a->user, pass, err);
+}
+
+/* Decide what to retrieve and what to delete without retrieving. */
+static int
+plan(struct session *s, struct error *err)
+{
+	const struct pop3_caps	*caps = pop3_caps(s->p);
+	size_t			 i;
+
+	if (s->a->keep && !s->scan.have_uids) {
+		error_set(err, EX_UNAVAILABLE, "the server does not support "
+		    "UIDL, so 'keep on' cannot tell new messages from old "
+		    "ones; use 'keep off'");
+		return -1;
+	}
+	if (s->a->keep && caps->expire == 0)
+		log_warn(s->a->name, "the server announces EXPIRE 0: it "
+		    "deletes messages once they are retrieved, whatever "
+		    "'keep on' says");
+	s->todo = xreallocarray(NULL, s->scan.count, sizeof *s->todo);
+	s->dq = xreallocarray(NULL, s->scan.count, sizeof *s->dq);
+	s->deleted = xcalloc(s->scan.count, 1);
+	for (i = 0; i < s->scan.count; i++) {
+		const struct pop3_msg *m = &s->scan.msgs[i];
+
+		if (m->uid != NULL && uidstate_lookup(s->us, m->uid, NULL)) {
+			/* Delivered by an earlier run. */
+			if (s->deleting)
+				s->dq[s->dq_tail++] = i;
+			else
+				s->st->kept++;
+			continue;
+		}
+		s->todo[s->ntodo++] = i;
+	}
+	log_debug(s->a->name, "%zu messages on the server, %zu new, %zu "
+	    "to delete from earlier runs", s->scan.count, s->ntodo,
+	    s->dq_tail);
+	return 0;
+}
+
+/* Queue the next DELE (first, to free the server early) or RETR. */
+static int
+send_next(struct session *s, size_t *next, struct error *err)
+{
+	char	arg[32];
+	size_t	i;
+
+	if (s->dq_head < s->dq_tail) {
+		i = s->dq[s->dq_head++];
+		snprintf(arg, sizeof arg, "%lu", s->scan.msgs[i].num);
+		return pop3_send(s->p, P3_DELE, arg, 0, i, err);
+	}
+	i = s->todo[(*next)++];
+	snprintf(arg, sizeof arg, "%lu", s->scan.msgs[i].num);
+	return pop3_send(s->p, P3_RETR, arg, 0, i, err);
+}
+
+static int
+deliver_out(void *arg, const char *p, size_t n, struct error *err)
+{
+	struct session	*s = arg;
+
+	s->msg_bytes += n;
+	return sink_write(s->sink, p, n, err);
+}
+
+static int
+got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
+{
+	const struct pop3_msg	*m = &s->scan.msgs[r->tag];
+	struct sink_msginfo	 mi;
+
+	if (!r->ok) {
+		/* One message the server cannot give must not block the rest. */
+		log_error(s->a->name, "message %lu: the server refused RETR: "
+		    "%s; it stays on the server", m->num, r->text);
+		s->st->failed++;
+		return 0;
+	}
+	mi.uid = m->uid;
+	mi.size = m->size;
+	s->msg_bytes = 0;
+	if (sink_open(s->sink, &mi, err) == -1)
+		return -1;
+	if (pop3_read_body(s->p, deliver_out, s, err) == -1) {
+		sink_abort(s->sink);
+		error_prefix(err, "message %lu", m->num);
+		return -1;
+	}
+	if (sink_commit(s->sink, err) == -1) {
+		error_prefix(err, "message %lu", m->num);
+		return -1;
+	}
+	if (m->uid != NULL && s->us != NULL &&
+	    uidstate_record(s->us, m->uid, time(NULL), err) == -1)
+		return -1;
+	s->st->fetched++;
+	s->st->bytes += s->msg_bytes;
+	log_verbose(s->a->name, "message %lu of %zu delivered (%llu bytes%s%s)",
+	    m->num, s->scan.count, (unsigned long long)s->msg_bytes,
+	    m->uid != NULL ? ", UID " : "", m->uid != NULL ? m->uid : "");
+	if (s->deleting)
+		s->dq[s->dq_tail++] = r->tag;
+	return 0;
+}
+
+static int
+got_dele(struct session *s, const struct pop3_reply *r, struct error *err)
+{
+	const struct pop3_msg	*m = &s->scan.msgs[r->tag];
+
+	if (!r->ok) {
+		error_set(err, r->ex != 0 ? r->ex : EX_PROTOCOL, "message "
+		    "%lu: the server refused DELE: %s", m->num, r->text);
+		return -1;
+	}
+	s->deleted[r->tag] = 1;
+	s->st->deleted++;
+	return 0;
+}
+
+static int
+transfer(struct session *s, struct error *err)
+{
+	const struct pop3_caps	*caps = pop3_caps(s->p);
+	struct pop3_reply	 r;
+	size_t			 window, next = 0;
+
+	window = caps->pipelining ? POP3_WINDOW : 1;
+	for (;;) {
+		while (pop3_inflight(s->p) < window &&
+		    (s->dq_head < s->dq_tail || next < s->ntodo))
+			if (send_next(s, &next, err) == -1)
+				return -1;
+		if (pop3_inflight(s->p) == 0)
+			return 0;
+		if (pop3_reply(s->p, &r, err) == -1)
+			return -1;
+		switch (r.cmd) {
+		case P3_RETR:
+			if (got_retr(s, &r, err) == -1)
+				return -1;
+			break;
+		case P3_DELE:
+			if (got_dele(s, &r, err) == -1)
+				return -1;
+			break;
+		default:
+			fatalx("unexpected reply in the transfer loop");
+		}
+	}
+}
+
+/* QUIT, then forget UIDs no longer on the server. */
+static int
+finish(struct session *s, struct error *err)
+{
+	const char	**live;
+	size_t		  i, n = 0;
+	int		  rc;
+
+	if (pop3_quit(s->p, err) == -1)
+		return -1;
+	if (s->us == NULL || !s->scan.have_uids)
+		return 0;
+	live = xreallocarray(NULL, s->scan.count, sizeof *live);
+	for (i = 0; i < s->scan.count; i++)
+		if (!s->deleted[i])
+			live[n++] = s->scan.msgs[i].uid;
+	rc = uidstate_rewrite(s->us, live, n, err);
+	free(live);
+	return rc;
+}
+
+static void
+session_free(struct session *s)
+{
+	pop3_free(s->p);	/* drops the connection if still open */
+	sink_free(s->sink);
+	uidstate_close(s->us);
+	pop3_scan_free(&s->scan);
+	free(s->todo);
+	free(s->dq);
+	free(s->deleted);
+}
+
+int
+fetch_account(const struct account *a, const struct fetch_opts *fo,
+    struct fetch_stats *st, struct error *err)
+{
+	struct session	 s;
+	char		*pass = NULL, *statepath = NULL;
+	int		 rc = -1;
+
+	memset(&s, 0, sizeof s);
+	memset(st, 0, sizeof *st);
+	s.a = a;
+	s.st = st;
+	s.deleting = !a->keep;
+
+	/* Everything that can fail locally fails before connecting. */
+	if ((pass = account_password(a, err)) == NULL)
+		goto out;
+	if ((s.sink = sink_new(a, err)) == NULL)
+		goto out;
+	statepath = account_uidls_path(a);
+	if ((s.us = uidstate_open(statepath, fo->lock_wait, err)) == NULL)
+		goto out;
+
+	if (connect_and_login(&s, pass, err) == -1)
+		goto out;
+	freezero_str(pass);
+	pass = NULL;
+	if (pop3_scan(s.p, 1, &s.scan, err) == -1)
+		goto out;
+	st->on_server = s.scan.count;
+	if (plan(&s, err) == -1 || transfer(&s, err) == -1 ||
+	    finish(&s, err) == -1)
+		goto out;
+	if (st->failed > 0) {
+		error_set(err, EX_PROTOCOL, "%lu message%s could not be "
+		    "retrieved and stayed on the server", st->failed,
+		    st->failed == 1 ? "" : "s");
+		goto out;
+	}
+	rc = 0;
+out:
+	freezero_str(pass);
+	free(statepath);
+	session_free(&s);
+	return rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * fetch.h -- one account's pipeline: connect, log in, list, retrieve each
+ * new message into the sink, record its UID, delete it (unless keeping),
+ * quit.  This is the only module that knows all the others.
+ *
+ * The order of durable steps is the promise popfetch makes: a message is
+ * deleted on the server only after its delivery and its UID record are
+ * both on disk; on any error after a DELE was sent the connection is
+ * dropped without QUIT, so the server deletes nothing.
+ */
+#ifndef POPFETCH_FETCH_H
+#define POPFETCH_FETCH_H
+
+#include <stdint.h>
+
+#include "account.h"
+#include "error.h"
+
+struct fetch_opts {
+	int	lock_wait;		/* seconds to wait for another run */
+};
+
+struct fetch_stats {
+	unsigned long	 on_server;	/* messages listed at the start */
+	unsigned long	 fetched;	/* delivered in this run */
+	unsigned long	 deleted;	/* DELE accepted (effective at QUIT) */
+	unsigned long	 kept;		/* already delivered, left on server */
+	unsigned long	 failed;	/* messages the server would not give */
+	uint64_t	 bytes;		/* delivered bytes */
+};
+
+/* Fetch one account.  Returns 0, or -1 with err set (err->ex classifies). */
+int	fetch_account(const struct account *, const struct fetch_opts *,
+	    struct fetch_stats *, struct error *);
+
+#endif

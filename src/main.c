@@ -1,0 +1,257 @@
+/*
+ * main.c -- options, choosing accounts, running them, and the one place
+ * that turns failures into an exit code (sysexits(3)).
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "account.h"
+#include "conf.h"
+#include "fetch.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define LOCK_WAIT_DEFAULT	5
+
+struct options {
+	const char	 *config;
+	int		  all;
+	enum log_level	  level;
+	int		  debug;
+	char		**names;
+	int		  nnames;
+};
+
+static void	usage(FILE *);
+static int	parse_options(int, char **, struct options *);
+static int	select_accounts(struct accounts *, const struct options *,
+		    const char *, struct account ***, size_t *);
+static int	run_account(const struct account *);
+static void	human_size(char *, size_t, uint64_t);
+static void	report(const struct account *, const struct fetch_stats *);
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: popfetch [-qv] [--debug] [-C file] [-a | account ...]\n"
+"Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
+"\n"
+"  -a, --all           fetch every account in the config file\n"
+"  -C, --config FILE   read FILE instead of ~/.fetchrc\n"
+"  -q, --quiet         print nothing but errors (for cron)\n"
+"  -v, --verbose       print a line for every message\n"
+"      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
+"  -h, --help          show this help\n"
+"  -V, --version       show the version\n"
+"\n"
+"Without account names, the account named 'default' is fetched.\n"
+"Exit status: 0 ok, 64 usage, 65 bad data, 69 unavailable, 73 cannot create,\n"
+"74 I/O error, 75 temporary failure, 76 protocol error, 77 authentication\n"
+"failed, 78 configuration error; see popfetch(1).\n");
+}
+
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "all",	no_argument,		NULL, 'a' },
+		{ "config",	required_argument,	NULL, 'C' },
+		{ "quiet",	no_argument,		NULL, 'q' },
+		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "debug",	no_argument,		NULL, 'd' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	int	c;
+
+	memset(o, 0, sizeof *o);
+	o->level = LOG_NORMAL;
+	while ((c = getopt_long(argc, argv, "aC:qvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o->all = 1;
+			break;
+		case 'C':
+			o->config = optarg;
+			break;
+		case 'q':
+			o->level = LOG_QUIET;
+			break;
+		case 'v':
+			o->level = LOG_VERBOSE;
+			break;
+		case 'd':
+			o->debug = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EX_OK);
+		case 'V':
+			printf("popfetch %s\n", PACKAGE_VERSION);
+			exit(EX_OK);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	o->names = argv + optind;
+	o->nnames = argc - optind;
+	if (o->all && o->nnames > 0) {
+		log_error(NULL, "-a and account names cannot be combined");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+select_accounts(struct accounts *accts, const struct options *o,
+    const char *path, struct account ***out, size_t *nout)
+{
+	struct account	 *a;
+	struct account	**v = NULL;
+	size_t		  n = 0;
+	int		  i;
+
+	if (o->all) {
+		TAILQ_FOREACH(a, accts, entry) {
+			v = xreallocarray(v, n + 1, sizeof *v);
+			v[n++] = a;
+		}
+		if (n == 0) {
+			log_error(NULL, "%s: no accounts defined", path);
+			return EX_CONFIG;
+		}
+	} else if (o->nnames == 0) {
+		if ((a = accounts_find(accts, "default")) == NULL) {
+			log_error(NULL, "%s: no account named 'default'; name "
+			    "the accounts to fetch, or use -a for all", path);
+			return EX_USAGE;
+		}
+		v = xreallocarray(v, 1, sizeof *v);
+		v[n++] = a;
+	} else {
+		for (i = 0; i < o->nnames; i++) {
+			if ((a = accounts_find(accts, o->names[i])) == NULL) {
+				log_error(NULL, "%s: no account named '%s'",
+				    path, o->names[i]);
+				free(v);
+				return EX_USAGE;
+			}
+			v = xreallocarray(v, n + 1, sizeof *v);
+			v[n++] = a;
+		}
+	}
+	*out = v;
+	*nout = n;
+	return EX_OK;
+}
+
+static void
+human_size(char *buf, size_t size, uint64_t n)
+{
+	if (n < 1024)
+		snprintf(buf, size, "%llu bytes", (unsigned long long)n);
+	else if (n < 1024 * 1024)
+		snprintf(buf, size, "%.1f KiB", (double)n / 1024);
+	else if (n < 1024ULL * 1024 * 1024)
+		snprintf(buf, size, "%.1f MiB", (double)n / (1024 * 1024));
+	else
+		snprintf(buf, size, "%.1f GiB", (double)n / (1024.0 * 1024 *
+		    1024));
+}
+
+static void
+report(const struct account *a, const struct fetch_stats *st)
+{
+	char	size[32], kept[64] = "", del[64] = "";
+
+	if (st->kept > 0)
+		snprintf(kept, sizeof kept, ", %lu kept on the server",
+		    st->kept);
+	if (st->deleted > 0)
+		snprintf(del, sizeof del, ", %lu deleted", st->deleted);
+	if (st->fetched == 0) {
+		log_info(a->name, "no new messages%s%s", kept, del);
+		return;
+	}
+	human_size(size, sizeof size, st->bytes);
+	log_info(a->name, "%lu message%s fetched (%s)%s%s", st->fetched,
+	    st->fetched == 1 ? "" : "s", size, del, kept);
+}
+
+/* Fetch one account; the error, if any, is reported here, once. */
+static int
+run_account(const struct account *a)
+{
+	struct fetch_opts	fo;
+	struct fetch_stats	st;
+	struct error		err;
+
+	error_clear(&err);
+	if (account_validate(a, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		return err.ex;
+	}
+	memset(&fo, 0, sizeof fo);
+	fo.lock_wait = LOCK_WAIT_DEFAULT;
+	if (fetch_account(a, &fo, &st, &err) == -1) {
+		if (st.fetched > 0)
+			report(a, &st);
+		log_error(a->name, "%s", err.msg);
+		return err.ex != 0 ? err.ex : EX_SOFTWARE;
+	}
+	report(a, &st);
+	return EX_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options	  o;
+	struct accounts	  accts;
+	struct account	**sel = NULL;
+	struct error	  err;
+	char		 *path;
+	size_t		  nsel = 0, i;
+	int		  ex, first = EX_OK;
+
+	/* A peer that goes away must give an error, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (parse_options(argc, argv, &o) == -1)
+		return EX_USAGE;
+	log_init(o.level, o.debug);
+
+	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
+	TAILQ_INIT(&accts);
+	error_clear(&err);
+	if (config_load(path, &accts, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		accounts_free(&accts);
+		free(path);
+		return err.ex != 0 ? err.ex : EX_CONFIG;
+	}
+	if ((ex = select_accounts(&accts, &o, path, &sel, &nsel)) != EX_OK) {
+		accounts_free(&accts);
+		free(path);
+		return ex;
+	}
+	/* One failing account does not stop the others; report the first. */
+	for (i = 0; i < nsel; i++) {
+		ex = run_account(sel[i]);
+		if (ex != EX_OK && first == EX_OK)
+			first = ex;
+	}
+	free(sel);
+	accounts_free(&accts);
+	free(path);
+	return first;
+}

@@ -1,0 +1,834 @@
+/* pop3.c -- the POP3 client; see pop3.h for the contract. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+
+#include "buf.h"
+#include "log.h"
+#include "pop3.h"
+#include "xmalloc.h"
+
+#define POP3_CMD_MAX		255	/* RFC 2449: a command line's limit */
+#define POP3_LINE_MAX		1024	/* a CAPA/LIST/UIDL line we keep */
+#define POP3_DISCARD_MAX	(1024 * 1024) /* status line we skip at most */
+#define POP3_CAPA_LINES_MAX	1000
+#define POP3_TIMESTAMP_MAX	256
+
+struct pending {
+	enum pop3_cmd	 cmd;
+	unsigned long	 tag;
+};
+
+struct pop3 {
+	struct transport	*t;
+	const char		*acct;
+	struct pop3_caps	 caps;
+	char			*timestamp;	/* APOP, from the greeting */
+	struct pending		*q;		/* ring of commands in flight */
+	size_t			 qhead, qlen, qsize;
+	int			 body_due;	/* a multi-line body is unread */
+};
+
+/* Gathers a multi-line reply's decoded bytes into lines for a callback. */
+struct line_reader {
+	struct pop3	*p;
+	enum pop3_cmd	 cmd;
+	char		 line[POP3_LINE_MAX + 1];
+	size_t		 len;
+	size_t		 count;
+	int		(*cb)(void *, char *, struct error *);
+	void		*arg;
+};
+
+static const char *cmd_names[] = {
+	"CAPA", "STLS", "USER", "PASS", "APOP", "STAT", "LIST", "UIDL",
+	"RETR", "TOP", "DELE", "NOOP", "RSET", "QUIT", "AUTH",
+};
+
+static int	read_status(struct pop3 *, struct pop3_reply *, struct error *);
+static void	parse_code(struct pop3_reply *, const char *);
+static void	copy_text(char *, size_t, const char *, size_t);
+static int	is_multiline(enum pop3_cmd);
+static int	read_lines(struct pop3 *, enum pop3_cmd,
+		    int (*)(void *, char *, struct error *), void *,
+		    struct error *);
+static int	line_out(void *, const char *, size_t, struct error *);
+static int	capa_line(void *, char *, struct error *);
+static void	caps_clear(struct pop3_caps *);
+static int	expect_ok(struct pop3 *, enum pop3_cmd, int, struct error *);
+static int	login_user(struct pop3 *, const char *, const char *,
+		    struct error *);
+static int	login_apop(struct pop3 *, const char *, const char *,
+		    struct error *);
+static int	list_line(void *, char *, struct error *);
+static int	uidl_line(void *, char *, struct error *);
+static int	parse_u64(const char **, uint64_t *);
+static int	check_unique_uids(struct pop3_scan *, struct error *);
+
+const char *
+pop3_cmd_name(enum pop3_cmd cmd)
+{
+	return cmd_names[cmd];
+}
+
+struct pop3 *
+pop3_new(struct transport *t, const char *acct)
+{
+	struct pop3	*p;
+
+	p = xcalloc(1, sizeof *p);
+	p->t = t;
+	p->acct = acct;
+	p->caps.expire = -1;
+	p->caps.login_delay = -1;
+	return p;
+}
+
+void
+pop3_free(struct pop3 *p)
+{
+	if (p == NULL)
+		return;
+	transport_free(p->t);
+	caps_clear(&p->caps);
+	free(p->timestamp);
+	free(p->q);
+	free(p);
+}
+
+struct transport *
+pop3_transport(struct pop3 *p)
+{
+	return p->t;
+}
+
+const struct pop3_caps *
+pop3_caps(const struct pop3 *p)
+{
+	return &p->caps;
+}
+
+size_t
+pop3_inflight(const struct pop3 *p)
+{
+	return p->qlen;
+}
+
+static void
+caps_clear(struct pop3_caps *c)
+{
+	free(c->sasl);
+	free(c->implementation);
+	memset(c, 0, sizeof *c);
+	c->expire = -1;
+	c->login_delay = -1;
+}
+
+/* Copy server text for messages: printable ASCII only, bounded. */
+static void
+copy_text(char *dst, size_t size, const char *src, size_t n)
+{
+	size_t	i, o = 0;
+
+	while (n > 0 && (src[n - 1] == '\n' || src[n - 1] == '\r'))
+		n--;
+	for (i = 0; i < n && o + 1 < size; i++) {
+		unsigned char c = (unsigned char)src[i];
+		dst[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	dst[o] = '\0';
+}
+
+/* RFC 2449 / 3206 response codes decide how a -ERR is classed. */
+static void
+parse_code(struct pop3_reply *r, const char *text)
+{
+	r->ex = 0;
+	if (text[0] != '[')
+		return;
+	if (strncasecmp(text, "[IN-USE]", 8) == 0 ||
+	    strncasecmp(text, "[LOGIN-DELAY]", 13) == 0 ||
+	    strncasecmp(text, "[SYS/TEMP]", 10) == 0)
+		r->ex = EX_TEMPFAIL;
+	else if (strncasecmp(text, "[AUTH]", 6) == 0)
+		r->ex = EX_NOPERM;
+	else if (strncasecmp(text, "[SYS/PERM]", 10) == 0)
+		r->ex = EX_UNAVAILABLE;
+}
+
+/* Read one status line, skipping (bounded) the rest of an overlong one. */
+static int
+read_status(struct pop3 *p, struct pop3_reply *r, struct error *err)
+{
+	const char	*line, *rest;
+	size_t		 len, skipped = 0;
+	char		 first[TRANSPORT_CHUNK_MAX + 1];
+	size_t		 flen;
+
+	if (transport_getline(p->t, &line, &len, err) == -1)
+		return -1;
+	flen = len;
+	memcpy(first, line, len);
+	first[flen] = '\0';
+	while (len == 0 || line[len - 1] != '\n') {
+		if (transport_getline(p->t, &line, &len, err) == -1)
+			return -1;
+		skipped += len;
+		if (skipped > POP3_DISCARD_MAX) {
+			error_set(err, EX_PROTOCOL, "the server sent a reply "
+			    "line longer than %d bytes", POP3_DISCARD_MAX);
+			return -1;
+		}
+	}
+	log_trace(p->acct, "<-", first, flen);
+
+	if (flen >= 3 && strncmp(first, "+OK", 3) == 0 &&
+	    (flen == 3 || first[3] == ' ' || first[3] == '\r' ||
+	    first[3] == '\n')) {
+		r->ok = 1;
+		rest = first + 3;
+	} else if (flen >= 4 && strncmp(first, "-ERR", 4) == 0 &&
+	    (flen == 4 || first[4] == ' ' || first[4] == '\r' ||
+	    first[4] == '\n')) {
+		r->ok = 0;
+		rest = first + 4;
+	} else {
+		char	shown[80];
+
+		copy_text(shown, sizeof shown, first, flen);
+		error_set(err, EX_PROTOCOL, "the server sent a malformed "
+		    "reply: \"%s\"", shown);
+		return -1;
+	}
+	if (*rest == ' ')
+		rest++;
+	copy_text(r->text, sizeof r->text, rest, flen - (size_t)(rest - first));
+	parse_code(r, r->text);
+	return 0;
+}
+
+int
+pop3_greeting(struct pop3 *p, struct error *err)
+{
+	struct pop3_reply	 r;
+	const char		*lt, *gt;
+
+	memset(&r, 0, sizeof r);
+	if (read_status(p, &r, err) == -1) {
+		if (err->ex == EX_PROTOCOL)
+			error_prefix(err, "not a POP3 server? greeting");
+		return -1;
+	}
+	if (!r.ok) {
+		error_set(err, r.ex != 0 ? r.ex : EX_UNAVAILABLE,
+		    "the server refused the connection: %s", r.text);
+		return -1;
+	}
+	/* An APOP timestamp looks like a msg-id: <...@...>. */
+	if ((lt = strchr(r.text, '<')) != NULL &&
+	    (gt = strchr(lt, '>')) != NULL &&
+	    memchr(lt, '@', (size_t)(gt - lt)) != NULL &&
+	    (size_t)(gt - lt) < POP3_TIMESTAMP_MAX)
+		p->timestamp = xstrndup(lt, (size_t)(gt - lt) + 1);
+	return 0;
+}
+
+/*
+ * Whether +OK to cmd is followed by a body.  LIST and UIDL are only ever
+ * sent without an argument here, so they are always multi-line.
+ */
+static int
+is_multiline(enum pop3_cmd cmd)
+{
+	switch (cmd) {
+	case P3_CAPA:
+	case P3_RETR:
+	case P3_TOP:
+	case P3_LIST:
+	case P3_UIDL:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+pop3_send(struct pop3 *p, enum pop3_cmd cmd, const char *arg, int flags,
+    unsigned long tag, struct error *err)
+{
+	char	line[POP3_CMD_MAX + 3];
+	int	n;
+
+	if (arg != NULL && strpbrk(arg, "\r\n") != NULL) {
+		error_set(err, EX_CONFIG, "a %s argument contains a line "
+		    "break", cmd_names[cmd]);
+		return -1;
+	}
+	if (arg != NULL)
+		n = snprintf(line, sizeof line, "%s %s", cmd_names[cmd], arg);
+	else
+		n = snprintf(line, sizeof line, "%s", cmd_names[cmd]);
+	if (n < 0 || n > POP3_CMD_MAX) {
+		error_set(err, EX_CONFIG, "the %s command would be longer "
+		    "than %d bytes", cmd_names[cmd], POP3_CMD_MAX);
+		return -1;
+	}
+	if (flags & P3_SECRET) {
+		char	shown[32];
+
+		snprintf(shown, sizeof shown, "%s ***", cmd_names[cmd]);
+		log_trace(p->acct, "->", shown, strlen(shown));
+	} else
+		log_trace(p->acct, "->", line, (size_t)n);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (transport_write(p->t, line, (size_t)n, err) == -1) {
+		explicit_bzero(line, sizeof line);
+		return -1;
+	}
+	explicit_bzero(line, sizeof line);
+
+	if (p->qlen == p->qsize) {
+		struct pending	*nq;
+		size_t		 i, nsize = p->qsize == 0 ? 16 : p->qsize * 2;
+
+		nq = xreallocarray(NULL, nsize, sizeof *nq);
+		for (i = 0; i < p->qlen; i++)
+			nq[i] = p->q[(p->qhead + i) % p->qsize];
+		free(p->q);
+		p->q = nq;
+		p->qhead = 0;
+		p->qsize = nsize;
+	}
+	p->q[(p->qhead + p->qlen) % p->qsize].cmd = cmd;
+	p->q[(p->qhead + p->qlen) % p->qsize].tag = tag;
+	p->qlen++;
+	return 0;
+}
+
+int
+pop3_reply(struct pop3 *p, struct pop3_reply *r, struct error *err)
+{
+	struct pending	pd;
+
+	if (p->body_due)
+		fatalx("pop3_reply with a multi-line body unread");
+	if (p->qlen == 0)
+		fatalx("pop3_reply with no command in flight");
+	if (transport_flush(p->t, err) == -1)
+		return -1;
+	pd = p->q[p->qhead];
+	p->qhead = (p->qhead + 1) % p->qsize;
+	p->qlen--;
+
+	memset(r, 0, sizeof *r);
+	r->cmd = pd.cmd;
+	r->tag = pd.tag;
+	if (read_status(p, r, err) == -1)
+		return -1;
+	r->multiline = r->ok && is_multiline(pd.cmd);
+	p->body_due = r->multiline;
+	return 0;
+}
+
+int
+pop3_read_body(struct pop3 *p, msg_out_fn out, void *arg, struct error *err)
+{
+	struct msg_stream	 ms;
+	const char		*piece;
+	size_t			 len;
+	int			 rc;
+
+	if (!p->body_due)
+		fatalx("pop3_read_body without a multi-line reply");
+	msg_init(&ms, out, arg);
+	for (;;) {
+		if (transport_getline(p->t, &piece, &len, err) == -1) {
+			if (err->ex == EX_TEMPFAIL)
+				error_prefix(err, "in the middle of a "
+				    "multi-line reply");
+			return -1;
+		}
+		if ((rc = msg_feed(&ms, piece, len, err)) == -1)
+			return -1;
+		if (rc == 1)
+			break;
+	}
+	p->body_due = 0;
+	if (log_debugging()) {
+		char	note[64];
+
+		snprintf(note, sizeof note, "(%llu bytes in %llu lines, then .)",
+		    (unsigned long long)ms.bytes, (unsigned long long)ms.lines);
+		log_trace(p->acct, "<-", note, strlen(note));
+	}
+	return 0;
+}
+
+static int
+line_out(void *arg, const char *s, size_t n, struct error *err)
+{
+	struct line_reader	*lr = arg;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\n') {
+			lr->line[lr->len] = '\0';
+			if (lr->len > 0 && lr->line[lr->len - 1] == '\r')
+				lr->line[--lr->len] = '\0';
+			log_trace(lr->p->acct, "<-", lr->line, lr->len);
+			if (++lr->count > POP3_MAX_MESSAGES + 1) {
+				error_set(err, EX_PROTOCOL, "the reply to %s "
+				    "has too many lines", cmd_names[lr->cmd]);
+				return -1;
+			}
+			if (lr->cb(lr->arg, lr->line, err) == -1)
+				return -1;
+			lr->len = 0;
+			continue;
+		}
+		if (lr->len == POP3_LINE_MAX) {
+			error_set(err, EX_PROTOCOL, "the reply to %s has a "
+			    "line longer than %d bytes", cmd_names[lr->cmd],
+			    POP3_LINE_MAX);
+			return -1;
+		}
+		lr->line[lr->len++] = s[i];
+	}
+	return 0;
+}
+
+/* Read a multi-line reply line by line (CAPA, LIST, UIDL). */
+static int
+read_lines(struct pop3 *p, enum pop3_cmd cmd,
+    int (*cb)(void *, char *, struct error *), void *arg, struct error *err)
+{
+	struct line_reader	*lr;
+	int			 rc;
+
+	lr = xcalloc(1, sizeof *lr);
+	lr->p = p;
+	lr->cmd = cmd;
+	lr->cb = cb;
+	lr->arg = arg;
+	rc = pop3_read_body(p, line_out, lr, err);
+	if (rc == 0 && lr->len != 0) {
+		error_set(err, EX_PROTOCOL, "the reply to %s ends without "
+		    "a line end", cmd_names[cmd]);
+		rc = -1;
+	}
+	free(lr);
+	return rc;
+}
+
+/* Send one command and require +OK; a -ERR gets class ex unless coded. */
+static int
+expect_ok(struct pop3 *p, enum pop3_cmd cmd, int ex, struct error *err)
+{
+	struct pop3_reply	r;
+
+	if (pop3_reply(p, &r, err) == -1)
+		return -1;
+	if (r.ok)
+		return 0;
+	error_set(err, r.ex != 0 ? r.ex : ex, "the server rejected %s: %s",
+	    cmd_names[cmd], r.text[0] != '\0' ? r.text : "(no reason given)");
+	return -1;
+}
+
+static int
+capa_line(void *arg, char *line, struct error *err)
+{
+	struct pop3_caps	*c = arg;
+	char			*word, *rest;
+
+	(void)err;
+	word = line;
+	rest = strchr(line, ' ');
+	if (rest != NULL)
+		*rest++ = '\0';
+	if (strcasecmp(word, "TOP") == 0)
+		c->top = 1;
+	else if (strcasecmp(word, "USER") == 0)
+		c->user = 1;
+	else if (strcasecmp(word, "UIDL") == 0)
+		c->uidl = 1;
+	else if (strcasecmp(word, "PIPELINING") == 0)
+		c->pipelining = 1;
+	else if (strcasecmp(word, "STLS") == 0)
+		c->stls = 1;
+	else if (strcasecmp(word, "RESP-CODES") == 0)
+		c->resp_codes = 1;
+	else if (strcasecmp(word, "AUTH-RESP-CODE") == 0)
+		c->auth_resp_code = 1;
+	else if (strcasecmp(word, "UTF8") == 0)
+		c->utf8 = 1;
+	else if (strcasecmp(word, "SASL") == 0 && rest != NULL) {
+		free(c->sasl);
+		c->sasl = xstrdup(rest);
+	} else if (strcasecmp(word, "IMPLEMENTATION") == 0 && rest != NULL) {
+		free(c->implementation);
+		c->implementation = xstrdup(rest);
+	} else if (strcasecmp(word, "EXPIRE") == 0 && rest != NULL) {
+		if (strncasecmp(rest, "NEVER", 5) == 0)
+			c->expire = -2;
+		else if (isdigit((unsigned char)rest[0]))
+			c->expire = strtol(rest, NULL, 10);
+	} else if (strcasecmp(word, "LOGIN-DELAY") == 0 && rest != NULL) {
+		if (isdigit((unsigned char)rest[0]))
+			c->login_delay = strtol(rest, NULL, 10);
+	}
+	return 0;
+}
+
+int
+pop3_capa(struct pop3 *p, struct error *err)
+{
+	struct pop3_reply	r;
+
+	caps_clear(&p->caps);
+	if (pop3_send(p, P3_CAPA, NULL, 0, 0, err) == -1 ||
+	    pop3_reply(p, &r, err) == -1)
+		return -1;
+	if (!r.ok)
+		return 0;
+	if (read_lines(p, P3_CAPA, capa_line, &p->caps, err) == -1)
+		return -1;
+	p->caps.known = 1;
+	return 0;
+}
+
+int
+pop3_stls(struct pop3 *p, const struct tls_params *tp, struct error *err)
+{
+	struct pop3_reply	r;
+
+	if (pop3_send(p, P3_STLS, NULL, 0, 0, err) == -1 ||
+	    pop3_reply(p, &r, err) == -1)
+		return -1;
+	if (!r.ok) {
+		error_set(err, EX_PROTOCOL, "the server refused STLS (%s); "
+		    "not continuing without TLS", r.text);
+		return -1;
+	}
+	if (transport_starttls(p->t, tp, err) == -1)
+		return -1;
+	/* RFC 2595: what was learnt before TLS may have been forged. */
+	caps_clear(&p->caps);
+	return 0;
+}
+
+static int
+login_user(struct pop3 *p, const char *user, const char *pass,
+    struct error *err)
+{
+	if (pop3_send(p, P3_USER, user, 0, 0, err) == -1)
+		return -1;
+	/* Without PIPELINING the password waits for USER's answer. */
+	if (!p->caps.pipelining && expect_ok(p, P3_USER, EX_NOPERM, err) == -1)
+		return -1;
+	if (pop3_send(p, P3_PASS, pass, P3_SECRET, 0, err) == -1)
+		return -1;
+	if (p->caps.pipelining && expect_ok(p, P3_USER, EX_NOPERM, err) == -1)
+		return -1;
+	return expect_ok(p, P3_PASS, EX_NOPERM, err);
+}
+
+static int
+login_apop(struct pop3 *p, const char *user, const char *pass,
+    struct error *err)
+{
+	gnutls_hash_hd_t	 h;
+	unsigned char		 md[16];
+	char			 arg[POP3_CMD_MAX + 1];
+	size_t			 i, o;
+	int			 n;
+
+	if (p->timestamp == NULL) {
+		error_set(err, EX_NOPERM, "the server does not offer APOP "
+		    "(no timestamp in its greeting); use 'auth user'");
+		return -1;
+	}
+	if (gnutls_hash_init(&h, GNUTLS_DIG_MD5) < 0) {
+		error_set(err, EX_SOFTWARE, "MD5 is not available for APOP");
+		return -1;
+	}
+	gnutls_hash(h, p->timestamp, strlen(p->timestamp));
+	gnutls_hash(h, pass, strlen(pass));
+	gnutls_hash_deinit(h, md);
+	n = snprintf(arg, sizeof arg, "%s ", user);
+	if (n < 0 || (size_t)n + 33 > sizeof arg) {
+		error_set(err, EX_CONFIG, "the user name is too long");
+		return -1;
+	}
+	o = (size_t)n;
+	for (i = 0; i < sizeof md; i++, o += 2)
+		snprintf(arg + o, 3, "%02x", md[i]);
+	explicit_bzero(md, sizeof md);
+	n = pop3_send(p, P3_APOP, arg, P3_SECRET, 0, err);
+	explicit_bzero(arg, sizeof arg);
+	if (n == -1)
+		return -1;
+	return expect_ok(p, P3_APOP, EX_NOPERM, err);
+}
+
+/*
+ * auto: USER/PASS when the server offers it (or did not answer CAPA);
+ * APOP when it does not, but only over TLS, since APOP's MD5 digest is
+ * open to offline guessing by anyone who sees it.
+ */
+int
+pop3_login(struct pop3 *p, enum auth_method method, const char *user,
+    const char *pass, struct error *err)
+{
+	int	rc;
+
+	switch (method) {
+	case AUTH_USER:
+		rc = login_user(p, user, pass, err);
+		break;
+	case AUTH_APOP:
+		rc = login_apop(p, user, pass, err);
+		break;
+	case AUTH_AUTO:
+	default:
+		if (p->caps.user || !p->caps.known || p->timestamp == NULL ||
+		    !transport_is_tls(p->t))
+			rc = login_user(p, user, pass, err);
+		else
+			rc = login_apop(p, user, pass, err);
+		break;
+	}
+	if (rc == -1 && err->ex == EX_NOPERM)
+		error_prefix(err, "authentication failed for user %s", user);
+	return rc;
+}
+
+/* Parse a decimal number; fails on overflow or no digits. */
+static int
+parse_u64(const char **sp, uint64_t *out)
+{
+	const char	*s = *sp;
+	uint64_t	 v = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*sp = s;
+	*out = v;
+	return 0;
+}
+
+static int
+list_line(void *arg, char *line, struct error *err)
+{
+	struct pop3_scan	*sc = arg;
+	const char		*s = line;
+	uint64_t		 num, size;
+
+	if (parse_u64(&s, &num) == -1 || *s != ' ') {
+		error_set(err, EX_PROTOCOL, "malformed LIST line from the "
+		    "server: \"%.60s\"", line);
+		return -1;
+	}
+	s++;
+	if (parse_u64(&s, &size) == -1 || (*s != '\0' && *s != ' ')) {
+		error_set(err, EX_PROTOCOL, "bad message size in LIST line "
+		    "\"%.60s\" (not a number, or too large)", line);
+		return -1;
+	}
+	if (num == 0 || num > ULONG_MAX ||
+	    (sc->count > 0 && num <= sc->msgs[sc->count - 1].num)) {
+		error_set(err, EX_PROTOCOL, "bad message number in LIST line "
+		    "\"%.60s\"", line);
+		return -1;
+	}
+	if (sc->count >= POP3_MAX_MESSAGES) {
+		error_set(err, EX_PROTOCOL, "the server lists more than %d "
+		    "messages", POP3_MAX_MESSAGES);
+		return -1;
+	}
+	if ((sc->count & (sc->count - 1)) == 0)
+		sc->msgs = xreallocarray(sc->msgs, sc->count == 0 ? 1 :
+		    sc->count * 2, sizeof *sc->msgs);
+	sc->msgs[sc->count].num = (unsigned long)num;
+	sc->msgs[sc->count].size = size;
+	sc->msgs[sc->count].uid = NULL;
+	sc->count++;
+	return 0;
+}
+
+static int
+msg_cmp_num(const void *a, const void *b)
+{
+	const struct pop3_msg	*x = a, *y = b;
+
+	return x->num < y->num ? -1 : x->num > y->num;
+}
+
+int
+pop3_uid_valid(const char *uid, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > POP3_UID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)uid[i] < 0x21 || (unsigned char)uid[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+uidl_line(void *arg, char *line, struct error *err)
+{
+	struct pop3_scan	*sc = arg;
+	struct pop3_msg		 key, *m;
+	const char		*s = line;
+	uint64_t		 num;
+
+	if (parse_u64(&s, &num) == -1 || *s != ' ' || num > ULONG_MAX) {
+		error_set(err, EX_PROTOCOL, "malformed UIDL line from the "
+		    "server: \"%.60s\"", line);
+		return -1;
+	}
+	s++;
+	if (!pop3_uid_valid(s, strlen(s))) {
+		error_set(err, EX_PROTOCOL, "the server sent an invalid UID "
+		    "for message %llu (%zu bytes; UIDs are 1-70 printable "
+		    "characters)", (unsigned long long)num, strlen(s));
+		return -1;
+	}
+	key.num = (unsigned long)num;
+	m = bsearch(&key, sc->msgs, sc->count, sizeof *sc->msgs, msg_cmp_num);
+	if (m == NULL) {
+		error_set(err, EX_PROTOCOL, "UIDL names message %llu, which "
+		    "LIST does not have", (unsigned long long)num);
+		return -1;
+	}
+	if (m->uid != NULL) {
+		error_set(err, EX_PROTOCOL, "UIDL names message %llu twice",
+		    (unsigned long long)num);
+		return -1;
+	}
+	m->uid = xstrdup(s);
+	return 0;
+}
+
+static int
+uid_ptr_cmp(const void *a, const void *b)
+{
+	const struct pop3_msg	*const *x = a, *const *y = b;
+
+	return strcmp((*x)->uid, (*y)->uid);
+}
+
+/* Two messages with one UID would make "already fetched" ambiguous. */
+static int
+check_unique_uids(struct pop3_scan *sc, struct error *err)
+{
+	struct pop3_msg	**v;
+	size_t		  i;
+	int		  rc = 0;
+
+	for (i = 0; i < sc->count; i++) {
+		if (sc->msgs[i].uid == NULL) {
+			error_set(err, EX_PROTOCOL, "UIDL gave no UID for "
+			    "message %lu", sc->msgs[i].num);
+			return -1;
+		}
+	}
+	if (sc->count < 2)
+		return 0;
+	v = xreallocarray(NULL, sc->count, sizeof *v);
+	for (i = 0; i < sc->count; i++)
+		v[i] = &sc->msgs[i];
+	qsort(v, sc->count, sizeof *v, uid_ptr_cmp);
+	for (i = 1; i < sc->count; i++) {
+		if (strcmp(v[i - 1]->uid, v[i]->uid) == 0) {
+			error_set(err, EX_PROTOCOL, "the server gave messages "
+			    "%lu and %lu the same UID \"%s\"", v[i - 1]->num,
+			    v[i]->num, v[i]->uid);
+			rc = -1;
+			break;
+		}
+	}
+	free(v);
+	return rc;
+}
+
+int
+pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
+    struct error *err)
+{
+	struct pop3_reply	r;
+	int			send_uidl;
+
+	memset(sc, 0, sizeof *sc);
+	send_uidl = want_uids && (p->caps.uidl || !p->caps.known);
+	if (pop3_send(p, P3_LIST, NULL, 0, 0, err) == -1)
+		return -1;
+	if (send_uidl && p->caps.pipelining &&
+	    pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
+		return -1;
+	if (pop3_reply(p, &r, err) == -1)
+		return -1;
+	if (!r.ok) {
+		error_set(err, r.ex != 0 ? r.ex : EX_PROTOCOL, "the server "
+		    "rejected LIST: %s", r.text);
+		return -1;
+	}
+	if (read_lines(p, P3_LIST, list_line, sc, err) == -1)
+		return -1;
+	if (!send_uidl)
+		return 0;
+	if (!p->caps.pipelining && pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
+		return -1;
+	if (pop3_reply(p, &r, err) == -1)
+		return -1;
+	if (!r.ok)
+		return 0;	/* no UIDL: the caller decides what that means */
+	if (read_lines(p, P3_UIDL, uidl_line, sc, err) == -1)
+		return -1;
+	if (check_unique_uids(sc, err) == -1)
+		return -1;
+	sc->have_uids = 1;
+	return 0;
+}
+
+void
+pop3_scan_free(struct pop3_scan *sc)
+{
+	size_t	i;
+
+	for (i = 0; i < sc->count; i++)
+		free(sc->msgs[i].uid);
+	free(sc->msgs);
+	memset(sc, 0, sizeof *sc);
+}
+
+int
+pop3_quit(struct pop3 *p, struct error *err)
+{
+	if (pop3_send(p, P3_QUIT, NULL, 0, 0, err) == -1)
+		return -1;
+	if (expect_ok(p, P3_QUIT, EX_PROTOCOL, err) == -1) {
+		error_prefix(err, "deletions may not have been carried out");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,136 @@
+/*
+ * pop3.h -- the POP3 client (RFC 1939, 2449, 2595, 3206).
+ *
+ * The client talks to a struct transport only.  Commands are queued with
+ * pop3_send() and their replies read back, oldest first, with
+ * pop3_reply(); a multi-line reply's body is then read with
+ * pop3_read_body() or pop3_read_lines().  Nothing here assumes that a
+ * command waits for its reply: the caller decides how many commands are
+ * in flight (one, unless the server announced PIPELINING).
+ *
+ * Everything from the server is treated as hostile: lines are bounded,
+ * numbers checked, UIDs validated, counts capped.  The --debug trace
+ * never shows a secret: commands sent with P3_SECRET are traced with
+ * their argument replaced by "***".
+ *
+ * Errors: a -ERR is classified by its response code (RFC 2449/3206):
+ * [IN-USE], [LOGIN-DELAY], [SYS/TEMP] EX_TEMPFAIL; [AUTH] EX_NOPERM;
+ * [SYS/PERM] EX_UNAVAILABLE; others as the caller says.  Malformed replies
+ * are EX_PROTOCOL.  Transport failures keep the transport's class.
+ */
+#ifndef POPFETCH_POP3_H
+#define POPFETCH_POP3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "account.h"
+#include "error.h"
+#include "msg.h"
+#include "transport.h"
+
+#define POP3_UID_MAX		70	/* RFC 1939 */
+#define POP3_MAX_MESSAGES	1000000	/* more is taken for a hostile server */
+#define POP3_WINDOW		64	/* commands in flight with PIPELINING */
+
+enum pop3_cmd {
+	P3_CAPA, P3_STLS, P3_USER, P3_PASS, P3_APOP, P3_STAT, P3_LIST,
+	P3_UIDL, P3_RETR, P3_TOP, P3_DELE, P3_NOOP, P3_RSET, P3_QUIT,
+	P3_AUTH,
+};
+
+/* What CAPA said.  expire: -1 not announced, -2 NEVER, else days. */
+struct pop3_caps {
+	int	 known;			/* CAPA succeeded */
+	int	 top, user, uidl, pipelining, stls, resp_codes;
+	int	 auth_resp_code, utf8;
+	long	 expire;
+	long	 login_delay;		/* -1 not announced */
+	char	*sasl;			/* mechanism list, or NULL */
+	char	*implementation;	/* or NULL */
+};
+
+/* One message of the maildrop, from LIST and UIDL. */
+struct pop3_msg {
+	unsigned long	 num;
+	uint64_t	 size;		/* as LIST said: a hint only */
+	char		*uid;		/* NULL without UIDL */
+};
+
+struct pop3_scan {
+	struct pop3_msg	*msgs;		/* sorted by num */
+	size_t		 count;
+	int		 have_uids;
+};
+
+struct pop3;
+
+/* The client takes ownership of the transport.  acct names log lines. */
+struct pop3	*pop3_new(struct transport *, const char *acct);
+void		 pop3_free(struct pop3 *);
+struct transport *pop3_transport(struct pop3 *);
+
+/* Read the greeting; keeps the APOP timestamp if there is one. */
+int	pop3_greeting(struct pop3 *, struct error *);
+/* CAPA; a -ERR leaves caps.known 0 and is not an error. */
+int	pop3_capa(struct pop3 *, struct error *);
+const struct pop3_caps *pop3_caps(const struct pop3 *);
+/* STLS then the TLS handshake; forgets the capabilities. */
+int	pop3_stls(struct pop3 *, const struct tls_params *, struct error *);
+/*
+ * Log in as user with pass using method (AUTH_AUTO picks, see pop3.c).
+ * A -ERR is EX_NOPERM unless its code says the failure is temporary.
+ */
+int	pop3_login(struct pop3 *, enum auth_method, const char *user,
+	    const char *pass, struct error *);
+/* LIST, and UIDL when the server has it (want_uids), into scan. */
+int	pop3_scan(struct pop3 *, int want_uids, struct pop3_scan *,
+	    struct error *);
+void	pop3_scan_free(struct pop3_scan *);
+
+/*
+ * Queue a command; arg may be NULL.  P3_SECRET hides arg in the trace.
+ * tag is handed back by pop3_reply() for the caller's bookkeeping.
+ */
+#define P3_SECRET	0x1
+int	pop3_send(struct pop3 *, enum pop3_cmd, const char *arg, int flags,
+	    unsigned long tag, struct error *);
+/* Commands queued or sent whose status line has not been read yet. */
+size_t	pop3_inflight(const struct pop3 *);
+
+struct pop3_reply {
+	enum pop3_cmd	 cmd;
+	unsigned long	 tag;
+	int		 ok;		/* +OK */
+	int		 multiline;	/* a body follows; read it */
+	char		 text[512];	/* after "+OK "/"-ERR ", printable, cut */
+	int		 ex;		/* for -ERR: class from the response code, 0 if none */
+};
+
+/*
+ * Flush what is queued and read the status line of the oldest command in
+ * flight.  A -ERR is not an error here (returns 0 with ok 0); a reply
+ * that is neither +OK nor -ERR is EX_PROTOCOL.
+ */
+int	pop3_reply(struct pop3 *, struct pop3_reply *, struct error *);
+
+/*
+ * Read the body of a multi-line reply through a message stream whose
+ * output is out/arg (RETR, TOP).  Returns 0 at the terminating line.
+ */
+int	pop3_read_body(struct pop3 *, msg_out_fn out, void *arg,
+	    struct error *);
+
+/*
+ * Send QUIT and read its reply: only a +OK means the server entered the
+ * UPDATE state and carried out the DELEs.
+ */
+int	pop3_quit(struct pop3 *, struct error *);
+
+/* Validate a UID as RFC 1939 defines it: 1-70 octets 0x21-0x7e. */
+int	pop3_uid_valid(const char *, size_t);
+
+/* Human text for a -ERR: "the server said: <text>" style helpers. */
+const char *pop3_cmd_name(enum pop3_cmd);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * sink-maildir.c -- delivery into a maildir.
+ *
+ * The message is written to tmp/<unique>, fsync'd, linked to new/<unique>
+ * (link, unlike rename, never replaces an existing file), tmp/<unique> is
+ * removed and new/ is fsync'd: only then is the message durable.  A crash
+ * at any point leaves at most a stray file in tmp/, which maildir readers
+ * ignore and clean up.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sink.h"
+#include "xmalloc.h"
+
+#define MAILDIR_BUF_SIZE	65536
+#define MAILDIR_NAME_MAX	256
+#define MAILDIR_LINK_TRIES	100
+
+struct maildir {
+	char		*path;
+	int		 tmpfd, newfd;		/* directory fds */
+	int		 fd;			/* the message in tmp/ */
+	char		 name[MAILDIR_NAME_MAX];
+	char		 host[128];
+	unsigned long	 seq;			/* Q<n>: unique within the run */
+	char		*buf;
+	size_t		 buflen;
+};
+
+static int	md_open(struct sink *, const struct sink_msginfo *,
+		    struct error *);
+static int	md_write(struct sink *, const char *, size_t, struct error *);
+static int	md_commit(struct sink *, struct error *);
+static void	md_abort(struct sink *);
+static void	md_free(struct sink *);
+static int	md_flush(struct maildir *, struct error *);
+static int	make_dir(const char *, struct error *);
+static void	make_name(struct maildir *);
+
+static const struct sink_ops maildir_ops = {
+	"maildir", md_open, md_write, md_commit, md_abort, md_free
+};
+
+/* Create a directory (and missing parents) with mode 0700. */
+static int
+make_dir(const char *path, struct error *err)
+{
+	char	*copy, *p;
+	int	 rc = 0;
+
+	copy = xstrdup(path);
+	for (p = copy + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(copy, 0700) == -1 && errno != EEXIST) {
+			error_set(err, EX_CANTCREAT, "cannot create directory "
+			    "%s: %s", copy, strerror(errno));
+			rc = -1;
+			break;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+struct sink *
+sink_maildir_new(const char *dir, struct error *err)
+{
+	struct maildir	*md;
+	struct sink	*s;
+	char		*sub = NULL;
+	const char	*subs[] = { "tmp", "new", "cur" };
+	size_t		 i;
+	char		*h;
+
+	md = xcalloc(1, sizeof *md);
+	md->path = xstrdup(dir);
+	md->tmpfd = md->newfd = md->fd = -1;
+	for (i = 0; i < 3; i++) {
+		free(sub);
+		xasprintf(&sub, "%s/%s", dir, subs[i]);
+		if (make_dir(sub, err) == -1)
+			goto fail;
+	}
+	free(sub);
+	sub = NULL;
+	xasprintf(&sub, "%s/tmp", dir);
+	md->tmpfd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(sub);
+	xasprintf(&sub, "%s/new", dir);
+	md->newfd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (md->tmpfd == -1 || md->newfd == -1) {
+		error_set(err, EX_CANTCREAT, "cannot open maildir %s: %s",
+		    dir, strerror(errno));
+		goto fail;
+	}
+	free(sub);
+
+	/* The maildir spec escapes '/' and ':' in the host part. */
+	if (gethostname(md->host, sizeof md->host) == -1 || md->host[0] == '\0')
+		strlcpy(md->host, "localhost", sizeof md->host);
+	md->host[sizeof md->host - 1] = '\0';
+	for (h = md->host; *h != '\0'; h++)
+		if (*h == '/' || *h == ':')
+			*h = '_';
+	md->buf = xmalloc(MAILDIR_BUF_SIZE);
+
+	s = xcalloc(1, sizeof *s);
+	s->ops = &maildir_ops;
+	s->data = md;
+	return s;
+
+fail:
+	free(sub);
+	s = xcalloc(1, sizeof *s);
+	s->ops = &maildir_ops;
+	s->data = md;
+	md_free(s);
+	return NULL;
+}
+
+static void
+make_name(struct maildir *md)
+{
+	struct timeval	tv;
+
+	gettimeofday(&tv, NULL);
+	snprintf(md->name, sizeof md->name, "%lld.M%06ldP%ldQ%lu.%s",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    ++md->seq, md->host);
+}
+
+static int
+md_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
+{
+	struct maildir	*md = s->data;
+	int		 tries;
+
+	(void)mi;
+	for (tries = 0; tries < MAILDIR_LINK_TRIES; tries++) {
+		make_name(md);
+		md->fd = openat(md->tmpfd, md->name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (md->fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (md->fd == -1) {
+		error_set(err, EX_CANTCREAT, "cannot create %s/tmp/%s: %s",
+		    md->path, md->name, strerror(errno));
+		return -1;
+	}
+	md->buflen = 0;
+	return 0;
+}
+
+static int
+md_flush(struct maildir *md, struct error *err)
+{
+	size_t	off = 0;
+	ssize_t	n;
+
+	while (off < md->buflen) {
+		n = write(md->fd, md->buf + off, md->buflen - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			error_set(err, EX_IOERR, "cannot write to %s/tmp/%s: %s",
+			    md->path, md->name, strerror(errno));
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	md->buflen = 0;
+	return 0;
+}
+
+static int
+md_write(struct sink *s, const char *p, size_t n, struct error *err)
+{
+	struct maildir	*md = s->data;
+	size_t		 take;
+
+	while (n > 0) {
+		if (md->buflen == MAILDIR_BUF_SIZE &&
+		    md_flush(md, err) == -1)
+			return -1;
+		take = MAILDIR_BUF_SIZE - md->buflen;
+		if (take > n)
+			take = n;
+		memcpy(md->buf + md->buflen, p, take);
+		md->buflen += take;
+		p += take;
+		n -= take;
+	}
+	return 0;
+}
+
+static int
+md_commit(struct sink *s, struct error *err)
+{
+	struct maildir	*md = s->data;
+	int		 tries;
+
+	if (md_flush(md, err) == -1)
+		return -1;
+	if (fsync(md->fd) == -1) {
+		error_set(err, EX_IOERR, "cannot sync %s/tmp/%s: %s",
+		    md->path, md->name, strerror(errno));
+		return -1;
+	}
+	if (close(md->fd) == -1) {
+		md->fd = -1;
+		error_set(err, EX_IOERR, "cannot write %s/tmp/%s: %s",
+		    md->path, md->name, strerror(errno));
+		return -1;
+	}
+	md->fd = -1;
+
+	/* Never replace a message: on a name clash, pick another name. */
+	for (tries = 0; tries < MAILDIR_LINK_TRIES; tries++) {
+		if (linkat(md->tmpfd, md->name, md->newfd, md->name, 0) == 0)
+			break;
+		if (errno != EEXIST) {
+			error_set(err, EX_IOERR, "cannot move %s/tmp/%s to "
+			    "new/: %s", md->path, md->name, strerror(errno));
+			return -1;
+		}
+		char old[MAILDIR_NAME_MAX];
+		strlcpy(old, md->name, sizeof old);
+		make_name(md);
+		if (renameat(md->tmpfd, old, md->tmpfd, md->name) == -1) {
+			error_set(err, EX_IOERR, "cannot rename in %s/tmp: %s",
+			    md->path, strerror(errno));
+			return -1;
+		}
+	}
+	if (tries == MAILDIR_LINK_TRIES) {
+		error_set(err, EX_IOERR, "cannot find a free name in %s/new",
+		    md->path);
+		return -1;
+	}
+	if (fsync(md->newfd) == -1) {
+		error_set(err, EX_IOERR, "cannot sync %s/new: %s", md->path,
+		    strerror(errno));
+		/* The link exists but may not survive a crash: keep the
+		 * server copy; the caller reports the failure. */
+		return -1;
+	}
+	/* The message is durable; a leftover tmp file is only untidy. */
+	(void)unlinkat(md->tmpfd, md->name, 0);
+	return 0;
+}
+
+static void
+md_abort(struct sink *s)
+{
+	struct maildir	*md = s->data;
+
+	if (md->fd != -1) {
+		close(md->fd);
+		md->fd = -1;
+	}
+	if (md->name[0] != '\0')
+		(void)unlinkat(md->tmpfd, md->name, 0);
+	md->name[0] = '\0';
+	md->buflen = 0;
+}
+
+static void
+md_free(struct sink *s)
+{
+	struct maildir	*md = s->data;
+
+	if (md->fd != -1)
+		close(md->fd);
+	if (md->tmpfd != -1)
+		close(md->tmpfd);
+	if (md->newfd != -1)
+		close(md->newfd);
+	free(md->buf);
+	free(md->path);
+	free(md);
+	free(s);
+}

@@ -1,0 +1,75 @@
+/* sink.c -- the delivery interface and the choice of kind; see sink.h. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "sink.h"
+#include "xmalloc.h"
+
+struct sink *
+sink_new(const struct account *a, struct error *err)
+{
+	switch (a->delivery) {
+	case DELIVERY_MAILDIR:
+		return sink_maildir_new(a->delivery_arg, err);
+	case DELIVERY_MBOX:
+	case DELIVERY_MDA:
+		error_set(err, EX_CONFIG, "%s:%d: account %s: this delivery "
+		    "kind is not available in this version of popfetch; use "
+		    "'delivery maildir DIR'", a->file, a->line, a->name);
+		return NULL;
+	case DELIVERY_NONE:
+	default:
+		error_set(err, EX_CONFIG, "%s:%d: account %s: no delivery set",
+		    a->file, a->line, a->name);
+		return NULL;
+	}
+}
+
+void
+sink_free(struct sink *s)
+{
+	if (s == NULL)
+		return;
+	if (s->is_open)
+		sink_abort(s);
+	s->ops->free(s);
+}
+
+int
+sink_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
+{
+	if (s->is_open)
+		fatalx("sink_open on an open sink");
+	if (s->ops->open(s, mi, err) == -1)
+		return -1;
+	s->is_open = 1;
+	return 0;
+}
+
+int
+sink_write(struct sink *s, const char *p, size_t n, struct error *err)
+{
+	return s->ops->write(s, p, n, err);
+}
+
+int
+sink_commit(struct sink *s, struct error *err)
+{
+	int	rc;
+
+	rc = s->ops->commit(s, err);
+	if (rc == -1)
+		s->ops->abort(s);
+	s->is_open = 0;
+	return rc;
+}
+
+void
+sink_abort(struct sink *s)
+{
+	if (!s->is_open)
+		return;
+	s->ops->abort(s);
+	s->is_open = 0;
+}

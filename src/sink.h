@@ -1,0 +1,61 @@
+/*
+ * sink.h -- where a message goes: the delivery interface.
+ *
+ * A sink receives one message at a time: open, any number of writes (the
+ * decoded message, LF line ends), then commit or abort.  commit returns
+ * only once the message is durable (fsync'd, directory entry included):
+ * only then may the UID be recorded and the message deleted on the
+ * server.  abort removes every trace of the message.  After commit or
+ * abort the sink may be opened for the next message.
+ *
+ * Errors from a sink are EX_IOERR (write failures, a full disk) or
+ * EX_CANTCREAT (the mailbox cannot be created), with the path in the
+ * message.
+ */
+#ifndef POPFETCH_SINK_H
+#define POPFETCH_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "account.h"
+#include "error.h"
+
+/* What a sink may want to know about the message it is given. */
+struct sink_msginfo {
+	const char	*uid;		/* NULL when the server has no UIDL */
+	uint64_t	 size;		/* LIST's size: a hint */
+};
+
+struct sink;
+
+struct sink_ops {
+	const char	*name;
+	int		(*open)(struct sink *, const struct sink_msginfo *,
+			    struct error *);
+	int		(*write)(struct sink *, const char *, size_t,
+			    struct error *);
+	int		(*commit)(struct sink *, struct error *);
+	void		(*abort)(struct sink *);
+	void		(*free)(struct sink *);
+};
+
+struct sink {
+	const struct sink_ops	*ops;
+	void			*data;		/* the kind's own state */
+	int			 is_open;
+};
+
+/* The sink for an account's `delivery`; checks/creates the mailbox now. */
+struct sink	*sink_new(const struct account *, struct error *);
+void		 sink_free(struct sink *);
+
+int	sink_open(struct sink *, const struct sink_msginfo *, struct error *);
+int	sink_write(struct sink *, const char *, size_t, struct error *);
+int	sink_commit(struct sink *, struct error *);
+void	sink_abort(struct sink *);
+
+/* One constructor per kind. */
+struct sink	*sink_maildir_new(const char *dir, struct error *);
+
+#endif

@@ -1,0 +1,407 @@
+/* uidstate.c -- the UID state file; see uidstate.h. */
+#include "config.h"
+
+#include <sys/cdefs.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#ifndef __unused			/* tree(3) wants it; glibc lacks it */
+#define __unused __attribute__((__unused__))
+#endif
+#include <sys/tree.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "pop3.h"
+#include "uidstate.h"
+#include "xmalloc.h"
+
+#define UIDSTATE_HEADER		"# popfetch uid state v1\n"
+#define UIDSTATE_FILE_MAX	(256 * 1024 * 1024)
+
+struct uident {
+	RB_ENTRY(uident)	 link;
+	char			*uid;
+	time_t			 first;
+	int			 live;
+};
+RB_HEAD(uidtree, uident);
+
+struct uidstate {
+	char		*path;
+	int		 lockfd;
+	int		 appendfd;	/* -1 until the first record */
+	struct uidtree	 tree;
+	size_t		 count;
+};
+
+static int	uident_cmp(struct uident *, struct uident *);
+RB_PROTOTYPE_STATIC(uidtree, uident, link, uident_cmp)
+RB_GENERATE_STATIC(uidtree, uident, link, uident_cmp)
+
+static int	make_parent(const char *, struct error *);
+static int	take_lock(struct uidstate *, int, struct error *);
+static int	load(struct uidstate *, struct error *);
+static int	parse(struct uidstate *, char *, size_t, struct error *);
+static void	insert(struct uidstate *, const char *, time_t);
+static int	write_all(int, const char *, size_t);
+static int	sync_dir(const char *);
+static int	open_append(struct uidstate *, struct error *);
+
+static int
+uident_cmp(struct uident *a, struct uident *b)
+{
+	return strcmp(a->uid, b->uid);
+}
+
+/* Create the directories above path, 0700. */
+static int
+make_parent(const char *path, struct error *err)
+{
+	char	*copy, *p;
+
+	copy = xstrdup(path);
+	for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(copy, 0700) == -1 && errno != EEXIST) {
+			error_set(err, EX_CANTCREAT, "cannot create directory "
+			    "%s for the UID state: %s", copy, strerror(errno));
+			free(copy);
+			return -1;
+		}
+		*p = '/';
+	}
+	free(copy);
+	return 0;
+}
+
+static int
+take_lock(struct uidstate *us, int lock_wait, struct error *err)
+{
+	char		*lockpath;
+	struct timespec	 nap = { 0, 100 * 1000 * 1000 };
+	int		 waited;
+
+	xasprintf(&lockpath, "%s.lock", us->path);
+	us->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (us->lockfd == -1) {
+		error_set(err, EX_CANTCREAT, "cannot open lock file %s: %s",
+		    lockpath, strerror(errno));
+		free(lockpath);
+		return -1;
+	}
+	for (waited = 0; flock(us->lockfd, LOCK_EX | LOCK_NB) == -1;
+	    waited++) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			error_set(err, EX_IOERR, "cannot lock %s: %s",
+			    lockpath, strerror(errno));
+			free(lockpath);
+			return -1;
+		}
+		if (waited >= lock_wait * 10) {
+			error_set(err, EX_TEMPFAIL, "another popfetch is "
+			    "already running for this account (%s is locked); "
+			    "try again later", lockpath);
+			free(lockpath);
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+	}
+	free(lockpath);
+	return 0;
+}
+
+static void
+insert(struct uidstate *us, const char *uid, time_t first)
+{
+	struct uident	*e, key;
+
+	key.uid = (char *)uid;
+	if ((e = RB_FIND(uidtree, &us->tree, &key)) != NULL) {
+		if (first < e->first)
+			e->first = first;
+		return;
+	}
+	e = xcalloc(1, sizeof *e);
+	e->uid = xstrdup(uid);
+	e->first = first;
+	RB_INSERT(uidtree, &us->tree, e);
+	us->count++;
+}
+
+/* Lines are "<epoch> <uid>"; a last line without "\n" was never finished. */
+static int
+parse(struct uidstate *us, char *data, size_t len, struct error *err)
+{
+	char		*line = data, *nl, *sp, *end;
+	size_t		 lineno = 0;
+	long long	 t;
+
+	while ((nl = memchr(line, '\n', len - (size_t)(line - data))) != NULL) {
+		*nl = '\0';
+		lineno++;
+		if (line[0] == '#' || line[0] == '\0')
+			goto next;
+		errno = 0;
+		t = strtoll(line, &end, 10);
+		sp = end;
+		if (errno != 0 || sp == line || *sp != ' ' || t < 0 ||
+		    !pop3_uid_valid(sp + 1, strlen(sp + 1))) {
+			error_set(err, EX_DATAERR, "%s:%zu: corrupt UID state "
+			    "line; fix or remove the line (a removed UID is "
+			    "fetched again)", us->path, lineno);
+			return -1;
+		}
+		insert(us, sp + 1, (time_t)t);
+next:
+		line = nl + 1;
+	}
+	return 0;
+}
+
+static int
+load(struct uidstate *us, struct error *err)
+{
+	struct stat	 st;
+	struct buf	 b;
+	char		 chunk[65536];
+	ssize_t		 n;
+	int		 fd, rc;
+
+	fd = open(us->path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return 0;
+		error_set(err, EX_IOERR, "cannot read UID state %s: %s",
+		    us->path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > UIDSTATE_FILE_MAX) {
+		error_set(err, EX_DATAERR, "UID state %s is not a regular "
+		    "file of a sane size", us->path);
+		close(fd);
+		return -1;
+	}
+	buf_init(&b);
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			error_set(err, EX_IOERR, "cannot read UID state %s: %s",
+			    us->path, strerror(errno));
+			close(fd);
+			buf_free(&b);
+			return -1;
+		}
+		buf_add(&b, chunk, (size_t)n);
+	}
+	close(fd);
+	rc = b.len == 0 ? 0 : parse(us, b.data, b.len, err);
+	buf_free(&b);
+	return rc;
+}
+
+struct uidstate *
+uidstate_open(const char *path, int lock_wait, struct error *err)
+{
+	struct uidstate	*us;
+
+	us = xcalloc(1, sizeof *us);
+	us->path = xstrdup(path);
+	us->lockfd = us->appendfd = -1;
+	RB_INIT(&us->tree);
+	if (make_parent(path, err) == -1 || take_lock(us, lock_wait, err) == -1
+	    || load(us, err) == -1) {
+		uidstate_close(us);
+		return NULL;
+	}
+	return us;
+}
+
+void
+uidstate_close(struct uidstate *us)
+{
+	struct uident	*e, *next;
+
+	if (us == NULL)
+		return;
+	RB_FOREACH_SAFE(e, uidtree, &us->tree, next) {
+		RB_REMOVE(uidtree, &us->tree, e);
+		free(e->uid);
+		free(e);
+	}
+	if (us->appendfd != -1)
+		close(us->appendfd);
+	if (us->lockfd != -1)
+		close(us->lockfd);	/* releases the flock */
+	free(us->path);
+	free(us);
+}
+
+size_t
+uidstate_count(const struct uidstate *us)
+{
+	return us->count;
+}
+
+int
+uidstate_lookup(const struct uidstate *us, const char *uid, time_t *first)
+{
+	struct uident	key, *e;
+
+	key.uid = (char *)uid;
+	e = RB_FIND(uidtree, (struct uidtree *)&us->tree, &key);
+	if (e == NULL)
+		return 0;
+	if (first != NULL)
+		*first = e->first;
+	return 1;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t	w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+sync_dir(const char *path)
+{
+	char	*copy, *dir;
+	int	 fd, rc;
+
+	copy = xstrdup(path);
+	dir = dirname(copy);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int
+open_append(struct uidstate *us, struct error *err)
+{
+	struct stat	st;
+	int		created;
+
+	us->appendfd = open(us->path, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC, 0600);
+	if (us->appendfd == -1 || fstat(us->appendfd, &st) == -1) {
+		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
+		    us->path, strerror(errno));
+		return -1;
+	}
+	created = st.st_size == 0;
+	if (created && (write_all(us->appendfd, UIDSTATE_HEADER,
+	    strlen(UIDSTATE_HEADER)) == -1 || fsync(us->appendfd) == -1 ||
+	    sync_dir(us->path) == -1)) {
+		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
+		    us->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+uidstate_record(struct uidstate *us, const char *uid, time_t when,
+    struct error *err)
+{
+	char	line[POP3_UID_MAX + 32];
+	int	n;
+
+	if (us->appendfd == -1 && open_append(us, err) == -1)
+		return -1;
+	n = snprintf(line, sizeof line, "%lld %s\n", (long long)when, uid);
+	if (n < 0 || (size_t)n >= sizeof line)
+		fatalx("UID too long for the state file");
+	if (write_all(us->appendfd, line, (size_t)n) == -1 ||
+	    fsync(us->appendfd) == -1) {
+		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
+		    us->path, strerror(errno));
+		return -1;
+	}
+	insert(us, uid, when);
+	return 0;
+}
+
+int
+uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
+    struct error *err)
+{
+	struct uident	*e, *next, key;
+	struct buf	 b;
+	char		*tmp;
+	size_t		 i;
+	int		 fd, rc = -1;
+
+	RB_FOREACH(e, uidtree, &us->tree)
+		e->live = 0;
+	for (i = 0; i < nlive; i++) {
+		key.uid = (char *)live[i];
+		if ((e = RB_FIND(uidtree, &us->tree, &key)) != NULL)
+			e->live = 1;
+	}
+	buf_init(&b);
+	buf_addstr(&b, UIDSTATE_HEADER);
+	RB_FOREACH_SAFE(e, uidtree, &us->tree, next) {
+		if (!e->live) {
+			RB_REMOVE(uidtree, &us->tree, e);
+			free(e->uid);
+			free(e);
+			us->count--;
+			continue;
+		}
+		buf_printf(&b, "%lld %s\n", (long long)e->first, e->uid);
+	}
+
+	xasprintf(&tmp, "%s.tmp", us->path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 || write_all(fd, b.data, b.len) == -1 ||
+	    fsync(fd) == -1) {
+		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
+		    tmp, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (close(fd) == -1 || rename(tmp, us->path) == -1 ||
+	    sync_dir(us->path) == -1) {
+		error_set(err, EX_IOERR, "cannot replace UID state %s: %s",
+		    us->path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	/* Later records go to the new file, not the replaced one. */
+	if (us->appendfd != -1) {
+		close(us->appendfd);
+		us->appendfd = -1;
+	}
+	rc = 0;
+out:
+	free(tmp);
+	buf_free(&b);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * uidstate.h -- the per-account record of UIDs already delivered.
+ *
+ * The file holds one line per delivered UID with the time popfetch first
+ * delivered it ("<epoch> <uid>"), after a version line.  During a session
+ * each delivered UID is appended and fsync'd before the message may be
+ * deleted on the server (uidstate_record); at the end the file is
+ * rewritten atomically (temp file, fsync, rename, fsync of the directory)
+ * keeping only UIDs still on the server (uidstate_rewrite).  A crash can
+ * leave at most a partial last line, which is ignored on reading.
+ *
+ * A lock (flock on "<file>.lock") held from uidstate_open to
+ * uidstate_close keeps two runs from fetching the same account at once.
+ */
+#ifndef POPFETCH_UIDSTATE_H
+#define POPFETCH_UIDSTATE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "error.h"
+
+struct uidstate;
+
+/*
+ * Lock and read the state at path (a missing file is an empty state;
+ * missing directories are created 0700).  Waits up to lock_wait seconds
+ * for another run to finish, then fails with EX_TEMPFAIL.  A corrupt file
+ * is EX_DATAERR.
+ */
+struct uidstate	*uidstate_open(const char *path, int lock_wait,
+		    struct error *);
+/* Unlock and free; does not write. */
+void		 uidstate_close(struct uidstate *);
+
+size_t		 uidstate_count(const struct uidstate *);
+/* 1 and *first set when uid was delivered before; 0 if not. */
+int		 uidstate_lookup(const struct uidstate *, const char *uid,
+		    time_t *first);
+/* Record uid as delivered at when, durably (appended and fsync'd). */
+int		 uidstate_record(struct uidstate *, const char *uid,
+		    time_t when, struct error *);
+/*
+ * Keep only the UIDs listed in live (the server's UIDL at the start of
+ * the session) and rewrite the file atomically.
+ */
+int		 uidstate_rewrite(struct uidstate *, const char *const *live,
+		    size_t nlive, struct error *);
+
+#endif
