@@ -44,6 +44,8 @@ error_prefix(struct error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pfx, sizeof pfx, fmt, ap);
 	va_end(ap);
-	snprintf(tmp, sizeof tmp, "%s: %s", pfx, err->msg);
+	strlcpy(tmp, pfx, sizeof tmp);
+	strlcat(tmp, ": ", sizeof tmp);
+	strlcat(tmp, err->msg, sizeof tmp);
 	memcpy(err->msg, tmp, sizeof err->msg);
 }

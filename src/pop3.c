@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "log.h"
 #include "pop3.h"
+#include "uid.h"
 #include "xmalloc.h"
 
 #define POP3_CMD_MAX		255	/* RFC 2449: a command line's limit */
@@ -680,19 +681,6 @@ msg_cmp_num(const void *a, const void *b)
 	return x->num < y->num ? -1 : x->num > y->num;
 }
 
-int
-pop3_uid_valid(const char *uid, size_t len)
-{
-	size_t	i;
-
-	if (len == 0 || len > POP3_UID_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)uid[i] < 0x21 || (unsigned char)uid[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
 static int
 uidl_line(void *arg, char *line, struct error *err)
 {
@@ -707,7 +695,7 @@ uidl_line(void *arg, char *line, struct error *err)
 		return -1;
 	}
 	s++;
-	if (!pop3_uid_valid(s, strlen(s))) {
+	if (!uid_valid(s, strlen(s))) {
 		error_set(err, EX_PROTOCOL, "the server sent an invalid UID "
 		    "for message %llu (%zu bytes; UIDs are 1-70 printable "
 		    "characters)", (unsigned long long)num, strlen(s));

@@ -29,7 +29,6 @@
 #include "msg.h"
 #include "transport.h"
 
-#define POP3_UID_MAX		70	/* RFC 1939 */
 #define POP3_MAX_MESSAGES	1000000	/* more is taken for a hostile server */
 #define POP3_WINDOW		64	/* commands in flight with PIPELINING */
 
@@ -126,9 +125,6 @@ int	pop3_read_body(struct pop3 *, msg_out_fn out, void *arg,
  * UPDATE state and carried out the DELEs.
  */
 int	pop3_quit(struct pop3 *, struct error *);
-
-/* Validate a UID as RFC 1939 defines it: 1-70 octets 0x21-0x7e. */
-int	pop3_uid_valid(const char *, size_t);
 
 /* Human text for a -ERR: "the server said: <text>" style helpers. */
 const char *pop3_cmd_name(enum pop3_cmd);

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "pop3.h"
+#include "uid.h"
 #include "uidstate.h"
 #include "xmalloc.h"
 
@@ -153,7 +153,7 @@ parse(struct uidstate *us, char *data, size_t len, struct error *err)
 		t = strtoll(line, &end, 10);
 		sp = end;
 		if (errno != 0 || sp == line || *sp != ' ' || t < 0 ||
-		    !pop3_uid_valid(sp + 1, strlen(sp + 1))) {
+		    !uid_valid(sp + 1, strlen(sp + 1))) {
 			error_set(err, EX_DATAERR, "%s:%zu: corrupt UID state "
 			    "line; fix or remove the line (a removed UID is "
 			    "fetched again)", us->path, lineno);
@@ -328,7 +328,7 @@ int
 uidstate_record(struct uidstate *us, const char *uid, time_t when,
     struct error *err)
 {
-	char	line[POP3_UID_MAX + 32];
+	char	line[UID_MAX + 32];
 	int	n;
 
 	if (us->appendfd == -1 && open_append(us, err) == -1)

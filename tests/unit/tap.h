@@ -12,8 +12,9 @@
 static int tap_n, tap_failed;
 
 #define ok(cond, ...) do {						\
+	int c_ = (cond) ? 1 : 0;					\
 	tap_n++;							\
-	if (cond)							\
+	if (c_)								\
 		printf("ok %d - ", tap_n);				\
 	else {								\
 		printf("not ok %d - ", tap_n);				\
@@ -21,7 +22,7 @@ static int tap_n, tap_failed;
 	}								\
 	printf(__VA_ARGS__);						\
 	printf("\n");							\
-	if (!(cond))							\
+	if (!c_)							\
 		printf("#   failed at %s:%d\n", __FILE__, __LINE__);	\
 	fflush(stdout);							\
 } while (0)

@@ -1,0 +1,118 @@
+/* test_uidstate.c -- the UID state file: records, rewrite, lock, recovery. */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "uidstate.h"
+
+static char	dir[] = "/tmp/popfetch-uidstate-XXXXXX";
+static char	path[256];
+
+static void
+put(const char *text)
+{
+	FILE	*f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *
+slurp(void)
+{
+	static char	data[4096];
+	FILE		*f = fopen(path, "r");
+	size_t		 n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(data, 1, sizeof data - 1, f);
+	data[n] = '\0';
+	fclose(f);
+	return data;
+}
+
+int
+main(void)
+{
+	struct uidstate	*us, *us2;
+	struct error	 err;
+	struct stat	 st;
+	time_t		 first;
+	const char	*live[] = { "b", "c" };
+	pid_t		 pid;
+	int		 status;
+
+	if (mkdtemp(dir) == NULL)
+		return 99;
+	snprintf(path, sizeof path, "%s/sub/dir/state", dir);
+
+	error_clear(&err);
+	us = uidstate_open(path, 0, &err);
+	ok(us != NULL, "open creates missing directories");
+	is_int((long long)uidstate_count(us), 0, "missing file is empty state");
+	ok(uidstate_record(us, "a", 100, &err) == 0, "record a");
+	ok(uidstate_record(us, "b", 200, &err) == 0, "record b");
+	ok(uidstate_record(us, "c", 300, &err) == 0, "record c");
+	ok(uidstate_lookup(us, "b", &first) && first == 200, "lookup b");
+	ok(!uidstate_lookup(us, "zz", NULL), "unknown UID not found");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "mode 0600");
+
+	/* A second opener waits for the lock, then gives up: EX_TEMPFAIL. */
+	pid = fork();
+	if (pid == 0) {
+		struct error e2;
+
+		error_clear(&e2);
+		us2 = uidstate_open(path, 1, &e2);
+		_exit(us2 == NULL && e2.ex == EX_TEMPFAIL ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "a concurrent open fails with EX_TEMPFAIL after the wait");
+
+	/* Records survive without a rewrite (crash after delivery). */
+	uidstate_close(us);
+	us = uidstate_open(path, 0, &err);
+	ok(us != NULL && uidstate_count(us) == 3, "appended records reread");
+
+	ok(uidstate_rewrite(us, live, 2, &err) == 0, "rewrite");
+	ok(!uidstate_lookup(us, "a", NULL), "UID gone from the server forgotten");
+	is_str(slurp(), "# popfetch uid state v1\n200 b\n300 c\n",
+	    "rewritten file content");
+	ok(uidstate_record(us, "d", 400, &err) == 0, "record after rewrite");
+	uidstate_close(us);
+	us = uidstate_open(path, 0, &err);
+	ok(us != NULL && uidstate_lookup(us, "d", NULL) &&
+	    uidstate_count(us) == 3, "record after rewrite goes to the new file");
+	uidstate_close(us);
+
+	/* A partial last line (crash during the append) is ignored. */
+	put("# popfetch uid state v1\n5 x\n6 y");
+	us = uidstate_open(path, 0, &err);
+	ok(us != NULL && uidstate_lookup(us, "x", NULL) &&
+	    !uidstate_lookup(us, "y", NULL), "partial last line ignored");
+	uidstate_close(us);
+
+	/* Corruption is reported with the line, EX_DATAERR. */
+	put("# popfetch uid state v1\n5 x\ngarbage\n");
+	error_clear(&err);
+	us = uidstate_open(path, 0, &err);
+	ok(us == NULL && err.ex == EX_DATAERR && strstr(err.msg, ":3:") != NULL,
+	    "corrupt line reported: %s", err.msg);
+
+	put("# popfetch uid state v1\n5 bad\x01uid\n");
+	error_clear(&err);
+	us = uidstate_open(path, 0, &err);
+	ok(us == NULL && err.ex == EX_DATAERR, "non-printable UID rejected");
+
+	return tap_done();
+}
