@@ -1,5 +1,5 @@
 /*
- * config.h -- reading a fetchrc into a list of accounts.
+ * conf.h -- reading a fetchrc into a list of accounts.
  *
  * Syntax (mpop's): '#' starts a comment line; `defaults` starts a section
  * whose settings every later account inherits; `account NAME [: OTHER[,..]]`
@@ -8,8 +8,8 @@
  * Paths have a leading ~ expanded.  Errors are EX_CONFIG with the message
  * "FILE:LINE: what is wrong".
  */
-#ifndef POPFETCH_CONFIG_H
-#define POPFETCH_CONFIG_H
+#ifndef POPFETCH_CONF_H
+#define POPFETCH_CONF_H
 
 #include "account.h"
 #include "error.h"

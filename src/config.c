@@ -1,0 +1,774 @@
+/* config.c -- parsing a fetchrc (mpop's syntax) into accounts; see conf.h. */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "buf.h"
+#include "conf.h"
+#include "error.h"
+#include "xmalloc.h"
+
+/* A fetchrc is a few KiB; a file this large is a mistake. */
+#define CONFIG_MAX	(1024 * 1024)
+#define TIMEOUT_MAX	3600
+#define WHITESPACE	" \t\r\v\f"
+/* Invalid values are echoed back to the user, but not at any length. */
+#define ECHO_MAX	64
+
+/* Marks keys mpop has and popfetch does not (yet). */
+#define KEY_UNSUPPORTED	AK__COUNT
+
+struct keyword {
+	const char	*name;
+	enum account_key key;
+	const char	*want;		/* what the value may be, for messages */
+};
+
+/*
+ * Every key the parser knows.  Implementing one of the mpop keys at the end
+ * means moving it up, giving it an enum account_key and a case in
+ * apply_key() and inherit_key().
+ */
+static const struct keyword keywords[] = {
+	{ "host",		AK_HOST,		"a host name" },
+	{ "port",		AK_PORT,		"a number from 1 to 65535" },
+	{ "tls",		AK_TLS,			"on or off" },
+	{ "tls_starttls",	AK_TLS_STARTTLS,	"on or off" },
+	{ "tls_trust_file",	AK_TLS_TRUST_FILE,
+	    "a file name or 'system'" },
+	{ "tls_fingerprint",	AK_TLS_FINGERPRINT,
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons" },
+	{ "tls_certcheck",	AK_TLS_CERTCHECK,	"on or off" },
+	{ "user",		AK_USER,		"a user name" },
+	{ "password",		AK_PASSWORD,		"a password" },
+	{ "passwordeval",	AK_PASSWORDEVAL,	"a command" },
+	{ "auth",		AK_AUTH,		"auto, user or apop" },
+	{ "delivery",		AK_DELIVERY,
+	    "maildir DIR, mbox FILE or mda COMMAND" },
+	{ "keep",		AK_KEEP,		"on or off" },
+	{ "uidls_file",		AK_UIDLS_FILE,		"a file name" },
+	{ "timeout",		AK_TIMEOUT,
+	    "a number of seconds from 1 to 3600, or off" },
+
+	/* mpop keys that popfetch does not support. */
+	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
+	{ "proxy_port",		KEY_UNSUPPORTED,	NULL },
+	{ "socket",		KEY_UNSUPPORTED,	NULL },
+	{ "source_ip",		KEY_UNSUPPORTED,	NULL },
+	{ "pipelining",		KEY_UNSUPPORTED,	NULL },
+	{ "domain",		KEY_UNSUPPORTED,	NULL },
+	{ "ntlmdomain",		KEY_UNSUPPORTED,	NULL },
+	{ "tls_crl_file",	KEY_UNSUPPORTED,	NULL },
+	{ "tls_cert_file",	KEY_UNSUPPORTED,	NULL },
+	{ "tls_key_file",	KEY_UNSUPPORTED,	NULL },
+	{ "tls_priorities",	KEY_UNSUPPORTED,	NULL },
+	{ "tls_host_override",	KEY_UNSUPPORTED,	NULL },
+	{ "tls_min_dh_prime_bits", KEY_UNSUPPORTED,	NULL },
+	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
+	{ "tls_nocertcheck",	KEY_UNSUPPORTED,	NULL },
+	{ "only_new",		KEY_UNSUPPORTED,	NULL },
+	{ "received_header",	KEY_UNSUPPORTED,	NULL },
+	{ "killsize",		KEY_UNSUPPORTED,	NULL },
+	{ "skipsize",		KEY_UNSUPPORTED,	NULL },
+	{ "filter",		KEY_UNSUPPORTED,	NULL },
+};
+
+struct parser {
+	const char	*file;
+	int		 line;
+	struct accounts	*accounts;
+	struct account	*defaults;
+	struct account	*cur;		/* where settings go; NULL at the top */
+	int		 saw_password;
+	struct error	*err;
+};
+
+static int	 parse_text(const char *, const char *, struct accounts *,
+		    struct error *, int *);
+static int	 parse_line(struct parser *, char *);
+static int	 parse_account(struct parser *, const char *);
+static int	 parse_inherit(struct parser *, struct account *, const char *);
+static int	 parse_setting(struct parser *, const char *, const char *);
+static int	 apply_key(struct parser *, const struct keyword *,
+		    struct account *, const char *, const char *);
+static int	 parse_delivery(struct parser *, const struct keyword *,
+		    struct account *, const char *, const char *);
+static int	 parse_bool(struct parser *, const struct keyword *,
+		    const char *, int *);
+static int	 parse_number(struct parser *, const struct keyword *,
+		    const char *, int, int, int *);
+static int	 parse_fingerprint(struct parser *, const struct keyword *,
+		    struct account *, const char *);
+static int	 hex_bytes(const char *, unsigned char *, size_t);
+static int	 unquote(struct parser *, const char *, const char *,
+		    char **);
+static const struct keyword *find_keyword(const char *);
+static void	 set_str(char **, const char *);
+static char	*trim(char *);
+static void	 parse_error(struct parser *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	 bad_value(struct parser *, const struct keyword *,
+		    const char *);
+static int	 read_config(int, const char *, char **, size_t *,
+		    struct error *);
+static const char *home_dir(void);
+
+int
+config_load(const char *path, struct accounts *accounts, struct error *err)
+{
+	struct stat	 st;
+	char		*text = NULL;
+	size_t		 len = 0;
+	int		 fd, rv = -1, saw_password = 0;
+
+	/* O_NONBLOCK: a FIFO must not hang us before the S_ISREG check. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		if (errno == ENOENT)
+			error_set(err, EX_CONFIG, "%s: cannot open: %s "
+			    "(create it, see fetchrc.example)", path,
+			    strerror(errno));
+		else
+			error_set(err, EX_CONFIG, "%s: cannot open: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		error_set(err, EX_IOERR, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		error_set(err, EX_CONFIG, "%s: not a regular file", path);
+		goto out;
+	}
+	if (read_config(fd, path, &text, &len, err) == -1)
+		goto out;
+	if (parse_text(text, path, accounts, err, &saw_password) == -1)
+		goto out;
+	if (saw_password && (st.st_mode & 077) != 0) {
+		error_set(err, EX_CONFIG, "%s: contains a password but is "
+		    "readable by others; run chmod 600 %s", path, path);
+		goto out;
+	}
+	rv = 0;
+
+out:
+	if (text != NULL) {
+		explicit_bzero(text, len);
+		free(text);
+	}
+	if (fd != -1)
+		close(fd);
+	return rv;
+}
+
+/* Read all of fd into a NUL-terminated string, refusing binary or huge. */
+static int
+read_config(int fd, const char *path, char **textp, size_t *lenp,
+    struct error *err)
+{
+	char	*text;
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	/* One buffer, never reallocated, so the password is zeroed once. */
+	*textp = text = xmalloc(CONFIG_MAX + 1);
+	*lenp = 0;
+	for (;;) {
+		n = read(fd, text + len, CONFIG_MAX + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			error_set(err, EX_IOERR, "%s: read: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		*lenp = len;
+		if (len > CONFIG_MAX) {
+			error_set(err, EX_CONFIG, "%s: larger than %d KiB; "
+			    "is this really a fetchrc?", path,
+			    CONFIG_MAX / 1024);
+			return -1;
+		}
+	}
+	text[len] = '\0';
+	if (memchr(text, '\0', len) != NULL) {
+		error_set(err, EX_CONFIG, "%s: contains a NUL byte; not a "
+		    "text file", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_parse_string(const char *text, const char *name,
+    struct accounts *accounts, struct error *err)
+{
+	int	saw_password;
+
+	return parse_text(text, name, accounts, err, &saw_password);
+}
+
+/* saw_password tells config_load() whether the permission check applies. */
+static int
+parse_text(const char *text, const char *name, struct accounts *accounts,
+    struct error *err, int *saw_password)
+{
+	struct parser	 p;
+	const char	*s, *nl;
+	char		*line;
+	size_t		 len;
+	int		 rv = 0;
+
+	memset(&p, 0, sizeof p);
+	p.file = name;
+	p.accounts = accounts;
+	p.err = err;
+	p.defaults = account_new("defaults", name, 0);
+
+	for (s = text; *s != '\0' && rv == 0; s = nl != NULL ? nl + 1 : "") {
+		p.line++;
+		nl = strchr(s, '\n');
+		len = nl != NULL ? (size_t)(nl - s) : strlen(s);
+		line = xstrndup(s, len);
+		rv = parse_line(&p, line);
+		freezero_str(line);
+	}
+
+	*saw_password = p.saw_password;
+	account_free(p.defaults);
+	return rv;
+}
+
+static int
+parse_line(struct parser *p, char *line)
+{
+	char	*s, *key, *raw;
+
+	s = trim(line);
+	if (*s == '\0' || *s == '#')
+		return 0;
+
+	key = s;
+	s += strcspn(s, WHITESPACE);
+	if (*s != '\0')
+		*s++ = '\0';
+	raw = s + strspn(s, WHITESPACE);
+
+	if (strcmp(key, "defaults") == 0) {
+		if (*raw != '\0') {
+			parse_error(p, "'defaults' takes no value");
+			return -1;
+		}
+		p->cur = p->defaults;
+		return 0;
+	}
+	if (strcmp(key, "account") == 0)
+		return parse_account(p, raw);
+	return parse_setting(p, key, raw);
+}
+
+/* `account NAME [: OTHER[,OTHER...]]` */
+static int
+parse_account(struct parser *p, const char *raw)
+{
+	struct account	*a = NULL, *old;
+	char		*name = NULL, *quoted = NULL;
+	const char	*s = raw;
+	size_t		 len;
+	int		 rv = -1;
+
+	if (*raw == '"') {
+		if (unquote(p, "account", raw, &quoted) == -1)
+			goto out;
+		s = quoted;
+	}
+	if ((len = strcspn(s, WHITESPACE ":,")) == 0) {
+		parse_error(p, "'account' needs a name (account NAME "
+		    "[: OTHER,...])");
+		goto out;
+	}
+	name = xstrndup(s, len);
+	s += len;
+	s += strspn(s, WHITESPACE);
+	if (*s != '\0' && *s != ':') {
+		parse_error(p, "account names cannot contain whitespace or "
+		    "','; to inherit, write 'account %s : OTHER'", name);
+		goto out;
+	}
+	if ((old = accounts_find(p->accounts, name)) != NULL) {
+		parse_error(p, "account '%s' is already defined at line %d",
+		    name, old->line);
+		goto out;
+	}
+
+	/*
+	 * What came from the defaults was not set here: `account x : NAME`
+	 * must not pick it up over x's own defaults.
+	 */
+	a = account_copy(p->defaults, name, p->file, p->line);
+	a->set = 0;
+	if (*s == ':' && parse_inherit(p, a, s + 1) == -1)
+		goto out;
+
+	TAILQ_INSERT_TAIL(p->accounts, a, entry);
+	p->cur = a;
+	a = NULL;
+	rv = 0;
+
+out:
+	account_free(a);
+	free(name);
+	free(quoted);
+	return rv;
+}
+
+/* The list after ':'; each account named must be defined above. */
+static int
+parse_inherit(struct parser *p, struct account *a, const char *s)
+{
+	struct account	*other;
+	char		*name;
+	size_t		 len;
+
+	for (;;) {
+		s += strspn(s, WHITESPACE);
+		if ((len = strcspn(s, WHITESPACE ":,")) == 0) {
+			parse_error(p, "account %s: expected an account name "
+			    "to inherit from", a->name);
+			return -1;
+		}
+		name = xstrndup(s, len);
+		other = accounts_find(p->accounts, name);
+		if (other == NULL)
+			parse_error(p, "account %s: cannot inherit from '%s': "
+			    "no such account defined above", a->name, name);
+		free(name);
+		if (other == NULL)
+			return -1;
+		account_inherit(a, other);
+
+		s += len;
+		s += strspn(s, WHITESPACE);
+		if (*s == '\0')
+			return 0;
+		if (*s != ',') {
+			parse_error(p, "account %s: separate the accounts to "
+			    "inherit from with ','", a->name);
+			return -1;
+		}
+		s++;
+	}
+}
+
+static int
+parse_setting(struct parser *p, const char *key, const char *raw)
+{
+	const struct keyword	*kw;
+	char			*quoted = NULL;
+	const char		*value = raw;
+	int			 rv = -1;
+
+	if ((kw = find_keyword(key)) == NULL) {
+		parse_error(p, "unknown key '%.*s'", ECHO_MAX, key);
+		goto out;
+	}
+	if (kw->key == KEY_UNSUPPORTED) {
+		parse_error(p, "mpop key '%s' is not supported by popfetch",
+		    kw->name);
+		goto out;
+	}
+	if (p->cur == NULL) {
+		parse_error(p, "setting outside of an account or defaults "
+		    "section");
+		goto out;
+	}
+	if (*raw == '"') {
+		if (unquote(p, key, raw, &quoted) == -1)
+			goto out;
+		value = quoted;
+	}
+	if (*value == '\0') {
+		parse_error(p, "'%s' needs a value: %s", kw->name, kw->want);
+		goto out;
+	}
+	if (apply_key(p, kw, p->cur, raw, value) == -1)
+		goto out;
+	p->cur->set |= 1U << kw->key;
+	rv = 0;
+
+out:
+	freezero_str(quoted);
+	return rv;
+}
+
+/* raw is the value as written, value the same unquoted. */
+static int
+apply_key(struct parser *p, const struct keyword *kw, struct account *a,
+    const char *raw, const char *value)
+{
+	char	*path;
+
+	switch (kw->key) {
+	case AK_HOST:
+		set_str(&a->host, value);
+		return 0;
+	case AK_PORT:
+		return parse_number(p, kw, value, 1, 65535, &a->port);
+	case AK_TLS:
+		return parse_bool(p, kw, value, &a->tls);
+	case AK_TLS_STARTTLS:
+		return parse_bool(p, kw, value, &a->tls_starttls);
+	case AK_TLS_TRUST_FILE:
+		path = strcmp(value, "system") == 0 ? NULL :
+		    config_expand_tilde(value);
+		free(a->tls_trust_file);
+		a->tls_trust_file = path;
+		return 0;
+	case AK_TLS_FINGERPRINT:
+		return parse_fingerprint(p, kw, a, value);
+	case AK_TLS_CERTCHECK:
+		return parse_bool(p, kw, value, &a->tls_certcheck);
+	case AK_USER:
+		set_str(&a->user, value);
+		return 0;
+	case AK_PASSWORD:
+		set_str(&a->password, value);
+		p->saw_password = 1;
+		return 0;
+	case AK_PASSWORDEVAL:
+		set_str(&a->passwordeval, value);
+		return 0;
+	case AK_AUTH:
+		/* mpop's `auth on` means: pick the best method. */
+		if (strcmp(value, "auto") == 0 || strcmp(value, "on") == 0)
+			a->auth = AUTH_AUTO;
+		else if (strcmp(value, "user") == 0)
+			a->auth = AUTH_USER;
+		else if (strcmp(value, "apop") == 0)
+			a->auth = AUTH_APOP;
+		else {
+			bad_value(p, kw, value);
+			return -1;
+		}
+		return 0;
+	case AK_DELIVERY:
+		return parse_delivery(p, kw, a, raw, value);
+	case AK_KEEP:
+		return parse_bool(p, kw, value, &a->keep);
+	case AK_UIDLS_FILE:
+		free(a->uidls_file);
+		a->uidls_file = config_expand_tilde(value);
+		return 0;
+	case AK_TIMEOUT:
+		/*
+		 * mpop's `timeout off` waits forever; a fetcher run from cron
+		 * must not hang, so off is the longest timeout we allow.
+		 */
+		if (strcmp(value, "off") == 0) {
+			a->timeout = TIMEOUT_MAX;
+			return 0;
+		}
+		return parse_number(p, kw, value, 1, TIMEOUT_MAX, &a->timeout);
+	case AK__COUNT:
+		break;
+	}
+	fatalx("apply_key: key '%s' has no parser", kw->name);
+}
+
+/*
+ * `delivery KIND ARG`.  Either the whole value is quoted
+ * (delivery "maildir ~/My Mail") or just the argument
+ * (delivery maildir "~/My Mail"); an unquoted argument runs to the end of
+ * the line, so an MDA command keeps its own quotes for the shell.
+ */
+static int
+parse_delivery(struct parser *p, const struct keyword *kw,
+    struct account *a, const char *raw, const char *value)
+{
+	static const struct {
+		const char		*name;
+		enum delivery_kind	 kind;
+		int			 is_path;
+	} kinds[] = {
+		{ "maildir",	DELIVERY_MAILDIR,	1 },
+		{ "mbox",	DELIVERY_MBOX,		1 },
+		{ "mda",	DELIVERY_MDA,		0 },
+	};
+	char		*quoted = NULL;
+	const char	*arg;
+	size_t		 i, len;
+	int		 rv = -1;
+
+	len = strcspn(value, WHITESPACE);
+	arg = value + len;
+	arg += strspn(arg, WHITESPACE);
+	if (*raw != '"' && *arg == '"') {
+		if (unquote(p, kw->name, arg, &quoted) == -1)
+			goto out;
+		arg = quoted;
+	}
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		if (strlen(kinds[i].name) == len &&
+		    strncmp(value, kinds[i].name, len) == 0)
+			break;
+	}
+	if (i == sizeof kinds / sizeof kinds[0] || *arg == '\0') {
+		bad_value(p, kw, value);
+		goto out;
+	}
+	free(a->delivery_arg);
+	a->delivery = kinds[i].kind;
+	a->delivery_arg = kinds[i].is_path ? config_expand_tilde(arg) :
+	    xstrdup(arg);
+	rv = 0;
+
+out:
+	free(quoted);
+	return rv;
+}
+
+/* mpop's booleans: only on and off, so that typos are not guessed at. */
+static int
+parse_bool(struct parser *p, const struct keyword *kw, const char *value,
+    int *out)
+{
+	if (strcmp(value, "on") == 0)
+		*out = 1;
+	else if (strcmp(value, "off") == 0)
+		*out = 0;
+	else {
+		bad_value(p, kw, value);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_number(struct parser *p, const struct keyword *kw, const char *value,
+    int min, int max, int *out)
+{
+	const char	*errstr;
+	long long	 n;
+
+	/* Only digits: strtonum() would also take " +5". */
+	if (value[strspn(value, "0123456789")] != '\0') {
+		bad_value(p, kw, value);
+		return -1;
+	}
+	n = strtonum(value, min, max, &errstr);
+	if (errstr != NULL) {
+		bad_value(p, kw, value);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+/*
+ * The SHA-256 fingerprint as `popfetch --serverinfo` (and mpop) print it,
+ * AB:CD:..., or the bare hex digits.  mpop also took SHA-1 and MD5
+ * fingerprints; tell users of those what to do instead.
+ */
+static int
+parse_fingerprint(struct parser *p, const struct keyword *kw,
+    struct account *a, const char *value)
+{
+	unsigned char	 fp[64];
+	int		 n;
+
+	n = hex_bytes(value, fp, sizeof fp);
+	if (n == FINGERPRINT_LEN) {
+		memcpy(a->tls_fingerprint, fp, FINGERPRINT_LEN);
+		a->has_fingerprint = 1;
+		return 0;
+	}
+	if (n == 20 || n == 16)
+		parse_error(p, "'%s' is a %s fingerprint; use the SHA-256 "
+		    "fingerprint (e.g. from 'popfetch --serverinfo')",
+		    kw->name, n == 20 ? "SHA-1" : "MD5");
+	else
+		bad_value(p, kw, value);
+	return -1;
+}
+
+/*
+ * "ab:CD:01" or "abCD01" into bytes.  Returns the number of bytes, or -1
+ * if s is neither form or holds more than size bytes.
+ */
+static int
+hex_bytes(const char *s, unsigned char *out, size_t size)
+{
+	static const char	 digits[] = "0123456789abcdef";
+	int			 colons = strchr(s, ':') != NULL;
+	size_t			 n = 0;
+	const char		*hi, *lo;
+
+	while (*s != '\0') {
+		if (n == size || s[1] == '\0')
+			return -1;
+		hi = strchr(digits, tolower((unsigned char)s[0]));
+		lo = strchr(digits, tolower((unsigned char)s[1]));
+		if (hi == NULL || lo == NULL)
+			return -1;
+		out[n++] = (unsigned char)((hi - digits) << 4 | (lo - digits));
+		s += 2;
+		if (colons && *s == ':' && s[1] != '\0')
+			s++;
+		else if (colons && *s != '\0')
+			return -1;
+	}
+	return (int)n;
+}
+
+/*
+ * raw starts with '"'; *out gets the string up to the matching '"', with
+ * \" and \\ unescaped.  Only whitespace may follow.
+ */
+static int
+unquote(struct parser *p, const char *key, const char *raw, char **out)
+{
+	struct buf	 b;
+	const char	*s;
+
+	*out = NULL;
+	buf_init(&b);
+	buf_add(&b, "", 0);
+	for (s = raw + 1; *s != '"'; s++) {
+		if (*s == '\0') {
+			parse_error(p, "'%s': missing closing '\"'", key);
+			goto fail;
+		}
+		if (*s == '\\') {
+			s++;
+			if (*s != '"' && *s != '\\') {
+				parse_error(p, "'%s': in quotes, only '\"' and "
+				    "'\\' may follow a backslash", key);
+				goto fail;
+			}
+		}
+		buf_add(&b, s, 1);
+	}
+	s++;
+	if (s[strspn(s, WHITESPACE)] != '\0') {
+		parse_error(p, "'%s': text after the closing '\"'", key);
+		goto fail;
+	}
+	*out = b.data;
+	return 0;
+
+fail:
+	/* The buffer may hold part of a password. */
+	explicit_bzero(b.data, b.size);
+	buf_free(&b);
+	return -1;
+}
+
+static const struct keyword *
+find_keyword(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof keywords / sizeof keywords[0]; i++) {
+		if (strcmp(keywords[i].name, name) == 0)
+			return &keywords[i];
+	}
+	return NULL;
+}
+
+/* Any string may be a password, so the old one is zeroed. */
+static void
+set_str(char **dst, const char *value)
+{
+	freezero_str(*dst);
+	*dst = xstrdup(value);
+}
+
+static char *
+trim(char *s)
+{
+	char	*end;
+
+	s += strspn(s, WHITESPACE);
+	end = s + strlen(s);
+	while (end > s && strchr(WHITESPACE, end[-1]) != NULL)
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static void
+parse_error(struct parser *p, const char *fmt, ...)
+{
+	char	msg[ERROR_MSG_MAX];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	error_set(p->err, EX_CONFIG, "%s:%d: %s", p->file, p->line, msg);
+}
+
+/* Never called for a password: those are not checked, so never echoed. */
+static void
+bad_value(struct parser *p, const struct keyword *kw, const char *value)
+{
+	parse_error(p, "invalid value '%.*s' for '%s': expected %s", ECHO_MAX,
+	    value, kw->name, kw->want);
+}
+
+char *
+config_default_path(void)
+{
+	const char	*xdg;
+	char		*path;
+
+	/* XDG: a relative XDG_CONFIG_HOME is invalid and ignored. */
+	xdg = getenv("XDG_CONFIG_HOME");
+	if (xdg != NULL && *xdg == '/')
+		xasprintf(&path, "%s/popfetch/fetchrc", xdg);
+	else
+		xasprintf(&path, "%s/.config/popfetch/fetchrc", home_dir());
+	if (access(path, F_OK) == 0)
+		return path;
+	free(path);
+	xasprintf(&path, "%s/.fetchrc", home_dir());
+	return path;
+}
+
+char *
+config_expand_tilde(const char *s)
+{
+	char	*path;
+
+	if (s[0] != '~' || (s[1] != '\0' && s[1] != '/'))
+		return xstrdup(s);
+	xasprintf(&path, "%s%s", home_dir(), s + 1);
+	return path;
+}
+
+static const char *
+home_dir(void)
+{
+	const char	*home;
+	struct passwd	*pw;
+
+	if ((home = getenv("HOME")) != NULL && *home != '\0')
+		return home;
+	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL)
+		return pw->pw_dir;
+	return "/";
+}

@@ -1,0 +1,930 @@
+/* test_config.c -- the fetchrc parser and account settings. */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "conf.h"
+#include "error.h"
+#include "tap.h"
+#include "xmalloc.h"
+
+#define HOME	"/home/tester"
+
+static int	 parse(const char *, struct accounts *, struct error *);
+static void	 parse_fails(const char *, const char *);
+static struct account *one(const char *, struct accounts *);
+static void	 test_defaults(void);
+static void	 test_inherit(void);
+static void	 test_quoting(void);
+static void	 test_comments(void);
+static void	 test_every_key(void);
+static void	 test_values(void);
+static void	 test_errors(void);
+static void	 test_fingerprint(void);
+static void	 test_tilde(void);
+static void	 test_uidls_path(void);
+static void	 test_port(void);
+static void	 test_password(void);
+static void	 test_validate(void);
+static void	 write_file(const char *, const char *, mode_t);
+static void	 test_load(void);
+static void	 test_default_path(void);
+
+static char	 tmpdir[] = "/tmp/test_config.XXXXXX";
+
+static int
+parse(const char *text, struct accounts *list, struct error *err)
+{
+	TAILQ_INIT(list);
+	error_clear(err);
+	return config_parse_string(text, "rc", list, err);
+}
+
+/* text must fail to parse with exactly the message want. */
+static void
+parse_fails(const char *text, const char *want)
+{
+	struct accounts	list;
+	struct error	err;
+	int		rv;
+
+	rv = parse(text, &list, &err);
+	ok(rv == -1 && err.ex == EX_CONFIG, "refused: %s", want);
+	is_str(err.msg, want, "message: %s", want);
+	accounts_free(&list);
+}
+
+/* Parse text that must be valid and yield an account called name. */
+static struct account *
+one(const char *text, struct accounts *list)
+{
+	struct error	err;
+
+	if (parse(text, list, &err) == -1) {
+		printf("# unexpected error: %s\n", err.msg);
+		return NULL;
+	}
+	return TAILQ_LAST(list, accounts);
+}
+
+static void
+test_defaults(void)
+{
+	struct accounts	 list;
+	struct error	 err;
+	struct account	*a, *b;
+
+	is_int(parse(
+	    "defaults\n"
+	    "port 1000\n"
+	    "user du\n"
+	    "account a\n"
+	    "host ha\n"
+	    "defaults\n"
+	    "port 2000\n"
+	    "keep on\n"
+	    "account b\n", &list, &err), 0, "defaults: parses");
+	a = accounts_find(&list, "a");
+	b = accounts_find(&list, "b");
+	ok(a != NULL && b != NULL, "defaults: both accounts exist");
+	if (a == NULL || b == NULL)
+		goto out;
+	is_int(a->port, 1000, "defaults: a has the first defaults' port");
+	is_str(a->user, "du", "defaults: a has the default user");
+	is_str(a->host, "ha", "defaults: a has its own host");
+	is_int(a->keep, 0, "defaults: later defaults do not reach a");
+	is_int(b->port, 2000, "defaults: b has the second defaults' port");
+	is_str(b->user, "du", "defaults: sections accumulate");
+	is_int(b->keep, 1, "defaults: b has keep from the second section");
+	ok(b->host == NULL, "defaults: b does not get a's host");
+	is_int(a->line, 4, "defaults: a's line");
+	is_str(a->file, "rc", "defaults: a's file");
+	is_int(a->tls, 1, "built-in: tls on");
+	is_int(a->tls_starttls, 0, "built-in: tls_starttls off");
+	is_int(a->tls_certcheck, 1, "built-in: tls_certcheck on");
+	is_int(a->auth, AUTH_AUTO, "built-in: auth auto");
+	is_int(a->timeout, 180, "built-in: timeout 180");
+	is_int(b->port, 2000, "built-in port overridden");
+	ok(a->set == (1U << AK_HOST), "set mask: only what a's lines set");
+out:
+	accounts_free(&list);
+}
+
+static void
+test_inherit(void)
+{
+	struct accounts	 list;
+	struct error	 err;
+	struct account	*a;
+	const char	*base =
+	    "defaults\n"
+	    "timeout 30\n"
+	    "account b\n"
+	    "port 1\n"
+	    "user ub\n"
+	    "keep on\n"
+	    "account c\n"
+	    "port 2\n"
+	    "host hc\n"
+	    "defaults\n"
+	    "timeout 60\n";
+	char		*text;
+
+	xasprintf(&text, "%saccount a : b,c\n", base);
+	a = one(text, &list);
+	free(text);
+	ok(a != NULL && strcmp(a->name, "a") == 0, "inherit: a parsed");
+	if (a != NULL) {
+		is_int(a->port, 2, "inherit b,c: c's port wins");
+		is_str(a->user, "ub", "inherit b,c: user from b");
+		is_str(a->host, "hc", "inherit b,c: host from c");
+		is_int(a->keep, 1, "inherit b,c: c's unset keep does not undo"
+		    " b's");
+		is_int(a->timeout, 60, "inherit: defaults b had are not "
+		    "inherited");
+		ok(a->set == (1U << AK_PORT | 1U << AK_USER | 1U << AK_KEEP |
+		    1U << AK_HOST), "inherit: inherited keys count as set");
+	}
+	accounts_free(&list);
+
+	xasprintf(&text, "%saccount a:c , b\n", base);
+	a = one(text, &list);
+	free(text);
+	is_int(a != NULL ? a->port : -1, 1, "inherit c,b: b's port wins");
+	accounts_free(&list);
+
+	xasprintf(&text, "%saccount a :b\nport 7\n", base);
+	a = one(text, &list);
+	free(text);
+	is_int(a != NULL ? a->port : -1, 7, "inherit: own lines win");
+	accounts_free(&list);
+
+	/* A chain passes on what was inherited. */
+	xasprintf(&text, "%saccount a : b\naccount d : a\n", base);
+	a = one(text, &list);
+	free(text);
+	ok(a != NULL && a->port == 1 && a->user != NULL &&
+	    strcmp(a->user, "ub") == 0, "inherit: through a chain");
+	accounts_free(&list);
+
+	is_int(parse("account b\nhost x\naccount a : b\nhost y\n", &list,
+	    &err), 0, "inherit: parses");
+	a = accounts_find(&list, "b");
+	is_str(a != NULL ? a->host : NULL, "x", "inherit: b is unchanged");
+	accounts_free(&list);
+}
+
+static void
+test_quoting(void)
+{
+	struct accounts	 list;
+	struct account	*a;
+
+	a = one("account a\n"
+	    "password \"a b \\\"c\\\" \\\\ d\"  \n"
+	    "user \"#notcomment\"\n"
+	    "passwordeval pass show x # comment? no\n"
+	    "host  \t host.example  \n"
+	    "delivery maildir \"~/My Mail\"\n"
+	    "uidls_file \"  spaced  \"\n", &list);
+	ok(a != NULL, "quoting: parses");
+	if (a != NULL) {
+		is_str(a->password, "a b \"c\" \\ d", "quoting: escapes");
+		is_str(a->user, "#notcomment", "quoting: # inside quotes");
+		is_str(a->passwordeval, "pass show x # comment? no",
+		    "quoting: # in an unquoted value is part of it");
+		is_str(a->host, "host.example", "quoting: whitespace trimmed");
+		is_str(a->delivery_arg, HOME "/My Mail",
+		    "quoting: a quoted delivery argument");
+		is_str(a->uidls_file, "  spaced  ",
+		    "quoting: spaces kept inside quotes");
+	}
+	accounts_free(&list);
+
+	a = one("account a\n"
+	    "delivery \"mbox ~/in box\"\n"
+	    "password \"\\\\\"\n"
+	    "user say \"hi\"\n", &list);
+	if (a != NULL) {
+		is_int(a->delivery, DELIVERY_MBOX, "quoting: whole delivery "
+		    "quoted");
+		is_str(a->delivery_arg, HOME "/in box",
+		    "quoting: whole delivery quoted, argument");
+		is_str(a->password, "\\", "quoting: a lone backslash");
+		is_str(a->user, "say \"hi\"",
+		    "quoting: quotes inside an unquoted value are kept");
+	} else
+		ok(0, "quoting: second text parses");
+	accounts_free(&list);
+
+	a = one("account \"q\"\ndelivery mda /usr/bin/procmail -a \"x y\"\n",
+	    &list);
+	is_str(a != NULL ? a->name : NULL, "q", "quoting: a quoted name");
+	is_str(a != NULL ? a->delivery_arg : NULL,
+	    "/usr/bin/procmail -a \"x y\"",
+	    "quoting: an MDA command keeps its quotes");
+	accounts_free(&list);
+
+	parse_fails("account a\nhost \"x\n",
+	    "rc:2: 'host': missing closing '\"'");
+	parse_fails("account a\nhost \"x\" y\n",
+	    "rc:2: 'host': text after the closing '\"'");
+	parse_fails("account a\n\nuser \"a\\nb\"\n",
+	    "rc:3: 'user': in quotes, only '\"' and '\\' may follow a "
+	    "backslash");
+	parse_fails("account a\nhost \"\"\n",
+	    "rc:2: 'host' needs a value: a host name");
+	parse_fails("account a\ndelivery maildir \"x\n",
+	    "rc:2: 'delivery': missing closing '\"'");
+	parse_fails("account \"a\n", "rc:1: 'account': missing closing '\"'");
+}
+
+static void
+test_comments(void)
+{
+	struct accounts	 list;
+	struct error	 err;
+	struct account	*a;
+
+	is_int(parse(
+	    "# a comment\n"
+	    "\n"
+	    "   \t\n"
+	    "   # an indented comment\n"
+	    "account a\r\n"
+	    "#host commented.out\n"
+	    "host h\r\n"
+	    "  user   u  ", &list, &err), 0, "comments: parse");
+	a = accounts_find(&list, "a");
+	is_str(a != NULL ? a->host : NULL, "h", "comments: CRLF line");
+	is_str(a != NULL ? a->user : NULL, "u",
+	    "comments: last line without newline");
+	accounts_free(&list);
+
+	is_int(parse("", &list, &err), 0, "empty text parses");
+	ok(TAILQ_EMPTY(&list), "empty text: no accounts");
+	is_int(parse("# only\n\n", &list, &err), 0, "only comments parse");
+	accounts_free(&list);
+}
+
+static void
+test_every_key(void)
+{
+	struct accounts	 list;
+	struct account	*a;
+	unsigned char	 fp[FINGERPRINT_LEN];
+	int		 i;
+
+	for (i = 0; i < FINGERPRINT_LEN; i++)
+		fp[i] = (unsigned char)(i * 8 + 1);
+	a = one("account all\n"
+	    "host pop.example.com\n"
+	    "port 1995\n"
+	    "tls off\n"
+	    "tls_starttls on\n"
+	    "tls_trust_file ~/ca.pem\n"
+	    "tls_fingerprint 01:09:11:19:21:29:31:39:41:49:51:59:61:69:71:79:"
+	    "81:89:91:99:a1:a9:b1:b9:c1:c9:d1:d9:e1:e9:f1:f9\n"
+	    "tls_certcheck off\n"
+	    "user joe\n"
+	    "password pw\n"
+	    "passwordeval echo pw\n"
+	    "auth apop\n"
+	    "delivery maildir ~/Maildir\n"
+	    "keep on\n"
+	    "uidls_file ~/uidls/%U_%H\n"
+	    "timeout 42\n", &list);
+	ok(a != NULL, "every key: parses");
+	if (a == NULL)
+		return;
+	is_str(a->host, "pop.example.com", "key host");
+	is_int(a->port, 1995, "key port");
+	is_int(a->tls, 0, "key tls");
+	is_int(a->tls_starttls, 1, "key tls_starttls");
+	is_str(a->tls_trust_file, HOME "/ca.pem", "key tls_trust_file");
+	ok(a->has_fingerprint && memcmp(a->tls_fingerprint, fp,
+	    FINGERPRINT_LEN) == 0, "key tls_fingerprint");
+	is_int(a->tls_certcheck, 0, "key tls_certcheck");
+	is_str(a->user, "joe", "key user");
+	is_str(a->password, "pw", "key password");
+	is_str(a->passwordeval, "echo pw", "key passwordeval");
+	is_int(a->auth, AUTH_APOP, "key auth");
+	is_int(a->delivery, DELIVERY_MAILDIR, "key delivery kind");
+	is_str(a->delivery_arg, HOME "/Maildir", "key delivery argument");
+	is_int(a->keep, 1, "key keep");
+	is_str(a->uidls_file, HOME "/uidls/%U_%H", "key uidls_file");
+	is_int(a->timeout, 42, "key timeout");
+	is_int(a->set, (1U << AK__COUNT) - 1, "every key: every bit set");
+	accounts_free(&list);
+}
+
+/* The other values each key takes. */
+static void
+test_values(void)
+{
+	struct accounts	 list;
+	struct account	*a;
+
+	a = one("account a\n"
+	    "tls_trust_file /x\n"
+	    "tls_trust_file system\n"
+	    "auth user\n"
+	    "delivery mbox ~/mbox\n"
+	    "timeout off\n"
+	    "port 65535\n", &list);
+	ok(a != NULL && a->tls_trust_file == NULL,
+	    "tls_trust_file system is NULL");
+	ok(a != NULL && a->auth == AUTH_USER, "auth user");
+	ok(a != NULL && a->delivery == DELIVERY_MBOX, "delivery mbox");
+	is_str(a != NULL ? a->delivery_arg : NULL, HOME "/mbox",
+	    "delivery mbox path expanded");
+	is_int(a != NULL ? a->timeout : -1, 3600, "timeout off is 3600");
+	is_int(a != NULL ? a->port : -1, 65535, "port 65535");
+	accounts_free(&list);
+
+	a = one("account a\nauth apop\nauth on\ndelivery mda ~/bin/x %F\n"
+	    "timeout 3600\nport 1\ntls_certcheck on\n", &list);
+	ok(a != NULL && a->auth == AUTH_AUTO, "auth on is auto");
+	ok(a != NULL && a->delivery == DELIVERY_MDA, "delivery mda");
+	is_str(a != NULL ? a->delivery_arg : NULL, "~/bin/x %F",
+	    "delivery mda: the command is not expanded");
+	is_int(a != NULL ? a->timeout : -1, 3600, "timeout 3600");
+	is_int(a != NULL ? a->port : -1, 1, "port 1");
+	accounts_free(&list);
+
+	a = one("account a\nauth auto\n", &list);
+	ok(a != NULL && a->auth == AUTH_AUTO, "auth auto");
+	accounts_free(&list);
+}
+
+static void
+test_errors(void)
+{
+	parse_fails("host x\n",
+	    "rc:1: setting outside of an account or defaults section");
+	parse_fails("\n# c\n  user x\naccount a\n",
+	    "rc:3: setting outside of an account or defaults section");
+	parse_fails("defaults x\n", "rc:1: 'defaults' takes no value");
+	parse_fails("account\n",
+	    "rc:1: 'account' needs a name (account NAME [: OTHER,...])");
+	parse_fails("account :b\n",
+	    "rc:1: 'account' needs a name (account NAME [: OTHER,...])");
+	parse_fails("account a b\n",
+	    "rc:1: account names cannot contain whitespace or ','; to "
+	    "inherit, write 'account a : OTHER'");
+	parse_fails("account a,b\n",
+	    "rc:1: account names cannot contain whitespace or ','; to "
+	    "inherit, write 'account a : OTHER'");
+	parse_fails("account a\naccount b\n\naccount a\n",
+	    "rc:4: account 'a' is already defined at line 1");
+	parse_fails("account a : b\n",
+	    "rc:1: account a: cannot inherit from 'b': no such account "
+	    "defined above");
+	parse_fails("account a : a\n",
+	    "rc:1: account a: cannot inherit from 'a': no such account "
+	    "defined above");
+	parse_fails("account b\naccount a : b,\n",
+	    "rc:2: account a: expected an account name to inherit from");
+	parse_fails("account b\naccount a : b c\n",
+	    "rc:2: account a: separate the accounts to inherit from with "
+	    "','");
+	parse_fails("account a :\n",
+	    "rc:1: account a: expected an account name to inherit from");
+	parse_fails("account a\nfoo bar\n", "rc:2: unknown key 'foo'");
+	parse_fails("Host x\n", "rc:1: unknown key 'Host'");
+	parse_fails("account a\n  proxy_host example.org\n",
+	    "rc:2: mpop key 'proxy_host' is not supported by popfetch");
+	parse_fails("defaults\nfilter /bin/true\n",
+	    "rc:2: mpop key 'filter' is not supported by popfetch");
+	parse_fails("account a\ntls_min_dh_prime_bits 1024\n",
+	    "rc:2: mpop key 'tls_min_dh_prime_bits' is not supported by "
+	    "popfetch");
+	parse_fails("account a\nhost\n", "rc:2: 'host' needs a value: a host "
+	    "name");
+	parse_fails("account a\nport\n",
+	    "rc:2: 'port' needs a value: a number from 1 to 65535");
+	parse_fails("account a\npassword\n",
+	    "rc:2: 'password' needs a value: a password");
+	parse_fails("account a\nport 0\n", "rc:2: invalid value '0' for "
+	    "'port': expected a number from 1 to 65535");
+	parse_fails("account a\nport 65536\n", "rc:2: invalid value '65536' "
+	    "for 'port': expected a number from 1 to 65535");
+	parse_fails("account a\nport 11x\n", "rc:2: invalid value '11x' for "
+	    "'port': expected a number from 1 to 65535");
+	parse_fails("account a\nport -1\n", "rc:2: invalid value '-1' for "
+	    "'port': expected a number from 1 to 65535");
+	parse_fails("account a\nport 99999999999999999999\n",
+	    "rc:2: invalid value '99999999999999999999' for 'port': expected "
+	    "a number from 1 to 65535");
+	parse_fails("account a\ntimeout 0\n", "rc:2: invalid value '0' for "
+	    "'timeout': expected a number of seconds from 1 to 3600, or off");
+	parse_fails("account a\ntimeout 3601\n", "rc:2: invalid value '3601' "
+	    "for 'timeout': expected a number of seconds from 1 to 3600, or "
+	    "off");
+	parse_fails("account a\ntls yes\n", "rc:2: invalid value 'yes' for "
+	    "'tls': expected on or off");
+	parse_fails("account a\ntls_starttls ON\n", "rc:2: invalid value 'ON' "
+	    "for 'tls_starttls': expected on or off");
+	parse_fails("account a\ntls_certcheck 1\n", "rc:2: invalid value '1' "
+	    "for 'tls_certcheck': expected on or off");
+	parse_fails("account a\nkeep\n",
+	    "rc:2: 'keep' needs a value: on or off");
+	parse_fails("account a\nkeep true\n", "rc:2: invalid value 'true' "
+	    "for 'keep': expected on or off");
+	parse_fails("account a\nauth plain\n", "rc:2: invalid value 'plain' "
+	    "for 'auth': expected auto, user or apop");
+	parse_fails("account a\ndelivery maildir\n",
+	    "rc:2: invalid value 'maildir' for 'delivery': expected maildir "
+	    "DIR, mbox FILE or mda COMMAND");
+	parse_fails("account a\ndelivery imap x\n",
+	    "rc:2: invalid value 'imap x' for 'delivery': expected maildir "
+	    "DIR, mbox FILE or mda COMMAND");
+	parse_fails("account a\ndelivery maildirx x\n",
+	    "rc:2: invalid value 'maildirx x' for 'delivery': expected "
+	    "maildir DIR, mbox FILE or mda COMMAND");
+	parse_fails("account a\ndelivery mda \"\"\n",
+	    "rc:2: invalid value 'mda \"\"' for 'delivery': expected maildir "
+	    "DIR, mbox FILE or mda COMMAND");
+	parse_fails("account a\ntls_trust_file\n",
+	    "rc:2: 'tls_trust_file' needs a value: a file name or 'system'");
+	parse_fails("account a\nuidls_file\n",
+	    "rc:2: 'uidls_file' needs a value: a file name");
+	parse_fails("account a\nuser\n",
+	    "rc:2: 'user' needs a value: a user name");
+	parse_fails("account a\npasswordeval\n",
+	    "rc:2: 'passwordeval' needs a value: a command");
+	parse_fails("account a\ntls_fingerprint\n",
+	    "rc:2: 'tls_fingerprint' needs a value: a SHA-256 fingerprint: "
+	    "32 hex bytes separated by colons");
+	/* The first error is the one reported. */
+	parse_fails("account a\nport x\nport y\n", "rc:2: invalid value 'x' "
+	    "for 'port': expected a number from 1 to 65535");
+}
+
+static void
+test_fingerprint(void)
+{
+	static const char *sha256_hex =
+	    "00112233445566778899aabbccddeeff"
+	    "0123456789ABCDEFfedcba9876543210";
+	static const char *sha256_colons =
+	    "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+	    "01:23:45:67:89:ab:cd:ef:FE:DC:BA:98:76:54:32:10";
+	static const unsigned char want[FINGERPRINT_LEN] = {
+		0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+		0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+		0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+		0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
+	};
+	struct accounts	 list;
+	struct account	*a;
+	char		*text;
+
+	xasprintf(&text, "account a\ntls_fingerprint %s\n", sha256_hex);
+	a = one(text, &list);
+	free(text);
+	ok(a != NULL && a->has_fingerprint &&
+	    memcmp(a->tls_fingerprint, want, FINGERPRINT_LEN) == 0,
+	    "fingerprint without colons, mixed case");
+	accounts_free(&list);
+
+	xasprintf(&text, "account a\ntls_fingerprint %s\n", sha256_colons);
+	a = one(text, &list);
+	free(text);
+	ok(a != NULL && a->has_fingerprint &&
+	    memcmp(a->tls_fingerprint, want, FINGERPRINT_LEN) == 0,
+	    "fingerprint with colons, mixed case");
+	accounts_free(&list);
+
+	a = one("account a\nhost h\n", &list);
+	ok(a != NULL && !a->has_fingerprint, "no fingerprint by default");
+	accounts_free(&list);
+
+	parse_fails("account a\ntls_fingerprint 00:11:22:33:44:55:66:77:88:"
+	    "99:AA:BB:CC:DD:EE:FF:00:11:22:33\n",
+	    "rc:2: 'tls_fingerprint' is a SHA-1 fingerprint; use the SHA-256 "
+	    "fingerprint (e.g. from 'popfetch --serverinfo')");
+	parse_fails("account a\ntls_fingerprint "
+	    "00112233445566778899aabbccddeeff00112233\n",
+	    "rc:2: 'tls_fingerprint' is a SHA-1 fingerprint; use the SHA-256 "
+	    "fingerprint (e.g. from 'popfetch --serverinfo')");
+	parse_fails("account a\ntls_fingerprint 00:11:22:33:44:55:66:77:88:"
+	    "99:AA:BB:CC:DD:EE:FF\n",
+	    "rc:2: 'tls_fingerprint' is a MD5 fingerprint; use the SHA-256 "
+	    "fingerprint (e.g. from 'popfetch --serverinfo')");
+	parse_fails("account a\ntls_fingerprint 00:11:22\n",
+	    "rc:2: invalid value '00:11:22' for 'tls_fingerprint': expected "
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons");
+	parse_fails("account a\ntls_fingerprint 0g:11\n",
+	    "rc:2: invalid value '0g:11' for 'tls_fingerprint': expected "
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons");
+	parse_fails("account a\ntls_fingerprint 001:1\n",
+	    "rc:2: invalid value '001:1' for 'tls_fingerprint': expected "
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons");
+	parse_fails("account a\ntls_fingerprint 00:11:\n",
+	    "rc:2: invalid value '00:11:' for 'tls_fingerprint': expected "
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons");
+	parse_fails("account a\ntls_fingerprint 00::11\n",
+	    "rc:2: invalid value '00::11' for 'tls_fingerprint': expected "
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons");
+	parse_fails("account a\ntls_fingerprint 0011a\n",
+	    "rc:2: invalid value '0011a' for 'tls_fingerprint': expected "
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons");
+	/* 33 bytes: one too many. */
+	xasprintf(&text, "account a\ntls_fingerprint %s00\n", sha256_hex);
+	parse_fails(text, "rc:2: invalid value "
+	    "'00112233445566778899aabbccddeeff0123456789ABCDEFfedcba9876543210'"
+	    " for 'tls_fingerprint': expected a SHA-256 fingerprint: 32 hex "
+	    "bytes separated by colons");
+	free(text);
+}
+
+static void
+test_tilde(void)
+{
+	char	*s;
+
+	s = config_expand_tilde("~");
+	is_str(s, HOME, "tilde alone");
+	free(s);
+	s = config_expand_tilde("~/x/y");
+	is_str(s, HOME "/x/y", "tilde slash");
+	free(s);
+	s = config_expand_tilde("~other/x");
+	is_str(s, "~other/x", "~user is left alone");
+	free(s);
+	s = config_expand_tilde("/a/~/b");
+	is_str(s, "/a/~/b", "tilde not at the start");
+	free(s);
+	s = config_expand_tilde("");
+	is_str(s, "", "empty string");
+	free(s);
+}
+
+static void
+test_uidls_path(void)
+{
+	struct accounts	 list;
+	struct account	*a;
+	char		*s;
+
+	a = one("account a\nhost pop/x\nuser me/you\n"
+	    "uidls_file ~/u/%U-%H-%X%\n", &list);
+	if (a == NULL) {
+		ok(0, "uidls: parses");
+		return;
+	}
+	s = account_uidls_path(a);
+	is_str(s, HOME "/u/me_you-pop_x-%X%",
+	    "uidls_file: %%U and %%H replaced, '/' made '_'");
+	free(s);
+
+	free(a->uidls_file);
+	a->uidls_file = NULL;
+	setenv("XDG_STATE_HOME", "/state", 1);
+	s = account_uidls_path(a);
+	is_str(s, "/state/popfetch/uidls/me_you@pop_x",
+	    "uidls default under XDG_STATE_HOME");
+	free(s);
+
+	setenv("XDG_STATE_HOME", "relative", 1);
+	s = account_uidls_path(a);
+	is_str(s, HOME "/.local/state/popfetch/uidls/me_you@pop_x",
+	    "uidls default: a relative XDG_STATE_HOME is ignored");
+	free(s);
+
+	unsetenv("XDG_STATE_HOME");
+	s = account_uidls_path(a);
+	is_str(s, HOME "/.local/state/popfetch/uidls/me_you@pop_x",
+	    "uidls default without XDG_STATE_HOME");
+	free(s);
+	accounts_free(&list);
+}
+
+static void
+test_port(void)
+{
+	struct account	*a;
+
+	a = account_new("p", "rc", 1);
+	is_int(account_port(a), 995, "port: 995 with implicit TLS");
+	a->tls_starttls = 1;
+	is_int(account_port(a), 110, "port: 110 with STARTTLS");
+	a->tls_starttls = 0;
+	a->tls = 0;
+	is_int(account_port(a), 110, "port: 110 without TLS");
+	a->port = 2110;
+	is_int(account_port(a), 2110, "port: an explicit port");
+	account_free(a);
+}
+
+static void
+test_password(void)
+{
+	struct account	*a;
+	struct error	 err;
+	char		*pw;
+
+	a = account_new("acct", "rc", 1);
+	error_clear(&err);
+	pw = account_password(a, &err);
+	ok(pw == NULL && err.ex == EX_CONFIG, "password: none set fails");
+	is_str(err.msg, "account acct: no password set (use password or "
+	    "passwordeval)", "password: none set message");
+
+	a->passwordeval = xstrdup("echo wrong");
+	a->password = xstrdup("direct");
+	pw = account_password(a, &err);
+	is_str(pw, "direct", "password: password wins over passwordeval");
+	freezero_str(pw);
+	freezero_str(a->password);
+	a->password = NULL;
+
+	free(a->passwordeval);
+	a->passwordeval = xstrdup("echo s3cret");
+	pw = account_password(a, &err);
+	is_str(pw, "s3cret", "passwordeval: echo");
+	freezero_str(pw);
+
+	free(a->passwordeval);
+	a->passwordeval = xstrdup("printf 'a\\nb'");
+	pw = account_password(a, &err);
+	is_str(pw, "a", "passwordeval: the first line only");
+	freezero_str(pw);
+
+	free(a->passwordeval);
+	a->passwordeval = xstrdup("printf 'crlf\\r\\n'");
+	pw = account_password(a, &err);
+	is_str(pw, "crlf", "passwordeval: trailing CR stripped");
+	freezero_str(pw);
+
+	free(a->passwordeval);
+	a->passwordeval = xstrdup("printf 'no newline'");
+	pw = account_password(a, &err);
+	is_str(pw, "no newline", "passwordeval: no final newline");
+	freezero_str(pw);
+
+	free(a->passwordeval);
+	a->passwordeval = xstrdup("head -c 100000 /dev/zero | tr '\\0' x; "
+	    "echo");
+	error_clear(&err);
+	pw = account_password(a, &err);
+	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: long line fails");
+	is_str(err.msg, "account acct: passwordeval command printed a line "
+	    "longer than 4096 bytes", "passwordeval: long line message");
+
+	free(a->passwordeval);
+	a->passwordeval = xstrdup("echo p; head -c 100000 /dev/zero");
+	error_clear(&err);
+	pw = account_password(a, &err);
+	is_str(pw, "p", "passwordeval: long output after the first line");
+	freezero_str(pw);
+
+	free(a->passwordeval);
+	a->passwordeval = xstrdup("echo leaked; exit 3");
+	error_clear(&err);
+	pw = account_password(a, &err);
+	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: exit 3 fails");
+	is_str(err.msg, "account acct: passwordeval command failed (exit 3)",
+	    "passwordeval: exit 3 message");
+
+	free(a->passwordeval);
+	a->passwordeval = xstrdup("true");
+	error_clear(&err);
+	pw = account_password(a, &err);
+	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: no output fails");
+	is_str(err.msg, "account acct: passwordeval command failed (no "
+	    "output)", "passwordeval: no output message");
+
+	free(a->passwordeval);
+	a->passwordeval = xstrdup("kill -9 $$");
+	error_clear(&err);
+	pw = account_password(a, &err);
+	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: killed fails");
+	is_str(err.msg, "account acct: passwordeval command failed (killed "
+	    "by signal 9)", "passwordeval: killed message");
+	account_free(a);
+}
+
+static void
+test_validate(void)
+{
+	static const struct {
+		const char	*text;
+		const char	*want;
+	} cases[] = {
+		{ "user u\ndelivery maildir /m\n",
+		  "rc:2: account v: no host set (add 'host pop.example.com')" },
+		{ "host h\ndelivery maildir /m\n",
+		  "rc:2: account v: no user set (add 'user NAME')" },
+		{ "host h\nuser u\n",
+		  "rc:2: account v: no delivery set (add 'delivery maildir "
+		  "~/Maildir')" },
+		{ "host h\nuser u\ndelivery maildir /m\ntls off\n"
+		  "tls_starttls on\n",
+		  "rc:2: account v: 'tls_starttls on' needs 'tls on'" },
+		{ "host h\nuser u\ndelivery maildir /m\ntls off\n"
+		  "tls_fingerprint " "00112233445566778899aabbccddeeff"
+		  "00112233445566778899aabbccddeeff\n",
+		  "rc:2: account v: 'tls_fingerprint' needs 'tls on'" },
+		{ "host h\nuser u\ndelivery maildir /m\ntls_certcheck off\n"
+		  "tls_fingerprint " "00112233445566778899aabbccddeeff"
+		  "00112233445566778899aabbccddeeff\n",
+		  "rc:2: account v: 'tls_fingerprint' and 'tls_certcheck off' "
+		  "contradict each other; remove one" },
+		{ "host h\nuser u\ndelivery maildir /m\n", NULL },
+		{ "host h\nuser u\ndelivery mbox /m\ntls off\n", NULL },
+		{ "host h\nuser u\ndelivery mda cat\ntls_starttls on\n"
+		  "tls_certcheck off\n", NULL },
+	};
+	struct accounts	 list;
+	struct account	*a;
+	struct error	 err;
+	char		*text;
+	size_t		 i;
+	int		 rv;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		xasprintf(&text, "# validate\naccount v\n%s", cases[i].text);
+		a = one(text, &list);
+		free(text);
+		if (a == NULL) {
+			ok(0, "validate %zu: parses", i);
+			continue;
+		}
+		error_clear(&err);
+		rv = account_validate(a, &err);
+		if (cases[i].want == NULL)
+			ok(rv == 0 && !error_isset(&err), "validate %zu: valid",
+			    i);
+		else {
+			ok(rv == -1 && err.ex == EX_CONFIG,
+			    "validate %zu: invalid", i);
+			is_str(err.msg, cases[i].want, "validate %zu: message",
+			    i);
+		}
+		accounts_free(&list);
+	}
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(2);
+	}
+	fputs(text, f);
+	fclose(f);
+	if (chmod(path, mode) == -1) {
+		perror(path);
+		exit(2);
+	}
+}
+
+static void
+test_load(void)
+{
+	struct accounts	 list;
+	struct error	 err;
+	char		*path, *want, *big;
+	size_t		 n;
+
+	xasprintf(&path, "%s/fetchrc", tmpdir);
+	write_file(path, "account a\nhost h\npassword secret\n", 0644);
+	TAILQ_INIT(&list);
+	error_clear(&err);
+	is_int(config_load(path, &list, &err), -1, "load: 0644 with password");
+	xasprintf(&want, "%s: contains a password but is readable by others; "
+	    "run chmod 600 %s", path, path);
+	is_str(err.msg, want, "load: 0644 with password message");
+	is_int(err.ex, EX_CONFIG, "load: 0644 with password is EX_CONFIG");
+	free(want);
+	accounts_free(&list);
+
+	write_file(path, "defaults\npassword secret\n", 0640);
+	error_clear(&err);
+	is_int(config_load(path, &list, &err), -1,
+	    "load: 0640 with a password in the defaults");
+	accounts_free(&list);
+
+	write_file(path, "account a\nhost h\npassword secret\n", 0600);
+	error_clear(&err);
+	is_int(config_load(path, &list, &err), 0, "load: 0600 with password");
+	is_str(TAILQ_FIRST(&list) != NULL ? TAILQ_FIRST(&list)->password :
+	    NULL, "secret", "load: the password is read");
+	is_str(TAILQ_FIRST(&list) != NULL ? TAILQ_FIRST(&list)->file :
+	    NULL, path, "load: accounts name the file");
+	accounts_free(&list);
+
+	write_file(path, "account a\nhost h\npasswordeval pass x\n", 0644);
+	error_clear(&err);
+	is_int(config_load(path, &list, &err), 0,
+	    "load: 0644 without password");
+	accounts_free(&list);
+
+	write_file(path, "account a\nhost h\nport x\n", 0600);
+	error_clear(&err);
+	is_int(config_load(path, &list, &err), -1, "load: a syntax error");
+	xasprintf(&want, "%s:3: invalid value 'x' for 'port': expected a "
+	    "number from 1 to 65535", path);
+	is_str(err.msg, want, "load: errors name the path and line");
+	free(want);
+	accounts_free(&list);
+
+	n = 1024 * 1024 + 1;
+	big = xmalloc(n + 1);
+	memset(big, '#', n);
+	big[n] = '\0';
+	write_file(path, big, 0600);
+	free(big);
+	error_clear(&err);
+	is_int(config_load(path, &list, &err), -1, "load: too large");
+	xasprintf(&want, "%s: larger than 1024 KiB; is this really a "
+	    "fetchrc?", path);
+	is_str(err.msg, want, "load: too large message");
+	free(want);
+	accounts_free(&list);
+	unlink(path);
+
+	error_clear(&err);
+	is_int(config_load(path, &list, &err), -1, "load: missing file");
+	xasprintf(&want, "%s: cannot open: No such file or directory (create "
+	    "it, see fetchrc.example)", path);
+	is_str(err.msg, want, "load: missing file message");
+	is_int(err.ex, EX_CONFIG, "load: missing file is EX_CONFIG");
+	free(want);
+
+	error_clear(&err);
+	is_int(config_load(tmpdir, &list, &err), -1, "load: a directory");
+	xasprintf(&want, "%s: not a regular file", tmpdir);
+	is_str(err.msg, want, "load: a directory message");
+	free(want);
+	free(path);
+}
+
+static void
+test_default_path(void)
+{
+	char	*s, *want, *dir;
+
+	setenv("XDG_CONFIG_HOME", tmpdir, 1);
+	s = config_default_path();
+	is_str(s, HOME "/.fetchrc", "default path: ~/.fetchrc as fallback");
+	free(s);
+
+	xasprintf(&dir, "%s/popfetch", tmpdir);
+	xasprintf(&want, "%s/fetchrc", dir);
+	mkdir(dir, 0700);
+	write_file(want, "", 0600);
+	s = config_default_path();
+	is_str(s, want, "default path: XDG_CONFIG_HOME/popfetch/fetchrc");
+	free(s);
+	unlink(want);
+	rmdir(dir);
+	free(want);
+	free(dir);
+
+	unsetenv("XDG_CONFIG_HOME");
+	s = config_default_path();
+	is_str(s, HOME "/.fetchrc", "default path: without XDG_CONFIG_HOME");
+	free(s);
+}
+
+int
+main(void)
+{
+	setenv("HOME", HOME, 1);
+	unsetenv("XDG_STATE_HOME");
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+
+	test_defaults();
+	test_inherit();
+	test_quoting();
+	test_comments();
+	test_every_key();
+	test_values();
+	test_errors();
+	test_fingerprint();
+	test_tilde();
+	test_uidls_path();
+	test_port();
+	test_password();
+	test_validate();
+	test_load();
+	test_default_path();
+
+	rmdir(tmpdir);
+	return tap_done();
+}
