@@ -1,0 +1,62 @@
+#!/bin/sh
+# run-all.sh -- the whole test suite: a normal build and an
+# AddressSanitizer/UndefinedBehaviorSanitizer build, each running
+# `make check` (unit tests and bats tests, against the project's test server
+# and a private Dovecot).  Ends with "N passed, N failed, N skipped" and
+# exits non-zero if anything failed.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+logdir=$top/test-logs
+rm -rf "$logdir"
+mkdir -p "$logdir"
+status=0
+
+[ -x configure ] || autoreconf -fi || exit 1
+
+# build_and_check NAME CONFIGURE-ARGS...
+build_and_check() {
+	name=$1; shift
+	dir=$top/build-$name
+	mkdir -p "$dir"
+	echo "=== $name build ==="
+	if ! (cd "$dir" && { [ -f Makefile ] || "$top/configure" "$@" >configure.log 2>&1 || { cat configure.log; exit 1; }; } &&
+	    make -j2 >build.log 2>&1 || { cat build.log; exit 1; }); then
+		echo "$name: build failed"
+		echo "FAIL: $name build" >>"$logdir/summary"
+		status=1
+		return
+	fi
+	(cd "$dir" && make -j2 check) 2>&1 | tee "$logdir/$name.log"
+	# Keep each failing test's log where CI output shows it.
+	for f in $(find "$dir/tests" -name '*.log' 2>/dev/null); do
+		if grep -q '^not ok\|^FAIL\|^ERROR' "$f" 2>/dev/null; then
+			echo "--- $f"; tail -n 60 "$f"
+		fi
+	done
+	if ! grep -q '^# FAIL:  *0$' "$logdir/$name.log" ||
+	    ! grep -q '^# ERROR: *0$' "$logdir/$name.log"; then
+		status=1
+	fi
+}
+
+build_and_check normal
+build_and_check sanitize --enable-sanitizers
+
+pass=0; fail=0; skip=0
+for log in "$logdir"/*.log; do
+	p=$(sed -n 's/^# PASS:  *//p' "$log" | tail -n 1)
+	xp=$(sed -n 's/^# XPASS: *//p' "$log" | tail -n 1)
+	f=$(sed -n 's/^# FAIL:  *//p' "$log" | tail -n 1)
+	xf=$(sed -n 's/^# XFAIL: *//p' "$log" | tail -n 1)
+	e=$(sed -n 's/^# ERROR: *//p' "$log" | tail -n 1)
+	s=$(sed -n 's/^# SKIP:  *//p' "$log" | tail -n 1)
+	[ -n "$p" ] || { status=1; fail=$((fail + 1)); continue; }
+	pass=$((pass + p + ${xp:-0}))
+	fail=$((fail + ${f:-0} + ${xf:-0} + ${e:-0}))
+	skip=$((skip + ${s:-0}))
+done
+[ -f "$logdir/summary" ] && fail=$((fail + $(wc -l <"$logdir/summary")))
+[ "$fail" -eq 0 ] || status=1
+echo "$pass passed, $fail failed, $skip skipped"
+exit $status
