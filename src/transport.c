@@ -1,0 +1,496 @@
+/* transport.c -- TCP, buffered lines, optional TLS; see transport.h. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netdb.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "error.h"
+#include "tls.h"
+#include "transport.h"
+#include "xmalloc.h"
+
+/*
+ * Input buffer: several pieces long, so that once the unread bytes (less
+ * than a piece) are moved to its front there is always room to read more.
+ */
+#define RBUF_SIZE	65536
+/* Queued output beyond this is sent at once. */
+#define WQUEUE_MAX	16384
+/* io_read() and io_write(): the socket is not ready. */
+#define IO_AGAIN	(-2)
+
+struct transport {
+	int		 fd;
+	int		 timeout;	/* seconds per wait; <= 0: no limit */
+	struct tls	*tls;		/* NULL until transport_starttls() */
+
+	char		*rbuf;		/* RBUF_SIZE bytes */
+	size_t		 roff;		/* first unread byte */
+	size_t		 rlen;		/* unread bytes */
+	size_t		 rscan;		/* unread bytes known to hold no '\n' */
+	int		 eof;
+
+	struct buf	 wbuf;		/* output; wbuf.data[woff..] unsent */
+	size_t		 woff;
+};
+
+static int	 connect_addr(const struct addrinfo *, int, int *);
+static int	 errno_rank(int);
+static int	 wait_fd(int, short, int, struct error *);
+static ssize_t	 io_read(struct transport *, void *, size_t, short *,
+		    struct error *);
+static ssize_t	 io_write(struct transport *, const void *, size_t, short *,
+		    struct error *);
+static int	 fill(struct transport *, int, struct error *);
+
+struct transport *
+transport_connect(const char *host, int port, int timeout, struct error *err)
+{
+	struct addrinfo		 hints, *res, *ai;
+	struct transport	*t;
+	char			 service[16];
+	const char		*lb, *rb;
+	int			 r, fd = -1, best = 0, e, on = 1;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(service, sizeof service, "%d", port);
+	if ((r = getaddrinfo(host, service, &hints, &res)) != 0) {
+		/* No answer from DNS is the network being down: try later. */
+		error_set(err, r == EAI_AGAIN ? EX_TEMPFAIL : EX_NOHOST,
+		    "cannot resolve host %s: %s", host,
+		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		return NULL;
+	}
+
+	/*
+	 * Try every address; when all fail, report the most telling
+	 * error: "refused" says more than an IPv6 route that is missing.
+	 */
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = connect_addr(ai, timeout, &e)) != -1)
+			break;
+		if (best == 0 || errno_rank(e) > errno_rank(best))
+			best = e;
+	}
+	freeaddrinfo(res);
+	if (fd == -1) {
+		lb = strchr(host, ':') != NULL ? "[" : "";
+		rb = strchr(host, ':') != NULL ? "]" : "";
+		if (best == ETIMEDOUT)
+			error_set(err, EX_TEMPFAIL, "cannot connect to "
+			    "%s%s%s:%d: timed out after %d seconds waiting for "
+			    "the server", lb, host, rb, port, timeout);
+		else
+			error_set(err, EX_TEMPFAIL, "cannot connect to "
+			    "%s%s%s:%d: %s", lb, host, rb, port,
+			    strerror(best != 0 ? best : EHOSTUNREACH));
+		return NULL;
+	}
+
+	/* Commands are small and written whole; do not let Nagle hold them. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+
+	t = xcalloc(1, sizeof *t);
+	t->fd = fd;
+	t->timeout = timeout;
+	t->rbuf = xmalloc(RBUF_SIZE);
+	buf_init(&t->wbuf);
+	return t;
+}
+
+int
+transport_starttls(struct transport *t, const struct tls_params *tp,
+    struct error *err)
+{
+	short	events;
+	int	r;
+
+	if (t->tls != NULL) {
+		error_set(err, EX_SOFTWARE, "TLS is already active");
+		return -1;
+	}
+	if (t->rlen > 0) {
+		error_set(err, EX_PROTOCOL, "the server sent data before the "
+		    "TLS handshake (possible injection attack); refusing to "
+		    "continue");
+		return -1;
+	}
+	/* Commands queued before the handshake would go out after it. */
+	if (t->woff < t->wbuf.len) {
+		error_set(err, EX_SOFTWARE, "unsent data before the TLS "
+		    "handshake");
+		return -1;
+	}
+
+	if ((t->tls = tls_new(t->fd, tp, err)) == NULL)
+		return -1;
+	while ((r = tls_handshake(t->tls, err)) == TLS_AGAIN) {
+		events = tls_events(t->tls);
+		if (wait_fd(t->fd, events, t->timeout, err) == -1)
+			break;
+	}
+	if (r != 0) {
+		/* Never leave a half-started session for later reads. */
+		tls_free(t->tls);
+		t->tls = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+transport_getline(struct transport *t, const char **line, size_t *len,
+    struct error *err)
+{
+	char	*p, *nl;
+	size_t	 n;
+
+	/* A reply can only come after its command has left. */
+	if (t->woff < t->wbuf.len && transport_flush(t, err) == -1)
+		return -1;
+
+	for (;;) {
+		p = t->rbuf + t->roff;
+		n = t->rlen < TRANSPORT_CHUNK_MAX ? t->rlen :
+		    TRANSPORT_CHUNK_MAX;
+		if (t->rscan < n &&
+		    (nl = memchr(p + t->rscan, '\n', n - t->rscan)) != NULL) {
+			n = nl - p + 1;
+			break;
+		}
+		t->rscan = n;
+		if (n == TRANSPORT_CHUNK_MAX)
+			break;
+		if (t->eof) {
+			if (n > 0)
+				break;
+			error_set(err, EX_TEMPFAIL,
+			    "connection closed by the server");
+			return -1;
+		}
+		if (fill(t, 1, err) == -1)
+			return -1;
+	}
+
+	*line = p;
+	*len = n;
+	t->roff += n;
+	t->rlen -= n;
+	t->rscan = 0;
+	return 0;
+}
+
+int
+transport_write(struct transport *t, const void *data, size_t len,
+    struct error *err)
+{
+	const char	*p = data;
+	size_t		 n;
+
+	/* In slices, so a large write never queues more than it must. */
+	while (len > 0) {
+		n = len < WQUEUE_MAX ? len : WQUEUE_MAX;
+		buf_add(&t->wbuf, p, n);
+		p += n;
+		len -= n;
+		if (t->wbuf.len - t->woff >= WQUEUE_MAX &&
+		    transport_flush(t, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+transport_flush(struct transport *t, struct error *err)
+{
+	ssize_t	n;
+	short	events;
+	int	revents;
+
+	while (t->woff < t->wbuf.len) {
+		n = io_write(t, t->wbuf.data + t->woff, t->wbuf.len - t->woff,
+		    &events, err);
+		if (n == -1)
+			return -1;
+		if (n > 0) {
+			t->woff += n;
+			continue;
+		}
+
+		/*
+		 * While the server does not take our bytes, take its: a
+		 * server blocked on writing replies stops reading commands,
+		 * and pipelined commands would deadlock both sides.
+		 */
+		if (!t->eof && t->rlen < RBUF_SIZE)
+			events |= POLLIN;
+		if ((revents = wait_fd(t->fd, events, t->timeout, err)) == -1)
+			return -1;
+		if ((revents & POLLIN) && (events & POLLIN) &&
+		    fill(t, 0, err) == -1)
+			return -1;
+	}
+
+	/* The queue held the password: leave none of it in memory. */
+	if (t->wbuf.data != NULL)
+		explicit_bzero(t->wbuf.data, t->wbuf.len);
+	buf_reset(&t->wbuf);
+	t->woff = 0;
+	return 0;
+}
+
+const char *
+transport_tls_desc(const struct transport *t)
+{
+	return t->tls != NULL ? tls_desc(t->tls) : NULL;
+}
+
+int
+transport_is_tls(const struct transport *t)
+{
+	return t->tls != NULL;
+}
+
+void
+transport_free(struct transport *t)
+{
+	if (t == NULL)
+		return;
+	tls_free(t->tls);
+	/* Abrupt on purpose: without QUIT the server deletes nothing. */
+	if (t->fd != -1)
+		close(t->fd);
+	if (t->wbuf.data != NULL)
+		explicit_bzero(t->wbuf.data, t->wbuf.size);
+	buf_free(&t->wbuf);
+	free(t->rbuf);
+	free(t);
+}
+
+/*
+ * A connected non-blocking socket to one address, or -1 with the reason in
+ * *errnum (ETIMEDOUT when the timeout ran out).
+ */
+static int
+connect_addr(const struct addrinfo *ai, int timeout, int *errnum)
+{
+	struct error	 werr;
+	socklen_t	 len;
+	int		 fd, e;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1) {
+		*errnum = errno;
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	/* After EINTR the connection goes on in the background, too. */
+	if (errno != EINPROGRESS && errno != EINTR) {
+		e = errno;
+		goto fail;
+	}
+
+	error_clear(&werr);
+	if (wait_fd(fd, POLLOUT, timeout, &werr) == -1) {
+		e = werr.ex == EX_TEMPFAIL ? ETIMEDOUT : EIO;
+		goto fail;
+	}
+	len = sizeof e;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
+		e = errno;
+	if (e == 0)
+		return fd;
+
+fail:
+	close(fd);
+	*errnum = e;
+	return -1;
+}
+
+/* How much a connect error tells the user; the highest is reported. */
+static int
+errno_rank(int e)
+{
+	switch (e) {
+	case EAFNOSUPPORT:
+	case EPROTONOSUPPORT:
+		return 0;	/* this host has no IPv6 at all */
+	case ENETUNREACH:
+	case EADDRNOTAVAIL:
+		return 1;
+	case EHOSTUNREACH:
+		return 2;
+	case ETIMEDOUT:
+		return 4;
+	case ECONNREFUSED:
+		return 5;
+	default:
+		return 3;
+	}
+}
+
+/*
+ * Wait until fd is ready for events, at most timeout seconds (EINTR does
+ * not restart the clock).  Returns the revents, or -1 with err set.
+ */
+static int
+wait_fd(int fd, short events, int timeout, struct error *err)
+{
+	struct pollfd	pfd;
+	struct timespec	now, end;
+	long long	ms;
+	int		n;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += timeout;
+	for (;;) {
+		if (timeout > 0) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (end.tv_sec - now.tv_sec) * 1000LL +
+			    (end.tv_nsec - now.tv_nsec) / 1000000;
+			if (ms < 0)
+				ms = 0;
+		} else
+			ms = -1;
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		if ((n = poll(&pfd, 1, (int)ms)) > 0)
+			return pfd.revents;
+		if (n == 0) {
+			error_set(err, EX_TEMPFAIL, "timed out after %d "
+			    "seconds waiting for the server", timeout);
+			return -1;
+		}
+		if (errno != EINTR) {
+			error_set(err, EX_OSERR, "poll: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+/* Bytes from the server: > 0, 0 at end of input, IO_AGAIN (*events), -1. */
+static ssize_t
+io_read(struct transport *t, void *p, size_t len, short *events,
+    struct error *err)
+{
+	ssize_t	n;
+
+	*events = POLLIN;
+	if (t->tls != NULL) {
+		if ((n = tls_recv(t->tls, p, len, err)) == TLS_AGAIN) {
+			*events = tls_events(t->tls);
+			return IO_AGAIN;
+		}
+		return n;
+	}
+
+	while ((n = recv(t->fd, p, len, 0)) == -1) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return IO_AGAIN;
+		if (errno == ECONNRESET)
+			error_set(err, EX_TEMPFAIL,
+			    "connection reset by the server");
+		else
+			error_set(err, EX_TEMPFAIL, "cannot read from the "
+			    "server: %s", strerror(errno));
+		return -1;
+	}
+	return n;
+}
+
+/* Bytes to the server: how many were taken, IO_AGAIN (*events), or -1. */
+static ssize_t
+io_write(struct transport *t, const void *p, size_t len, short *events,
+    struct error *err)
+{
+	ssize_t	n;
+
+	*events = POLLOUT;
+	if (t->tls != NULL) {
+		if ((n = tls_send(t->tls, p, len, err)) == TLS_AGAIN) {
+			*events = tls_events(t->tls);
+			return IO_AGAIN;
+		}
+		return n;
+	}
+
+	/* MSG_NOSIGNAL: a closed connection must be an error, not SIGPIPE. */
+	while ((n = send(t->fd, p, len, MSG_NOSIGNAL)) == -1) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return IO_AGAIN;
+		if (errno == EPIPE)
+			error_set(err, EX_TEMPFAIL,
+			    "connection closed by the server");
+		else if (errno == ECONNRESET)
+			error_set(err, EX_TEMPFAIL,
+			    "connection reset by the server");
+		else
+			error_set(err, EX_TEMPFAIL, "cannot write to the "
+			    "server: %s", strerror(errno));
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * Read once into the free end of the input buffer, moving the unread
+ * bytes to its front when the end is full.  With wait, waits for the
+ * server as long as the timeout allows; without, returns 0 when nothing
+ * is there.  Sets eof at end of input.
+ */
+static int
+fill(struct transport *t, int wait, struct error *err)
+{
+	ssize_t	n;
+	short	events;
+
+	if (t->rlen == 0)
+		t->roff = 0;
+	else if (t->roff + t->rlen == RBUF_SIZE) {
+		memmove(t->rbuf, t->rbuf + t->roff, t->rlen);
+		t->roff = 0;
+	}
+
+	for (;;) {
+		n = io_read(t, t->rbuf + t->roff + t->rlen,
+		    RBUF_SIZE - t->roff - t->rlen, &events, err);
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			t->eof = 1;
+			return 0;
+		}
+		if (n > 0) {
+			t->rlen += n;
+			return 0;
+		}
+		if (!wait)
+			return 0;
+		if (wait_fd(t->fd, events, t->timeout, err) == -1)
+			return -1;
+	}
+}
