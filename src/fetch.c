@@ -66,6 +66,10 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	tp.certcheck = a->tls_certcheck;
 	tp.fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
 
+	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
+		log_warn(a->name, "tls_certcheck is off: the server's "
+		    "certificate is not checked, so anyone on the path can "
+		    "pose as the server");
 	log_debug(a->name, "connecting to %s port %d", a->host,
 	    account_port(a));
 	if ((t = transport_connect(a->host, account_port(a), a->timeout,
