@@ -11,6 +11,9 @@
 #define LOG_LINE_MAX	2048
 #define TRACE_SHOW_MAX	200
 
+static void	emit(int, const char *, const char *, const char *, va_list)
+		    __attribute__((format(printf, 4, 0)));
+
 static enum log_level	cur_level = LOG_NORMAL;
 static int		cur_debug;
 

@@ -39,7 +39,8 @@ struct transport *transport_connect(const char *host, int port, int timeout,
  * after STLS's +OK.  Refuses (EX_PROTOCOL) when bytes are already buffered
  * unread: anything the server sent before the handshake would have been
  * injected by a man in the middle.  Verifies the certificate as tp says:
- * a fingerprint pin replaces the CA and name checks; certcheck 0 skips all.
+ * a fingerprint pin replaces the CA and name checks (and is checked even
+ * with certcheck 0); certcheck 0 without a pin accepts any certificate.
  */
 int	transport_starttls(struct transport *, const struct tls_params *,
 	    struct error *);
@@ -55,7 +56,7 @@ int	transport_starttls(struct transport *, const struct tls_params *,
 int	transport_getline(struct transport *, const char **line, size_t *len,
 	    struct error *);
 
-/* Queue bytes to send; sends when the queue is large. */
+/* Queue bytes to send; sends when the queue is large, and before any read. */
 int	transport_write(struct transport *, const void *, size_t,
 	    struct error *);
 /* Send everything queued. */
