@@ -147,7 +147,7 @@ auth_cache_size = 0
 
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u $DOVECOT_DIR/passwd
+  args = scheme=PLAIN username_format=%u $DOVECOT_DIR/passwd.d/%u
 }
 userdb {
   driver = static
@@ -205,8 +205,7 @@ _dovecot_prepare() {
 	DOVECOT_CONF=$DOVECOT_DIR/dovecot.conf
 	DOVECOT_LOG=$DOVECOT_DIR/dovecot.log
 	mkdir -p "$DOVECOT_HOME" "$DOVECOT_DIR/run" "$DOVECOT_DIR/state" || return 1
-	: >"$DOVECOT_DIR/passwd"
-	chmod 0644 "$DOVECOT_DIR/passwd"
+	mkdir -p "$DOVECOT_DIR/passwd.d" && chmod 0755 "$DOVECOT_DIR/passwd.d"
 	export DOVECOT_DIR DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG
 }
 
@@ -341,7 +340,12 @@ dovecot_add_user() {
 	mkdir -p "$md/new" "$md/cur" "$md/tmp" || return 1
 	chown -R "$_dovecot_mail_uid:$_dovecot_mail_gid" "$DOVECOT_HOME/$name" || return 1
 	chmod -R u+rwX,go-rwx "$DOVECOT_HOME/$name"
-	printf '%s:{PLAIN}%s::::::\n' "$name" "$pass" >>"$DOVECOT_DIR/passwd"
+	# One passwd-file per user: Dovecot re-reads a passwd-file at most once
+	# a second, so a user added to a shared file just after another one
+	# logged in would be unknown for up to a second.
+	mkdir -p "$DOVECOT_DIR/passwd.d"
+	printf '%s:{PLAIN}%s::::::\n' "$name" "$pass" >"$DOVECOT_DIR/passwd.d/$name"
+	chmod 0644 "$DOVECOT_DIR/passwd.d/$name"
 }
 
 _dovecot_seq=0
