@@ -79,7 +79,7 @@ account_inherit(struct account *dst, const struct account *src)
 	int	k;
 
 	for (k = 0; k < AK__COUNT; k++) {
-		if (src->set & (1U << k))
+		if (src->set & (UINT64_C(1) << k))
 			inherit_key(dst, src, k);
 	}
 	dst->set |= src->set;

@@ -47,7 +47,7 @@ enum account_key {
 	AK_KEEP,
 	AK_UIDLS_FILE,
 	AK_TIMEOUT,
-	AK__COUNT
+	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
 
 struct account {
@@ -76,7 +76,7 @@ struct account {
 	char		*uidls_file;	/* NULL: default, see account_uidls_path() */
 	int		 timeout;	/* seconds, default 180 */
 
-	uint32_t	 set;		/* 1 << enum account_key for keys set here */
+	uint64_t	 set;		/* 1 << enum account_key for keys set here */
 
 	TAILQ_ENTRY(account) entry;
 };

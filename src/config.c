@@ -407,7 +407,7 @@ parse_setting(struct parser *p, const char *key, const char *raw)
 	}
 	if (apply_key(p, kw, p->cur, raw, value) == -1)
 		goto out;
-	p->cur->set |= 1U << kw->key;
+	p->cur->set |= UINT64_C(1) << kw->key;
 	rv = 0;
 
 out:

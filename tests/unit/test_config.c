@@ -111,7 +111,7 @@ test_defaults(void)
 	is_int(a->auth, AUTH_AUTO, "built-in: auth auto");
 	is_int(a->timeout, 180, "built-in: timeout 180");
 	is_int(b->port, 2000, "built-in port overridden");
-	ok(a->set == (1U << AK_HOST), "set mask: only what a's lines set");
+	ok(a->set == (UINT64_C(1) << AK_HOST), "set mask: only what a's lines set");
 out:
 	accounts_free(&list);
 }
@@ -148,8 +148,8 @@ test_inherit(void)
 		    " b's");
 		is_int(a->timeout, 60, "inherit: defaults b had are not "
 		    "inherited");
-		ok(a->set == (1U << AK_PORT | 1U << AK_USER | 1U << AK_KEEP |
-		    1U << AK_HOST), "inherit: inherited keys count as set");
+		ok(a->set == (UINT64_C(1) << AK_PORT | UINT64_C(1) << AK_USER | UINT64_C(1) << AK_KEEP |
+		    UINT64_C(1) << AK_HOST), "inherit: inherited keys count as set");
 	}
 	accounts_free(&list);
 
@@ -320,7 +320,7 @@ test_every_key(void)
 	is_int(a->keep, 1, "key keep");
 	is_str(a->uidls_file, HOME "/uidls/%U_%H", "key uidls_file");
 	is_int(a->timeout, 42, "key timeout");
-	is_int(a->set, (1U << AK__COUNT) - 1, "every key: every bit set");
+	is_int(a->set, (UINT64_C(1) << AK__COUNT) - 1, "every key: every bit set");
 	accounts_free(&list);
 }
 
