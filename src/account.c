@@ -17,6 +17,7 @@
 #include "xmalloc.h"
 
 #define DEFAULT_TIMEOUT	180
+#define DEFAULT_LOCK_WAIT	5
 /* Longer than any password; it bounds what we keep of passwordeval. */
 #define PASSWORD_MAX	4096
 
@@ -44,6 +45,7 @@ account_new(const char *name, const char *file, int line)
 	a->auth = AUTH_AUTO;
 	a->delivery = DELIVERY_NONE;
 	a->timeout = DEFAULT_TIMEOUT;
+	a->lock_wait = DEFAULT_LOCK_WAIT;
 	return a;
 }
 
@@ -131,12 +133,16 @@ inherit_key(struct account *dst, const struct account *src,
 		break;
 	case AK_KEEP:
 		dst->keep = src->keep;
+		dst->keep_days = src->keep_days;
 		break;
 	case AK_UIDLS_FILE:
 		replace_str(&dst->uidls_file, src->uidls_file);
 		break;
 	case AK_TIMEOUT:
 		dst->timeout = src->timeout;
+		break;
+	case AK_LOCK_WAIT:
+		dst->lock_wait = src->lock_wait;
 		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");

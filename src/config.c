@@ -22,6 +22,8 @@
 /* A fetchrc is a few KiB; a file this large is a mistake. */
 #define CONFIG_MAX	(1024 * 1024)
 #define TIMEOUT_MAX	3600
+#define KEEP_DAYS_MAX	36500
+#define LOCK_WAIT_MAX	3600
 #define WHITESPACE	" \t\r\v\f"
 /* Invalid values are echoed back to the user, but not at any length. */
 #define ECHO_MAX	64
@@ -56,10 +58,13 @@ static const struct keyword keywords[] = {
 	{ "auth",		AK_AUTH,		"auto, user or apop" },
 	{ "delivery",		AK_DELIVERY,
 	    "maildir DIR, mbox FILE or mda COMMAND" },
-	{ "keep",		AK_KEEP,		"on or off" },
+	{ "keep",		AK_KEEP,
+	    "on, off, or a number of days from 1 to 36500 such as 14d" },
 	{ "uidls_file",		AK_UIDLS_FILE,		"a file name" },
 	{ "timeout",		AK_TIMEOUT,
 	    "a number of seconds from 1 to 3600, or off" },
+	{ "lock_wait",		AK_LOCK_WAIT,
+	    "a number of seconds from 0 to 3600" },
 
 	/* mpop keys that popfetch does not support. */
 	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
@@ -104,6 +109,8 @@ static int	 apply_key(struct parser *, const struct keyword *,
 		    struct account *, const char *, const char *);
 static int	 parse_delivery(struct parser *, const struct keyword *,
 		    struct account *, const char *, const char *);
+static int	 parse_keep(struct parser *, const struct keyword *,
+		    struct account *, const char *);
 static int	 parse_bool(struct parser *, const struct keyword *,
 		    const char *, int *);
 static int	 parse_number(struct parser *, const struct keyword *,
@@ -468,7 +475,7 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 	case AK_DELIVERY:
 		return parse_delivery(p, kw, a, raw, value);
 	case AK_KEEP:
-		return parse_bool(p, kw, value, &a->keep);
+		return parse_keep(p, kw, a, value);
 	case AK_UIDLS_FILE:
 		free(a->uidls_file);
 		a->uidls_file = config_expand_tilde(value);
@@ -483,6 +490,9 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 			return 0;
 		}
 		return parse_number(p, kw, value, 1, TIMEOUT_MAX, &a->timeout);
+	case AK_LOCK_WAIT:
+		return parse_number(p, kw, value, 0, LOCK_WAIT_MAX,
+		    &a->lock_wait);
 	case AK__COUNT:
 		break;
 	}
@@ -554,6 +564,37 @@ parse_bool(struct parser *p, const struct keyword *kw, const char *value,
 		bad_value(p, kw, value);
 		return -1;
 	}
+	return 0;
+}
+
+/* `keep on|off|DAYS[d]`: DAYS keeps, then deletes that long after delivery. */
+static int
+parse_keep(struct parser *p, const struct keyword *kw, struct account *a,
+    const char *value)
+{
+	const char	*errstr = NULL;
+	size_t		 digits;
+	long long	 n;
+	char		*copy;
+
+	digits = strspn(value, "0123456789");
+	if (digits == 0) {
+		a->keep_days = 0;
+		return parse_bool(p, kw, value, &a->keep);
+	}
+	if (strcmp(value + digits, "") != 0 && strcmp(value + digits, "d") != 0)
+		errstr = "not a number of days";
+	else {
+		copy = xstrndup(value, digits);
+		n = strtonum(copy, 1, KEEP_DAYS_MAX, &errstr);
+		free(copy);
+	}
+	if (errstr != NULL) {
+		bad_value(p, kw, value);
+		return -1;
+	}
+	a->keep = 1;
+	a->keep_days = (int)n;
 	return 0;
 }
 

@@ -38,11 +38,16 @@ struct session {
 	size_t			 dq_head, dq_tail;
 	char			*deleted;	/* per scan index: DELE accepted */
 	uint64_t		 msg_bytes;	/* of the message being read */
+	time_t			 now;		/* when the session started */
 };
 
 static int	connect_and_login(struct session *, const char *,
 		    struct error *);
 static int	plan(struct session *, struct error *);
+static int	delivered_before(struct session *, const struct pop3_msg *,
+		    int *, struct error *);
+static int	expired(const struct session *, const struct pop3_msg *);
+static void	make_tag(const struct session *, const char *, char *);
 static int	transfer(struct session *, struct error *);
 static int	send_next(struct session *, size_t *, struct error *);
 static int	got_retr(struct session *, const struct pop3_reply *,
@@ -122,10 +127,12 @@ plan(struct session *s, struct error *err)
 	s->deleted = xcalloc(s->scan.count, 1);
 	for (i = 0; i < s->scan.count; i++) {
 		const struct pop3_msg *m = &s->scan.msgs[i];
+		int	 before;
 
-		if (m->uid != NULL && uidstate_lookup(s->us, m->uid, NULL)) {
-			/* Delivered by an earlier run. */
-			if (s->deleting)
+		if (delivered_before(s, m, &before, err) == -1)
+			return -1;
+		if (before) {
+			if (s->deleting || expired(s, m))
 				s->dq[s->dq_tail++] = i;
 			else
 				s->st->kept++;
@@ -137,6 +144,81 @@ plan(struct session *s, struct error *err)
 	    "to delete from earlier runs", s->scan.count, s->ntodo,
 	    s->dq_tail);
 	return 0;
+}
+
+/*
+ * Whether an earlier run delivered m.  A UID left pending by a run that
+ * stopped between delivery and record is looked up in the mailbox; only
+ * then is the mailbox scanned, so the common path stays cheap.
+ */
+static int
+delivered_before(struct session *s, const struct pop3_msg *m, int *before,
+    struct error *err)
+{
+	char	tag[SINK_TAG_LEN + 1];
+	int	found;
+
+	*before = 0;
+	if (m->uid == NULL)
+		return 0;
+	if (uidstate_lookup(s->us, m->uid, NULL)) {
+		*before = 1;
+		return 0;
+	}
+	if (!uidstate_is_pending(s->us, m->uid) || !sink_can_find(s->sink))
+		return 0;
+	make_tag(s, m->uid, tag);
+	if ((found = sink_find(s->sink, tag, err)) == -1)
+		return -1;
+	if (!found) {
+		log_debug(s->a->name, "message %lu (UID %s): an earlier run "
+		    "did not finish delivering it; fetching it again", m->num,
+		    m->uid);
+		return 0;
+	}
+	log_verbose(s->a->name, "message %lu (UID %s) was delivered by an "
+	    "interrupted run; recording it instead of fetching it again",
+	    m->num, m->uid);
+	if (uidstate_record(s->us, m->uid, s->now, err) == -1)
+		return -1;
+	*before = 1;
+	return 0;
+}
+
+/* keep DAYS: m was first delivered long enough ago to go. */
+static int
+expired(const struct session *s, const struct pop3_msg *m)
+{
+	time_t	first;
+
+	if (s->a->keep_days <= 0 || m->uid == NULL ||
+	    !uidstate_lookup(s->us, m->uid, &first))
+		return 0;
+	return s->now - first >= (time_t)s->a->keep_days * 24 * 60 * 60;
+}
+
+/*
+ * A name for one message of one account that survives across runs: FNV-1a
+ * (64 bits) over user, host and UID, so two accounts delivering into one
+ * maildir never take each other's messages for their own.
+ */
+static void
+make_tag(const struct session *s, const char *uid, char *tag)
+{
+	const char	*parts[3] = { s->a->user, s->a->host, uid };
+	uint64_t	 h = UINT64_C(0xcbf29ce484222325);
+	const char	*p;
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		for (p = parts[i] != NULL ? parts[i] : ""; ; p++) {
+			h ^= (unsigned char)*p;
+			h *= UINT64_C(0x100000001b3);
+			if (*p == '\0')
+				break;
+		}
+	}
+	snprintf(tag, SINK_TAG_LEN + 1, "%016llx", (unsigned long long)h);
 }
 
 /* Queue the next DELE (first, to free the server early) or RETR. */
@@ -170,6 +252,7 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 {
 	const struct pop3_msg	*m = &s->scan.msgs[r->tag];
 	struct sink_msginfo	 mi;
+	char			 tag[SINK_TAG_LEN + 1];
 
 	if (!r->ok) {
 		/* One message the server cannot give must not block the rest. */
@@ -180,6 +263,14 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	}
 	mi.uid = m->uid;
 	mi.size = m->size;
+	mi.tag = NULL;
+	if (m->uid != NULL && s->us != NULL && sink_can_find(s->sink)) {
+		/* Durable before the message can appear in the mailbox. */
+		if (uidstate_pending(s->us, m->uid, err) == -1)
+			return -1;
+		make_tag(s, m->uid, tag);
+		mi.tag = tag;
+	}
 	s->msg_bytes = 0;
 	if (sink_open(s->sink, &mi, err) == -1)
 		return -1;
@@ -298,6 +389,7 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.a = a;
 	s.st = st;
 	s.deleting = !a->keep;
+	s.now = time(NULL);
 
 	/* Everything that can fail locally fails before connecting. */
 	if ((pass = account_password(a, err)) == NULL)

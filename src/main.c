@@ -17,8 +17,6 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define LOCK_WAIT_DEFAULT	5
-
 struct options {
 	const char	 *config;
 	int		  all;
@@ -201,7 +199,7 @@ run_account(const struct account *a)
 		return err.ex;
 	}
 	memset(&fo, 0, sizeof fo);
-	fo.lock_wait = LOCK_WAIT_DEFAULT;
+	fo.lock_wait = a->lock_wait;
 	if (fetch_account(a, &fo, &st, &err) == -1) {
 		if (st.fetched > 0)
 			report(a, &st);

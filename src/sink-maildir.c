@@ -6,12 +6,19 @@
  * removed and new/ is fsync'd: only then is the message durable.  A crash
  * at any point leaves at most a stray file in tmp/, which maildir readers
  * ignore and clean up.
+ *
+ * When the message has a tag (see sink.h), the name ends in ",U=<tag>"
+ * (after the host, like Dovecot's ",S=<size>"; a reader adds ":2,<flags>"
+ * behind it when it moves the file to cur/).  md_find looks for that
+ * suffix, so a run that was interrupted after the link to new/ and before
+ * the UID record can be completed without fetching the message again.
  */
 #include "config.h"
 
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,6 +39,7 @@ struct maildir {
 	int		 fd;			/* the message in tmp/ */
 	char		 name[MAILDIR_NAME_MAX];
 	char		 host[128];
+	char		 tag[SINK_TAG_LEN + 1];	/* "" for none */
 	unsigned long	 seq;			/* Q<n>: unique within the run */
 	char		*buf;
 	size_t		 buflen;
@@ -46,9 +54,13 @@ static void	md_free(struct sink *);
 static int	md_flush(struct maildir *, struct error *);
 static int	make_dir(const char *, struct error *);
 static void	make_name(struct maildir *);
+static int	md_find(struct sink *, const char *, struct error *);
+static int	scan_dir(struct maildir *, const char *, const char *, int,
+		    struct error *);
+static int	has_tag(const char *, const char *);
 
 static const struct sink_ops maildir_ops = {
-	"maildir", md_open, md_write, md_commit, md_abort, md_free
+	"maildir", md_open, md_write, md_commit, md_abort, md_free, md_find
 };
 
 /* Create a directory (and missing parents) with mode 0700. */
@@ -140,9 +152,9 @@ make_name(struct maildir *md)
 	struct timeval	tv;
 
 	gettimeofday(&tv, NULL);
-	snprintf(md->name, sizeof md->name, "%lld.M%06ldP%ldQ%lu.%s",
+	snprintf(md->name, sizeof md->name, "%lld.M%06ldP%ldQ%lu.%s%s%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-	    ++md->seq, md->host);
+	    ++md->seq, md->host, md->tag[0] != '\0' ? ",U=" : "", md->tag);
 }
 
 static int
@@ -151,7 +163,9 @@ md_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
 	struct maildir	*md = s->data;
 	int		 tries;
 
-	(void)mi;
+	md->tag[0] = '\0';
+	if (mi->tag != NULL)
+		strlcpy(md->tag, mi->tag, sizeof md->tag);
 	for (tries = 0; tries < MAILDIR_LINK_TRIES; tries++) {
 		make_name(md);
 		md->fd = openat(md->tmpfd, md->name,
@@ -296,4 +310,78 @@ md_free(struct sink *s)
 	free(md->path);
 	free(md);
 	free(s);
+}
+
+/* name carries ",U=<tag>" as a whole field (ended by ',', ':' or the end). */
+static int
+has_tag(const char *name, const char *tag)
+{
+	const char	*p = name;
+	size_t		 n = strlen(tag);
+
+	while ((p = strstr(p, ",U=")) != NULL) {
+		p += 3;
+		if (strncmp(p, tag, n) == 0 &&
+		    (p[n] == '\0' || p[n] == ',' || p[n] == ':'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Look for tag in sub/.  In tmp/ (remove != 0) a match is the leftover of
+ * an interrupted delivery: we hold the account's lock, so no one else is
+ * writing it, and it goes.  Elsewhere a match is the message: its
+ * directory is fsync'd, since the crash may have come before our fsync.
+ */
+static int
+scan_dir(struct maildir *md, const char *sub, const char *tag, int remove,
+    struct error *err)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		*path;
+	int		 found = 0, fd;
+
+	xasprintf(&path, "%s/%s", md->path, sub);
+	if ((d = opendir(path)) == NULL) {
+		error_set(err, EX_IOERR, "cannot read %s: %s", path,
+		    strerror(errno));
+		free(path);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !has_tag(de->d_name, tag))
+			continue;
+		if (remove) {
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		found = 1;
+		break;
+	}
+	if (found) {
+		fd = dirfd(d);
+		if (fsync(fd) == -1) {
+			error_set(err, EX_IOERR, "cannot sync %s: %s", path,
+			    strerror(errno));
+			found = -1;
+		}
+	}
+	closedir(d);
+	free(path);
+	return found;
+}
+
+static int
+md_find(struct sink *s, const char *tag, struct error *err)
+{
+	struct maildir	*md = s->data;
+	int		 rc;
+
+	if ((rc = scan_dir(md, "new", tag, 0, err)) == 0)
+		rc = scan_dir(md, "cur", tag, 0, err);
+	if (rc != -1 && scan_dir(md, "tmp", tag, 1, err) == -1)
+		return -1;
+	return rc;
 }

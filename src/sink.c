@@ -73,3 +73,20 @@ sink_abort(struct sink *s)
 	s->ops->abort(s);
 	s->is_open = 0;
 }
+
+int
+sink_can_find(const struct sink *s)
+{
+	return s->ops->find != NULL;
+}
+
+int
+sink_find(struct sink *s, const char *tag, struct error *err)
+{
+	if (s->ops->find == NULL) {
+		error_set(err, EX_SOFTWARE, "the %s sink cannot find messages",
+		    s->ops->name);
+		return -1;
+	}
+	return s->ops->find(s, tag, err);
+}

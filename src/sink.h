@@ -25,7 +25,14 @@
 struct sink_msginfo {
 	const char	*uid;		/* NULL when the server has no UIDL */
 	uint64_t	 size;		/* LIST's size: a hint */
+	/*
+	 * NULL, or SINK_TAG_LEN lower-case hex digits naming this message of
+	 * this account: a sink with a find op stores it with the message.
+	 */
+	const char	*tag;
 };
+
+#define SINK_TAG_LEN	16
 
 struct sink;
 
@@ -38,6 +45,14 @@ struct sink_ops {
 	int		(*commit)(struct sink *, struct error *);
 	void		(*abort)(struct sink *);
 	void		(*free)(struct sink *);
+	/*
+	 * Optional (NULL: the sink cannot tell, so a delivery cut short
+	 * between commit and the UID record is repeated).  1 when a message
+	 * committed with tag is in the mailbox, made durable before
+	 * returning, with leftovers of an unfinished delivery of it removed;
+	 * 0 when it is not there; -1 with err set.
+	 */
+	int		(*find)(struct sink *, const char *tag, struct error *);
 };
 
 struct sink {
@@ -54,6 +69,10 @@ int	sink_open(struct sink *, const struct sink_msginfo *, struct error *);
 int	sink_write(struct sink *, const char *, size_t, struct error *);
 int	sink_commit(struct sink *, struct error *);
 void	sink_abort(struct sink *);
+/* The find op, or -1 with EX_SOFTWARE when the kind has none. */
+int	sink_find(struct sink *, const char *tag, struct error *);
+/* 1 when the kind can find a message it delivered. */
+int	sink_can_find(const struct sink *);
 
 /* One constructor per kind. */
 struct sink	*sink_maildir_new(const char *dir, struct error *);

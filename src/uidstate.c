@@ -24,12 +24,15 @@
 #include "xmalloc.h"
 
 #define UIDSTATE_HEADER		"# popfetch uid state v1\n"
+#define PENDING_TAG		"pending "
 #define UIDSTATE_FILE_MAX	(256 * 1024 * 1024)
 
 struct uident {
 	RB_ENTRY(uident)	 link;
 	char			*uid;
 	time_t			 first;
+	int			 delivered;	/* a record line was seen */
+	int			 pending;	/* a pending line was seen */
 	int			 live;
 };
 RB_HEAD(uidtree, uident);
@@ -50,7 +53,11 @@ static int	make_parent(const char *, struct error *);
 static int	take_lock(struct uidstate *, int, struct error *);
 static int	load(struct uidstate *, struct error *);
 static int	parse(struct uidstate *, char *, size_t, struct error *);
-static void	insert(struct uidstate *, const char *, time_t);
+static struct uident *insert(struct uidstate *, const char *, time_t);
+static struct uident *find(const struct uidstate *, const char *);
+static int	append_line(struct uidstate *, const char *, size_t,
+		    struct error *);
+static void	mark_delivered(struct uidstate *, struct uident *);
 static int	write_all(int, const char *, size_t);
 static int	sync_dir(const char *);
 static int	open_append(struct uidstate *, struct error *);
@@ -118,25 +125,46 @@ take_lock(struct uidstate *us, int lock_wait, struct error *err)
 	return 0;
 }
 
-static void
-insert(struct uidstate *us, const char *uid, time_t first)
+static struct uident *
+find(const struct uidstate *us, const char *uid)
 {
-	struct uident	*e, key;
+	struct uident	key;
 
 	key.uid = (char *)uid;
-	if ((e = RB_FIND(uidtree, &us->tree, &key)) != NULL) {
+	return RB_FIND(uidtree, (struct uidtree *)&us->tree, &key);
+}
+
+/* The entry for uid, created (neither delivered nor pending) if new. */
+static struct uident *
+insert(struct uidstate *us, const char *uid, time_t first)
+{
+	struct uident	*e;
+
+	if ((e = find(us, uid)) != NULL) {
 		if (first < e->first)
 			e->first = first;
-		return;
+		return e;
 	}
 	e = xcalloc(1, sizeof *e);
 	e->uid = xstrdup(uid);
 	e->first = first;
 	RB_INSERT(uidtree, &us->tree, e);
-	us->count++;
+	return e;
 }
 
-/* Lines are "<epoch> <uid>"; a last line without "\n" was never finished. */
+/* Count a delivered entry once, however many record lines name it. */
+static void
+mark_delivered(struct uidstate *us, struct uident *e)
+{
+	if (!e->delivered)
+		us->count++;
+	e->delivered = 1;
+}
+
+/*
+ * Lines are "<epoch> <uid>" (delivered) or "pending <uid>" (a delivery
+ * was started); a last line without "\n" was never finished.
+ */
 static int
 parse(struct uidstate *us, char *data, size_t len, struct error *err)
 {
@@ -149,17 +177,25 @@ parse(struct uidstate *us, char *data, size_t len, struct error *err)
 		lineno++;
 		if (line[0] == '#' || line[0] == '\0')
 			goto next;
+		if (strncmp(line, PENDING_TAG, strlen(PENDING_TAG)) == 0) {
+			sp = line + strlen(PENDING_TAG);
+			if (!uid_valid(sp, strlen(sp)))
+				goto bad;
+			insert(us, sp, time(NULL))->pending = 1;
+			goto next;
+		}
 		errno = 0;
 		t = strtoll(line, &end, 10);
 		sp = end;
 		if (errno != 0 || sp == line || *sp != ' ' || t < 0 ||
 		    !uid_valid(sp + 1, strlen(sp + 1))) {
+bad:
 			error_set(err, EX_DATAERR, "%s:%zu: corrupt UID state "
 			    "line; fix or remove the line (a removed UID is "
 			    "fetched again)", us->path, lineno);
 			return -1;
 		}
-		insert(us, sp + 1, (time_t)t);
+		mark_delivered(us, insert(us, sp + 1, (time_t)t));
 next:
 		line = nl + 1;
 	}
@@ -255,11 +291,9 @@ uidstate_count(const struct uidstate *us)
 int
 uidstate_lookup(const struct uidstate *us, const char *uid, time_t *first)
 {
-	struct uident	key, *e;
+	struct uident	*e;
 
-	key.uid = (char *)uid;
-	e = RB_FIND(uidtree, (struct uidtree *)&us->tree, &key);
-	if (e == NULL)
+	if ((e = find(us, uid)) == NULL || !e->delivered)
 		return 0;
 	if (first != NULL)
 		*first = e->first;
@@ -324,6 +358,21 @@ open_append(struct uidstate *us, struct error *err)
 	return 0;
 }
 
+static int
+append_line(struct uidstate *us, const char *line, size_t n,
+    struct error *err)
+{
+	if (us->appendfd == -1 && open_append(us, err) == -1)
+		return -1;
+	if (write_all(us->appendfd, line, n) == -1 ||
+	    fsync(us->appendfd) == -1) {
+		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
+		    us->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 uidstate_record(struct uidstate *us, const char *uid, time_t when,
     struct error *err)
@@ -331,19 +380,36 @@ uidstate_record(struct uidstate *us, const char *uid, time_t when,
 	char	line[UID_MAX + 32];
 	int	n;
 
-	if (us->appendfd == -1 && open_append(us, err) == -1)
-		return -1;
 	n = snprintf(line, sizeof line, "%lld %s\n", (long long)when, uid);
 	if (n < 0 || (size_t)n >= sizeof line)
 		fatalx("UID too long for the state file");
-	if (write_all(us->appendfd, line, (size_t)n) == -1 ||
-	    fsync(us->appendfd) == -1) {
-		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
-		    us->path, strerror(errno));
+	if (append_line(us, line, (size_t)n, err) == -1)
 		return -1;
-	}
-	insert(us, uid, when);
+	mark_delivered(us, insert(us, uid, when));
 	return 0;
+}
+
+int
+uidstate_pending(struct uidstate *us, const char *uid, struct error *err)
+{
+	char	line[UID_MAX + 32];
+	int	n;
+
+	n = snprintf(line, sizeof line, PENDING_TAG "%s\n", uid);
+	if (n < 0 || (size_t)n >= sizeof line)
+		fatalx("UID too long for the state file");
+	if (append_line(us, line, (size_t)n, err) == -1)
+		return -1;
+	insert(us, uid, time(NULL))->pending = 1;
+	return 0;
+}
+
+int
+uidstate_is_pending(const struct uidstate *us, const char *uid)
+{
+	struct uident	*e;
+
+	return (e = find(us, uid)) != NULL && e->pending && !e->delivered;
 }
 
 int
@@ -366,13 +432,16 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 	buf_init(&b);
 	buf_addstr(&b, UIDSTATE_HEADER);
 	RB_FOREACH_SAFE(e, uidtree, &us->tree, next) {
-		if (!e->live) {
+		/* A pending entry still open at the end was not delivered. */
+		if (!e->live || !e->delivered) {
 			RB_REMOVE(uidtree, &us->tree, e);
 			free(e->uid);
+			if (e->delivered)
+				us->count--;
 			free(e);
-			us->count--;
 			continue;
 		}
+		e->pending = 0;
 		buf_printf(&b, "%lld %s\n", (long long)e->first, e->uid);
 	}
 

@@ -9,6 +9,14 @@
  * keeping only UIDs still on the server (uidstate_rewrite).  A crash can
  * leave at most a partial last line, which is ignored on reading.
  *
+ * A sink that can find a message it delivered (maildir: the file name
+ * carries a tag derived from the UID) closes the window between "message
+ * durably in the mailbox" and "UID recorded": before the message becomes
+ * visible, a "pending <uid>" line is appended and fsync'd
+ * (uidstate_pending); a pending UID without a record at the next run tells
+ * fetch to ask the sink whether the message arrived.  The rewrite drops
+ * pending lines.
+ *
  * A lock (flock on "<file>.lock") held from uidstate_open to
  * uidstate_close keeps two runs from fetching the same account at once.
  */
@@ -40,9 +48,14 @@ int		 uidstate_lookup(const struct uidstate *, const char *uid,
 /* Record uid as delivered at when, durably (appended and fsync'd). */
 int		 uidstate_record(struct uidstate *, const char *uid,
 		    time_t when, struct error *);
+/* Note durably that the delivery of uid is starting (see above). */
+int		 uidstate_pending(struct uidstate *, const char *uid,
+		    struct error *);
+/* 1 when uid has a pending line and no record: it may have arrived. */
+int		 uidstate_is_pending(const struct uidstate *, const char *uid);
 /*
  * Keep only the UIDs listed in live (the server's UIDL at the start of
- * the session) and rewrite the file atomically.
+ * the session) that were delivered, and rewrite the file atomically.
  */
 int		 uidstate_rewrite(struct uidstate *, const char *const *live,
 		    size_t nlive, struct error *);

@@ -299,7 +299,8 @@ test_every_key(void)
 	    "delivery maildir ~/Maildir\n"
 	    "keep on\n"
 	    "uidls_file ~/uidls/%U_%H\n"
-	    "timeout 42\n", &list);
+	    "timeout 42\n"
+	    "lock_wait 7\n", &list);
 	ok(a != NULL, "every key: parses");
 	if (a == NULL)
 		return;
@@ -320,6 +321,7 @@ test_every_key(void)
 	is_int(a->keep, 1, "key keep");
 	is_str(a->uidls_file, HOME "/uidls/%U_%H", "key uidls_file");
 	is_int(a->timeout, 42, "key timeout");
+	is_int(a->lock_wait, 7, "key lock_wait");
 	is_int(a->set, (UINT64_C(1) << AK__COUNT) - 1, "every key: every bit set");
 	accounts_free(&list);
 }
@@ -366,6 +368,9 @@ test_values(void)
 static void
 test_errors(void)
 {
+	struct accounts	 list;
+	struct account	*a;
+
 	parse_fails("host x\n",
 	    "rc:1: setting outside of an account or defaults section");
 	parse_fails("\n# c\n  user x\naccount a\n",
@@ -434,9 +439,27 @@ test_errors(void)
 	parse_fails("account a\ntls_certcheck 1\n", "rc:2: invalid value '1' "
 	    "for 'tls_certcheck': expected on or off");
 	parse_fails("account a\nkeep\n",
-	    "rc:2: 'keep' needs a value: on or off");
+	    "rc:2: 'keep' needs a value: on, off, or a number of days from 1 "
+	    "to 36500 such as 14d");
 	parse_fails("account a\nkeep true\n", "rc:2: invalid value 'true' "
-	    "for 'keep': expected on or off");
+	    "for 'keep': expected on, off, or a number of days from 1 to "
+	    "36500 such as 14d");
+	parse_fails("account a\nkeep 0d\n", "rc:2: invalid value '0d' "
+	    "for 'keep': expected on, off, or a number of days from 1 to "
+	    "36500 such as 14d");
+	parse_fails("account a\nkeep 14days\n", "rc:2: invalid value "
+	    "'14days' for 'keep': expected on, off, or a number of days from 1 "
+	    "to 36500 such as 14d");
+	parse_fails("account a\nlock_wait -1\n", "rc:2: invalid value '-1' "
+	    "for 'lock_wait': expected a number of seconds from 0 to 3600");
+	a = one("account a\nkeep 14d\n", &list);
+	ok(a != NULL && a->keep == 1 && a->keep_days == 14, "keep 14d keeps "
+	    "for 14 days");
+	accounts_free(&list);
+	a = one("account a\nkeep 3\nkeep on\n", &list);
+	ok(a != NULL && a->keep == 1 && a->keep_days == 0, "keep on after "
+	    "keep 3 keeps forever");
+	accounts_free(&list);
 	parse_fails("account a\nauth plain\n", "rc:2: invalid value 'plain' "
 	    "for 'auth': expected auto, user or apop");
 	parse_fails("account a\ndelivery maildir\n",

@@ -114,5 +114,32 @@ main(void)
 	us = uidstate_open(path, 0, &err);
 	ok(us == NULL && err.ex == EX_DATAERR, "non-printable UID rejected");
 
+	/* Pending lines: a started delivery, not a delivered message. */
+	put("# popfetch uid state v1\n5 x\npending y\npending x\n");
+	error_clear(&err);
+	us = uidstate_open(path, 0, &err);
+	ok(us != NULL && !uidstate_lookup(us, "y", NULL) &&
+	    uidstate_is_pending(us, "y") && uidstate_count(us) == 1,
+	    "a pending UID is not delivered");
+	ok(us != NULL && !uidstate_is_pending(us, "x"),
+	    "a recorded UID is not pending, whatever the line order");
+	ok(us != NULL && uidstate_pending(us, "z", &err) == 0 &&
+	    strstr(slurp(), "pending z\n") != NULL, "pending is appended");
+	ok(us != NULL && uidstate_record(us, "z", 9, &err) == 0 &&
+	    !uidstate_is_pending(us, "z") && uidstate_count(us) == 2,
+	    "a record ends the pending state");
+	{
+		const char *all[] = { "x", "y", "z" };
+
+		ok(us != NULL && uidstate_rewrite(us, all, 3, &err) == 0 &&
+		    strcmp(slurp(), "# popfetch uid state v1\n5 x\n9 z\n") == 0,
+		    "the rewrite drops pending lines");
+	}
+	uidstate_close(us);
+	put("# popfetch uid state v1\npending bad\x01uid\n");
+	error_clear(&err);
+	us = uidstate_open(path, 0, &err);
+	ok(us == NULL && err.ex == EX_DATAERR, "a bad pending UID is rejected");
+
 	return tap_done();
 }
