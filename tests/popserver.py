@@ -375,6 +375,7 @@ class Session:
         self.commands = 0       # client lines so far (for fault positions)
         self.retrs = 0          # successful RETRs so far
         self.start_tls_now = False
+        self.mute = False       # --drop-reply: swallow what we would send
         self.finished = False   # QUIT answered
         self.graceful = False   # close TLS with close_notify
         self.timestamp = None
@@ -390,6 +391,8 @@ class Session:
             first, _, more = data.partition(b"\n")
             extra = b" [+%d bytes]" % len(more) if more else b""
             self.server.log.trace(self.number, b"S: " + first.rstrip(b"\r") + extra)
+        if self.mute:
+            return
         self.sock.sendall(data)
 
     def reply(self, text):
@@ -543,7 +546,11 @@ class Session:
             if self.fault("cut_before_reply", n):
                 self.note("FAULT cut-before-reply")
                 raise CloseConnection()
+            self.mute = self.fault("drop_reply", n)
             self.dispatch(line)
+            if self.mute:
+                self.note("FAULT drop-reply")
+                raise CloseConnection()
             if self.fault("cut_after", n):
                 self.note("FAULT cut-after")
                 raise CloseConnection()
@@ -758,6 +765,8 @@ class Session:
         if self.fault("hang_in_retr", self.retrs):
             self.send(head + body[:len(body) // 2])
             self.hang("hang-in-retr")
+        if self.cfg.retr_delay:
+            time.sleep(self.cfg.retr_delay / 1000.0)
         self.send(head + body + b".\r\n")
 
     def cmd_top(self, args, rest):
@@ -913,10 +922,16 @@ def parse_args(argv):
     for name, what in (
             ("cut-after", "close after answering the Nth command"),
             ("cut-before-reply", "close on the Nth command, unanswered"),
+            ("drop-reply", "carry out the Nth command, then close without "
+             "its reply (QUIT: delete, but the client never hears it)"),
             ("cut-in-retr", "close halfway through the Nth RETR"),
             ("hang-in-retr", "go silent halfway through the Nth RETR"),
             ("hang-after", "go silent after answering the Nth command")):
         p.add_argument("--" + name, type=positive_int, metavar="N", help=what)
+    p.add_argument("--retr-delay", type=non_negative_int, default=0,
+                   metavar="MS",
+                   help="wait MS milliseconds before answering each RETR "
+                   "(a slow link, in every session)")
     p.add_argument("--fault-sessions", type=non_negative_int, default=1,
                    metavar="K",
                    help="faults apply to the first K connections (default 1)")
