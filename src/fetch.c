@@ -39,6 +39,7 @@ struct session {
 	char			*deleted;	/* per scan index: DELE accepted */
 	uint64_t		 msg_bytes;	/* of the message being read */
 	time_t			 now;		/* when the session started */
+	volatile sig_atomic_t	*stop;		/* see struct fetch_opts */
 };
 
 static int	connect_and_login(struct session *, const char *,
@@ -320,6 +321,12 @@ transfer(struct session *s, struct error *err)
 
 	window = caps->pipelining ? POP3_WINDOW : 1;
 	for (;;) {
+		/* Asked to stop: finish what is in flight, start nothing new. */
+		if (s->stop != NULL && *s->stop && next < s->ntodo) {
+			log_info(s->a->name, "stopping: %zu new messages left "
+			    "on the server for the next run", s->ntodo - next);
+			s->ntodo = next;
+		}
 		while (pop3_inflight(s->p) < window &&
 		    (s->dq_head < s->dq_tail || next < s->ntodo))
 			if (send_next(s, &next, err) == -1)
@@ -390,6 +397,7 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.st = st;
 	s.deleting = !a->keep;
 	s.now = time(NULL);
+	s.stop = fo->stop;
 
 	/* Everything that can fail locally fails before connecting. */
 	if ((pass = account_password(a, err)) == NULL)

@@ -11,13 +11,20 @@
 #ifndef POPFETCH_FETCH_H
 #define POPFETCH_FETCH_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "account.h"
 #include "error.h"
 
 struct fetch_opts {
-	int	lock_wait;		/* seconds to wait for another run */
+	int			 lock_wait;	/* seconds to wait for another run */
+	/*
+	 * NULL, or a flag a signal handler sets: once set, no new message is
+	 * retrieved; those in hand are delivered, recorded and deleted (in
+	 * delete mode), and the session ends with QUIT as usual.
+	 */
+	volatile sig_atomic_t	*stop;
 };
 
 struct fetch_stats {

@@ -13,6 +13,7 @@
 
 #include "account.h"
 #include "conf.h"
+#include "daemon.h"
 #include "fetch.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -24,13 +25,23 @@ struct options {
 	int		  debug;
 	char		**names;
 	int		  nnames;
+	int		  retries;	/* --retry N */
+	long		  interval;	/* --daemon INTERVAL; 0: one-shot */
+	const char	 *path;		/* the config file in use */
 };
 
+#define RETRY_MAX	100
+
 static void	usage(FILE *);
+static int	parse_retry(const char *, int *);
 static int	parse_options(int, char **, struct options *);
 static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
-static int	run_account(const struct account *);
+static int	run_account(const struct account *, const struct options *);
+static int	fetch_one(const struct account *, void *, struct error *);
+static int	load_accounts(void *, struct accounts *, struct account ***,
+		    size_t *, struct error *);
+static int	run_daemon(struct options *);
 static void	human_size(char *, size_t, uint64_t);
 static void	report(const struct account *, const struct fetch_stats *);
 
@@ -38,7 +49,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: popfetch [-qv] [--debug] [-C file] [-a | account ...]\n"
+"usage: popfetch [-qv] [--debug] [--retry N | --daemon INTERVAL] [-C file]\n"
+"                [-a | account ...]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
@@ -46,6 +58,8 @@ usage(FILE *f)
 "  -q, --quiet         print nothing but errors (for cron)\n"
 "  -v, --verbose       print a line for every message\n"
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
+"      --retry N       try a temporary failure again up to N times\n"
+"      --daemon INTERVAL  poll forever, every INTERVAL (30s, 5m, 1h)\n"
 "  -h, --help          show this help\n"
 "  -V, --version       show the version\n"
 "\n"
@@ -53,6 +67,20 @@ usage(FILE *f)
 "Exit status: 0 ok, 64 usage, 65 bad data, 69 unavailable, 73 cannot create,\n"
 "74 I/O error, 75 temporary failure, 76 protocol error, 77 authentication\n"
 "failed, 78 configuration error; see popfetch(1).\n");
+}
+
+static int
+parse_retry(const char *arg, int *out)
+{
+	const char	*errstr;
+
+	*out = (int)strtonum(arg, 0, RETRY_MAX, &errstr);
+	if (errstr != NULL || arg[strspn(arg, "0123456789")] != '\0') {
+		log_error(NULL, "--retry: invalid count '%.32s': use a number "
+		    "from 0 to %d", arg, RETRY_MAX);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -66,6 +94,8 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "debug",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
+		{ "retry",	required_argument,	NULL, 'r' },
+		{ "daemon",	required_argument,	NULL, 'D' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	int	c;
@@ -89,6 +119,18 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'd':
 			o->debug = 1;
 			break;
+		case 'r':
+			if (parse_retry(optarg, &o->retries) == -1)
+				return -1;
+			break;
+		case 'D':
+			if ((o->interval = daemon_parse_interval(optarg)) == -1) {
+				log_error(NULL, "--daemon: invalid interval "
+				    "'%.32s': use a number with s, m, h or d, "
+				    "such as 5m", optarg);
+				return -1;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EX_OK);
@@ -104,6 +146,11 @@ parse_options(int argc, char **argv, struct options *o)
 	o->nnames = argc - optind;
 	if (o->all && o->nnames > 0) {
 		log_error(NULL, "-a and account names cannot be combined");
+		return -1;
+	}
+	if (o->retries > 0 && o->interval > 0) {
+		log_error(NULL, "--retry and --daemon cannot be combined "
+		    "(--daemon retries by itself)");
 		return -1;
 	}
 	return 0;
@@ -185,12 +232,31 @@ report(const struct account *a, const struct fetch_stats *st)
 	    st->fetched == 1 ? "" : "s", size, del, kept);
 }
 
+/* One fetch (daemon_fetch_fn); the summary is logged here, errors not. */
+static int
+fetch_one(const struct account *a, void *arg, struct error *err)
+{
+	const struct options	*o = arg;
+	struct fetch_opts	 fo;
+	struct fetch_stats	 st;
+	int			 rc;
+
+	memset(&fo, 0, sizeof fo);
+	fo.lock_wait = a->lock_wait;
+	fo.stop = &daemon_stop;
+	rc = fetch_account(a, &fo, &st, err);
+	/* A daemon says nothing when there was nothing to say. */
+	if ((rc == 0 || st.fetched > 0) &&
+	    (o->interval == 0 || st.fetched > 0 || st.deleted > 0))
+		report(a, &st);
+	return rc;
+}
+
 /* Fetch one account; the error, if any, is reported here, once. */
 static int
-run_account(const struct account *a)
+run_account(const struct account *a, const struct options *o)
 {
-	struct fetch_opts	fo;
-	struct fetch_stats	st;
+	struct daemon_ops	ops = { fetch_one, NULL, (void *)o };
 	struct error		err;
 
 	error_clear(&err);
@@ -198,15 +264,49 @@ run_account(const struct account *a)
 		log_error(NULL, "%s", err.msg);
 		return err.ex;
 	}
-	memset(&fo, 0, sizeof fo);
-	fo.lock_wait = a->lock_wait;
-	if (fetch_account(a, &fo, &st, &err) == -1) {
-		if (st.fetched > 0)
-			report(a, &st);
+	if (daemon_retry(a, o->retries, &ops, &err) == -1) {
 		log_error(a->name, "%s", err.msg);
 		return err.ex != 0 ? err.ex : EX_SOFTWARE;
 	}
-	report(a, &st);
+	return EX_OK;
+}
+
+/* daemon_load_fn: the configuration file and the accounts chosen. */
+static int
+load_accounts(void *arg, struct accounts *list, struct account ***sel,
+    size_t *nsel, struct error *err)
+{
+	const struct options	*o = arg;
+	size_t			 i;
+	int			 ex;
+
+	if (config_load(o->path, list, err) == -1)
+		return -1;
+	if ((ex = select_accounts(list, o, o->path, sel, nsel)) != EX_OK) {
+		error_set(err, ex, "%s: no accounts to poll", o->path);
+		return -1;
+	}
+	/* A daemon checks everything up front, not at each poll. */
+	for (i = 0; i < *nsel; i++)
+		if (account_validate((*sel)[i], err) == -1) {
+			free(*sel);
+			*sel = NULL;
+			return -1;
+		}
+	return 0;
+}
+
+static int
+run_daemon(struct options *o)
+{
+	struct daemon_ops	ops = { fetch_one, load_accounts, o };
+	struct error		err;
+
+	error_clear(&err);
+	if (daemon_run(o->interval, &ops, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		return err.ex != 0 ? err.ex : EX_CONFIG;
+	}
 	return EX_OK;
 }
 
@@ -229,6 +329,12 @@ main(int argc, char **argv)
 	log_init(o.level, o.debug);
 
 	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
+	o.path = path;
+	if (o.interval > 0) {
+		ex = run_daemon(&o);
+		free(path);
+		return ex;
+	}
 	TAILQ_INIT(&accts);
 	error_clear(&err);
 	if (config_load(path, &accts, &err) == -1) {
@@ -244,7 +350,7 @@ main(int argc, char **argv)
 	}
 	/* One failing account does not stop the others; report the first. */
 	for (i = 0; i < nsel; i++) {
-		ex = run_account(sel[i]);
+		ex = run_account(sel[i], &o);
 		if (ex != EX_OK && first == EX_OK)
 			first = ex;
 	}

@@ -1,0 +1,250 @@
+/*
+ * daemon.c -- --retry and --daemon; see daemon.h.
+ *
+ * Signals only set flags.  The handlers are installed without SA_RESTART
+ * so a signal ends the sleep between polls at once; a fetch in progress
+ * goes on (its waits retry on EINTR) and ends early only through the stop
+ * flag it was given.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define INTERVAL_MAX	(7L * 24 * 60 * 60)
+
+/* What the loop remembers about one account between polls. */
+struct poll_state {
+	time_t	 due;		/* next fetch not before this */
+	long	 wait;		/* current backoff, seconds; 0: none */
+	int	 failing;	/* the last fetch failed */
+	char	*last;		/* its message, to keep repeats quiet */
+};
+
+volatile sig_atomic_t		daemon_stop;
+static volatile sig_atomic_t	reload;
+
+static void	on_stop(int);
+static void	on_hup(int);
+static void	catch_signals(void);
+static void	nap(long);
+static void	poll_one(const struct account *, struct poll_state *, long,
+		    const struct daemon_ops *);
+static void	forget(struct poll_state *, size_t);
+static int	do_reload(const struct daemon_ops *, struct accounts *,
+		    struct account ***, size_t *, struct poll_state **);
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	daemon_stop = 1;
+}
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	reload = 1;
+}
+
+static void
+catch_signals(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Sleep up to secs seconds; a signal that wants attention ends it early. */
+static void
+nap(long secs)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = secs;
+	ts.tv_nsec = 0;
+	while (!daemon_stop && !reload && nanosleep(&ts, &ts) == -1 &&
+	    errno == EINTR)
+		;
+}
+
+long
+daemon_parse_interval(const char *s)
+{
+	char	*end;
+	long	 n, unit = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (strcmp(end, "m") == 0)
+		unit = 60;
+	else if (strcmp(end, "h") == 0)
+		unit = 60 * 60;
+	else if (strcmp(end, "d") == 0)
+		unit = 24 * 60 * 60;
+	else if (strcmp(end, "s") != 0 && *end != '\0')
+		return -1;
+	if (n < 1 || n > INTERVAL_MAX / unit)
+		return -1;
+	return n * unit;
+}
+
+int
+daemon_retry(const struct account *a, int retries,
+    const struct daemon_ops *ops, struct error *err)
+{
+	long	wait = 1;
+	int	tries;
+
+	catch_signals();
+	for (tries = 0; ; tries++) {
+		error_clear(err);
+		if (ops->fetch(a, ops->arg, err) == 0)
+			return 0;
+		if (err->ex != EX_TEMPFAIL || tries >= retries || daemon_stop)
+			return -1;
+		log_info(a->name, "%s; trying again in %ld s (%d of %d)",
+		    err->msg, wait, tries + 1, retries);
+		nap(wait);
+		if (daemon_stop)
+			return -1;
+		wait = wait * 2 > RETRY_BACKOFF_MAX ? RETRY_BACKOFF_MAX :
+		    wait * 2;
+	}
+}
+
+/* Fetch a if it is due, and plan its next poll. */
+static void
+poll_one(const struct account *a, struct poll_state *ps, long interval,
+    const struct daemon_ops *ops)
+{
+	struct error	err;
+
+	if (time(NULL) < ps->due)
+		return;
+	error_clear(&err);
+	if (ops->fetch(a, ops->arg, &err) == 0) {
+		if (ps->failing)
+			log_info(a->name, "working again");
+		ps->failing = 0;
+		ps->wait = 0;
+		free(ps->last);
+		ps->last = NULL;
+		ps->due = time(NULL) + interval;
+		return;
+	}
+	/* The same failure again says nothing new. */
+	if (ps->last == NULL || strcmp(ps->last, err.msg) != 0)
+		log_error(a->name, "%s%s", err.msg, err.ex == EX_TEMPFAIL ?
+		    " (will keep trying; quiet until this changes)" : "");
+	free(ps->last);
+	ps->last = xstrdup(err.msg);
+	ps->failing = 1;
+	if (err.ex == EX_TEMPFAIL) {
+		ps->wait = ps->wait == 0 ? interval : ps->wait * 2;
+		if (ps->wait > DAEMON_BACKOFF_MAX)
+			ps->wait = interval > DAEMON_BACKOFF_MAX ? interval :
+			    DAEMON_BACKOFF_MAX;
+	} else
+		ps->wait = interval;
+	ps->due = time(NULL) + ps->wait;
+}
+
+static void
+forget(struct poll_state *ps, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(ps[i].last);
+	free(ps);
+}
+
+/* Swap in a freshly loaded configuration; on failure keep the old one. */
+static int
+do_reload(const struct daemon_ops *ops, struct accounts *list,
+    struct account ***sel, size_t *nsel, struct poll_state **ps)
+{
+	struct accounts	  nlist;
+	struct account	**nsel_v;
+	size_t		  n;
+	struct error	  err;
+
+	TAILQ_INIT(&nlist);
+	error_clear(&err);
+	if (ops->load(ops->arg, &nlist, &nsel_v, &n, &err) == -1) {
+		log_error(NULL, "%s; keeping the configuration loaded before",
+		    err.msg);
+		accounts_free(&nlist);
+		return -1;
+	}
+	forget(*ps, *nsel);
+	free(*sel);
+	accounts_free(list);
+	TAILQ_INIT(list);
+	TAILQ_CONCAT(list, &nlist, entry);
+	*sel = nsel_v;
+	*nsel = n;
+	*ps = xcalloc(n, sizeof **ps);
+	log_info(NULL, "configuration re-read: %zu account%s", n,
+	    n == 1 ? "" : "s");
+	return 0;
+}
+
+int
+daemon_run(long interval, const struct daemon_ops *ops, struct error *err)
+{
+	struct accounts		  list;
+	struct account		**sel = NULL;
+	struct poll_state	 *ps;
+	size_t			  nsel = 0, i;
+	time_t			  now, next;
+
+	TAILQ_INIT(&list);
+	if (ops->load(ops->arg, &list, &sel, &nsel, err) == -1) {
+		accounts_free(&list);
+		return -1;
+	}
+	ps = xcalloc(nsel, sizeof *ps);
+	catch_signals();
+	log_info(NULL, "polling %zu account%s every %ld s", nsel,
+	    nsel == 1 ? "" : "s", interval);
+	while (!daemon_stop) {
+		if (reload) {
+			reload = 0;
+			(void)do_reload(ops, &list, &sel, &nsel, &ps);
+		}
+		for (i = 0; i < nsel && !daemon_stop && !reload; i++)
+			poll_one(sel[i], &ps[i], interval, ops);
+		now = time(NULL);
+		next = now + interval;
+		for (i = 0; i < nsel; i++)
+			if (ps[i].due < next)
+				next = ps[i].due;
+		if (next > now)
+			nap((long)(next - now));
+	}
+	log_info(NULL, "stopping");
+	forget(ps, nsel);
+	free(sel);
+	accounts_free(&list);
+	return 0;
+}

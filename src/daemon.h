@@ -1,0 +1,71 @@
+/*
+ * daemon.h -- running fetches again: --retry in one-shot mode and the
+ * --daemon polling loop.
+ *
+ * Neither picks an exit code: a fetch reports through a callback that
+ * returns 0, or -1 with a struct error whose sysexits code says whether the
+ * failure was temporary (EX_TEMPFAIL, worth trying again later) or not.
+ * main.c maps the final error to the exit status.
+ */
+#ifndef POPFETCH_DAEMON_H
+#define POPFETCH_DAEMON_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "account.h"
+#include "error.h"
+
+/* Longest wait between tries of one account, in seconds. */
+#define DAEMON_BACKOFF_MAX	3600
+#define RETRY_BACKOFF_MAX	60
+
+/* Fetch one account once; 0, or -1 with err set. */
+typedef int	(*daemon_fetch_fn)(const struct account *, void *arg,
+		    struct error *);
+
+/*
+ * Load the accounts to poll into list (a TAILQ_INIT'ed head) and *sel, an
+ * allocated array of pointers into it; 0, or -1 with err set.
+ */
+typedef int	(*daemon_load_fn)(void *arg, struct accounts *list,
+		    struct account ***sel, size_t *nsel, struct error *);
+
+struct daemon_ops {
+	daemon_fetch_fn	 fetch;
+	daemon_load_fn	 load;
+	void		*arg;
+};
+
+/*
+ * Parse an interval: a number followed by s, m, h or d (no unit:
+ * seconds), from 1 s to 7 d.  Returns the seconds, or -1.
+ */
+long	daemon_parse_interval(const char *);
+
+/*
+ * One-shot: fetch a, and after a temporary failure try again up to
+ * retries times, waiting 1, 2, 4 ... seconds (at most RETRY_BACKOFF_MAX).
+ * Returns 0, or -1 with err holding the last failure.  A SIGTERM or SIGINT
+ * during a wait ends the retries.
+ */
+int	daemon_retry(const struct account *a, int retries,
+	    const struct daemon_ops *, struct error *);
+
+/*
+ * Poll every selected account each interval seconds until SIGTERM or
+ * SIGINT; re-load the accounts on SIGHUP (keeping the old ones if the new
+ * configuration does not load).  After a temporary failure an account
+ * waits interval, then twice that, and so on up to DAEMON_BACKOFF_MAX.
+ * A failure is logged when it first happens or its message changes, and
+ * the recovery when the account works again.  A signal never cuts a fetch
+ * short here: the fetch itself sees daemon_stopping() and ends after the
+ * message in hand.  Returns 0 once stopped, -1 with err set if the first
+ * load fails.
+ */
+int	daemon_run(long interval, const struct daemon_ops *, struct error *);
+
+/* Set by SIGTERM and SIGINT once daemon_run or daemon_retry runs. */
+extern volatile sig_atomic_t	daemon_stop;
+
+#endif
