@@ -1,0 +1,269 @@
+#!/usr/bin/env bats
+# daemon.bats -- runs that survive cron, flaky links and each other:
+# --daemon, --retry, lock_wait, keep DAYS, temporary failures.
+
+BATS_TEST_TIMEOUT=60
+load lib/common
+load lib/popserver
+
+setup() {
+	MB=$TEST_TMP/mailbox
+	MD=$TEST_TMP/Maildir
+	RC=$TEST_TMP/fetchrc
+	OUT=$TEST_TMP/daemon.out
+	mkdir -p "$MB"
+	DAEMON_PID=
+}
+
+teardown() {
+	if [[ -n $DAEMON_PID ]]; then
+		kill -KILL "$DAEMON_PID" 2>/dev/null || true
+		wait "$DAEMON_PID" 2>/dev/null || true
+	fi
+	if [[ -n ${HOLDER_PID:-} ]]; then
+		kill "$HOLDER_PID" 2>/dev/null || true
+		wait "$HOLDER_PID" 2>/dev/null || true
+	fi
+	popserver_stop || true
+}
+
+rc() {
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls off"
+		echo "user test"
+		echo "password secret"
+		echo "timeout 5"
+		echo "delivery maildir $MD"
+		echo "uidls_file $TEST_TMP/state"
+		local l
+		for l in "$@"; do echo "$l"; done
+	} | write_fetchrc "$RC"
+}
+
+server_count() {
+	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
+}
+
+# wait_for SECONDS COMMAND... -- poll every 0.1 s until COMMAND succeeds.
+wait_for() {
+	local i limit=$(($1 * 10))
+	shift
+	for ((i = 0; i < limit; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	echo "timed out waiting for: $*" >&2
+	return 1
+}
+
+count_is() {
+	[[ $(maildir_count "$MD") -eq $1 ]]
+}
+
+daemon_start() {
+	"$POPFETCH" -C "$RC" "$@" >"$OUT" 2>&1 3>&- &
+	DAEMON_PID=$!
+}
+
+# Stop with SIGTERM; it must be gone within 10 s with status 0.
+daemon_stop() {
+	kill -TERM "$DAEMON_PID"
+	local ex=0
+	wait_for 10 eval '! kill -0 "$DAEMON_PID" 2>/dev/null'
+	wait "$DAEMON_PID" || ex=$?
+	DAEMON_PID=
+	[[ $ex -eq 0 ]] || { cat "$OUT"; echo "daemon exit $ex"; return 1; }
+}
+
+@test "--daemon fetches mail that arrives between polls, stops on SIGTERM" {
+	make_mailbox "$TEST_TMP/first" 2
+	make_mailbox "$TEST_TMP/second" 3
+	cp "$TEST_TMP/first"/* "$MB/"
+	popserver_start --mailbox "$MB"
+	rc
+	daemon_start --daemon 1s
+	wait_for 10 count_is 2
+	for f in "$TEST_TMP/second"/*; do cp "$f" "$MB/new-$(basename "$f")"; done
+	wait_for 10 count_is 5
+	daemon_stop
+	mkdir -p "$TEST_TMP/all"
+	cp "$TEST_TMP/first"/* "$TEST_TMP/all/"
+	for f in "$TEST_TMP/second"/*; do cp "$f" "$TEST_TMP/all/new-$(basename "$f")"; done
+	assert_maildir_matches "$TEST_TMP/all" "$MD"
+	[[ $(server_count) -eq 0 ]]
+	run cat "$OUT"
+	assert_output --partial "polling 1 account every 1 s"
+	assert_output --partial "stopping"
+	refute_output --partial "no new messages"
+}
+
+@test "--daemon backs off on a temporary failure, says it once, logs the recovery" {
+	make_mailbox "$MB" 2
+	cp -r "$MB" "$TEST_TMP/orig"
+	# The first three sessions are cut: waits of 1, 2 and 4 s follow.
+	popserver_start --mailbox "$MB" --log "$TEST_TMP/slog" \
+	    --cut-before-reply 1 --fault-sessions 3
+	rc
+	daemon_start --daemon 1s
+	wait_for 20 count_is 2
+	daemon_stop
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+	run grep -c "connection" "$OUT"
+	assert_output 1
+	run cat "$OUT"
+	assert_output --partial "will keep trying"
+	assert_output --partial "default: working again"
+	# Backoff, not a poll a second: the connections are spread out.
+	run grep -c '^CONNECT' "$TEST_TMP/slog"
+	[[ $output -ge 4 && $output -le 6 ]]
+}
+
+@test "--daemon re-reads the configuration on SIGHUP" {
+	make_mailbox "$TEST_TMP/first" 1
+	make_mailbox "$TEST_TMP/second" 1
+	cp "$TEST_TMP/first"/* "$MB/"
+	popserver_start --mailbox "$MB"
+	rc
+	daemon_start --daemon 1s
+	wait_for 10 count_is 1
+	MD_OLD=$MD
+	MD=$TEST_TMP/Other
+	rc
+	kill -HUP "$DAEMON_PID"
+	wait_for 10 grep -q "configuration re-read" "$OUT"
+	cp "$TEST_TMP/second"/* "$MB/x-second"
+	wait_for 10 count_is 1
+	daemon_stop
+	assert_maildir_matches "$TEST_TMP/second" "$MD"
+	assert_maildir_matches "$TEST_TMP/first" "$MD_OLD"
+}
+
+@test "--daemon with a broken configuration does not start (78)" {
+	echo "account default" | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC" --daemon 1s
+	assert_failure 78
+}
+
+@test "--daemon and --retry reject bad values (64)" {
+	run "$POPFETCH" --daemon 0s
+	assert_failure 64
+	assert_output --partial "invalid interval"
+	run "$POPFETCH" --daemon 5x
+	assert_failure 64
+	run "$POPFETCH" --retry -1
+	assert_failure 64
+	run "$POPFETCH" --retry 1 --daemon 5m
+	assert_failure 64
+}
+
+@test "--retry N tries a temporary failure again with backoff" {
+	make_mailbox "$MB" 2
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB" --cut-after 3 --fault-sessions 2
+	rc
+	run "$POPFETCH" -C "$RC" --retry 2
+	assert_success
+	assert_output --partial "trying again in 1 s (1 of 2)"
+	assert_output --partial "trying again in 2 s (2 of 2)"
+	assert_output --partial "2 messages fetched"
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+}
+
+@test "--retry gives up after N tries with 75; permanent failures are not retried" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --cut-after 3 --fault-sessions 5
+	rc
+	run "$POPFETCH" -C "$RC" --retry 1
+	assert_failure 75
+	run grep -c "trying again" <<<"$output"
+	assert_output 1
+	popserver_stop
+	popserver_start --mailbox "$MB" --password other
+	rc
+	run "$POPFETCH" -C "$RC" --retry 3
+	assert_failure 77
+	refute_output --partial "trying again"
+}
+
+@test "a second run waits lock_wait seconds, then exits 75 'already running'" {
+	popserver_start --mailbox "$MB"
+	rc "lock_wait 1"
+	mkdir -p "$TEST_TMP"
+	: >"$TEST_TMP/state.lock"
+	# The sleep itself holds the lock, so killing it frees the lock.
+	(exec 9>"$TEST_TMP/state.lock" 3>&- && flock 9 && exec sleep 30) &
+	HOLDER_PID=$!
+	wait_for 5 eval '! flock -n "$TEST_TMP/state.lock" true'
+	local t0=$SECONDS
+	run "$POPFETCH" -C "$RC"
+	assert_failure 75
+	assert_output --partial "already running"
+	(( SECONDS - t0 <= 4 ))
+	kill "$HOLDER_PID"
+	wait "$HOLDER_PID" 2>/dev/null || true
+	HOLDER_PID=
+	run "$POPFETCH" -C "$RC"
+	assert_success
+}
+
+@test "keep 14d deletes a message 14 days after its first delivery, not before" {
+	make_mailbox "$MB" 3
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB" --log "$TEST_TMP/slog"
+	rc "keep 14d"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "3 messages fetched"
+	[[ $(server_count) -eq 3 ]]
+	# Age two of them: one 15 days, one 13 days.
+	local now=$(date +%s)
+	sed -i -e "s/^[0-9]* msg-00001\$/$((now - 15 * 86400)) msg-00001/" \
+	    -e "s/^[0-9]* msg-00002\$/$((now - 13 * 86400)) msg-00002/" \
+	    "$TEST_TMP/state"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "1 deleted"
+	[[ ! -e $MB/msg-00001 && -e $MB/msg-00002 && -e $MB/msg-00003 ]]
+	# The first-seen times survive the rewrite at the end of the run.
+	run grep -c "^$((now - 13 * 86400)) msg-00002\$" "$TEST_TMP/state"
+	assert_output 1
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+}
+
+@test "a server that stops answering mid-message: timeout, 75, nothing lost" {
+	make_mailbox "$MB" 3
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB" --hang-in-retr 2
+	rc
+	sed -i 's/^timeout .*/timeout 1/' "$RC"
+	local t0=$SECONDS
+	run "$POPFETCH" -C "$RC"
+	assert_failure 75
+	(( SECONDS - t0 <= 5 ))
+	[[ $(server_count) -eq 3 ]]
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+	[[ $(server_count) -eq 0 ]]
+}
+
+@test "[LOGIN-DELAY] is a temporary failure (75)" {
+	popserver_start --mailbox "$MB" --auth-fail-code LOGIN-DELAY
+	rc
+	run "$POPFETCH" -C "$RC"
+	assert_failure 75
+	assert_output --partial "LOGIN-DELAY"
+	[[ $(grep -c . <<<"$output") -le 2 ]]
+}
+
+@test "an unknown host name: exit 75 or 68 with one line" {
+	popserver_start --mailbox "$MB"
+	rc
+	sed -i 's/^host .*/host no-such-host.invalid/' "$RC"
+	run "$POPFETCH" -q -C "$RC"
+	[[ $status -eq 75 || $status -eq 68 ]]
+	[[ $(grep -c . <<<"$output") -eq 1 ]]
+}
