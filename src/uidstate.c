@@ -38,6 +38,7 @@ struct uidstate {
 	char		*path;
 	int		 lockfd;
 	int		 appendfd;	/* -1 until the first record */
+	int		 unsynced;	/* appended since the last fsync */
 	struct uidtree	 tree;
 	size_t		 count;
 };
@@ -325,7 +326,7 @@ open_append(struct uidstate *us, struct error *err)
 }
 
 int
-uidstate_record(struct uidstate *us, const char *uid, time_t when,
+uidstate_add(struct uidstate *us, const char *uid, time_t when,
     struct error *err)
 {
 	char	line[UID_MAX + 32];
@@ -336,14 +337,37 @@ uidstate_record(struct uidstate *us, const char *uid, time_t when,
 	n = snprintf(line, sizeof line, "%lld %s\n", (long long)when, uid);
 	if (n < 0 || (size_t)n >= sizeof line)
 		fatalx("UID too long for the state file");
-	if (write_all(us->appendfd, line, (size_t)n) == -1 ||
-	    fsync(us->appendfd) == -1) {
+	if (write_all(us->appendfd, line, (size_t)n) == -1) {
 		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
 		    us->path, strerror(errno));
 		return -1;
 	}
+	us->unsynced = 1;
 	insert(us, uid, when);
 	return 0;
+}
+
+int
+uidstate_sync(struct uidstate *us, struct error *err)
+{
+	if (!us->unsynced)
+		return 0;
+	if (fsync(us->appendfd) == -1) {
+		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
+		    us->path, strerror(errno));
+		return -1;
+	}
+	us->unsynced = 0;
+	return 0;
+}
+
+int
+uidstate_record(struct uidstate *us, const char *uid, time_t when,
+    struct error *err)
+{
+	if (uidstate_add(us, uid, when, err) == -1)
+		return -1;
+	return uidstate_sync(us, err);
 }
 
 int
@@ -399,6 +423,7 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 		close(us->appendfd);
 		us->appendfd = -1;
 	}
+	us->unsynced = 0;
 	rc = 0;
 out:
 	free(tmp);

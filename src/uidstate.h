@@ -41,6 +41,15 @@ int		 uidstate_lookup(const struct uidstate *, const char *uid,
 int		 uidstate_record(struct uidstate *, const char *uid,
 		    time_t when, struct error *);
 /*
+ * Group commit: uidstate_add appends like uidstate_record but without the
+ * fsync; the UIDs added are durable only once uidstate_sync returns 0, so
+ * a message may be deleted on the server only after that.  Lookups see an
+ * added UID at once.
+ */
+int		 uidstate_add(struct uidstate *, const char *uid,
+		    time_t when, struct error *);
+int		 uidstate_sync(struct uidstate *, struct error *);
+/*
  * Keep only the UIDs listed in live (the server's UIDL at the start of
  * the session) and rewrite the file atomically.
  */
