@@ -138,6 +138,9 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_TIMEOUT:
 		dst->timeout = src->timeout;
 		break;
+	case AK_JOBS:
+		dst->jobs = src->jobs;
+		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");
 	}

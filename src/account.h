@@ -47,6 +47,7 @@ enum account_key {
 	AK_KEEP,
 	AK_UIDLS_FILE,
 	AK_TIMEOUT,
+	AK_JOBS,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
 
@@ -77,6 +78,8 @@ struct account {
 	int		 timeout;	/* seconds, default 180 */
 
 	uint64_t	 set;		/* 1 << enum account_key for keys set here */
+
+	int		 jobs;		/* from `defaults`: accounts at once; 0 unset */
 
 	TAILQ_ENTRY(account) entry;
 };
