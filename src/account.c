@@ -141,6 +141,9 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_TIMEOUT:
 		dst->timeout = src->timeout;
 		break;
+	case AK_JOBS:
+		dst->jobs = src->jobs;
+		break;
 	case AK_LOCK_WAIT:
 		dst->lock_wait = src->lock_wait;
 		break;

@@ -47,6 +47,7 @@ enum account_key {
 	AK_KEEP,
 	AK_UIDLS_FILE,
 	AK_TIMEOUT,
+	AK_JOBS,
 	AK_LOCK_WAIT,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
@@ -79,6 +80,7 @@ struct account {
 
 	uint64_t	 set;		/* 1 << enum account_key for keys set here */
 
+	int		 jobs;		/* from `defaults`: accounts at once; 0 unset */
 	int		 keep_days;	/* keep DAYS: delete that long after the
 					   first delivery; 0: keep as `keep` says */
 	int		 lock_wait;	/* seconds to wait for another run */

@@ -22,6 +22,8 @@
 /* A fetchrc is a few KiB; a file this large is a mistake. */
 #define CONFIG_MAX	(1024 * 1024)
 #define TIMEOUT_MAX	3600
+#define JOBS_MAX	64	/* as runner.h's RUNNER_JOBS_MAX */
+#define JOBS_MAX_STR	"64"
 #define KEEP_DAYS_MAX	36500
 #define LOCK_WAIT_MAX	3600
 #define WHITESPACE	" \t\r\v\f"
@@ -63,6 +65,8 @@ static const struct keyword keywords[] = {
 	{ "uidls_file",		AK_UIDLS_FILE,		"a file name" },
 	{ "timeout",		AK_TIMEOUT,
 	    "a number of seconds from 1 to 3600, or off" },
+	{ "jobs",		AK_JOBS,
+	    "a number of accounts from 1 to " JOBS_MAX_STR },
 	{ "lock_wait",		AK_LOCK_WAIT,
 	    "a number of seconds from 0 to 3600" },
 
@@ -490,6 +494,13 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 			return 0;
 		}
 		return parse_number(p, kw, value, 1, TIMEOUT_MAX, &a->timeout);
+	case AK_JOBS:
+		/* How the whole run goes, not a property of one account. */
+		if (a != p->defaults) {
+			parse_error(p, "'jobs' belongs in the defaults section");
+			return -1;
+		}
+		return parse_number(p, kw, value, 1, JOBS_MAX, &a->jobs);
 	case AK_LOCK_WAIT:
 		return parse_number(p, kw, value, 0, LOCK_WAIT_MAX,
 		    &a->lock_wait);

@@ -8,6 +8,12 @@
  * RETR and DELE go through one loop that keeps up to a window of commands
  * in flight: one without PIPELINING, POP3_WINDOW with it.  Replies come
  * back in order, so each is handled as it arrives.
+ *
+ * Delivery is group-committed: each message is staged in the sink and its
+ * UID appended to the state without waiting for the disk; every
+ * FETCH_BATCH messages, and when no RETR is left in flight, one sink sync
+ * and one UID state fsync make the whole batch durable, and only then are
+ * its DELEs queued.  With PIPELINING the QUIT rides with the last DELEs.
  */
 #include "config.h"
 
@@ -24,6 +30,8 @@
 #include "uidstate.h"
 #include "xmalloc.h"
 
+#define FETCH_BATCH	POP3_WINDOW	/* messages per group commit */
+
 struct session {
 	const struct account	*a;
 	struct fetch_stats	*st;
@@ -38,6 +46,12 @@ struct session {
 	size_t			 dq_head, dq_tail;
 	char			*deleted;	/* per scan index: DELE accepted */
 	uint64_t		 msg_bytes;	/* of the message being read */
+	size_t			*staged;	/* delivered, not yet durable */
+	size_t			 nstaged;
+	uint64_t		 staged_bytes;
+	size_t			 retr_inflight;
+	int			 quit_sent;	/* pipelined after the last DELE */
+	int			 quit_done;	/* QUIT's +OK read */
 	time_t			 now;		/* when the session started */
 	volatile sig_atomic_t	*stop;		/* see struct fetch_opts */
 };
@@ -45,6 +59,7 @@ struct session {
 static int	connect_and_login(struct session *, const char *,
 		    struct error *);
 static int	plan(struct session *, struct error *);
+static int	mark_pending(struct session *, struct error *);
 static int	delivered_before(struct session *, const struct pop3_msg *,
 		    int *, struct error *);
 static int	expired(const struct session *, const struct pop3_msg *);
@@ -55,6 +70,9 @@ static int	got_retr(struct session *, const struct pop3_reply *,
 		    struct error *);
 static int	got_dele(struct session *, const struct pop3_reply *,
 		    struct error *);
+static int	got_quit(struct session *, const struct pop3_reply *,
+		    struct error *);
+static int	sync_batch(struct session *, struct error *);
 static int	deliver_out(void *, const char *, size_t, struct error *);
 static int	finish(struct session *, struct error *);
 static void	session_free(struct session *);
@@ -126,6 +144,7 @@ plan(struct session *s, struct error *err)
 	s->todo = xreallocarray(NULL, s->scan.count, sizeof *s->todo);
 	s->dq = xreallocarray(NULL, s->scan.count, sizeof *s->dq);
 	s->deleted = xcalloc(s->scan.count, 1);
+	s->staged = xreallocarray(NULL, FETCH_BATCH, sizeof *s->staged);
 	for (i = 0; i < s->scan.count; i++) {
 		const struct pop3_msg *m = &s->scan.msgs[i];
 		int	 before;
@@ -144,7 +163,30 @@ plan(struct session *s, struct error *err)
 	log_debug(s->a->name, "%zu messages on the server, %zu new, %zu "
 	    "to delete from earlier runs", s->scan.count, s->ntodo,
 	    s->dq_tail);
-	return 0;
+	return mark_pending(s, err);
+}
+
+/*
+ * Before any message of this session can reach the mailbox: one fsync
+ * makes the recoveries above durable and notes every UID about to be
+ * fetched as pending (see uidstate.h), for a sink that can find them.
+ */
+static int
+mark_pending(struct session *s, struct error *err)
+{
+	const char	**uids;
+	size_t		  i, n = 0;
+	int		  rc;
+
+	if (!sink_can_find(s->sink) || !s->scan.have_uids)
+		return uidstate_sync(s->us, err);
+	uids = xreallocarray(NULL, s->ntodo + 1, sizeof *uids);
+	for (i = 0; i < s->ntodo; i++)
+		if (s->scan.msgs[s->todo[i]].uid != NULL)
+			uids[n++] = s->scan.msgs[s->todo[i]].uid;
+	rc = uidstate_pending(s->us, uids, n, err);
+	free(uids);
+	return rc;
 }
 
 /*
@@ -180,7 +222,8 @@ delivered_before(struct session *s, const struct pop3_msg *m, int *before,
 	log_verbose(s->a->name, "message %lu (UID %s) was delivered by an "
 	    "interrupted run; recording it instead of fetching it again",
 	    m->num, m->uid);
-	if (uidstate_record(s->us, m->uid, s->now, err) == -1)
+	/* Made durable with the pending lines at the end of plan(). */
+	if (uidstate_add(s->us, m->uid, s->now, err) == -1)
 		return -1;
 	*before = 1;
 	return 0;
@@ -236,6 +279,7 @@ send_next(struct session *s, size_t *next, struct error *err)
 	}
 	i = s->todo[(*next)++];
 	snprintf(arg, sizeof arg, "%lu", s->scan.msgs[i].num);
+	s->retr_inflight++;
 	return pop3_send(s->p, P3_RETR, arg, 0, i, err);
 }
 
@@ -266,9 +310,6 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	mi.size = m->size;
 	mi.tag = NULL;
 	if (m->uid != NULL && s->us != NULL && sink_can_find(s->sink)) {
-		/* Durable before the message can appear in the mailbox. */
-		if (uidstate_pending(s->us, m->uid, err) == -1)
-			return -1;
 		make_tag(s, m->uid, tag);
 		mi.tag = tag;
 	}
@@ -280,20 +321,44 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		error_prefix(err, "message %lu", m->num);
 		return -1;
 	}
-	if (sink_commit(s->sink, err) == -1) {
+	if (sink_stage(s->sink, err) == -1) {
 		error_prefix(err, "message %lu", m->num);
 		return -1;
 	}
 	if (m->uid != NULL && s->us != NULL &&
-	    uidstate_record(s->us, m->uid, time(NULL), err) == -1)
+	    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
 		return -1;
-	s->st->fetched++;
-	s->st->bytes += s->msg_bytes;
+	s->staged[s->nstaged++] = r->tag;
+	s->staged_bytes += s->msg_bytes;
 	log_verbose(s->a->name, "message %lu of %zu delivered (%llu bytes%s%s)",
 	    m->num, s->scan.count, (unsigned long long)s->msg_bytes,
 	    m->uid != NULL ? ", UID " : "", m->uid != NULL ? m->uid : "");
-	if (s->deleting)
-		s->dq[s->dq_tail++] = r->tag;
+	if (s->nstaged == FETCH_BATCH)
+		return sync_batch(s, err);
+	return 0;
+}
+
+/*
+ * Make the staged messages and their UIDs durable, in that order, and only
+ * then queue their DELEs.
+ */
+static int
+sync_batch(struct session *s, struct error *err)
+{
+	size_t	i;
+
+	if (s->nstaged == 0)
+		return 0;
+	if (sink_sync(s->sink, err) == -1)
+		return -1;
+	if (s->us != NULL && uidstate_sync(s->us, err) == -1)
+		return -1;
+	s->st->fetched += s->nstaged;
+	s->st->bytes += s->staged_bytes;
+	for (i = 0; i < s->nstaged && s->deleting; i++)
+		s->dq[s->dq_tail++] = s->staged[i];
+	s->nstaged = 0;
+	s->staged_bytes = 0;
 	return 0;
 }
 
@@ -309,6 +374,23 @@ got_dele(struct session *s, const struct pop3_reply *r, struct error *err)
 	}
 	s->deleted[r->tag] = 1;
 	s->st->deleted++;
+	return 0;
+}
+
+/*
+ * QUIT's +OK came while DELE replies were still arriving: only a -ERR to
+ * one of those can follow, and it fails the run as it would without.
+ */
+static int
+got_quit(struct session *s, const struct pop3_reply *r, struct error *err)
+{
+	if (!r->ok) {
+		error_set(err, r->ex != 0 ? r->ex : EX_PROTOCOL, "the server "
+		    "rejected QUIT: %s; deletions may not have been carried "
+		    "out", r->text);
+		return -1;
+	}
+	s->quit_done = 1;
 	return 0;
 }
 
@@ -331,17 +413,37 @@ transfer(struct session *s, struct error *err)
 		    (s->dq_head < s->dq_tail || next < s->ntodo))
 			if (send_next(s, &next, err) == -1)
 				return -1;
+		/* The last RETR is in: close the batch, its DELEs go next. */
+		if (next == s->ntodo && s->retr_inflight == 0 &&
+		    s->nstaged > 0) {
+			if (sync_batch(s, err) == -1)
+				return -1;
+			continue;
+		}
+		/* Nothing left to send: with PIPELINING, QUIT need not wait. */
+		if (caps->pipelining && !s->quit_sent && next == s->ntodo &&
+		    s->retr_inflight == 0 && s->dq_head == s->dq_tail &&
+		    pop3_inflight(s->p) > 0) {
+			if (pop3_send(s->p, P3_QUIT, NULL, 0, 0, err) == -1)
+				return -1;
+			s->quit_sent = 1;
+		}
 		if (pop3_inflight(s->p) == 0)
 			return 0;
 		if (pop3_reply(s->p, &r, err) == -1)
 			return -1;
 		switch (r.cmd) {
 		case P3_RETR:
+			s->retr_inflight--;
 			if (got_retr(s, &r, err) == -1)
 				return -1;
 			break;
 		case P3_DELE:
 			if (got_dele(s, &r, err) == -1)
+				return -1;
+			break;
+		case P3_QUIT:
+			if (got_quit(s, &r, err) == -1)
 				return -1;
 			break;
 		default:
@@ -358,7 +460,7 @@ finish(struct session *s, struct error *err)
 	size_t		  i, n = 0;
 	int		  rc;
 
-	if (pop3_quit(s->p, err) == -1)
+	if (!s->quit_done && pop3_quit(s->p, err) == -1)
 		return -1;
 	if (s->us == NULL || !s->scan.have_uids)
 		return 0;
@@ -381,6 +483,7 @@ session_free(struct session *s)
 	free(s->todo);
 	free(s->dq);
 	free(s->deleted);
+	free(s->staged);
 }
 
 int
@@ -426,6 +529,13 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	}
 	rc = 0;
 out:
+	if (rc == -1 && s.nstaged > 0) {
+		struct error	e2;
+
+		/* Delivered is delivered: record it, so no duplicate next run. */
+		error_clear(&e2);
+		(void)sync_batch(&s, &e2);
+	}
 	freezero_str(pass);
 	free(statepath);
 	session_free(&s);

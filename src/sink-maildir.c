@@ -7,6 +7,11 @@
  * at any point leaves at most a stray file in tmp/, which maildir readers
  * ignore and clean up.
  *
+ * Group commit splits this: md_stage does everything up to the link (so a
+ * file in new/ is always complete and its data on disk), md_sync fsyncs
+ * new/ once for every message staged since the last sync and only then
+ * removes their tmp/ names.
+ *
  * When the message has a tag (see sink.h), the name ends in ",U=<tag>"
  * (after the host, like Dovecot's ",S=<size>"; a reader adds ":2,<flags>"
  * behind it when it moves the file to cur/).  md_find looks for that
@@ -43,12 +48,17 @@ struct maildir {
 	unsigned long	 seq;			/* Q<n>: unique within the run */
 	char		*buf;
 	size_t		 buflen;
+	char		**staged;		/* tmp/ names linked, new/ unsynced */
+	size_t		 nstaged;
 };
 
 static int	md_open(struct sink *, const struct sink_msginfo *,
 		    struct error *);
 static int	md_write(struct sink *, const char *, size_t, struct error *);
 static int	md_commit(struct sink *, struct error *);
+static int	md_stage(struct sink *, struct error *);
+static int	md_sync(struct sink *, struct error *);
+static void	drop_staged(struct maildir *);
 static void	md_abort(struct sink *);
 static void	md_free(struct sink *);
 static int	md_flush(struct maildir *, struct error *);
@@ -60,7 +70,8 @@ static int	scan_dir(struct maildir *, const char *, const char *, int,
 static int	has_tag(const char *, const char *);
 
 static const struct sink_ops maildir_ops = {
-	"maildir", md_open, md_write, md_commit, md_abort, md_free, md_find
+	"maildir", md_open, md_write, md_commit, md_abort, md_free,
+	md_stage, md_sync, md_find
 };
 
 /* Create a directory (and missing parents) with mode 0700. */
@@ -225,7 +236,7 @@ md_write(struct sink *s, const char *p, size_t n, struct error *err)
 }
 
 static int
-md_commit(struct sink *s, struct error *err)
+md_stage(struct sink *s, struct error *err)
 {
 	struct maildir	*md = s->data;
 	int		 tries;
@@ -268,16 +279,51 @@ md_commit(struct sink *s, struct error *err)
 		    md->path);
 		return -1;
 	}
+	md->staged = xreallocarray(md->staged, md->nstaged + 1,
+	    sizeof *md->staged);
+	md->staged[md->nstaged++] = xstrdup(md->name);
+	md->name[0] = '\0';
+	return 0;
+}
+
+static int
+md_sync(struct sink *s, struct error *err)
+{
+	struct maildir	*md = s->data;
+
+	if (md->nstaged == 0)
+		return 0;
 	if (fsync(md->newfd) == -1) {
 		error_set(err, EX_IOERR, "cannot sync %s/new: %s", md->path,
 		    strerror(errno));
-		/* The link exists but may not survive a crash: keep the
-		 * server copy; the caller reports the failure. */
+		/* The links exist but may not survive a crash: keep the
+		 * server copies; the caller reports the failure. */
 		return -1;
 	}
-	/* The message is durable; a leftover tmp file is only untidy. */
-	(void)unlinkat(md->tmpfd, md->name, 0);
+	/* The messages are durable; a leftover tmp file is only untidy. */
+	drop_staged(md);
 	return 0;
+}
+
+/* Remove the tmp/ names of staged messages (their new/ links stay). */
+static void
+drop_staged(struct maildir *md)
+{
+	size_t	i;
+
+	for (i = 0; i < md->nstaged; i++) {
+		(void)unlinkat(md->tmpfd, md->staged[i], 0);
+		free(md->staged[i]);
+	}
+	md->nstaged = 0;
+}
+
+static int
+md_commit(struct sink *s, struct error *err)
+{
+	if (md_stage(s, err) == -1)
+		return -1;
+	return md_sync(s, err);
 }
 
 static void
@@ -302,6 +348,8 @@ md_free(struct sink *s)
 
 	if (md->fd != -1)
 		close(md->fd);
+	drop_staged(md);
+	free(md->staged);
 	if (md->tmpfd != -1)
 		close(md->tmpfd);
 	if (md->newfd != -1)

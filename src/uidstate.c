@@ -41,6 +41,7 @@ struct uidstate {
 	char		*path;
 	int		 lockfd;
 	int		 appendfd;	/* -1 until the first record */
+	int		 unsynced;	/* appended since the last fsync */
 	struct uidtree	 tree;
 	size_t		 count;
 };
@@ -364,17 +365,17 @@ append_line(struct uidstate *us, const char *line, size_t n,
 {
 	if (us->appendfd == -1 && open_append(us, err) == -1)
 		return -1;
-	if (write_all(us->appendfd, line, n) == -1 ||
-	    fsync(us->appendfd) == -1) {
+	if (write_all(us->appendfd, line, n) == -1) {
 		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
 		    us->path, strerror(errno));
 		return -1;
 	}
+	us->unsynced = 1;
 	return 0;
 }
 
 int
-uidstate_record(struct uidstate *us, const char *uid, time_t when,
+uidstate_add(struct uidstate *us, const char *uid, time_t when,
     struct error *err)
 {
 	char	line[UID_MAX + 32];
@@ -390,18 +391,45 @@ uidstate_record(struct uidstate *us, const char *uid, time_t when,
 }
 
 int
-uidstate_pending(struct uidstate *us, const char *uid, struct error *err)
+uidstate_sync(struct uidstate *us, struct error *err)
+{
+	if (!us->unsynced)
+		return 0;
+	if (fsync(us->appendfd) == -1) {
+		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
+		    us->path, strerror(errno));
+		return -1;
+	}
+	us->unsynced = 0;
+	return 0;
+}
+
+int
+uidstate_record(struct uidstate *us, const char *uid, time_t when,
+    struct error *err)
+{
+	if (uidstate_add(us, uid, when, err) == -1)
+		return -1;
+	return uidstate_sync(us, err);
+}
+
+int
+uidstate_pending(struct uidstate *us, const char *const *uids, size_t n,
+    struct error *err)
 {
 	char	line[UID_MAX + 32];
-	int	n;
+	size_t	i;
+	int	len;
 
-	n = snprintf(line, sizeof line, PENDING_TAG "%s\n", uid);
-	if (n < 0 || (size_t)n >= sizeof line)
-		fatalx("UID too long for the state file");
-	if (append_line(us, line, (size_t)n, err) == -1)
-		return -1;
-	insert(us, uid, time(NULL))->pending = 1;
-	return 0;
+	for (i = 0; i < n; i++) {
+		len = snprintf(line, sizeof line, PENDING_TAG "%s\n", uids[i]);
+		if (len < 0 || (size_t)len >= sizeof line)
+			fatalx("UID too long for the state file");
+		if (append_line(us, line, (size_t)len, err) == -1)
+			return -1;
+		insert(us, uids[i], time(NULL))->pending = 1;
+	}
+	return uidstate_sync(us, err);
 }
 
 int
@@ -468,6 +496,7 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 		close(us->appendfd);
 		us->appendfd = -1;
 	}
+	us->unsynced = 0;
 	rc = 0;
 out:
 	free(tmp);

@@ -11,8 +11,9 @@
  *
  * A sink that can find a message it delivered (maildir: the file name
  * carries a tag derived from the UID) closes the window between "message
- * durably in the mailbox" and "UID recorded": before the message becomes
- * visible, a "pending <uid>" line is appended and fsync'd
+ * durably in the mailbox" and "UID recorded": before the first message
+ * of a session can become visible, a "pending <uid>" line for every
+ * message the session means to fetch is appended and fsync'd
  * (uidstate_pending); a pending UID without a record at the next run tells
  * fetch to ask the sink whether the message arrived.  The rewrite drops
  * pending lines.
@@ -48,11 +49,23 @@ int		 uidstate_lookup(const struct uidstate *, const char *uid,
 /* Record uid as delivered at when, durably (appended and fsync'd). */
 int		 uidstate_record(struct uidstate *, const char *uid,
 		    time_t when, struct error *);
-/* Note durably that the delivery of uid is starting (see above). */
-int		 uidstate_pending(struct uidstate *, const char *uid,
-		    struct error *);
+/*
+ * Note durably (one fsync) that the delivery of each of the n uids may
+ * start (see above); called once per session, before the first RETR.
+ */
+int		 uidstate_pending(struct uidstate *, const char *const *uids,
+		    size_t n, struct error *);
 /* 1 when uid has a pending line and no record: it may have arrived. */
 int		 uidstate_is_pending(const struct uidstate *, const char *uid);
+/*
+ * Group commit: uidstate_add appends like uidstate_record but without the
+ * fsync; the UIDs added are durable only once uidstate_sync returns 0, so
+ * a message may be deleted on the server only after that.  Lookups see an
+ * added UID at once.
+ */
+int		 uidstate_add(struct uidstate *, const char *uid,
+		    time_t when, struct error *);
+int		 uidstate_sync(struct uidstate *, struct error *);
 /*
  * Keep only the UIDs listed in live (the server's UIDL at the start of
  * the session) that were delivered, and rewrite the file atomically.

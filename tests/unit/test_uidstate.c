@@ -48,6 +48,7 @@ main(void)
 	struct stat	 st;
 	time_t		 first;
 	const char	*live[] = { "b", "c" };
+	const char	*pend[] = { "z" };
 	pid_t		 pid;
 	int		 status;
 
@@ -123,7 +124,7 @@ main(void)
 	    "a pending UID is not delivered");
 	ok(us != NULL && !uidstate_is_pending(us, "x"),
 	    "a recorded UID is not pending, whatever the line order");
-	ok(us != NULL && uidstate_pending(us, "z", &err) == 0 &&
+	ok(us != NULL && uidstate_pending(us, pend, 1, &err) == 0 &&
 	    strstr(slurp(), "pending z\n") != NULL, "pending is appended");
 	ok(us != NULL && uidstate_record(us, "z", 9, &err) == 0 &&
 	    !uidstate_is_pending(us, "z") && uidstate_count(us) == 2,
