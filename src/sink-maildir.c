@@ -25,6 +25,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,8 @@ static int	md_find(struct sink *, const char *, struct error *);
 static int	scan_dir(struct maildir *, const char *, const char *, int,
 		    struct error *);
 static int	has_tag(const char *, const char *);
+static void	tidy_tmp(struct maildir *);
+static int	stale_name(const struct maildir *, const char *);
 
 static const struct sink_ops maildir_ops = {
 	"maildir", md_open, md_write, md_commit, md_abort, md_free,
@@ -142,6 +145,7 @@ sink_maildir_new(const char *dir, struct error *err)
 		if (*h == '/' || *h == ':')
 			*h = '_';
 	md->buf = xmalloc(MAILDIR_BUF_SIZE);
+	tidy_tmp(md);
 
 	s = xcalloc(1, sizeof *s);
 	s->ops = &maildir_ops;
@@ -432,4 +436,50 @@ md_find(struct sink *s, const char *tag, struct error *err)
 	if (rc != -1 && scan_dir(md, "tmp", tag, 1, err) == -1)
 		return -1;
 	return rc;
+}
+
+/*
+ * A tmp/ name popfetch gave a tagged message, on this host, by a process
+ * that no longer exists: a run killed before its batch was synced.  The
+ * message is either linked into new/ already or was never delivered, so
+ * the tmp/ name is only clutter.
+ */
+static int
+stale_name(const struct maildir *md, const char *name)
+{
+	const char	*host, *tag;
+	long long	 sec;
+	long		 usec, pid;
+	unsigned long	 q;
+	int		 off = 0;
+
+	if ((tag = strstr(name, ",U=")) == NULL ||
+	    sscanf(name, "%lld.M%ldP%ldQ%lu.%n", &sec, &usec, &pid, &q,
+	    &off) != 4 || off == 0 || pid <= 0)
+		return 0;
+	host = name + off;
+	if ((size_t)(tag - host) != strlen(md->host) ||
+	    strncmp(host, md->host, (size_t)(tag - host)) != 0)
+		return 0;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+/* Remove what runs killed mid-batch left in tmp/; see stale_name(). */
+static void
+tidy_tmp(struct maildir *md)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd;
+
+	if ((fd = dup(md->tmpfd)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && stale_name(md, de->d_name))
+			(void)unlinkat(md->tmpfd, de->d_name, 0);
+	closedir(d);
 }
