@@ -30,7 +30,7 @@
 #include "uidstate.h"
 #include "xmalloc.h"
 
-#define FETCH_BATCH	POP3_WINDOW	/* messages per group commit */
+#define FETCH_BATCH	64	/* messages per group commit */
 
 struct session {
 	const struct account	*a;
@@ -340,7 +340,14 @@ finish(struct session *s, struct error *err)
 	size_t		  i, n = 0;
 	int		  rc;
 
-	if (!s->quit_done && pop3_quit(s->p, err) == -1)
+	/*
+	 * Only DELEs make QUIT's answer matter; without any, do not spend a
+	 * round trip waiting for it.
+	 */
+	if (!s->quit_done && s->dq_tail == 0 && !s->quit_sent) {
+		if (pop3_quit_nowait(s->p, err) == -1)
+			return -1;
+	} else if (!s->quit_done && pop3_quit(s->p, err) == -1)
 		return -1;
 	if (s->us == NULL || !s->scan.have_uids)
 		return 0;

@@ -810,6 +810,14 @@ pop3_scan_free(struct pop3_scan *sc)
 }
 
 int
+pop3_quit_nowait(struct pop3 *p, struct error *err)
+{
+	if (pop3_send(p, P3_QUIT, NULL, 0, 0, err) == -1)
+		return -1;
+	return transport_flush(p->t, err);
+}
+
+int
 pop3_quit(struct pop3 *p, struct error *err)
 {
 	if (pop3_send(p, P3_QUIT, NULL, 0, 0, err) == -1)

@@ -30,7 +30,13 @@
 #include "transport.h"
 
 #define POP3_MAX_MESSAGES	1000000	/* more is taken for a hostile server */
-#define POP3_WINDOW		64	/* commands in flight with PIPELINING */
+/*
+ * Commands in flight with PIPELINING: enough to keep a long fat link busy
+ * (a window of 64 small messages drains in far less than a 50 ms round
+ * trip), and at ~13 bytes a command still far below what the two socket
+ * buffers hold, so the server never stops reading while we write.
+ */
+#define POP3_WINDOW		1000
 
 enum pop3_cmd {
 	P3_CAPA, P3_STLS, P3_USER, P3_PASS, P3_APOP, P3_STAT, P3_LIST,
@@ -125,6 +131,12 @@ int	pop3_read_body(struct pop3 *, msg_out_fn out, void *arg,
  * UPDATE state and carried out the DELEs.
  */
 int	pop3_quit(struct pop3 *, struct error *);
+/*
+ * Send QUIT without reading the reply, for a session that deleted
+ * nothing: the answer could change nothing, and waiting costs a round
+ * trip.  Nothing but pop3_free() may follow.
+ */
+int	pop3_quit_nowait(struct pop3 *, struct error *);
 
 /* Human text for a -ERR: "the server said: <text>" style helpers. */
 const char *pop3_cmd_name(enum pop3_cmd);
