@@ -17,10 +17,22 @@
 
 #define FINGERPRINT_LEN	32		/* SHA-256 */
 
+/* How to log in; names and the choice for auto live in auth.c. */
 enum auth_method {
 	AUTH_AUTO = 0,
 	AUTH_USER,
 	AUTH_APOP,
+	AUTH_PLAIN,
+	AUTH_LOGIN,
+	AUTH_CRAM_MD5,
+	AUTH_SCRAM_SHA_1,
+	AUTH_SCRAM_SHA_1_PLUS,
+	AUTH_SCRAM_SHA_256,
+	AUTH_SCRAM_SHA_256_PLUS,
+	AUTH_XOAUTH2,
+	AUTH_OAUTHBEARER,
+	AUTH_EXTERNAL,
+	AUTH_GSSAPI,
 };
 
 enum delivery_kind {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "auth.h"
 #include "buf.h"
 #include "conf.h"
 #include "error.h"
@@ -53,7 +54,10 @@ static const struct keyword keywords[] = {
 	{ "user",		AK_USER,		"a user name" },
 	{ "password",		AK_PASSWORD,		"a password" },
 	{ "passwordeval",	AK_PASSWORDEVAL,	"a command" },
-	{ "auth",		AK_AUTH,		"auto, user or apop" },
+	{ "auth",		AK_AUTH,
+	    "auto, user, apop, plain, login, cram-md5, scram-sha-1, "
+	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
+	    "oauthbearer, external or gssapi" },
 	{ "delivery",		AK_DELIVERY,
 	    "maildir DIR, mbox FILE or mda COMMAND" },
 	{ "keep",		AK_KEEP,		"on or off" },
@@ -453,14 +457,7 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		set_str(&a->passwordeval, value);
 		return 0;
 	case AK_AUTH:
-		/* mpop's `auth on` means: pick the best method. */
-		if (strcmp(value, "auto") == 0 || strcmp(value, "on") == 0)
-			a->auth = AUTH_AUTO;
-		else if (strcmp(value, "user") == 0)
-			a->auth = AUTH_USER;
-		else if (strcmp(value, "apop") == 0)
-			a->auth = AUTH_APOP;
-		else {
+		if (auth_method_parse(value, &a->auth) == -1) {
 			bad_value(p, kw, value);
 			return -1;
 		}

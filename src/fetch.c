@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "fetch.h"
 #include "log.h"
 #include "pop3.h"
@@ -97,7 +98,7 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	if (!a->tls)
 		log_warn(a->name, "tls is off: the password crosses the "
 		    "network unencrypted");
-	return pop3_login(s->p, a->auth, a->user, pass, err);
+	return auth_login(s->p, a, pass, err);
 }
 
 /* Decide what to retrieve and what to delete without retrieving. */
@@ -300,7 +301,8 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.deleting = !a->keep;
 
 	/* Everything that can fail locally fails before connecting. */
-	if ((pass = account_password(a, err)) == NULL)
+	if (auth_needs_password(a->auth) &&
+	    (pass = account_password(a, err)) == NULL)
 		goto out;
 	if ((s.sink = sink_new(a, err)) == NULL)
 		goto out;

@@ -119,6 +119,29 @@ fail:
 }
 
 int
+tls_channel_binding(struct tls *tls, unsigned char **data, size_t *len,
+    int *exporter, struct error *err)
+{
+	gnutls_datum_t	cb = { NULL, 0 };
+	int		r;
+
+	/* tls-unique is unsafe under TLS 1.3 and undefined there (RFC 9266). */
+	*exporter = gnutls_protocol_get_version(tls->session) == GNUTLS_TLS1_3;
+	r = gnutls_session_channel_binding(tls->session, *exporter ?
+	    GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE, &cb);
+	if (r < 0) {
+		error_set(err, EX_SOFTWARE, "no TLS channel binding data "
+		    "(%s)", gnutls_strerror(r));
+		return -1;
+	}
+	*data = xmalloc(cb.size);
+	memcpy(*data, cb.data, cb.size);
+	*len = cb.size;
+	gnutls_free(cb.data);
+	return 0;
+}
+
+int
 tls_handshake(struct tls *tls, struct error *err)
 {
 	int	r;

@@ -67,6 +67,13 @@ const char *transport_tls_desc(const struct transport *);
 /* Whether TLS is active on the connection. */
 int	transport_is_tls(const struct transport *);
 
+/*
+ * TLS channel binding for SASL (see tls_channel_binding()); EX_SOFTWARE
+ * without TLS.  *data is allocated; the caller frees it.
+ */
+int	transport_channel_binding(struct transport *, unsigned char **data,
+	    size_t *len, int *exporter, struct error *);
+
 /* Close the connection without further exchange and free everything. */
 void	transport_free(struct transport *);
 
