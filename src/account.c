@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <readpassphrase.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "account.h"
 #include "buf.h"
 #include "error.h"
+#include "netrc.h"
 #include "xmalloc.h"
 
 #define DEFAULT_TIMEOUT	180
@@ -27,6 +29,7 @@ static void	 inherit_key(struct account *, const struct account *,
 static const char *home_dir(void);
 static void	 add_path_part(struct buf *, const char *);
 static char	*run_passwordeval(const struct account *, struct error *);
+static char	*prompt_password(const struct account *, struct error *);
 static void	 exec_passwordeval(int, const char *)
 		    __attribute__((noreturn));
 
@@ -290,14 +293,49 @@ account_uidls_path(const struct account *a)
 char *
 account_password(const struct account *a, struct error *err)
 {
+	char	*pw = NULL, *path;
+	int	 rc;
+
 	if (a->password != NULL)
 		return xstrdup(a->password);
 	if (a->passwordeval != NULL)
 		return run_passwordeval(a, err);
-	error_set(err, EX_CONFIG,
-	    "account %s: no password set (use password or passwordeval)",
-	    a->name);
+	xasprintf(&path, "%s/.netrc", home_dir());
+	rc = netrc_lookup(path, a->host, a->user, &pw, err);
+	free(path);
+	if (rc == -1) {
+		error_prefix(err, "account %s", a->name);
+		return NULL;
+	}
+	if (rc == 1)
+		return pw;
+	if (isatty(STDIN_FILENO))
+		return prompt_password(a, err);
+	error_set(err, EX_CONFIG, "account %s: no password (set password or "
+	    "passwordeval, add %s to ~/.netrc, or run popfetch from a "
+	    "terminal to be asked)", a->name, a->host);
 	return NULL;
+}
+
+/* The last source: ask on the terminal, never echoing. */
+static char *
+prompt_password(const struct account *a, struct error *err)
+{
+	char	 buf[PASSWORD_MAX], *prompt, *pw = NULL;
+
+	xasprintf(&prompt, "popfetch: password for %s@%s (account %s): ",
+	    a->user, a->host, a->name);
+	if (readpassphrase(prompt, buf, sizeof buf, RPP_REQUIRE_TTY) == NULL)
+		error_set(err, EX_CONFIG, "account %s: cannot read a password "
+		    "from the terminal: %s", a->name, strerror(errno));
+	else if (buf[0] == '\0')
+		error_set(err, EX_CONFIG, "account %s: no password given",
+		    a->name);
+	else
+		pw = xstrdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	free(prompt);
+	return pw;
 }
 
 /*

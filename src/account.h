@@ -124,10 +124,12 @@ int		 account_validate(const struct account *, struct error *);
 char		*account_uidls_path(const struct account *);
 
 /*
- * The password: `password` if set, else the first line of `passwordeval`'s
- * output (run through /bin/sh -c; a non-zero exit is an EX_CONFIG error).
- * Returns an allocated string the caller must freezero_str(), or NULL with
- * err set.
+ * The password, from the first source that has one: `password`; the first
+ * line of `passwordeval`'s output (run through /bin/sh -c; a non-zero exit
+ * is an EX_CONFIG error); the ~/.netrc entry for host and user (refused
+ * when the file is readable by others); a prompt on the terminal when
+ * stdin is one.  Returns an allocated string the caller must
+ * freezero_str(), or NULL with err set.
  */
 char		*account_password(const struct account *, struct error *);
 
