@@ -68,6 +68,10 @@ account_copy(const struct account *src, const char *name, const char *file,
 	a->passwordeval = strdup_or_null(src->passwordeval);
 	a->delivery_arg = strdup_or_null(src->delivery_arg);
 	a->uidls_file = strdup_or_null(src->uidls_file);
+	a->tls_priorities = strdup_or_null(src->tls_priorities);
+	a->tls_cert_file = strdup_or_null(src->tls_cert_file);
+	a->tls_key_file = strdup_or_null(src->tls_key_file);
+	a->tls_crl_file = strdup_or_null(src->tls_crl_file);
 	memset(&a->entry, 0, sizeof a->entry);
 	return a;
 }
@@ -141,6 +145,18 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_TIMEOUT:
 		dst->timeout = src->timeout;
 		break;
+	case AK_TLS_PRIORITIES:
+		replace_str(&dst->tls_priorities, src->tls_priorities);
+		break;
+	case AK_TLS_CERT_FILE:
+		replace_str(&dst->tls_cert_file, src->tls_cert_file);
+		break;
+	case AK_TLS_KEY_FILE:
+		replace_str(&dst->tls_key_file, src->tls_key_file);
+		break;
+	case AK_TLS_CRL_FILE:
+		replace_str(&dst->tls_crl_file, src->tls_crl_file);
+		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");
 	}
@@ -174,6 +190,10 @@ account_free(struct account *a)
 	free(a->passwordeval);
 	free(a->delivery_arg);
 	free(a->uidls_file);
+	free(a->tls_priorities);
+	free(a->tls_cert_file);
+	free(a->tls_key_file);
+	free(a->tls_crl_file);
 	free(a);
 }
 
@@ -223,6 +243,9 @@ account_validate(const struct account *a, struct error *err)
 		why = "'tls_starttls on' needs 'tls on'";
 	else if (!a->tls && a->has_fingerprint)
 		why = "'tls_fingerprint' needs 'tls on'";
+	else if ((a->tls_cert_file == NULL) != (a->tls_key_file == NULL))
+		why = "'tls_cert_file' and 'tls_key_file' go together; set "
+		    "both";
 	else if (!a->tls_certcheck && a->has_fingerprint)
 		why = "'tls_fingerprint' and 'tls_certcheck off' contradict "
 		    "each other; remove one";

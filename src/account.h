@@ -59,6 +59,10 @@ enum account_key {
 	AK_KEEP,
 	AK_UIDLS_FILE,
 	AK_TIMEOUT,
+	AK_TLS_PRIORITIES,
+	AK_TLS_CERT_FILE,
+	AK_TLS_KEY_FILE,
+	AK_TLS_CRL_FILE,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
 
@@ -89,6 +93,11 @@ struct account {
 	int		 timeout;	/* seconds, default 180 */
 
 	uint64_t	 set;		/* 1 << enum account_key for keys set here */
+
+	char		*tls_priorities; /* NULL: the system's policy */
+	char		*tls_cert_file;	/* client certificate, with tls_key_file */
+	char		*tls_key_file;
+	char		*tls_crl_file;
 
 	TAILQ_ENTRY(account) entry;
 };

@@ -64,6 +64,11 @@ static const struct keyword keywords[] = {
 	{ "uidls_file",		AK_UIDLS_FILE,		"a file name" },
 	{ "timeout",		AK_TIMEOUT,
 	    "a number of seconds from 1 to 3600, or off" },
+	{ "tls_priorities",	AK_TLS_PRIORITIES,
+	    "a GnuTLS priority string" },
+	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name" },
+	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name" },
+	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name" },
 
 	/* mpop keys that popfetch does not support. */
 	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
@@ -73,10 +78,6 @@ static const struct keyword keywords[] = {
 	{ "pipelining",		KEY_UNSUPPORTED,	NULL },
 	{ "domain",		KEY_UNSUPPORTED,	NULL },
 	{ "ntlmdomain",		KEY_UNSUPPORTED,	NULL },
-	{ "tls_crl_file",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_cert_file",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_key_file",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_priorities",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_host_override",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_min_dh_prime_bits", KEY_UNSUPPORTED,	NULL },
 	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
@@ -480,6 +481,21 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 			return 0;
 		}
 		return parse_number(p, kw, value, 1, TIMEOUT_MAX, &a->timeout);
+	case AK_TLS_PRIORITIES:
+		set_str(&a->tls_priorities, value);
+		return 0;
+	case AK_TLS_CERT_FILE:
+		free(a->tls_cert_file);
+		a->tls_cert_file = config_expand_tilde(value);
+		return 0;
+	case AK_TLS_KEY_FILE:
+		free(a->tls_key_file);
+		a->tls_key_file = config_expand_tilde(value);
+		return 0;
+	case AK_TLS_CRL_FILE:
+		free(a->tls_crl_file);
+		a->tls_crl_file = config_expand_tilde(value);
+		return 0;
 	case AK__COUNT:
 		break;
 	}

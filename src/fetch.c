@@ -66,6 +66,10 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	tp.trust_file = a->tls_trust_file;
 	tp.certcheck = a->tls_certcheck;
 	tp.fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
+	tp.priorities = a->tls_priorities;
+	tp.cert_file = a->tls_cert_file;
+	tp.key_file = a->tls_key_file;
+	tp.crl_file = a->tls_crl_file;
 
 	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
 		log_warn(a->name, "tls_certcheck is off: the server's "
@@ -95,6 +99,8 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 		    pop3_capa(s->p, err) == -1)
 			return -1;
 	}
+	if (a->tls)
+		log_debug(a->name, "TLS: %s", transport_tls_desc(t));
 	if (!a->tls)
 		log_warn(a->name, "tls is off: the password crosses the "
 		    "network unencrypted");

@@ -36,6 +36,8 @@ struct tls {
 };
 
 static int	 load_trust(struct tls *, const char *, struct error *);
+static int	 load_options(struct tls *, const struct tls_params *,
+		    struct error *);
 static int	 is_ip_literal(const char *);
 static void	 handshake_error(struct tls *, int, struct error *);
 static int	 verify_peer(struct tls *, struct error *);
@@ -77,6 +79,8 @@ tls_new(int fd, const struct tls_params *tp, struct error *err)
 	if (tls->certcheck && !tls->pinned &&
 	    load_trust(tls, tp->trust_file, err) == -1)
 		goto fail;
+	if (load_options(tls, tp, err) == -1)
+		goto fail;
 
 	/*
 	 * GNUTLS_NO_SIGNAL makes GnuTLS send with MSG_NOSIGNAL; without it
@@ -90,9 +94,23 @@ tls_new(int fd, const struct tls_params *tp, struct error *err)
 		    gnutls_strerror(r));
 		goto fail;
 	}
-	/* The system's policy decides versions and ciphers. */
-	if ((r = gnutls_set_default_priority(tls->session)) < 0 ||
-	    (r = gnutls_credentials_set(tls->session, GNUTLS_CRD_CERTIFICATE,
+	/* The system's policy decides versions and ciphers, unless told. */
+	if (tp->priorities != NULL) {
+		const char	*where = NULL;
+
+		if ((r = gnutls_priority_set_direct(tls->session,
+		    tp->priorities, &where)) < 0) {
+			error_set(err, EX_CONFIG, "tls_priorities: %s at "
+			    "\"%.40s\" (see gnutls_priority_init(3))",
+			    gnutls_strerror(r), where != NULL ? where : "");
+			goto fail;
+		}
+	} else if ((r = gnutls_set_default_priority(tls->session)) < 0) {
+		error_set(err, EX_SOFTWARE, "cannot set up TLS: %s",
+		    gnutls_strerror(r));
+		goto fail;
+	}
+	if ((r = gnutls_credentials_set(tls->session, GNUTLS_CRD_CERTIFICATE,
 	    tls->cred)) < 0) {
 		error_set(err, EX_SOFTWARE, "cannot set up TLS: %s",
 		    gnutls_strerror(r));
@@ -116,6 +134,29 @@ tls_new(int fd, const struct tls_params *tp, struct error *err)
 fail:
 	tls_free(tls);
 	return NULL;
+}
+
+/* The client certificate and the CRLs; both are the user's files. */
+static int
+load_options(struct tls *tls, const struct tls_params *tp, struct error *err)
+{
+	int	r;
+
+	if (tp->cert_file != NULL && (r =
+	    gnutls_certificate_set_x509_key_file(tls->cred, tp->cert_file,
+	    tp->key_file, GNUTLS_X509_FMT_PEM)) < 0) {
+		error_set(err, EX_CONFIG, "tls_cert_file %s / tls_key_file "
+		    "%s: %s", tp->cert_file, tp->key_file, gnutls_strerror(r));
+		return -1;
+	}
+	if (tp->crl_file != NULL && (r =
+	    gnutls_certificate_set_x509_crl_file(tls->cred, tp->crl_file,
+	    GNUTLS_X509_FMT_PEM)) < 0) {
+		error_set(err, EX_CONFIG, "tls_crl_file %s: %s", tp->crl_file,
+		    gnutls_strerror(r));
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -23,6 +23,10 @@ struct tls_params {
 	const char		*trust_file;	/* PEM CA file; NULL: system store */
 	int			 certcheck;	/* 0: accept any certificate */
 	const unsigned char	*fingerprint;	/* SHA-256 pin (32 bytes) or NULL */
+	const char		*priorities;	/* GnuTLS priority string or NULL */
+	const char		*cert_file;	/* client certificate (PEM) or NULL */
+	const char		*key_file;	/* its key; set with cert_file */
+	const char		*crl_file;	/* PEM CRLs checked with the CA */
 };
 
 struct transport;

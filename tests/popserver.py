@@ -462,6 +462,10 @@ class Session:
         self.tls_active = True
         self.reader = LineReader(self.sock)
         self.note("TLS")
+        peer = self.sock.getpeercert()
+        if peer:
+            subject = dict(x[0] for x in peer.get("subject", ()))
+            self.note("CLIENT-CERT %s" % subject.get("commonName", "?"))
         self.server.log.trace(self.number, b"TLS " +
                               (self.sock.version() or "?").encode())
 
@@ -1012,6 +1016,8 @@ def parse_args(argv):
                    default="off")
     p.add_argument("--cert", metavar="FILE", help="PEM certificate (chain)")
     p.add_argument("--key", metavar="FILE", help="PEM private key")
+    p.add_argument("--client-ca", metavar="FILE",
+                   help="require a client certificate signed by this CA")
     p.add_argument("--no-stls-capa", action="store_true",
                    help="with --tls starttls: hide STLS and refuse it")
     p.add_argument("--inject-after-stls", metavar="BYTES",
@@ -1093,6 +1099,9 @@ def main(argv=None):
             ssl_context.load_cert_chain(cfg.cert, cfg.key)
         except (OSError, ssl.SSLError) as e:
             parser.error("cannot load --cert/--key: %s" % e)
+        if cfg.client_ca:
+            ssl_context.verify_mode = ssl.CERT_REQUIRED
+            ssl_context.load_verify_locations(cfg.client_ca)
 
     try:
         server = Server(cfg, script, ssl_context)
