@@ -336,7 +336,8 @@ account_password(const struct account *a, struct error *err)
 		return prompt_password(a, err);
 	error_set(err, EX_CONFIG, "account %s: no password (set password or "
 	    "passwordeval, add %s to ~/.netrc, or run popfetch from a "
-	    "terminal to be asked)", a->name, a->host);
+	    "terminal to be asked)", a->name,
+	    a->host != NULL ? a->host : "the host");
 	return NULL;
 }
 
