@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "fetch.h"
 #include "log.h"
 #include "pop3.h"
@@ -82,6 +83,10 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	tp.trust_file = a->tls_trust_file;
 	tp.certcheck = a->tls_certcheck;
 	tp.fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
+	tp.priorities = a->tls_priorities;
+	tp.cert_file = a->tls_cert_file;
+	tp.key_file = a->tls_key_file;
+	tp.crl_file = a->tls_crl_file;
 
 	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
 		log_warn(a->name, "tls_certcheck is off: the server's "
@@ -111,10 +116,12 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 		    pop3_capa(s->p, err) == -1)
 			return -1;
 	}
+	if (a->tls)
+		log_debug(a->name, "TLS: %s", transport_tls_desc(t));
 	if (!a->tls)
 		log_warn(a->name, "tls is off: the password crosses the "
 		    "network unencrypted");
-	return pop3_login(s->p, a->auth, a->user, pass, err);
+	return auth_login(s->p, a, pass, err);
 }
 
 /* Decide what to retrieve and what to delete without retrieving. */
@@ -388,7 +395,8 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.deleting = !a->keep;
 
 	/* Everything that can fail locally fails before connecting. */
-	if ((pass = account_password(a, err)) == NULL)
+	if (auth_needs_password(a->auth) &&
+	    (pass = account_password(a, err)) == NULL)
 		goto out;
 	if ((s.sink = sink_new(a, err)) == NULL)
 		goto out;

@@ -138,6 +138,28 @@ int	pop3_quit(struct pop3 *, struct error *);
  */
 int	pop3_quit_nowait(struct pop3 *, struct error *);
 
+/*
+ * Parse a status line (first, flen bytes, line end included or not) into
+ * r: 0 for +OK or -ERR, -1 (EX_PROTOCOL) for anything else.  The reply
+ * parser's entry point, for pop3.c and the fuzz target.
+ */
+int	pop3_parse_status(const char *first, size_t flen, struct pop3_reply *,
+	    struct error *);
+
+/*
+ * The AUTH exchange (RFC 5034), driven by auth.c.  Queue "AUTH MECH [IR]"
+ * with pop3_send(P3_AUTH, ..., P3_SECRET); then pop3_auth_reply() returns
+ * 1 with the server's base64 challenge in *chal (allocated, undecoded;
+ * "" for an empty one) while the exchange goes on, or 0 with r holding
+ * AUTH's final +OK/-ERR.  Answer each challenge with pop3_auth_answer()
+ * (base64, or "*" to cancel).  The trace shows neither challenges nor
+ * answers.
+ */
+#define POP3_AUTH_LINE_MAX	65536
+int	pop3_auth_reply(struct pop3 *, struct pop3_reply *, char **chal,
+	    struct error *);
+int	pop3_auth_answer(struct pop3 *, const char *line, struct error *);
+
 /* Human text for a -ERR: "the server said: <text>" style helpers. */
 const char *pop3_cmd_name(enum pop3_cmd);
 
