@@ -41,7 +41,14 @@ struct uidstate {
 	char		*path;
 	int		 lockfd;
 	int		 appendfd;	/* -1 until the first record */
-	int		 unsynced;	/* appended since the last fsync */
+	/*
+	 * UID lines added since the last sync.  They are kept in memory, not
+	 * written, until uidstate_sync: a UID that reached the disk before
+	 * its message did (the kernel writes dirty pages when it likes, and
+	 * the maildir's syncfs may cover this file too) would make a crash
+	 * lose that message.
+	 */
+	struct buf	 unsynced;
 	struct uidtree	 tree;
 	size_t		 count;
 };
@@ -56,8 +63,6 @@ static int	load(struct uidstate *, struct error *);
 static int	parse(struct uidstate *, char *, size_t, struct error *);
 static struct uident *insert(struct uidstate *, const char *, time_t);
 static struct uident *find(const struct uidstate *, const char *);
-static int	append_line(struct uidstate *, const char *, size_t,
-		    struct error *);
 static void	mark_delivered(struct uidstate *, struct uident *);
 static int	write_all(int, const char *, size_t);
 static int	sync_dir(const char *);
@@ -164,7 +169,7 @@ mark_delivered(struct uidstate *us, struct uident *e)
 
 /*
  * Lines are "<epoch> <uid>" (delivered) or "pending <uid>" (a delivery
- * was started); a last line without "\n" was never finished.
+ * may have started); a last line without "\n" was never finished.
  */
 static int
 parse(struct uidstate *us, char *data, size_t len, struct error *err)
@@ -254,6 +259,7 @@ uidstate_open(const char *path, int lock_wait, struct error *err)
 	us = xcalloc(1, sizeof *us);
 	us->path = xstrdup(path);
 	us->lockfd = us->appendfd = -1;
+	buf_init(&us->unsynced);
 	RB_INIT(&us->tree);
 	if (make_parent(path, err) == -1 || take_lock(us, lock_wait, err) == -1
 	    || load(us, err) == -1) {
@@ -279,6 +285,7 @@ uidstate_close(struct uidstate *us)
 		close(us->appendfd);
 	if (us->lockfd != -1)
 		close(us->lockfd);	/* releases the flock */
+	buf_free(&us->unsynced);
 	free(us->path);
 	free(us);
 }
@@ -359,74 +366,29 @@ open_append(struct uidstate *us, struct error *err)
 	return 0;
 }
 
-static int
-append_line(struct uidstate *us, const char *line, size_t n,
-    struct error *err)
-{
-	if (us->appendfd == -1 && open_append(us, err) == -1)
-		return -1;
-	if (write_all(us->appendfd, line, n) == -1) {
-		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
-		    us->path, strerror(errno));
-		return -1;
-	}
-	us->unsynced = 1;
-	return 0;
-}
-
 int
 uidstate_add(struct uidstate *us, const char *uid, time_t when,
     struct error *err)
 {
-	char	line[UID_MAX + 32];
-	int	n;
-
-	n = snprintf(line, sizeof line, "%lld %s\n", (long long)when, uid);
-	if (n < 0 || (size_t)n >= sizeof line)
+	(void)err;
+	if (strlen(uid) > UID_MAX)
 		fatalx("UID too long for the state file");
-	if (append_line(us, line, (size_t)n, err) == -1)
-		return -1;
+	buf_printf(&us->unsynced, "%lld %s\n", (long long)when, uid);
 	mark_delivered(us, insert(us, uid, when));
 	return 0;
-}
-
-int
-uidstate_sync(struct uidstate *us, struct error *err)
-{
-	if (!us->unsynced)
-		return 0;
-	if (fsync(us->appendfd) == -1) {
-		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
-		    us->path, strerror(errno));
-		return -1;
-	}
-	us->unsynced = 0;
-	return 0;
-}
-
-int
-uidstate_record(struct uidstate *us, const char *uid, time_t when,
-    struct error *err)
-{
-	if (uidstate_add(us, uid, when, err) == -1)
-		return -1;
-	return uidstate_sync(us, err);
 }
 
 int
 uidstate_pending(struct uidstate *us, const char *const *uids, size_t n,
     struct error *err)
 {
-	char	line[UID_MAX + 32];
 	size_t	i;
-	int	len;
 
+	/* Unlike a record, a pending line may reach the disk early. */
 	for (i = 0; i < n; i++) {
-		len = snprintf(line, sizeof line, PENDING_TAG "%s\n", uids[i]);
-		if (len < 0 || (size_t)len >= sizeof line)
+		if (strlen(uids[i]) > UID_MAX)
 			fatalx("UID too long for the state file");
-		if (append_line(us, line, (size_t)len, err) == -1)
-			return -1;
+		buf_printf(&us->unsynced, PENDING_TAG "%s\n", uids[i]);
 		insert(us, uids[i], time(NULL))->pending = 1;
 	}
 	return uidstate_sync(us, err);
@@ -438,6 +400,32 @@ uidstate_is_pending(const struct uidstate *us, const char *uid)
 	struct uident	*e;
 
 	return (e = find(us, uid)) != NULL && e->pending && !e->delivered;
+}
+
+int
+uidstate_sync(struct uidstate *us, struct error *err)
+{
+	if (us->unsynced.len == 0)
+		return 0;
+	if (us->appendfd == -1 && open_append(us, err) == -1)
+		return -1;
+	if (write_all(us->appendfd, us->unsynced.data, us->unsynced.len) == -1 ||
+	    fsync(us->appendfd) == -1) {
+		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
+		    us->path, strerror(errno));
+		return -1;
+	}
+	buf_reset(&us->unsynced);
+	return 0;
+}
+
+int
+uidstate_record(struct uidstate *us, const char *uid, time_t when,
+    struct error *err)
+{
+	if (uidstate_add(us, uid, when, err) == -1)
+		return -1;
+	return uidstate_sync(us, err);
 }
 
 int
@@ -496,7 +484,7 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 		close(us->appendfd);
 		us->appendfd = -1;
 	}
-	us->unsynced = 0;
+	buf_reset(&us->unsynced);
 	rc = 0;
 out:
 	free(tmp);

@@ -50,18 +50,21 @@ int		 uidstate_lookup(const struct uidstate *, const char *uid,
 int		 uidstate_record(struct uidstate *, const char *uid,
 		    time_t when, struct error *);
 /*
- * Note durably (one fsync) that the delivery of each of the n uids may
+ * Note durably (one sync) that the delivery of each of the n uids may
  * start (see above); called once per session, before the first RETR.
+ * Records added before are written and synced with them.
  */
 int		 uidstate_pending(struct uidstate *, const char *const *uids,
 		    size_t n, struct error *);
 /* 1 when uid has a pending line and no record: it may have arrived. */
 int		 uidstate_is_pending(const struct uidstate *, const char *uid);
 /*
- * Group commit: uidstate_add appends like uidstate_record but without the
- * fsync; the UIDs added are durable only once uidstate_sync returns 0, so
- * a message may be deleted on the server only after that.  Lookups see an
- * added UID at once.
+ * Group commit: uidstate_add records a UID in memory only; uidstate_sync
+ * appends every UID added since the last sync and fsyncs.  Call it only
+ * once the messages behind those UIDs are durable: nothing reaches the
+ * file before, so a crash can never leave a UID without its message.  A
+ * message may be deleted on the server only after the sync.  Lookups see
+ * an added UID at once.
  */
 int		 uidstate_add(struct uidstate *, const char *uid,
 		    time_t when, struct error *);
