@@ -188,13 +188,14 @@ kill9_loop() {
 	((kills == 10))
 }
 
-# A RETR takes 8 ms, so a run needs 4 s: each kill strikes mid-fetch.
+# A RETR takes 4 ms, so a run needs 2 s and a batch of 64 about 250 ms:
+# each kill strikes mid-fetch, some after a batch reached new/.
 @test "kill -9 at 10 random moments of a 500-message fetch (delete, pipelined): exactly once" {
-	kill9_loop delete --pipelining --retr-delay 8
+	kill9_loop delete --pipelining --retr-delay 4
 }
 
 @test "kill -9 at 10 random moments of a 500-message fetch (keep): exactly once" {
-	kill9_loop keep --retr-delay 8
+	kill9_loop keep --retr-delay 4
 }
 
 # deliver_then_unrecord MODE -- fetch one message, then make the state
