@@ -44,6 +44,7 @@ account_new(const char *name, const char *file, int line)
 	a->auth = AUTH_AUTO;
 	a->delivery = DELIVERY_NONE;
 	a->timeout = DEFAULT_TIMEOUT;
+	a->syslog = -1;
 	return a;
 }
 
@@ -65,6 +66,8 @@ account_copy(const struct account *src, const char *name, const char *file,
 	a->passwordeval = strdup_or_null(src->passwordeval);
 	a->delivery_arg = strdup_or_null(src->delivery_arg);
 	a->uidls_file = strdup_or_null(src->uidls_file);
+	a->filter = strdup_or_null(src->filter);
+	a->logfile = strdup_or_null(src->logfile);
 	memset(&a->entry, 0, sizeof a->entry);
 	return a;
 }
@@ -138,6 +141,21 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_TIMEOUT:
 		dst->timeout = src->timeout;
 		break;
+	case AK_SKIPSIZE:
+		dst->skipsize = src->skipsize;
+		break;
+	case AK_KILLSIZE:
+		dst->killsize = src->killsize;
+		break;
+	case AK_FILTER:
+		replace_str(&dst->filter, src->filter);
+		break;
+	case AK_LOGFILE:
+		replace_str(&dst->logfile, src->logfile);
+		break;
+	case AK_SYSLOG:
+		dst->syslog = src->syslog;
+		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");
 	}
@@ -171,6 +189,8 @@ account_free(struct account *a)
 	free(a->passwordeval);
 	free(a->delivery_arg);
 	free(a->uidls_file);
+	free(a->filter);
+	free(a->logfile);
 	free(a);
 }
 

@@ -47,6 +47,11 @@ enum account_key {
 	AK_KEEP,
 	AK_UIDLS_FILE,
 	AK_TIMEOUT,
+	AK_SKIPSIZE,
+	AK_KILLSIZE,
+	AK_FILTER,
+	AK_LOGFILE,
+	AK_SYSLOG,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
 
@@ -77,6 +82,12 @@ struct account {
 	int		 timeout;	/* seconds, default 180 */
 
 	uint64_t	 set;		/* 1 << enum account_key for keys set here */
+
+	uint64_t	 skipsize;	/* leave larger messages; 0: off */
+	uint64_t	 killsize;	/* delete larger messages unread; 0: off */
+	char		*filter;	/* header filter command, or NULL */
+	char		*logfile;	/* also log here (~ expanded), or NULL */
+	int		 syslog;	/* facility (LOG_MAIL...), -1: off */
 
 	TAILQ_ENTRY(account) entry;
 };

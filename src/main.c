@@ -10,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "account.h"
+#include "buf.h"
 #include "conf.h"
 #include "fetch.h"
+#include "import-fetchmail.h"
+#include "json.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -26,13 +30,21 @@ struct options {
 	int		  debug;
 	char		**names;
 	int		  nnames;
+	enum fetch_mode	  mode;
+	int		  json;
+	struct buf	  json_accounts;	/* --json: the objects so far */
+	int		  import;		/* --import-fetchmailrc */
+	const char	 *import_file;
 };
 
 static void	usage(FILE *);
 static int	parse_options(int, char **, struct options *);
 static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
-static int	run_account(const struct account *);
+static int	set_mode(struct options *, enum fetch_mode);
+static int	run_account(const struct account *, struct options *);
+static int	run_import(const struct options *);
+static void	print_json(struct options *, int);
 static void	human_size(char *, size_t, uint64_t);
 static void	report(const struct account *, const struct fetch_stats *);
 
@@ -40,13 +52,20 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: popfetch [-qv] [--debug] [-C file] [-a | account ...]\n"
+"usage: popfetch [-lnqsv] [--debug] [--json] [-C file] [-a | account ...]\n"
+"       popfetch --import-fetchmailrc [file]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
 "  -C, --config FILE   read FILE instead of ~/.fetchrc\n"
+"  -s, --status        count the messages on the server and the new ones\n"
+"  -l, --list          list the new messages: size, date, sender, subject\n"
+"  -n, --dry-run       say what would be fetched, skipped and deleted\n"
+"      --json          print a summary of the run as JSON on stdout\n"
 "  -q, --quiet         print nothing but errors (for cron)\n"
 "  -v, --verbose       print a line for every message\n"
+"      --import-fetchmailrc [FILE]\n"
+"                      print a fetchrc for the POP3 entries of a .fetchmailrc\n"
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
 "  -h, --help          show this help\n"
 "  -V, --version       show the version\n"
@@ -68,14 +87,43 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "debug",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
+		{ "status",	no_argument,		NULL, 's' },
+		{ "list",	no_argument,		NULL, 'l' },
+		{ "dry-run",	no_argument,		NULL, 'n' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "import-fetchmailrc", optional_argument, NULL, 'I' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	int	c;
 
 	memset(o, 0, sizeof *o);
 	o->level = LOG_NORMAL;
-	while ((c = getopt_long(argc, argv, "aC:qvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "aC:qvhVsln", longopts,
+	    NULL)) != -1) {
 		switch (c) {
+		case 's':
+			if (set_mode(o, FETCH_STATUS) == -1)
+				return -1;
+			break;
+		case 'l':
+			if (set_mode(o, FETCH_LIST) == -1)
+				return -1;
+			break;
+		case 'n':
+			if (set_mode(o, FETCH_DRYRUN) == -1)
+				return -1;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
+		case 'I':
+			o->import = 1;
+			/* Also "--import-fetchmailrc FILE", not only "=FILE". */
+			if (optarg == NULL && optind < argc &&
+			    argv[optind][0] != '-')
+				optarg = argv[optind++];
+			o->import_file = optarg;
+			break;
 		case 'a':
 			o->all = 1;
 			break;
@@ -104,10 +152,25 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	o->names = argv + optind;
 	o->nnames = argc - optind;
+	if (o->import && (o->nnames > 0 || o->all || o->mode != FETCH_RUN)) {
+		log_error(NULL, "--import-fetchmailrc takes only a file name");
+		return -1;
+	}
 	if (o->all && o->nnames > 0) {
 		log_error(NULL, "-a and account names cannot be combined");
 		return -1;
 	}
+	return 0;
+}
+
+static int
+set_mode(struct options *o, enum fetch_mode m)
+{
+	if (o->mode != FETCH_RUN && o->mode != m) {
+		log_error(NULL, "-s, -l and -n cannot be combined");
+		return -1;
+	}
+	o->mode = m;
 	return 0;
 }
 
@@ -189,27 +252,77 @@ report(const struct account *a, const struct fetch_stats *st)
 
 /* Fetch one account; the error, if any, is reported here, once. */
 static int
-run_account(const struct account *a)
+run_account(const struct account *a, struct options *o)
 {
 	struct fetch_opts	fo;
 	struct fetch_stats	st;
 	struct error		err;
+	int			ex = EX_OK;
 
 	error_clear(&err);
+	memset(&st, 0, sizeof st);
 	if (account_validate(a, &err) == -1) {
 		log_error(NULL, "%s", err.msg);
-		return err.ex;
+		ex = err.ex;
+		goto out;
+	}
+	if (log_targets(a->logfile, a->syslog, &err) == -1) {
+		log_error(a->name, "%s", err.msg);
+		ex = err.ex;
+		goto out;
 	}
 	memset(&fo, 0, sizeof fo);
 	fo.lock_wait = LOCK_WAIT_DEFAULT;
+	fo.mode = o->mode;
+	fo.progress = o->mode == FETCH_RUN && o->level >= LOG_NORMAL &&
+	    isatty(STDERR_FILENO);
 	if (fetch_account(a, &fo, &st, &err) == -1) {
 		if (st.fetched > 0)
 			report(a, &st);
 		log_error(a->name, "%s", err.msg);
-		return err.ex != 0 ? err.ex : EX_SOFTWARE;
+		ex = err.ex != 0 ? err.ex : EX_SOFTWARE;
+	} else if (o->mode == FETCH_RUN)
+		report(a, &st);
+	(void)log_targets(NULL, -1, NULL);
+out:
+	if (o->json)
+		json_account(&o->json_accounts, o->json_accounts.len == 0,
+		    a->name, &st, ex, ex != EX_OK ? err.msg : NULL);
+	return ex;
+}
+
+static int
+run_import(const struct options *o)
+{
+	struct error	 err;
+	char		*path;
+	int		 rc;
+
+	error_clear(&err);
+	if (o->import_file != NULL)
+		path = xstrdup(o->import_file);
+	else
+		path = config_expand_tilde("~/.fetchmailrc");
+	rc = import_fetchmailrc(path, stdout, &err);
+	free(path);
+	if (rc == -1) {
+		log_error(NULL, "%s", err.msg);
+		return err.ex;
 	}
-	report(a, &st);
 	return EX_OK;
+}
+
+static void
+print_json(struct options *o, int ex)
+{
+	struct buf	doc;
+
+	buf_init(&doc);
+	json_document(&doc, ex, &o->json_accounts);
+	fwrite(doc.data, 1, doc.len, stdout);
+	fflush(stdout);
+	buf_free(&doc);
+	buf_free(&o->json_accounts);
 }
 
 int
@@ -229,6 +342,11 @@ main(int argc, char **argv)
 	if (parse_options(argc, argv, &o) == -1)
 		return EX_USAGE;
 	log_init(o.level, o.debug);
+	if (o.import)
+		return run_import(&o);
+	buf_init(&o.json_accounts);
+	if (o.json)
+		log_reserve_stdout();
 
 	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
 	TAILQ_INIT(&accts);
@@ -237,19 +355,26 @@ main(int argc, char **argv)
 		log_error(NULL, "%s", err.msg);
 		accounts_free(&accts);
 		free(path);
-		return err.ex != 0 ? err.ex : EX_CONFIG;
+		ex = err.ex != 0 ? err.ex : EX_CONFIG;
+		if (o.json)
+			print_json(&o, ex);
+		return ex;
 	}
 	if ((ex = select_accounts(&accts, &o, path, &sel, &nsel)) != EX_OK) {
 		accounts_free(&accts);
 		free(path);
+		if (o.json)
+			print_json(&o, ex);
 		return ex;
 	}
 	/* One failing account does not stop the others; report the first. */
 	for (i = 0; i < nsel; i++) {
-		ex = run_account(sel[i]);
+		ex = run_account(sel[i], &o);
 		if (ex != EX_OK && first == EX_OK)
 			first = ex;
 	}
+	if (o.json)
+		print_json(&o, first);
 	free(sel);
 	accounts_free(&accts);
 	free(path);
