@@ -156,6 +156,9 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_SYSLOG:
 		dst->syslog = src->syslog;
 		break;
+	case AK_JOBS:
+		dst->jobs = src->jobs;
+		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");
 	}

@@ -52,6 +52,7 @@ enum account_key {
 	AK_FILTER,
 	AK_LOGFILE,
 	AK_SYSLOG,
+	AK_JOBS,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
 
@@ -88,6 +89,7 @@ struct account {
 	char		*filter;	/* header filter command, or NULL */
 	char		*logfile;	/* also log here (~ expanded), or NULL */
 	int		 syslog;	/* facility (LOG_MAIL...), -1: off */
+	int		 jobs;		/* from `defaults`: accounts at once; 0 unset */
 
 	TAILQ_ENTRY(account) entry;
 };

@@ -24,6 +24,8 @@
 /* A fetchrc is a few KiB; a file this large is a mistake. */
 #define CONFIG_MAX	(1024 * 1024)
 #define TIMEOUT_MAX	3600
+#define JOBS_MAX	64	/* as runner.h's RUNNER_JOBS_MAX */
+#define JOBS_MAX_STR	"64"
 #define WHITESPACE	" \t\r\v\f"
 /* Invalid values are echoed back to the user, but not at any length. */
 #define ECHO_MAX	64
@@ -70,6 +72,8 @@ static const struct keyword keywords[] = {
 	{ "logfile",		AK_LOGFILE,		"a file name, or off" },
 	{ "syslog",		AK_SYSLOG,
 	    "off, on, or a facility: mail, user, daemon, local0..local7" },
+	{ "jobs",		AK_JOBS,
+	    "a number of accounts from 1 to " JOBS_MAX_STR },
 
 	/* mpop keys that popfetch does not support. */
 	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
@@ -510,6 +514,13 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		return 0;
 	case AK_SYSLOG:
 		return parse_syslog(p, kw, value, &a->syslog);
+	case AK_JOBS:
+		/* How the whole run goes, not a property of one account. */
+		if (a != p->defaults) {
+			parse_error(p, "'jobs' belongs in the defaults section");
+			return -1;
+		}
+		return parse_number(p, kw, value, 1, JOBS_MAX, &a->jobs);
 	case AK__COUNT:
 		break;
 	}

@@ -4,10 +4,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -19,6 +22,7 @@
 #include "import-fetchmail.h"
 #include "json.h"
 #include "log.h"
+#include "runner.h"
 #include "xmalloc.h"
 
 #define LOCK_WAIT_DEFAULT	5
@@ -30,11 +34,29 @@ struct options {
 	int		  debug;
 	char		**names;
 	int		  nnames;
+	int		  jobs;		/* -j; 0: the config's `jobs`, else 1 */
 	enum fetch_mode	  mode;
 	int		  json;
-	struct buf	  json_accounts;	/* --json: the objects so far */
 	int		  import;		/* --import-fetchmailrc */
 	const char	 *import_file;
+	int		  progress;		/* draw the live line */
+};
+
+/*
+ * What one account's run left for the --json summary.  It lives in
+ * shared memory: with -j the account runs in a child process.
+ */
+struct outcome {
+	struct fetch_stats	st;
+	int			ex;
+	char			msg[ERROR_MSG_MAX];
+};
+
+/* One runner item. */
+struct job {
+	const struct account	*a;
+	const struct options	*o;
+	struct outcome		*out;
 };
 
 static void	usage(FILE *);
@@ -42,9 +64,13 @@ static int	parse_options(int, char **, struct options *);
 static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
 static int	set_mode(struct options *, enum fetch_mode);
-static int	run_account(const struct account *, struct options *);
+static int	run_account(const struct account *, const struct options *,
+		    struct outcome *);
+static int	run_item(void *);
+static int	pick_jobs(const struct options *, struct account **, size_t);
 static int	run_import(const struct options *);
-static void	print_json(struct options *, int);
+static void	print_json(struct account **, const struct outcome *, size_t,
+		    int);
 static void	human_size(char *, size_t, uint64_t);
 static void	report(const struct account *, const struct fetch_stats *);
 
@@ -52,12 +78,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: popfetch [-lnqsv] [--debug] [--json] [-C file] [-a | account ...]\n"
+"usage: popfetch [-lnqsv] [--debug] [--json] [-C file] [-j N]\n"
+"                [-a | account ...]\n"
 "       popfetch --import-fetchmailrc [file]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
 "  -C, --config FILE   read FILE instead of ~/.fetchrc\n"
+"  -j, --jobs N        fetch up to N accounts at once (default: the config's\n"
+"                      'jobs', else 1)\n"
 "  -s, --status        count the messages on the server and the new ones\n"
 "  -l, --list          list the new messages: size, date, sender, subject\n"
 "  -n, --dry-run       say what would be fetched, skipped and deleted\n"
@@ -82,6 +111,7 @@ parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "all",	no_argument,		NULL, 'a' },
 		{ "config",	required_argument,	NULL, 'C' },
+		{ "jobs",	required_argument,	NULL, 'j' },
 		{ "quiet",	no_argument,		NULL, 'q' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "debug",	no_argument,		NULL, 'd' },
@@ -90,15 +120,16 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "status",	no_argument,		NULL, 's' },
 		{ "list",	no_argument,		NULL, 'l' },
 		{ "dry-run",	no_argument,		NULL, 'n' },
-		{ "json",	no_argument,		NULL, 'j' },
+		{ "json",	no_argument,		NULL, 'J' },
 		{ "import-fetchmailrc", optional_argument, NULL, 'I' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	int	c;
+	const char	*errstr;
+	int		 c;
 
 	memset(o, 0, sizeof *o);
 	o->level = LOG_NORMAL;
-	while ((c = getopt_long(argc, argv, "aC:qvhVsln", longopts,
+	while ((c = getopt_long(argc, argv, "aC:j:qvhVsln", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -113,7 +144,7 @@ parse_options(int argc, char **argv, struct options *o)
 			if (set_mode(o, FETCH_DRYRUN) == -1)
 				return -1;
 			break;
-		case 'j':
+		case 'J':
 			o->json = 1;
 			break;
 		case 'I':
@@ -129,6 +160,16 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'C':
 			o->config = optarg;
+			break;
+		case 'j':
+			o->jobs = (int)strtonum(optarg, 1, RUNNER_JOBS_MAX,
+			    &errstr);
+			if (errstr != NULL) {
+				log_error(NULL, "-j %s: the number of accounts "
+				    "at once must be from 1 to %d", optarg,
+				    RUNNER_JOBS_MAX);
+				return -1;
+			}
 			break;
 		case 'q':
 			o->level = LOG_QUIET;
@@ -252,7 +293,8 @@ report(const struct account *a, const struct fetch_stats *st)
 
 /* Fetch one account; the error, if any, is reported here, once. */
 static int
-run_account(const struct account *a, struct options *o)
+run_account(const struct account *a, const struct options *o,
+    struct outcome *res)
 {
 	struct fetch_opts	fo;
 	struct fetch_stats	st;
@@ -274,8 +316,7 @@ run_account(const struct account *a, struct options *o)
 	memset(&fo, 0, sizeof fo);
 	fo.lock_wait = LOCK_WAIT_DEFAULT;
 	fo.mode = o->mode;
-	fo.progress = o->mode == FETCH_RUN && o->level >= LOG_NORMAL &&
-	    isatty(STDERR_FILENO);
+	fo.progress = o->progress;
 	if (fetch_account(a, &fo, &st, &err) == -1) {
 		if (st.fetched > 0)
 			report(a, &st);
@@ -285,9 +326,9 @@ run_account(const struct account *a, struct options *o)
 		report(a, &st);
 	(void)log_targets(NULL, -1, NULL);
 out:
-	if (o->json)
-		json_account(&o->json_accounts, o->json_accounts.len == 0,
-		    a->name, &st, ex, ex != EX_OK ? err.msg : NULL);
+	res->st = st;
+	res->ex = ex;
+	strlcpy(res->msg, err.msg, sizeof res->msg);
 	return ex;
 }
 
@@ -312,17 +353,46 @@ run_import(const struct options *o)
 	return EX_OK;
 }
 
+/* The summary: one object per selected account, in the order given. */
 static void
-print_json(struct options *o, int ex)
+print_json(struct account **sel, const struct outcome *out, size_t n, int ex)
 {
-	struct buf	doc;
+	struct buf	accts, doc;
+	size_t		i;
 
+	buf_init(&accts);
 	buf_init(&doc);
-	json_document(&doc, ex, &o->json_accounts);
+	for (i = 0; i < n; i++)
+		json_account(&accts, i == 0, sel[i]->name, &out[i].st,
+		    out[i].ex, out[i].ex != EX_OK ? out[i].msg : NULL);
+	json_document(&doc, ex, &accts);
 	fwrite(doc.data, 1, doc.len, stdout);
 	fflush(stdout);
+	buf_free(&accts);
 	buf_free(&doc);
-	buf_free(&o->json_accounts);
+}
+
+static int
+run_item(void *item)
+{
+	struct job	*j = item;
+
+	return run_account(j->a, j->o, j->out);
+}
+
+/* -j wins; else the largest `jobs` the selected accounts got from defaults. */
+static int
+pick_jobs(const struct options *o, struct account **sel, size_t nsel)
+{
+	size_t	i;
+	int	jobs = 1;
+
+	if (o->jobs > 0)
+		return o->jobs;
+	for (i = 0; i < nsel; i++)
+		if (sel[i]->jobs > jobs)
+			jobs = sel[i]->jobs;
+	return jobs;
 }
 
 int
@@ -333,8 +403,11 @@ main(int argc, char **argv)
 	struct account	**sel = NULL;
 	struct error	  err;
 	char		 *path;
+	struct outcome	 *out;
+	struct job	 *jv;
+	void		**items;
 	size_t		  nsel = 0, i;
-	int		  ex, first = EX_OK;
+	int		  ex, first = EX_OK, *exs, jobs;
 
 	/* A peer that goes away must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -344,7 +417,6 @@ main(int argc, char **argv)
 	log_init(o.level, o.debug);
 	if (o.import)
 		return run_import(&o);
-	buf_init(&o.json_accounts);
 	if (o.json)
 		log_reserve_stdout();
 
@@ -357,24 +429,59 @@ main(int argc, char **argv)
 		free(path);
 		ex = err.ex != 0 ? err.ex : EX_CONFIG;
 		if (o.json)
-			print_json(&o, ex);
+			print_json(NULL, NULL, 0, ex);
 		return ex;
 	}
 	if ((ex = select_accounts(&accts, &o, path, &sel, &nsel)) != EX_OK) {
 		accounts_free(&accts);
 		free(path);
 		if (o.json)
-			print_json(&o, ex);
+			print_json(NULL, NULL, 0, ex);
 		return ex;
 	}
-	/* One failing account does not stop the others; report the first. */
+	/*
+	 * One failing account does not stop the others; the exit code is the
+	 * first failure in account order, however many ran at once.
+	 */
+	jobs = pick_jobs(&o, sel, nsel);
+	/* Several progress lines on one terminal would overwrite each other. */
+	o.progress = jobs <= 1 && o.mode == FETCH_RUN && o.level >= LOG_NORMAL &&
+	    isatty(STDERR_FILENO);
+	out = mmap(NULL, nsel * sizeof *out, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (out == MAP_FAILED) {
+		log_error(NULL, "mmap: %s", strerror(errno));
+		free(sel);
+		accounts_free(&accts);
+		free(path);
+		return EX_OSERR;
+	}
+	memset(out, 0, nsel * sizeof *out);
+	jv = xcalloc(nsel, sizeof *jv);
+	items = xcalloc(nsel, sizeof *items);
 	for (i = 0; i < nsel; i++) {
-		ex = run_account(sel[i], &o);
-		if (ex != EX_OK && first == EX_OK)
-			first = ex;
+		jv[i].a = sel[i];
+		jv[i].o = &o;
+		jv[i].out = &out[i];
+		items[i] = &jv[i];
+	}
+	exs = xcalloc(nsel, sizeof *exs);
+	runner_run(items, nsel, jobs, run_item, exs);
+	for (i = 0; i < nsel; i++) {
+		/* A child that died left no outcome: the runner's code counts. */
+		out[i].ex = exs[i];
+		if (exs[i] != EX_OK && out[i].msg[0] == '\0')
+			snprintf(out[i].msg, sizeof out[i].msg, "the run of "
+			    "this account ended abnormally");
+		if (exs[i] != EX_OK && first == EX_OK)
+			first = exs[i];
 	}
 	if (o.json)
-		print_json(&o, first);
+		print_json(sel, out, nsel, first);
+	munmap(out, nsel * sizeof *out);
+	free(exs);
+	free(items);
+	free(jv);
 	free(sel);
 	accounts_free(&accts);
 	free(path);

@@ -225,12 +225,13 @@ server_count() {
 @test "connection cut after a DELE: the next run deletes without fetching again" {
 	make_mailbox "$MB" 3
 	cp -r "$MB" "$TEST_TMP/orig"
-	# CAPA USER PASS LIST UIDL RETR DELE: cut after the 7th command.
-	popserver_start --mailbox "$MB" --cut-after 7 --log "$SLOG"
+	# CAPA USER PASS LIST UIDL, RETR x3 (one group commit), DELE 1:
+	# cut after the 9th command.
+	popserver_start --mailbox "$MB" --cut-after 9 --log "$SLOG"
 	rc
 	fetch
 	assert_failure 75
-	[ "$(maildir_count "$MD")" -eq 1 ]
+	[ "$(maildir_count "$MD")" -eq 3 ]
 	[ "$(server_count)" -eq 3 ]
 	fetch
 	assert_success

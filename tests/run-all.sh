@@ -13,6 +13,12 @@ mkdir -p "$logdir"
 status=0
 
 [ -x configure ] || autoreconf -fi || exit 1
+if [ -f config.status ]; then
+	echo "run-all.sh: this source tree is configured in place; the test builds"
+	echo "run-all.sh: need a clean one: run 'make distclean' here first"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 
 # build_and_check NAME CONFIGURE-ARGS...
 build_and_check() {

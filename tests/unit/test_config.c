@@ -320,7 +320,13 @@ test_every_key(void)
 	is_int(a->keep, 1, "key keep");
 	is_str(a->uidls_file, HOME "/uidls/%U_%H", "key uidls_file");
 	is_int(a->timeout, 42, "key timeout");
-	is_int(a->set, (UINT64_C(1) << AK__COUNT) - 1, "every key: every bit set");
+	/* jobs is a defaults-only key (see test below). */
+	is_int(a->set, ((UINT64_C(1) << AK__COUNT) - 1) &
+	    ~(UINT64_C(1) << AK_JOBS), "every key: every bit set");
+	accounts_free(&list);
+
+	a = one("defaults\njobs 3\naccount j\nhost h\n", &list);
+	ok(a != NULL && a->jobs == 3, "key jobs: from the defaults");
 	accounts_free(&list);
 }
 
