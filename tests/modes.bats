@@ -400,3 +400,39 @@ EOF
 	assert_failure 78
 	assert_output --partial "invalid value 'kernel' for 'syslog'"
 }
+
+@test "--json with -j 2: every account's outcome, from the child processes" {
+	make_mailbox "$MB" 2
+	popserver_start --mailbox "$MB"
+	{
+		echo "defaults"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls off"
+		echo "timeout 10"
+		echo "keep on"
+		echo "user test"
+		echo "password secret"
+		echo "account one"
+		echo "delivery maildir $MD/one"
+		echo "uidls_file $STATE/one"
+		echo "account two"
+		echo "delivery maildir $MD/two"
+		echo "uidls_file $STATE/two"
+		echo "account three"
+		echo "password wrong"
+		echo "delivery maildir $MD/three"
+		echo "uidls_file $STATE/three"
+	} | write_fetchrc "$RC"
+	run --separate-stderr "$POPFETCH" -C "$RC" -j 2 --json -a
+	assert_failure 77
+	run "$PYTHON3" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+a = {x["account"]: x for x in d["accounts"]}
+assert [x["account"] for x in d["accounts"]] == ["one", "two", "three"], d
+assert a["one"]["fetched"] == 2 and a["two"]["fetched"] == 2, d
+assert a["three"]["error"]["class"] == "noperm", d
+print("ok")' "$output"
+	assert_output ok
+}
