@@ -109,6 +109,7 @@ lex(const char *text, const char *name, struct lexer *lx, struct error *err)
 					    "missing closing %c", name,
 					    startline, q);
 					buf_free(&b);
+					lex_free(lx);
 					return -1;
 				}
 				if (*s == '\n')
@@ -249,8 +250,10 @@ fm_parse(const char *text, const char *name, struct fm_file *f,
 
 	memset(f, 0, sizeof *f);
 	buf_init(&f->globals);
-	if (lex(text, name, &lx, err) == -1)
+	if (lex(text, name, &lx, err) == -1) {
+		buf_free(&f->globals);
 		return -1;
+	}
 	memset(&p, 0, sizeof p);
 	p.name = name;
 	p.t = lx.v;
@@ -266,6 +269,8 @@ fm_parse(const char *text, const char *name, struct fm_file *f,
 	end_server(&p);
 	rc = 0;
 out:
+	if (rc == -1)
+		fm_free(f);
 	entry_free(&p.defaults);
 	entry_free(&p.server);
 	lex_free(&lx);

@@ -49,7 +49,10 @@ struct fm_file {
 	struct buf	 globals;	/* `set` statements we do not map */
 };
 
-/* Parse text (name for messages).  EX_DATAERR "name:line: ..." on error. */
+/*
+ * Parse text (name for messages) into f, which the caller frees with
+ * fm_free().  On error (EX_DATAERR, "name:line: ...") f is left empty.
+ */
 int	fm_parse(const char *text, const char *name, struct fm_file *,
 	    struct error *);
 void	fm_free(struct fm_file *);
