@@ -303,15 +303,16 @@ run_account(const struct account *a, const struct options *o,
 
 	error_clear(&err);
 	memset(&st, 0, sizeof st);
-	if (account_validate(a, &err) == -1) {
-		log_error(NULL, "%s", err.msg);
-		ex = err.ex;
-		goto out;
-	}
+	/* First, so that the account's own configuration errors go there. */
 	if (log_targets(a->logfile, a->syslog, &err) == -1) {
 		log_error(a->name, "%s", err.msg);
 		ex = err.ex;
 		goto out;
+	}
+	if (account_validate(a, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		ex = err.ex;
+		goto done;
 	}
 	memset(&fo, 0, sizeof fo);
 	fo.lock_wait = LOCK_WAIT_DEFAULT;
@@ -324,6 +325,7 @@ run_account(const struct account *a, const struct options *o,
 		ex = err.ex != 0 ? err.ex : EX_SOFTWARE;
 	} else if (o->mode == FETCH_RUN)
 		report(a, &st);
+done:
 	(void)log_targets(NULL, -1, NULL);
 out:
 	res->st = st;
