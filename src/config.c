@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "auth.h"
 #include "buf.h"
 #include "conf.h"
 #include "error.h"
@@ -57,7 +58,10 @@ static const struct keyword keywords[] = {
 	{ "user",		AK_USER,		"a user name" },
 	{ "password",		AK_PASSWORD,		"a password" },
 	{ "passwordeval",	AK_PASSWORDEVAL,	"a command" },
-	{ "auth",		AK_AUTH,		"auto, user or apop" },
+	{ "auth",		AK_AUTH,
+	    "auto, user, apop, plain, login, cram-md5, scram-sha-1, "
+	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
+	    "oauthbearer, external or gssapi" },
 	{ "delivery",		AK_DELIVERY,
 	    "maildir DIR, mbox FILE or mda COMMAND" },
 	{ "keep",		AK_KEEP,		"on or off" },
@@ -74,6 +78,11 @@ static const struct keyword keywords[] = {
 	    "off, on, or a facility: mail, user, daemon, local0..local7" },
 	{ "jobs",		AK_JOBS,
 	    "a number of accounts from 1 to " JOBS_MAX_STR },
+	{ "tls_priorities",	AK_TLS_PRIORITIES,
+	    "a GnuTLS priority string" },
+	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name" },
+	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name" },
+	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name" },
 
 	/* mpop keys that popfetch does not support. */
 	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
@@ -83,10 +92,6 @@ static const struct keyword keywords[] = {
 	{ "pipelining",		KEY_UNSUPPORTED,	NULL },
 	{ "domain",		KEY_UNSUPPORTED,	NULL },
 	{ "ntlmdomain",		KEY_UNSUPPORTED,	NULL },
-	{ "tls_crl_file",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_cert_file",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_key_file",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_priorities",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_host_override",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_min_dh_prime_bits", KEY_UNSUPPORTED,	NULL },
 	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
@@ -468,14 +473,7 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		set_str(&a->passwordeval, value);
 		return 0;
 	case AK_AUTH:
-		/* mpop's `auth on` means: pick the best method. */
-		if (strcmp(value, "auto") == 0 || strcmp(value, "on") == 0)
-			a->auth = AUTH_AUTO;
-		else if (strcmp(value, "user") == 0)
-			a->auth = AUTH_USER;
-		else if (strcmp(value, "apop") == 0)
-			a->auth = AUTH_APOP;
-		else {
+		if (auth_method_parse(value, &a->auth) == -1) {
 			bad_value(p, kw, value);
 			return -1;
 		}
@@ -521,6 +519,21 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 			return -1;
 		}
 		return parse_number(p, kw, value, 1, JOBS_MAX, &a->jobs);
+	case AK_TLS_PRIORITIES:
+		set_str(&a->tls_priorities, value);
+		return 0;
+	case AK_TLS_CERT_FILE:
+		free(a->tls_cert_file);
+		a->tls_cert_file = config_expand_tilde(value);
+		return 0;
+	case AK_TLS_KEY_FILE:
+		free(a->tls_key_file);
+		a->tls_key_file = config_expand_tilde(value);
+		return 0;
+	case AK_TLS_CRL_FILE:
+		free(a->tls_crl_file);
+		a->tls_crl_file = config_expand_tilde(value);
+		return 0;
 	case AK__COUNT:
 		break;
 	}

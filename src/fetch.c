@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "fetch.h"
 #include "log.h"
@@ -33,7 +34,7 @@
 #include "uidstate.h"
 #include "xmalloc.h"
 
-#define FETCH_BATCH	POP3_WINDOW	/* messages per group commit */
+#define FETCH_BATCH	64	/* messages per group commit */
 
 struct session {
 	const struct account	*a;
@@ -91,6 +92,10 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	tp.trust_file = a->tls_trust_file;
 	tp.certcheck = a->tls_certcheck;
 	tp.fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
+	tp.priorities = a->tls_priorities;
+	tp.cert_file = a->tls_cert_file;
+	tp.key_file = a->tls_key_file;
+	tp.crl_file = a->tls_crl_file;
 
 	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
 		log_warn(a->name, "tls_certcheck is off: the server's "
@@ -120,10 +125,13 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 		    pop3_capa(s->p, err) == -1)
 			return -1;
 	}
+	if (a->tls)
+		log_debug(a->name, "TLS: %s", transport_tls_desc(t));
 	if (!a->tls)
 		log_warn(a->name, "tls is off: the password crosses the "
 		    "network unencrypted");
-	return pop3_login(s->p, a->auth, a->user, pass, err);
+	pop3_scan_ahead(s->p, 1);
+	return auth_login(s->p, a, pass, err);
 }
 
 /* Decide what to retrieve and what to delete without retrieving. */
@@ -459,7 +467,14 @@ finish(struct session *s, struct error *err)
 	size_t		  i, n = 0;
 	int		  rc;
 
-	if (!s->quit_done && pop3_quit(s->p, err) == -1)
+	/*
+	 * Only DELEs make QUIT's answer matter; without any, do not spend a
+	 * round trip waiting for it.
+	 */
+	if (!s->quit_done && s->dq_tail == 0 && !s->quit_sent) {
+		if (pop3_quit_nowait(s->p, err) == -1)
+			return -1;
+	} else if (!s->quit_done && pop3_quit(s->p, err) == -1)
 		return -1;
 	if (s->us == NULL || !s->scan.have_uids)
 		return 0;
@@ -502,7 +517,8 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.fo = fo;
 
 	/* Everything that can fail locally fails before connecting. */
-	if ((pass = account_password(a, err)) == NULL)
+	if (auth_needs_password(a->auth) &&
+	    (pass = account_password(a, err)) == NULL)
 		goto out;
 	if (fo->mode == FETCH_RUN && (s.sink = sink_new(a, err)) == NULL)
 		goto out;

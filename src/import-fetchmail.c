@@ -579,8 +579,8 @@ write_entry(const struct fm_entry *e, const char *acct, int first, FILE *out)
 	if (e->password != NULL)
 		write_quoted(out, "password", e->password);
 	else
-		fprintf(out, "# no password given: fetchmail asked or read "
-		    "~/.netrc; set password or passwordeval\n");
+		fprintf(out, "# no password given: like fetchmail, popfetch "
+		    "reads ~/.netrc, then asks\n");
 	fprintf(out, "keep %s\n", e->keep == 1 ? "on" : "off");
 	if (e->limit > 0)
 		fprintf(out, "skipsize %lld\n", e->limit);

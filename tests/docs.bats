@@ -54,9 +54,12 @@ setup() {
 	run "$POPFETCH" -C "$TEST_TMP/rc" -s no-such-account
 	assert_failure 64
 	assert_output --partial "no account named 'no-such-account'"
-	cp "$SRC/docs/examples/procmail.fetchrc" "$TEST_TMP/rc2"
-	run "$POPFETCH" -C "$TEST_TMP/rc2" -s no-such-account
-	assert_failure 64
+	for ex in procmail.fetchrc oauth2.fetchrc; do
+		cp "$SRC/docs/examples/$ex" "$TEST_TMP/rc2"
+		run "$POPFETCH" -C "$TEST_TMP/rc2" -s no-such-account
+		assert_failure 64
+		assert_output --partial "no account named 'no-such-account'"
+	done
 }
 
 @test "the systemd units are valid" {

@@ -60,7 +60,7 @@ EOF
 
 @test "mpop keys popfetch does not have: a clear message with file and line" {
 	for key in "proxy_host localhost" "received_header off" "only_new on" \
-	    "tls_cert_file ~/c.pem" "socket /tmp/s"; do
+	    "tls_host_override x" "socket /tmp/s"; do
 		write_fetchrc "$TEST_TMP/mpoprc" <<EOF
 defaults
 keep on

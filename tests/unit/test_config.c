@@ -317,7 +317,11 @@ test_every_key(void)
 	    "killsize 3k\n"
 	    "filter grep -q spam && exit 1\n"
 	    "logfile ~/log\n"
-	    "syslog LOG_LOCAL2\n", &list);
+	    "syslog LOG_LOCAL2\n"
+	    "tls_priorities NORMAL:-VERS-TLS1.0\n"
+	    "tls_cert_file ~/c.pem\n"
+	    "tls_key_file ~/k.pem\n"
+	    "tls_crl_file ~/crl.pem\n", &list);
 	ok(a != NULL, "every key: parses");
 	if (a == NULL)
 		return;
@@ -343,6 +347,10 @@ test_every_key(void)
 	is_str(a->filter, "grep -q spam && exit 1", "key filter");
 	is_str(a->logfile, HOME "/log", "key logfile");
 	is_int(a->syslog, LOG_LOCAL2, "key syslog");
+	is_str(a->tls_priorities, "NORMAL:-VERS-TLS1.0", "key tls_priorities");
+	is_str(a->tls_cert_file, HOME "/c.pem", "key tls_cert_file");
+	is_str(a->tls_key_file, HOME "/k.pem", "key tls_key_file");
+	is_str(a->tls_crl_file, HOME "/crl.pem", "key tls_crl_file");
 	/* jobs is a defaults-only key (see test below). */
 	is_int(a->set, ((UINT64_C(1) << AK__COUNT) - 1) &
 	    ~(UINT64_C(1) << AK_JOBS), "every key: every bit set");
@@ -469,8 +477,15 @@ test_errors(void)
 	    "rc:2: 'keep' needs a value: on or off");
 	parse_fails("account a\nkeep true\n", "rc:2: invalid value 'true' "
 	    "for 'keep': expected on or off");
-	parse_fails("account a\nauth plain\n", "rc:2: invalid value 'plain' "
-	    "for 'auth': expected auto, user or apop");
+	parse_fails("account a\nauth digest-md5\n", "rc:2: invalid value "
+	    "'digest-md5' for 'auth': expected auto, user, apop, plain, login, "
+	    "cram-md5, scram-sha-1, scram-sha-256, scram-sha-1-plus, "
+	    "scram-sha-256-plus, xoauth2, oauthbearer, external or gssapi");
+	parse_fails("account a\nauth SCRAM-SHA-256-PLUS\nauth bogus\n",
+	    "rc:3: invalid value 'bogus' for 'auth': expected auto, user, "
+	    "apop, plain, login, cram-md5, scram-sha-1, scram-sha-256, "
+	    "scram-sha-1-plus, scram-sha-256-plus, xoauth2, oauthbearer, "
+	    "external or gssapi");
 	parse_fails("account a\ndelivery maildir\n",
 	    "rc:2: invalid value 'maildir' for 'delivery': expected maildir "
 	    "DIR, mbox FILE or mda COMMAND");
@@ -663,12 +678,18 @@ test_password(void)
 	struct error	 err;
 	char		*pw;
 
+	/* Never a prompt here, even when run from a terminal. */
+	if (freopen("/dev/null", "r", stdin) == NULL)
+		return;
 	a = account_new("acct", "rc", 1);
+	a->host = xstrdup("pop.example");
+	a->user = xstrdup("u");
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "password: none set fails");
-	is_str(err.msg, "account acct: no password set (use password or "
-	    "passwordeval)", "password: none set message");
+	is_str(err.msg, "account acct: no password (set password or "
+	    "passwordeval, add pop.example to ~/.netrc, or run popfetch from "
+	    "a terminal to be asked)", "password: none set message");
 
 	a->passwordeval = xstrdup("echo wrong");
 	a->password = xstrdup("direct");

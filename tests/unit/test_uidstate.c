@@ -43,7 +43,9 @@ slurp(void)
 int
 main(void)
 {
-	struct uidstate	*us, *us2;
+	/* static: still reachable in the forked child, for valgrind. */
+	static struct uidstate *us;
+	struct uidstate	*us2;
 	struct error	 err;
 	struct stat	 st;
 	time_t		 first;
