@@ -4,20 +4,28 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "account.h"
+#include "buf.h"
 #include "conf.h"
 #include "daemon.h"
 #include "fetch.h"
+#include "import-fetchmail.h"
+#include "json.h"
 #include "log.h"
 #include "runner.h"
 #include "xmalloc.h"
+
 
 struct options {
 	const char	 *config;
@@ -27,31 +35,58 @@ struct options {
 	char		**names;
 	int		  nnames;
 	int		  jobs;		/* -j; 0: the config's `jobs`, else 1 */
+	enum fetch_mode	  mode;
+	int		  json;
+	int		  import;		/* --import-fetchmailrc */
+	const char	 *import_file;
+	int		  progress;		/* draw the live line */
 	int		  retries;	/* --retry N */
 	long		  interval;	/* --daemon INTERVAL; 0: one-shot */
 	const char	 *path;		/* the config file in use */
 };
 
-/* What one runner item needs: runner_fn takes a single pointer. */
-struct job {
-	const struct account	*a;
+/* What fetch_one (a daemon_fetch_fn) needs, and what it leaves. */
+struct attempt {
 	const struct options	*o;
+	struct fetch_stats	 st;
 };
 
 #define RETRY_MAX	100
 
+/*
+ * What one account's run left for the --json summary.  It lives in
+ * shared memory: with -j the account runs in a child process.
+ */
+struct outcome {
+	struct fetch_stats	st;
+	int			ex;
+	char			msg[ERROR_MSG_MAX];
+};
+
+/* One runner item. */
+struct job {
+	const struct account	*a;
+	const struct options	*o;
+	struct outcome		*out;
+};
+
 static void	usage(FILE *);
-static int	parse_retry(const char *, int *);
 static int	parse_options(int, char **, struct options *);
 static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
-static int	run_account(const struct account *, const struct options *);
-static int	run_item(void *);
-static int	pick_jobs(const struct options *, struct account **, size_t);
+static int	set_mode(struct options *, enum fetch_mode);
+static int	parse_retry(const char *, int *);
 static int	fetch_one(const struct account *, void *, struct error *);
 static int	load_accounts(void *, struct accounts *, struct account ***,
 		    size_t *, struct error *);
 static int	run_daemon(struct options *);
+static int	run_account(const struct account *, const struct options *,
+		    struct outcome *);
+static int	run_item(void *);
+static int	pick_jobs(const struct options *, struct account **, size_t);
+static int	run_import(const struct options *);
+static void	print_json(struct account **, const struct outcome *, size_t,
+		    int);
 static void	human_size(char *, size_t, uint64_t);
 static void	report(const struct account *, const struct fetch_stats *);
 
@@ -59,16 +94,23 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: popfetch [-qv] [--debug] [-C file] [-j N] [--retry N | --daemon INTERVAL]\n"
-"                [-a | account ...]\n"
+"usage: popfetch [-lnqsv] [--debug] [--json] [-C file] [-j N]\n"
+"                [--retry N | --daemon INTERVAL] [-a | account ...]\n"
+"       popfetch --import-fetchmailrc [file]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
 "  -C, --config FILE   read FILE instead of ~/.fetchrc\n"
 "  -j, --jobs N        fetch up to N accounts at once (default: the config's\n"
 "                      'jobs', else 1)\n"
+"  -s, --status        count the messages on the server and the new ones\n"
+"  -l, --list          list the new messages: size, date, sender, subject\n"
+"  -n, --dry-run       say what would be fetched, skipped and deleted\n"
+"      --json          print a summary of the run as JSON on stdout\n"
 "  -q, --quiet         print nothing but errors (for cron)\n"
 "  -v, --verbose       print a line for every message\n"
+"      --import-fetchmailrc [FILE]\n"
+"                      print a fetchrc for the POP3 entries of a .fetchmailrc\n"
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
 "      --retry N       try a temporary failure again up to N times\n"
 "      --daemon INTERVAL  poll forever, every INTERVAL (30s, 5m, 1h)\n"
@@ -107,6 +149,11 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "debug",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
+		{ "status",	no_argument,		NULL, 's' },
+		{ "list",	no_argument,		NULL, 'l' },
+		{ "dry-run",	no_argument,		NULL, 'n' },
+		{ "json",	no_argument,		NULL, 'J' },
+		{ "import-fetchmailrc", optional_argument, NULL, 'I' },
 		{ "retry",	required_argument,	NULL, 'r' },
 		{ "daemon",	required_argument,	NULL, 'D' },
 		{ NULL,		0,			NULL, 0 }
@@ -116,13 +163,49 @@ parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof *o);
 	o->level = LOG_NORMAL;
-	while ((c = getopt_long(argc, argv, "aC:j:qvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "aC:j:qvhVsln", longopts,
+	    NULL)) != -1) {
 		switch (c) {
+		case 's':
+			if (set_mode(o, FETCH_STATUS) == -1)
+				return -1;
+			break;
+		case 'l':
+			if (set_mode(o, FETCH_LIST) == -1)
+				return -1;
+			break;
+		case 'n':
+			if (set_mode(o, FETCH_DRYRUN) == -1)
+				return -1;
+			break;
+		case 'J':
+			o->json = 1;
+			break;
+		case 'I':
+			o->import = 1;
+			/* Also "--import-fetchmailrc FILE", not only "=FILE". */
+			if (optarg == NULL && optind < argc &&
+			    argv[optind][0] != '-')
+				optarg = argv[optind++];
+			o->import_file = optarg;
+			break;
 		case 'a':
 			o->all = 1;
 			break;
 		case 'C':
 			o->config = optarg;
+			break;
+		case 'r':
+			if (parse_retry(optarg, &o->retries) == -1)
+				return -1;
+			break;
+		case 'D':
+			if ((o->interval = daemon_parse_interval(optarg)) == -1) {
+				log_error(NULL, "--daemon: invalid interval "
+				    "'%.32s': use a number with s, m, h or d, "
+				    "such as 5m", optarg);
+				return -1;
+			}
 			break;
 		case 'j':
 			o->jobs = (int)strtonum(optarg, 1, RUNNER_JOBS_MAX,
@@ -143,18 +226,6 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'd':
 			o->debug = 1;
 			break;
-		case 'r':
-			if (parse_retry(optarg, &o->retries) == -1)
-				return -1;
-			break;
-		case 'D':
-			if ((o->interval = daemon_parse_interval(optarg)) == -1) {
-				log_error(NULL, "--daemon: invalid interval "
-				    "'%.32s': use a number with s, m, h or d, "
-				    "such as 5m", optarg);
-				return -1;
-			}
-			break;
 		case 'h':
 			usage(stdout);
 			exit(EX_OK);
@@ -168,15 +239,35 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	o->names = argv + optind;
 	o->nnames = argc - optind;
-	if (o->all && o->nnames > 0) {
-		log_error(NULL, "-a and account names cannot be combined");
-		return -1;
-	}
 	if (o->retries > 0 && o->interval > 0) {
 		log_error(NULL, "--retry and --daemon cannot be combined "
 		    "(--daemon retries by itself)");
 		return -1;
 	}
+	if (o->interval > 0 && (o->mode != FETCH_RUN || o->json)) {
+		log_error(NULL, "--daemon fetches: it cannot be combined with "
+		    "--status, --list, --dry-run or --json");
+		return -1;
+	}
+	if (o->import && (o->nnames > 0 || o->all || o->mode != FETCH_RUN)) {
+		log_error(NULL, "--import-fetchmailrc takes only a file name");
+		return -1;
+	}
+	if (o->all && o->nnames > 0) {
+		log_error(NULL, "-a and account names cannot be combined");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_mode(struct options *o, enum fetch_mode m)
+{
+	if (o->mode != FETCH_RUN && o->mode != m) {
+		log_error(NULL, "-s, -l and -n cannot be combined");
+		return -1;
+	}
+	o->mode = m;
 	return 0;
 }
 
@@ -256,43 +347,71 @@ report(const struct account *a, const struct fetch_stats *st)
 	    st->fetched == 1 ? "" : "s", size, del, kept);
 }
 
-/* One fetch (daemon_fetch_fn); the summary is logged here, errors not. */
+/* Fetch one account; the error, if any, is reported here, once. */
+static int
+run_account(const struct account *a, const struct options *o,
+    struct outcome *res)
+{
+	struct attempt		at;
+	struct daemon_ops	ops = { fetch_one, NULL, &at };
+	struct fetch_stats	st;
+	struct error		err;
+	int			ex = EX_OK;
+
+	error_clear(&err);
+	memset(&st, 0, sizeof st);
+	/* First, so that the account's own configuration errors go there. */
+	if (log_targets(a->logfile, a->syslog, &err) == -1) {
+		log_error(a->name, "%s", err.msg);
+		ex = err.ex;
+		goto out;
+	}
+	if (account_validate(a, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		ex = err.ex;
+		goto done;
+	}
+	memset(&at, 0, sizeof at);
+	at.o = o;
+	if (daemon_retry(a, o->retries, &ops, &err) == -1) {
+		log_error(a->name, "%s", err.msg);
+		ex = err.ex != 0 ? err.ex : EX_SOFTWARE;
+	}
+	st = at.st;
+done:
+	(void)log_targets(NULL, -1, NULL);
+out:
+	res->st = st;
+	res->ex = ex;
+	strlcpy(res->msg, err.msg, sizeof res->msg);
+	return ex;
+}
+
+/*
+ * One fetch (daemon_fetch_fn); the summary is logged here, the error is
+ * left to the caller.
+ */
 static int
 fetch_one(const struct account *a, void *arg, struct error *err)
 {
-	const struct options	*o = arg;
+	struct attempt		*at = arg;
+	const struct options	*o = at->o;
 	struct fetch_opts	 fo;
-	struct fetch_stats	 st;
 	int			 rc;
 
 	memset(&fo, 0, sizeof fo);
 	fo.lock_wait = a->lock_wait;
+	fo.mode = o->mode;
+	fo.progress = o->progress;
 	fo.stop = &daemon_stop;
-	rc = fetch_account(a, &fo, &st, err);
-	/* A daemon says nothing when there was nothing to say. */
-	if ((rc == 0 || st.fetched > 0) &&
-	    (o->interval == 0 || st.fetched > 0 || st.deleted > 0))
-		report(a, &st);
+	rc = fetch_account(a, &fo, &at->st, err);
+	if ((rc == 0 && o->mode == FETCH_RUN) || at->st.fetched > 0) {
+		/* A daemon says nothing when there was nothing to say. */
+		if (o->interval == 0 || at->st.fetched > 0 ||
+		    at->st.deleted > 0)
+			report(a, &at->st);
+	}
 	return rc;
-}
-
-/* Fetch one account; the error, if any, is reported here, once. */
-static int
-run_account(const struct account *a, const struct options *o)
-{
-	struct daemon_ops	ops = { fetch_one, NULL, (void *)o };
-	struct error		err;
-
-	error_clear(&err);
-	if (account_validate(a, &err) == -1) {
-		log_error(NULL, "%s", err.msg);
-		return err.ex;
-	}
-	if (daemon_retry(a, o->retries, &ops, &err) == -1) {
-		log_error(a->name, "%s", err.msg);
-		return err.ex != 0 ? err.ex : EX_SOFTWARE;
-	}
-	return EX_OK;
 }
 
 /* daemon_load_fn: the configuration file and the accounts chosen. */
@@ -300,7 +419,8 @@ static int
 load_accounts(void *arg, struct accounts *list, struct account ***sel,
     size_t *nsel, struct error *err)
 {
-	const struct options	*o = arg;
+	const struct attempt	*at = arg;
+	const struct options	*o = at->o;
 	size_t			 i;
 	int			 ex;
 
@@ -320,12 +440,16 @@ load_accounts(void *arg, struct accounts *list, struct account ***sel,
 	return 0;
 }
 
+/* --daemon: the accounts are polled one after another, in this process. */
 static int
 run_daemon(struct options *o)
 {
-	struct daemon_ops	ops = { fetch_one, load_accounts, o };
+	struct attempt		at;
+	struct daemon_ops	ops = { fetch_one, load_accounts, &at };
 	struct error		err;
 
+	memset(&at, 0, sizeof at);
+	at.o = o;
 	error_clear(&err);
 	if (daemon_run(o->interval, &ops, &err) == -1) {
 		log_error(NULL, "%s", err.msg);
@@ -335,11 +459,51 @@ run_daemon(struct options *o)
 }
 
 static int
+run_import(const struct options *o)
+{
+	struct error	 err;
+	char		*path;
+	int		 rc;
+
+	error_clear(&err);
+	if (o->import_file != NULL)
+		path = xstrdup(o->import_file);
+	else
+		path = config_expand_tilde("~/.fetchmailrc");
+	rc = import_fetchmailrc(path, stdout, &err);
+	free(path);
+	if (rc == -1) {
+		log_error(NULL, "%s", err.msg);
+		return err.ex;
+	}
+	return EX_OK;
+}
+
+/* The summary: one object per selected account, in the order given. */
+static void
+print_json(struct account **sel, const struct outcome *out, size_t n, int ex)
+{
+	struct buf	accts, doc;
+	size_t		i;
+
+	buf_init(&accts);
+	buf_init(&doc);
+	for (i = 0; i < n; i++)
+		json_account(&accts, i == 0, sel[i]->name, &out[i].st,
+		    out[i].ex, out[i].ex != EX_OK ? out[i].msg : NULL);
+	json_document(&doc, ex, &accts);
+	fwrite(doc.data, 1, doc.len, stdout);
+	fflush(stdout);
+	buf_free(&accts);
+	buf_free(&doc);
+}
+
+static int
 run_item(void *item)
 {
-	const struct job	*j = item;
+	struct job	*j = item;
 
-	return run_account(j->a, j->o);
+	return run_account(j->a, j->o, j->out);
 }
 
 /* -j wins; else the largest `jobs` the selected accounts got from defaults. */
@@ -365,10 +529,11 @@ main(int argc, char **argv)
 	struct account	**sel = NULL;
 	struct error	  err;
 	char		 *path;
-	size_t		  nsel = 0, i;
-	struct job	 *jobs;
+	struct outcome	 *out;
+	struct job	 *jv;
 	void		**items;
-	int		  ex, first = EX_OK, *exs;
+	size_t		  nsel = 0, i;
+	int		  ex, first = EX_OK, *exs, jobs;
 
 	/* A peer that goes away must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -376,6 +541,10 @@ main(int argc, char **argv)
 	if (parse_options(argc, argv, &o) == -1)
 		return EX_USAGE;
 	log_init(o.level, o.debug);
+	if (o.import)
+		return run_import(&o);
+	if (o.json)
+		log_reserve_stdout();
 
 	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
 	o.path = path;
@@ -390,32 +559,61 @@ main(int argc, char **argv)
 		log_error(NULL, "%s", err.msg);
 		accounts_free(&accts);
 		free(path);
-		return err.ex != 0 ? err.ex : EX_CONFIG;
+		ex = err.ex != 0 ? err.ex : EX_CONFIG;
+		if (o.json)
+			print_json(NULL, NULL, 0, ex);
+		return ex;
 	}
 	if ((ex = select_accounts(&accts, &o, path, &sel, &nsel)) != EX_OK) {
 		accounts_free(&accts);
 		free(path);
+		if (o.json)
+			print_json(NULL, NULL, 0, ex);
 		return ex;
 	}
 	/*
 	 * One failing account does not stop the others; the exit code is the
 	 * first failure in account order, however many ran at once.
 	 */
-	jobs = xcalloc(nsel, sizeof *jobs);
+	jobs = pick_jobs(&o, sel, nsel);
+	/* Several progress lines on one terminal would overwrite each other. */
+	o.progress = jobs <= 1 && o.mode == FETCH_RUN && o.level >= LOG_NORMAL &&
+	    isatty(STDERR_FILENO);
+	out = mmap(NULL, nsel * sizeof *out, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (out == MAP_FAILED) {
+		log_error(NULL, "mmap: %s", strerror(errno));
+		free(sel);
+		accounts_free(&accts);
+		free(path);
+		return EX_OSERR;
+	}
+	memset(out, 0, nsel * sizeof *out);
+	jv = xcalloc(nsel, sizeof *jv);
 	items = xcalloc(nsel, sizeof *items);
 	for (i = 0; i < nsel; i++) {
-		jobs[i].a = sel[i];
-		jobs[i].o = &o;
-		items[i] = &jobs[i];
+		jv[i].a = sel[i];
+		jv[i].o = &o;
+		jv[i].out = &out[i];
+		items[i] = &jv[i];
 	}
 	exs = xcalloc(nsel, sizeof *exs);
-	runner_run(items, nsel, pick_jobs(&o, sel, nsel), run_item, exs);
-	for (i = 0; i < nsel; i++)
+	runner_run(items, nsel, jobs, run_item, exs);
+	for (i = 0; i < nsel; i++) {
+		/* A child that died left no outcome: the runner's code counts. */
+		out[i].ex = exs[i];
+		if (exs[i] != EX_OK && out[i].msg[0] == '\0')
+			snprintf(out[i].msg, sizeof out[i].msg, "the run of "
+			    "this account ended abnormally");
 		if (exs[i] != EX_OK && first == EX_OK)
 			first = exs[i];
+	}
+	if (o.json)
+		print_json(sel, out, nsel, first);
+	munmap(out, nsel * sizeof *out);
 	free(exs);
 	free(items);
-	free(jobs);
+	free(jv);
 	free(sel);
 	accounts_free(&accts);
 	free(path);
