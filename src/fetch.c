@@ -180,13 +180,14 @@ plan(struct session *s, struct error *err)
 	log_debug(s->a->name, "%zu messages on the server, %zu new, %zu "
 	    "to delete from earlier runs", s->scan.count, s->ntodo,
 	    s->dq_tail);
-	return mark_pending(s, err);
+	return 0;
 }
 
 /*
  * Before any message of this session can reach the mailbox: one fsync
- * makes the recoveries above durable and notes every UID about to be
- * fetched as pending (see uidstate.h), for a sink that can find them.
+ * makes the recoveries of plan() durable and notes every UID about to be
+ * fetched (what choose() kept) as pending (see uidstate.h), for a sink
+ * that can find them.
  */
 static int
 mark_pending(struct session *s, struct error *err)
@@ -225,7 +226,9 @@ delivered_before(struct session *s, const struct pop3_msg *m, int *before,
 		*before = 1;
 		return 0;
 	}
-	if (!uidstate_is_pending(s->us, m->uid) || !sink_can_find(s->sink))
+	/* Without a sink (--status, --list, --dry-run) nothing is touched. */
+	if (s->sink == NULL || !uidstate_is_pending(s->us, m->uid) ||
+	    !sink_can_find(s->sink))
 		return 0;
 	make_tag(s, m->uid, tag);
 	if ((found = sink_find(s->sink, tag, err)) == -1)
@@ -662,7 +665,7 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 		rc = look(&s, err);
 		goto out;
 	}
-	if (choose(&s, err) == -1)
+	if (choose(&s, err) == -1 || mark_pending(&s, err) == -1)
 		goto out;
 	progress_begin(&s);
 	if (transfer(&s, err) == -1 || finish(&s, err) == -1)
