@@ -57,6 +57,7 @@ struct session {
 
 static int	connect_and_login(struct session *, const char *,
 		    struct error *);
+static void	tls_params_of(const struct account *, struct tls_params *);
 static int	plan(struct session *, struct error *);
 static int	transfer(struct session *, struct error *);
 static int	send_next(struct session *, size_t *, struct error *);
@@ -74,20 +75,36 @@ static void	session_free(struct session *);
 static int
 connect_and_login(struct session *s, const char *pass, struct error *err)
 {
-	const struct account	*a = s->a;
+	if (fetch_connect(s->a, &s->p, err) == -1)
+		return -1;
+	if (!s->a->tls)
+		log_warn(s->a->name, "tls is off: the password crosses the "
+		    "network unencrypted");
+	return auth_login(s->p, s->a, pass, err);
+}
+
+static void
+tls_params_of(const struct account *a, struct tls_params *tp)
+{
+	memset(tp, 0, sizeof *tp);
+	tp->host = a->host;
+	tp->trust_file = a->tls_trust_file;
+	tp->certcheck = a->tls_certcheck;
+	tp->fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
+	tp->priorities = a->tls_priorities;
+	tp->cert_file = a->tls_cert_file;
+	tp->key_file = a->tls_key_file;
+	tp->crl_file = a->tls_crl_file;
+}
+
+int
+fetch_connect(const struct account *a, struct pop3 **pp, struct error *err)
+{
 	struct transport	*t;
 	struct tls_params	 tp;
 
-	memset(&tp, 0, sizeof tp);
-	tp.host = a->host;
-	tp.trust_file = a->tls_trust_file;
-	tp.certcheck = a->tls_certcheck;
-	tp.fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
-	tp.priorities = a->tls_priorities;
-	tp.cert_file = a->tls_cert_file;
-	tp.key_file = a->tls_key_file;
-	tp.crl_file = a->tls_crl_file;
-
+	*pp = NULL;
+	tls_params_of(a, &tp);
 	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
 		log_warn(a->name, "tls_certcheck is off: the server's "
 		    "certificate is not checked, so anyone on the path can "
@@ -97,31 +114,28 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	if ((t = transport_connect(a->host, account_port(a), a->timeout,
 	    err)) == NULL)
 		return -1;
-	s->p = pop3_new(t, a->name);
+	*pp = pop3_new(t, a->name);
 	if (a->tls && !a->tls_starttls &&
 	    transport_starttls(t, &tp, err) == -1)
 		return -1;
-	if (pop3_greeting(s->p, err) == -1 || pop3_capa(s->p, err) == -1)
+	if (pop3_greeting(*pp, err) == -1 || pop3_capa(*pp, err) == -1)
 		return -1;
 	if (a->tls && a->tls_starttls) {
 		/* Without CAPA we cannot know; STLS itself will tell. */
-		if (pop3_caps(s->p)->known && !pop3_caps(s->p)->stls) {
+		if (pop3_caps(*pp)->known && !pop3_caps(*pp)->stls) {
 			error_set(err, EX_PROTOCOL, "the server does not "
 			    "offer STLS, and tls_starttls is on: not "
 			    "continuing without TLS (the offer may have been "
 			    "stripped by an attacker)");
 			return -1;
 		}
-		if (pop3_stls(s->p, &tp, err) == -1 ||
-		    pop3_capa(s->p, err) == -1)
+		if (pop3_stls(*pp, &tp, err) == -1 ||
+		    pop3_capa(*pp, err) == -1)
 			return -1;
 	}
 	if (a->tls)
 		log_debug(a->name, "TLS: %s", transport_tls_desc(t));
-	if (!a->tls)
-		log_warn(a->name, "tls is off: the password crosses the "
-		    "network unencrypted");
-	return auth_login(s->p, a, pass, err);
+	return 0;
 }
 
 /* Decide what to retrieve and what to delete without retrieving. */

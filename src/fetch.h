@@ -16,6 +16,8 @@
 #include "account.h"
 #include "error.h"
 
+struct pop3;
+
 struct fetch_opts {
 	int	lock_wait;		/* seconds to wait for another run */
 };
@@ -32,5 +34,14 @@ struct fetch_stats {
 /* Fetch one account.  Returns 0, or -1 with err set (err->ex classifies). */
 int	fetch_account(const struct account *, const struct fetch_opts *,
 	    struct fetch_stats *, struct error *);
+
+/*
+ * Connect as a fetch of a would, up to but not including the login:
+ * TCP, TLS or STLS with the account's certificate checks, greeting, CAPA
+ * (again after STLS).  *pp gets the session as soon as there is one, also
+ * when a later step fails; the caller frees it with pop3_free().
+ */
+int	fetch_connect(const struct account *a, struct pop3 **pp,
+	    struct error *);
 
 #endif

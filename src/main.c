@@ -16,6 +16,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "runner.h"
+#include "serverinfo.h"
 #include "xmalloc.h"
 
 #define LOCK_WAIT_DEFAULT	5
@@ -28,6 +29,7 @@ struct options {
 	char		**names;
 	int		  nnames;
 	int		  jobs;		/* -j; 0: the config's `jobs`, else 1 */
+	int		  serverinfo;	/* -S: show servers, fetch nothing */
 };
 
 static void	usage(FILE *);
@@ -36,6 +38,7 @@ static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
 static int	run_account(const struct account *);
 static int	run_item(void *);
+static int	run_serverinfo(struct account **, size_t);
 static int	pick_jobs(const struct options *, struct account **, size_t);
 static void	human_size(char *, size_t, uint64_t);
 static void	report(const struct account *, const struct fetch_stats *);
@@ -45,6 +48,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: popfetch [-qv] [--debug] [-C file] [-j N] [-a | account ...]\n"
+"       popfetch -S [--debug] [-C file] [-a | account ...]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
@@ -52,6 +56,8 @@ usage(FILE *f)
 "  -j, --jobs N        fetch up to N accounts at once (default: the config's\n"
 "                      'jobs', else 1)\n"
 "  -q, --quiet         print nothing but errors (for cron)\n"
+"  -S, --serverinfo    show what the servers offer (TLS, certificate,\n"
+"                      capabilities); fetches nothing, does not log in\n"
 "  -v, --verbose       print a line for every message\n"
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
 "  -h, --help          show this help\n"
@@ -71,6 +77,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "config",	required_argument,	NULL, 'C' },
 		{ "jobs",	required_argument,	NULL, 'j' },
 		{ "quiet",	no_argument,		NULL, 'q' },
+		{ "serverinfo",	no_argument,		NULL, 'S' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "debug",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
@@ -82,7 +89,7 @@ parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof *o);
 	o->level = LOG_NORMAL;
-	while ((c = getopt_long(argc, argv, "aC:j:qvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "aC:j:qSvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			o->all = 1;
@@ -102,6 +109,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'q':
 			o->level = LOG_QUIET;
+			break;
+		case 'S':
+			o->serverinfo = 1;
 			break;
 		case 'v':
 			o->level = LOG_VERBOSE;
@@ -236,6 +246,31 @@ run_item(void *item)
 	return run_account(item);
 }
 
+/* -S: one account after the other, so that the output stays in order. */
+static int
+run_serverinfo(struct account **sel, size_t nsel)
+{
+	struct error	err;
+	size_t		i;
+	int		first = EX_OK;
+
+	for (i = 0; i < nsel; i++) {
+		error_clear(&err);
+		if (i > 0)
+			putchar('\n');
+		if (account_validate(sel[i], &err) == -1) {
+			log_error(NULL, "%s", err.msg);
+		} else if (serverinfo_print(sel[i], stdout, &err) == -1) {
+			fflush(stdout);
+			log_error(sel[i]->name, "%s", err.msg);
+		} else
+			continue;
+		if (first == EX_OK)
+			first = err.ex != 0 ? err.ex : EX_SOFTWARE;
+	}
+	return first;
+}
+
 /* -j wins; else the largest `jobs` the selected accounts got from defaults. */
 static int
 pick_jobs(const struct options *o, struct account **sel, size_t nsel)
@@ -282,6 +317,13 @@ main(int argc, char **argv)
 		accounts_free(&accts);
 		free(path);
 		return ex;
+	}
+	if (o.serverinfo) {
+		first = run_serverinfo(sel, nsel);
+		free(sel);
+		accounts_free(&accts);
+		free(path);
+		return first;
 	}
 	/*
 	 * One failing account does not stop the others; the exit code is the
