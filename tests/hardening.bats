@@ -9,8 +9,6 @@ load lib/popserver
 load lib/certs
 
 setup() {
-	CERTS=$BATS_RUN_TMPDIR/certs
-	make_test_ca "$CERTS"
 	MD=$TEST_TMP/Maildir
 	RC=$TEST_TMP/fetchrc
 	SLOG=$TEST_TMP/server.log
@@ -138,12 +136,12 @@ nothing_delivered() {
 	! grep -rqs uid-one "$HOME/.local/state/popfetch"
 }
 
-# start_nul_cert NAME [san|cn] -- a TLS server whose certificate, signed by
-# the test CA, names NAME (with escapes).  Skips without python3-cryptography.
+# start_nul_cert NAME [san|cn] -- a TLS server whose certificate names
+# NAME (with escapes), signed by the CA $TEST_TMP/ca.pem that
+# make-nul-cert also makes.  Skips without python3-cryptography.
 start_nul_cert() {
 	local rc=0
-	"$PYTHON3" "$TESTS_SRCDIR/make-nul-cert" "$CERTS" "$TEST_TMP/cert" \
-	    "$@" || rc=$?
+	"$PYTHON3" "$TESTS_SRCDIR/make-nul-cert" "$TEST_TMP" "$@" || rc=$?
 	[ "$rc" -ne 77 ] || skip "python3 module cryptography not installed"
 	[ "$rc" -eq 0 ]
 	mkdir -p "$TEST_TMP/mailbox"
@@ -155,7 +153,7 @@ start_nul_cert() {
 
 @test "a certificate for 'localhost\\0.evil.example' (SAN and CN) is not taken for localhost" {
 	start_nul_cert 'localhost\x00.evil.example' san
-	rc localhost "tls_trust_file $CERTS/ca.pem"
+	rc localhost "tls_trust_file $TEST_TMP/ca.pem"
 	fetch_quickly
 	assert_failure 76
 	assert_output --partial "cannot verify the certificate of localhost"
@@ -167,7 +165,7 @@ start_nul_cert() {
 
 @test "a certificate with 'localhost\\0.evil.example' as its only name (CN) is not taken for localhost" {
 	start_nul_cert 'localhost\x00.evil.example' cn
-	rc localhost "tls_trust_file $CERTS/ca.pem"
+	rc localhost "tls_trust_file $TEST_TMP/ca.pem"
 	fetch_quickly
 	assert_failure 76
 	assert_output --partial "cannot verify the certificate of localhost"
@@ -177,7 +175,7 @@ start_nul_cert() {
 
 @test "control: the same generator's certificate for plain 'localhost' is accepted" {
 	start_nul_cert 'localhost' san
-	rc localhost "tls_trust_file $CERTS/ca.pem"
+	rc localhost "tls_trust_file $TEST_TMP/ca.pem"
 	fetch_quickly
 	assert_success
 	[ "$(maildir_count "$MD")" -eq 1 ]
