@@ -47,6 +47,7 @@ account_new(const char *name, const char *file, int line)
 	a->auth = AUTH_AUTO;
 	a->delivery = DELIVERY_NONE;
 	a->timeout = DEFAULT_TIMEOUT;
+	a->syslog = -1;
 	return a;
 }
 
@@ -68,6 +69,8 @@ account_copy(const struct account *src, const char *name, const char *file,
 	a->passwordeval = strdup_or_null(src->passwordeval);
 	a->delivery_arg = strdup_or_null(src->delivery_arg);
 	a->uidls_file = strdup_or_null(src->uidls_file);
+	a->filter = strdup_or_null(src->filter);
+	a->logfile = strdup_or_null(src->logfile);
 	a->tls_priorities = strdup_or_null(src->tls_priorities);
 	a->tls_cert_file = strdup_or_null(src->tls_cert_file);
 	a->tls_key_file = strdup_or_null(src->tls_key_file);
@@ -145,6 +148,21 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_TIMEOUT:
 		dst->timeout = src->timeout;
 		break;
+	case AK_SKIPSIZE:
+		dst->skipsize = src->skipsize;
+		break;
+	case AK_KILLSIZE:
+		dst->killsize = src->killsize;
+		break;
+	case AK_FILTER:
+		replace_str(&dst->filter, src->filter);
+		break;
+	case AK_LOGFILE:
+		replace_str(&dst->logfile, src->logfile);
+		break;
+	case AK_SYSLOG:
+		dst->syslog = src->syslog;
+		break;
 	case AK_JOBS:
 		dst->jobs = src->jobs;
 		break;
@@ -193,6 +211,8 @@ account_free(struct account *a)
 	free(a->passwordeval);
 	free(a->delivery_arg);
 	free(a->uidls_file);
+	free(a->filter);
+	free(a->logfile);
 	free(a->tls_priorities);
 	free(a->tls_cert_file);
 	free(a->tls_key_file);

@@ -59,6 +59,11 @@ enum account_key {
 	AK_KEEP,
 	AK_UIDLS_FILE,
 	AK_TIMEOUT,
+	AK_SKIPSIZE,
+	AK_KILLSIZE,
+	AK_FILTER,
+	AK_LOGFILE,
+	AK_SYSLOG,
 	AK_JOBS,
 	AK_TLS_PRIORITIES,
 	AK_TLS_CERT_FILE,
@@ -95,6 +100,11 @@ struct account {
 
 	uint64_t	 set;		/* 1 << enum account_key for keys set here */
 
+	uint64_t	 skipsize;	/* leave larger messages; 0: off */
+	uint64_t	 killsize;	/* delete larger messages unread; 0: off */
+	char		*filter;	/* header filter command, or NULL */
+	char		*logfile;	/* also log here (~ expanded), or NULL */
+	int		 syslog;	/* facility (LOG_MAIL...), -1: off */
 	int		 jobs;		/* from `defaults`: accounts at once; 0 unset */
 	char		*tls_priorities; /* NULL: the system's policy */
 	char		*tls_cert_file;	/* client certificate, with tls_key_file */

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "account.h"
@@ -66,6 +68,14 @@ static const struct keyword keywords[] = {
 	{ "uidls_file",		AK_UIDLS_FILE,		"a file name" },
 	{ "timeout",		AK_TIMEOUT,
 	    "a number of seconds from 1 to 3600, or off" },
+	{ "skipsize",		AK_SKIPSIZE,
+	    "a size in bytes, optionally with k, M or G, or off" },
+	{ "killsize",		AK_KILLSIZE,
+	    "a size in bytes, optionally with k, M or G, or off" },
+	{ "filter",		AK_FILTER,		"a command, or off" },
+	{ "logfile",		AK_LOGFILE,		"a file name, or off" },
+	{ "syslog",		AK_SYSLOG,
+	    "off, on, or a facility: mail, user, daemon, local0..local7" },
 	{ "jobs",		AK_JOBS,
 	    "a number of accounts from 1 to " JOBS_MAX_STR },
 	{ "tls_priorities",	AK_TLS_PRIORITIES,
@@ -88,9 +98,6 @@ static const struct keyword keywords[] = {
 	{ "tls_nocertcheck",	KEY_UNSUPPORTED,	NULL },
 	{ "only_new",		KEY_UNSUPPORTED,	NULL },
 	{ "received_header",	KEY_UNSUPPORTED,	NULL },
-	{ "killsize",		KEY_UNSUPPORTED,	NULL },
-	{ "skipsize",		KEY_UNSUPPORTED,	NULL },
-	{ "filter",		KEY_UNSUPPORTED,	NULL },
 };
 
 struct parser {
@@ -117,6 +124,10 @@ static int	 parse_bool(struct parser *, const struct keyword *,
 		    const char *, int *);
 static int	 parse_number(struct parser *, const struct keyword *,
 		    const char *, int, int, int *);
+static int	 parse_size(struct parser *, const struct keyword *,
+		    const char *, uint64_t *);
+static int	 parse_syslog(struct parser *, const struct keyword *,
+		    const char *, int *);
 static int	 parse_fingerprint(struct parser *, const struct keyword *,
 		    struct account *, const char *);
 static int	 hex_bytes(const char *, unsigned char *, size_t);
@@ -485,6 +496,22 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 			return 0;
 		}
 		return parse_number(p, kw, value, 1, TIMEOUT_MAX, &a->timeout);
+	case AK_SKIPSIZE:
+		return parse_size(p, kw, value, &a->skipsize);
+	case AK_KILLSIZE:
+		return parse_size(p, kw, value, &a->killsize);
+	case AK_FILTER:
+		/* mpop's `filter` with no command turns it off; so does off. */
+		free(a->filter);
+		a->filter = strcmp(value, "off") == 0 ? NULL : xstrdup(value);
+		return 0;
+	case AK_LOGFILE:
+		free(a->logfile);
+		a->logfile = strcmp(value, "off") == 0 ? NULL :
+		    config_expand_tilde(value);
+		return 0;
+	case AK_SYSLOG:
+		return parse_syslog(p, kw, value, &a->syslog);
 	case AK_JOBS:
 		/* How the whole run goes, not a property of one account. */
 		if (a != p->defaults) {
@@ -600,6 +627,91 @@ parse_number(struct parser *p, const struct keyword *kw, const char *value,
 	}
 	*out = (int)n;
 	return 0;
+}
+
+/*
+ * "10M", "512k", "2G" or plain bytes; 0 and off mean no limit.  The
+ * suffixes are binary, like mpop's (1k = 1024 bytes).
+ */
+static int
+parse_size(struct parser *p, const struct keyword *kw, const char *value,
+    uint64_t *out)
+{
+	const char	*errstr;
+	char		 digits[24];
+	size_t		 n;
+	uint64_t	 mult = 1;
+	long long	 v;
+
+	if (strcmp(value, "off") == 0) {
+		*out = 0;
+		return 0;
+	}
+	n = strspn(value, "0123456789");
+	if (n == 0 || n >= sizeof digits)
+		goto bad;
+	if (value[n] != '\0') {
+		if (value[n + 1] != '\0')
+			goto bad;
+		switch (value[n]) {
+		case 'k': case 'K':
+			mult = 1024;
+			break;
+		case 'm': case 'M':
+			mult = 1024 * 1024;
+			break;
+		case 'g': case 'G':
+			mult = 1024 * 1024 * 1024;
+			break;
+		default:
+			goto bad;
+		}
+	}
+	memcpy(digits, value, n);
+	digits[n] = '\0';
+	/* 1 TiB is larger than any message a POP3 server will hold. */
+	v = strtonum(digits, 0, (1LL << 40) / (long long)mult, &errstr);
+	if (errstr != NULL)
+		goto bad;
+	*out = (uint64_t)v * mult;
+	return 0;
+bad:
+	bad_value(p, kw, value);
+	return -1;
+}
+
+static int
+parse_syslog(struct parser *p, const struct keyword *kw, const char *value,
+    int *out)
+{
+	static const struct {
+		const char	*name;
+		int		 facility;
+	} names[] = {
+		{ "on", LOG_MAIL }, { "mail", LOG_MAIL }, { "user", LOG_USER },
+		{ "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 },
+		{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+		{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+		{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+		{ "local7", LOG_LOCAL7 },
+	};
+	size_t	i;
+
+	if (strcmp(value, "off") == 0) {
+		*out = -1;
+		return 0;
+	}
+	/* mpop writes LOG_MAIL; accept its spelling too. */
+	if (strncasecmp(value, "LOG_", 4) == 0)
+		value += 4;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcasecmp(value, names[i].name) == 0) {
+			*out = names[i].facility;
+			return 0;
+		}
+	}
+	bad_value(p, kw, value);
+	return -1;
 }
 
 /*

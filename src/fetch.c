@@ -23,10 +23,13 @@
 #include <time.h>
 
 #include "auth.h"
+#include "buf.h"
 #include "fetch.h"
 #include "log.h"
 #include "pop3.h"
+#include "progress.h"
 #include "sink.h"
+#include "survey.h"
 #include "transport.h"
 #include "uidstate.h"
 #include "xmalloc.h"
@@ -47,6 +50,8 @@ struct session {
 	size_t			 dq_head, dq_tail;
 	char			*deleted;	/* per scan index: DELE accepted */
 	uint64_t		 msg_bytes;	/* of the message being read */
+	const struct fetch_opts	*fo;
+	struct progress		 pg;		/* when fo->progress */
 	size_t			*staged;	/* delivered, not yet durable */
 	size_t			 nstaged;
 	uint64_t		 staged_bytes;
@@ -59,6 +64,10 @@ static int	connect_and_login(struct session *, const char *,
 		    struct error *);
 static void	tls_params_of(const struct account *, struct tls_params *);
 static int	plan(struct session *, struct error *);
+static void	count_new(struct session *);
+static int	choose(struct session *, struct error *);
+static int	look(struct session *, struct error *);
+static void	progress_begin(struct session *);
 static int	transfer(struct session *, struct error *);
 static int	send_next(struct session *, size_t *, struct error *);
 static int	got_retr(struct session *, const struct pop3_reply *,
@@ -179,6 +188,110 @@ plan(struct session *s, struct error *err)
 	return 0;
 }
 
+static void
+count_new(struct session *s)
+{
+	size_t	i;
+
+	for (i = 0; i < s->scan.count; i++)
+		s->st->on_server_bytes += s->scan.msgs[i].size;
+	s->st->new_msgs = s->ntodo;
+	for (i = 0; i < s->ntodo; i++)
+		s->st->new_bytes += s->scan.msgs[s->todo[i]].size;
+}
+
+/*
+ * Sort the new messages by what survey_choose() says: fetch, skip (left
+ * alone: not recorded, so looked at again next time) or kill (DELE
+ * without RETR, whatever keep says, as in mpop).
+ */
+static int
+choose(struct session *s, struct error *err)
+{
+	const struct pop3_msg	*m;
+	struct buf		 hdr;
+	enum verdict		 v;
+	const char		*why;
+	size_t			 i, n = 0;
+	int			 rc = -1;
+
+	buf_init(&hdr);
+	for (i = 0; i < s->ntodo; i++) {
+		m = &s->scan.msgs[s->todo[i]];
+		if (survey_choose(s->a, s->p, m, &hdr, &v, &why, err) == -1)
+			goto out;
+		if (s->fo->mode == FETCH_DRYRUN)
+			survey_would(s->a, m, v, why);
+		if (v == VERDICT_FETCH) {
+			s->todo[n++] = s->todo[i];
+		} else if (v == VERDICT_SKIP) {
+			s->st->skipped++;
+			if (s->fo->mode == FETCH_RUN)
+				log_info(s->a->name, "message %lu (%llu bytes) "
+				    "left on the server (%s)", m->num,
+				    (unsigned long long)m->size, why);
+		} else {
+			s->st->killed++;
+			s->dq[s->dq_tail++] = s->todo[i];
+			log_verbose(s->a->name, "message %lu (%llu bytes) to "
+			    "be deleted unread (%s)", m->num,
+			    (unsigned long long)m->size, why);
+		}
+	}
+	s->ntodo = n;
+	rc = 0;
+out:
+	buf_free(&hdr);
+	return rc;
+}
+
+/*
+ * --status, --list, --dry-run: report, then QUIT.  No DELE was sent, so
+ * the server changes nothing, and neither the mail nor the state is
+ * touched here.
+ */
+static int
+look(struct session *s, struct error *err)
+{
+	uint64_t	bytes = 0;
+	size_t		i;
+
+	switch (s->fo->mode) {
+	case FETCH_STATUS:
+		survey_status(s->a, s->st);
+		break;
+	case FETCH_LIST:
+		if (survey_list(s->a, s->p, &s->scan, s->todo, s->ntodo,
+		    err) == -1)
+			return -1;
+		break;
+	case FETCH_DRYRUN:
+		if (choose(s, err) == -1)
+			return -1;
+		for (i = 0; i < s->ntodo; i++)
+			bytes += s->scan.msgs[s->todo[i]].size;
+		survey_dry_summary(s->a, s->st, s->ntodo, bytes, s->dq_tail +
+		    (s->deleting ? s->ntodo : 0));
+		break;
+	case FETCH_RUN:
+		fatalx("look: not a survey mode");
+	}
+	return pop3_quit(s->p, err);
+}
+
+static void
+progress_begin(struct session *s)
+{
+	uint64_t	bytes = 0;
+	size_t		i;
+
+	if (!s->fo->progress || s->ntodo == 0)
+		return;
+	for (i = 0; i < s->ntodo; i++)
+		bytes += s->scan.msgs[s->todo[i]].size;
+	progress_start(&s->pg, s->a->name, s->ntodo, bytes);
+}
+
 /* Queue the next DELE (first, to free the server early) or RETR. */
 static int
 send_next(struct session *s, size_t *next, struct error *err)
@@ -203,6 +316,8 @@ deliver_out(void *arg, const char *p, size_t n, struct error *err)
 	struct session	*s = arg;
 
 	s->msg_bytes += n;
+	if (s->fo->progress)
+		progress_bytes(&s->pg, n);
 	return sink_write(s->sink, p, n, err);
 }
 
@@ -238,9 +353,13 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		return -1;
 	s->staged[s->nstaged++] = r->tag;
 	s->staged_bytes += s->msg_bytes;
+	if (s->fo->progress && log_level() >= LOG_VERBOSE)
+		progress_end(&s->pg);	/* the line below replaces it */
 	log_verbose(s->a->name, "message %lu of %zu delivered (%llu bytes%s%s)",
 	    m->num, s->scan.count, (unsigned long long)s->msg_bytes,
 	    m->uid != NULL ? ", UID " : "", m->uid != NULL ? m->uid : "");
+	if (s->fo->progress)
+		progress_message(&s->pg);
 	if (s->nstaged == FETCH_BATCH)
 		return sync_batch(s, err);
 	return 0;
@@ -385,6 +504,7 @@ finish(struct session *s, struct error *err)
 static void
 session_free(struct session *s)
 {
+	progress_end(&s->pg);
 	pop3_free(s->p);	/* drops the connection if still open */
 	sink_free(s->sink);
 	uidstate_close(s->us);
@@ -408,12 +528,13 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.a = a;
 	s.st = st;
 	s.deleting = !a->keep;
+	s.fo = fo;
 
 	/* Everything that can fail locally fails before connecting. */
 	if (auth_needs_password(a->auth) &&
 	    (pass = account_password(a, err)) == NULL)
 		goto out;
-	if ((s.sink = sink_new(a, err)) == NULL)
+	if (fo->mode == FETCH_RUN && (s.sink = sink_new(a, err)) == NULL)
 		goto out;
 	statepath = account_uidls_path(a);
 	if ((s.us = uidstate_open(statepath, fo->lock_wait, err)) == NULL)
@@ -426,8 +547,17 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	if (pop3_scan(s.p, 1, &s.scan, err) == -1)
 		goto out;
 	st->on_server = s.scan.count;
-	if (plan(&s, err) == -1 || transfer(&s, err) == -1 ||
-	    finish(&s, err) == -1)
+	if (plan(&s, err) == -1)
+		goto out;
+	count_new(&s);
+	if (fo->mode != FETCH_RUN) {
+		rc = look(&s, err);
+		goto out;
+	}
+	if (choose(&s, err) == -1)
+		goto out;
+	progress_begin(&s);
+	if (transfer(&s, err) == -1 || finish(&s, err) == -1)
 		goto out;
 	if (st->failed > 0) {
 		error_set(err, EX_PROTOCOL, "%lu message%s could not be "

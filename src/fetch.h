@@ -18,8 +18,18 @@
 
 struct pop3;
 
+/* What a run does besides (or instead of) fetching; see survey.h. */
+enum fetch_mode {
+	FETCH_RUN = 0,			/* fetch */
+	FETCH_STATUS,			/* -s: count, download nothing */
+	FETCH_LIST,			/* -l: one line per new message (TOP) */
+	FETCH_DRYRUN,			/* -n: decide, but change nothing */
+};
+
 struct fetch_opts {
 	int	lock_wait;		/* seconds to wait for another run */
+	enum fetch_mode mode;
+	int	progress;		/* draw the live line on stderr */
 };
 
 struct fetch_stats {
@@ -29,6 +39,11 @@ struct fetch_stats {
 	unsigned long	 kept;		/* already delivered, left on server */
 	unsigned long	 failed;	/* messages the server would not give */
 	uint64_t	 bytes;		/* delivered bytes */
+	uint64_t	 on_server_bytes; /* LIST sizes of all messages */
+	unsigned long	 new_msgs;	/* not delivered by an earlier run */
+	uint64_t	 new_bytes;
+	unsigned long	 skipped;	/* skipsize or filter: left on server */
+	unsigned long	 killed;	/* killsize or filter: deleted unread */
 };
 
 /* Fetch one account.  Returns 0, or -1 with err set (err->ex classifies). */

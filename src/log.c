@@ -1,9 +1,13 @@
 /* log.c -- user-facing messages and the protocol trace; see log.h. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -11,11 +15,16 @@
 #define LOG_LINE_MAX	2048
 #define TRACE_SHOW_MAX	200
 
-static void	emit(int, const char *, const char *, const char *, va_list)
-		    __attribute__((format(printf, 4, 0)));
+static void	emit(int, int, const char *, const char *, const char *,
+		    va_list) __attribute__((format(printf, 5, 0)));
+
+static void	to_targets(int, const char *, size_t);
 
 static enum log_level	cur_level = LOG_NORMAL;
 static int		cur_debug;
+static int		out_fd = STDOUT_FILENO;	/* stderr with --json */
+static int		logfile_fd = -1;
+static int		syslog_on;
 
 void
 log_init(enum log_level level, int debug)
@@ -38,7 +47,8 @@ log_debugging(void)
 
 /* Format "acct: tag message\n" and write it with a single write(2). */
 static void
-emit(int fd, const char *acct, const char *tag, const char *fmt, va_list ap)
+emit(int fd, int prio, const char *acct, const char *tag, const char *fmt,
+    va_list ap)
 {
 	char	line[LOG_LINE_MAX];
 	int	n, m;
@@ -56,6 +66,58 @@ emit(int fd, const char *acct, const char *tag, const char *fmt, va_list ap)
 		len = sizeof line - 2;
 	line[len++] = '\n';
 	(void)!write(fd, line, len);
+	to_targets(prio, line, len);
+}
+
+/* The same line to the account's logfile and syslog, if it has them. */
+static void
+to_targets(int prio, const char *line, size_t len)
+{
+	char		stamp[64];
+	struct tm	tm;
+	time_t		now;
+	int		n;
+
+	if (logfile_fd != -1) {
+		now = time(NULL);
+		localtime_r(&now, &tm);
+		n = (int)strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S ",
+		    &tm);
+		/* Two writes, but O_APPEND keeps each where it belongs. */
+		(void)!write(logfile_fd, stamp, (size_t)n);
+		(void)!write(logfile_fd, line, len);
+	}
+	if (syslog_on)
+		syslog(prio, "%.*s",
+		    (int)len - 1, line);
+}
+
+void
+log_reserve_stdout(void)
+{
+	out_fd = STDERR_FILENO;
+}
+
+int
+log_targets(const char *logfile, int facility, struct error *err)
+{
+	if (logfile_fd != -1)
+		close(logfile_fd);
+	logfile_fd = -1;
+	if (syslog_on)
+		closelog();
+	syslog_on = 0;
+	if (logfile != NULL && (logfile_fd = open(logfile, O_WRONLY |
+	    O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600)) == -1) {
+		error_set(err, EX_CANTCREAT, "logfile %s: %s", logfile,
+		    strerror(errno));
+		return -1;
+	}
+	if (facility != -1) {
+		openlog("popfetch", LOG_PID, facility);
+		syslog_on = 1;
+	}
+	return 0;
 }
 
 void
@@ -64,7 +126,7 @@ log_error(const char *acct, const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	emit(STDERR_FILENO, acct, "", fmt, ap);
+	emit(STDERR_FILENO, LOG_ERR, acct, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -76,7 +138,7 @@ log_warn(const char *acct, const char *fmt, ...)
 	if (cur_level < LOG_NORMAL)
 		return;
 	va_start(ap, fmt);
-	emit(STDERR_FILENO, acct, "warning: ", fmt, ap);
+	emit(STDERR_FILENO, LOG_WARNING, acct, "warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -88,7 +150,17 @@ log_info(const char *acct, const char *fmt, ...)
 	if (cur_level < LOG_NORMAL)
 		return;
 	va_start(ap, fmt);
-	emit(STDOUT_FILENO, acct, "", fmt, ap);
+	emit(out_fd, LOG_INFO, acct, "", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_result(const char *acct, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	emit(out_fd, LOG_INFO, acct, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -100,7 +172,7 @@ log_verbose(const char *acct, const char *fmt, ...)
 	if (cur_level < LOG_VERBOSE)
 		return;
 	va_start(ap, fmt);
-	emit(STDOUT_FILENO, acct, "", fmt, ap);
+	emit(out_fd, LOG_INFO, acct, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -112,7 +184,7 @@ log_debug(const char *acct, const char *fmt, ...)
 	if (!cur_debug)
 		return;
 	va_start(ap, fmt);
-	emit(STDERR_FILENO, acct, "debug: ", fmt, ap);
+	emit(STDERR_FILENO, LOG_DEBUG, acct, "debug: ", fmt, ap);
 	va_end(ap);
 }
 

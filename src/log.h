@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "error.h"
+
 enum log_level {
 	LOG_QUIET = 0,		/* -q: errors only */
 	LOG_NORMAL = 1,		/* a summary line per account, warnings */
@@ -33,6 +35,25 @@ void	log_verbose(const char *acct, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	log_debug(const char *acct, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * The result the user asked for (--status, --list, --dry-run lines):
+ * printed whatever the level, on standard output -- or standard error
+ * once log_reserve_stdout() was called.
+ */
+void	log_result(const char *acct, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* --json owns standard output: every human line goes to stderr instead. */
+void	log_reserve_stdout(void);
+
+/*
+ * Also send every line emitted from now on (errors always, the rest as
+ * the level allows) to logfile (appended, created 0600, each line with
+ * a time stamp) and to syslog with facility (a LOG_* value).  NULL and
+ * -1 turn either off; log_targets(NULL, -1, NULL) closes them.  A file
+ * that cannot be opened is EX_CANTCREAT.
+ */
+int	log_targets(const char *logfile, int facility, struct error *);
 
 /*
  * One protocol line for the --debug trace.  dir is "<-" (from the server)

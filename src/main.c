@@ -4,16 +4,23 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "account.h"
+#include "buf.h"
 #include "conf.h"
 #include "fetch.h"
+#include "import-fetchmail.h"
+#include "json.h"
 #include "log.h"
 #include "runner.h"
 #include "serverinfo.h"
@@ -29,17 +36,44 @@ struct options {
 	char		**names;
 	int		  nnames;
 	int		  jobs;		/* -j; 0: the config's `jobs`, else 1 */
+	enum fetch_mode	  mode;
+	int		  json;
+	int		  import;		/* --import-fetchmailrc */
+	const char	 *import_file;
+	int		  progress;		/* draw the live line */
 	int		  serverinfo;	/* -S: show servers, fetch nothing */
+};
+
+/*
+ * What one account's run left for the --json summary.  It lives in
+ * shared memory: with -j the account runs in a child process.
+ */
+struct outcome {
+	struct fetch_stats	st;
+	int			ex;
+	char			msg[ERROR_MSG_MAX];
+};
+
+/* One runner item. */
+struct job {
+	const struct account	*a;
+	const struct options	*o;
+	struct outcome		*out;
 };
 
 static void	usage(FILE *);
 static int	parse_options(int, char **, struct options *);
 static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
-static int	run_account(const struct account *);
+static int	set_mode(struct options *, enum fetch_mode);
+static int	run_account(const struct account *, const struct options *,
+		    struct outcome *);
 static int	run_item(void *);
 static int	run_serverinfo(struct account **, size_t);
 static int	pick_jobs(const struct options *, struct account **, size_t);
+static int	run_import(const struct options *);
+static void	print_json(struct account **, const struct outcome *, size_t,
+		    int);
 static void	human_size(char *, size_t, uint64_t);
 static void	report(const struct account *, const struct fetch_stats *);
 
@@ -47,7 +81,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: popfetch [-qv] [--debug] [-C file] [-j N] [-a | account ...]\n"
+"usage: popfetch [-lnqsv] [--debug] [--json] [-C file] [-j N]\n"
+"                [-a | account ...]\n"
+"       popfetch --import-fetchmailrc [file]\n"
 "       popfetch -S [--debug] [-C file] [-a | account ...]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
@@ -55,10 +91,16 @@ usage(FILE *f)
 "  -C, --config FILE   read FILE instead of ~/.fetchrc\n"
 "  -j, --jobs N        fetch up to N accounts at once (default: the config's\n"
 "                      'jobs', else 1)\n"
+"  -s, --status        count the messages on the server and the new ones\n"
+"  -l, --list          list the new messages: size, date, sender, subject\n"
+"  -n, --dry-run       say what would be fetched, skipped and deleted\n"
+"      --json          print a summary of the run as JSON on stdout\n"
 "  -q, --quiet         print nothing but errors (for cron)\n"
 "  -S, --serverinfo    show what the servers offer (TLS, certificate,\n"
 "                      capabilities); fetches nothing, does not log in\n"
 "  -v, --verbose       print a line for every message\n"
+"      --import-fetchmailrc [FILE]\n"
+"                      print a fetchrc for the POP3 entries of a .fetchmailrc\n"
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
 "  -h, --help          show this help\n"
 "  -V, --version       show the version\n"
@@ -82,6 +124,11 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "debug",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
+		{ "status",	no_argument,		NULL, 's' },
+		{ "list",	no_argument,		NULL, 'l' },
+		{ "dry-run",	no_argument,		NULL, 'n' },
+		{ "json",	no_argument,		NULL, 'J' },
+		{ "import-fetchmailrc", optional_argument, NULL, 'I' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	const char	*errstr;
@@ -89,8 +136,32 @@ parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof *o);
 	o->level = LOG_NORMAL;
-	while ((c = getopt_long(argc, argv, "aC:j:qSvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "aC:j:qSvhVsln", longopts,
+	    NULL)) != -1) {
 		switch (c) {
+		case 's':
+			if (set_mode(o, FETCH_STATUS) == -1)
+				return -1;
+			break;
+		case 'l':
+			if (set_mode(o, FETCH_LIST) == -1)
+				return -1;
+			break;
+		case 'n':
+			if (set_mode(o, FETCH_DRYRUN) == -1)
+				return -1;
+			break;
+		case 'J':
+			o->json = 1;
+			break;
+		case 'I':
+			o->import = 1;
+			/* Also "--import-fetchmailrc FILE", not only "=FILE". */
+			if (optarg == NULL && optind < argc &&
+			    argv[optind][0] != '-')
+				optarg = argv[optind++];
+			o->import_file = optarg;
+			break;
 		case 'a':
 			o->all = 1;
 			break;
@@ -132,10 +203,30 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	o->names = argv + optind;
 	o->nnames = argc - optind;
+	if (o->import && (o->nnames > 0 || o->all || o->mode != FETCH_RUN)) {
+		log_error(NULL, "--import-fetchmailrc takes only a file name");
+		return -1;
+	}
 	if (o->all && o->nnames > 0) {
 		log_error(NULL, "-a and account names cannot be combined");
 		return -1;
 	}
+	if (o->serverinfo && (o->mode != FETCH_RUN || o->json || o->import)) {
+		log_error(NULL, "-S cannot be combined with -s, -l, -n, --json "
+		    "or --import-fetchmailrc");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_mode(struct options *o, enum fetch_mode m)
+{
+	if (o->mode != FETCH_RUN && o->mode != m) {
+		log_error(NULL, "-s, -l and -n cannot be combined");
+		return -1;
+	}
+	o->mode = m;
 	return 0;
 }
 
@@ -217,33 +308,93 @@ report(const struct account *a, const struct fetch_stats *st)
 
 /* Fetch one account; the error, if any, is reported here, once. */
 static int
-run_account(const struct account *a)
+run_account(const struct account *a, const struct options *o,
+    struct outcome *res)
 {
 	struct fetch_opts	fo;
 	struct fetch_stats	st;
 	struct error		err;
+	int			ex = EX_OK;
 
 	error_clear(&err);
+	memset(&st, 0, sizeof st);
+	/* First, so that the account's own configuration errors go there. */
+	if (log_targets(a->logfile, a->syslog, &err) == -1) {
+		log_error(a->name, "%s", err.msg);
+		ex = err.ex;
+		goto out;
+	}
 	if (account_validate(a, &err) == -1) {
 		log_error(NULL, "%s", err.msg);
-		return err.ex;
+		ex = err.ex;
+		goto done;
 	}
 	memset(&fo, 0, sizeof fo);
 	fo.lock_wait = LOCK_WAIT_DEFAULT;
+	fo.mode = o->mode;
+	fo.progress = o->progress;
 	if (fetch_account(a, &fo, &st, &err) == -1) {
 		if (st.fetched > 0)
 			report(a, &st);
 		log_error(a->name, "%s", err.msg);
-		return err.ex != 0 ? err.ex : EX_SOFTWARE;
+		ex = err.ex != 0 ? err.ex : EX_SOFTWARE;
+	} else if (o->mode == FETCH_RUN)
+		report(a, &st);
+done:
+	(void)log_targets(NULL, -1, NULL);
+out:
+	res->st = st;
+	res->ex = ex;
+	strlcpy(res->msg, err.msg, sizeof res->msg);
+	return ex;
+}
+
+static int
+run_import(const struct options *o)
+{
+	struct error	 err;
+	char		*path;
+	int		 rc;
+
+	error_clear(&err);
+	if (o->import_file != NULL)
+		path = xstrdup(o->import_file);
+	else
+		path = config_expand_tilde("~/.fetchmailrc");
+	rc = import_fetchmailrc(path, stdout, &err);
+	free(path);
+	if (rc == -1) {
+		log_error(NULL, "%s", err.msg);
+		return err.ex;
 	}
-	report(a, &st);
 	return EX_OK;
+}
+
+/* The summary: one object per selected account, in the order given. */
+static void
+print_json(struct account **sel, const struct outcome *out, size_t n, int ex)
+{
+	struct buf	accts, doc;
+	size_t		i;
+
+	buf_init(&accts);
+	buf_init(&doc);
+	for (i = 0; i < n; i++)
+		json_account(&accts, i == 0, sel[i]->name, &out[i].st,
+		    out[i].ex, out[i].ex != EX_OK ? out[i].msg : NULL);
+	json_document(&doc, ex, &accts);
+	fwrite(doc.data, 1, doc.len, stdout);
+	fflush(stdout);
+	buf_free(&accts);
+	buf_free(&doc);
 }
 
 static int
 run_item(void *item)
 {
-	return run_account(item);
+	struct job	*j = item;
+
+	return run_account(j->a, j->o, j->out);
 }
 
 /* -S: one account after the other, so that the output stays in order. */
@@ -294,8 +445,11 @@ main(int argc, char **argv)
 	struct account	**sel = NULL;
 	struct error	  err;
 	char		 *path;
+	struct outcome	 *out;
+	struct job	 *jv;
+	void		**items;
 	size_t		  nsel = 0, i;
-	int		  ex, first = EX_OK, *exs;
+	int		  ex, first = EX_OK, *exs, jobs;
 
 	/* A peer that goes away must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -303,6 +457,10 @@ main(int argc, char **argv)
 	if (parse_options(argc, argv, &o) == -1)
 		return EX_USAGE;
 	log_init(o.level, o.debug);
+	if (o.import)
+		return run_import(&o);
+	if (o.json)
+		log_reserve_stdout();
 
 	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
 	TAILQ_INIT(&accts);
@@ -311,11 +469,16 @@ main(int argc, char **argv)
 		log_error(NULL, "%s", err.msg);
 		accounts_free(&accts);
 		free(path);
-		return err.ex != 0 ? err.ex : EX_CONFIG;
+		ex = err.ex != 0 ? err.ex : EX_CONFIG;
+		if (o.json)
+			print_json(NULL, NULL, 0, ex);
+		return ex;
 	}
 	if ((ex = select_accounts(&accts, &o, path, &sel, &nsel)) != EX_OK) {
 		accounts_free(&accts);
 		free(path);
+		if (o.json)
+			print_json(NULL, NULL, 0, ex);
 		return ex;
 	}
 	if (o.serverinfo) {
@@ -329,13 +492,45 @@ main(int argc, char **argv)
 	 * One failing account does not stop the others; the exit code is the
 	 * first failure in account order, however many ran at once.
 	 */
+	jobs = pick_jobs(&o, sel, nsel);
+	/* Several progress lines on one terminal would overwrite each other. */
+	o.progress = jobs <= 1 && o.mode == FETCH_RUN && o.level >= LOG_NORMAL &&
+	    isatty(STDERR_FILENO);
+	out = mmap(NULL, nsel * sizeof *out, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (out == MAP_FAILED) {
+		log_error(NULL, "mmap: %s", strerror(errno));
+		free(sel);
+		accounts_free(&accts);
+		free(path);
+		return EX_OSERR;
+	}
+	memset(out, 0, nsel * sizeof *out);
+	jv = xcalloc(nsel, sizeof *jv);
+	items = xcalloc(nsel, sizeof *items);
+	for (i = 0; i < nsel; i++) {
+		jv[i].a = sel[i];
+		jv[i].o = &o;
+		jv[i].out = &out[i];
+		items[i] = &jv[i];
+	}
 	exs = xcalloc(nsel, sizeof *exs);
-	runner_run((void *const *)sel, nsel, pick_jobs(&o, sel, nsel),
-	    run_item, exs);
-	for (i = 0; i < nsel; i++)
+	runner_run(items, nsel, jobs, run_item, exs);
+	for (i = 0; i < nsel; i++) {
+		/* A child that died left no outcome: the runner's code counts. */
+		out[i].ex = exs[i];
+		if (exs[i] != EX_OK && out[i].msg[0] == '\0')
+			snprintf(out[i].msg, sizeof out[i].msg, "the run of "
+			    "this account ended abnormally");
 		if (exs[i] != EX_OK && first == EX_OK)
 			first = exs[i];
+	}
+	if (o.json)
+		print_json(sel, out, nsel, first);
+	munmap(out, nsel * sizeof *out);
 	free(exs);
+	free(items);
+	free(jv);
 	free(sel);
 	accounts_free(&accts);
 	free(path);

@@ -39,7 +39,9 @@ rc() {
 }
 
 traced_fetch() {
-	run strace -f -qq -o "$TRACE" -s 4096 -e trace=openat,fsync,fdatasync,syncfs,write,sendto \
+	# LeakSanitizer cannot run under ptrace: no leak check in traced runs.
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	    run strace -f -qq -o "$TRACE" -s 4096 -e trace=openat,fsync,fdatasync,syncfs,write,sendto \
 	    "$POPFETCH" -C "$RC" "$@"
 }
 

@@ -148,6 +148,11 @@ nothing_secret_sent() {
 	assert_line "Capabilities: unknown (the server does not support CAPA)"
 	serverinfo nosuch
 	assert_failure 64
+	serverinfo --json
+	assert_failure 64
+	[[ $stderr == *"-S cannot be combined"* ]]
+	serverinfo -s
+	assert_failure 64
 }
 
 @test "serverinfo: Dovecot over implicit TLS and STLS" {

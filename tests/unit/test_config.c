@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "account.h"
@@ -150,6 +151,18 @@ test_inherit(void)
 		    "inherited");
 		ok(a->set == (UINT64_C(1) << AK_PORT | UINT64_C(1) << AK_USER | UINT64_C(1) << AK_KEEP |
 		    UINT64_C(1) << AK_HOST), "inherit: inherited keys count as set");
+	}
+	accounts_free(&list);
+
+	a = one("defaults\nfilter f1\nsyslog on\naccount b\nskipsize 1k\n"
+	    "killsize 2k\nlogfile /l\nfilter off\naccount a : b\n", &list);
+	ok(a != NULL && strcmp(a->name, "a") == 0, "inherit selection keys");
+	if (a != NULL) {
+		is_int(a->skipsize, 1024, "inherit skipsize");
+		is_int(a->killsize, 2048, "inherit killsize");
+		is_str(a->logfile, "/l", "inherit logfile");
+		ok(a->filter == NULL, "inherit 'filter off' over the defaults");
+		is_int(a->syslog, LOG_MAIL, "syslog from the defaults");
 	}
 	accounts_free(&list);
 
@@ -300,6 +313,11 @@ test_every_key(void)
 	    "keep on\n"
 	    "uidls_file ~/uidls/%U_%H\n"
 	    "timeout 42\n"
+	    "skipsize 10M\n"
+	    "killsize 3k\n"
+	    "filter grep -q spam && exit 1\n"
+	    "logfile ~/log\n"
+	    "syslog LOG_LOCAL2\n"
 	    "tls_priorities NORMAL:-VERS-TLS1.0\n"
 	    "tls_cert_file ~/c.pem\n"
 	    "tls_key_file ~/k.pem\n"
@@ -324,6 +342,11 @@ test_every_key(void)
 	is_int(a->keep, 1, "key keep");
 	is_str(a->uidls_file, HOME "/uidls/%U_%H", "key uidls_file");
 	is_int(a->timeout, 42, "key timeout");
+	is_int(a->skipsize, 10 * 1024 * 1024, "key skipsize");
+	is_int(a->killsize, 3 * 1024, "key killsize");
+	is_str(a->filter, "grep -q spam && exit 1", "key filter");
+	is_str(a->logfile, HOME "/log", "key logfile");
+	is_int(a->syslog, LOG_LOCAL2, "key syslog");
 	is_str(a->tls_priorities, "NORMAL:-VERS-TLS1.0", "key tls_priorities");
 	is_str(a->tls_cert_file, HOME "/c.pem", "key tls_cert_file");
 	is_str(a->tls_key_file, HOME "/k.pem", "key tls_key_file");
@@ -414,8 +437,11 @@ test_errors(void)
 	parse_fails("Host x\n", "rc:1: unknown key 'Host'");
 	parse_fails("account a\n  proxy_host example.org\n",
 	    "rc:2: mpop key 'proxy_host' is not supported by popfetch");
-	parse_fails("defaults\nfilter /bin/true\n",
-	    "rc:2: mpop key 'filter' is not supported by popfetch");
+	parse_fails("defaults\nonly_new on\n",
+	    "rc:2: mpop key 'only_new' is not supported by popfetch");
+	parse_fails("account a\nskipsize 1T\n", "rc:2: invalid value '1T' "
+	    "for 'skipsize': expected a size in bytes, optionally with k, M "
+	    "or G, or off");
 	parse_fails("account a\ntls_min_dh_prime_bits 1024\n",
 	    "rc:2: mpop key 'tls_min_dh_prime_bits' is not supported by "
 	    "popfetch");

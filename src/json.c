@@ -1,0 +1,122 @@
+/* json.c -- the --json summary; see json.h. */
+#include "config.h"
+
+#include <sysexits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "json.h"
+
+static size_t	utf8_len(const unsigned char *);
+
+/* The length of the valid UTF-8 sequence at s, or 0. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t		n, i;
+	uint32_t	c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are not UTF-8. */
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	return n;
+}
+
+void
+json_string(struct buf *b, const char *str)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	size_t			 n;
+
+	buf_add(b, "\"", 1);
+	while (*s != '\0') {
+		if (*s == '"' || *s == '\\') {
+			buf_printf(b, "\\%c", *s);
+			s++;
+		} else if (*s < 0x20 || *s == 0x7f) {
+			buf_printf(b, "\\u%04x", *s);
+			s++;
+		} else if ((n = utf8_len(s)) == 0) {
+			buf_addstr(b, "\\ufffd");
+			s++;
+		} else {
+			buf_add(b, s, n);
+			s += n;
+		}
+	}
+	buf_add(b, "\"", 1);
+}
+
+const char *
+json_exit_class(int ex)
+{
+	switch (ex) {
+	case EX_OK:		return "ok";
+	case EX_USAGE:		return "usage";
+	case EX_DATAERR:	return "dataerr";
+	case EX_NOUSER:		return "nouser";
+	case EX_NOHOST:		return "nohost";
+	case EX_UNAVAILABLE:	return "unavailable";
+	case EX_SOFTWARE:	return "software";
+	case EX_OSERR:		return "oserr";
+	case EX_CANTCREAT:	return "cantcreat";
+	case EX_IOERR:		return "ioerr";
+	case EX_TEMPFAIL:	return "tempfail";
+	case EX_PROTOCOL:	return "protocol";
+	case EX_NOPERM:		return "noperm";
+	case EX_CONFIG:		return "config";
+	default:		return "other";
+	}
+}
+
+void
+json_account(struct buf *b, int first, const char *name,
+    const struct fetch_stats *st, int ex, const char *errmsg)
+{
+	if (!first)
+		buf_add(b, ",", 1);
+	buf_addstr(b, "\n    {\"account\":");
+	json_string(b, name);
+	buf_printf(b, ",\"fetched\":%lu,\"deleted\":%lu,\"skipped\":%lu,"
+	    "\"killed\":%lu,\"kept\":%lu,\"failed\":%lu,\"bytes\":%llu,"
+	    "\"on_server\":%lu,\"on_server_bytes\":%llu,\"new\":%lu,"
+	    "\"new_bytes\":%llu,\"error\":", st->fetched, st->deleted,
+	    st->skipped, st->killed, st->kept, st->failed,
+	    (unsigned long long)st->bytes, st->on_server,
+	    (unsigned long long)st->on_server_bytes, st->new_msgs,
+	    (unsigned long long)st->new_bytes);
+	if (errmsg == NULL) {
+		buf_addstr(b, "null}");
+		return;
+	}
+	buf_printf(b, "{\"exit\":%d,\"class\":\"%s\",\"message\":", ex,
+	    json_exit_class(ex));
+	json_string(b, errmsg);
+	buf_addstr(b, "}}");
+}
+
+void
+json_document(struct buf *out, int ex, const struct buf *accounts)
+{
+	buf_printf(out, "{\"version\":1,\"exit\":%d,\"class\":\"%s\","
+	    "\"accounts\":[", ex, json_exit_class(ex));
+	if (accounts->len > 0)
+		buf_add(out, accounts->data, accounts->len);
+	buf_addstr(out, accounts->len > 0 ? "\n  ]}\n" : "]}\n");
+}
