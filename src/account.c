@@ -17,6 +17,7 @@
 #include "xmalloc.h"
 
 #define DEFAULT_TIMEOUT	180
+#define DEFAULT_MDA_TIMEOUT	300
 /* Longer than any password; it bounds what we keep of passwordeval. */
 #define PASSWORD_MAX	4096
 
@@ -44,6 +45,8 @@ account_new(const char *name, const char *file, int line)
 	a->auth = AUTH_AUTO;
 	a->delivery = DELIVERY_NONE;
 	a->timeout = DEFAULT_TIMEOUT;
+	a->received_header = 1;
+	a->mda_timeout = DEFAULT_MDA_TIMEOUT;
 	return a;
 }
 
@@ -137,6 +140,12 @@ inherit_key(struct account *dst, const struct account *src,
 		break;
 	case AK_TIMEOUT:
 		dst->timeout = src->timeout;
+		break;
+	case AK_RECEIVED_HEADER:
+		dst->received_header = src->received_header;
+		break;
+	case AK_MDA_TIMEOUT:
+		dst->mda_timeout = src->mda_timeout;
 		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");

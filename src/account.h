@@ -47,6 +47,8 @@ enum account_key {
 	AK_KEEP,
 	AK_UIDLS_FILE,
 	AK_TIMEOUT,
+	AK_RECEIVED_HEADER,
+	AK_MDA_TIMEOUT,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
 
@@ -79,6 +81,9 @@ struct account {
 	uint64_t	 set;		/* 1 << enum account_key for keys set here */
 
 	TAILQ_ENTRY(account) entry;
+
+	int		 received_header; /* prepend a Received: line; default on */
+	int		 mda_timeout;	/* seconds an MDA may run, default 300 */
 };
 TAILQ_HEAD(accounts, account);
 

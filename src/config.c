@@ -60,6 +60,9 @@ static const struct keyword keywords[] = {
 	{ "uidls_file",		AK_UIDLS_FILE,		"a file name" },
 	{ "timeout",		AK_TIMEOUT,
 	    "a number of seconds from 1 to 3600, or off" },
+	{ "received_header",	AK_RECEIVED_HEADER,	"on or off" },
+	{ "mda_timeout",	AK_MDA_TIMEOUT,
+	    "a number of seconds from 1 to 3600" },
 
 	/* mpop keys that popfetch does not support. */
 	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
@@ -78,7 +81,6 @@ static const struct keyword keywords[] = {
 	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_nocertcheck",	KEY_UNSUPPORTED,	NULL },
 	{ "only_new",		KEY_UNSUPPORTED,	NULL },
-	{ "received_header",	KEY_UNSUPPORTED,	NULL },
 	{ "killsize",		KEY_UNSUPPORTED,	NULL },
 	{ "skipsize",		KEY_UNSUPPORTED,	NULL },
 	{ "filter",		KEY_UNSUPPORTED,	NULL },
@@ -483,6 +485,11 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 			return 0;
 		}
 		return parse_number(p, kw, value, 1, TIMEOUT_MAX, &a->timeout);
+	case AK_RECEIVED_HEADER:
+		return parse_bool(p, kw, value, &a->received_header);
+	case AK_MDA_TIMEOUT:
+		return parse_number(p, kw, value, 1, TIMEOUT_MAX,
+		    &a->mda_timeout);
 	case AK__COUNT:
 		break;
 	}

@@ -27,6 +27,8 @@ struct fetch_stats {
 	unsigned long	 kept;		/* already delivered, left on server */
 	unsigned long	 failed;	/* messages the server would not give */
 	uint64_t	 bytes;		/* delivered bytes */
+	unsigned long	 deferred;	/* the sink said: try later (MDA 75) */
+	unsigned long	 refused;	/* the sink said: failed (MDA error) */
 };
 
 /* Fetch one account.  Returns 0, or -1 with err set (err->ex classifies). */
