@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <readpassphrase.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "account.h"
 #include "buf.h"
 #include "error.h"
+#include "netrc.h"
 #include "xmalloc.h"
 
 #define DEFAULT_TIMEOUT	180
@@ -28,6 +30,7 @@ static void	 inherit_key(struct account *, const struct account *,
 static const char *home_dir(void);
 static void	 add_path_part(struct buf *, const char *);
 static char	*run_passwordeval(const struct account *, struct error *);
+static char	*prompt_password(const struct account *, struct error *);
 static void	 exec_passwordeval(int, const char *)
 		    __attribute__((noreturn));
 
@@ -68,6 +71,10 @@ account_copy(const struct account *src, const char *name, const char *file,
 	a->passwordeval = strdup_or_null(src->passwordeval);
 	a->delivery_arg = strdup_or_null(src->delivery_arg);
 	a->uidls_file = strdup_or_null(src->uidls_file);
+	a->tls_priorities = strdup_or_null(src->tls_priorities);
+	a->tls_cert_file = strdup_or_null(src->tls_cert_file);
+	a->tls_key_file = strdup_or_null(src->tls_key_file);
+	a->tls_crl_file = strdup_or_null(src->tls_crl_file);
 	memset(&a->entry, 0, sizeof a->entry);
 	return a;
 }
@@ -141,6 +148,21 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_TIMEOUT:
 		dst->timeout = src->timeout;
 		break;
+	case AK_JOBS:
+		dst->jobs = src->jobs;
+		break;
+	case AK_TLS_PRIORITIES:
+		replace_str(&dst->tls_priorities, src->tls_priorities);
+		break;
+	case AK_TLS_CERT_FILE:
+		replace_str(&dst->tls_cert_file, src->tls_cert_file);
+		break;
+	case AK_TLS_KEY_FILE:
+		replace_str(&dst->tls_key_file, src->tls_key_file);
+		break;
+	case AK_TLS_CRL_FILE:
+		replace_str(&dst->tls_crl_file, src->tls_crl_file);
+		break;
 	case AK_RECEIVED_HEADER:
 		dst->received_header = src->received_header;
 		break;
@@ -180,6 +202,10 @@ account_free(struct account *a)
 	free(a->passwordeval);
 	free(a->delivery_arg);
 	free(a->uidls_file);
+	free(a->tls_priorities);
+	free(a->tls_cert_file);
+	free(a->tls_key_file);
+	free(a->tls_crl_file);
 	free(a);
 }
 
@@ -229,6 +255,9 @@ account_validate(const struct account *a, struct error *err)
 		why = "'tls_starttls on' needs 'tls on'";
 	else if (!a->tls && a->has_fingerprint)
 		why = "'tls_fingerprint' needs 'tls on'";
+	else if ((a->tls_cert_file == NULL) != (a->tls_key_file == NULL))
+		why = "'tls_cert_file' and 'tls_key_file' go together; set "
+		    "both";
 	else if (!a->tls_certcheck && a->has_fingerprint)
 		why = "'tls_fingerprint' and 'tls_certcheck off' contradict "
 		    "each other; remove one";
@@ -299,14 +328,50 @@ account_uidls_path(const struct account *a)
 char *
 account_password(const struct account *a, struct error *err)
 {
+	char	*pw = NULL, *path;
+	int	 rc;
+
 	if (a->password != NULL)
 		return xstrdup(a->password);
 	if (a->passwordeval != NULL)
 		return run_passwordeval(a, err);
-	error_set(err, EX_CONFIG,
-	    "account %s: no password set (use password or passwordeval)",
-	    a->name);
+	xasprintf(&path, "%s/.netrc", home_dir());
+	rc = netrc_lookup(path, a->host, a->user, &pw, err);
+	free(path);
+	if (rc == -1) {
+		error_prefix(err, "account %s", a->name);
+		return NULL;
+	}
+	if (rc == 1)
+		return pw;
+	if (isatty(STDIN_FILENO))
+		return prompt_password(a, err);
+	error_set(err, EX_CONFIG, "account %s: no password (set password or "
+	    "passwordeval, add %s to ~/.netrc, or run popfetch from a "
+	    "terminal to be asked)", a->name,
+	    a->host != NULL ? a->host : "the host");
 	return NULL;
+}
+
+/* The last source: ask on the terminal, never echoing. */
+static char *
+prompt_password(const struct account *a, struct error *err)
+{
+	char	 buf[PASSWORD_MAX], *prompt, *pw = NULL;
+
+	xasprintf(&prompt, "popfetch: password for %s@%s (account %s): ",
+	    a->user, a->host, a->name);
+	if (readpassphrase(prompt, buf, sizeof buf, RPP_REQUIRE_TTY) == NULL)
+		error_set(err, EX_CONFIG, "account %s: cannot read a password "
+		    "from the terminal: %s", a->name, strerror(errno));
+	else if (buf[0] == '\0')
+		error_set(err, EX_CONFIG, "account %s: no password given",
+		    a->name);
+	else
+		pw = xstrdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	free(prompt);
+	return pw;
 }
 
 /*

@@ -17,10 +17,22 @@
 
 #define FINGERPRINT_LEN	32		/* SHA-256 */
 
+/* How to log in; names and the choice for auto live in auth.c. */
 enum auth_method {
 	AUTH_AUTO = 0,
 	AUTH_USER,
 	AUTH_APOP,
+	AUTH_PLAIN,
+	AUTH_LOGIN,
+	AUTH_CRAM_MD5,
+	AUTH_SCRAM_SHA_1,
+	AUTH_SCRAM_SHA_1_PLUS,
+	AUTH_SCRAM_SHA_256,
+	AUTH_SCRAM_SHA_256_PLUS,
+	AUTH_XOAUTH2,
+	AUTH_OAUTHBEARER,
+	AUTH_EXTERNAL,
+	AUTH_GSSAPI,
 };
 
 enum delivery_kind {
@@ -47,6 +59,11 @@ enum account_key {
 	AK_KEEP,
 	AK_UIDLS_FILE,
 	AK_TIMEOUT,
+	AK_JOBS,
+	AK_TLS_PRIORITIES,
+	AK_TLS_CERT_FILE,
+	AK_TLS_KEY_FILE,
+	AK_TLS_CRL_FILE,
 	AK_RECEIVED_HEADER,
 	AK_MDA_TIMEOUT,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
@@ -79,6 +96,12 @@ struct account {
 	int		 timeout;	/* seconds, default 180 */
 
 	uint64_t	 set;		/* 1 << enum account_key for keys set here */
+
+	int		 jobs;		/* from `defaults`: accounts at once; 0 unset */
+	char		*tls_priorities; /* NULL: the system's policy */
+	char		*tls_cert_file;	/* client certificate, with tls_key_file */
+	char		*tls_key_file;
+	char		*tls_crl_file;
 
 	TAILQ_ENTRY(account) entry;
 
@@ -117,10 +140,12 @@ int		 account_validate(const struct account *, struct error *);
 char		*account_uidls_path(const struct account *);
 
 /*
- * The password: `password` if set, else the first line of `passwordeval`'s
- * output (run through /bin/sh -c; a non-zero exit is an EX_CONFIG error).
- * Returns an allocated string the caller must freezero_str(), or NULL with
- * err set.
+ * The password, from the first source that has one: `password`; the first
+ * line of `passwordeval`'s output (run through /bin/sh -c; a non-zero exit
+ * is an EX_CONFIG error); the ~/.netrc entry for host and user (refused
+ * when the file is readable by others); a prompt on the terminal when
+ * stdin is one.  Returns an allocated string the caller must
+ * freezero_str(), or NULL with err set.
  */
 char		*account_password(const struct account *, struct error *);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "auth.h"
 #include "buf.h"
 #include "conf.h"
 #include "error.h"
@@ -22,6 +23,8 @@
 /* A fetchrc is a few KiB; a file this large is a mistake. */
 #define CONFIG_MAX	(1024 * 1024)
 #define TIMEOUT_MAX	3600
+#define JOBS_MAX	64	/* as runner.h's RUNNER_JOBS_MAX */
+#define JOBS_MAX_STR	"64"
 #define WHITESPACE	" \t\r\v\f"
 /* Invalid values are echoed back to the user, but not at any length. */
 #define ECHO_MAX	64
@@ -53,13 +56,23 @@ static const struct keyword keywords[] = {
 	{ "user",		AK_USER,		"a user name" },
 	{ "password",		AK_PASSWORD,		"a password" },
 	{ "passwordeval",	AK_PASSWORDEVAL,	"a command" },
-	{ "auth",		AK_AUTH,		"auto, user or apop" },
+	{ "auth",		AK_AUTH,
+	    "auto, user, apop, plain, login, cram-md5, scram-sha-1, "
+	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
+	    "oauthbearer, external or gssapi" },
 	{ "delivery",		AK_DELIVERY,
 	    "maildir DIR, mbox FILE or mda COMMAND" },
 	{ "keep",		AK_KEEP,		"on or off" },
 	{ "uidls_file",		AK_UIDLS_FILE,		"a file name" },
 	{ "timeout",		AK_TIMEOUT,
 	    "a number of seconds from 1 to 3600, or off" },
+	{ "jobs",		AK_JOBS,
+	    "a number of accounts from 1 to " JOBS_MAX_STR },
+	{ "tls_priorities",	AK_TLS_PRIORITIES,
+	    "a GnuTLS priority string" },
+	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name" },
+	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name" },
+	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name" },
 	{ "received_header",	AK_RECEIVED_HEADER,	"on or off" },
 	{ "mda_timeout",	AK_MDA_TIMEOUT,
 	    "a number of seconds from 1 to 3600" },
@@ -72,10 +85,6 @@ static const struct keyword keywords[] = {
 	{ "pipelining",		KEY_UNSUPPORTED,	NULL },
 	{ "domain",		KEY_UNSUPPORTED,	NULL },
 	{ "ntlmdomain",		KEY_UNSUPPORTED,	NULL },
-	{ "tls_crl_file",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_cert_file",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_key_file",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_priorities",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_host_override",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_min_dh_prime_bits", KEY_UNSUPPORTED,	NULL },
 	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
@@ -455,14 +464,7 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		set_str(&a->passwordeval, value);
 		return 0;
 	case AK_AUTH:
-		/* mpop's `auth on` means: pick the best method. */
-		if (strcmp(value, "auto") == 0 || strcmp(value, "on") == 0)
-			a->auth = AUTH_AUTO;
-		else if (strcmp(value, "user") == 0)
-			a->auth = AUTH_USER;
-		else if (strcmp(value, "apop") == 0)
-			a->auth = AUTH_APOP;
-		else {
+		if (auth_method_parse(value, &a->auth) == -1) {
 			bad_value(p, kw, value);
 			return -1;
 		}
@@ -485,6 +487,28 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 			return 0;
 		}
 		return parse_number(p, kw, value, 1, TIMEOUT_MAX, &a->timeout);
+	case AK_JOBS:
+		/* How the whole run goes, not a property of one account. */
+		if (a != p->defaults) {
+			parse_error(p, "'jobs' belongs in the defaults section");
+			return -1;
+		}
+		return parse_number(p, kw, value, 1, JOBS_MAX, &a->jobs);
+	case AK_TLS_PRIORITIES:
+		set_str(&a->tls_priorities, value);
+		return 0;
+	case AK_TLS_CERT_FILE:
+		free(a->tls_cert_file);
+		a->tls_cert_file = config_expand_tilde(value);
+		return 0;
+	case AK_TLS_KEY_FILE:
+		free(a->tls_key_file);
+		a->tls_key_file = config_expand_tilde(value);
+		return 0;
+	case AK_TLS_CRL_FILE:
+		free(a->tls_crl_file);
+		a->tls_crl_file = config_expand_tilde(value);
+		return 0;
 	case AK_RECEIVED_HEADER:
 		return parse_bool(p, kw, value, &a->received_header);
 	case AK_MDA_TIMEOUT:

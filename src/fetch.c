@@ -8,6 +8,12 @@
  * RETR and DELE go through one loop that keeps up to a window of commands
  * in flight: one without PIPELINING, POP3_WINDOW with it.  Replies come
  * back in order, so each is handled as it arrives.
+ *
+ * Delivery is group-committed: each message is staged in the sink and its
+ * UID appended to the state without waiting for the disk; every
+ * FETCH_BATCH messages, and when no RETR is left in flight, one sink sync
+ * and one UID state fsync make the whole batch durable, and only then are
+ * its DELEs queued.  With PIPELINING the QUIT rides with the last DELEs.
  */
 #include "config.h"
 
@@ -17,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "fetch.h"
 #include "log.h"
 #include "pop3.h"
@@ -25,6 +32,8 @@
 #include "transport.h"
 #include "uidstate.h"
 #include "xmalloc.h"
+
+#define FETCH_BATCH	64	/* messages per group commit */
 
 struct session {
 	const struct account	*a;
@@ -40,6 +49,12 @@ struct session {
 	size_t			 dq_head, dq_tail;
 	char			*deleted;	/* per scan index: DELE accepted */
 	uint64_t		 msg_bytes;	/* of the message being read */
+	size_t			*staged;	/* delivered, not yet durable */
+	size_t			 nstaged;
+	uint64_t		 staged_bytes;
+	size_t			 retr_inflight;
+	int			 quit_sent;	/* pipelined after the last DELE */
+	int			 quit_done;	/* QUIT's +OK read */
 	char			 localhost[256]; /* for the Received: line */
 };
 
@@ -52,6 +67,9 @@ static int	got_retr(struct session *, const struct pop3_reply *,
 		    struct error *);
 static int	got_dele(struct session *, const struct pop3_reply *,
 		    struct error *);
+static int	got_quit(struct session *, const struct pop3_reply *,
+		    struct error *);
+static int	sync_batch(struct session *, struct error *);
 static int	deliver_out(void *, const char *, size_t, struct error *);
 static int	write_received(struct session *, struct error *);
 static int	not_delivered(struct session *, const struct pop3_msg *,
@@ -72,6 +90,10 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	tp.trust_file = a->tls_trust_file;
 	tp.certcheck = a->tls_certcheck;
 	tp.fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
+	tp.priorities = a->tls_priorities;
+	tp.cert_file = a->tls_cert_file;
+	tp.key_file = a->tls_key_file;
+	tp.crl_file = a->tls_crl_file;
 
 	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
 		log_warn(a->name, "tls_certcheck is off: the server's "
@@ -101,10 +123,12 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 		    pop3_capa(s->p, err) == -1)
 			return -1;
 	}
+	if (a->tls)
+		log_debug(a->name, "TLS: %s", transport_tls_desc(t));
 	if (!a->tls)
 		log_warn(a->name, "tls is off: the password crosses the "
 		    "network unencrypted");
-	return pop3_login(s->p, a->auth, a->user, pass, err);
+	return auth_login(s->p, a, pass, err);
 }
 
 /* Decide what to retrieve and what to delete without retrieving. */
@@ -127,6 +151,7 @@ plan(struct session *s, struct error *err)
 	s->todo = xreallocarray(NULL, s->scan.count, sizeof *s->todo);
 	s->dq = xreallocarray(NULL, s->scan.count, sizeof *s->dq);
 	s->deleted = xcalloc(s->scan.count, 1);
+	s->staged = xreallocarray(NULL, FETCH_BATCH, sizeof *s->staged);
 	for (i = 0; i < s->scan.count; i++) {
 		const struct pop3_msg *m = &s->scan.msgs[i];
 
@@ -160,6 +185,7 @@ send_next(struct session *s, size_t *next, struct error *err)
 	}
 	i = s->todo[(*next)++];
 	snprintf(arg, sizeof arg, "%lu", s->scan.msgs[i].num);
+	s->retr_inflight++;
 	return pop3_send(s->p, P3_RETR, arg, 0, i, err);
 }
 
@@ -227,22 +253,46 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		return -1;
 	}
 	error_clear(&why);
-	if ((rc = sink_commit(s->sink, &why)) == SINK_REFUSED)
+	if ((rc = sink_stage(s->sink, &why)) == SINK_REFUSED)
 		return not_delivered(s, m, &why);
 	if (rc == -1) {
 		error_set(err, why.ex, "message %lu: %s", m->num, why.msg);
 		return -1;
 	}
 	if (m->uid != NULL && s->us != NULL &&
-	    uidstate_record(s->us, m->uid, time(NULL), err) == -1)
+	    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
 		return -1;
-	s->st->fetched++;
-	s->st->bytes += s->msg_bytes;
+	s->staged[s->nstaged++] = r->tag;
+	s->staged_bytes += s->msg_bytes;
 	log_verbose(s->a->name, "message %lu of %zu delivered (%llu bytes%s%s)",
 	    m->num, s->scan.count, (unsigned long long)s->msg_bytes,
 	    m->uid != NULL ? ", UID " : "", m->uid != NULL ? m->uid : "");
-	if (s->deleting)
-		s->dq[s->dq_tail++] = r->tag;
+	if (s->nstaged == FETCH_BATCH)
+		return sync_batch(s, err);
+	return 0;
+}
+
+/*
+ * Make the staged messages and their UIDs durable, in that order, and only
+ * then queue their DELEs.
+ */
+static int
+sync_batch(struct session *s, struct error *err)
+{
+	size_t	i;
+
+	if (s->nstaged == 0)
+		return 0;
+	if (sink_sync(s->sink, err) == -1)
+		return -1;
+	if (s->us != NULL && uidstate_sync(s->us, err) == -1)
+		return -1;
+	s->st->fetched += s->nstaged;
+	s->st->bytes += s->staged_bytes;
+	for (i = 0; i < s->nstaged && s->deleting; i++)
+		s->dq[s->dq_tail++] = s->staged[i];
+	s->nstaged = 0;
+	s->staged_bytes = 0;
 	return 0;
 }
 
@@ -261,6 +311,23 @@ got_dele(struct session *s, const struct pop3_reply *r, struct error *err)
 	return 0;
 }
 
+/*
+ * QUIT's +OK came while DELE replies were still arriving: only a -ERR to
+ * one of those can follow, and it fails the run as it would without.
+ */
+static int
+got_quit(struct session *s, const struct pop3_reply *r, struct error *err)
+{
+	if (!r->ok) {
+		error_set(err, r->ex != 0 ? r->ex : EX_PROTOCOL, "the server "
+		    "rejected QUIT: %s; deletions may not have been carried "
+		    "out", r->text);
+		return -1;
+	}
+	s->quit_done = 1;
+	return 0;
+}
+
 static int
 transfer(struct session *s, struct error *err)
 {
@@ -274,17 +341,37 @@ transfer(struct session *s, struct error *err)
 		    (s->dq_head < s->dq_tail || next < s->ntodo))
 			if (send_next(s, &next, err) == -1)
 				return -1;
+		/* The last RETR is in: close the batch, its DELEs go next. */
+		if (next == s->ntodo && s->retr_inflight == 0 &&
+		    s->nstaged > 0) {
+			if (sync_batch(s, err) == -1)
+				return -1;
+			continue;
+		}
+		/* Nothing left to send: with PIPELINING, QUIT need not wait. */
+		if (caps->pipelining && !s->quit_sent && next == s->ntodo &&
+		    s->retr_inflight == 0 && s->dq_head == s->dq_tail &&
+		    pop3_inflight(s->p) > 0) {
+			if (pop3_send(s->p, P3_QUIT, NULL, 0, 0, err) == -1)
+				return -1;
+			s->quit_sent = 1;
+		}
 		if (pop3_inflight(s->p) == 0)
 			return 0;
 		if (pop3_reply(s->p, &r, err) == -1)
 			return -1;
 		switch (r.cmd) {
 		case P3_RETR:
+			s->retr_inflight--;
 			if (got_retr(s, &r, err) == -1)
 				return -1;
 			break;
 		case P3_DELE:
 			if (got_dele(s, &r, err) == -1)
+				return -1;
+			break;
+		case P3_QUIT:
+			if (got_quit(s, &r, err) == -1)
 				return -1;
 			break;
 		default:
@@ -301,7 +388,14 @@ finish(struct session *s, struct error *err)
 	size_t		  i, n = 0;
 	int		  rc;
 
-	if (pop3_quit(s->p, err) == -1)
+	/*
+	 * Only DELEs make QUIT's answer matter; without any, do not spend a
+	 * round trip waiting for it.
+	 */
+	if (!s->quit_done && s->dq_tail == 0 && !s->quit_sent) {
+		if (pop3_quit_nowait(s->p, err) == -1)
+			return -1;
+	} else if (!s->quit_done && pop3_quit(s->p, err) == -1)
 		return -1;
 	if (s->us == NULL || !s->scan.have_uids)
 		return 0;
@@ -347,6 +441,7 @@ session_free(struct session *s)
 	free(s->todo);
 	free(s->dq);
 	free(s->deleted);
+	free(s->staged);
 }
 
 int
@@ -368,7 +463,8 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.localhost[sizeof s.localhost - 1] = '\0';
 
 	/* Everything that can fail locally fails before connecting. */
-	if ((pass = account_password(a, err)) == NULL)
+	if (auth_needs_password(a->auth) &&
+	    (pass = account_password(a, err)) == NULL)
 		goto out;
 	if ((s.sink = sink_new(a, err)) == NULL)
 		goto out;
@@ -396,6 +492,13 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 		goto out;
 	rc = 0;
 out:
+	if (rc == -1 && s.nstaged > 0) {
+		struct error	e2;
+
+		/* Delivered is delivered: record it, so no duplicate next run. */
+		error_clear(&e2);
+		(void)sync_batch(&s, &e2);
+	}
 	freezero_str(pass);
 	free(statepath);
 	session_free(&s);

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "fetch.h"
 #include "log.h"
+#include "runner.h"
 #include "xmalloc.h"
 
 #define LOCK_WAIT_DEFAULT	5
@@ -26,6 +27,7 @@ struct options {
 	int		  debug;
 	char		**names;
 	int		  nnames;
+	int		  jobs;		/* -j; 0: the config's `jobs`, else 1 */
 };
 
 static void	usage(FILE *);
@@ -33,6 +35,8 @@ static int	parse_options(int, char **, struct options *);
 static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
 static int	run_account(const struct account *);
+static int	run_item(void *);
+static int	pick_jobs(const struct options *, struct account **, size_t);
 static void	human_size(char *, size_t, uint64_t);
 static void	report(const struct account *, const struct fetch_stats *);
 
@@ -40,11 +44,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: popfetch [-qv] [--debug] [-C file] [-a | account ...]\n"
+"usage: popfetch [-qv] [--debug] [-C file] [-j N] [-a | account ...]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
 "  -C, --config FILE   read FILE instead of ~/.fetchrc\n"
+"  -j, --jobs N        fetch up to N accounts at once (default: the config's\n"
+"                      'jobs', else 1)\n"
 "  -q, --quiet         print nothing but errors (for cron)\n"
 "  -v, --verbose       print a line for every message\n"
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
@@ -63,6 +69,7 @@ parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "all",	no_argument,		NULL, 'a' },
 		{ "config",	required_argument,	NULL, 'C' },
+		{ "jobs",	required_argument,	NULL, 'j' },
 		{ "quiet",	no_argument,		NULL, 'q' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "debug",	no_argument,		NULL, 'd' },
@@ -70,17 +77,28 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	int	c;
+	const char	*errstr;
+	int		 c;
 
 	memset(o, 0, sizeof *o);
 	o->level = LOG_NORMAL;
-	while ((c = getopt_long(argc, argv, "aC:qvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "aC:j:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			o->all = 1;
 			break;
 		case 'C':
 			o->config = optarg;
+			break;
+		case 'j':
+			o->jobs = (int)strtonum(optarg, 1, RUNNER_JOBS_MAX,
+			    &errstr);
+			if (errstr != NULL) {
+				log_error(NULL, "-j %s: the number of accounts "
+				    "at once must be from 1 to %d", optarg,
+				    RUNNER_JOBS_MAX);
+				return -1;
+			}
 			break;
 		case 'q':
 			o->level = LOG_QUIET;
@@ -212,6 +230,27 @@ run_account(const struct account *a)
 	return EX_OK;
 }
 
+static int
+run_item(void *item)
+{
+	return run_account(item);
+}
+
+/* -j wins; else the largest `jobs` the selected accounts got from defaults. */
+static int
+pick_jobs(const struct options *o, struct account **sel, size_t nsel)
+{
+	size_t	i;
+	int	jobs = 1;
+
+	if (o->jobs > 0)
+		return o->jobs;
+	for (i = 0; i < nsel; i++)
+		if (sel[i]->jobs > jobs)
+			jobs = sel[i]->jobs;
+	return jobs;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -221,7 +260,7 @@ main(int argc, char **argv)
 	struct error	  err;
 	char		 *path;
 	size_t		  nsel = 0, i;
-	int		  ex, first = EX_OK;
+	int		  ex, first = EX_OK, *exs;
 
 	/* A peer that goes away must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -246,12 +285,17 @@ main(int argc, char **argv)
 		free(path);
 		return ex;
 	}
-	/* One failing account does not stop the others; report the first. */
-	for (i = 0; i < nsel; i++) {
-		ex = run_account(sel[i]);
-		if (ex != EX_OK && first == EX_OK)
-			first = ex;
-	}
+	/*
+	 * One failing account does not stop the others; the exit code is the
+	 * first failure in account order, however many ran at once.
+	 */
+	exs = xcalloc(nsel, sizeof *exs);
+	runner_run((void *const *)sel, nsel, pick_jobs(&o, sel, nsel),
+	    run_item, exs);
+	for (i = 0; i < nsel; i++)
+		if (exs[i] != EX_OK && first == EX_OK)
+			first = exs[i];
+	free(exs);
 	free(sel);
 	accounts_free(&accts);
 	free(path);

@@ -54,6 +54,8 @@ static const char *cmd_names[] = {
 	"RETR", "TOP", "DELE", "NOOP", "RSET", "QUIT", "AUTH",
 };
 
+static int	read_line(struct pop3 *, char *, size_t *, size_t *,
+		    struct error *);
 static int	read_status(struct pop3 *, struct pop3_reply *, struct error *);
 static void	parse_code(struct pop3_reply *, const char *);
 static void	copy_text(char *, size_t, const char *, size_t);
@@ -165,31 +167,54 @@ parse_code(struct pop3_reply *r, const char *text)
 		r->ex = EX_UNAVAILABLE;
 }
 
-/* Read one status line, skipping (bounded) the rest of an overlong one. */
+/*
+ * Read one line into first (NUL-terminated), skipping (bounded) the rest of
+ * an overlong one; *skipped says how much was skipped.
+ */
 static int
-read_status(struct pop3 *p, struct pop3_reply *r, struct error *err)
+read_line(struct pop3 *p, char *first, size_t *flen, size_t *skipped,
+    struct error *err)
 {
-	const char	*line, *rest;
-	size_t		 len, skipped = 0;
-	char		 first[TRANSPORT_CHUNK_MAX + 1];
-	size_t		 flen;
+	const char	*line;
+	size_t		 len;
 
+	*skipped = 0;
 	if (transport_getline(p->t, &line, &len, err) == -1)
 		return -1;
-	flen = len;
+	*flen = len;
 	memcpy(first, line, len);
-	first[flen] = '\0';
+	first[len] = '\0';
 	while (len == 0 || line[len - 1] != '\n') {
 		if (transport_getline(p->t, &line, &len, err) == -1)
 			return -1;
-		skipped += len;
-		if (skipped > POP3_DISCARD_MAX) {
+		*skipped += len;
+		if (*skipped > POP3_DISCARD_MAX) {
 			error_set(err, EX_PROTOCOL, "the server sent a reply "
 			    "line longer than %d bytes", POP3_DISCARD_MAX);
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* Read one status line. */
+static int
+read_status(struct pop3 *p, struct pop3_reply *r, struct error *err)
+{
+	char	first[TRANSPORT_CHUNK_MAX + 1];
+	size_t	flen, skipped;
+
+	if (read_line(p, first, &flen, &skipped, err) == -1)
+		return -1;
 	log_trace(p->acct, "<-", first, flen);
+	return pop3_parse_status(first, flen, r, err);
+}
+
+int
+pop3_parse_status(const char *first, size_t flen, struct pop3_reply *r,
+    struct error *err)
+{
+	const char	*rest;
 
 	if (flen >= 3 && strncmp(first, "+OK", 3) == 0 &&
 	    (flen == 3 || first[3] == ' ' || first[3] == '\r' ||
@@ -209,7 +234,7 @@ read_status(struct pop3 *p, struct pop3_reply *r, struct error *err)
 		    "reply: \"%s\"", shown);
 		return -1;
 	}
-	if (*rest == ' ')
+	if ((size_t)(rest - first) < flen && *rest == ' ')
 		rest++;
 	copy_text(r->text, sizeof r->text, rest, flen - (size_t)(rest - first));
 	parse_code(r, r->text);
@@ -283,9 +308,14 @@ pop3_send(struct pop3 *p, enum pop3_cmd cmd, const char *arg, int flags,
 		return -1;
 	}
 	if (flags & P3_SECRET) {
-		char	shown[32];
+		char	shown[64];
 
-		snprintf(shown, sizeof shown, "%s ***", cmd_names[cmd]);
+		/* AUTH's mechanism is no secret; its initial response is. */
+		if (cmd == P3_AUTH && arg != NULL)
+			snprintf(shown, sizeof shown, "%s %.*s ***",
+			    cmd_names[cmd], (int)strcspn(arg, " "), arg);
+		else
+			snprintf(shown, sizeof shown, "%s ***", cmd_names[cmd]);
 		log_trace(p->acct, "->", shown, strlen(shown));
 	} else
 		log_trace(p->acct, "->", line, (size_t)n);
@@ -810,6 +840,14 @@ pop3_scan_free(struct pop3_scan *sc)
 }
 
 int
+pop3_quit_nowait(struct pop3 *p, struct error *err)
+{
+	if (pop3_send(p, P3_QUIT, NULL, 0, 0, err) == -1)
+		return -1;
+	return transport_flush(p->t, err);
+}
+
+int
 pop3_quit(struct pop3 *p, struct error *err)
 {
 	if (pop3_send(p, P3_QUIT, NULL, 0, 0, err) == -1)
@@ -818,5 +856,72 @@ pop3_quit(struct pop3 *p, struct error *err)
 		error_prefix(err, "deletions may not have been carried out");
 		return -1;
 	}
+	return 0;
+}
+
+int
+pop3_auth_reply(struct pop3 *p, struct pop3_reply *r, char **chal,
+    struct error *err)
+{
+	char	 first[TRANSPORT_CHUNK_MAX + 1], note[64];
+	size_t	 flen, skipped;
+	int	 rc = -1;
+
+	*chal = NULL;
+	if (p->qlen == 0 || p->q[p->qhead].cmd != P3_AUTH)
+		fatalx("pop3_auth_reply without AUTH in flight");
+	if (transport_flush(p->t, err) == -1)
+		goto out;
+	if (read_line(p, first, &flen, &skipped, err) == -1)
+		goto out;
+	/* "+ " and a bare "+" are challenges; "+OK" is not. */
+	if (flen >= 1 && first[0] == '+' && (flen == 1 || first[1] == ' ' ||
+	    first[1] == '\r' || first[1] == '\n')) {
+		if (skipped > 0) {
+			error_set(err, EX_PROTOCOL, "the server sent an AUTH "
+			    "challenge longer than %d bytes",
+			    TRANSPORT_CHUNK_MAX);
+			goto out;
+		}
+		while (flen > 0 && (first[flen - 1] == '\n' ||
+		    first[flen - 1] == '\r'))
+			first[--flen] = '\0';
+		/* SASL payloads stay out of the trace: SCRAM's are guessable. */
+		snprintf(note, sizeof note, "+ (challenge, %zu bytes)", flen);
+		log_trace(p->acct, "<-", note, strlen(note));
+		*chal = xstrdup(flen > 2 ? first + 2 : "");
+		rc = 1;
+		goto out;
+	}
+	log_trace(p->acct, "<-", first, flen);
+	p->qhead = (p->qhead + 1) % p->qsize;
+	p->qlen--;
+	memset(r, 0, sizeof *r);
+	r->cmd = P3_AUTH;
+	rc = pop3_parse_status(first, flen, r, err) == -1 ? -1 : 0;
+out:
+	explicit_bzero(first, sizeof first);
+	return rc;
+}
+
+int
+pop3_auth_answer(struct pop3 *p, const char *line, struct error *err)
+{
+	char	note[64];
+	size_t	len = strlen(line);
+
+	if (strpbrk(line, "\r\n") != NULL || len > POP3_AUTH_LINE_MAX) {
+		error_set(err, EX_SOFTWARE, "an AUTH response is malformed or "
+		    "longer than %d bytes", POP3_AUTH_LINE_MAX);
+		return -1;
+	}
+	if (strcmp(line, "*") == 0)
+		snprintf(note, sizeof note, "* (cancel)");
+	else
+		snprintf(note, sizeof note, "*** (response, %zu bytes)", len);
+	log_trace(p->acct, "->", note, strlen(note));
+	if (transport_write(p->t, line, len, err) == -1 ||
+	    transport_write(p->t, "\r\n", 2, err) == -1)
+		return -1;
 	return 0;
 }

@@ -12,7 +12,7 @@
  * The header, folded, ending in "\n":
  *
  *   Received: from SERVER (user USER)
- *   	by LOCALHOST with POP3S (popfetch VERSION, TLS-DESC);
+ *   	by LOCALHOST with POP3S (popfetch VERSION, (TLS1.3)-(ECDHE-...)-(AES-256-GCM));
  *   	Tue, 10 Jun 2025 12:00:00 +0000
  *
  * tls_desc is transport_tls_desc()'s text, or NULL without TLS (then the

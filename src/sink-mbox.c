@@ -71,7 +71,7 @@ static int	out_add(struct mbox *, const char *, size_t, struct error *);
 static int	out_flush(struct mbox *, struct error *);
 
 static const struct sink_ops mbox_ops = {
-	"mbox", mb_open, mb_write, mb_commit, mb_abort, mb_free
+	"mbox", mb_open, mb_write, mb_commit, mb_abort, mb_free, NULL, NULL
 };
 
 static const char from_[] = "From ";

@@ -84,7 +84,8 @@ static int	outcome(struct mda *, struct run *, enum feed_result,
 static long long now_ms(void);
 
 static const struct sink_ops mda_ops = {
-	"mda", mda_open, mda_write, mda_commit, mda_abort, mda_free
+	"mda", mda_open, mda_write, mda_commit, mda_abort, mda_free, NULL,
+	NULL
 };
 
 struct sink *

@@ -73,6 +73,28 @@ sink_abort(struct sink *s)
 	s->is_open = 0;
 }
 
+int
+sink_stage(struct sink *s, struct error *err)
+{
+	int	rc;
+
+	if (s->ops->stage == NULL)
+		return sink_commit(s, err);
+	rc = s->ops->stage(s, err);
+	if (rc == -1)
+		s->ops->abort(s);
+	s->is_open = 0;
+	return rc;
+}
+
+int
+sink_sync(struct sink *s, struct error *err)
+{
+	if (s->ops->sync == NULL)
+		return 0;
+	return s->ops->sync(s, err);
+}
+
 void
 sink_hold_signals(sigset_t *old)
 {

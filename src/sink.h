@@ -8,14 +8,23 @@
  * server.  abort removes every trace of the message.  After commit or
  * abort the sink may be opened for the next message.
  *
+ * Group commit (optional per kind): sink_stage ends a message like
+ * sink_commit, but may leave the last steps of durability (a directory
+ * fsync, say) to the next sink_sync, which makes every message staged
+ * since the previous sync durable at once.  Until sink_sync returns 0 a
+ * staged message counts as not delivered: its UID is not yet durable and
+ * it is not deleted on the server.  A kind without stage/sync ops commits
+ * in sink_stage and has nothing to do in sink_sync.  Freeing a sink with
+ * staged messages leaves them where a crash would.
+ *
  * Errors from a sink are EX_IOERR (write failures, a full disk) or
  * EX_CANTCREAT (the mailbox cannot be created), with the path in the
  * message; EX_TEMPFAIL when a mailbox stayed locked by another program.
  * All of these stop the session.
  *
- * commit may also return SINK_REFUSED: the sink worked, but the message
- * was not delivered and stays on the server, and the session goes on with
- * the next message.  err says why; err->ex is EX_TEMPFAIL when a later run
+ * commit (and so sink_stage for a kind without a stage op) may also
+ * return SINK_REFUSED: the sink worked, but the message was not delivered
+ * and stays on the server, and the session goes on with the next message.  err says why; err->ex is EX_TEMPFAIL when a later run
  * should try again (an MDA exiting 75, or hanging past its timeout), and
  * EX_UNAVAILABLE when the delivery failed (an MDA's other exit statuses).
  */
@@ -49,6 +58,9 @@ struct sink_ops {
 	int		(*commit)(struct sink *, struct error *);
 	void		(*abort)(struct sink *);
 	void		(*free)(struct sink *);
+	/* Optional (NULL): group commit, see above. */
+	int		(*stage)(struct sink *, struct error *);
+	int		(*sync)(struct sink *, struct error *);
 };
 
 struct sink {
@@ -65,6 +77,8 @@ int	sink_open(struct sink *, const struct sink_msginfo *, struct error *);
 int	sink_write(struct sink *, const char *, size_t, struct error *);
 int	sink_commit(struct sink *, struct error *);
 void	sink_abort(struct sink *);
+int	sink_stage(struct sink *, struct error *);
+int	sink_sync(struct sink *, struct error *);
 
 /*
  * For the kinds: hold back SIGINT, SIGTERM and SIGHUP while a message is

@@ -36,6 +36,8 @@ struct tls {
 };
 
 static int	 load_trust(struct tls *, const char *, struct error *);
+static int	 load_options(struct tls *, const struct tls_params *,
+		    struct error *);
 static int	 is_ip_literal(const char *);
 static void	 handshake_error(struct tls *, int, struct error *);
 static int	 verify_peer(struct tls *, struct error *);
@@ -77,6 +79,8 @@ tls_new(int fd, const struct tls_params *tp, struct error *err)
 	if (tls->certcheck && !tls->pinned &&
 	    load_trust(tls, tp->trust_file, err) == -1)
 		goto fail;
+	if (load_options(tls, tp, err) == -1)
+		goto fail;
 
 	/*
 	 * GNUTLS_NO_SIGNAL makes GnuTLS send with MSG_NOSIGNAL; without it
@@ -90,9 +94,23 @@ tls_new(int fd, const struct tls_params *tp, struct error *err)
 		    gnutls_strerror(r));
 		goto fail;
 	}
-	/* The system's policy decides versions and ciphers. */
-	if ((r = gnutls_set_default_priority(tls->session)) < 0 ||
-	    (r = gnutls_credentials_set(tls->session, GNUTLS_CRD_CERTIFICATE,
+	/* The system's policy decides versions and ciphers, unless told. */
+	if (tp->priorities != NULL) {
+		const char	*where = NULL;
+
+		if ((r = gnutls_priority_set_direct(tls->session,
+		    tp->priorities, &where)) < 0) {
+			error_set(err, EX_CONFIG, "tls_priorities: %s at "
+			    "\"%.40s\" (see gnutls_priority_init(3))",
+			    gnutls_strerror(r), where != NULL ? where : "");
+			goto fail;
+		}
+	} else if ((r = gnutls_set_default_priority(tls->session)) < 0) {
+		error_set(err, EX_SOFTWARE, "cannot set up TLS: %s",
+		    gnutls_strerror(r));
+		goto fail;
+	}
+	if ((r = gnutls_credentials_set(tls->session, GNUTLS_CRD_CERTIFICATE,
 	    tls->cred)) < 0) {
 		error_set(err, EX_SOFTWARE, "cannot set up TLS: %s",
 		    gnutls_strerror(r));
@@ -116,6 +134,52 @@ tls_new(int fd, const struct tls_params *tp, struct error *err)
 fail:
 	tls_free(tls);
 	return NULL;
+}
+
+/* The client certificate and the CRLs; both are the user's files. */
+static int
+load_options(struct tls *tls, const struct tls_params *tp, struct error *err)
+{
+	int	r;
+
+	if (tp->cert_file != NULL && (r =
+	    gnutls_certificate_set_x509_key_file(tls->cred, tp->cert_file,
+	    tp->key_file, GNUTLS_X509_FMT_PEM)) < 0) {
+		error_set(err, EX_CONFIG, "tls_cert_file %s / tls_key_file "
+		    "%s: %s", tp->cert_file, tp->key_file, gnutls_strerror(r));
+		return -1;
+	}
+	if (tp->crl_file != NULL && (r =
+	    gnutls_certificate_set_x509_crl_file(tls->cred, tp->crl_file,
+	    GNUTLS_X509_FMT_PEM)) < 0) {
+		error_set(err, EX_CONFIG, "tls_crl_file %s: %s", tp->crl_file,
+		    gnutls_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+int
+tls_channel_binding(struct tls *tls, unsigned char **data, size_t *len,
+    int *exporter, struct error *err)
+{
+	gnutls_datum_t	cb = { NULL, 0 };
+	int		r;
+
+	/* tls-unique is unsafe under TLS 1.3 and undefined there (RFC 9266). */
+	*exporter = gnutls_protocol_get_version(tls->session) == GNUTLS_TLS1_3;
+	r = gnutls_session_channel_binding(tls->session, *exporter ?
+	    GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE, &cb);
+	if (r < 0) {
+		error_set(err, EX_SOFTWARE, "no TLS channel binding data "
+		    "(%s)", gnutls_strerror(r));
+		return -1;
+	}
+	*data = xmalloc(cb.size);
+	memcpy(*data, cb.data, cb.size);
+	*len = cb.size;
+	gnutls_free(cb.data);
+	return 0;
 }
 
 int

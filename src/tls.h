@@ -63,6 +63,15 @@ short		 tls_events(struct tls *);
 /* "(TLS1.3)-(ECDHE-X25519)-..." once the handshake is done, else NULL. */
 const char	*tls_desc(const struct tls *);
 
+/*
+ * The channel binding data for SCRAM-*-PLUS once the handshake is done:
+ * tls-exporter (RFC 9266) under TLS 1.3, tls-unique (RFC 5929) before.
+ * Returns an allocated buffer in *data (the caller frees it) and sets
+ * *exporter; -1 with err set (EX_SOFTWARE) when GnuTLS has none.
+ */
+int		 tls_channel_binding(struct tls *, unsigned char **data,
+		    size_t *len, int *exporter, struct error *);
+
 /* Free the session without sending anything (no close_notify). */
 void		 tls_free(struct tls *);
 

@@ -263,6 +263,17 @@ transport_tls_desc(const struct transport *t)
 }
 
 int
+transport_channel_binding(struct transport *t, unsigned char **data,
+    size_t *len, int *exporter, struct error *err)
+{
+	if (t->tls == NULL) {
+		error_set(err, EX_SOFTWARE, "channel binding needs TLS");
+		return -1;
+	}
+	return tls_channel_binding(t->tls, data, len, exporter, err);
+}
+
+int
 transport_is_tls(const struct transport *t)
 {
 	return t->tls != NULL;

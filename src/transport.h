@@ -23,6 +23,10 @@ struct tls_params {
 	const char		*trust_file;	/* PEM CA file; NULL: system store */
 	int			 certcheck;	/* 0: accept any certificate */
 	const unsigned char	*fingerprint;	/* SHA-256 pin (32 bytes) or NULL */
+	const char		*priorities;	/* GnuTLS priority string or NULL */
+	const char		*cert_file;	/* client certificate (PEM) or NULL */
+	const char		*key_file;	/* its key; set with cert_file */
+	const char		*crl_file;	/* PEM CRLs checked with the CA */
 };
 
 struct transport;
@@ -66,6 +70,13 @@ int	transport_flush(struct transport *, struct error *);
 const char *transport_tls_desc(const struct transport *);
 /* Whether TLS is active on the connection. */
 int	transport_is_tls(const struct transport *);
+
+/*
+ * TLS channel binding for SASL (see tls_channel_binding()); EX_SOFTWARE
+ * without TLS.  *data is allocated; the caller frees it.
+ */
+int	transport_channel_binding(struct transport *, unsigned char **data,
+	    size_t *len, int *exporter, struct error *);
 
 /* Close the connection without further exchange and free everything. */
 void	transport_free(struct transport *);

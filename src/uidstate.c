@@ -38,6 +38,14 @@ struct uidstate {
 	char		*path;
 	int		 lockfd;
 	int		 appendfd;	/* -1 until the first record */
+	/*
+	 * UID lines added since the last sync.  They are kept in memory, not
+	 * written, until uidstate_sync: a UID that reached the disk before
+	 * its message did (the kernel writes dirty pages when it likes, and
+	 * the maildir's syncfs may cover this file too) would make a crash
+	 * lose that message.
+	 */
+	struct buf	 pending;
 	struct uidtree	 tree;
 	size_t		 count;
 };
@@ -217,6 +225,7 @@ uidstate_open(const char *path, int lock_wait, struct error *err)
 	us = xcalloc(1, sizeof *us);
 	us->path = xstrdup(path);
 	us->lockfd = us->appendfd = -1;
+	buf_init(&us->pending);
 	RB_INIT(&us->tree);
 	if (make_parent(path, err) == -1 || take_lock(us, lock_wait, err) == -1
 	    || load(us, err) == -1) {
@@ -242,6 +251,7 @@ uidstate_close(struct uidstate *us)
 		close(us->appendfd);
 	if (us->lockfd != -1)
 		close(us->lockfd);	/* releases the flock */
+	buf_free(&us->pending);
 	free(us->path);
 	free(us);
 }
@@ -325,25 +335,41 @@ open_append(struct uidstate *us, struct error *err)
 }
 
 int
-uidstate_record(struct uidstate *us, const char *uid, time_t when,
+uidstate_add(struct uidstate *us, const char *uid, time_t when,
     struct error *err)
 {
-	char	line[UID_MAX + 32];
-	int	n;
+	(void)err;
+	if (strlen(uid) > UID_MAX)
+		fatalx("UID too long for the state file");
+	buf_printf(&us->pending, "%lld %s\n", (long long)when, uid);
+	insert(us, uid, when);
+	return 0;
+}
 
+int
+uidstate_sync(struct uidstate *us, struct error *err)
+{
+	if (us->pending.len == 0)
+		return 0;
 	if (us->appendfd == -1 && open_append(us, err) == -1)
 		return -1;
-	n = snprintf(line, sizeof line, "%lld %s\n", (long long)when, uid);
-	if (n < 0 || (size_t)n >= sizeof line)
-		fatalx("UID too long for the state file");
-	if (write_all(us->appendfd, line, (size_t)n) == -1 ||
+	if (write_all(us->appendfd, us->pending.data, us->pending.len) == -1 ||
 	    fsync(us->appendfd) == -1) {
 		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
 		    us->path, strerror(errno));
 		return -1;
 	}
-	insert(us, uid, when);
+	buf_reset(&us->pending);
 	return 0;
+}
+
+int
+uidstate_record(struct uidstate *us, const char *uid, time_t when,
+    struct error *err)
+{
+	if (uidstate_add(us, uid, when, err) == -1)
+		return -1;
+	return uidstate_sync(us, err);
 }
 
 int
@@ -399,6 +425,7 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 		close(us->appendfd);
 		us->appendfd = -1;
 	}
+	buf_reset(&us->pending);
 	rc = 0;
 out:
 	free(tmp);

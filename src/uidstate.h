@@ -41,6 +41,17 @@ int		 uidstate_lookup(const struct uidstate *, const char *uid,
 int		 uidstate_record(struct uidstate *, const char *uid,
 		    time_t when, struct error *);
 /*
+ * Group commit: uidstate_add records a UID in memory only; uidstate_sync
+ * appends every UID added since the last sync and fsyncs.  Call it only
+ * once the messages behind those UIDs are durable: nothing reaches the
+ * file before, so a crash can never leave a UID without its message.  A
+ * message may be deleted on the server only after the sync.  Lookups see
+ * an added UID at once.
+ */
+int		 uidstate_add(struct uidstate *, const char *uid,
+		    time_t when, struct error *);
+int		 uidstate_sync(struct uidstate *, struct error *);
+/*
  * Keep only the UIDs listed in live (the server's UIDL at the start of
  * the session) and rewrite the file atomically.
  */

@@ -71,6 +71,22 @@ server_count() {
 	assert_maildir_matches "$TEST_TMP/orig" "$MD"
 }
 
+@test "received_header on (the default): a Received: line, then the message unchanged" {
+	make_mailbox "$MB" 1
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB"
+	rc
+	sed -i '/^received_header off$/d' "$RC"
+	fetch
+	assert_success
+	f=$(ls "$MD"/new/*)
+	run head -n 3 "$f"
+	assert_line --index 0 "Received: from 127.0.0.1 (user test)"
+	assert_line --index 1 --regexp "^	by .+ with POP3 \(popfetch [0-9.]+\);$"
+	assert_line --index 2 --regexp "^	[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} [-+][0-9]{4}$"
+	tail -n +4 "$f" | cmp - "$TEST_TMP/orig/msg-00001"
+}
+
 @test "an empty maildrop is success with 'no new messages'" {
 	popserver_start --mailbox "$MB"
 	rc
@@ -227,12 +243,13 @@ server_count() {
 @test "connection cut after a DELE: the next run deletes without fetching again" {
 	make_mailbox "$MB" 3
 	cp -r "$MB" "$TEST_TMP/orig"
-	# CAPA USER PASS LIST UIDL RETR DELE: cut after the 7th command.
-	popserver_start --mailbox "$MB" --cut-after 7 --log "$SLOG"
+	# CAPA USER PASS LIST UIDL, RETR x3 (one group commit), DELE 1:
+	# cut after the 9th command.
+	popserver_start --mailbox "$MB" --cut-after 9 --log "$SLOG"
 	rc
 	fetch
 	assert_failure 75
-	[ "$(maildir_count "$MD")" -eq 1 ]
+	[ "$(maildir_count "$MD")" -eq 3 ]
 	[ "$(server_count)" -eq 3 ]
 	fetch
 	assert_success

@@ -20,6 +20,9 @@ passwords verbatim and trusts its command line.  Python 3 stdlib only.
 """
 
 import argparse
+import base64
+import binascii
+import hmac
 import hashlib
 import ipaddress
 import os
@@ -351,6 +354,7 @@ class Session:
     COMMANDS = {
         "USER": (AUTHORIZATION,), "PASS": (AUTHORIZATION,),
         "APOP": (AUTHORIZATION,), "STLS": (AUTHORIZATION,),
+        "AUTH": (AUTHORIZATION,),
         "CAPA": (AUTHORIZATION, TRANSACTION),
         "QUIT": (AUTHORIZATION, TRANSACTION),
         "STAT": (TRANSACTION,), "LIST": (TRANSACTION,),
@@ -458,6 +462,10 @@ class Session:
         self.tls_active = True
         self.reader = LineReader(self.sock)
         self.note("TLS")
+        peer = self.sock.getpeercert()
+        if peer:
+            subject = dict(x[0] for x in peer.get("subject", ()))
+            self.note("CLIENT-CERT %s" % subject.get("commonName", "?"))
         self.server.log.trace(self.number, b"TLS " +
                               (self.sock.version() or "?").encode())
 
@@ -642,6 +650,123 @@ class Session:
         self.login(args[0], args[0] == self.server.user and
                    args[1] == digest.encode())
 
+    # -- AUTH (RFC 5034): PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER ------
+
+    def challenge(self, data):
+        """Send '+ base64(data)'; the client's decoded answer, or None
+        after '*' (answered with -ERR here) or undecodable base64."""
+        self.send(b"+ " + base64.b64encode(data) + CRLF)
+        line = self.reader.readline()
+        if line is None:
+            raise CloseConnection()
+        self.note(b"C: " + line)
+        if line == b"*":
+            self.note("AUTH cancelled")
+            self.reply("-ERR authentication cancelled")
+            return None
+        return self.decode(line)
+
+    def decode(self, text):
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            self.reply("-ERR bad base64")
+            return None
+
+    def cmd_auth(self, args, rest):
+        mechs = self.cfg.sasl.upper().split()
+        if not args or args[0].decode("latin-1").upper() not in mechs:
+            self.reply("-ERR unsupported mechanism")
+            return
+        mech = args[0].decode("latin-1").upper()
+        first = None
+        if len(args) > 1:
+            if mech == "XOAUTH2" and self.cfg.xoauth2_two_step:
+                # Microsoft: the token only after the server's "+".
+                self.reply("-ERR [AUTH] no initial response with XOAUTH2")
+                return
+            first = b"" if args[1] == b"=" else self.decode(args[1])
+            if first is None:
+                return
+        getattr(self, "auth_" + mech.lower().replace("-", "_"))(first)
+
+    def auth_plain(self, first):
+        data = first if first is not None else self.challenge(b"")
+        if data is None:
+            return
+        parts = data.split(b"\0")
+        if len(parts) != 3:
+            self.reply("-ERR malformed PLAIN response")
+            return
+        self.login(parts[1], parts[1] == self.server.user and
+                   parts[2] == self.server.password)
+
+    def auth_login(self, first):
+        user = first if first is not None else self.challenge(b"Username:")
+        if user is None:
+            return
+        password = self.challenge(b"Password:")
+        if password is None:
+            return
+        self.login(user, user == self.server.user and
+                   password == self.server.password)
+
+    def auth_cram_md5(self, first):
+        if first is not None:
+            self.reply("-ERR CRAM-MD5 takes no initial response")
+            return
+        stamp = b"<%d.%d@popserver>" % (os.getpid(), int(time.time()))
+        data = self.challenge(stamp)
+        if data is None:
+            return
+        user, _, digest = data.rpartition(b" ")
+        want = hmac.new(self.server.password, stamp, "md5").hexdigest()
+        self.login(user, user == self.server.user and
+                   digest == want.encode())
+
+    def oauth_check(self, user, token, reply_to_error):
+        if user == self.server.user and token == self.server.token:
+            self.login(user, True)
+            return
+        # RFC 7628 / Google: the error as a challenge, then -ERR.
+        error = b'{"status":"401","schemes":"bearer","scope":"pop"}'
+        self.send(b"+ " + base64.b64encode(error) + CRLF)
+        line = self.reader.readline()
+        if line is None:
+            raise CloseConnection()
+        self.note(b"C: " + line)
+        if line != reply_to_error:
+            self.reply("-ERR protocol violation after the error challenge")
+            return
+        self.reply("-ERR [AUTH] invalid token")
+
+    def auth_xoauth2(self, first):
+        data = first if first is not None else self.challenge(b"")
+        if data is None:
+            return
+        fields = dict(f.split(b"=", 1) for f in data.split(b"\x01") if b"=" in f)
+        if not data.endswith(b"\x01\x01"):
+            self.reply("-ERR malformed XOAUTH2 response")
+            return
+        auth = fields.get(b"auth", b"")
+        token = auth[7:] if auth.startswith(b"Bearer ") else None
+        self.oauth_check(fields.get(b"user"), token, b"")
+
+    def auth_oauthbearer(self, first):
+        data = first if first is not None else self.challenge(b"")
+        if data is None:
+            return
+        gs2, _, kvs = data.partition(b"\x01")
+        head = gs2.split(b",")
+        if (len(head) < 2 or head[0] != b"n" or not head[1].startswith(b"a=")
+                or not data.endswith(b"\x01\x01")):
+            self.reply("-ERR malformed OAUTHBEARER response")
+            return
+        fields = dict(f.split(b"=", 1) for f in kvs.split(b"\x01") if b"=" in f)
+        auth = fields.get(b"auth", b"")
+        token = auth[7:] if auth.startswith(b"Bearer ") else None
+        self.oauth_check(head[1][2:], token, b"AQ==")
+
     def cmd_stls(self, args, rest):
         if (self.cfg.tls != "starttls" or self.cfg.no_stls_capa
                 or self.tls_active):
@@ -683,6 +808,8 @@ class Session:
         if (self.cfg.tls == "starttls" and not self.cfg.no_stls_capa
                 and not self.tls_active and self.state == AUTHORIZATION):
             caps.append(b"STLS")
+        if self.cfg.sasl:
+            caps.append(b"SASL " + os.fsencode(self.cfg.sasl))
         caps.append(b"IMPLEMENTATION popserver")
         self.reply_multi("+OK capability list follows", caps)
 
@@ -802,6 +929,7 @@ class Server:
         self.ssl_context = ssl_context
         self.user = os.fsencode(cfg.user)
         self.password = os.fsencode(cfg.password)
+        self.token = os.fsencode(cfg.token)
         self.mailbox = Mailbox(cfg.mailbox) if cfg.mailbox else None
         self.log = EventLog(cfg.log, cfg.verbose)
         self.listener = None
@@ -888,6 +1016,8 @@ def parse_args(argv):
                    default="off")
     p.add_argument("--cert", metavar="FILE", help="PEM certificate (chain)")
     p.add_argument("--key", metavar="FILE", help="PEM private key")
+    p.add_argument("--client-ca", metavar="FILE",
+                   help="require a client certificate signed by this CA")
     p.add_argument("--no-stls-capa", action="store_true",
                    help="with --tls starttls: hide STLS and refuse it")
     p.add_argument("--inject-after-stls", metavar="BYTES",
@@ -895,6 +1025,13 @@ def parse_args(argv):
                         "(escapes \\r \\n \\t \\\\ \\xHH)")
     p.add_argument("--user", default="test")
     p.add_argument("--password", default="secret")
+    p.add_argument("--sasl", default="", metavar="MECHS",
+                   help="advertise and accept these SASL mechanisms (PLAIN "
+                        "LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER)")
+    p.add_argument("--token", default="token", metavar="TOKEN",
+                   help="the OAuth access token XOAUTH2/OAUTHBEARER accept")
+    p.add_argument("--xoauth2-two-step", action="store_true",
+                   help="refuse XOAUTH2 with an initial response (Outlook)")
     p.add_argument("--no-apop", action="store_true",
                    help="no APOP timestamp in the greeting")
     p.add_argument("--auth-fail-code", metavar="CODE",
@@ -962,6 +1099,9 @@ def main(argv=None):
             ssl_context.load_cert_chain(cfg.cert, cfg.key)
         except (OSError, ssl.SSLError) as e:
             parser.error("cannot load --cert/--key: %s" % e)
+        if cfg.client_ca:
+            ssl_context.verify_mode = ssl.CERT_REQUIRED
+            ssl_context.load_verify_locations(cfg.client_ca)
 
     try:
         server = Server(cfg, script, ssl_context)

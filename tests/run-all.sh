@@ -2,7 +2,8 @@
 # run-all.sh -- the whole test suite: a normal build and an
 # AddressSanitizer/UndefinedBehaviorSanitizer build, each running
 # `make check` (unit tests and bats tests, against the project's test server
-# and a private Dovecot).  Ends with "N passed, N failed, N skipped" and
+# and a private Dovecot), plus the normal build's unit tests under
+# valgrind.  Ends with "N passed, N failed, N skipped" and
 # exits non-zero if anything failed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +14,12 @@ mkdir -p "$logdir"
 status=0
 
 [ -x configure ] || autoreconf -fi || exit 1
+if [ -f config.status ]; then
+	echo "run-all.sh: this source tree is configured in place; the test builds"
+	echo "run-all.sh: need a clean one: run 'make distclean' here first"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 
 # build_and_check NAME CONFIGURE-ARGS...
 build_and_check() {
@@ -40,7 +47,36 @@ build_and_check() {
 	fi
 }
 
+# valgrind_units: each unit test binary of the normal build under
+# valgrind (memory errors and leaks fail it), counted as one test each.
+valgrind_units() {
+	dir=$top/build-normal
+	log=$logdir/valgrind.log
+	echo "=== valgrind: unit tests ==="
+	if ! command -v valgrind >/dev/null 2>&1; then
+		echo "valgrind not installed: skipped"
+		printf '# PASS: 0\n# SKIP: 1\n# FAIL: 0\n# ERROR: 0\n' >"$log"
+		return
+	fi
+	p=0; f=0
+	for t in "$dir"/tests/unit/test_*; do
+		case $t in *.*) continue ;; esac	# objects, logs
+		[ -x "$t" ] || continue
+		if (cd "$dir" && valgrind -q --error-exitcode=1 --leak-check=full \
+		    --errors-for-leak-kinds=definite,indirect "$t") \
+		    >"$logdir/valgrind-$(basename "$t").out" 2>&1; then
+			echo "PASS: valgrind $(basename "$t")"; p=$((p + 1))
+		else
+			echo "FAIL: valgrind $(basename "$t")"
+			tail -n 40 "$logdir/valgrind-$(basename "$t").out"
+			f=$((f + 1)); status=1
+		fi
+	done
+	printf '# PASS: %d\n# SKIP: 0\n# FAIL: %d\n# ERROR: 0\n' "$p" "$f" >"$log"
+}
+
 build_and_check normal
+valgrind_units
 build_and_check sanitize --enable-sanitizers
 
 pass=0; fail=0; skip=0

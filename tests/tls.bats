@@ -106,7 +106,8 @@ no_password_sent() {
 	rc localhost "tls_trust_file $CERTS/ca.pem"
 	fetch
 	assert_failure 76
-	assert_output --regexp "default: .*(hostname|host name)"
+	assert_output --partial "default: cannot verify the certificate of localhost"
+	assert_output --partial "does not match"
 	assert_output --partial "tls_fingerprint"
 	no_password_sent
 	[ "$(maildir_count "$MD")" -eq 0 ]
@@ -126,7 +127,8 @@ no_password_sent() {
 	rc localhost
 	fetch
 	assert_failure 76
-	assert_output --partial "not trusted"
+	assert_output --partial "NOT trusted"
+	assert_output --partial "issuer is unknown"
 	no_password_sent
 	fp=$(cert_sha256 "$CERTS/selfsigned.pem")
 	rc localhost "tls_fingerprint $fp"
@@ -173,4 +175,17 @@ no_password_sent() {
 	assert_failure 76
 	assert_output --partial "TLS"
 	no_password_sent
+}
+
+@test "the Received: header names the TLS protocol and cipher" {
+	start implicit server
+	rc 127.0.0.1 "tls_trust_file $CERTS/ca.pem"
+	fetch
+	assert_success
+	f=$(ls "$MD"/new/* | head -n 1)
+	run head -n 3 "$f"
+	assert_line --index 0 "Received: from 127.0.0.1 (user test)"
+	assert_line --index 1 --regexp "^	by .+ with POP3S \(popfetch [0-9.]+, \(TLS1\.[23]\)-.+-\([A-Z0-9-]+\)\);$"
+	run sed -n 4p "$f"
+	assert_output "Return-Path: <sender@popfetch.test>"
 }

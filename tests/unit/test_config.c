@@ -299,7 +299,11 @@ test_every_key(void)
 	    "delivery maildir ~/Maildir\n"
 	    "keep on\n"
 	    "uidls_file ~/uidls/%U_%H\n"
-	    "timeout 42\n", &list);
+	    "timeout 42\n"
+	    "tls_priorities NORMAL:-VERS-TLS1.0\n"
+	    "tls_cert_file ~/c.pem\n"
+	    "tls_key_file ~/k.pem\n"
+	    "tls_crl_file ~/crl.pem\n", &list);
 	ok(a != NULL, "every key: parses");
 	if (a == NULL)
 		return;
@@ -320,7 +324,17 @@ test_every_key(void)
 	is_int(a->keep, 1, "key keep");
 	is_str(a->uidls_file, HOME "/uidls/%U_%H", "key uidls_file");
 	is_int(a->timeout, 42, "key timeout");
-	is_int(a->set, (UINT64_C(1) << AK__COUNT) - 1, "every key: every bit set");
+	is_str(a->tls_priorities, "NORMAL:-VERS-TLS1.0", "key tls_priorities");
+	is_str(a->tls_cert_file, HOME "/c.pem", "key tls_cert_file");
+	is_str(a->tls_key_file, HOME "/k.pem", "key tls_key_file");
+	is_str(a->tls_crl_file, HOME "/crl.pem", "key tls_crl_file");
+	/* jobs is a defaults-only key (see test below). */
+	is_int(a->set, ((UINT64_C(1) << AK__COUNT) - 1) &
+	    ~(UINT64_C(1) << AK_JOBS), "every key: every bit set");
+	accounts_free(&list);
+
+	a = one("defaults\njobs 3\naccount j\nhost h\n", &list);
+	ok(a != NULL && a->jobs == 3, "key jobs: from the defaults");
 	accounts_free(&list);
 }
 
@@ -437,8 +451,15 @@ test_errors(void)
 	    "rc:2: 'keep' needs a value: on or off");
 	parse_fails("account a\nkeep true\n", "rc:2: invalid value 'true' "
 	    "for 'keep': expected on or off");
-	parse_fails("account a\nauth plain\n", "rc:2: invalid value 'plain' "
-	    "for 'auth': expected auto, user or apop");
+	parse_fails("account a\nauth digest-md5\n", "rc:2: invalid value "
+	    "'digest-md5' for 'auth': expected auto, user, apop, plain, login, "
+	    "cram-md5, scram-sha-1, scram-sha-256, scram-sha-1-plus, "
+	    "scram-sha-256-plus, xoauth2, oauthbearer, external or gssapi");
+	parse_fails("account a\nauth SCRAM-SHA-256-PLUS\nauth bogus\n",
+	    "rc:3: invalid value 'bogus' for 'auth': expected auto, user, "
+	    "apop, plain, login, cram-md5, scram-sha-1, scram-sha-256, "
+	    "scram-sha-1-plus, scram-sha-256-plus, xoauth2, oauthbearer, "
+	    "external or gssapi");
 	parse_fails("account a\ndelivery maildir\n",
 	    "rc:2: invalid value 'maildir' for 'delivery': expected maildir "
 	    "DIR, mbox FILE or mda COMMAND");
@@ -631,12 +652,18 @@ test_password(void)
 	struct error	 err;
 	char		*pw;
 
+	/* Never a prompt here, even when run from a terminal. */
+	if (freopen("/dev/null", "r", stdin) == NULL)
+		return;
 	a = account_new("acct", "rc", 1);
+	a->host = xstrdup("pop.example");
+	a->user = xstrdup("u");
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "password: none set fails");
-	is_str(err.msg, "account acct: no password set (use password or "
-	    "passwordeval)", "password: none set message");
+	is_str(err.msg, "account acct: no password (set password or "
+	    "passwordeval, add pop.example to ~/.netrc, or run popfetch from "
+	    "a terminal to be asked)", "password: none set message");
 
 	a->passwordeval = xstrdup("echo wrong");
 	a->password = xstrdup("direct");

@@ -43,7 +43,9 @@ slurp(void)
 int
 main(void)
 {
-	struct uidstate	*us, *us2;
+	/* static: still reachable in the forked child, for valgrind. */
+	static struct uidstate *us;
+	struct uidstate	*us2;
 	struct error	 err;
 	struct stat	 st;
 	time_t		 first;
@@ -93,6 +95,20 @@ main(void)
 	us = uidstate_open(path, 0, &err);
 	ok(us != NULL && uidstate_lookup(us, "d", NULL) &&
 	    uidstate_count(us) == 3, "record after rewrite goes to the new file");
+	uidstate_close(us);
+
+	/* Group commit: an added UID reaches the file only at the sync. */
+	us = uidstate_open(path, 0, &err);
+	ok(us != NULL && uidstate_add(us, "e", 500, &err) == 0, "add e");
+	ok(uidstate_lookup(us, "e", NULL), "an added UID is seen at once");
+	ok(strstr(slurp(), " e\n") == NULL, "an added UID is not on disk yet");
+	ok(uidstate_sync(us, &err) == 0, "sync");
+	ok(strstr(slurp(), "500 e\n") != NULL, "synced UID is on disk");
+	ok(uidstate_add(us, "f", 600, &err) == 0, "add f");
+	uidstate_close(us);
+	us = uidstate_open(path, 0, &err);
+	ok(us != NULL && !uidstate_lookup(us, "f", NULL),
+	    "a UID never synced is not there after a restart");
 	uidstate_close(us);
 
 	/* A partial last line (crash during the append) is ignored. */

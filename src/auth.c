@@ -1,0 +1,490 @@
+/* auth.c -- choosing a login mechanism and the AUTH exchange; see auth.h. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gsasl.h>
+
+#include "auth.h"
+#include "log.h"
+#include "pop3.h"
+#include "xmalloc.h"
+
+/* RFC 2449: "AUTH MECH initial-response" must fit a command line. */
+#define AUTH_CMD_MAX	255
+/* Rounds a mechanism may take; more is a server stringing us along. */
+#define AUTH_ROUNDS_MAX	16
+
+static const struct method {
+	enum auth_method	 m;
+	const char		*name;
+	int			 needs_password;
+} methods[] = {
+	{ AUTH_AUTO,		"auto",			1 },
+	{ AUTH_USER,		"USER",			1 },
+	{ AUTH_APOP,		"APOP",			1 },
+	{ AUTH_PLAIN,		"PLAIN",		1 },
+	{ AUTH_LOGIN,		"LOGIN",		1 },
+	{ AUTH_CRAM_MD5,	"CRAM-MD5",		1 },
+	{ AUTH_SCRAM_SHA_1,	"SCRAM-SHA-1",		1 },
+	{ AUTH_SCRAM_SHA_1_PLUS, "SCRAM-SHA-1-PLUS",	1 },
+	{ AUTH_SCRAM_SHA_256,	"SCRAM-SHA-256",	1 },
+	{ AUTH_SCRAM_SHA_256_PLUS, "SCRAM-SHA-256-PLUS", 1 },
+	{ AUTH_XOAUTH2,		"XOAUTH2",		1 },
+	{ AUTH_OAUTHBEARER,	"OAUTHBEARER",		1 },
+	{ AUTH_EXTERNAL,	"EXTERNAL",		0 },
+	{ AUTH_GSSAPI,		"GSSAPI",		0 },
+};
+
+static const enum auth_method auto_tls[] = {
+	AUTH_SCRAM_SHA_256_PLUS, AUTH_SCRAM_SHA_1_PLUS, AUTH_SCRAM_SHA_256,
+	AUTH_SCRAM_SHA_1, AUTH_PLAIN,
+};
+static const enum auth_method auto_plain[] = {
+	AUTH_SCRAM_SHA_256, AUTH_SCRAM_SHA_1, AUTH_CRAM_MD5,
+};
+
+/* One AUTH exchange in progress. */
+struct exchange {
+	struct pop3		*p;
+	const struct account	*a;
+	enum auth_method	 m;
+	Gsasl			*ctx;
+	Gsasl_session		*sx;		/* NULL for OAuth */
+	char			*first;		/* client-first data, base64 */
+	int			 done;		/* the client side has finished */
+};
+
+static int	 server_offers(const struct pop3_caps *, const char *);
+static int	 is_plus(enum auth_method);
+static int	 choose(struct pop3 *, const struct account *,
+		    enum auth_method *);
+static int	 sasl_start(struct exchange *, const char *, struct error *);
+static int	 set_channel_binding(struct exchange *, struct error *);
+static int	 oauth_start(struct exchange *, const char *, struct error *);
+static int	 run_exchange(struct exchange *, struct error *);
+static int	 send_auth(struct exchange *, char **, struct error *);
+static int	 answer(struct exchange *, const char *, struct error *);
+static int	 cancel(struct exchange *, const char *, struct error *);
+static void	 refused(struct exchange *, const struct pop3_reply *,
+		    struct error *);
+static void	 free_secret(char *);
+
+int
+auth_method_parse(const char *s, enum auth_method *m)
+{
+	size_t	i;
+
+	/* mpop's `auth on` means: pick the best method. */
+	if (strcasecmp(s, "on") == 0) {
+		*m = AUTH_AUTO;
+		return 0;
+	}
+	for (i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		if (strcasecmp(s, methods[i].name) == 0) {
+			*m = methods[i].m;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+auth_method_name(enum auth_method m)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (methods[i].m == m)
+			return methods[i].name;
+	fatalx("auth_method_name: no such method");
+}
+
+int
+auth_needs_password(enum auth_method m)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (methods[i].m == m)
+			return methods[i].needs_password;
+	return 1;
+}
+
+static int
+is_plus(enum auth_method m)
+{
+	return m == AUTH_SCRAM_SHA_1_PLUS || m == AUTH_SCRAM_SHA_256_PLUS;
+}
+
+/* Whether CAPA's SASL line names mech (a whole word, any case). */
+static int
+server_offers(const struct pop3_caps *c, const char *mech)
+{
+	const char	*s;
+	size_t		 n, len = strlen(mech);
+
+	if (c->sasl == NULL)
+		return 0;
+	for (s = c->sasl; *s != '\0'; s += n) {
+		s += strspn(s, " \t");
+		n = strcspn(s, " \t");
+		if (n == len && strncasecmp(s, mech, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The strongest SASL mechanism for auto, or AUTH_AUTO to leave the choice
+ * between USER and APOP to pop3_login().  The -PLUS forms need TLS, the
+ * library's support and channel binding data from GnuTLS.
+ */
+static int
+choose(struct pop3 *p, const struct account *a, enum auth_method *m)
+{
+	const struct pop3_caps	*caps = pop3_caps(p);
+	const enum auth_method	*order;
+	Gsasl			*ctx;
+	struct error		 cberr;
+	unsigned char		*cb = NULL;
+	size_t			 i, n, cblen;
+	int			 tls, have_cb = 0, exporter;
+
+	tls = transport_is_tls(pop3_transport(p));
+	order = tls ? auto_tls : auto_plain;
+	n = tls ? sizeof auto_tls / sizeof auto_tls[0] :
+	    sizeof auto_plain / sizeof auto_plain[0];
+	error_clear(&cberr);
+	if (tls && transport_channel_binding(pop3_transport(p), &cb, &cblen,
+	    &exporter, &cberr) == 0)
+		have_cb = 1;
+	free(cb);
+	if (gsasl_init(&ctx) != GSASL_OK)
+		return -1;
+	*m = AUTH_AUTO;
+	for (i = 0; i < n; i++) {
+		const char *name = auth_method_name(order[i]);
+
+		if (!server_offers(caps, name) ||
+		    !gsasl_client_support_p(ctx, name) ||
+		    (is_plus(order[i]) && !have_cb))
+			continue;
+		*m = order[i];
+		break;
+	}
+	gsasl_done(ctx);
+	log_debug(a->name, "auth auto: %s (the server offers SASL %s)",
+	    *m == AUTH_AUTO ? "USER or APOP" : auth_method_name(*m),
+	    caps->sasl != NULL ? caps->sasl : "nothing");
+	return 0;
+}
+
+int
+auth_login(struct pop3 *p, const struct account *a, const char *pass,
+    struct error *err)
+{
+	struct exchange	 x;
+	enum auth_method m = a->auth;
+	int		 rc = -1;
+
+	memset(&x, 0, sizeof x);
+	if (m == AUTH_AUTO && choose(p, a, &m) == -1) {
+		error_set(err, EX_SOFTWARE, "cannot initialise GNU SASL");
+		return -1;
+	}
+	if (m == AUTH_AUTO || m == AUTH_USER || m == AUTH_APOP)
+		return pop3_login(p, m, a->user, pass, err);
+
+	x.p = p;
+	x.a = a;
+	x.m = m;
+	if (m == AUTH_XOAUTH2 || m == AUTH_OAUTHBEARER) {
+		if (oauth_start(&x, pass, err) == -1)
+			goto out;
+	} else if (sasl_start(&x, pass, err) == -1)
+		goto out;
+	rc = run_exchange(&x, err);
+out:
+	if (rc == -1 && err->ex == EX_NOPERM)
+		error_prefix(err, "authentication failed for user %s",
+		    a->user);
+	free_secret(x.first);
+	if (x.sx != NULL)
+		gsasl_finish(x.sx);
+	if (x.ctx != NULL)
+		gsasl_done(x.ctx);
+	return rc;
+}
+
+/* Set up GNU SASL and compute the client-first data, if the mechanism has any. */
+static int
+sasl_start(struct exchange *x, const char *pass, struct error *err)
+{
+	const char	*name = auth_method_name(x->m);
+	char		*out = NULL;
+	int		 r;
+
+	if ((r = gsasl_init(&x->ctx)) != GSASL_OK) {
+		x->ctx = NULL;
+		error_set(err, EX_SOFTWARE, "cannot initialise GNU SASL: %s",
+		    gsasl_strerror(r));
+		return -1;
+	}
+	if (!gsasl_client_support_p(x->ctx, name) ||
+	    (r = gsasl_client_start(x->ctx, name, &x->sx)) != GSASL_OK) {
+		x->sx = NULL;
+		error_set(err, EX_UNAVAILABLE, "this build of GNU SASL cannot "
+		    "do %s; choose another 'auth' method", name);
+		return -1;
+	}
+	gsasl_property_set(x->sx, GSASL_AUTHID, x->a->user);
+	if (pass != NULL)
+		gsasl_property_set(x->sx, GSASL_PASSWORD, pass);
+	gsasl_property_set(x->sx, GSASL_SERVICE, "pop");
+	gsasl_property_set(x->sx, GSASL_HOSTNAME, x->a->host);
+	if (is_plus(x->m) && set_channel_binding(x, err) == -1)
+		return -1;
+
+	/* In LOGIN and CRAM-MD5 the server speaks first. */
+	if (x->m == AUTH_LOGIN || x->m == AUTH_CRAM_MD5)
+		return 0;
+	r = gsasl_step64(x->sx, "", &out);
+	if (r != GSASL_OK && r != GSASL_NEEDS_MORE) {
+		error_set(err, EX_SOFTWARE, "%s: %s", name, gsasl_strerror(r));
+		return -1;
+	}
+	x->done = r == GSASL_OK;
+	x->first = xstrdup(out);
+	free_secret(out);
+	return 0;
+}
+
+/* SCRAM-*-PLUS binds the login to this very TLS session. */
+static int
+set_channel_binding(struct exchange *x, struct error *err)
+{
+	unsigned char	*cb = NULL;
+	char		*b64 = NULL;
+	size_t		 len, b64len;
+	int		 exporter, rc = -1;
+
+	if (transport_channel_binding(pop3_transport(x->p), &cb, &len,
+	    &exporter, err) == -1) {
+		error_prefix(err, "%s needs TLS channel binding",
+		    auth_method_name(x->m));
+		err->ex = EX_CONFIG;
+		goto out;
+	}
+	if (gsasl_base64_to((const char *)cb, len, &b64, &b64len) !=
+	    GSASL_OK) {
+		error_set(err, EX_SOFTWARE, "cannot encode channel binding");
+		goto out;
+	}
+	gsasl_property_set(x->sx, exporter ? GSASL_CB_TLS_EXPORTER :
+	    GSASL_CB_TLS_UNIQUE, b64);
+	log_debug(x->a->name, "channel binding: %s",
+	    exporter ? "tls-exporter" : "tls-unique");
+	rc = 0;
+out:
+	free(cb);
+	free(b64);
+	return rc;
+}
+
+/*
+ * XOAUTH2 (Google, Microsoft) and OAUTHBEARER (RFC 7628) are one message
+ * each, so they need no library.  The token comes from passwordeval.
+ */
+static int
+oauth_start(struct exchange *x, const char *token, struct error *err)
+{
+	char	*raw = NULL, *b64 = NULL;
+	size_t	 b64len;
+	int	 n, rc = -1;
+
+	if (strchr(x->a->user, ',') != NULL ||
+	    strchr(x->a->user, '=') != NULL ||
+	    strchr(x->a->user, '\001') != NULL) {
+		error_set(err, EX_CONFIG, "a user name for %s must not "
+		    "contain ',', '=' or control characters",
+		    auth_method_name(x->m));
+		return -1;
+	}
+	if (x->m == AUTH_XOAUTH2)
+		n = asprintf(&raw, "user=%s\001auth=Bearer %s\001\001",
+		    x->a->user, token);
+	else
+		n = asprintf(&raw, "n,a=%s,\001host=%s\001port=%d\001"
+		    "auth=Bearer %s\001\001", x->a->user, x->a->host,
+		    account_port(x->a), token);
+	if (n < 0)
+		fatalx("asprintf: out of memory");
+	if (gsasl_base64_to(raw, (size_t)n, &b64, &b64len) != GSASL_OK) {
+		error_set(err, EX_SOFTWARE, "cannot encode the OAuth token");
+		goto out;
+	}
+	x->first = b64;
+	x->done = 1;
+	rc = 0;
+out:
+	free_secret(raw);
+	return rc;
+}
+
+/*
+ * AUTH with the client-first data as initial response when it fits the
+ * command line; else (long OAuth tokens, always so with Microsoft) the
+ * mechanism alone, and the data after the server's empty challenge.
+ */
+static int
+send_auth(struct exchange *x, char **held, struct error *err)
+{
+	char	cmd[AUTH_CMD_MAX + 1];
+	int	n, rc;
+
+	*held = NULL;
+	if (x->first == NULL)
+		return pop3_send(x->p, P3_AUTH, auth_method_name(x->m),
+		    P3_SECRET, 0, err);
+	n = snprintf(cmd, sizeof cmd, "%s %s", auth_method_name(x->m),
+	    x->first[0] != '\0' ? x->first : "=");
+	/* 5 = "AUTH ": the whole line must fit. */
+	if (n < 0 || (size_t)n + 5 > AUTH_CMD_MAX) {
+		explicit_bzero(cmd, sizeof cmd);
+		*held = x->first;
+		return pop3_send(x->p, P3_AUTH, auth_method_name(x->m),
+		    P3_SECRET, 0, err);
+	}
+	rc = pop3_send(x->p, P3_AUTH, cmd, P3_SECRET, 0, err);
+	explicit_bzero(cmd, sizeof cmd);
+	return rc;
+}
+
+static int
+run_exchange(struct exchange *x, struct error *err)
+{
+	struct pop3_reply	 r;
+	char			*chal = NULL, *held, *out = NULL;
+	int			 rc = -1, rounds = 0, s;
+
+	if (send_auth(x, &held, err) == -1)
+		return -1;
+	for (;;) {
+		free(chal);
+		if ((s = pop3_auth_reply(x->p, &r, &chal, err)) == -1)
+			goto out;
+		if (s == 0)
+			break;
+		if (++rounds > AUTH_ROUNDS_MAX) {
+			cancel(x, "the server sent too many AUTH challenges",
+			    err);
+			goto out;
+		}
+		if (held != NULL) {
+			/* The data that did not fit the AUTH line. */
+			if (answer(x, held, err) == -1)
+				goto out;
+			held = NULL;
+			continue;
+		}
+		if (x->sx == NULL) {
+			/*
+			 * OAuth: a challenge after the token carries the
+			 * server's error; RFC 7628 and Google say to answer
+			 * it with a dummy response and read the -ERR.
+			 */
+			if (answer(x, x->m == AUTH_OAUTHBEARER ? "AQ==" : "",
+			    err) == -1)
+				goto out;
+			continue;
+		}
+		if (x->done) {
+			cancel(x, "the server sent a challenge after the "
+			    "exchange ended", err);
+			goto out;
+		}
+		s = gsasl_step64(x->sx, chal, &out);
+		if (s != GSASL_OK && s != GSASL_NEEDS_MORE) {
+			cancel(x, gsasl_strerror(s), err);
+			goto out;
+		}
+		x->done = s == GSASL_OK;
+		s = answer(x, out, err);
+		free_secret(out);
+		out = NULL;
+		if (s == -1)
+			goto out;
+	}
+	if (!r.ok) {
+		refused(x, &r, err);
+		goto out;
+	}
+	/* SCRAM's last step checks the server's proof; +OK before it is a fake. */
+	if (!x->done) {
+		error_set(err, EX_PROTOCOL, "the server accepted %s before "
+		    "proving that it knows the password; not trusting it",
+		    auth_method_name(x->m));
+		goto out;
+	}
+	log_debug(x->a->name, "logged in with %s", auth_method_name(x->m));
+	rc = 0;
+out:
+	free(chal);
+	return rc;
+}
+
+static int
+answer(struct exchange *x, const char *line, struct error *err)
+{
+	return pop3_auth_answer(x->p, line, err);
+}
+
+/* Give up on the exchange: "*", then read the server's -ERR. */
+static int
+cancel(struct exchange *x, const char *why, struct error *err)
+{
+	struct pop3_reply	 r;
+	char			*chal = NULL;
+	int			 s;
+
+	if (pop3_auth_answer(x->p, "*", err) == -1)
+		return -1;
+	s = pop3_auth_reply(x->p, &r, &chal, err);
+	free(chal);
+	if (s == -1)
+		return -1;
+	error_set(err, EX_PROTOCOL, "%s exchange failed: %s%s",
+	    auth_method_name(x->m), why, s == 1 ? " (and the server would "
+	    "not stop)" : "");
+	return -1;
+}
+
+static void
+refused(struct exchange *x, const struct pop3_reply *r, struct error *err)
+{
+	int	ex = r->ex != 0 ? r->ex : EX_NOPERM;
+
+	if (x->m == AUTH_XOAUTH2 || x->m == AUTH_OAUTHBEARER)
+		error_set(err, ex, "the server refused the OAuth token with "
+		    "%s: %s (is passwordeval giving a fresh access token?)",
+		    auth_method_name(x->m), r->text[0] != '\0' ? r->text :
+		    "(no reason given)");
+	else
+		error_set(err, ex, "the server rejected AUTH %s: %s",
+		    auth_method_name(x->m), r->text[0] != '\0' ? r->text :
+		    "(no reason given)");
+}
+
+/* SASL output and the base64 around it may hold the password. */
+static void
+free_secret(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}

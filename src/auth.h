@@ -1,0 +1,41 @@
+/*
+ * auth.h -- logging in: choosing a mechanism and running the SASL
+ * exchange (RFC 5034) through GNU SASL, or USER/PASS and APOP through
+ * pop3_login().
+ *
+ * auth auto picks the strongest mechanism both sides have.  Over TLS:
+ * SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS, SCRAM-SHA-256, SCRAM-SHA-1, PLAIN,
+ * then what pop3_login() picks (USER, or APOP).  Without TLS (possible only
+ * with `tls off` set by name): SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, then
+ * pop3_login()'s choice.  OAuth (XOAUTH2, OAUTHBEARER), EXTERNAL and
+ * GSSAPI are used only when named.
+ *
+ * Errors: a -ERR to AUTH is EX_NOPERM with the server's text, unless its
+ * response code says the failure is temporary (EX_TEMPFAIL); a server that
+ * breaks the exchange is EX_PROTOCOL; a mechanism the library lacks is
+ * EX_UNAVAILABLE.  Neither the password, the token nor any SASL payload
+ * ever reaches the trace or an error message.
+ */
+#ifndef POPFETCH_AUTH_H
+#define POPFETCH_AUTH_H
+
+#include "account.h"
+#include "error.h"
+
+struct pop3;
+
+/* "scram-sha-256" etc. (case-insensitive) to a method; -1 if unknown. */
+int		 auth_method_parse(const char *, enum auth_method *);
+/* The SASL mechanism or command name: "SCRAM-SHA-256", "USER", "auto". */
+const char	*auth_method_name(enum auth_method);
+/* Whether the method needs a password or token (EXTERNAL, GSSAPI don't). */
+int		 auth_needs_password(enum auth_method);
+
+/*
+ * Log in on p (after CAPA, and after STLS when used) as a says; pass is
+ * the password or OAuth token, NULL when auth_needs_password() is false.
+ */
+int		 auth_login(struct pop3 *, const struct account *,
+		    const char *pass, struct error *);
+
+#endif

@@ -1,0 +1,270 @@
+#!/usr/bin/env bats
+# auth.bats -- SASL logins (RFC 5034) against the project's test server:
+# PLAIN, LOGIN, CRAM-MD5, XOAUTH2 in both forms, OAUTHBEARER, what `auth
+# auto` picks with and without TLS, refusals and their exit codes, and
+# traces that never show a secret.  SCRAM against a real server is in
+# dovecot-auth.bats.
+
+load lib/common
+load lib/popserver
+load lib/certs
+
+setup() {
+	MB=$TEST_TMP/mailbox
+	MD=$TEST_TMP/Maildir
+	RC=$TEST_TMP/fetchrc
+	SLOG=$TEST_TMP/server.log
+	mkdir -p "$MB"
+	make_mailbox "$MB" 2
+}
+
+teardown() {
+	popserver_stop || true
+}
+
+# rc [extra lines] -- a plain-TCP account (tls off by name).
+rc() {
+	local l
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls off"
+		echo "timeout 10"
+		echo "user test"
+		echo "delivery maildir $MD"
+		echo "uidls_file $TEST_TMP/state"
+		for l in "$@"; do echo "$l"; done
+	} | write_fetchrc "$RC"
+}
+
+# tls_rc [extra lines] -- the same over implicit TLS with the test CA.
+tls_rc() {
+	local l
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls_trust_file $CERTS/ca.pem"
+		echo "timeout 10"
+		echo "user test"
+		echo "delivery maildir $MD"
+		echo "uidls_file $TEST_TMP/state"
+		for l in "$@"; do echo "$l"; done
+	} | write_fetchrc "$RC"
+}
+
+start_tls_server() {
+	CERTS=$BATS_RUN_TMPDIR/certs
+	make_test_ca "$CERTS"
+	popserver_start --mailbox "$MB" --log "$SLOG" --tls implicit \
+	    --cert "$CERTS/server.pem" --key "$CERTS/server-key.pem" "$@"
+}
+
+fetch() {
+	run "$POPFETCH" -C "$RC" "$@"
+}
+
+# The client lines the server saw, without the "C: " prefix.
+client_lines() {
+	sed -n 's/^.*C: //p' "$SLOG"
+}
+
+b64() {
+	printf '%b' "$1" | base64 -w0
+}
+
+@test "auth plain: initial response on the AUTH line" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "PLAIN"
+	rc "password secret" "auth plain"
+	fetch
+	assert_success
+	assert_output --partial "2 messages fetched"
+	run client_lines
+	assert_line "AUTH PLAIN $(b64 '\0test\0secret')"
+	refute_line --partial "PASS"
+}
+
+@test "auth login: username and password after the server's prompts" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "LOGIN"
+	rc "password secret" "auth login"
+	fetch
+	assert_success
+	run client_lines
+	assert_line "AUTH LOGIN"
+	assert_line "$(b64 test)"
+	assert_line "$(b64 secret)"
+}
+
+@test "auth cram-md5: HMAC answer to the server's challenge" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "CRAM-MD5"
+	rc "password secret" "auth cram-md5"
+	fetch
+	assert_success
+	assert_output --partial "2 messages fetched"
+	run client_lines
+	assert_line "AUTH CRAM-MD5"
+	refute_line --partial "$(b64 secret)"
+}
+
+@test "auth plain with a wrong password: exit 77 with the server's text" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "PLAIN"
+	rc "password wrong" "auth plain"
+	fetch
+	assert_failure 77
+	assert_output --partial "default: authentication failed for user test"
+	assert_output --partial "[AUTH] invalid credentials"
+	[ "$(maildir_count "$MD")" -eq 0 ]
+}
+
+@test "auth plain refused with [SYS/TEMP]: exit 75" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "PLAIN" \
+	    --auth-fail-code SYS/TEMP
+	rc "password secret" "auth plain"
+	fetch
+	assert_failure 75
+	assert_output --partial "[SYS/TEMP]"
+}
+
+@test "a mechanism the server does not have: exit 77 naming it" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "PLAIN"
+	rc "password secret" "auth login"
+	fetch
+	assert_failure 77
+	assert_output --partial "the server rejected AUTH LOGIN: unsupported mechanism"
+}
+
+@test "xoauth2: short token as an initial response, from passwordeval" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "XOAUTH2" \
+	    --token tok-123
+	rc "passwordeval echo tok-123" "auth xoauth2"
+	fetch
+	assert_success
+	assert_output --partial "2 messages fetched"
+	run client_lines
+	assert_line "AUTH XOAUTH2 $(b64 'user=test\001auth=Bearer tok-123\001\001')"
+}
+
+@test "xoauth2 two-step (Outlook): a long token goes after the server's +" {
+	local tok
+	tok=$(head -c 1500 /dev/zero | tr '\0' 'T')
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "XOAUTH2" \
+	    --token "$tok" --xoauth2-two-step
+	rc "passwordeval echo $tok" "auth xoauth2"
+	fetch
+	assert_success
+	assert_output --partial "2 messages fetched"
+	run client_lines
+	assert_line "AUTH XOAUTH2"
+	assert_line "$(b64 "user=test\001auth=Bearer $tok\001\001")"
+}
+
+@test "xoauth2 with a bad token: error challenge answered, exit 77" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "XOAUTH2" \
+	    --token good
+	rc "passwordeval echo stale" "auth xoauth2"
+	fetch
+	assert_failure 77
+	assert_output --partial "refused the OAuth token"
+	assert_output --partial "[AUTH] invalid token"
+	# The empty answer to the error challenge, not a protocol violation.
+	refute_output --partial "protocol violation"
+}
+
+@test "oauthbearer: RFC 7628 message with host and port; bad token answered with AQ==" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "OAUTHBEARER" \
+	    --token tok-9
+	rc "passwordeval echo tok-9" "auth oauthbearer"
+	fetch
+	assert_success
+	run client_lines
+	assert_line "AUTH OAUTHBEARER $(b64 "n,a=test,\001host=127.0.0.1\001port=$POPSERVER_PORT\001auth=Bearer tok-9\001\001")"
+
+	popserver_stop
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "OAUTHBEARER" \
+	    --token other
+	rc "passwordeval echo tok-9" "auth oauthbearer"
+	fetch
+	assert_failure 77
+	assert_output --partial "[AUTH] invalid token"
+}
+
+@test "a failing passwordeval for a token: clear error, nothing sent" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "XOAUTH2"
+	rc "passwordeval exit 3" "auth xoauth2"
+	fetch
+	assert_failure 78
+	assert_output --partial "passwordeval command failed (exit 3)"
+	run client_lines
+	refute_output --partial "AUTH"
+}
+
+@test "--debug trace never shows the password, the SASL payloads or the token" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "PLAIN LOGIN" \
+	    --password s3cr3t-PW
+	rc "password s3cr3t-PW" "auth login"
+	fetch --debug
+	assert_success
+	assert_output --partial "-> AUTH LOGIN"
+	assert_output --partial "<- + (challenge"
+	refute_output --partial "s3cr3t-PW"
+	refute_output --partial "$(b64 s3cr3t-PW)"
+	refute_output --partial "$(b64 test)"
+
+	rm -rf "$MD" "$TEST_TMP/state"
+	make_mailbox "$MB" 1
+	rc "password s3cr3t-PW" "auth plain"
+	fetch --debug
+	assert_success
+	assert_output --partial "-> AUTH PLAIN ***"
+	refute_output --partial "s3cr3t-PW"
+	refute_output --partial "$(b64 '\0test\0s3cr3t-PW')"
+
+	popserver_stop
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "XOAUTH2" \
+	    --token tok-SECRET-77
+	rc "passwordeval echo tok-SECRET-77" "auth xoauth2"
+	fetch --debug
+	assert_success
+	refute_output --partial "tok-SECRET-77"
+	refute_output --partial "$(b64 'user=test\001auth=Bearer tok-SECRET-77\001\001')"
+}
+
+@test "auth auto without TLS: CRAM-MD5 rather than a readable password" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "PLAIN LOGIN CRAM-MD5"
+	rc "password secret"
+	fetch
+	assert_success
+	run client_lines
+	assert_line "AUTH CRAM-MD5"
+	refute_line --partial "AUTH PLAIN"
+	refute_line --partial "PASS"
+}
+
+@test "auth auto over TLS: PLAIN when the server offers it, USER when not" {
+	start_tls_server --sasl "LOGIN PLAIN"
+	tls_rc "password secret"
+	fetch
+	assert_success
+	run client_lines
+	assert_line --partial "AUTH PLAIN "
+
+	popserver_stop
+	rm -f "$SLOG"
+	make_mailbox "$MB" 1
+	start_tls_server
+	tls_rc "password secret"
+	fetch
+	assert_success
+	run client_lines
+	assert_line "USER test"
+}
+
+@test "auth values: unknown one is a config error listing the choices" {
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	rc "password secret" "auth digest-md5"
+	fetch
+	assert_failure 78
+	assert_output --partial "scram-sha-256-plus"
+}

@@ -1,0 +1,169 @@
+#!/usr/bin/env bats
+# groupcommit.bats -- delivery is group-committed (one directory fsync and
+# one UID state fsync per batch, not per message) without ever sending a
+# DELE before the message and its UID record are durable.  Watched with
+# strace: the order of fsync(2) calls and of the commands written to the
+# socket is the property under test.
+
+load lib/common
+load lib/popserver
+
+setup() {
+	command -v strace >/dev/null || skip "strace is not installed (./setup installs it)"
+	MB=$TEST_TMP/mailbox
+	MD=$TEST_TMP/Maildir
+	RC=$TEST_TMP/fetchrc
+	SLOG=$TEST_TMP/server.log
+	TRACE=$TEST_TMP/strace.out
+	mkdir -p "$MB"
+}
+
+teardown() {
+	popserver_stop || true
+}
+
+rc() {
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls off"
+		echo "timeout 10"
+		echo "user test"
+		echo "password secret"
+		echo "delivery maildir $MD"
+		# Byte-for-byte comparisons; fetch.bats tests the header.
+		echo "received_header off"
+		echo "uidls_file $TEST_TMP/state/uidls"
+		local l
+		for l in "$@"; do echo "$l"; done
+	} | write_fetchrc "$RC"
+}
+
+traced_fetch() {
+	run strace -f -qq -o "$TRACE" -s 4096 -e trace=openat,fsync,fdatasync,syncfs,write,sendto \
+	    "$POPFETCH" -C "$RC" "$@"
+}
+
+# check_trace N_MESSAGES -- reads $TRACE; fails unless
+#  - syncs (fsync, fdatasync, syncfs) number at most 4 per batch of 64 + 6:
+#    never one per message;
+#  - whenever "DELE" is written to the socket, at least as many UIDs have
+#    been made durable (appended, then fsync'd) as DELEs have gone out
+#    (DELEs go out in delivery order, so the count is enough).
+check_trace() {
+	"$PYTHON3" - "$TRACE" "$1" <<'PY'
+import re, sys
+path, n = sys.argv[1], int(sys.argv[2])
+state_fds, fsyncs, dirty, durable, deles = set(), 0, 0, 0, 0
+for line in open(path, errors="replace"):
+    m = re.search(r'openat\(.*"[^"]*/state/uidls", .*\) = (\d+)', line)
+    if m:
+        state_fds.add(int(m.group(1)))
+        continue
+    m = re.search(r'\b(fsync|fdatasync|syncfs)\((\d+)\)\s+= 0', line)
+    if m:
+        fsyncs += 1
+        if int(m.group(2)) in state_fds:
+            durable += dirty
+            dirty = 0
+        continue
+    m = re.search(r'\b(?:write|sendto)\((\d+), "(.*?)"', line)
+    if not m:
+        continue
+    fd, data = int(m.group(1)), m.group(2)
+    if fd in state_fds and not data.startswith("#"):
+        dirty += data.count("\\n")
+    k = len(re.findall(r"DELE \d+", data))
+    if k:
+        deles += k
+        if deles > durable:
+            sys.exit("DELE sent with %d UIDs not yet durable (%d DELEs, "
+                     "%d durable UIDs)" % (dirty, deles, durable))
+batches = (n + 63) // 64
+limit = 4 * batches + 6
+if fsyncs > limit:
+    sys.exit("%d syncs for %d messages (limit %d): not group-committed"
+             % (fsyncs, n, limit))
+if deles != n:
+    sys.exit("%d DELEs seen, expected %d" % (deles, n))
+print("%d syncs, %d DELEs" % (fsyncs, deles))
+PY
+}
+
+@test "PIPELINING: a few syncs per batch, not per message; DELE only after the batch is durable" {
+	make_mailbox "$MB" 150
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB" --pipelining --log "$SLOG"
+	rc
+	traced_fetch
+	assert_success
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+	run check_trace 150
+	assert_success
+	[ -z "$(ls "$MD/tmp")" ]
+}
+
+@test "lock-step (no PIPELINING): same group commit, same order" {
+	make_mailbox "$MB" 20
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	rc
+	traced_fetch
+	assert_success
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+	run check_trace 20
+	assert_success
+}
+
+@test "keep mode: UIDs recorded once per batch, nothing deleted" {
+	make_mailbox "$MB" 70
+	popserver_start --mailbox "$MB" --pipelining --log "$SLOG"
+	rc "keep on"
+	traced_fetch
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 70 ]
+	[ "$(grep -vc '^#' "$TEST_TMP/state/uidls")" -eq 70 ]
+	run grep -c '^C: DELE' "$SLOG"
+	assert_output 0
+	# 70 files + 2 batches x (new/ + state) + rewrite and header: well under 2 per message.
+	[ "$(grep -cE '\bf(data)?sync\([0-9]+\) += 0' "$TRACE")" -le 82 ]
+}
+
+@test "with PIPELINING, QUIT goes out before the last DELE replies are read" {
+	make_mailbox "$MB" 5
+	popserver_start --mailbox "$MB" --pipelining --log "$SLOG"
+	rc
+	run "$POPFETCH" -C "$RC" --debug
+	assert_success
+	# The trace shows what was sent and received in order: QUIT is sent
+	# before the +OK to the fifth DELE is read.
+	"$PYTHON3" - <<PY
+import sys
+lines = """$output""".splitlines()
+quit = next(i for i, l in enumerate(lines) if "-> QUIT" in l)
+oks = [i for i, l in enumerate(lines) if "<- +OK" in l]
+assert oks[-1] > quit and oks[-2] > quit, "QUIT waited for the DELE replies"
+PY
+	[ "$(server_count_files)" -eq 0 ]
+}
+
+server_count_files() {
+	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
+}
+
+@test "a connection cut mid-batch: what was delivered is recorded, nothing deleted, no duplicate next run" {
+	make_mailbox "$MB" 10
+	cp -r "$MB" "$TEST_TMP/orig"
+	# CAPA USER PASS LIST UIDL and 5 RETRs, then the connection drops.
+	popserver_start --mailbox "$MB" --cut-after 10 --log "$SLOG"
+	rc
+	run "$POPFETCH" -C "$RC"
+	assert_failure 75
+	[ "$(maildir_count "$MD")" -eq 5 ]
+	[ "$(grep -vc '^#' "$TEST_TMP/state/uidls")" -eq 5 ]
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "5 messages fetched"
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+}
