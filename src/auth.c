@@ -361,6 +361,9 @@ send_auth(struct exchange *x, char **held, struct error *err)
 	}
 	rc = pop3_send(x->p, P3_AUTH, cmd, P3_SECRET, 0, err);
 	explicit_bzero(cmd, sizeof cmd);
+	/* A one-step mechanism (PLAIN) has said everything: scan behind it. */
+	if (rc == 0 && x->done)
+		rc = pop3_scan_queue(x->p, err);
 	return rc;
 }
 
@@ -414,6 +417,8 @@ run_exchange(struct exchange *x, struct error *err)
 		}
 		x->done = s == GSASL_OK;
 		s = answer(x, out, err);
+		if (s == 0 && x->done)
+			s = pop3_scan_queue(x->p, err);
 		free_secret(out);
 		out = NULL;
 		if (s == -1)

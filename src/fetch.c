@@ -128,6 +128,7 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	if (!a->tls)
 		log_warn(a->name, "tls is off: the password crosses the "
 		    "network unencrypted");
+	pop3_scan_ahead(s->p, 1);
 	return auth_login(s->p, a, pass, err);
 }
 

@@ -36,6 +36,8 @@ struct pop3 {
 	struct pending		*q;		/* ring of commands in flight */
 	size_t			 qhead, qlen, qsize;
 	int			 body_due;	/* a multi-line body is unread */
+	int			 ahead;		/* pop3_scan_ahead(): 1, +1 for UIDL */
+	int			 scan_queued;	/* LIST (and UIDL) already sent */
 };
 
 /* Gathers a multi-line reply's decoded bytes into lines for a callback. */
@@ -566,7 +568,8 @@ login_user(struct pop3 *p, const char *user, const char *pass,
 	/* Without PIPELINING the password waits for USER's answer. */
 	if (!p->caps.pipelining && expect_ok(p, P3_USER, EX_NOPERM, err) == -1)
 		return -1;
-	if (pop3_send(p, P3_PASS, pass, P3_SECRET, 0, err) == -1)
+	if (pop3_send(p, P3_PASS, pass, P3_SECRET, 0, err) == -1 ||
+	    pop3_scan_queue(p, err) == -1)
 		return -1;
 	if (p->caps.pipelining && expect_ok(p, P3_USER, EX_NOPERM, err) == -1)
 		return -1;
@@ -606,7 +609,7 @@ login_apop(struct pop3 *p, const char *user, const char *pass,
 	explicit_bzero(md, sizeof md);
 	n = pop3_send(p, P3_APOP, arg, P3_SECRET, 0, err);
 	explicit_bzero(arg, sizeof arg);
-	if (n == -1)
+	if (n == -1 || pop3_scan_queue(p, err) == -1)
 		return -1;
 	return expect_ok(p, P3_APOP, EX_NOPERM, err);
 }
@@ -789,6 +792,28 @@ check_unique_uids(struct pop3_scan *sc, struct error *err)
 	return rc;
 }
 
+void
+pop3_scan_ahead(struct pop3 *p, int want_uids)
+{
+	p->ahead = want_uids ? 2 : 1;
+}
+
+int
+pop3_scan_queue(struct pop3 *p, struct error *err)
+{
+	if (p->ahead == 0 || p->scan_queued || !p->caps.pipelining)
+		return 0;
+	if (pop3_send(p, P3_LIST, NULL, 0, 0, err) == -1)
+		return -1;
+	p->scan_queued = 1;
+	if (p->ahead == 2 && p->caps.uidl) {
+		if (pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
+			return -1;
+		p->scan_queued = 2;
+	}
+	return 0;
+}
+
 int
 pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
     struct error *err)
@@ -797,12 +822,17 @@ pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
 	int			send_uidl;
 
 	memset(sc, 0, sizeof *sc);
-	send_uidl = want_uids && (p->caps.uidl || !p->caps.known);
-	if (pop3_send(p, P3_LIST, NULL, 0, 0, err) == -1)
-		return -1;
-	if (send_uidl && p->caps.pipelining &&
-	    pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
-		return -1;
+	if (p->scan_queued) {
+		/* Sent behind the login already (pop3_scan_ahead). */
+		send_uidl = p->scan_queued == 2;
+	} else {
+		send_uidl = want_uids && (p->caps.uidl || !p->caps.known);
+		if (pop3_send(p, P3_LIST, NULL, 0, 0, err) == -1)
+			return -1;
+		if (send_uidl && p->caps.pipelining &&
+		    pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
+			return -1;
+	}
 	if (pop3_reply(p, &r, err) == -1)
 		return -1;
 	if (!r.ok) {

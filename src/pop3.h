@@ -92,6 +92,16 @@ int	pop3_login(struct pop3 *, enum auth_method, const char *user,
 int	pop3_scan(struct pop3 *, int want_uids, struct pop3_scan *,
 	    struct error *);
 void	pop3_scan_free(struct pop3_scan *);
+/*
+ * Ask for the scan to ride behind the login: with PIPELINING, LIST (and
+ * UIDL, if want_uids and the server has it) are queued right after the
+ * last login command (pop3_scan_queue, called by the login code once the
+ * client has nothing more to say), so pop3_scan costs no round trip of its
+ * own.  If the login fails, their replies are never read: the session is
+ * over anyway.
+ */
+void	pop3_scan_ahead(struct pop3 *, int want_uids);
+int	pop3_scan_queue(struct pop3 *, struct error *);
 
 /*
  * Queue a command; arg may be NULL.  P3_SECRET hides arg in the trace.

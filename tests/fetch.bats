@@ -392,3 +392,24 @@ server_count() {
 	[ "$(server_count)" -eq 1 ]
 	[ ! -s "$SLOG" ] || ! grep -q '^C: RETR' "$SLOG"
 }
+
+@test "PIPELINING: LIST and UIDL ride behind the login, no round trip of their own" {
+	make_mailbox "$MB" 2
+	popserver_start --mailbox "$MB" --pipelining
+	rc
+	fetch --debug
+	assert_success
+	# The three commands go out before the server's first login reply.
+	run grep -o -- '-> [A-Z]*\|<- [+-][A-Z]*' <<<"$output"
+	assert_output --partial "$(printf -- '-> USER\n-> PASS\n-> LIST\n-> UIDL\n<- +OK')"
+}
+
+@test "without PIPELINING, LIST waits for the login's answer" {
+	make_mailbox "$MB" 2
+	popserver_start --mailbox "$MB"
+	rc
+	fetch --debug
+	assert_success
+	run grep -o -- '-> [A-Z]*\|<- [+-][A-Z]*' <<<"$output"
+	assert_output --partial "$(printf -- '-> PASS\n<- +OK\n-> LIST')"
+}
