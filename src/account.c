@@ -19,6 +19,7 @@
 #include "xmalloc.h"
 
 #define DEFAULT_TIMEOUT	180
+#define DEFAULT_MDA_TIMEOUT	300
 /* Longer than any password; it bounds what we keep of passwordeval. */
 #define PASSWORD_MAX	4096
 
@@ -48,6 +49,8 @@ account_new(const char *name, const char *file, int line)
 	a->delivery = DELIVERY_NONE;
 	a->timeout = DEFAULT_TIMEOUT;
 	a->syslog = -1;
+	a->received_header = 1;
+	a->mda_timeout = DEFAULT_MDA_TIMEOUT;
 	return a;
 }
 
@@ -177,6 +180,12 @@ inherit_key(struct account *dst, const struct account *src,
 		break;
 	case AK_TLS_CRL_FILE:
 		replace_str(&dst->tls_crl_file, src->tls_crl_file);
+		break;
+	case AK_RECEIVED_HEADER:
+		dst->received_header = src->received_header;
+		break;
+	case AK_MDA_TIMEOUT:
+		dst->mda_timeout = src->mda_timeout;
 		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");

@@ -69,6 +69,8 @@ enum account_key {
 	AK_TLS_CERT_FILE,
 	AK_TLS_KEY_FILE,
 	AK_TLS_CRL_FILE,
+	AK_RECEIVED_HEADER,
+	AK_MDA_TIMEOUT,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
 
@@ -112,6 +114,9 @@ struct account {
 	char		*tls_crl_file;
 
 	TAILQ_ENTRY(account) entry;
+
+	int		 received_header; /* prepend a Received: line; default on */
+	int		 mda_timeout;	/* seconds an MDA may run, default 300 */
 };
 TAILQ_HEAD(accounts, account);
 

@@ -83,6 +83,9 @@ static const struct keyword keywords[] = {
 	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name" },
 	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name" },
 	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name" },
+	{ "received_header",	AK_RECEIVED_HEADER,	"on or off" },
+	{ "mda_timeout",	AK_MDA_TIMEOUT,
+	    "a number of seconds from 1 to 3600" },
 
 	/* mpop keys that popfetch does not support. */
 	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
@@ -97,7 +100,6 @@ static const struct keyword keywords[] = {
 	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_nocertcheck",	KEY_UNSUPPORTED,	NULL },
 	{ "only_new",		KEY_UNSUPPORTED,	NULL },
-	{ "received_header",	KEY_UNSUPPORTED,	NULL },
 };
 
 struct parser {
@@ -534,6 +536,11 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		free(a->tls_crl_file);
 		a->tls_crl_file = config_expand_tilde(value);
 		return 0;
+	case AK_RECEIVED_HEADER:
+		return parse_bool(p, kw, value, &a->received_header);
+	case AK_MDA_TIMEOUT:
+		return parse_number(p, kw, value, 1, TIMEOUT_MAX,
+		    &a->mda_timeout);
 	case AK__COUNT:
 		break;
 	}

@@ -413,6 +413,8 @@ main(int argc, char **argv)
 
 	/* A peer that goes away must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Over a file size limit (ulimit -f), a write must fail with EFBIG. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (parse_options(argc, argv, &o) == -1)
 		return EX_USAGE;
