@@ -498,6 +498,9 @@ exec_passwordeval(int fd, const char *cmd)
 {
 	char *const	argv[] = { "sh", "-c", (char *)cmd, NULL };
 
+	/* popfetch ignores these; ignored signals survive exec. */
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGXFSZ, SIG_DFL);
 	if (fd == STDOUT_FILENO) {
 		/* dup2() onto itself would keep close-on-exec set. */
 		if (fcntl(fd, F_SETFD, 0) == -1)
