@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <readpassphrase.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
