@@ -28,7 +28,6 @@ static char	*strdup_or_null(const char *);
 static void	 replace_str(char **, const char *);
 static void	 inherit_key(struct account *, const struct account *,
 		    enum account_key);
-static const char *home_dir(void);
 static void	 add_path_part(struct buf *, const char *);
 static char	*run_passwordeval(const struct account *, struct error *);
 static char	*prompt_password(const struct account *, struct error *);
@@ -289,9 +288,8 @@ account_validate(const struct account *a, struct error *err)
 	return -1;
 }
 
-/* The same lookup as config_expand_tilde(), which account.c cannot see. */
-static const char *
-home_dir(void)
+const char *
+account_home_dir(void)
 {
 	const char	*home;
 	struct passwd	*pw;
@@ -325,7 +323,7 @@ account_uidls_path(const struct account *a)
 			xasprintf(&dflt, "%s/popfetch/uidls/%%U@%%H", state);
 		else
 			xasprintf(&dflt, "%s/.local/state/popfetch/uidls/%%U@%%H",
-			    home_dir());
+			    account_home_dir());
 		p = dflt;
 	}
 
@@ -356,7 +354,7 @@ account_password(const struct account *a, struct error *err)
 		return xstrdup(a->password);
 	if (a->passwordeval != NULL)
 		return run_passwordeval(a, err);
-	xasprintf(&path, "%s/.netrc", home_dir());
+	xasprintf(&path, "%s/.netrc", account_home_dir());
 	rc = netrc_lookup(path, a->host, a->user, &pw, err);
 	free(path);
 	if (rc == -1) {

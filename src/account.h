@@ -131,6 +131,9 @@ void		 account_free(struct account *);
 void		 accounts_free(struct accounts *);
 struct account	*accounts_find(struct accounts *, const char *name);
 
+/* $HOME, else the password database's home, else "/". */
+const char	*account_home_dir(void);
+
 /* The effective port: port if set, else 995 (implicit TLS) or 110. */
 int		 account_port(const struct account *);
 

@@ -144,7 +144,6 @@ static void	 bad_value(struct parser *, const struct keyword *,
 		    const char *);
 static int	 read_config(int, const char *, char **, size_t *,
 		    struct error *);
-static const char *home_dir(void);
 
 int
 config_load(const char *path, struct accounts *accounts, struct error *err)
@@ -884,11 +883,12 @@ config_default_path(void)
 	if (xdg != NULL && *xdg == '/')
 		xasprintf(&path, "%s/popfetch/fetchrc", xdg);
 	else
-		xasprintf(&path, "%s/.config/popfetch/fetchrc", home_dir());
+		xasprintf(&path, "%s/.config/popfetch/fetchrc",
+		    account_home_dir());
 	if (access(path, F_OK) == 0)
 		return path;
 	free(path);
-	xasprintf(&path, "%s/.fetchrc", home_dir());
+	xasprintf(&path, "%s/.fetchrc", account_home_dir());
 	return path;
 }
 
@@ -899,19 +899,7 @@ config_expand_tilde(const char *s)
 
 	if (s[0] != '~' || (s[1] != '\0' && s[1] != '/'))
 		return xstrdup(s);
-	xasprintf(&path, "%s%s", home_dir(), s + 1);
+	xasprintf(&path, "%s%s", account_home_dir(), s + 1);
 	return path;
 }
 
-static const char *
-home_dir(void)
-{
-	const char	*home;
-	struct passwd	*pw;
-
-	if ((home = getenv("HOME")) != NULL && *home != '\0')
-		return home;
-	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL)
-		return pw->pw_dir;
-	return "/";
-}
