@@ -83,6 +83,9 @@ static const struct keyword keywords[] = {
 	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name" },
 	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name" },
 	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name" },
+	{ "received_header",	AK_RECEIVED_HEADER,	"on or off" },
+	{ "mda_timeout",	AK_MDA_TIMEOUT,
+	    "a number of seconds from 1 to 3600" },
 
 	/* mpop keys that popfetch does not support. */
 	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
@@ -97,7 +100,6 @@ static const struct keyword keywords[] = {
 	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_nocertcheck",	KEY_UNSUPPORTED,	NULL },
 	{ "only_new",		KEY_UNSUPPORTED,	NULL },
-	{ "received_header",	KEY_UNSUPPORTED,	NULL },
 };
 
 struct parser {
@@ -142,7 +144,6 @@ static void	 bad_value(struct parser *, const struct keyword *,
 		    const char *);
 static int	 read_config(int, const char *, char **, size_t *,
 		    struct error *);
-static const char *home_dir(void);
 
 int
 config_load(const char *path, struct accounts *accounts, struct error *err)
@@ -534,6 +535,11 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		free(a->tls_crl_file);
 		a->tls_crl_file = config_expand_tilde(value);
 		return 0;
+	case AK_RECEIVED_HEADER:
+		return parse_bool(p, kw, value, &a->received_header);
+	case AK_MDA_TIMEOUT:
+		return parse_number(p, kw, value, 1, TIMEOUT_MAX,
+		    &a->mda_timeout);
 	case AK__COUNT:
 		break;
 	}
@@ -877,11 +883,12 @@ config_default_path(void)
 	if (xdg != NULL && *xdg == '/')
 		xasprintf(&path, "%s/popfetch/fetchrc", xdg);
 	else
-		xasprintf(&path, "%s/.config/popfetch/fetchrc", home_dir());
+		xasprintf(&path, "%s/.config/popfetch/fetchrc",
+		    account_home_dir());
 	if (access(path, F_OK) == 0)
 		return path;
 	free(path);
-	xasprintf(&path, "%s/.fetchrc", home_dir());
+	xasprintf(&path, "%s/.fetchrc", account_home_dir());
 	return path;
 }
 
@@ -892,19 +899,7 @@ config_expand_tilde(const char *s)
 
 	if (s[0] != '~' || (s[1] != '\0' && s[1] != '/'))
 		return xstrdup(s);
-	xasprintf(&path, "%s%s", home_dir(), s + 1);
+	xasprintf(&path, "%s%s", account_home_dir(), s + 1);
 	return path;
 }
 
-static const char *
-home_dir(void)
-{
-	const char	*home;
-	struct passwd	*pw;
-
-	if ((home = getenv("HOME")) != NULL && *home != '\0')
-		return home;
-	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL)
-		return pw->pw_dir;
-	return "/";
-}

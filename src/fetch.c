@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -28,6 +29,7 @@
 #include "log.h"
 #include "pop3.h"
 #include "progress.h"
+#include "received.h"
 #include "sink.h"
 #include "survey.h"
 #include "transport.h"
@@ -58,6 +60,7 @@ struct session {
 	size_t			 retr_inflight;
 	int			 quit_sent;	/* pipelined after the last DELE */
 	int			 quit_done;	/* QUIT's +OK read */
+	char			 localhost[256]; /* for the Received: line */
 };
 
 static int	connect_and_login(struct session *, const char *,
@@ -78,6 +81,10 @@ static int	got_quit(struct session *, const struct pop3_reply *,
 		    struct error *);
 static int	sync_batch(struct session *, struct error *);
 static int	deliver_out(void *, const char *, size_t, struct error *);
+static int	write_received(struct session *, struct error *);
+static int	not_delivered(struct session *, const struct pop3_msg *,
+		    const struct error *);
+static int	sink_summary(struct session *, struct error *);
 static int	finish(struct session *, struct error *);
 static void	session_free(struct session *);
 
@@ -321,11 +328,41 @@ deliver_out(void *arg, const char *p, size_t n, struct error *err)
 	return sink_write(s->sink, p, n, err);
 }
 
+/* The trace header goes through the sink like the message, whatever kind. */
+static int
+write_received(struct session *s, struct error *err)
+{
+	char	*h;
+	int	 rc;
+
+	h = received_header(s->a->host, s->a->user, s->localhost,
+	    transport_tls_desc(pop3_transport(s->p)), time(NULL));
+	rc = sink_write(s->sink, h, strlen(h), err);
+	free(h);
+	return rc;
+}
+
+/* The sink refused the message: it stays on the server, the run goes on. */
+static int
+not_delivered(struct session *s, const struct pop3_msg *m,
+    const struct error *why)
+{
+	log_error(s->a->name, "message %lu: %s; it stays on the server",
+	    m->num, why->msg);
+	if (why->ex == EX_TEMPFAIL)
+		s->st->deferred++;
+	else
+		s->st->refused++;
+	return 0;
+}
+
 static int
 got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 {
 	const struct pop3_msg	*m = &s->scan.msgs[r->tag];
 	struct sink_msginfo	 mi;
+	struct error		 why;
+	int			 rc;
 
 	if (!r->ok) {
 		/* One message the server cannot give must not block the rest. */
@@ -339,13 +376,17 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	s->msg_bytes = 0;
 	if (sink_open(s->sink, &mi, err) == -1)
 		return -1;
-	if (pop3_read_body(s->p, deliver_out, s, err) == -1) {
+	if ((s->a->received_header && write_received(s, err) == -1) ||
+	    pop3_read_body(s->p, deliver_out, s, err) == -1) {
 		sink_abort(s->sink);
 		error_prefix(err, "message %lu", m->num);
 		return -1;
 	}
-	if (sink_stage(s->sink, err) == -1) {
-		error_prefix(err, "message %lu", m->num);
+	error_clear(&why);
+	if ((rc = sink_stage(s->sink, &why)) == SINK_REFUSED)
+		return not_delivered(s, m, &why);
+	if (rc == -1) {
+		error_set(err, why.ex, "message %lu: %s", m->num, why.msg);
 		return -1;
 	}
 	if (m->uid != NULL && s->us != NULL &&
@@ -501,6 +542,29 @@ finish(struct session *s, struct error *err)
 	return rc;
 }
 
+/* Messages the sink refused make the run fail, after all the others. */
+static int
+sink_summary(struct session *s, struct error *err)
+{
+	const struct fetch_stats	*st = s->st;
+
+	if (st->refused > 0) {
+		error_set(err, EX_UNAVAILABLE, "%lu message%s could not be "
+		    "delivered%s and stayed on the server; see the errors "
+		    "above", st->refused, st->refused == 1 ? "" : "s",
+		    st->deferred > 0 ? " (more were deferred)" : "");
+		return -1;
+	}
+	if (st->deferred > 0) {
+		error_set(err, EX_TEMPFAIL, "%lu message%s deferred by the "
+		    "delivery and left on the server; a later run delivers "
+		    "%s", st->deferred, st->deferred == 1 ? "" : "s",
+		    st->deferred == 1 ? "it" : "them");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 session_free(struct session *s)
 {
@@ -529,6 +593,10 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.st = st;
 	s.deleting = !a->keep;
 	s.fo = fo;
+	if (gethostname(s.localhost, sizeof s.localhost) == -1 ||
+	    s.localhost[0] == '\0')
+		strlcpy(s.localhost, "localhost", sizeof s.localhost);
+	s.localhost[sizeof s.localhost - 1] = '\0';
 
 	/* Everything that can fail locally fails before connecting. */
 	if (auth_needs_password(a->auth) &&
@@ -565,6 +633,8 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 		    st->failed == 1 ? "" : "s");
 		goto out;
 	}
+	if (sink_summary(&s, err) == -1)
+		goto out;
 	rc = 0;
 out:
 	if (rc == -1 && s.nstaged > 0) {

@@ -44,6 +44,8 @@ struct fetch_stats {
 	uint64_t	 new_bytes;
 	unsigned long	 skipped;	/* skipsize or filter: left on server */
 	unsigned long	 killed;	/* killsize or filter: deleted unread */
+	unsigned long	 deferred;	/* the sink said: try later (MDA 75) */
+	unsigned long	 refused;	/* the sink said: failed (MDA error) */
 };
 
 /* Fetch one account.  Returns 0, or -1 with err set (err->ex classifies). */

@@ -22,6 +22,7 @@
 #include "import-fetchmail.h"
 #include "json.h"
 #include "log.h"
+#include "progress.h"
 #include "runner.h"
 #include "serverinfo.h"
 #include "xmalloc.h"
@@ -74,7 +75,6 @@ static int	pick_jobs(const struct options *, struct account **, size_t);
 static int	run_import(const struct options *);
 static void	print_json(struct account **, const struct outcome *, size_t,
 		    int);
-static void	human_size(char *, size_t, uint64_t);
 static void	report(const struct account *, const struct fetch_stats *);
 
 static void
@@ -274,20 +274,6 @@ select_accounts(struct accounts *accts, const struct options *o,
 }
 
 static void
-human_size(char *buf, size_t size, uint64_t n)
-{
-	if (n < 1024)
-		snprintf(buf, size, "%llu bytes", (unsigned long long)n);
-	else if (n < 1024 * 1024)
-		snprintf(buf, size, "%.1f KiB", (double)n / 1024);
-	else if (n < 1024ULL * 1024 * 1024)
-		snprintf(buf, size, "%.1f MiB", (double)n / (1024 * 1024));
-	else
-		snprintf(buf, size, "%.1f GiB", (double)n / (1024.0 * 1024 *
-		    1024));
-}
-
-static void
 report(const struct account *a, const struct fetch_stats *st)
 {
 	char	size[32], kept[64] = "", del[64] = "";
@@ -301,7 +287,7 @@ report(const struct account *a, const struct fetch_stats *st)
 		log_info(a->name, "no new messages%s%s", kept, del);
 		return;
 	}
-	human_size(size, sizeof size, st->bytes);
+	progress_human_size(size, sizeof size, st->bytes);
 	log_info(a->name, "%lu message%s fetched (%s)%s%s", st->fetched,
 	    st->fetched == 1 ? "" : "s", size, del, kept);
 }
@@ -453,6 +439,8 @@ main(int argc, char **argv)
 
 	/* A peer that goes away must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Over a file size limit (ulimit -f), a write must fail with EFBIG. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (parse_options(argc, argv, &o) == -1)
 		return EX_USAGE;
