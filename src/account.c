@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <readpassphrase.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "xmalloc.h"
 
 #define DEFAULT_TIMEOUT	180
+#define DEFAULT_MDA_TIMEOUT	300
 #define DEFAULT_LOCK_WAIT	5
 /* Longer than any password; it bounds what we keep of passwordeval. */
 #define PASSWORD_MAX	4096
@@ -27,7 +29,6 @@ static char	*strdup_or_null(const char *);
 static void	 replace_str(char **, const char *);
 static void	 inherit_key(struct account *, const struct account *,
 		    enum account_key);
-static const char *home_dir(void);
 static void	 add_path_part(struct buf *, const char *);
 static char	*run_passwordeval(const struct account *, struct error *);
 static char	*prompt_password(const struct account *, struct error *);
@@ -49,6 +50,8 @@ account_new(const char *name, const char *file, int line)
 	a->delivery = DELIVERY_NONE;
 	a->timeout = DEFAULT_TIMEOUT;
 	a->syslog = -1;
+	a->received_header = 1;
+	a->mda_timeout = DEFAULT_MDA_TIMEOUT;
 	a->lock_wait = DEFAULT_LOCK_WAIT;
 	return a;
 }
@@ -181,6 +184,12 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_TLS_CRL_FILE:
 		replace_str(&dst->tls_crl_file, src->tls_crl_file);
 		break;
+	case AK_RECEIVED_HEADER:
+		dst->received_header = src->received_header;
+		break;
+	case AK_MDA_TIMEOUT:
+		dst->mda_timeout = src->mda_timeout;
+		break;
 	case AK_LOCK_WAIT:
 		dst->lock_wait = src->lock_wait;
 		break;
@@ -285,9 +294,8 @@ account_validate(const struct account *a, struct error *err)
 	return -1;
 }
 
-/* The same lookup as config_expand_tilde(), which account.c cannot see. */
-static const char *
-home_dir(void)
+const char *
+account_home_dir(void)
 {
 	const char	*home;
 	struct passwd	*pw;
@@ -321,7 +329,7 @@ account_uidls_path(const struct account *a)
 			xasprintf(&dflt, "%s/popfetch/uidls/%%U@%%H", state);
 		else
 			xasprintf(&dflt, "%s/.local/state/popfetch/uidls/%%U@%%H",
-			    home_dir());
+			    account_home_dir());
 		p = dflt;
 	}
 
@@ -352,7 +360,7 @@ account_password(const struct account *a, struct error *err)
 		return xstrdup(a->password);
 	if (a->passwordeval != NULL)
 		return run_passwordeval(a, err);
-	xasprintf(&path, "%s/.netrc", home_dir());
+	xasprintf(&path, "%s/.netrc", account_home_dir());
 	rc = netrc_lookup(path, a->host, a->user, &pw, err);
 	free(path);
 	if (rc == -1) {
@@ -495,6 +503,9 @@ exec_passwordeval(int fd, const char *cmd)
 {
 	char *const	argv[] = { "sh", "-c", (char *)cmd, NULL };
 
+	/* popfetch ignores these; ignored signals survive exec. */
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGXFSZ, SIG_DFL);
 	if (fd == STDOUT_FILENO) {
 		/* dup2() onto itself would keep close-on-exec set. */
 		if (fcntl(fd, F_SETFD, 0) == -1)

@@ -69,6 +69,8 @@ enum account_key {
 	AK_TLS_CERT_FILE,
 	AK_TLS_KEY_FILE,
 	AK_TLS_CRL_FILE,
+	AK_RECEIVED_HEADER,
+	AK_MDA_TIMEOUT,
 	AK_LOCK_WAIT,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
@@ -116,6 +118,9 @@ struct account {
 	int		 lock_wait;	/* seconds to wait for another run */
 
 	TAILQ_ENTRY(account) entry;
+
+	int		 received_header; /* prepend a Received: line; default on */
+	int		 mda_timeout;	/* seconds an MDA may run, default 300 */
 };
 TAILQ_HEAD(accounts, account);
 
@@ -129,6 +134,9 @@ void		 account_inherit(struct account *dst, const struct account *src);
 void		 account_free(struct account *);
 void		 accounts_free(struct accounts *);
 struct account	*accounts_find(struct accounts *, const char *name);
+
+/* $HOME, else the password database's home, else "/". */
+const char	*account_home_dir(void);
 
 /* The effective port: port if set, else 995 (implicit TLS) or 110. */
 int		 account_port(const struct account *);

@@ -86,6 +86,9 @@ static const struct keyword keywords[] = {
 	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name" },
 	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name" },
 	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name" },
+	{ "received_header",	AK_RECEIVED_HEADER,	"on or off" },
+	{ "mda_timeout",	AK_MDA_TIMEOUT,
+	    "a number of seconds from 1 to 3600" },
 	{ "lock_wait",		AK_LOCK_WAIT,
 	    "a number of seconds from 0 to 3600" },
 
@@ -102,7 +105,6 @@ static const struct keyword keywords[] = {
 	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
 	{ "tls_nocertcheck",	KEY_UNSUPPORTED,	NULL },
 	{ "only_new",		KEY_UNSUPPORTED,	NULL },
-	{ "received_header",	KEY_UNSUPPORTED,	NULL },
 };
 
 struct parser {
@@ -149,7 +151,6 @@ static void	 bad_value(struct parser *, const struct keyword *,
 		    const char *);
 static int	 read_config(int, const char *, char **, size_t *,
 		    struct error *);
-static const char *home_dir(void);
 
 int
 config_load(const char *path, struct accounts *accounts, struct error *err)
@@ -541,6 +542,11 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		free(a->tls_crl_file);
 		a->tls_crl_file = config_expand_tilde(value);
 		return 0;
+	case AK_RECEIVED_HEADER:
+		return parse_bool(p, kw, value, &a->received_header);
+	case AK_MDA_TIMEOUT:
+		return parse_number(p, kw, value, 1, TIMEOUT_MAX,
+		    &a->mda_timeout);
 	case AK_LOCK_WAIT:
 		return parse_number(p, kw, value, 0, LOCK_WAIT_MAX,
 		    &a->lock_wait);
@@ -918,11 +924,12 @@ config_default_path(void)
 	if (xdg != NULL && *xdg == '/')
 		xasprintf(&path, "%s/popfetch/fetchrc", xdg);
 	else
-		xasprintf(&path, "%s/.config/popfetch/fetchrc", home_dir());
+		xasprintf(&path, "%s/.config/popfetch/fetchrc",
+		    account_home_dir());
 	if (access(path, F_OK) == 0)
 		return path;
 	free(path);
-	xasprintf(&path, "%s/.fetchrc", home_dir());
+	xasprintf(&path, "%s/.fetchrc", account_home_dir());
 	return path;
 }
 
@@ -933,19 +940,7 @@ config_expand_tilde(const char *s)
 
 	if (s[0] != '~' || (s[1] != '\0' && s[1] != '/'))
 		return xstrdup(s);
-	xasprintf(&path, "%s%s", home_dir(), s + 1);
+	xasprintf(&path, "%s%s", account_home_dir(), s + 1);
 	return path;
 }
 
-static const char *
-home_dir(void)
-{
-	const char	*home;
-	struct passwd	*pw;
-
-	if ((home = getenv("HOME")) != NULL && *home != '\0')
-		return home;
-	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL)
-		return pw->pw_dir;
-	return "/";
-}

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -28,6 +29,7 @@
 #include "log.h"
 #include "pop3.h"
 #include "progress.h"
+#include "received.h"
 #include "sink.h"
 #include "survey.h"
 #include "transport.h"
@@ -60,10 +62,12 @@ struct session {
 	int			 quit_done;	/* QUIT's +OK read */
 	time_t			 now;		/* when the session started */
 	volatile sig_atomic_t	*stop;		/* see struct fetch_opts */
+	char			 localhost[256]; /* for the Received: line */
 };
 
 static int	connect_and_login(struct session *, const char *,
 		    struct error *);
+static void	tls_params_of(const struct account *, struct tls_params *);
 static int	plan(struct session *, struct error *);
 static int	mark_pending(struct session *, struct error *);
 static int	delivered_before(struct session *, const struct pop3_msg *,
@@ -84,26 +88,47 @@ static int	got_quit(struct session *, const struct pop3_reply *,
 		    struct error *);
 static int	sync_batch(struct session *, struct error *);
 static int	deliver_out(void *, const char *, size_t, struct error *);
+static int	write_received(struct session *, struct error *);
+static int	not_delivered(struct session *, const struct pop3_msg *,
+		    const struct error *);
+static int	sink_summary(struct session *, struct error *);
 static int	finish(struct session *, struct error *);
 static void	session_free(struct session *);
 
 static int
 connect_and_login(struct session *s, const char *pass, struct error *err)
 {
-	const struct account	*a = s->a;
+	if (fetch_connect(s->a, &s->p, err) == -1)
+		return -1;
+	if (!s->a->tls)
+		log_warn(s->a->name, "tls is off: the password crosses the "
+		    "network unencrypted");
+	pop3_scan_ahead(s->p, 1);
+	return auth_login(s->p, s->a, pass, err);
+}
+
+static void
+tls_params_of(const struct account *a, struct tls_params *tp)
+{
+	memset(tp, 0, sizeof *tp);
+	tp->host = a->host;
+	tp->trust_file = a->tls_trust_file;
+	tp->certcheck = a->tls_certcheck;
+	tp->fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
+	tp->priorities = a->tls_priorities;
+	tp->cert_file = a->tls_cert_file;
+	tp->key_file = a->tls_key_file;
+	tp->crl_file = a->tls_crl_file;
+}
+
+int
+fetch_connect(const struct account *a, struct pop3 **pp, struct error *err)
+{
 	struct transport	*t;
 	struct tls_params	 tp;
 
-	memset(&tp, 0, sizeof tp);
-	tp.host = a->host;
-	tp.trust_file = a->tls_trust_file;
-	tp.certcheck = a->tls_certcheck;
-	tp.fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
-	tp.priorities = a->tls_priorities;
-	tp.cert_file = a->tls_cert_file;
-	tp.key_file = a->tls_key_file;
-	tp.crl_file = a->tls_crl_file;
-
+	*pp = NULL;
+	tls_params_of(a, &tp);
 	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
 		log_warn(a->name, "tls_certcheck is off: the server's "
 		    "certificate is not checked, so anyone on the path can "
@@ -113,32 +138,28 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	if ((t = transport_connect(a->host, account_port(a), a->timeout,
 	    err)) == NULL)
 		return -1;
-	s->p = pop3_new(t, a->name);
+	*pp = pop3_new(t, a->name);
 	if (a->tls && !a->tls_starttls &&
 	    transport_starttls(t, &tp, err) == -1)
 		return -1;
-	if (pop3_greeting(s->p, err) == -1 || pop3_capa(s->p, err) == -1)
+	if (pop3_greeting(*pp, err) == -1 || pop3_capa(*pp, err) == -1)
 		return -1;
 	if (a->tls && a->tls_starttls) {
 		/* Without CAPA we cannot know; STLS itself will tell. */
-		if (pop3_caps(s->p)->known && !pop3_caps(s->p)->stls) {
+		if (pop3_caps(*pp)->known && !pop3_caps(*pp)->stls) {
 			error_set(err, EX_PROTOCOL, "the server does not "
 			    "offer STLS, and tls_starttls is on: not "
 			    "continuing without TLS (the offer may have been "
 			    "stripped by an attacker)");
 			return -1;
 		}
-		if (pop3_stls(s->p, &tp, err) == -1 ||
-		    pop3_capa(s->p, err) == -1)
+		if (pop3_stls(*pp, &tp, err) == -1 ||
+		    pop3_capa(*pp, err) == -1)
 			return -1;
 	}
 	if (a->tls)
 		log_debug(a->name, "TLS: %s", transport_tls_desc(t));
-	if (!a->tls)
-		log_warn(a->name, "tls is off: the password crosses the "
-		    "network unencrypted");
-	pop3_scan_ahead(s->p, 1);
-	return auth_login(s->p, a, pass, err);
+	return 0;
 }
 
 /* Decide what to retrieve and what to delete without retrieving. */
@@ -418,12 +439,42 @@ deliver_out(void *arg, const char *p, size_t n, struct error *err)
 	return sink_write(s->sink, p, n, err);
 }
 
+/* The trace header goes through the sink like the message, whatever kind. */
+static int
+write_received(struct session *s, struct error *err)
+{
+	char	*h;
+	int	 rc;
+
+	h = received_header(s->a->host, s->a->user, s->localhost,
+	    transport_tls_desc(pop3_transport(s->p)), time(NULL));
+	rc = sink_write(s->sink, h, strlen(h), err);
+	free(h);
+	return rc;
+}
+
+/* The sink refused the message: it stays on the server, the run goes on. */
+static int
+not_delivered(struct session *s, const struct pop3_msg *m,
+    const struct error *why)
+{
+	log_error(s->a->name, "message %lu: %s; it stays on the server",
+	    m->num, why->msg);
+	if (why->ex == EX_TEMPFAIL)
+		s->st->deferred++;
+	else
+		s->st->refused++;
+	return 0;
+}
+
 static int
 got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 {
 	const struct pop3_msg	*m = &s->scan.msgs[r->tag];
 	struct sink_msginfo	 mi;
 	char			 tag[SINK_TAG_LEN + 1];
+	struct error		 why;
+	int			 rc;
 
 	if (!r->ok) {
 		/* One message the server cannot give must not block the rest. */
@@ -442,13 +493,17 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	s->msg_bytes = 0;
 	if (sink_open(s->sink, &mi, err) == -1)
 		return -1;
-	if (pop3_read_body(s->p, deliver_out, s, err) == -1) {
+	if ((s->a->received_header && write_received(s, err) == -1) ||
+	    pop3_read_body(s->p, deliver_out, s, err) == -1) {
 		sink_abort(s->sink);
 		error_prefix(err, "message %lu", m->num);
 		return -1;
 	}
-	if (sink_stage(s->sink, err) == -1) {
-		error_prefix(err, "message %lu", m->num);
+	error_clear(&why);
+	if ((rc = sink_stage(s->sink, &why)) == SINK_REFUSED)
+		return not_delivered(s, m, &why);
+	if (rc == -1) {
+		error_set(err, why.ex, "message %lu: %s", m->num, why.msg);
 		return -1;
 	}
 	if (m->uid != NULL && s->us != NULL &&
@@ -610,6 +665,29 @@ finish(struct session *s, struct error *err)
 	return rc;
 }
 
+/* Messages the sink refused make the run fail, after all the others. */
+static int
+sink_summary(struct session *s, struct error *err)
+{
+	const struct fetch_stats	*st = s->st;
+
+	if (st->refused > 0) {
+		error_set(err, EX_UNAVAILABLE, "%lu message%s could not be "
+		    "delivered%s and stayed on the server; see the errors "
+		    "above", st->refused, st->refused == 1 ? "" : "s",
+		    st->deferred > 0 ? " (more were deferred)" : "");
+		return -1;
+	}
+	if (st->deferred > 0) {
+		error_set(err, EX_TEMPFAIL, "%lu message%s deferred by the "
+		    "delivery and left on the server; a later run delivers "
+		    "%s", st->deferred, st->deferred == 1 ? "" : "s",
+		    st->deferred == 1 ? "it" : "them");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 session_free(struct session *s)
 {
@@ -640,6 +718,10 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.now = time(NULL);
 	s.stop = fo->stop;
 	s.fo = fo;
+	if (gethostname(s.localhost, sizeof s.localhost) == -1 ||
+	    s.localhost[0] == '\0')
+		strlcpy(s.localhost, "localhost", sizeof s.localhost);
+	s.localhost[sizeof s.localhost - 1] = '\0';
 
 	/* Everything that can fail locally fails before connecting. */
 	if (auth_needs_password(a->auth) &&
@@ -676,6 +758,8 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 		    st->failed == 1 ? "" : "s");
 		goto out;
 	}
+	if (sink_summary(&s, err) == -1)
+		goto out;
 	rc = 0;
 out:
 	if (rc == -1 && s.nstaged > 0) {

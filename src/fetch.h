@@ -17,6 +17,8 @@
 #include "account.h"
 #include "error.h"
 
+struct pop3;
+
 /* What a run does besides (or instead of) fetching; see survey.h. */
 enum fetch_mode {
 	FETCH_RUN = 0,			/* fetch */
@@ -49,10 +51,21 @@ struct fetch_stats {
 	uint64_t	 new_bytes;
 	unsigned long	 skipped;	/* skipsize or filter: left on server */
 	unsigned long	 killed;	/* killsize or filter: deleted unread */
+	unsigned long	 deferred;	/* the sink said: try later (MDA 75) */
+	unsigned long	 refused;	/* the sink said: failed (MDA error) */
 };
 
 /* Fetch one account.  Returns 0, or -1 with err set (err->ex classifies). */
 int	fetch_account(const struct account *, const struct fetch_opts *,
 	    struct fetch_stats *, struct error *);
+
+/*
+ * Connect as a fetch of a would, up to but not including the login:
+ * TCP, TLS or STLS with the account's certificate checks, greeting, CAPA
+ * (again after STLS).  *pp gets the session as soon as there is one, also
+ * when a later step fails; the caller frees it with pop3_free().
+ */
+int	fetch_connect(const struct account *a, struct pop3 **pp,
+	    struct error *);
 
 #endif

@@ -100,6 +100,7 @@ exec_filter(int in, const char *cmd, const struct filter_msg *m)
 	else
 		unsetenv("POPFETCH_FILTER_UID");
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGXFSZ, SIG_DFL);
 	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 	_exit(127);
 }

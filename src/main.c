@@ -23,7 +23,9 @@
 #include "import-fetchmail.h"
 #include "json.h"
 #include "log.h"
+#include "progress.h"
 #include "runner.h"
+#include "serverinfo.h"
 #include "xmalloc.h"
 
 
@@ -40,6 +42,7 @@ struct options {
 	int		  import;		/* --import-fetchmailrc */
 	const char	 *import_file;
 	int		  progress;		/* draw the live line */
+	int		  serverinfo;	/* -S: show servers, fetch nothing */
 	int		  retries;	/* --retry N */
 	long		  interval;	/* --daemon INTERVAL; 0: one-shot */
 	const char	 *path;		/* the config file in use */
@@ -83,11 +86,11 @@ static int	run_daemon(struct options *);
 static int	run_account(const struct account *, const struct options *,
 		    struct outcome *);
 static int	run_item(void *);
+static int	run_serverinfo(struct account **, size_t);
 static int	pick_jobs(const struct options *, struct account **, size_t);
 static int	run_import(const struct options *);
 static void	print_json(struct account **, const struct outcome *, size_t,
 		    int);
-static void	human_size(char *, size_t, uint64_t);
 static void	report(const struct account *, const struct fetch_stats *);
 
 static void
@@ -97,6 +100,7 @@ usage(FILE *f)
 "usage: popfetch [-lnqsv] [--debug] [--json] [-C file] [-j N]\n"
 "                [--retry N | --daemon INTERVAL] [-a | account ...]\n"
 "       popfetch --import-fetchmailrc [file]\n"
+"       popfetch -S [--debug] [-C file] [-a | account ...]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
@@ -108,6 +112,8 @@ usage(FILE *f)
 "  -n, --dry-run       say what would be fetched, skipped and deleted\n"
 "      --json          print a summary of the run as JSON on stdout\n"
 "  -q, --quiet         print nothing but errors (for cron)\n"
+"  -S, --serverinfo    show what the servers offer (TLS, certificate,\n"
+"                      capabilities); fetches nothing, does not log in\n"
 "  -v, --verbose       print a line for every message\n"
 "      --import-fetchmailrc [FILE]\n"
 "                      print a fetchrc for the POP3 entries of a .fetchmailrc\n"
@@ -145,6 +151,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "config",	required_argument,	NULL, 'C' },
 		{ "jobs",	required_argument,	NULL, 'j' },
 		{ "quiet",	no_argument,		NULL, 'q' },
+		{ "serverinfo",	no_argument,		NULL, 'S' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "debug",	no_argument,		NULL, 'd' },
 		{ "help",	no_argument,		NULL, 'h' },
@@ -163,7 +170,7 @@ parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof *o);
 	o->level = LOG_NORMAL;
-	while ((c = getopt_long(argc, argv, "aC:j:qvhVsln", longopts,
+	while ((c = getopt_long(argc, argv, "aC:j:qSvhVsln", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -220,6 +227,9 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'q':
 			o->level = LOG_QUIET;
 			break;
+		case 'S':
+			o->serverinfo = 1;
+			break;
 		case 'v':
 			o->level = LOG_VERBOSE;
 			break;
@@ -255,6 +265,11 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->all && o->nnames > 0) {
 		log_error(NULL, "-a and account names cannot be combined");
+		return -1;
+	}
+	if (o->serverinfo && (o->mode != FETCH_RUN || o->json || o->import)) {
+		log_error(NULL, "-S cannot be combined with -s, -l, -n, --json "
+		    "or --import-fetchmailrc");
 		return -1;
 	}
 	return 0;
@@ -315,20 +330,6 @@ select_accounts(struct accounts *accts, const struct options *o,
 }
 
 static void
-human_size(char *buf, size_t size, uint64_t n)
-{
-	if (n < 1024)
-		snprintf(buf, size, "%llu bytes", (unsigned long long)n);
-	else if (n < 1024 * 1024)
-		snprintf(buf, size, "%.1f KiB", (double)n / 1024);
-	else if (n < 1024ULL * 1024 * 1024)
-		snprintf(buf, size, "%.1f MiB", (double)n / (1024 * 1024));
-	else
-		snprintf(buf, size, "%.1f GiB", (double)n / (1024.0 * 1024 *
-		    1024));
-}
-
-static void
 report(const struct account *a, const struct fetch_stats *st)
 {
 	char	size[32], kept[64] = "", del[64] = "";
@@ -342,7 +343,7 @@ report(const struct account *a, const struct fetch_stats *st)
 		log_info(a->name, "no new messages%s%s", kept, del);
 		return;
 	}
-	human_size(size, sizeof size, st->bytes);
+	progress_human_size(size, sizeof size, st->bytes);
 	log_info(a->name, "%lu message%s fetched (%s)%s%s", st->fetched,
 	    st->fetched == 1 ? "" : "s", size, del, kept);
 }
@@ -506,6 +507,31 @@ run_item(void *item)
 	return run_account(j->a, j->o, j->out);
 }
 
+/* -S: one account after the other, so that the output stays in order. */
+static int
+run_serverinfo(struct account **sel, size_t nsel)
+{
+	struct error	err;
+	size_t		i;
+	int		first = EX_OK;
+
+	for (i = 0; i < nsel; i++) {
+		error_clear(&err);
+		if (i > 0)
+			putchar('\n');
+		if (account_validate(sel[i], &err) == -1) {
+			log_error(NULL, "%s", err.msg);
+		} else if (serverinfo_print(sel[i], stdout, &err) == -1) {
+			fflush(stdout);
+			log_error(sel[i]->name, "%s", err.msg);
+		} else
+			continue;
+		if (first == EX_OK)
+			first = err.ex != 0 ? err.ex : EX_SOFTWARE;
+	}
+	return first;
+}
+
 /* -j wins; else the largest `jobs` the selected accounts got from defaults. */
 static int
 pick_jobs(const struct options *o, struct account **sel, size_t nsel)
@@ -537,6 +563,8 @@ main(int argc, char **argv)
 
 	/* A peer that goes away must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Over a file size limit (ulimit -f), a write must fail with EFBIG. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (parse_options(argc, argv, &o) == -1)
 		return EX_USAGE;
@@ -570,6 +598,13 @@ main(int argc, char **argv)
 		if (o.json)
 			print_json(NULL, NULL, 0, ex);
 		return ex;
+	}
+	if (o.serverinfo) {
+		first = run_serverinfo(sel, nsel);
+		free(sel);
+		accounts_free(&accts);
+		free(path);
+		return first;
 	}
 	/*
 	 * One failing account does not stop the others; the exit code is the

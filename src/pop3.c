@@ -33,6 +33,7 @@ struct pop3 {
 	const char		*acct;
 	struct pop3_caps	 caps;
 	char			*timestamp;	/* APOP, from the greeting */
+	char			*greeting;	/* its text, for --serverinfo */
 	struct pending		*q;		/* ring of commands in flight */
 	size_t			 qhead, qlen, qsize;
 	int			 body_due;	/* a multi-line body is unread */
@@ -105,6 +106,7 @@ pop3_free(struct pop3 *p)
 	transport_free(p->t);
 	caps_clear(&p->caps);
 	free(p->timestamp);
+	free(p->greeting);
 	free(p->q);
 	free(p);
 }
@@ -119,6 +121,12 @@ const struct pop3_caps *
 pop3_caps(const struct pop3 *p)
 {
 	return &p->caps;
+}
+
+const char *
+pop3_greeting_text(const struct pop3 *p)
+{
+	return p->greeting;
 }
 
 size_t
@@ -260,6 +268,7 @@ pop3_greeting(struct pop3 *p, struct error *err)
 		    "the server refused the connection: %s", r.text);
 		return -1;
 	}
+	p->greeting = xstrdup(r.text);
 	/* An APOP timestamp looks like a msg-id: <...@...>. */
 	if ((lt = strchr(r.text, '<')) != NULL &&
 	    (gt = strchr(lt, '>')) != NULL &&

@@ -77,6 +77,8 @@ struct transport *pop3_transport(struct pop3 *);
 
 /* Read the greeting; keeps the APOP timestamp if there is one. */
 int	pop3_greeting(struct pop3 *, struct error *);
+/* The greeting's text after "+OK ", printable, cut; NULL before it. */
+const char *pop3_greeting_text(const struct pop3 *);
 /* CAPA; a -ERR leaves caps.known 0 and is not an error. */
 int	pop3_capa(struct pop3 *, struct error *);
 const struct pop3_caps *pop3_caps(const struct pop3 *);

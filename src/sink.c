@@ -1,6 +1,7 @@
 /* sink.c -- the delivery interface and the choice of kind; see sink.h. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include "sink.h"
@@ -13,11 +14,9 @@ sink_new(const struct account *a, struct error *err)
 	case DELIVERY_MAILDIR:
 		return sink_maildir_new(a->delivery_arg, err);
 	case DELIVERY_MBOX:
+		return sink_mbox_new(a->delivery_arg, err);
 	case DELIVERY_MDA:
-		error_set(err, EX_CONFIG, "%s:%d: account %s: this delivery "
-		    "kind is not available in this version of popfetch; use "
-		    "'delivery maildir DIR'", a->file, a->line, a->name);
-		return NULL;
+		return sink_mda_new(a->delivery_arg, a->mda_timeout, err);
 	case DELIVERY_NONE:
 	default:
 		error_set(err, EX_CONFIG, "%s:%d: account %s: no delivery set",
@@ -59,7 +58,7 @@ sink_commit(struct sink *s, struct error *err)
 	int	rc;
 
 	rc = s->ops->commit(s, err);
-	if (rc == -1)
+	if (rc != 0)
 		s->ops->abort(s);
 	s->is_open = 0;
 	return rc;
@@ -94,6 +93,24 @@ sink_sync(struct sink *s, struct error *err)
 	if (s->ops->sync == NULL)
 		return 0;
 	return s->ops->sync(s, err);
+}
+
+void
+sink_hold_signals(sigset_t *old)
+{
+	sigset_t	set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+void
+sink_release_signals(const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
 }
 
 int

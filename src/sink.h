@@ -19,11 +19,19 @@
  *
  * Errors from a sink are EX_IOERR (write failures, a full disk) or
  * EX_CANTCREAT (the mailbox cannot be created), with the path in the
- * message.
+ * message; EX_TEMPFAIL when a mailbox stayed locked by another program.
+ * All of these stop the session.
+ *
+ * commit (and so sink_stage for a kind without a stage op) may also
+ * return SINK_REFUSED: the sink worked, but the message was not delivered
+ * and stays on the server, and the session goes on with the next message.  err says why; err->ex is EX_TEMPFAIL when a later run
+ * should try again (an MDA exiting 75, or hanging past its timeout), and
+ * EX_UNAVAILABLE when the delivery failed (an MDA's other exit statuses).
  */
 #ifndef POPFETCH_SINK_H
 #define POPFETCH_SINK_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +49,8 @@ struct sink_msginfo {
 	const char	*tag;
 };
 
+/* sink_commit(): not delivered, but go on with the next message. */
+#define SINK_REFUSED	1
 #define SINK_TAG_LEN	16
 
 struct sink;
@@ -88,7 +98,20 @@ int	sink_find(struct sink *, const char *tag, struct error *);
 /* 1 when the kind can find a message it delivered. */
 int	sink_can_find(const struct sink *);
 
+/*
+ * For the kinds: hold back SIGINT, SIGTERM and SIGHUP while a message is
+ * handed over, so that an interrupt cannot leave half of it behind; the
+ * signal takes effect when released.
+ */
+void	sink_hold_signals(sigset_t *old);
+void	sink_release_signals(const sigset_t *old);
+
 /* One constructor per kind. */
 struct sink	*sink_maildir_new(const char *dir, struct error *);
+/* Append to the mbox file path (created 0600 now if missing). */
+struct sink	*sink_mbox_new(const char *path, struct error *);
+/* Pipe each message into /bin/sh -c command; see sink-mda.c. */
+struct sink	*sink_mda_new(const char *command, int timeout,
+		    struct error *);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "error.h"
 #include "tls.h"
@@ -42,6 +43,8 @@ static int	 is_ip_literal(const char *);
 static void	 handshake_error(struct tls *, int, struct error *);
 static int	 verify_peer(struct tls *, struct error *);
 static void	 fingerprint_hex(const unsigned char *, char *);
+static char	*dn_string(int (*)(gnutls_x509_crt_t, gnutls_datum_t *,
+		    unsigned), gnutls_x509_crt_t);
 static void	 io_error(const char *, int, int, struct error *);
 
 struct tls *
@@ -467,6 +470,68 @@ fingerprint_hex(const unsigned char *fp, char *out)
 		out[i * 3 + 1] = digits[fp[i] & 0xf];
 		out[i * 3 + 2] = i + 1 < FP_LEN ? ':' : '\0';
 	}
+}
+
+int
+tls_peer_certinfo(struct tls *tls, struct tls_certinfo *ci,
+    struct error *err)
+{
+	const gnutls_datum_t	*certs;
+	gnutls_x509_crt_t	 crt = NULL;
+	unsigned char		 fp[FP_LEN];
+	size_t			 fplen = sizeof fp;
+	unsigned int		 ncerts;
+	int			 r, rc = -1;
+
+	memset(ci, 0, sizeof *ci);
+	certs = gnutls_certificate_get_peers(tls->session, &ncerts);
+	if (certs == NULL || ncerts == 0) {
+		error_set(err, EX_PROTOCOL, "the server %s sent no certificate",
+		    tls->host);
+		return -1;
+	}
+	if ((r = gnutls_x509_crt_init(&crt)) < 0 ||
+	    (r = gnutls_x509_crt_import(crt, &certs[0],
+	    GNUTLS_X509_FMT_DER)) < 0 ||
+	    (r = gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], fp,
+	    &fplen)) < 0 || fplen != sizeof fp) {
+		error_set(err, EX_PROTOCOL, "cannot decode the certificate of "
+		    "%s: %s", tls->host, gnutls_strerror(r));
+		goto out;
+	}
+	fingerprint_hex(fp, ci->sha256);
+	ci->subject = dn_string(gnutls_x509_crt_get_dn3, crt);
+	ci->issuer = dn_string(gnutls_x509_crt_get_issuer_dn3, crt);
+	ci->not_before = gnutls_x509_crt_get_activation_time(crt);
+	ci->not_after = gnutls_x509_crt_get_expiration_time(crt);
+	rc = 0;
+out:
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+/* A DN as RFC 4514 text, or "(unreadable)": it is only shown. */
+static char *
+dn_string(int (*get)(gnutls_x509_crt_t, gnutls_datum_t *, unsigned),
+    gnutls_x509_crt_t crt)
+{
+	gnutls_datum_t	 d = { NULL, 0 };
+	char		*s;
+
+	if (get(crt, &d, 0) < 0)
+		return xstrdup("(unreadable)");
+	s = xstrndup((const char *)d.data, d.size);
+	gnutls_free(d.data);
+	return s;
+}
+
+void
+tls_certinfo_free(struct tls_certinfo *ci)
+{
+	free(ci->subject);
+	free(ci->issuer);
+	ci->subject = ci->issuer = NULL;
 }
 
 /*

@@ -27,6 +27,7 @@
 
 struct tls;
 struct tls_params;
+struct tls_certinfo;
 
 /*
  * Prepare a client session on fd (connected, non-blocking; still owned by
@@ -71,6 +72,13 @@ const char	*tls_desc(const struct tls *);
  */
 int		 tls_channel_binding(struct tls *, unsigned char **data,
 		    size_t *len, int *exporter, struct error *);
+
+/*
+ * The server's certificate once the handshake is done (see
+ * transport_certinfo()).
+ */
+int		 tls_peer_certinfo(struct tls *, struct tls_certinfo *,
+		    struct error *);
 
 /* Free the session without sending anything (no close_notify). */
 void		 tls_free(struct tls *);

@@ -274,6 +274,17 @@ transport_channel_binding(struct transport *t, unsigned char **data,
 }
 
 int
+transport_certinfo(struct transport *t, struct tls_certinfo *ci,
+    struct error *err)
+{
+	if (t->tls == NULL) {
+		error_set(err, EX_SOFTWARE, "no certificate without TLS");
+		return -1;
+	}
+	return tls_peer_certinfo(t->tls, ci, err);
+}
+
+int
 transport_is_tls(const struct transport *t)
 {
 	return t->tls != NULL;

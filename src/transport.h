@@ -12,6 +12,7 @@
 #define POPFETCH_TRANSPORT_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -27,6 +28,14 @@ struct tls_params {
 	const char		*cert_file;	/* client certificate (PEM) or NULL */
 	const char		*key_file;	/* its key; set with cert_file */
 	const char		*crl_file;	/* PEM CRLs checked with the CA */
+};
+
+/* The server's certificate as --serverinfo shows it; see transport_certinfo(). */
+struct tls_certinfo {
+	char	*subject;		/* RFC 4514 DN, as the certificate has it */
+	char	*issuer;
+	time_t	 not_before, not_after;
+	char	 sha256[96];		/* "AB:CD:...": tls_fingerprint's form */
 };
 
 struct transport;
@@ -68,6 +77,15 @@ int	transport_flush(struct transport *, struct error *);
 
 /* "TLS1.3 (ECDHE-X25519)-(AES-256-GCM)" style description, or NULL without TLS. */
 const char *transport_tls_desc(const struct transport *);
+/*
+ * The server's (leaf) certificate of the TLS session into ci; free with
+ * tls_certinfo_free().  The strings may hold any bytes but NUL: print
+ * them with care.  EX_SOFTWARE without TLS, EX_PROTOCOL when the
+ * certificate cannot be decoded.
+ */
+int	transport_certinfo(struct transport *, struct tls_certinfo *,
+	    struct error *);
+void	tls_certinfo_free(struct tls_certinfo *);
 /* Whether TLS is active on the connection. */
 int	transport_is_tls(const struct transport *);
 

@@ -193,7 +193,12 @@ parse(struct uidstate *us, char *data, size_t len, struct error *err)
 		errno = 0;
 		t = strtoll(line, &end, 10);
 		sp = end;
+		/*
+		 * A NUL inside the line would make a UID of its prefix and
+		 * so hide another message for good: corruption like any.
+		 */
 		if (errno != 0 || sp == line || *sp != ' ' || t < 0 ||
+		    strlen(line) != (size_t)(nl - line) ||
 		    !uid_valid(sp + 1, strlen(sp + 1))) {
 bad:
 			error_set(err, EX_DATAERR, "%s:%zu: corrupt UID state "
@@ -263,6 +268,32 @@ uidstate_open(const char *path, int lock_wait, struct error *err)
 	RB_INIT(&us->tree);
 	if (make_parent(path, err) == -1 || take_lock(us, lock_wait, err) == -1
 	    || load(us, err) == -1) {
+		uidstate_close(us);
+		return NULL;
+	}
+	return us;
+}
+
+struct uidstate *
+uidstate_parse_buffer(const char *name, const char *data, size_t len,
+    struct error *err)
+{
+	struct uidstate	*us;
+	char		*copy;
+	int		 rc;
+
+	us = xcalloc(1, sizeof *us);
+	us->path = xstrdup(name);
+	us->lockfd = us->appendfd = -1;
+	buf_init(&us->unsynced);
+	RB_INIT(&us->tree);
+	/* parse() cuts lines in place. */
+	copy = xmalloc(len + 1);
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	rc = parse(us, copy, len, err);
+	free(copy);
+	if (rc == -1) {
 		uidstate_close(us);
 		return NULL;
 	}

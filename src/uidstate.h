@@ -39,6 +39,13 @@ struct uidstate;
  */
 struct uidstate	*uidstate_open(const char *path, int lock_wait,
 		    struct error *);
+/*
+ * A state parsed from len bytes of data as if read from a file called name,
+ * without a file or a lock: the parser's entry point for unit tests and
+ * the fuzz target.  Only lookups and uidstate_close() make sense on it.
+ */
+struct uidstate	*uidstate_parse_buffer(const char *name, const char *data,
+		    size_t len, struct error *);
 /* Unlock and free; does not write. */
 void		 uidstate_close(struct uidstate *);
 

@@ -38,6 +38,7 @@ rc() {
 		echo "timeout 5"
 		echo "delivery maildir $MD"
 		echo "uidls_file $TEST_TMP/state"
+		echo "received_header off"	# byte-for-byte comparisons
 		local l
 		for l in "$@"; do echo "$l"; done
 	} | write_fetchrc "$RC"

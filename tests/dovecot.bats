@@ -45,6 +45,8 @@ rc() {
 		echo "user $U"
 		echo "password pw-$U"
 		echo "delivery maildir $MD"
+		# Byte-for-byte comparisons; fetch.bats tests the header.
+		echo "received_header off"
 		for l in "$@"; do echo "$l"; done
 	} | write_fetchrc "$RC"
 }

@@ -42,6 +42,7 @@ rc() {
 		echo "keep $keep"
 		echo "delivery maildir $dir/Maildir"
 		echo "uidls_file $dir/state"
+		echo "received_header off"	# byte-for-byte comparisons
 	} | write_fetchrc "$RC"
 }
 

@@ -30,6 +30,8 @@ rc() {
 		echo "user test"
 		echo "password secret"
 		echo "delivery maildir $MD"
+		# Byte-for-byte comparisons; the header has its own test.
+		echo "received_header off"
 		echo "uidls_file $TEST_TMP/state/%U_at_%H"
 		local l
 		for l in "$@"; do echo "$l"; done
@@ -67,6 +69,22 @@ server_count() {
 	fetch
 	assert_success
 	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+}
+
+@test "received_header on (the default): a Received: line, then the message unchanged" {
+	make_mailbox "$MB" 1
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB"
+	rc
+	sed -i '/^received_header off$/d' "$RC"
+	fetch
+	assert_success
+	f=$(ls "$MD"/new/*)
+	run head -n 3 "$f"
+	assert_line --index 0 "Received: from 127.0.0.1 (user test)"
+	assert_line --index 1 --regexp "^	by .+ with POP3 \(popfetch [0-9.]+\);$"
+	assert_line --index 2 --regexp "^	[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} [-+][0-9]{4}$"
+	tail -n +4 "$f" | cmp - "$TEST_TMP/orig/msg-00001"
 }
 
 @test "an empty maildrop is success with 'no new messages'" {

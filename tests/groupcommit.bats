@@ -32,6 +32,8 @@ rc() {
 		echo "user test"
 		echo "password secret"
 		echo "delivery maildir $MD"
+		# Byte-for-byte comparisons; fetch.bats tests the header.
+		echo "received_header off"
 		echo "uidls_file $TEST_TMP/state/uidls"
 		local l
 		for l in "$@"; do echo "$l"; done

@@ -39,6 +39,7 @@ account() {
 	echo "port ${!port_var}"
 	echo "password ${2:-secret}"
 	echo "delivery maildir $TEST_TMP/md-$1"
+	echo "received_header off"	# byte-for-byte comparisons
 	# Same user and host for all: each account needs its own state (and lock).
 	echo "uidls_file $TEST_TMP/state/$1"
 }

@@ -3,7 +3,7 @@
 # AddressSanitizer/UndefinedBehaviorSanitizer build, each running
 # `make check` (unit tests and bats tests, against the project's test server
 # and a private Dovecot), plus the normal build's unit tests under
-# valgrind.  Ends with "N passed, N failed, N skipped" and
+# valgrind, and each fuzz target for 10 s (tests/fuzz/run-all).  Ends with "N passed, N failed, N skipped" and
 # exits non-zero if anything failed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,8 +75,35 @@ valgrind_units() {
 	printf '# PASS: %d\n# SKIP: 0\n# FAIL: %d\n# ERROR: 0\n' "$p" "$f" >"$log"
 }
 
+# fuzz_briefly: make fuzz in the normal build, then every target for 10 s
+# on its seed corpus; one test per target, a crash fails it.
+fuzz_briefly() {
+	dir=$top/build-normal
+	log=$logdir/fuzz.log
+	echo "=== fuzz: 10 s per target ==="
+	if ! command -v clang >/dev/null 2>&1; then
+		echo "clang not installed: skipped"
+		printf '# PASS: 0\n# SKIP: 1\n# FAIL: 0\n# ERROR: 0\n' >"$log"
+		return
+	fi
+	if ! (cd "$dir" && make fuzz) >"$logdir/fuzz-build.out" 2>&1; then
+		tail -n 40 "$logdir/fuzz-build.out"
+		echo "FAIL: fuzz build"
+		printf '# PASS: 0\n# SKIP: 0\n# FAIL: 1\n# ERROR: 0\n' >"$log"
+		status=1
+		return
+	fi
+	FUZZ_BIN=$dir/tests/fuzz "$top/tests/fuzz/run-all" 10 \
+	    | tee "$logdir/fuzz.out"
+	p=$(grep -c '^PASS: fuzz' "$logdir/fuzz.out")
+	f=$(grep -c '^FAIL: fuzz' "$logdir/fuzz.out")
+	[ "$f" -eq 0 ] || status=1
+	printf '# PASS: %d\n# SKIP: 0\n# FAIL: %d\n# ERROR: 0\n' "$p" "$f" >"$log"
+}
+
 build_and_check normal
 valgrind_units
+fuzz_briefly
 build_and_check sanitize --enable-sanitizers
 
 pass=0; fail=0; skip=0

@@ -176,3 +176,16 @@ no_password_sent() {
 	assert_output --partial "TLS"
 	no_password_sent
 }
+
+@test "the Received: header names the TLS protocol and cipher" {
+	start implicit server
+	rc 127.0.0.1 "tls_trust_file $CERTS/ca.pem"
+	fetch
+	assert_success
+	f=$(ls "$MD"/new/* | head -n 1)
+	run head -n 3 "$f"
+	assert_line --index 0 "Received: from 127.0.0.1 (user test)"
+	assert_line --index 1 --regexp "^	by .+ with POP3S \(popfetch [0-9.]+, \(TLS1\.[23]\)-.+-\([A-Z0-9-]+\)\);$"
+	run sed -n 4p "$f"
+	assert_output "Return-Path: <sender@popfetch.test>"
+}

@@ -322,6 +322,8 @@ test_every_key(void)
 	    "tls_cert_file ~/c.pem\n"
 	    "tls_key_file ~/k.pem\n"
 	    "tls_crl_file ~/crl.pem\n"
+	    "received_header off\n"
+	    "mda_timeout 17\n"
 	    "lock_wait 7\n", &list);
 	ok(a != NULL, "every key: parses");
 	if (a == NULL)
@@ -352,6 +354,8 @@ test_every_key(void)
 	is_str(a->tls_cert_file, HOME "/c.pem", "key tls_cert_file");
 	is_str(a->tls_key_file, HOME "/k.pem", "key tls_key_file");
 	is_str(a->tls_crl_file, HOME "/crl.pem", "key tls_crl_file");
+	is_int(a->received_header, 0, "key received_header");
+	is_int(a->mda_timeout, 17, "key mda_timeout");
 	is_int(a->lock_wait, 7, "key lock_wait");
 	/* jobs is a defaults-only key (see test below). */
 	is_int(a->set, ((UINT64_C(1) << AK__COUNT) - 1) &

@@ -131,6 +131,32 @@ main(void)
 	us = uidstate_open(path, 0, &err);
 	ok(us == NULL && err.ex == EX_DATAERR, "non-printable UID rejected");
 
+	/* The fuzz target's entry point: same parser, no file, no lock. */
+	{
+		static const char	text[] = "# popfetch uid state v1\n"
+		    "7 u1\n\n8 u2\n9 cut";
+		static const char	nul[] = "1 a\0b\n";
+
+		error_clear(&err);
+		us2 = uidstate_parse_buffer("mem", text, sizeof text - 1,
+		    &err);
+		ok(us2 != NULL && uidstate_count(us2) == 2 &&
+		    uidstate_lookup(us2, "u2", &first) && first == 8 &&
+		    !uidstate_lookup(us2, "cut", NULL),
+		    "parse_buffer: two UIDs, unfinished last line ignored");
+		uidstate_close(us2);
+		error_clear(&err);
+		us2 = uidstate_parse_buffer("mem", "1 ok\n2\n", 7, &err);
+		ok(us2 == NULL && err.ex == EX_DATAERR &&
+		    strstr(err.msg, "mem:2:") != NULL,
+		    "parse_buffer: corrupt line: %s", err.msg);
+		/* A NUL inside a line must not hide the rest of the line. */
+		error_clear(&err);
+		us2 = uidstate_parse_buffer("mem", nul, sizeof nul - 1, &err);
+		ok(us2 == NULL || !uidstate_lookup(us2, "a", NULL),
+		    "parse_buffer: a NUL byte does not make a UID of its prefix");
+		uidstate_close(us2);
+	}
 	/* Pending lines: a started delivery, not a delivered message. */
 	put("# popfetch uid state v1\n5 x\npending y\npending x\n");
 	error_clear(&err);

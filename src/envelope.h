@@ -1,0 +1,38 @@
+/*
+ * envelope.h -- the envelope sender of a fetched message, for the mbox
+ * From_ line and the MDA's %F.
+ *
+ * POP3 carries no envelope; the final MTA records the sender in a
+ * Return-Path header field, so that is where we look.  Everything in the
+ * header is hostile: the result is bounded, has no control characters and
+ * is never passed to a shell unquoted.
+ */
+#ifndef POPFETCH_ENVELOPE_H
+#define POPFETCH_ENVELOPE_H
+
+#include <stddef.h>
+
+/* A header section larger than this gets ENVELOPE_UNKNOWN. */
+#define ENVELOPE_HEADER_MAX	(1024 * 1024)
+/* Longer addresses are taken for garbage (RFC 5321 allows 256). */
+#define ENVELOPE_ADDR_MAX	512
+#define ENVELOPE_UNKNOWN	"MAILER-DAEMON"
+
+/*
+ * The address in the first Return-Path field of the header section hdr
+ * (len bytes, LF line ends; anything after the first empty line is
+ * ignored), without its angle brackets; folded fields are unfolded and
+ * the field name is matched without regard to case.  Returns an allocated
+ * string, or NULL when there is no usable Return-Path: none, the null
+ * sender <>, or an address that is too long or holds control or non-ASCII
+ * characters.  The result may hold spaces and shell syntax.
+ */
+char	*envelope_sender(const char *hdr, size_t len);
+
+/*
+ * s as one word for /bin/sh: in single quotes, each ' written as '\''.
+ * Allocated.
+ */
+char	*envelope_shell_quote(const char *s);
+
+#endif

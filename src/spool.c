@@ -1,0 +1,162 @@
+/* spool.c -- a message in an unlinked temporary file; see spool.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "spool.h"
+#include "xmalloc.h"
+
+static const char	*spool_dir(void);
+
+static const char *
+spool_dir(void)
+{
+	const char	*d;
+
+	if ((d = getenv("TMPDIR")) != NULL && *d == '/')
+		return d;
+	return "/tmp";
+}
+
+int
+spool_init(struct spool *sp, struct error *err)
+{
+	char	*tmpl = NULL;
+
+	memset(sp, 0, sizeof *sp);
+	sp->fd = open(spool_dir(), O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	if (sp->fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+		/* No O_TMPFILE on this file system: the classic way. */
+		xasprintf(&tmpl, "%s/popfetch.XXXXXX", spool_dir());
+		if ((sp->fd = mkostemp(tmpl, O_CLOEXEC)) != -1)
+			(void)unlink(tmpl);
+	}
+	if (sp->fd == -1) {
+		error_set(err, EX_CANTCREAT, "cannot create a temporary file "
+		    "in %s (set TMPDIR to a writable directory): %s",
+		    spool_dir(), strerror(errno));
+		free(tmpl);
+		return -1;
+	}
+	free(tmpl);
+	sp->buf = xmalloc(SPOOL_BUF_SIZE);
+	return 0;
+}
+
+void
+spool_free(struct spool *sp)
+{
+	if (sp->fd != -1)
+		close(sp->fd);
+	sp->fd = -1;
+	free(sp->buf);
+	sp->buf = NULL;
+}
+
+int
+spool_reset(struct spool *sp, struct error *err)
+{
+	sp->buflen = 0;
+	sp->size = 0;
+	if (ftruncate(sp->fd, 0) == -1) {
+		error_set(err, EX_IOERR, "cannot empty the temporary file: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_flush(struct spool *sp, struct error *err)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	uint64_t at = sp->size - sp->buflen;
+
+	while (off < sp->buflen) {
+		n = pwrite(sp->fd, sp->buf + off, sp->buflen - off,
+		    (off_t)(at + off));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			error_set(err, EX_IOERR, "cannot write the temporary "
+			    "file in %s: %s", spool_dir(), strerror(errno));
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	sp->buflen = 0;
+	return 0;
+}
+
+int
+spool_write(struct spool *sp, const char *p, size_t n, struct error *err)
+{
+	size_t	take;
+
+	while (n > 0) {
+		if (sp->buflen == SPOOL_BUF_SIZE && spool_flush(sp, err) == -1)
+			return -1;
+		take = SPOOL_BUF_SIZE - sp->buflen;
+		if (take > n)
+			take = n;
+		memcpy(sp->buf + sp->buflen, p, take);
+		sp->buflen += take;
+		sp->size += take;
+		p += take;
+		n -= take;
+	}
+	return 0;
+}
+
+ssize_t
+spool_pread(struct spool *sp, char *p, size_t n, uint64_t off,
+    struct error *err)
+{
+	ssize_t	r;
+
+	do
+		r = pread(sp->fd, p, n, (off_t)off);
+	while (r == -1 && errno == EINTR);
+	if (r == -1)
+		error_set(err, EX_IOERR, "cannot read the temporary file: %s",
+		    strerror(errno));
+	return r;
+}
+
+/* Only the header section is read, and no more than ENVELOPE_HEADER_MAX. */
+char *
+spool_sender(struct spool *sp, struct error *err)
+{
+	char	*hdr, *s = NULL, *end;
+	size_t	 len = 0, want;
+	ssize_t	 n;
+
+	want = sp->size < ENVELOPE_HEADER_MAX ? (size_t)sp->size :
+	    ENVELOPE_HEADER_MAX;
+	hdr = xmalloc(want + 1);
+	while (len < want) {
+		if ((n = spool_pread(sp, hdr + len, want - len, len,
+		    err)) == -1)
+			goto out;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	hdr[len] = '\0';
+	/* A header with no end in sight is not trusted for an address. */
+	end = len > 0 && hdr[0] == '\n' ? hdr : memmem(hdr, len, "\n\n", 2);
+	if (end != NULL || sp->size <= ENVELOPE_HEADER_MAX)
+		s = envelope_sender(hdr, len);
+	if (s == NULL)
+		s = xstrdup(ENVELOPE_UNKNOWN);
+out:
+	free(hdr);
+	return s;
+}

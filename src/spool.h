@@ -1,0 +1,50 @@
+/*
+ * spool.h -- a message held in an unlinked temporary file until it is
+ * complete, for the sinks that must see all of it before they deliver
+ * (mbox, MDA).
+ *
+ * Spooling keeps the mbox locked only for the append and never hands an
+ * MDA half a message when the connection breaks; see sink-mda.c for why
+ * the MDA is fed from the spool rather than while reading.  The file lives
+ * in $TMPDIR (default /tmp) and has no name, so it vanishes with the
+ * process whatever happens.
+ */
+#ifndef POPFETCH_SPOOL_H
+#define POPFETCH_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define SPOOL_BUF_SIZE	65536
+
+struct spool {
+	int		 fd;
+	char		*buf;		/* write buffer */
+	size_t		 buflen;
+	uint64_t	 size;		/* bytes written since spool_reset() */
+};
+
+/* Create the file.  Errors are EX_CANTCREAT. */
+int	spool_init(struct spool *, struct error *);
+void	spool_free(struct spool *);
+
+/* Empty the spool for the next message. */
+int	spool_reset(struct spool *, struct error *);
+/* Append bytes.  Errors (ENOSPC, EFBIG) are EX_IOERR. */
+int	spool_write(struct spool *, const char *, size_t, struct error *);
+/* Write out what is buffered; after this, spool_pread() sees everything. */
+int	spool_flush(struct spool *, struct error *);
+/* Read from offset off; returns bytes read (0 at the end) or -1. */
+ssize_t	spool_pread(struct spool *, char *, size_t, uint64_t,
+	    struct error *);
+
+/*
+ * The envelope sender of the spooled message (flushed), from its header
+ * section, or ENVELOPE_UNKNOWN.  Allocated.
+ */
+char	*spool_sender(struct spool *, struct error *);
+
+#endif

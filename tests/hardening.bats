@@ -1,0 +1,182 @@
+#!/usr/bin/env bats
+# hardening.bats -- hostile and broken servers: a UIDL naming a message LIST
+# does not have, a connection cut in the middle of a status line or of a
+# message line, a certificate name with a NUL byte.  Protocol corners are
+# transcripts played by tests/popserver.py --script.
+
+load lib/common
+load lib/popserver
+load lib/certs
+
+setup() {
+	MD=$TEST_TMP/Maildir
+	RC=$TEST_TMP/fetchrc
+	SLOG=$TEST_TMP/server.log
+	SCRIPT=$TEST_TMP/script
+}
+
+teardown() {
+	popserver_stop || true
+}
+
+# rc HOST [extra lines] -- a plain-TCP account with USER/PASS.
+rc() {
+	local host=$1 l
+	shift
+	{
+		echo "account default"
+		echo "host $host"
+		echo "port $POPSERVER_PORT"
+		echo "timeout 30"
+		echo "user test"
+		echo "password secret"
+		echo "auth user"
+		echo "delivery maildir $MD"
+		for l in "$@"; do echo "$l"; done
+	} | write_fetchrc "$RC"
+}
+
+# The transcript up to and including LIST (one message of 120 octets) and
+# UIDL's +OK; the caller appends the rest.
+script_head() {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK ready
+	C: CAPA
+	S: +OK
+	S: USER
+	S: UIDL
+	S: .
+	C: USER test
+	S: +OK
+	C: PASS secret
+	S: +OK logged in
+	C: LIST
+	S: +OK
+	S: 1 120
+	S: .
+	C: UIDL
+	S: +OK
+	EOS
+}
+
+# fetch_quickly -- fetch, bounded by timeout(1): a hang shows as 124, and
+# the run must end well before the account's 30 s timeout.
+fetch_quickly() {
+	local start=$SECONDS
+	run timeout 20 "$POPFETCH" -C "$RC"
+	ELAPSED=$((SECONDS - start))
+}
+
+nothing_delivered() {
+	[ "$(maildir_count "$MD")" -eq 0 ]
+	if [ -d "$MD/tmp" ]; then
+		[ -z "$(ls -A "$MD/tmp")" ]
+	fi
+}
+
+@test "a UIDL line naming a message LIST does not have: exit 76, nothing retrieved" {
+	script_head
+	cat >>"$SCRIPT" <<-'EOS'
+	S: 1 uid-one
+	S: 2 uid-two
+	S: .
+	SLEEP 5
+	EOS
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc 127.0.0.1 "tls off"
+	fetch_quickly
+	assert_failure 76
+	assert_output --partial "UIDL names message 2, which LIST does not have"
+	nothing_delivered
+	! grep -q '^C: \(RETR\|DELE\|QUIT\)' "$SLOG"
+	! grep -q MISMATCH "$SLOG"
+}
+
+@test "the connection closed in the middle of a status line: exit 75 at once" {
+	script_head
+	cat >>"$SCRIPT" <<-'EOS'
+	S: 1 uid-one
+	S: .
+	C: RETR 1
+	S-RAW: +OK 120 oct
+	CLOSE
+	EOS
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc 127.0.0.1 "tls off"
+	fetch_quickly
+	assert_failure 75
+	[ "$ELAPSED" -lt 10 ]
+	assert_output --partial "connection closed by the server"
+	nothing_delivered
+	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG"
+	! grep -rqs uid-one "$HOME/.local/state/popfetch"
+}
+
+@test "the connection closed in the middle of a message line: exit 75 at once, no partial message" {
+	script_head
+	cat >>"$SCRIPT" <<-'EOS'
+	S: 1 uid-one
+	S: .
+	C: RETR 1
+	S: +OK 120 octets
+	S: From: a@example.org
+	S: Subject: cut
+	S:
+	S-RAW: the first line of the body is cut he
+	CLOSE
+	EOS
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc 127.0.0.1 "tls off"
+	fetch_quickly
+	assert_failure 75
+	[ "$ELAPSED" -lt 10 ]
+	assert_output --partial "connection closed by the server"
+	nothing_delivered
+	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG"
+	! grep -rqs uid-one "$HOME/.local/state/popfetch"
+}
+
+# start_nul_cert NAME [san|cn] -- a TLS server whose certificate names
+# NAME (with escapes), signed by the CA $TEST_TMP/ca.pem that
+# make-nul-cert also makes.  Skips without python3-cryptography.
+start_nul_cert() {
+	local rc=0
+	"$PYTHON3" "$TESTS_SRCDIR/make-nul-cert" "$TEST_TMP" "$@" || rc=$?
+	[ "$rc" -ne 77 ] || skip "python3 module cryptography not installed"
+	[ "$rc" -eq 0 ]
+	mkdir -p "$TEST_TMP/mailbox"
+	make_mailbox "$TEST_TMP/mailbox" 1
+	popserver_start --mailbox "$TEST_TMP/mailbox" --log "$SLOG" \
+	    --tls implicit --cert "$TEST_TMP/cert.pem" \
+	    --key "$TEST_TMP/cert-key.pem"
+}
+
+@test "a certificate for 'localhost\\0.evil.example' (SAN and CN) is not taken for localhost" {
+	start_nul_cert 'localhost\x00.evil.example' san
+	rc localhost "tls_trust_file $TEST_TMP/ca.pem"
+	fetch_quickly
+	assert_failure 76
+	assert_output --partial "cannot verify the certificate of localhost"
+	assert_output --partial "tls_fingerprint $(cert_sha256 "$TEST_TMP/cert.pem")"
+	[ "${#lines[@]}" -eq 1 ]
+	! grep -q '^C: \(USER\|PASS\)' "$SLOG"
+	nothing_delivered
+}
+
+@test "a certificate with 'localhost\\0.evil.example' as its only name (CN) is not taken for localhost" {
+	start_nul_cert 'localhost\x00.evil.example' cn
+	rc localhost "tls_trust_file $TEST_TMP/ca.pem"
+	fetch_quickly
+	assert_failure 76
+	assert_output --partial "cannot verify the certificate of localhost"
+	! grep -q '^C: \(USER\|PASS\)' "$SLOG"
+	nothing_delivered
+}
+
+@test "control: the same generator's certificate for plain 'localhost' is accepted" {
+	start_nul_cert 'localhost' san
+	rc localhost "tls_trust_file $TEST_TMP/ca.pem"
+	fetch_quickly
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 1 ]
+}
