@@ -10,14 +10,24 @@
  * locks go; on any failure the file is truncated back to its old size, so
  * it never holds half a message.  SIGINT, SIGTERM and SIGHUP are held back
  * during the append so that they cannot cut it short either.
+ *
+ * SIGKILL and crashes are covered by the journal (mbox-journal.h): the
+ * block is built twice, once only to learn its length and SHA-256, which
+ * are journalled before the block is written.  With it, mb_find tells a
+ * message of an interrupted run that is in the mbox in whole, and
+ * sink_mbox_new cuts off a block that a killed run left half written.
+ * The dot-lock holds our PID, so a lock left by a killed popfetch on this
+ * host is removed at once rather than after MBOX_LOCK_STALE seconds.
  */
 #include "config.h"
 
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +36,7 @@
 
 #include "envelope.h"
 #include "log.h"
+#include "mbox-journal.h"
 #include "sink.h"
 #include "spool.h"
 #include "xmalloc.h"
@@ -49,6 +60,11 @@ struct mbox {
 	size_t		 gts;		/* '>' seen at the line start */
 	size_t		 from;		/* bytes of "From " matched after them */
 	char		 last;		/* the last byte of the message */
+	char		*jpath;		/* the journal */
+	char		 tag[SINK_TAG_LEN + 1];	/* "-" for none */
+	/* While measuring a block: bytes go into the hash, not the file. */
+	gnutls_hash_hd_t hash;
+	off_t		 blocklen;
 };
 
 static int	mb_open(struct sink *, const struct sink_msginfo *,
@@ -69,10 +85,21 @@ static int	quote_byte(struct mbox *, char, struct error *);
 static int	quote_pending(struct mbox *, struct error *);
 static int	out_add(struct mbox *, const char *, size_t, struct error *);
 static int	out_flush(struct mbox *, struct error *);
+static int	build(struct mbox *, const char *, struct error *);
+static int	measure(struct mbox *, const char *, struct journal_entry *,
+		    struct error *);
+static int	hash_range(struct mbox *, off_t, off_t,
+		    unsigned char *, struct error *);
+static int	mb_find(struct sink *, const char *, struct error *);
+static int	recover(struct mbox *, struct error *);
+static int	cut_partial(struct mbox *, const struct journal_entry *,
+		    off_t, struct error *);
+static int	only_ours(const char *, size_t);
+static int	holder_gone(const char *);
 
 static const struct sink_ops mbox_ops = {
 	"mbox", mb_open, mb_write, mb_commit, mb_abort, mb_free, NULL, NULL,
-	NULL
+	mb_find
 };
 
 static const char from_[] = "From ";
@@ -112,14 +139,15 @@ sink_mbox_new(const char *path, struct error *err)
 	m->fd = -1;
 	m->path = xstrdup(path);
 	xasprintf(&m->lockpath, "%s.lock", path);
+	xasprintf(&m->jpath, "%s.popfetch-journal", path);
 	s = xcalloc(1, sizeof *s);
 	s->ops = &mbox_ops;
 	s->data = m;
-	if (spool_init(&m->sp, err) == -1) {
+	m->out = xmalloc(MBOX_OUT_SIZE);
+	if (spool_init(&m->sp, err) == -1 || recover(m, err) == -1) {
 		mb_free(s);
 		return NULL;
 	}
-	m->out = xmalloc(MBOX_OUT_SIZE);
 	return s;
 }
 
@@ -128,7 +156,7 @@ mb_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
 {
 	struct mbox	*m = s->data;
 
-	(void)mi;
+	snprintf(m->tag, sizeof m->tag, "%s", mi->tag != NULL ? mi->tag : "-");
 	return spool_reset(&m->sp, err);
 }
 
@@ -164,6 +192,7 @@ dotlock(struct mbox *m, struct error *err)
 		fd = open(m->lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0600);
 		if (fd != -1) {
+			dprintf(fd, "%ld\n", (long)getpid());
 			close(fd);
 			m->dotlocked = 1;
 			return 0;
@@ -174,6 +203,12 @@ dotlock(struct mbox *m, struct error *err)
 			error_set(err, EX_IOERR, "cannot create %s: %s",
 			    m->lockpath, strerror(errno));
 			return -1;
+		}
+		if (holder_gone(m->lockpath)) {
+			log_warn(NULL, "removing %s: the popfetch that took "
+			    "it is gone", m->lockpath);
+			(void)unlink(m->lockpath);
+			continue;
 		}
 		if (stat(m->lockpath, &st) == 0 &&
 		    time(NULL) - st.st_mtime > MBOX_LOCK_STALE) {
@@ -191,6 +226,33 @@ dotlock(struct mbox *m, struct error *err)
 		}
 		pause_poll();
 	}
+}
+
+/*
+ * A dot-lock holding just a PID (ours hold that) whose process does not
+ * exist on this host.  Two popfetches may both remove it and both take a
+ * new one; the fcntl lock still keeps them apart.
+ */
+static int
+holder_gone(const char *lockpath)
+{
+	char	 buf[32], *end;
+	ssize_t	 n;
+	long	 pid;
+	int	 fd;
+
+	if ((fd = open(lockpath, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 1 || buf[n - 1] != '\n')
+		return 0;
+	buf[n - 1] = '\0';
+	errno = 0;
+	pid = strtol(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || pid <= 0)
+		return 0;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 }
 
 static int
@@ -251,6 +313,12 @@ out_flush(struct mbox *m, struct error *err)
 	size_t	off = 0;
 	ssize_t	n;
 
+	if (m->hash != NULL) {
+		gnutls_hash(m->hash, m->out, m->outlen);
+		m->blocklen += (off_t)m->outlen;
+		m->outlen = 0;
+		return 0;
+	}
 	while (off < m->outlen) {
 		n = write(m->fd, m->out + off, m->outlen - off);
 		if (n == -1 && errno == EINTR)
@@ -381,11 +449,209 @@ append_body(struct mbox *m, struct error *err)
 	return out_add(m, "\n", 1, err);
 }
 
+/* The block for the message: separator, From_ line, body, empty line. */
+static int
+build(struct mbox *m, const char *line, struct error *err)
+{
+	if (separator(m, err) == -1 || out_add(m, line, strlen(line),
+	    err) == -1 || append_body(m, err) == -1 || out_flush(m,
+	    err) == -1)
+		return -1;
+	return 0;
+}
+
+/* The journal entry for the block about to be appended at m->oldsize. */
+static int
+measure(struct mbox *m, const char *line, struct journal_entry *je,
+    struct error *err)
+{
+	int	rc;
+
+	if (gnutls_hash_init(&m->hash, GNUTLS_DIG_SHA256) < 0) {
+		m->hash = NULL;
+		error_set(err, EX_SOFTWARE, "cannot hash with SHA-256");
+		return -1;
+	}
+	m->blocklen = 0;
+	rc = build(m, line, err);
+	gnutls_hash_deinit(m->hash, je->digest);
+	m->hash = NULL;
+	m->outlen = 0;
+	snprintf(je->tag, sizeof je->tag, "%s", m->tag);
+	je->offset = m->oldsize;
+	je->length = m->blocklen;
+	return rc;
+}
+
+/* SHA-256 of the bytes [off, off + len) of the locked mbox. */
+static int
+hash_range(struct mbox *m, off_t off, off_t len, unsigned char *digest,
+    struct error *err)
+{
+	gnutls_hash_hd_t	 h;
+	char			 buf[16384];
+	ssize_t			 n;
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		error_set(err, EX_SOFTWARE, "cannot hash with SHA-256");
+		return -1;
+	}
+	while (len > 0) {
+		n = pread(m->fd, buf, len < (off_t)sizeof buf ? (size_t)len :
+		    sizeof buf, off);
+		if (n <= 0) {
+			gnutls_hash_deinit(h, digest);
+			error_set(err, EX_IOERR, "cannot read mbox %s: %s",
+			    m->path, n == 0 ? "file shrank" : strerror(errno));
+			return -1;
+		}
+		gnutls_hash(h, buf, (size_t)n);
+		off += n;
+		len -= n;
+	}
+	gnutls_hash_deinit(h, digest);
+	return 0;
+}
+
+/*
+ * 1 when the mbox holds, where the journal says, the whole block last
+ * appended with tag (it is fsync'd again before we say so).  A block
+ * moved or changed since (a mail reader rewrote the mbox) is not found.
+ */
+static int
+mb_find(struct sink *s, const char *tag, struct error *err)
+{
+	struct mbox		*m = s->data;
+	struct journal_entry	 je;
+	unsigned char		 digest[JOURNAL_DIGEST_LEN];
+	struct stat		 st;
+	int			 rc = -1;
+
+	if (lock_file(m, err) == -1)
+		goto out;
+	if ((rc = journal_last(m->jpath, tag, &je, err)) != 1)
+		goto out;
+	rc = -1;
+	if (fstat(m->fd, &st) == -1) {
+		error_set(err, EX_IOERR, "cannot stat mbox %s: %s", m->path,
+		    strerror(errno));
+		goto out;
+	}
+	rc = 0;
+	if (st.st_size < je.offset + je.length)
+		goto out;
+	if (hash_range(m, je.offset, je.length, digest, err) == -1) {
+		rc = -1;
+		goto out;
+	}
+	if (memcmp(digest, je.digest, sizeof digest) != 0)
+		goto out;
+	if (fsync(m->fd) == -1) {
+		error_set(err, EX_IOERR, "cannot sync mbox %s: %s", m->path,
+		    strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	rc = 1;
+out:
+	unlock(m);
+	return rc;
+}
+
+/*
+ * Bytes a killed append left at the end: up to two newlines of separator,
+ * then a prefix of "From " or a From_ line with no other line starting
+ * "From " after it (our block is mboxrd-quoted, so it has none).  Anything
+ * else means another program wrote after us.
+ */
+static int
+only_ours(const char *p, size_t n)
+{
+	size_t	i = 0, k;
+
+	while (i < n && i < 2 && p[i] == '\n')
+		i++;
+	k = n - i < sizeof from_ - 1 ? n - i : sizeof from_ - 1;
+	if (memcmp(p + i, from_, k) != 0)
+		return 0;
+	for (i += k; i + sizeof from_ - 1 <= n; i++)
+		if (p[i - 1] == '\n' && memcmp(p + i, from_,
+		    sizeof from_ - 1) == 0)
+			return 0;
+	return 1;
+}
+
+/* The mbox ends size bytes in, inside the block je describes. */
+static int
+cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
+    struct error *err)
+{
+	char	*tail;
+	size_t	 n = (size_t)(size - je->offset);
+	ssize_t	 got;
+	int	 ours;
+
+	tail = xmalloc(n);
+	got = pread(m->fd, tail, n, je->offset);
+	ours = got == (ssize_t)n && only_ours(tail, n);
+	free(tail);
+	if (!ours) {
+		log_warn(NULL, "mbox %s: an interrupted delivery left part of "
+		    "a message at byte %jd, and other mail follows it; leaving "
+		    "it for you to remove", m->path, (intmax_t)je->offset);
+		return 0;
+	}
+	if (ftruncate(m->fd, je->offset) == -1 || fsync(m->fd) == -1) {
+		error_set(err, EX_IOERR, "mbox %s: cannot remove the partial "
+		    "message an interrupted run left at byte %jd (truncate "
+		    "it there by hand): %s", m->path, (intmax_t)je->offset,
+		    strerror(errno));
+		return -1;
+	}
+	log_warn(NULL, "mbox %s: removed the partial message an interrupted "
+	    "run left at byte %jd", m->path, (intmax_t)je->offset);
+	return 0;
+}
+
+/*
+ * Only the last journal entry can describe a half-written block: every
+ * later append of ours would have added a later entry.  Trim the journal
+ * under the same locks.
+ */
+static int
+recover(struct mbox *m, struct error *err)
+{
+	struct journal_entry	 je;
+	struct stat		 st;
+	int			 rc = -1, found;
+
+	if (access(m->jpath, F_OK) == -1)
+		return 0;
+	if (lock_file(m, err) == -1)
+		goto out;
+	if ((found = journal_last(m->jpath, NULL, &je, err)) == -1)
+		goto out;
+	if (fstat(m->fd, &st) == -1) {
+		error_set(err, EX_IOERR, "cannot stat mbox %s: %s", m->path,
+		    strerror(errno));
+		goto out;
+	}
+	if (found && st.st_size > je.offset &&
+	    st.st_size < je.offset + je.length &&
+	    cut_partial(m, &je, st.st_size, err) == -1)
+		goto out;
+	rc = journal_trim(m->jpath, err);
+out:
+	unlock(m);
+	return rc;
+}
+
 static int
 append(struct mbox *m, struct error *err)
 {
 	char		 line[ENVELOPE_ADDR_MAX + 64], date[32];
 	char		*sender;
+	struct journal_entry je;
 	time_t		 now = time(NULL);
 	struct tm	 tm;
 	int		 rc = -1;
@@ -410,9 +676,10 @@ append(struct mbox *m, struct error *err)
 		goto out;
 	}
 	m->outlen = 0;
-	if (separator(m, err) == -1 || out_add(m, line, strlen(line),
-	    err) == -1 || append_body(m, err) == -1 || out_flush(m,
-	    err) == -1)
+	if (measure(m, line, &je, err) == -1 ||
+	    journal_add(m->jpath, &je, err) == -1)
+		goto out;
+	if (build(m, line, err) == -1)
 		goto truncate;
 	if (fsync(m->fd) == -1) {
 		error_set(err, EX_IOERR, "cannot sync mbox %s: %s", m->path,
@@ -468,6 +735,7 @@ mb_free(struct sink *s)
 	spool_free(&m->sp);
 	free(m->out);
 	free(m->lockpath);
+	free(m->jpath);
 	free(m->path);
 	free(m);
 	free(s);
