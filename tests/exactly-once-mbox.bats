@@ -1,0 +1,308 @@
+#!/usr/bin/env bats
+# exactly-once-mbox.bats -- exactly once with `delivery mbox`: the fault
+# matrix and the kill -9 loop of exactly-once.bats against an mbox, and
+# the two states a crash can leave there made by hand: a block appended
+# whole but its UID not recorded, and a block cut short by SIGKILL.
+# Every check reads the mbox back with Python's mailbox.mbox.
+
+BATS_TEST_TIMEOUT=150
+load lib/common
+load lib/popserver
+
+NMSG=3
+MAX_RUNS=4
+
+setup() {
+	RC=$TEST_TMP/fetchrc
+}
+
+teardown() {
+	popserver_stop || true
+	if [[ -n ${FETCH_PID:-} ]]; then
+		kill -KILL "$FETCH_PID" 2>/dev/null || true
+		wait "$FETCH_PID" 2>/dev/null || true
+	fi
+}
+
+# rc DIR MODE -- account 'default' for the running server, state and mbox
+# under DIR; MODE is keep or delete.
+rc() {
+	local dir=$1 keep=off
+	[[ $2 == keep ]] && keep=on
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls off"
+		echo "user test"
+		echo "password secret"
+		echo "timeout 5"
+		echo "keep $keep"
+		echo "delivery mbox $dir/inbox"
+		echo "uidls_file $dir/state"
+		echo "received_header off"	# byte-for-byte comparisons
+	} | write_fetchrc "$RC"
+}
+
+count_files() {
+	find "$1" -maxdepth 1 -type f ! -name '.*' | wc -l
+}
+
+# assert_mbox_matches SRCDIR MBOX -- every message of SRCDIR in MBOX
+# exactly once and intact (mboxrd quoting undone), nothing else: a
+# partial block would read back as a message of its own, or spoil one.
+assert_mbox_matches() {
+	local out=$TEST_TMP/extract.$RANDOM
+	"$PYTHON3" - "$2" "$out" <<'PY' || return 1
+import mailbox, os, re, sys
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(os.path.join(out, "new"))
+os.makedirs(os.path.join(out, "tmp"))
+mb = mailbox.mbox(src, create=False)
+for i, key in enumerate(mb.keys()):
+    data = mb.get_bytes(key, from_=False)
+    data = re.sub(rb"(?m)^>(>*From )", rb"\1", data)
+    with open(os.path.join(out, "new", "%05d" % i), "wb") as fp:
+        fp.write(data)
+PY
+	assert_maildir_matches "$1" "$out"
+	# Whole blocks only: the file ends with a message's empty line.
+	[[ $(tail -c 2 "$2" | od -An -c | tr -d ' ') == '\n\n' ]]
+}
+
+clean_session() {
+	local mode=$1 dir=$TEST_TMP/clean-$1-$2
+	shift 2
+	mkdir -p "$dir"
+	cp -r "$TEST_TMP/corpus" "$dir/mb"
+	popserver_start --mailbox "$dir/mb" --log "$dir/log" "$@"
+	rc "$dir" "${mode%%+*}"
+	"$POPFETCH" -q -C "$RC" >/dev/null 2>&1 || return 1
+	popserver_stop
+	sed -n 's/^C: //p' "$dir/log"
+}
+
+# scenario MODE LABEL FAULT-FLAGS... -- as in exactly-once.bats, into an mbox.
+scenario() {
+	local mode=$1 label=$2 dir codes="" ex runs=0 verdict=ok why=""
+	shift 2
+	NCASE=$((NCASE + 1))
+	dir=$TEST_TMP/case-$NCASE
+	mkdir -p "$dir"
+	cp -r "$TEST_TMP/corpus" "$dir/mb"
+	popserver_start --mailbox "$dir/mb" --log "$dir/log" "$@" || return 1
+	rc "$dir" "${mode%%+*}"
+	while ((runs < MAX_RUNS)); do
+		runs=$((runs + 1))
+		ex=0
+		"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 || ex=$?
+		codes+="${codes:+,}$ex"
+		((ex == 0)) && break
+	done
+	popserver_stop
+	if ((ex != 0)); then
+		verdict=FAIL why="no successful run"
+	elif ! (assert_mbox_matches "$TEST_TMP/corpus" "$dir/inbox") \
+	    >"$dir/check" 2>&1; then
+		verdict=FAIL why=$(head -n 3 "$dir/check" | tr '\n' ' ')
+	elif [[ $mode == delete* ]] && (($(count_files "$dir/mb") != 0)); then
+		verdict=FAIL why="$(count_files "$dir/mb") left on the server"
+	elif [[ $mode == keep ]] && (($(count_files "$dir/mb") != NMSG)); then
+		verdict=FAIL why="keep mode lost messages on the server"
+	fi
+	printf '| %-32s | %-16s | %-9s | %s %s |\n' "$label" "$mode" \
+	    "$codes" "$verdict" "$why" >>"$TABLE"
+	[[ $verdict == ok ]]
+}
+
+matrix() {
+	local mode=$1 n i failed=0
+	local -a cmds
+	shift
+	mapfile -t cmds < <(clean_session "$mode" base "$@")
+	n=${#cmds[@]}
+	[[ $n -gt 5 ]] || { echo "no clean session for $mode" >&3; return 1; }
+	scenario "$mode" "after the greeting" --cut-before-reply 1 "$@" ||
+	    failed=1
+	for ((i = 1; i <= n; i++)); do
+		scenario "$mode" "before reply to ${cmds[i - 1]}" \
+		    --cut-before-reply "$i" "$@" || failed=1
+		scenario "$mode" "after reply to ${cmds[i - 1]}" \
+		    --cut-after "$i" "$@" || failed=1
+	done
+	for ((i = 1; i <= NMSG; i++)); do
+		scenario "$mode" "in the body of RETR #$i" --cut-in-retr "$i" \
+		    "$@" || failed=1
+	done
+	scenario "$mode" "QUIT done, reply lost" --drop-reply "$n" "$@" ||
+	    failed=1
+	return $failed
+}
+
+@test "mbox fault matrix: a cut at every step of a session, keep and delete mode" {
+	make_mailbox "$TEST_TMP/corpus" "$NMSG"
+	TABLE=$TEST_TMP/table NCASE=0
+	local failed=0
+	matrix keep || failed=1
+	matrix delete || failed=1
+	matrix delete+pipelining --pipelining || failed=1
+	{
+		echo "| cut point                        | mode             | exit codes | outcome |"
+		echo "|----------------------------------|------------------|-----------|---------|"
+		cat "$TABLE"
+	} >&3
+	if ((failed)); then
+		grep FAIL "$TABLE"
+		return 1
+	fi
+	(($(wc -l <"$TABLE") >= 60))
+}
+
+# kill9_loop MODE [SERVER-FLAGS...] -- 200 messages, 8 kills.
+kill9_loop() {
+	local mode=$1 dir=$TEST_TMP/kill9 i ex kills=0
+	shift
+	mkdir -p "$dir"
+	make_mailbox "$TEST_TMP/corpus" 200
+	cp -r "$TEST_TMP/corpus" "$dir/mb"
+	popserver_start --mailbox "$dir/mb" "$@"
+	rc "$dir" "$mode"
+	for ((i = 0; i < 8; i++)); do
+		"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 &
+		FETCH_PID=$!
+		sleep "0.$(printf '%03d' $((50 + RANDOM % 451)))"
+		if kill -KILL "$FETCH_PID" 2>/dev/null; then
+			kills=$((kills + 1))
+		fi
+		wait "$FETCH_PID" 2>/dev/null || true
+		FETCH_PID=
+		echo "# kill $((i + 1)): $(grep -c '^From ' "$dir/inbox" \
+		    2>/dev/null) From_ lines, $(stat -c %s "$dir/inbox" \
+		    2>/dev/null) bytes" >&3
+	done
+	ex=0
+	"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 || ex=$?
+	popserver_stop
+	echo "# $mode: $kills runs killed, final run exit $ex;" \
+	    "$(grep -c 'removed the partial message' "$dir/out") partial" \
+	    "blocks cut off" >&3
+	[[ $ex -eq 0 ]] || { cat "$dir/out"; return 1; }
+	assert_mbox_matches "$TEST_TMP/corpus" "$dir/inbox"
+	if [[ $mode == delete ]]; then
+		[[ $(count_files "$dir/mb") -eq 0 ]]
+	else
+		[[ $(count_files "$dir/mb") -eq 200 ]]
+	fi
+	((kills == 8))
+}
+
+@test "mbox: kill -9 at 8 random moments of a 200-message fetch (delete, pipelined): exactly once" {
+	kill9_loop delete --pipelining --retr-delay 4
+}
+
+@test "mbox: kill -9 at 8 random moments of a 200-message fetch (keep): exactly once" {
+	kill9_loop keep --retr-delay 4
+}
+
+# fetch_two -- deliver 2 messages (keep mode) into $W/inbox, then make the
+# state look as if the run had died before recording message 2.
+fetch_two() {
+	W=$TEST_TMP/w
+	make_mailbox "$TEST_TMP/corpus" 2
+	mkdir -p "$W"
+	cp -r "$TEST_TMP/corpus" "$W/mb"
+	popserver_start --mailbox "$W/mb" --log "$TEST_TMP/log"
+	rc "$W" keep
+	run "$POPFETCH" -q -C "$RC"
+	assert_success
+	assert_mbox_matches "$TEST_TMP/corpus" "$W/inbox"
+	[[ $(wc -l <"$W/inbox.popfetch-journal") -eq 2 ]]
+	sed -i 's/^[0-9]* msg-00002$/pending msg-00002/' "$W/state"
+	grep -qx 'pending msg-00002' "$W/state"
+	: >"$TEST_TMP/log"
+}
+
+# cut_last_block -- truncate the mbox halfway through the last block, as a
+# SIGKILL during its append would leave it.
+cut_last_block() {
+	local off len
+	read -r _ off len _ < <(tail -n 1 "$W/inbox.popfetch-journal")
+	truncate -s $((off + len / 2)) "$W/inbox"
+	CUT_AT=$off
+}
+
+@test "mbox: a block appended whole but not recorded is recorded, not fetched again" {
+	fetch_two
+	cp "$W/inbox" "$TEST_TMP/before"
+	run "$POPFETCH" -v -C "$RC"
+	assert_success
+	assert_output --partial "was delivered by an interrupted run"
+	run grep -c '^C: RETR' "$TEST_TMP/log"
+	assert_output 0
+	cmp "$TEST_TMP/before" "$W/inbox"
+	grep -qE '^[0-9]+ msg-00002$' "$W/state"
+}
+
+@test "mbox: a block changed since its append is not taken for delivered" {
+	fetch_two
+	# A mail reader rewrote the last message (a Status: header, say).
+	"$PYTHON3" - "$W/inbox" <<'PY'
+import sys
+p = sys.argv[1]
+data = open(p, "rb").read()
+i = data.rindex(b"\nSubject:")
+open(p, "wb").write(data[:i] + b"\nStatus: RO" + data[i:])
+PY
+	run "$POPFETCH" -v -C "$RC"
+	assert_success
+	refute_output --partial "was delivered by an interrupted run"
+	run grep -c '^C: RETR' "$TEST_TMP/log"
+	assert_output 1
+}
+
+@test "mbox: a block cut short by a kill is removed and the message fetched once" {
+	fetch_two
+	cut_last_block
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "removed the partial message an interrupted run left at byte $CUT_AT"
+	assert_output --partial "1 message fetched"
+	assert_mbox_matches "$TEST_TMP/corpus" "$W/inbox"
+}
+
+@test "mbox: a partial block is repaired even when no UID is pending" {
+	fetch_two
+	cut_last_block
+	# The next run of another account (here: the same one, state intact).
+	sed -i 's/^pending msg-00002$/1 msg-00002/' "$W/state"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "removed the partial message"
+	[[ $(stat -c %s "$W/inbox") -eq $CUT_AT ]]
+}
+
+@test "mbox: other mail after a partial block is never cut off" {
+	fetch_two
+	cut_last_block
+	# Like procmail: an empty line first, as the mbox does not end in one.
+	printf '\n\nFrom someone@example.org Sat Nov 21 10:00:00 2026\nSubject: procmail\n\nhello\n\n' >>"$W/inbox"
+	cp "$W/inbox" "$TEST_TMP/before"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "other mail follows it"
+	# Untouched up to where it ended; message 2 appended again after it.
+	cmp -n "$(stat -c %s "$TEST_TMP/before")" "$TEST_TMP/before" "$W/inbox"
+	grep -q '^Subject: procmail$' "$W/inbox"
+}
+
+@test "mbox: a dot-lock left by a killed popfetch is removed at once" {
+	fetch_two
+	sed -i 's/^pending msg-00002$/1 msg-00002/' "$W/state"
+	sh -c 'echo $$ >"$1"' sh "$W/inbox.lock"
+	local start=$SECONDS
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "the popfetch that took it is gone"
+	((SECONDS - start < 10))
+	[[ ! -e $W/inbox.lock ]]
+}
