@@ -75,6 +75,7 @@ static void	mb_abort(struct sink *);
 static void	mb_free(struct sink *);
 static int	check_file(const char *, struct error *);
 static int	dotlock(struct mbox *, struct error *);
+static int	take_dotlock(struct mbox *, struct error *);
 static int	lock_file(struct mbox *, struct error *);
 static void	unlock(struct mbox *);
 static void	pause_poll(void);
@@ -177,6 +178,42 @@ pause_poll(void)
 }
 
 /*
+ * FILE.lock appears with our PID already in it (written to a file of our
+ * own, then linked), so a kill never leaves an empty lock that only
+ * MBOX_LOCK_STALE could clear.  1 when taken, or when the directory does
+ * not let us (then the fcntl lock alone has to do); 0 when another holds
+ * it; -1 with err set.
+ */
+static int
+take_dotlock(struct mbox *m, struct error *err)
+{
+	char	*tmp;
+	int	 fd, rc = -1, e;
+
+	xasprintf(&tmp, "%s.P%ld", m->lockpath, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		e = errno;
+		rc = e == EACCES || e == EROFS ? 1 : -1;
+		goto out;
+	}
+	dprintf(fd, "%ld\n", (long)getpid());
+	close(fd);
+	if (link(tmp, m->lockpath) == 0) {
+		m->dotlocked = 1;
+		rc = 1;
+	} else if ((e = errno) == EEXIST)
+		rc = 0;
+	(void)unlink(tmp);
+out:
+	free(tmp);
+	if (rc == -1)
+		error_set(err, EX_IOERR, "cannot create %s: %s", m->lockpath,
+		    strerror(e));
+	return rc;
+}
+
+/*
  * Where the directory does not let us create FILE.lock (a system spool
  * like /var/mail without group mail), the fcntl lock alone has to do, as
  * in mutt.
@@ -186,24 +223,11 @@ dotlock(struct mbox *m, struct error *err)
 {
 	struct stat	st;
 	time_t		start = time(NULL);
-	int		fd;
+	int		rc;
 
 	for (;;) {
-		fd = open(m->lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600);
-		if (fd != -1) {
-			dprintf(fd, "%ld\n", (long)getpid());
-			close(fd);
-			m->dotlocked = 1;
-			return 0;
-		}
-		if (errno == EACCES || errno == EROFS)
-			return 0;
-		if (errno != EEXIST) {
-			error_set(err, EX_IOERR, "cannot create %s: %s",
-			    m->lockpath, strerror(errno));
-			return -1;
-		}
+		if ((rc = take_dotlock(m, err)) != 0)
+			return rc == 1 ? 0 : -1;
 		if (holder_gone(m->lockpath)) {
 			log_warn(NULL, "removing %s: the popfetch that took "
 			    "it is gone", m->lockpath);
