@@ -36,7 +36,7 @@ rc() {
 		echo "tls off"
 		echo "user test"
 		echo "password secret"
-		echo "timeout 5"
+		echo "timeout 30"
 		echo "keep $keep"
 		echo "delivery mbox $dir/inbox"
 		echo "uidls_file $dir/state"

@@ -38,7 +38,7 @@ rc() {
 		echo "tls off"
 		echo "user test"
 		echo "password secret"
-		echo "timeout 5"
+		echo "timeout 30"
 		echo "keep $keep"
 		echo "delivery maildir $dir/Maildir"
 		echo "uidls_file $dir/state"
