@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "error.h"
+#include "xio.h"
 #include "xmalloc.h"
 
 /* A fetchrc is a few KiB; a file this large is a mistake. */
@@ -206,31 +207,20 @@ read_config(int fd, const char *path, char **textp, size_t *lenp,
     struct error *err)
 {
 	char	*text;
-	size_t	 len = 0;
-	ssize_t	 n;
+	size_t	 len;
 
 	/* One buffer, never reallocated, so the password is zeroed once. */
 	*textp = text = xmalloc(CONFIG_MAX + 1);
-	*lenp = 0;
-	for (;;) {
-		n = read(fd, text + len, CONFIG_MAX + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			error_set(err, EX_IOERR, "%s: read: %s", path,
-			    strerror(errno));
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		*lenp = len;
-		if (len > CONFIG_MAX) {
-			error_set(err, EX_CONFIG, "%s: larger than %d KiB; "
-			    "is this really a fetchrc?", path,
-			    CONFIG_MAX / 1024);
-			return -1;
-		}
+	if (read_bounded(fd, text, CONFIG_MAX + 1, lenp) == -1) {
+		error_set(err, EX_IOERR, "%s: read: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	len = *lenp;
+	if (len > CONFIG_MAX) {
+		error_set(err, EX_CONFIG, "%s: larger than %d KiB; "
+		    "is this really a fetchrc?", path, CONFIG_MAX / 1024);
+		return -1;
 	}
 	text[len] = '\0';
 	if (memchr(text, '\0', len) != NULL) {

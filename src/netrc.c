@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "netrc.h"
+#include "xio.h"
 #include "xmalloc.h"
 
 /* A .netrc is a few lines; more is not one. */
@@ -194,29 +195,18 @@ read_file(int fd, const char *path, char **textp, size_t *lenp,
     struct error *err)
 {
 	char	*text;
-	size_t	 len = 0;
-	ssize_t	 n;
 
 	*textp = text = xmalloc(NETRC_MAX + 1);
-	for (;;) {
-		n = read(fd, text + len, NETRC_MAX - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			error_set(err, EX_IOERR, "%s: read: %s", path,
-			    strerror(errno));
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		*lenp = len;
-		if (len == NETRC_MAX) {
-			error_set(err, EX_CONFIG, "%s: larger than %d bytes",
-			    path, NETRC_MAX);
-			return -1;
-		}
+	if (read_bounded(fd, text, NETRC_MAX, lenp) == -1) {
+		error_set(err, EX_IOERR, "%s: read: %s", path,
+		    strerror(errno));
+		return -1;
 	}
-	text[len] = '\0';
+	if (*lenp == NETRC_MAX) {
+		error_set(err, EX_CONFIG, "%s: larger than %d bytes",
+		    path, NETRC_MAX);
+		return -1;
+	}
+	text[*lenp] = '\0';
 	return 0;
 }
