@@ -39,13 +39,22 @@ static const struct method {
 	{ AUTH_GSSAPI,		"GSSAPI",		0 },
 };
 
+/*
+ * auth auto's candidates, strongest first.  Over TLS the password-sending
+ * forms are all equally safe, so PLAIN, LOGIN and USER come before APOP
+ * (whose MD5 digest adds nothing inside TLS).  Without TLS (only with
+ * `tls off` set by name) every form that hides the password comes before
+ * USER.
+ */
 static const enum auth_method auto_tls[] = {
 	AUTH_SCRAM_SHA_256_PLUS, AUTH_SCRAM_SHA_1_PLUS, AUTH_SCRAM_SHA_256,
-	AUTH_SCRAM_SHA_1, AUTH_PLAIN,
+	AUTH_SCRAM_SHA_1, AUTH_PLAIN, AUTH_LOGIN, AUTH_USER, AUTH_APOP,
 };
 static const enum auth_method auto_plain[] = {
-	AUTH_SCRAM_SHA_256, AUTH_SCRAM_SHA_1, AUTH_CRAM_MD5,
+	AUTH_SCRAM_SHA_256, AUTH_SCRAM_SHA_1, AUTH_CRAM_MD5, AUTH_APOP,
+	AUTH_USER,
 };
+#define AUTO_MAX	(sizeof auto_tls / sizeof auto_tls[0])
 
 /* One AUTH exchange in progress. */
 struct exchange {
@@ -60,8 +69,12 @@ struct exchange {
 
 static int	 server_offers(const struct pop3_caps *, const char *);
 static int	 is_plus(enum auth_method);
-static int	 choose(struct pop3 *, const struct account *,
+static size_t	 candidates(struct pop3 *, const struct account *,
 		    enum auth_method *);
+static int	 offered(struct pop3 *, Gsasl *, enum auth_method, int);
+static int	 worth_next(enum auth_method, const struct error *);
+static int	 try_method(struct pop3 *, const struct account *,
+		    enum auth_method, const char *, struct error *);
 static int	 sasl_start(struct exchange *, const char *, struct error *);
 static int	 set_channel_binding(struct exchange *, struct error *);
 static int	 oauth_start(struct exchange *, const char *, struct error *);
@@ -138,20 +151,39 @@ server_offers(const struct pop3_caps *c, const char *mech)
 	return 0;
 }
 
-/*
- * The strongest SASL mechanism for auto, or AUTH_AUTO to leave the choice
- * between USER and APOP to pop3_login().  The -PLUS forms need TLS, the
- * library's support and channel binding data from GnuTLS.
- */
+/* Whether auto may try m here: the server offers it and we can do it. */
 static int
-choose(struct pop3 *p, const struct account *a, enum auth_method *m)
+offered(struct pop3 *p, Gsasl *ctx, enum auth_method m, int have_cb)
+{
+	const struct pop3_caps	*caps = pop3_caps(p);
+
+	switch (m) {
+	case AUTH_USER:
+		/* A server without CAPA may still take USER/PASS. */
+		return caps->user || !caps->known;
+	case AUTH_APOP:
+		return pop3_apop_offered(p);
+	default:
+		return server_offers(caps, auth_method_name(m)) &&
+		    gsasl_client_support_p(ctx, auth_method_name(m)) &&
+		    (!is_plus(m) || have_cb);
+	}
+}
+
+/*
+ * The methods auth auto will try, in order, into c (AUTO_MAX slots).
+ * Never empty: with nothing offered that we know, USER/PASS is tried, as
+ * a server that answers CAPA badly may still take it.
+ */
+static size_t
+candidates(struct pop3 *p, const struct account *a, enum auth_method *c)
 {
 	const struct pop3_caps	*caps = pop3_caps(p);
 	const enum auth_method	*order;
-	Gsasl			*ctx;
+	Gsasl			*ctx = NULL;
 	struct error		 cberr;
 	unsigned char		*cb = NULL;
-	size_t			 i, n, cblen;
+	size_t			 i, n, k = 0, cblen;
 	int			 tls, have_cb = 0, exporter;
 
 	tls = transport_is_tls(pop3_transport(p));
@@ -164,41 +196,63 @@ choose(struct pop3 *p, const struct account *a, enum auth_method *m)
 		have_cb = 1;
 	free(cb);
 	if (gsasl_init(&ctx) != GSASL_OK)
-		return -1;
-	*m = AUTH_AUTO;
+		ctx = NULL;
 	for (i = 0; i < n; i++) {
-		const char *name = auth_method_name(order[i]);
-
-		if (!server_offers(caps, name) ||
-		    !gsasl_client_support_p(ctx, name) ||
-		    (is_plus(order[i]) && !have_cb))
+		if (ctx == NULL && order[i] != AUTH_USER &&
+		    order[i] != AUTH_APOP)
 			continue;
-		*m = order[i];
-		break;
+		if (offered(p, ctx, order[i], have_cb))
+			c[k++] = order[i];
 	}
-	gsasl_done(ctx);
-	log_debug(a->name, "auth auto: %s (the server offers SASL %s)",
-	    *m == AUTH_AUTO ? "USER or APOP" : auth_method_name(*m),
-	    caps->sasl != NULL ? caps->sasl : "nothing");
-	return 0;
+	if (ctx != NULL)
+		gsasl_done(ctx);
+	if (k == 0)
+		c[k++] = AUTH_USER;
+	log_debug(a->name, "auth auto: the server offers SASL %s%s%s",
+	    caps->sasl != NULL ? caps->sasl : "nothing",
+	    caps->user ? ", USER" : "",
+	    pop3_apop_offered(p) ? ", APOP" : "");
+	return k;
 }
 
-int
-auth_login(struct pop3 *p, const struct account *a, const char *pass,
-    struct error *err)
+/*
+ * Whether auto goes on to the next method after m failed with err.  Only
+ * a plain refusal of a method that may fail for reasons other than the
+ * password lets it go on: SCRAM and CRAM-MD5 need secrets the server may
+ * not store (Courier with PAM), -PLUS needs channel binding the server
+ * may not support (Cyrus SASL 2.1.28 with tls-exporter), APOP needs a
+ * password in clear on the server.  PLAIN, LOGIN and USER hand the
+ * password itself to the server, so their refusal is the final word; and
+ * so is anything temporary ([SYS/TEMP], [IN-USE], [LOGIN-DELAY]), a
+ * broken connection, or a server that failed to prove it knows the
+ * password (a possible impostor must not be handed PLAIN next).
+ */
+static int
+worth_next(enum auth_method m, const struct error *err)
+{
+	if (err->ex != EX_NOPERM)
+		return 0;
+	switch (m) {
+	case AUTH_PLAIN:
+	case AUTH_LOGIN:
+	case AUTH_USER:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* One method, named or picked by auto, on the session as it is. */
+static int
+try_method(struct pop3 *p, const struct account *a, enum auth_method m,
+    const char *pass, struct error *err)
 {
 	struct exchange	 x;
-	enum auth_method m = a->auth;
 	int		 rc = -1;
 
-	memset(&x, 0, sizeof x);
-	if (m == AUTH_AUTO && choose(p, a, &m) == -1) {
-		error_set(err, EX_SOFTWARE, "cannot initialise GNU SASL");
-		return -1;
-	}
-	if (m == AUTH_AUTO || m == AUTH_USER || m == AUTH_APOP)
+	if (m == AUTH_USER || m == AUTH_APOP)
 		return pop3_login(p, m, a->user, pass, err);
-
+	memset(&x, 0, sizeof x);
 	x.p = p;
 	x.a = a;
 	x.m = m;
@@ -209,14 +263,51 @@ auth_login(struct pop3 *p, const struct account *a, const char *pass,
 		goto out;
 	rc = run_exchange(&x, err);
 out:
-	if (rc == -1 && err->ex == EX_NOPERM)
-		error_prefix(err, "authentication failed for user %s",
-		    a->user);
 	free_secret(x.first);
 	if (x.sx != NULL)
 		gsasl_finish(x.sx);
 	if (x.ctx != NULL)
 		gsasl_done(x.ctx);
+	return rc;
+}
+
+int
+auth_login(struct pop3 *p, const struct account *a, const char *pass,
+    struct error *err)
+{
+	enum auth_method c[AUTO_MAX];
+	char		 tried[256] = "";
+	size_t		 i, n;
+	int		 rc = -1;
+
+	if (a->auth != AUTH_AUTO) {
+		if ((rc = try_method(p, a, a->auth, pass, err)) == 0)
+			log_verbose(a->name, "logged in with %s",
+			    auth_method_name(a->auth));
+		goto out;
+	}
+	n = candidates(p, a, c);
+	for (i = 0; i < n; i++) {
+		error_clear(err);
+		if (tried[0] != '\0')
+			strlcat(tried, ", ", sizeof tried);
+		strlcat(tried, auth_method_name(c[i]), sizeof tried);
+		if ((rc = try_method(p, a, c[i], pass, err)) == 0)
+			break;
+		if (i + 1 == n || !worth_next(c[i], err))
+			break;
+		log_verbose(a->name, "auth auto: %s failed (%s); trying %s",
+		    auth_method_name(c[i]), err->msg,
+		    auth_method_name(c[i + 1]));
+	}
+	if (rc == 0)
+		log_verbose(a->name, "logged in with %s", auth_method_name(c[i]));
+	else if (i > 0 && err->ex == EX_NOPERM)
+		error_prefix(err, "tried %s", tried);
+out:
+	if (rc == -1 && err->ex == EX_NOPERM)
+		error_prefix(err, "authentication failed for user %s",
+		    a->user);
 	return rc;
 }
 
@@ -361,9 +452,6 @@ send_auth(struct exchange *x, char **held, struct error *err)
 	}
 	rc = pop3_send(x->p, P3_AUTH, cmd, P3_SECRET, 0, err);
 	explicit_bzero(cmd, sizeof cmd);
-	/* A one-step mechanism (PLAIN) has said everything: scan behind it. */
-	if (rc == 0 && x->done)
-		rc = pop3_scan_queue(x->p, err);
 	return rc;
 }
 
@@ -417,8 +505,6 @@ run_exchange(struct exchange *x, struct error *err)
 		}
 		x->done = s == GSASL_OK;
 		s = answer(x, out, err);
-		if (s == 0 && x->done)
-			s = pop3_scan_queue(x->p, err);
 		free_secret(out);
 		out = NULL;
 		if (s == -1)
@@ -435,7 +521,6 @@ run_exchange(struct exchange *x, struct error *err)
 		    auth_method_name(x->m));
 		goto out;
 	}
-	log_debug(x->a->name, "logged in with %s", auth_method_name(x->m));
 	rc = 0;
 out:
 	free(chal);

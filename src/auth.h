@@ -3,12 +3,16 @@
  * exchange (RFC 5034) through GNU SASL, or USER/PASS and APOP through
  * pop3_login().
  *
- * auth auto picks the strongest mechanism both sides have.  Over TLS:
- * SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS, SCRAM-SHA-256, SCRAM-SHA-1, PLAIN,
- * then what pop3_login() picks (USER, or APOP).  Without TLS (possible only
- * with `tls off` set by name): SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, then
- * pop3_login()'s choice.  OAuth (XOAUTH2, OAUTHBEARER), EXTERNAL and
- * GSSAPI are used only when named.
+ * auth auto tries, strongest first, every method both sides have.  Over
+ * TLS: SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS, SCRAM-SHA-256, SCRAM-SHA-1,
+ * PLAIN, LOGIN, USER/PASS, APOP.  Without TLS (possible only with `tls
+ * off` set by name): SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, APOP, USER/PASS.
+ * A method the server refuses with a plain -ERR leads to the next one,
+ * unless it handed over the password itself (PLAIN, LOGIN, USER): that
+ * refusal, a temporary failure, a broken exchange or a server that could
+ * not prove it knows the password ends the login (see worth_next() in
+ * auth.c).  OAuth (XOAUTH2, OAUTHBEARER), EXTERNAL and GSSAPI are used
+ * only when named.
  *
  * Errors: a -ERR to AUTH is EX_NOPERM with the server's text, unless its
  * response code says the failure is temporary (EX_TEMPFAIL); a server that

@@ -103,7 +103,6 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	if (!s->a->tls)
 		log_warn(s->a->name, "tls is off: the password crosses the "
 		    "network unencrypted");
-	pop3_scan_ahead(s->p, 1);
 	return auth_login(s->p, s->a, pass, err);
 }
 

@@ -37,8 +37,6 @@ struct pop3 {
 	struct pending		*q;		/* ring of commands in flight */
 	size_t			 qhead, qlen, qsize;
 	int			 body_due;	/* a multi-line body is unread */
-	int			 ahead;		/* pop3_scan_ahead(): 1, +1 for UIDL */
-	int			 scan_queued;	/* LIST (and UIDL) already sent */
 };
 
 /* Gathers a multi-line reply's decoded bytes into lines for a callback. */
@@ -577,11 +575,21 @@ login_user(struct pop3 *p, const char *user, const char *pass,
 	/* Without PIPELINING the password waits for USER's answer. */
 	if (!p->caps.pipelining && expect_ok(p, P3_USER, EX_NOPERM, err) == -1)
 		return -1;
-	if (pop3_send(p, P3_PASS, pass, P3_SECRET, 0, err) == -1 ||
-	    pop3_scan_queue(p, err) == -1)
+	/*
+	 * USER and PASS may travel together (RFC 2449), since the same
+	 * login process reads both; nothing may follow PASS before its
+	 * +OK (see pop3_scan).
+	 */
+	if (pop3_send(p, P3_PASS, pass, P3_SECRET, 0, err) == -1)
 		return -1;
-	if (p->caps.pipelining && expect_ok(p, P3_USER, EX_NOPERM, err) == -1)
+	if (p->caps.pipelining && expect_ok(p, P3_USER, EX_NOPERM, err) == -1) {
+		/* Read PASS's answer too, so the session stays in step. */
+		struct error	 ignored;
+
+		error_clear(&ignored);
+		(void)expect_ok(p, P3_PASS, EX_NOPERM, &ignored);
 		return -1;
+	}
 	return expect_ok(p, P3_PASS, EX_NOPERM, err);
 }
 
@@ -618,41 +626,24 @@ login_apop(struct pop3 *p, const char *user, const char *pass,
 	explicit_bzero(md, sizeof md);
 	n = pop3_send(p, P3_APOP, arg, P3_SECRET, 0, err);
 	explicit_bzero(arg, sizeof arg);
-	if (n == -1 || pop3_scan_queue(p, err) == -1)
+	if (n == -1)
 		return -1;
 	return expect_ok(p, P3_APOP, EX_NOPERM, err);
 }
 
-/*
- * auto: USER/PASS when the server offers it (or did not answer CAPA);
- * APOP when it does not, but only over TLS, since APOP's MD5 digest is
- * open to offline guessing by anyone who sees it.
- */
+int
+pop3_apop_offered(const struct pop3 *p)
+{
+	return p->timestamp != NULL;
+}
+
 int
 pop3_login(struct pop3 *p, enum auth_method method, const char *user,
     const char *pass, struct error *err)
 {
-	int	rc;
-
-	switch (method) {
-	case AUTH_USER:
-		rc = login_user(p, user, pass, err);
-		break;
-	case AUTH_APOP:
-		rc = login_apop(p, user, pass, err);
-		break;
-	case AUTH_AUTO:
-	default:
-		if (p->caps.user || !p->caps.known || p->timestamp == NULL ||
-		    !transport_is_tls(p->t))
-			rc = login_user(p, user, pass, err);
-		else
-			rc = login_apop(p, user, pass, err);
-		break;
-	}
-	if (rc == -1 && err->ex == EX_NOPERM)
-		error_prefix(err, "authentication failed for user %s", user);
-	return rc;
+	if (method == AUTH_APOP)
+		return login_apop(p, user, pass, err);
+	return login_user(p, user, pass, err);
 }
 
 /* Parse a decimal number; fails on overflow or no digits. */
@@ -801,28 +792,6 @@ check_unique_uids(struct pop3_scan *sc, struct error *err)
 	return rc;
 }
 
-void
-pop3_scan_ahead(struct pop3 *p, int want_uids)
-{
-	p->ahead = want_uids ? 2 : 1;
-}
-
-int
-pop3_scan_queue(struct pop3 *p, struct error *err)
-{
-	if (p->ahead == 0 || p->scan_queued || !p->caps.pipelining)
-		return 0;
-	if (pop3_send(p, P3_LIST, NULL, 0, 0, err) == -1)
-		return -1;
-	p->scan_queued = 1;
-	if (p->ahead == 2 && p->caps.uidl) {
-		if (pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
-			return -1;
-		p->scan_queued = 2;
-	}
-	return 0;
-}
-
 int
 pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
     struct error *err)
@@ -831,17 +800,12 @@ pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
 	int			send_uidl;
 
 	memset(sc, 0, sizeof *sc);
-	if (p->scan_queued) {
-		/* Sent behind the login already (pop3_scan_ahead). */
-		send_uidl = p->scan_queued == 2;
-	} else {
-		send_uidl = want_uids && (p->caps.uidl || !p->caps.known);
-		if (pop3_send(p, P3_LIST, NULL, 0, 0, err) == -1)
-			return -1;
-		if (send_uidl && p->caps.pipelining &&
-		    pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
-			return -1;
-	}
+	send_uidl = want_uids && (p->caps.uidl || !p->caps.known);
+	if (pop3_send(p, P3_LIST, NULL, 0, 0, err) == -1)
+		return -1;
+	if (send_uidl && p->caps.pipelining &&
+	    pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
+		return -1;
 	if (pop3_reply(p, &r, err) == -1)
 		return -1;
 	if (!r.ok) {

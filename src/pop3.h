@@ -85,25 +85,24 @@ const struct pop3_caps *pop3_caps(const struct pop3 *);
 /* STLS then the TLS handshake; forgets the capabilities. */
 int	pop3_stls(struct pop3 *, const struct tls_params *, struct error *);
 /*
- * Log in as user with pass using method (AUTH_AUTO picks, see pop3.c).
- * A -ERR is EX_NOPERM unless its code says the failure is temporary.
+ * Log in as user with pass: APOP when method is AUTH_APOP, else USER and
+ * PASS (pipelined together with PIPELINING).  A -ERR is EX_NOPERM unless
+ * its code says the failure is temporary.
  */
 int	pop3_login(struct pop3 *, enum auth_method, const char *user,
 	    const char *pass, struct error *);
+/* Whether the greeting carried an APOP timestamp. */
+int	pop3_apop_offered(const struct pop3 *);
 /* LIST, and UIDL when the server has it (want_uids), into scan. */
 int	pop3_scan(struct pop3 *, int want_uids, struct pop3_scan *,
 	    struct error *);
 void	pop3_scan_free(struct pop3_scan *);
 /*
- * Ask for the scan to ride behind the login: with PIPELINING, LIST (and
- * UIDL, if want_uids and the server has it) are queued right after the
- * last login command (pop3_scan_queue, called by the login code once the
- * client has nothing more to say), so pop3_scan costs no round trip of its
- * own.  If the login fails, their replies are never read: the session is
- * over anyway.
+ * LIST and UIDL are sent only once the login's final +OK was read, never
+ * pipelined behind PASS, APOP or AUTH: Cyrus drops input that arrives
+ * before authentication completes, and Courier's and qmail's login
+ * programs exec the mail daemon after PASS, losing what they had read.
  */
-void	pop3_scan_ahead(struct pop3 *, int want_uids);
-int	pop3_scan_queue(struct pop3 *, struct error *);
 
 /*
  * Queue a command; arg may be NULL.  P3_SECRET hides arg in the trace.
