@@ -49,9 +49,13 @@ msg_feed(struct msg_stream *ms, const char *p, size_t n, struct error *err)
 			return -1;
 	}
 
+	/*
+	 * RFC 1939 lines end in CRLF, and only CRLF "." CRLF ends the reply:
+	 * a "." after a bare LF is data (a server that took ".\n" as the end
+	 * could cut a message short and have the rest taken for replies).
+	 */
 	if (ms->at_bol && p[0] == '.') {
-		if ((n == 3 && p[1] == '\r' && p[2] == '\n') ||
-		    (n == 2 && p[1] == '\n')) {
+		if (n == 3 && p[1] == '\r' && p[2] == '\n') {
 			ms->done = 1;
 			return 1;
 		}
@@ -60,18 +64,18 @@ msg_feed(struct msg_stream *ms, const char *p, size_t n, struct error *err)
 		n--;
 	}
 
-	if (n > 0 && p[n - 1] == '\n') {
+	if (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n') {
 		ms->at_bol = 1;
 		ms->lines++;
-		if (n >= 2 && p[n - 2] == '\r') {
-			if (emit(ms, p, n - 2, err) == -1)
-				return -1;
-			return emit(ms, "\n", 1, err);
-		}
-		return emit(ms, p, n, err);
+		if (emit(ms, p, n - 2, err) == -1)
+			return -1;
+		return emit(ms, "\n", 1, err);
 	}
 
-	/* Part of a long line, or the last bytes before the connection ended. */
+	/*
+	 * Part of a long line, a piece ending in a bare LF (data within the
+	 * line), or the last bytes before the connection ended.
+	 */
 	ms->at_bol = 0;
 	if (n > 0 && p[n - 1] == '\r') {
 		ms->pending_cr = 1;

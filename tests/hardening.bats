@@ -153,6 +153,36 @@ start_nul_cert() {
 	    --key "$TEST_TMP/cert-key.pem"
 }
 
+@test "a '.' line ended by a bare LF is message content, never the end (RFC 1939: CRLF . CRLF)" {
+	script_head
+	# The body holds "line B\n.\nline C": a client that took ".\n" for the
+	# end recorded half a message and, in delete mode, later deleted it.
+	cat >>"$SCRIPT" <<-'EOS'
+	S: 1 uid-one
+	S: .
+	C: RETR 1
+	S: +OK 120 octets
+	S: Subject: bare LF
+	S:
+	S: line A
+	S-RAW: line B\n.\nline C\r\n
+	S: line D
+	S: .
+	C: DELE 1
+	S: +OK deleted
+	C: QUIT
+	S: +OK bye
+	EOS
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc 127.0.0.1 "tls off" "received_header off"
+	fetch_quickly
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 1 ]
+	run cat "$MD"/new/*
+	assert_output "$(printf 'Subject: bare LF\n\nline A\nline B\n.\nline C\nline D')"
+	! grep -q MISMATCH "$SLOG"
+}
+
 @test "a certificate for 'localhost\\0.evil.example' (SAN and CN) is not taken for localhost" {
 	start_nul_cert 'localhost\x00.evil.example' san
 	rc localhost "tls_trust_file $TEST_TMP/ca.pem"

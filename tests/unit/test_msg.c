@@ -82,7 +82,13 @@ main(void)
 	check("simple", "a: b\r\n\r\nbody\r\n.\r\n", "a: b\n\nbody\n");
 	check("empty", ".\r\n", "");
 	check("dot-stuffed", "..\r\n...x\r\n.y\r\n.\r\n", ".\n..x\ny\n");
-	check("bare LF ends", "a\nb\n.\n", "a\nb\n");
+	/* Only CRLF "." CRLF ends a message; a bare LF is data in a line. */
+	check("bare-LF dot line is data", "line B\n.\nline C\r\nD\r\n.\r\n",
+	    "line B\n.\nline C\nD\n");
+	check("dot CRLF after a bare LF is data", "a\n.\r\nb\r\n.\r\n",
+	    "a\n.\nb\n");
+	check("no stuffing after a bare LF", "a\n..\r\n.\r\n", "a\n..\n");
+	check("bare LF lines", "a\nb\n\r\n.\r\n", "a\nb\n\n");
 	check("bare CR is data", "a\rb\r\nc\r\r\n.\r\n", "a\rb\nc\r\n");
 	check("From line untouched", "From x\r\n>From y\r\n.\r\n",
 	    "From x\n>From y\n");
@@ -101,6 +107,17 @@ main(void)
 	ok(msg_feed(&ms, ".\r\n", 3, &err) == 1, "terminator");
 	is_str(out.data, "abc\nx\ry\n", "split CR handled");
 	is_int((long long)ms.lines, 2, "line count");
+
+	/* ".\n" never ends the stream, whatever came before. */
+	buf_reset(&out);
+	error_clear(&err);
+	msg_init(&ms, collect, &out);
+	ok(msg_feed(&ms, ".\n", 2, &err) == 0, "dot LF at the start is data");
+	ok(msg_feed(&ms, "x\r\n", 3, &err) == 0, "line goes on");
+	ok(msg_feed(&ms, ".\n", 2, &err) == 0, "dot LF after CRLF is data");
+	ok(msg_feed(&ms, ".\r\n", 3, &err) == 0, "dot CRLF after a bare LF is data");
+	ok(msg_feed(&ms, ".\r\n", 3, &err) == 1, "dot CRLF after CRLF ends");
+	is_str(out.data, "\nx\n\n.\n", "bare-LF dots kept or unstuffed as data");
 
 	/* An output failure stops the stream with the sink's error. */
 	error_clear(&err);
