@@ -282,7 +282,7 @@ auth_login(struct pop3 *p, const struct account *a, const char *pass,
 
 	if (a->auth != AUTH_AUTO) {
 		if ((rc = try_method(p, a, a->auth, pass, err)) == 0)
-			log_verbose(a->name, "logged in with %s",
+			log_debug(a->name, "logged in with %s",
 			    auth_method_name(a->auth));
 		goto out;
 	}
@@ -300,8 +300,10 @@ auth_login(struct pop3 *p, const struct account *a, const char *pass,
 		    auth_method_name(c[i]), err->msg,
 		    auth_method_name(c[i + 1]));
 	}
-	if (rc == 0)
+	if (rc == 0 && i > 0)
 		log_verbose(a->name, "logged in with %s", auth_method_name(c[i]));
+	else if (rc == 0)
+		log_debug(a->name, "logged in with %s", auth_method_name(c[i]));
 	else if (i > 0 && err->ex == EX_NOPERM)
 		error_prefix(err, "tried %s", tried);
 out:

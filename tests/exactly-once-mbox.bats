@@ -52,7 +52,8 @@ count_files() {
 # exactly once and intact (mboxrd quoting undone), nothing else: a
 # partial block would read back as a message of its own, or spoil one.
 assert_mbox_matches() {
-	local out=$TEST_TMP/extract.$RANDOM
+	local out
+	out=$(mktemp -d "$TEST_TMP/extract.XXXXXX")
 	"$PYTHON3" - "$2" "$out" <<'PY' || return 1
 import mailbox, os, re, sys
 src, out = sys.argv[1], sys.argv[2]

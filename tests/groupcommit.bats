@@ -159,7 +159,7 @@ server_count_files() {
 	cp -r "$MB" "$TEST_TMP/orig"
 	# CAPA USER PASS LIST UIDL and 5 RETRs, then the connection drops.
 	popserver_start --mailbox "$MB" --cut-after 10 --log "$SLOG"
-	rc
+	rc "auth user"
 	run "$POPFETCH" -C "$RC"
 	assert_failure 75
 	[ "$(maildir_count "$MD")" -eq 5 ]
