@@ -33,7 +33,6 @@ static volatile sig_atomic_t	reload;
 
 static void	on_stop(int);
 static void	on_hup(int);
-static void	catch_signals(void);
 static void	nap(long);
 static void	poll_one(const struct account *, struct poll_state *, long,
 		    const struct daemon_ops *);
@@ -55,8 +54,8 @@ on_hup(int sig)
 	reload = 1;
 }
 
-static void
-catch_signals(void)
+void
+daemon_catch_signals(int hup_reloads)
 {
 	struct sigaction	sa;
 
@@ -65,7 +64,8 @@ catch_signals(void)
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_hup;
+	/* A hang-up reloads a daemon; it ends a single run. */
+	sa.sa_handler = hup_reloads ? on_hup : on_stop;
 	sigaction(SIGHUP, &sa, NULL);
 }
 
@@ -114,7 +114,7 @@ daemon_retry(const struct account *a, int retries,
 	long	wait = 1;
 	int	tries;
 
-	catch_signals();
+	daemon_catch_signals(0);
 	for (tries = 0; ; tries++) {
 		error_clear(err);
 		if (ops->fetch(a, ops->arg, err) == 0)
@@ -224,7 +224,7 @@ daemon_run(long interval, const struct daemon_ops *ops, struct error *err)
 		return -1;
 	}
 	ps = xcalloc(nsel, sizeof *ps);
-	catch_signals();
+	daemon_catch_signals(1);
 	log_info(NULL, "polling %zu account%s every %ld s", nsel,
 	    nsel == 1 ? "" : "s", interval);
 	while (!daemon_stop) {

@@ -58,14 +58,19 @@ int	daemon_retry(const struct account *a, int retries,
  * configuration does not load).  After a temporary failure an account
  * waits interval, then twice that, and so on up to DAEMON_BACKOFF_MAX.
  * A failure is logged when it first happens or its message changes, and
- * the recovery when the account works again.  A signal never cuts a fetch
- * short here: the fetch itself sees daemon_stopping() and ends after the
- * message in hand.  Returns 0 once stopped, -1 with err set if the first
- * load fails.
+ * the recovery when the account works again.  A fetch in progress stops
+ * taking new messages once daemon_stop is set, and any network wait ends
+ * at once (transport_stop_on): what was delivered stays recorded.  Returns
+ * 0 once stopped, -1 with err set if the first load fails.
  */
 int	daemon_run(long interval, const struct daemon_ops *, struct error *);
 
-/* Set by SIGTERM and SIGINT once daemon_run or daemon_retry runs. */
+/*
+ * Catch SIGTERM and SIGINT (and SIGHUP: a reload when hup_reloads, else a
+ * stop) into daemon_stop; daemon_run and daemon_retry call it themselves.
+ */
+void	daemon_catch_signals(int hup_reloads);
+/* Set by SIGTERM, SIGINT (and SIGHUP outside a daemon) once caught. */
 extern volatile sig_atomic_t	daemon_stop;
 
 #endif

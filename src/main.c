@@ -26,6 +26,7 @@
 #include "progress.h"
 #include "runner.h"
 #include "serverinfo.h"
+#include "transport.h"
 #include "xmalloc.h"
 
 
@@ -565,6 +566,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Over a file size limit (ulimit -f), a write must fail with EFBIG. */
 	signal(SIGXFSZ, SIG_IGN);
+	/* Once a stop signal is caught, no network wait goes on. */
+	transport_stop_on(&daemon_stop);
 
 	if (parse_options(argc, argv, &o) == -1)
 		return EX_USAGE;
@@ -633,12 +636,15 @@ main(int argc, char **argv)
 		items[i] = &jv[i];
 	}
 	exs = xcalloc(nsel, sizeof *exs);
-	runner_run(items, nsel, jobs, run_item, exs);
+	/* SIGTERM, SIGINT, SIGHUP: stop at once, keeping what is delivered. */
+	daemon_catch_signals(0);
+	runner_run(items, nsel, jobs, run_item, exs, &daemon_stop);
 	for (i = 0; i < nsel; i++) {
 		/* A child that died left no outcome: the runner's code counts. */
 		out[i].ex = exs[i];
 		if (exs[i] != EX_OK && out[i].msg[0] == '\0')
-			snprintf(out[i].msg, sizeof out[i].msg, "the run of "
+			snprintf(out[i].msg, sizeof out[i].msg, daemon_stop ?
+			    "not fetched: stopped by a signal" : "the run of "
 			    "this account ended abnormally");
 		if (exs[i] != EX_OK && first == EX_OK)
 			first = exs[i];

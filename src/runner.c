@@ -4,6 +4,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <signal.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,9 @@
 #include "xmalloc.h"
 
 static pid_t	start(void *, runner_fn);
-static void	reap(pid_t *, size_t, int *, size_t *);
+static void	reap(pid_t *, size_t, int *, size_t *,
+		    volatile sig_atomic_t *);
+static void	pass_on(pid_t *, size_t);
 
 static pid_t
 start(void *item, runner_fn fn)
@@ -34,14 +38,19 @@ start(void *item, runner_fn fn)
 
 /* Wait for one child and file its exit code under its item. */
 static void
-reap(pid_t *pids, size_t n, int *ex, size_t *running)
+reap(pid_t *pids, size_t n, int *ex, size_t *running,
+    volatile sig_atomic_t *stop)
 {
 	pid_t	pid;
 	size_t	i;
-	int	status;
+	int	status, passed = 0;
 
-	while ((pid = waitpid(-1, &status, 0)) == -1 && errno == EINTR)
-		;
+	while ((pid = waitpid(-1, &status, 0)) == -1 && errno == EINTR) {
+		if (stop != NULL && *stop && !passed) {
+			pass_on(pids, n);
+			passed = 1;
+		}
+	}
 	if (pid == -1)
 		fatalx("waitpid: %s", strerror(errno));
 	for (i = 0; i < n; i++)
@@ -57,21 +66,41 @@ reap(pid_t *pids, size_t n, int *ex, size_t *running)
 		ex[i] = EX_SOFTWARE;
 }
 
+/*
+ * A stop asked of the parent alone (kill PID, systemd stopping the main
+ * process) reaches the children too: each then ends as after its own.
+ */
+static void
+pass_on(pid_t *pids, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+}
+
 void
-runner_run(void *const *items, size_t n, int jobs, runner_fn fn, int *ex)
+runner_run(void *const *items, size_t n, int jobs, runner_fn fn, int *ex,
+    volatile sig_atomic_t *stop)
 {
 	pid_t	*pids;
 	size_t	 i, running = 0;
 
 	if (jobs <= 1 || n <= 1) {
 		for (i = 0; i < n; i++)
-			ex[i] = fn(items[i]);
+			ex[i] = stop != NULL && *stop ? RUNNER_STOPPED :
+			    fn(items[i]);
 		return;
 	}
 	pids = xcalloc(n, sizeof *pids);
 	for (i = 0; i < n; i++) {
 		if (running == (size_t)jobs)
-			reap(pids, n, ex, &running);
+			reap(pids, n, ex, &running, stop);
+		if (stop != NULL && *stop) {
+			ex[i] = RUNNER_STOPPED;
+			continue;
+		}
 		if ((pids[i] = start(items[i], fn)) == -1) {
 			log_error(NULL, "cannot start a process for an "
 			    "account: %s", strerror(errno));
@@ -82,6 +111,6 @@ runner_run(void *const *items, size_t n, int jobs, runner_fn fn, int *ex)
 		running++;
 	}
 	while (running > 0)
-		reap(pids, n, ex, &running);
+		reap(pids, n, ex, &running, stop);
 	free(pids);
 }

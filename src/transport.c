@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,14 @@
 #define WQUEUE_MAX	16384
 /* io_read() and io_write(): the socket is not ready. */
 #define IO_AGAIN	(-2)
+/*
+ * The least a server must send in each `timeout` seconds spent waiting for
+ * it: far below any real link (a 9600 bit/s modem sends this in a second),
+ * far above a server that trickles a byte now and then to hold us.
+ */
+#define PROGRESS_MIN	1024
+/* Waits are cut into slices this long, so that a stop request is seen. */
+#define STOP_SLICE_MS	250
 
 struct transport {
 	int		 fd;
@@ -46,16 +55,28 @@ struct transport {
 
 	struct buf	 wbuf;		/* output; wbuf.data[woff..] unsent */
 	size_t		 woff;
+
+	long long	 win_ms;	/* waited in this progress window */
+	size_t		 win_bytes;	/* received in it */
 };
+
+/* Set by transport_stop_on(): a signal asked the process to stop. */
+static volatile sig_atomic_t	*stop_flag;
 
 static int	 connect_addr(const struct addrinfo *, int, int *);
 static int	 errno_rank(int);
 static int	 wait_fd(int, short, int, struct error *);
+static int	 wait_until(int, short, const struct timespec *,
+		    long long *, struct error *);
+static void	 deadline(struct timespec *, int);
+static long long remaining_ms(const struct timespec *);
+static int	 progress(struct transport *, long long, struct error *);
 static ssize_t	 io_read(struct transport *, void *, size_t, short *,
 		    struct error *);
 static ssize_t	 io_write(struct transport *, const void *, size_t, short *,
 		    struct error *);
-static int	 fill(struct transport *, int, struct error *);
+static int	 fill(struct transport *, int, const struct timespec *,
+		    struct error *);
 
 struct transport *
 transport_connect(const char *host, int port, int timeout, struct error *err)
@@ -119,8 +140,9 @@ int
 transport_starttls(struct transport *t, const struct tls_params *tp,
     struct error *err)
 {
-	short	events;
-	int	r;
+	struct timespec	end;
+	short		events;
+	int		r;
 
 	if (t->tls != NULL) {
 		error_set(err, EX_SOFTWARE, "TLS is already active");
@@ -141,10 +163,18 @@ transport_starttls(struct transport *t, const struct tls_params *tp,
 
 	if ((t->tls = tls_new(t->fd, tp, err)) == NULL)
 		return -1;
+	/* The whole handshake, not each step: a trickle must not hold us. */
+	deadline(&end, t->timeout);
 	while ((r = tls_handshake(t->tls, err)) == TLS_AGAIN) {
 		events = tls_events(t->tls);
-		if (wait_fd(t->fd, events, t->timeout, err) == -1)
+		if (wait_until(t->fd, events, t->timeout > 0 ? &end : NULL,
+		    NULL, err) == -1) {
+			if (err->ex == EX_TEMPFAIL && remaining_ms(&end) == 0)
+				error_prefix(err, "the TLS handshake did not "
+				    "finish in time");
+			r = -1;
 			break;
+		}
 	}
 	if (r != 0) {
 		/* Never leave a half-started session for later reads. */
@@ -159,12 +189,16 @@ int
 transport_getline(struct transport *t, const char **line, size_t *len,
     struct error *err)
 {
-	char	*p, *nl;
-	size_t	 n;
+	struct timespec	 end;
+	char		*p, *nl;
+	size_t		 n;
 
 	/* A reply can only come after its command has left. */
 	if (t->woff < t->wbuf.len && transport_flush(t, err) == -1)
 		return -1;
+
+	/* The whole piece within the timeout, however it is dribbled out. */
+	deadline(&end, t->timeout);
 
 	for (;;) {
 		p = t->rbuf + t->roff;
@@ -185,7 +219,7 @@ transport_getline(struct transport *t, const char **line, size_t *len,
 			    "connection closed by the server");
 			return -1;
 		}
-		if (fill(t, 1, err) == -1)
+		if (fill(t, 1, t->timeout > 0 ? &end : NULL, err) == -1)
 			return -1;
 	}
 
@@ -224,6 +258,11 @@ transport_flush(struct transport *t, struct error *err)
 	short	events;
 	int	revents;
 
+	/* Commands leave: the server's silence before them was no stall. */
+	if (t->woff < t->wbuf.len) {
+		t->win_ms = 0;
+		t->win_bytes = 0;
+	}
 	while (t->woff < t->wbuf.len) {
 		n = io_write(t, t->wbuf.data + t->woff, t->wbuf.len - t->woff,
 		    &events, err);
@@ -244,7 +283,7 @@ transport_flush(struct transport *t, struct error *err)
 		if ((revents = wait_fd(t->fd, events, t->timeout, err)) == -1)
 			return -1;
 		if ((revents & POLLIN) && (events & POLLIN) &&
-		    fill(t, 0, err) == -1)
+		    fill(t, 0, NULL, err) == -1)
 			return -1;
 	}
 
@@ -370,6 +409,33 @@ errno_rank(int e)
 	}
 }
 
+void
+transport_stop_on(volatile sig_atomic_t *flag)
+{
+	stop_flag = flag;
+}
+
+/* end = now + secs on the monotonic clock. */
+static void
+deadline(struct timespec *end, int secs)
+{
+	clock_gettime(CLOCK_MONOTONIC, end);
+	end->tv_sec += secs;
+}
+
+/* Milliseconds until end, 0 once it has passed. */
+static long long
+remaining_ms(const struct timespec *end)
+{
+	struct timespec	now;
+	long long	ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (end->tv_sec - now.tv_sec) * 1000LL +
+	    (end->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms;
+}
+
 /*
  * Wait until fd is ready for events, at most timeout seconds (EINTR does
  * not restart the clock).  Returns the revents, or -1 with err set.
@@ -377,37 +443,86 @@ errno_rank(int e)
 static int
 wait_fd(int fd, short events, int timeout, struct error *err)
 {
-	struct pollfd	pfd;
-	struct timespec	now, end;
-	long long	ms;
-	int		n;
+	struct timespec	end;
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout;
+	deadline(&end, timeout);
+	return wait_until(fd, events, timeout > 0 ? &end : NULL, NULL, err);
+}
+
+/*
+ * Wait until fd is ready for events or end (NULL: no limit) has passed;
+ * adds the time waited to *waited when it is not NULL.  A stop request
+ * (transport_stop_on) ends any wait within STOP_SLICE_MS: EX_TEMPFAIL.
+ * Returns the revents, or -1 with err set.
+ */
+static int
+wait_until(int fd, short events, const struct timespec *end,
+    long long *waited, struct error *err)
+{
+	struct pollfd	pfd;
+	struct timespec	t0, t1;
+	long long	ms;
+	int		n, saved;
+
 	for (;;) {
-		if (timeout > 0) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			ms = (end.tv_sec - now.tv_sec) * 1000LL +
-			    (end.tv_nsec - now.tv_nsec) / 1000000;
-			if (ms < 0)
-				ms = 0;
-		} else
-			ms = -1;
+		if (stop_flag != NULL && *stop_flag) {
+			error_set(err, EX_TEMPFAIL, "stopped by a signal");
+			return -1;
+		}
+		ms = STOP_SLICE_MS;
+		if (end != NULL) {
+			ms = remaining_ms(end);
+			if (ms == 0) {
+				error_set(err, EX_TEMPFAIL, "timed out waiting "
+				    "for the server");
+				return -1;
+			}
+			if (ms > STOP_SLICE_MS)
+				ms = STOP_SLICE_MS;
+		}
 		pfd.fd = fd;
 		pfd.events = events;
 		pfd.revents = 0;
-		if ((n = poll(&pfd, 1, (int)ms)) > 0)
-			return pfd.revents;
-		if (n == 0) {
-			error_set(err, EX_TEMPFAIL, "timed out after %d "
-			    "seconds waiting for the server", timeout);
-			return -1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		n = poll(&pfd, 1, (int)ms);
+		saved = errno;
+		if (waited != NULL) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			*waited += (t1.tv_sec - t0.tv_sec) * 1000LL +
+			    (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		}
-		if (errno != EINTR) {
-			error_set(err, EX_OSERR, "poll: %s", strerror(errno));
+		if (n > 0)
+			return pfd.revents;
+		if (n == -1 && saved != EINTR) {
+			error_set(err, EX_OSERR, "poll: %s", strerror(saved));
 			return -1;
 		}
 	}
+}
+
+/*
+ * The rate rule: in every `timeout` seconds spent waiting for the server
+ * at least PROGRESS_MIN bytes must come, so a server that sends a byte
+ * now and then (each wait well under the timeout) cannot hold the run.
+ */
+static int
+progress(struct transport *t, long long waited, struct error *err)
+{
+	if (t->timeout <= 0)
+		return 0;
+	t->win_ms += waited;
+	if (t->win_ms < t->timeout * 1000LL)
+		return 0;
+	if (t->win_bytes < PROGRESS_MIN) {
+		error_set(err, EX_TEMPFAIL, "the server sent only %zu bytes "
+		    "in %d seconds (at least %d are needed in each timeout "
+		    "period); giving up on it", t->win_bytes, t->timeout,
+		    PROGRESS_MIN);
+		return -1;
+	}
+	t->win_ms = 0;
+	t->win_bytes = 0;
+	return 0;
 }
 
 /* Bytes from the server: > 0, 0 at end of input, IO_AGAIN (*events), -1. */
@@ -481,14 +596,16 @@ io_write(struct transport *t, const void *p, size_t len, short *events,
 /*
  * Read once into the free end of the input buffer, moving the unread
  * bytes to its front when the end is full.  With wait, waits for the
- * server as long as the timeout allows; without, returns 0 when nothing
- * is there.  Sets eof at end of input.
+ * server until end (NULL: no limit) and as long as the rate rule allows;
+ * without, returns 0 when nothing is there.  Sets eof at end of input.
  */
 static int
-fill(struct transport *t, int wait, struct error *err)
+fill(struct transport *t, int wait, const struct timespec *end,
+    struct error *err)
 {
-	ssize_t	n;
-	short	events;
+	ssize_t		n;
+	long long	waited;
+	short		events;
 
 	if (t->rlen == 0)
 		t->roff = 0;
@@ -508,11 +625,23 @@ fill(struct transport *t, int wait, struct error *err)
 		}
 		if (n > 0) {
 			t->rlen += n;
+			t->win_bytes += n;
 			return 0;
 		}
 		if (!wait)
 			return 0;
-		if (wait_fd(t->fd, events, t->timeout, err) == -1)
+		waited = 0;
+		if (wait_until(t->fd, events, end, &waited, err) == -1) {
+			if (err->ex == EX_TEMPFAIL && end != NULL &&
+			    remaining_ms(end) == 0) {
+				error_clear(err);
+				error_set(err, EX_TEMPFAIL, "timed out after %d "
+				    "seconds waiting for the server",
+				    t->timeout);
+			}
+			return -1;
+		}
+		if (progress(t, waited, err) == -1)
 			return -1;
 	}
 }

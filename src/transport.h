@@ -2,8 +2,13 @@
  * transport.h -- a buffered, line-oriented byte stream to the server:
  * TCP, optionally with TLS on top (tls.c).  The POP3 client sees only this.
  *
- * Every call that waits (connect, handshake, read, write) waits at most the
- * timeout given at connect time for progress; a timeout is EX_TEMPFAIL.
+ * Waits are bounded by the timeout given at connect time: connecting and
+ * each write wait at most that long for progress; the whole TLS handshake
+ * and each piece transport_getline() returns (a line, or 16 KiB of a
+ * longer one) must arrive within it; and in every timeout-long stretch
+ * spent waiting for input at least 1 KiB must come (so a server that
+ * trickles bytes cannot hold a run).  Running out is EX_TEMPFAIL, and so
+ * is a stop request (transport_stop_on), which ends any wait at once.
  * Errors: unknown host EX_NOHOST; refused/unreachable/reset/closed/timeout
  * EX_TEMPFAIL; TLS handshake or certificate failures EX_PROTOCOL with a
  * message that says what to change (tls_trust_file, tls_fingerprint, ...).
@@ -11,6 +16,7 @@
 #ifndef POPFETCH_TRANSPORT_H
 #define POPFETCH_TRANSPORT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -39,6 +45,12 @@ struct tls_certinfo {
 };
 
 struct transport;
+
+/*
+ * From now on, any wait of any transport ends with EX_TEMPFAIL "stopped
+ * by a signal" once *flag is non-zero (set by a SIGTERM/SIGINT handler).
+ */
+void	transport_stop_on(volatile sig_atomic_t *flag);
 
 /*
  * Connect to host:port, trying each address getaddrinfo() returns (IPv6

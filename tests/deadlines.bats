@@ -1,0 +1,319 @@
+#!/usr/bin/env bats
+# deadlines.bats -- a server that trickles or goes silent cannot hold a run,
+# and SIGTERM/SIGINT/SIGHUP end any wait on the network at once.
+#
+# The rules (fetchrc(5), timeout): each line the server sends must arrive
+# within `timeout` seconds, the whole TLS handshake too, and in every
+# `timeout` seconds spent waiting for the server at least 1 KiB must come.
+# The servers are transcripts played by tests/popserver.py --script; the
+# account's timeout is 3 s, so every case ends within seconds.
+
+load lib/common
+load lib/popserver
+
+setup() {
+	MD=$TEST_TMP/Maildir
+	RC=$TEST_TMP/fetchrc
+	SLOG=$TEST_TMP/server.log
+	SCRIPT=$TEST_TMP/script
+	STATE=$TEST_TMP/state/uidls
+}
+
+teardown() {
+	[[ -n ${PF_PID:-} ]] && kill -KILL "$PF_PID" 2>/dev/null
+	popserver_stop "${SECOND_PID:-}" || true
+	popserver_stop || true
+}
+
+# rc [extra lines] -- a plain-TCP account, USER/PASS, timeout 3.
+rc() {
+	local l
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls off"
+		echo "timeout 3"
+		echo "user test"
+		echo "password secret"
+		echo "auth user"
+		echo "delivery maildir $MD"
+		echo "uidls_file $STATE"
+		echo "received_header off"
+		for l in "$@"; do echo "$l"; done
+	} | write_fetchrc "$RC"
+}
+
+# login_script -- greeting, CAPA, USER/PASS, LIST and UIDL of one message.
+login_script() {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK ready
+	C: CAPA
+	S: +OK
+	S: USER
+	S: UIDL
+	S: .
+	C: USER test
+	S: +OK
+	C: PASS secret
+	S: +OK logged in
+	C: LIST
+	S: +OK
+	S: 1 5000
+	S: .
+	C: UIDL
+	S: +OK
+	S: 1 uid-one
+	S: .
+	C: RETR 1
+	EOS
+}
+
+# trickle TEXT INTERVAL -- append script steps sending TEXT one byte each
+# INTERVAL seconds (a TEXT of escapes like \r\n counts them as one byte).
+trickle() {
+	local text=$1 interval=$2 i c
+	for ((i = 0; i < ${#text}; i++)); do
+		c=${text:i:1}
+		if [[ $c == '\' ]]; then
+			c=${text:i:2}
+			i=$((i + 1))
+		fi
+		printf 'S-RAW: %s\nSLEEP %s\n' "$c" "$interval" >>"$SCRIPT"
+	done
+}
+
+# now_ms -- the time in milliseconds.
+now_ms() {
+	local t=${EPOCHREALTIME/[.,]/}
+	echo $((t / 1000))
+}
+
+# timed_fetch [args] -- run popfetch under timeout 30; ELAPSED in ms.
+timed_fetch() {
+	local start
+	start=$(now_ms)
+	run timeout 30 "$POPFETCH" -C "$RC" "$@"
+	ELAPSED=$(($(now_ms) - start))
+}
+
+# elapsed_below N -- ELAPSED < N seconds.
+elapsed_below() {
+	((ELAPSED < $1 * 1000)) || fail "took ${ELAPSED} ms, more than $1 s"
+}
+
+nothing_delivered() {
+	[ "$(maildir_count "$MD")" -eq 0 ]
+	[ ! -d "$MD/tmp" ] || [ -z "$(ls -A "$MD/tmp")" ]
+}
+
+@test "a greeting trickled one byte a second: 75 within about the timeout" {
+	: >"$SCRIPT"
+	trickle '+OK this greeting comes one byte at a time and never ends' 1
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc
+	timed_fetch
+	assert_failure 75
+	assert_output --partial "default: timed out after 3 seconds waiting for the server"
+	elapsed_below 6
+}
+
+@test "a status line trickled (a byte each 0.5 s, never a line end): 75 within about the timeout" {
+	login_script
+	trickle '+OK 5000 octets, and this status line goes on and on and on' 0.5
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc
+	timed_fetch
+	assert_failure 75
+	assert_output --partial "timed out after 3 seconds"
+	elapsed_below 6
+	nothing_delivered
+}
+
+@test "a body trickled in short whole lines: 75 by the rate rule, nothing delivered or recorded" {
+	login_script
+	echo 'S: +OK 5000 octets' >>"$SCRIPT"
+	# Each line completes in well under the timeout; the rate does not.
+	local i
+	for ((i = 0; i < 60; i++)); do
+		printf 'S: line %d\nSLEEP 0.3\n' "$i" >>"$SCRIPT"
+	done
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc
+	timed_fetch
+	assert_failure 75
+	assert_output --partial "the server sent only"
+	assert_output --partial "bytes in 3 seconds"
+	elapsed_below 8
+	nothing_delivered
+	! grep -qsE '^[0-9]+ uid-one$' "$STATE"
+	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG"
+}
+
+@test "a slow but steady server (20 KB/s, longer than the timeout in all) is fetched whole" {
+	login_script
+	sed -i 's/^S: 1 5000$/S: 1 102400/' "$SCRIPT"
+	echo 'S: +OK 102400 octets' >>"$SCRIPT"
+	local line i j
+	line=$(printf '%099d' 0)
+	for ((i = 0; i < 50; i++)); do
+		for ((j = 0; j < 20; j++)); do
+			echo "S: $line" >>"$SCRIPT"
+		done
+		echo 'SLEEP 0.1' >>"$SCRIPT"
+	done
+	cat >>"$SCRIPT" <<-'EOS'
+	S: .
+	C: QUIT
+	S: +OK bye
+	EOS
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc "keep on"
+	timed_fetch
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 1 ]
+	[ "$(wc -c <"$(ls "$MD"/new/*)")" -eq 100000 ]
+	((ELAPSED > 4000)) || fail "the transfer was not slow (${ELAPSED} ms)"
+}
+
+@test "a TLS handshake trickled byte by byte: 75 within about the timeout" {
+	# A record header announcing 16 KiB, then its body a byte a second.
+	: >"$SCRIPT"
+	echo 'S-RAW: \x16\x03\x03\x40\x00' >>"$SCRIPT"
+	local i
+	for ((i = 0; i < 30; i++)); do
+		printf 'S-RAW: \\x00\nSLEEP 0.5\n' >>"$SCRIPT"
+	done
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc
+	sed -i 's/^tls off$/tls on/' "$RC"
+	timed_fetch
+	assert_failure 75
+	assert_output --partial "TLS handshake did not finish in time"
+	elapsed_below 6
+}
+
+# start_bg -- popfetch in the background; PF_PID.
+start_bg() {
+	"$POPFETCH" -C "$RC" "$@" >"$TEST_TMP/out" 2>&1 &
+	PF_PID=$!
+}
+
+# stop_bg SIGNAL -- send SIGNAL, wait at most 2 s; STATUS, ELAPSED.
+stop_bg() {
+	local start i
+	kill -"$1" "$PF_PID"
+	start=$(now_ms)
+	for ((i = 0; i < 40; i++)); do
+		kill -0 "$PF_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	ELAPSED=$(($(now_ms) - start))
+	if kill -0 "$PF_PID" 2>/dev/null; then
+		kill -KILL "$PF_PID"
+		fail "popfetch still running 2 s after SIG$1"
+	fi
+	STATUS=0
+	wait "$PF_PID" || STATUS=$?
+	PF_PID=
+}
+
+@test "SIGTERM while the server is silent: exit 75 within 2 s, the lock free" {
+	login_script
+	echo 'SLEEP 60' >>"$SCRIPT"
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	# A long timeout: only the signal can end this wait.
+	rc
+	sed -i 's/^timeout 3$/timeout 600/' "$RC"
+	start_bg
+	sleep 1.5
+	stop_bg TERM
+	[ "$STATUS" -eq 75 ]
+	grep -q "default: stopped by a signal" "$TEST_TMP/out"
+	nothing_delivered
+	# The lock is free: a second run gets past it to the server at once.
+	timed_fetch -s
+	refute_output --partial "already running"
+}
+
+@test "SIGINT while the server trickles a body: exit 75 within 2 s, nothing partial" {
+	login_script
+	echo 'S: +OK 5000 octets' >>"$SCRIPT"
+	local i
+	for ((i = 0; i < 600; i++)); do
+		printf 'S: line %d\nSLEEP 0.2\n' "$i" >>"$SCRIPT"
+	done
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc
+	sed -i 's/^timeout 3$/timeout 600/' "$RC"
+	start_bg
+	sleep 1.5
+	stop_bg INT
+	[ "$STATUS" -eq 75 ]
+	nothing_delivered
+	! grep -qsE '^[0-9]+ uid-one$' "$STATE"
+	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG"
+}
+
+@test "SIGHUP ends a single run too (a daemon reloads instead)" {
+	login_script
+	echo 'SLEEP 60' >>"$SCRIPT"
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc
+	sed -i 's/^timeout 3$/timeout 600/' "$RC"
+	start_bg
+	sleep 1.5
+	stop_bg HUP
+	[ "$STATUS" -eq 75 ]
+}
+
+@test "SIGTERM mid-fetch: what was delivered stays recorded; the next run fetches the rest once" {
+	make_mailbox "$TEST_TMP/mb" 12
+	cp -r "$TEST_TMP/mb" "$TEST_TMP/orig"
+	popserver_start --mailbox "$TEST_TMP/mb" --retr-delay 400 --log "$SLOG"
+	rc "keep on"
+	sed -i 's/^timeout 3$/timeout 600/' "$RC"
+	start_bg
+	sleep 2.5
+	stop_bg TERM
+	[ "$STATUS" -eq 75 ]
+	local got
+	got=$(maildir_count "$MD")
+	[ "$got" -ge 1 ] && [ "$got" -lt 12 ]
+	[ "$(grep -c '^[0-9]' "$STATE")" -eq "$got" ]
+	run timeout 60 "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "$((12 - got)) messages fetched"
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+}
+
+@test "-a: a trickling first account ends in 75; the second is still fetched" {
+	: >"$SCRIPT"
+	trickle '+OK never done' 1
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	SECOND_PID=$POPSERVER_PID
+	local port1=$POPSERVER_PORT
+	make_mailbox "$TEST_TMP/mb" 2
+	popserver_start --mailbox "$TEST_TMP/mb"
+	{
+		echo "defaults"
+		echo "tls off"
+		echo "timeout 3"
+		echo "user test"
+		echo "password secret"
+		echo "auth user"
+		echo "account slow"
+		echo "host 127.0.0.1"
+		echo "port $port1"
+		echo "delivery maildir $TEST_TMP/slow"
+		echo "account good"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "delivery maildir $MD"
+	} | write_fetchrc "$RC"
+	timed_fetch -a
+	assert_failure 75
+	assert_output --partial "slow: timed out after 3 seconds"
+	assert_output --partial "good: 2 messages fetched"
+	elapsed_below 10
+}
