@@ -112,7 +112,14 @@ check_file(const char *path, struct error *err)
 	struct stat	st;
 	int		fd;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* O_NONBLOCK: a FIFO there must fail here, not hang in open(). */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK,
+	    0600);
+	if (fd == -1 && errno == ENXIO) {
+		error_set(err, EX_CANTCREAT, "mbox %s is not a regular file",
+		    path);
+		return -1;
+	}
 	if (fd == -1) {
 		error_set(err, EX_CANTCREAT, "cannot open mbox %s: %s", path,
 		    strerror(errno));
@@ -288,7 +295,8 @@ lock_file(struct mbox *m, struct error *err)
 
 	if (dotlock(m, err) == -1)
 		return -1;
-	m->fd = open(m->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	m->fd = open(m->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NONBLOCK, 0600);
 	if (m->fd == -1) {
 		error_set(err, EX_IOERR, "cannot open mbox %s: %s", m->path,
 		    strerror(errno));

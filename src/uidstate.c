@@ -58,6 +58,7 @@ RB_PROTOTYPE_STATIC(uidtree, uident, link, uident_cmp)
 RB_GENERATE_STATIC(uidtree, uident, link, uident_cmp)
 
 static int	make_parent(const char *, struct error *);
+static int	not_regular(int, const char *, struct error *);
 static int	take_lock(struct uidstate *, int, struct error *);
 static int	load(struct uidstate *, struct error *);
 static int	parse(struct uidstate *, char *, size_t, struct error *);
@@ -95,6 +96,29 @@ make_parent(const char *path, struct error *err)
 	return 0;
 }
 
+/*
+ * Whether fd is something other than a regular file (a FIFO, a device, a
+ * directory): then err says so, EX_DATAERR, and the run stops before it
+ * connects.  Such a file could block a read or write for ever.
+ */
+static int
+not_regular(int fd, const char *path, struct error *err)
+{
+	struct stat	st;
+
+	if (fstat(fd, &st) == -1) {
+		error_set(err, EX_IOERR, "cannot stat %s: %s", path,
+		    strerror(errno));
+		return 1;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	error_set(err, EX_DATAERR, "%s is not a regular file (%s); remove it "
+	    "or point uidls_file elsewhere", path, S_ISFIFO(st.st_mode) ?
+	    "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+	return 1;
+}
+
 static int
 take_lock(struct uidstate *us, int lock_wait, struct error *err)
 {
@@ -103,10 +127,16 @@ take_lock(struct uidstate *us, int lock_wait, struct error *err)
 	int		 waited;
 
 	xasprintf(&lockpath, "%s.lock", us->path);
-	us->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* O_NONBLOCK: a FIFO put there must not hang the run in open(). */
+	us->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK,
+	    0600);
 	if (us->lockfd == -1) {
 		error_set(err, EX_CANTCREAT, "cannot open lock file %s: %s",
 		    lockpath, strerror(errno));
+		free(lockpath);
+		return -1;
+	}
+	if (not_regular(us->lockfd, lockpath, err)) {
 		free(lockpath);
 		return -1;
 	}
@@ -222,7 +252,7 @@ load(struct uidstate *us, struct error *err)
 	ssize_t		 n;
 	int		 fd, rc;
 
-	fd = open(us->path, O_RDONLY | O_CLOEXEC);
+	fd = open(us->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 0;
@@ -230,8 +260,11 @@ load(struct uidstate *us, struct error *err)
 		    us->path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > UIDSTATE_FILE_MAX) {
+	if (not_regular(fd, us->path, err)) {
+		close(fd);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || st.st_size > UIDSTATE_FILE_MAX) {
 		error_set(err, EX_DATAERR, "UID state %s is not a regular "
 		    "file of a sane size", us->path);
 		close(fd);
@@ -380,12 +413,20 @@ open_append(struct uidstate *us, struct error *err)
 	int		created;
 
 	us->appendfd = open(us->path, O_WRONLY | O_APPEND | O_CREAT |
-	    O_CLOEXEC, 0600);
+	    O_CLOEXEC | O_NONBLOCK, 0600);
+	if (us->appendfd == -1 && errno == ENXIO) {
+		/* A FIFO nobody reads: refuse it as load() does. */
+		error_set(err, EX_DATAERR, "UID state %s is not a regular "
+		    "file; remove it or point uidls_file elsewhere", us->path);
+		return -1;
+	}
 	if (us->appendfd == -1 || fstat(us->appendfd, &st) == -1) {
 		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
 		    us->path, strerror(errno));
 		return -1;
 	}
+	if (not_regular(us->appendfd, us->path, err))
+		return -1;
 	created = st.st_size == 0;
 	if (created && (write_all(us->appendfd, UIDSTATE_HEADER,
 	    strlen(UIDSTATE_HEADER)) == -1 || fsync(us->appendfd) == -1 ||

@@ -212,3 +212,31 @@ start_nul_cert() {
 	assert_success
 	[ "$(maildir_count "$MD")" -eq 1 ]
 }
+
+@test "a FIFO as uidls_file: exit 65 at once, before connecting" {
+	make_mailbox "$TEST_TMP/mb" 1
+	popserver_start --mailbox "$TEST_TMP/mb" --log "$SLOG"
+	mkfifo "$TEST_TMP/uidls"
+	rc 127.0.0.1 "tls off" "uidls_file $TEST_TMP/uidls"
+	fetch_quickly
+	assert_failure 65
+	assert_output --partial "$TEST_TMP/uidls is not a regular file (a FIFO)"
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$ELAPSED" -lt 5 ]
+	! grep -q '^C: ' "$SLOG"
+	# The survey modes refuse it the same way.
+	run timeout 20 "$POPFETCH" -C "$RC" -s
+	assert_failure 65
+}
+
+@test "a FIFO as the mbox: exit 73 at once, before connecting" {
+	make_mailbox "$TEST_TMP/mb" 1
+	popserver_start --mailbox "$TEST_TMP/mb" --log "$SLOG"
+	mkfifo "$TEST_TMP/inbox"
+	rc 127.0.0.1 "tls off" "delivery mbox $TEST_TMP/inbox"
+	fetch_quickly
+	assert_failure 73
+	assert_output --partial "mbox $TEST_TMP/inbox is not a regular file"
+	[ "$ELAPSED" -lt 5 ]
+	! grep -q '^C: ' "$SLOG"
+}
