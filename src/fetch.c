@@ -14,6 +14,10 @@
  * FETCH_BATCH messages, and when no RETR is left in flight, one sink sync
  * and one UID state fsync make the whole batch durable, and only then are
  * its DELEs queued.  With PIPELINING the QUIT rides with the last DELEs.
+ *
+ * A message is staged only once the status line after it has parsed
+ * (the next reply in flight, or a NOOP's): if its terminator was not the
+ * real end, what follows is no reply, and the message is thrown away.
  */
 #include "config.h"
 
@@ -58,6 +62,9 @@ struct session {
 	size_t			 nstaged;
 	uint64_t		 staged_bytes;
 	size_t			 retr_inflight;
+	int			 held;		/* a message read, not yet staged */
+	size_t			 held_tag;	/* its scan index */
+	int			 noop_sent;	/* behind the last RETR */
 	int			 quit_sent;	/* pipelined after the last DELE */
 	int			 quit_done;	/* QUIT's +OK read */
 	time_t			 now;		/* when the session started */
@@ -80,6 +87,9 @@ static int	look(struct session *, struct error *);
 static void	progress_begin(struct session *);
 static int	transfer(struct session *, struct error *);
 static int	send_next(struct session *, size_t *, struct error *);
+static int	confirm_held(struct session *, struct error *);
+static int	next_reply(struct session *, struct pop3_reply *,
+		    struct error *);
 static int	got_retr(struct session *, const struct pop3_reply *,
 		    struct error *);
 static int	got_dele(struct session *, const struct pop3_reply *,
@@ -472,8 +482,6 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	const struct pop3_msg	*m = &s->scan.msgs[r->tag];
 	struct sink_msginfo	 mi;
 	char			 tag[SINK_TAG_LEN + 1];
-	struct error		 why;
-	int			 rc;
 
 	if (!r->ok) {
 		/* One message the server cannot give must not block the rest. */
@@ -498,6 +506,24 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		error_prefix(err, "message %lu", m->num);
 		return -1;
 	}
+	/* Staged only once the reply after it parses: see next_reply(). */
+	s->held = 1;
+	s->held_tag = r->tag;
+	return 0;
+}
+
+/*
+ * The reply after the held message parsed, so its terminator was the
+ * real one: stage it, record its UID, and close the batch when full.
+ */
+static int
+confirm_held(struct session *s, struct error *err)
+{
+	const struct pop3_msg	*m = &s->scan.msgs[s->held_tag];
+	struct error		 why;
+	int			 rc;
+
+	s->held = 0;
 	error_clear(&why);
 	if ((rc = sink_stage(s->sink, &why)) == SINK_REFUSED)
 		return not_delivered(s, m, &why);
@@ -508,7 +534,7 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	if (m->uid != NULL && s->us != NULL &&
 	    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
 		return -1;
-	s->staged[s->nstaged++] = r->tag;
+	s->staged[s->nstaged++] = s->held_tag;
 	s->staged_bytes += s->msg_bytes;
 	if (s->fo->progress && log_level() >= LOG_VERBOSE)
 		progress_end(&s->pg);	/* the line below replaces it */
@@ -578,6 +604,40 @@ got_quit(struct session *s, const struct pop3_reply *r, struct error *err)
 	return 0;
 }
 
+/*
+ * The next status line, with the held message's fate tied to it: a message
+ * counts as received whole only when the line after its terminator is a
+ * well-formed reply.  A body holding an unstuffed CRLF "." CRLF would end
+ * early, and the rest of it would then be read as replies; the message,
+ * cut short, must then be neither delivered nor recorded (and so never
+ * deleted).  With nothing in flight to tell, a NOOP asks.
+ */
+static int
+next_reply(struct session *s, struct pop3_reply *r, struct error *err)
+{
+	const struct pop3_msg	*m;
+
+	if (s->held && pop3_inflight(s->p) == 0 &&
+	    pop3_send(s->p, P3_NOOP, NULL, 0, 0, err) == -1)
+		goto abort;
+	if (pop3_reply(s->p, r, err) == -1)
+		goto abort;
+	if (s->held && confirm_held(s, err) == -1)
+		return -1;
+	return 0;
+abort:
+	if (s->held) {
+		m = &s->scan.msgs[s->held_tag];
+		sink_abort(s->sink);
+		s->held = 0;
+		if (err->ex == EX_PROTOCOL)
+			error_prefix(err, "message %lu was not delivered: the "
+			    "reply after it is malformed, so it may have been "
+			    "cut short; it stays on the server", m->num);
+	}
+	return -1;
+}
+
 static int
 transfer(struct session *s, struct error *err)
 {
@@ -597,8 +657,18 @@ transfer(struct session *s, struct error *err)
 		    (s->dq_head < s->dq_tail || next < s->ntodo))
 			if (send_next(s, &next, err) == -1)
 				return -1;
+		/*
+		 * With PIPELINING, a NOOP right behind the last RETR vouches
+		 * for that message's end without a round trip of its own.
+		 */
+		if (caps->pipelining && !s->noop_sent && s->ntodo > 0 &&
+		    next == s->ntodo && s->retr_inflight > 0) {
+			if (pop3_send(s->p, P3_NOOP, NULL, 0, 0, err) == -1)
+				return -1;
+			s->noop_sent = 1;
+		}
 		/* The last RETR is in: close the batch, its DELEs go next. */
-		if (next == s->ntodo && s->retr_inflight == 0 &&
+		if (next == s->ntodo && s->retr_inflight == 0 && !s->held &&
 		    s->nstaged > 0) {
 			if (sync_batch(s, err) == -1)
 				return -1;
@@ -607,16 +677,18 @@ transfer(struct session *s, struct error *err)
 		/* Nothing left to send: with PIPELINING, QUIT need not wait. */
 		if (caps->pipelining && !s->quit_sent && next == s->ntodo &&
 		    s->retr_inflight == 0 && s->dq_head == s->dq_tail &&
-		    pop3_inflight(s->p) > 0) {
+		    !s->held && pop3_inflight(s->p) > 0) {
 			if (pop3_send(s->p, P3_QUIT, NULL, 0, 0, err) == -1)
 				return -1;
 			s->quit_sent = 1;
 		}
-		if (pop3_inflight(s->p) == 0)
+		if (pop3_inflight(s->p) == 0 && !s->held)
 			return 0;
-		if (pop3_reply(s->p, &r, err) == -1)
+		if (next_reply(s, &r, err) == -1)
 			return -1;
 		switch (r.cmd) {
+		case P3_NOOP:
+			break;
 		case P3_RETR:
 			s->retr_inflight--;
 			if (got_retr(s, &r, err) == -1)

@@ -158,15 +158,17 @@ server_count_files() {
 	make_mailbox "$MB" 10
 	cp -r "$MB" "$TEST_TMP/orig"
 	# CAPA USER PASS LIST UIDL and 5 RETRs, then the connection drops.
+	# The fifth message is whole, but no reply after it confirmed its
+	# end: it is thrown away with the connection, fetched again next run.
 	popserver_start --mailbox "$MB" --cut-after 10 --log "$SLOG"
 	rc "auth user"
 	run "$POPFETCH" -C "$RC"
 	assert_failure 75
-	[ "$(maildir_count "$MD")" -eq 5 ]
+	[ "$(maildir_count "$MD")" -eq 4 ]
 	# Records only: pending lines (exactly-once recovery) are not deliveries.
-	[ "$(grep -c '^[0-9]' "$TEST_TMP/state/uidls")" -eq 5 ]
+	[ "$(grep -c '^[0-9]' "$TEST_TMP/state/uidls")" -eq 4 ]
 	run "$POPFETCH" -C "$RC"
 	assert_success
-	assert_output --partial "5 messages fetched"
+	assert_output --partial "6 messages fetched"
 	assert_maildir_matches "$TEST_TMP/orig" "$MD"
 }

@@ -168,6 +168,8 @@ start_nul_cert() {
 	S-RAW: line B\n.\nline C\r\n
 	S: line D
 	S: .
+	C: NOOP
+	S: +OK
 	C: DELE 1
 	S: +OK deleted
 	C: QUIT
@@ -181,6 +183,37 @@ start_nul_cert() {
 	run cat "$MD"/new/*
 	assert_output "$(printf 'Subject: bare LF\n\nline A\nline B\n.\nline C\nline D')"
 	! grep -q MISMATCH "$SLOG"
+}
+
+@test "a message followed by no valid reply (an unstuffed '.' line ended it early): not delivered, not recorded, not deleted" {
+	script_head
+	# The server failed to stuff a "." line: the message seems to end
+	# there, and its rest arrives where the next reply should.
+	cat >>"$SCRIPT" <<-'EOS'
+	S: 1 uid-one
+	S: .
+	C: RETR 1
+	S: +OK 120 octets
+	S: Subject: unstuffed
+	S:
+	S: first part
+	S: .
+	S: the rest of the message
+	S: .
+	C: .*
+	S: +OK
+	C: .*
+	S: +OK
+	EOS
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc 127.0.0.1 "tls off"
+	fetch_quickly
+	assert_failure 76
+	assert_output --partial "message 1 was not delivered"
+	assert_output --partial "stays on the server"
+	nothing_delivered
+	! grep -q '^C: DELE' "$SLOG"
+	! grep -rqsE '^[0-9]+ uid-one$' "$HOME/.local/state/popfetch"
 }
 
 @test "a certificate for 'localhost\\0.evil.example' (SAN and CN) is not taken for localhost" {
