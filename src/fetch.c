@@ -56,6 +56,8 @@ struct session {
 	size_t			 dq_head, dq_tail;
 	char			*deleted;	/* per scan index: DELE accepted */
 	uint64_t		 msg_bytes;	/* of the message being read */
+	uint64_t		 size_limit;	/* skipsize/killsize; 0: none */
+	int			 oversize;	/* it grew past size_limit */
 	const struct fetch_opts	*fo;
 	struct progress		 pg;		/* when fo->progress */
 	size_t			*staged;	/* delivered, not yet durable */
@@ -437,6 +439,14 @@ send_next(struct session *s, size_t *next, struct error *err)
 	return pop3_send(s->p, P3_RETR, arg, 0, i, err);
 }
 
+/*
+ * A message that LIST said was small but that grows past skipsize (or
+ * killsize) as it arrives is abandoned: the rest of it is read and thrown
+ * away, up to OVERSIZE_DISCARD_FACTOR times the limit, beyond which the
+ * connection is dropped (a server streaming without end).
+ */
+#define OVERSIZE_DISCARD_FACTOR	4
+
 static int
 deliver_out(void *arg, const char *p, size_t n, struct error *err)
 {
@@ -445,6 +455,20 @@ deliver_out(void *arg, const char *p, size_t n, struct error *err)
 	s->msg_bytes += n;
 	if (s->fo->progress)
 		progress_bytes(&s->pg, n);
+	if (s->size_limit > 0 && s->msg_bytes >= s->size_limit) {
+		if (!s->oversize) {
+			s->oversize = 1;
+			sink_abort(s->sink);
+		}
+		if (s->msg_bytes / OVERSIZE_DISCARD_FACTOR >= s->size_limit) {
+			error_set(err, EX_PROTOCOL, "the server sends far more "
+			    "than the size it listed (over %llu bytes); "
+			    "giving up on it", (unsigned long long)
+			    s->msg_bytes);
+			return -1;
+		}
+		return 0;
+	}
 	return sink_write(s->sink, p, n, err);
 }
 
@@ -498,13 +522,24 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		mi.tag = tag;
 	}
 	s->msg_bytes = 0;
+	s->oversize = 0;
 	if (sink_open(s->sink, &mi, err) == -1)
 		return -1;
 	if ((s->a->received_header && write_received(s, err) == -1) ||
 	    pop3_read_body(s->p, deliver_out, s, err) == -1) {
-		sink_abort(s->sink);
+		if (!s->oversize)
+			sink_abort(s->sink);
 		error_prefix(err, "message %lu", m->num);
 		return -1;
+	}
+	if (s->oversize) {
+		log_warn(s->a->name, "message %lu: listed as %llu bytes but "
+		    "%llu arrived, over %s; not delivered, it stays on the "
+		    "server", m->num, (unsigned long long)m->size,
+		    (unsigned long long)s->msg_bytes, s->a->skipsize > 0 &&
+		    s->size_limit == s->a->skipsize ? "skipsize" : "killsize");
+		s->st->skipped++;
+		return 0;
 	}
 	/* Staged only once the reply after it parses: see next_reply(). */
 	s->held = 1;
@@ -788,6 +823,10 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.deleting = !a->keep;
 	s.now = time(NULL);
 	s.stop = fo->stop;
+	/* LIST's size is a hint: what arrives is held to the same limits. */
+	s.size_limit = a->skipsize;
+	if (a->killsize > 0 && (s.size_limit == 0 || a->killsize < s.size_limit))
+		s.size_limit = a->killsize;
 	s.fo = fo;
 	if (gethostname(s.localhost, sizeof s.localhost) == -1 ||
 	    s.localhost[0] == '\0')

@@ -273,3 +273,47 @@ start_nul_cert() {
 	[ "$ELAPSED" -lt 5 ]
 	! grep -q '^C: ' "$SLOG"
 }
+
+# big_second DIR -- three messages; the second one 60 KiB.
+big_second() {
+	make_mailbox "$1" 3
+	local second
+	second=$(ls "$1" | sed -n 2p)
+	{
+		printf 'Subject: big\n\n'
+		for ((i = 0; i < 600; i++)); do printf '%099d\n' "$i"; done
+	} >"$1/$second"
+}
+
+@test "skipsize holds for what arrives: a message listed small that grows past it stays on the server" {
+	big_second "$TEST_TMP/mb"
+	popserver_start --mailbox "$TEST_TMP/mb" --list-size 2:100 --log "$SLOG"
+	rc 127.0.0.1 "tls off" "skipsize 20k"
+	fetch_quickly
+	assert_success
+	assert_output --partial "message 2: listed as 100 bytes but"
+	assert_output --partial "over skipsize; not delivered, it stays on the server"
+	[ "$(maildir_count "$MD")" -eq 2 ]
+	! grep -rq '^Subject: big' "$MD/new"
+	[ -z "$(ls -A "$MD/tmp")" ]
+	[ "$(ls "$TEST_TMP/mb" | wc -l)" -eq 1 ]
+	grep -q '^C: DELE 1' "$SLOG"
+	! grep -q '^C: DELE 2' "$SLOG"
+	# And the next run leaves it again, nothing else to do.
+	fetch_quickly
+	assert_success
+	[ "$(ls "$TEST_TMP/mb" | wc -l)" -eq 1 ]
+}
+
+@test "a message that streams far past its listed size: the connection is dropped (76), nothing of it kept" {
+	big_second "$TEST_TMP/mb"
+	popserver_start --mailbox "$TEST_TMP/mb" --list-size 2:100 --log "$SLOG"
+	rc 127.0.0.1 "tls off" "killsize 10k" "keep on"
+	fetch_quickly
+	assert_failure 76
+	assert_output --partial "the server sends far more than the size it listed"
+	[ "$(maildir_count "$MD")" -eq 1 ]
+	! grep -rq '^Subject: big' "$MD/new"
+	[ -z "$(ls -A "$MD/tmp")" ]
+	[ "$(ls "$TEST_TMP/mb" | wc -l)" -eq 3 ]
+}
