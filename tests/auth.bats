@@ -268,3 +268,86 @@ b64() {
 	assert_failure 78
 	assert_output --partial "scram-sha-256-plus"
 }
+
+# -- auth auto falls back past mechanisms the server offers but refuses ------
+
+@test "auth auto over TLS: SCRAM refused with [AUTH] (Cyrus -PLUS), PLAIN next" {
+	start_tls_server --sasl "PLAIN" \
+	    --refuse-sasl "SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 SCRAM-SHA-1"
+	tls_rc "password secret"
+	fetch -v
+	assert_success
+	assert_output --partial "auth auto: SCRAM-SHA-256-PLUS failed (the server rejected AUTH SCRAM-SHA-256-PLUS: [AUTH] authenticating: bad protocol / cancel); trying SCRAM-SHA-1-PLUS"
+	assert_output --partial "logged in with PLAIN"
+	[ "$(maildir_count "$MD")" -eq 2 ]
+	run client_lines
+	assert_line --index 1 --regexp '^AUTH SCRAM-SHA-256-PLUS '
+	assert_line --regexp '^AUTH SCRAM-SHA-256 '
+	assert_line --regexp '^AUTH PLAIN '
+	refute_line "USER test"
+}
+
+@test "auth auto without TLS: CRAM-MD5 offered but refused (Courier with PAM), APOP next" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --refuse-sasl "CRAM-MD5"
+	rc "password secret"
+	fetch -v
+	assert_success
+	assert_output --partial "trying APOP"
+	run client_lines
+	assert_line "AUTH CRAM-MD5"
+	assert_line --regexp '^APOP test [0-9a-f]{32}$'
+	refute_line --partial "PASS"
+}
+
+@test "auth auto without TLS and without APOP: CRAM-MD5 refused, USER/PASS last" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --refuse-sasl "CRAM-MD5" --no-apop
+	rc "password secret"
+	fetch -v
+	assert_success
+	run client_lines
+	assert_line "AUTH CRAM-MD5"
+	assert_line "USER test"
+}
+
+@test "auth auto, wrong password: 77 after SCRAM's refusal and PLAIN's, never more; says what was tried" {
+	start_tls_server --sasl "PLAIN LOGIN" --refuse-sasl "SCRAM-SHA-256"
+	tls_rc "password wrong"
+	local start=$SECONDS
+	fetch
+	assert_failure 77
+	((SECONDS - start < 10))
+	assert_output --partial "authentication failed for user test: tried SCRAM-SHA-256, PLAIN"
+	run client_lines
+	assert_line --regexp '^AUTH PLAIN '
+	refute_line --regexp '^AUTH LOGIN'
+	refute_line "USER test"
+}
+
+@test "auth auto: a temporary refusal ([SYS/TEMP]) ends the login at once (75), no next mechanism" {
+	start_tls_server --auth-fail-code SYS/TEMP
+	tls_rc "password secret"
+	fetch
+	assert_failure 75
+	run client_lines
+	assert_line "USER test"
+	refute_line --regexp '^APOP'
+}
+
+@test "a server that drops input sent before the login's +OK (Cyrus; Courier's exec) still works with PIPELINING" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --pipelining --drop-input-at-login
+	rc "password secret" "auth user"
+	run timeout 20 "$POPFETCH" -C "$RC"
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 2 ]
+	! grep -q '^DISCARD' "$SLOG"
+	# The same with a SASL login.
+	popserver_stop
+	rm -rf "$MD" "$TEST_TMP/state" "$SLOG"
+	make_mailbox "$MB" 1
+	start_tls_server --pipelining --drop-input-at-login --sasl PLAIN
+	tls_rc "password secret"
+	run timeout 20 "$POPFETCH" -C "$RC"
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 1 ]
+	! grep -q '^DISCARD' "$SLOG"
+}

@@ -627,7 +627,29 @@ class Session:
         self.messages = self.server.mailbox.snapshot()
         self.state = TRANSACTION
         self.note(b"LOGIN " + user)
+        if self.cfg.drop_input_at_login:
+            self.drop_pending_input()
         self.reply("+OK maildrop has " + self.drop_summary())
+
+    def drop_pending_input(self):
+        """Forget what the client sent before the login's +OK, as Cyrus
+        does (input before authentication completes is discarded) and as
+        Courier's and qmail's login programs do (they exec the POP3 daemon,
+        which starts with an empty buffer)."""
+        n = self.reader.discard()
+        self.sock.settimeout(0.3)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                n += len(data)
+        except (socket.timeout, BlockingIOError):
+            pass
+        finally:
+            self.sock.settimeout(IDLE_TIMEOUT)
+        if n:
+            self.note(b"DISCARD %d bytes at login" % n)
 
     # -- commands: AUTHORIZATION ---------------------------------------------
 
@@ -682,6 +704,13 @@ class Session:
 
     def cmd_auth(self, args, rest):
         mechs = self.cfg.sasl.upper().split()
+        refused = self.cfg.refuse_sasl.upper().split()
+        if args and args[0].decode("latin-1").upper() in refused:
+            # Offered but not carried out: Cyrus SASL and the channel
+            # binding of -PLUS, Courier's CRAM-MD5 against PAM.
+            self.note(b"REFUSED " + args[0])
+            self.reply("-ERR [AUTH] authenticating: bad protocol / cancel")
+            return
         if not args or args[0].decode("latin-1").upper() not in mechs:
             self.reply("-ERR unsupported mechanism")
             return
@@ -815,8 +844,9 @@ class Session:
         if (self.cfg.tls == "starttls" and not self.cfg.no_stls_capa
                 and not self.tls_active and self.state == AUTHORIZATION):
             caps.append(b"STLS")
-        if self.cfg.sasl:
-            caps.append(b"SASL " + os.fsencode(self.cfg.sasl))
+        offered = (self.cfg.refuse_sasl + " " + self.cfg.sasl).strip()
+        if offered:
+            caps.append(b"SASL " + os.fsencode(offered))
         caps.append(b"IMPLEMENTATION popserver")
         self.reply_multi("+OK capability list follows", caps)
 
@@ -1037,6 +1067,12 @@ def parse_args(argv):
     p.add_argument("--sasl", default="", metavar="MECHS",
                    help="advertise and accept these SASL mechanisms (PLAIN "
                         "LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER)")
+    p.add_argument("--refuse-sasl", default="", metavar="MECHS",
+                   help="advertise these SASL mechanisms too, but answer "
+                        "AUTH with them -ERR [AUTH] (Cyrus, Courier)")
+    p.add_argument("--drop-input-at-login", action="store_true",
+                   help="discard client input that arrived before the "
+                        "login's +OK (Cyrus; Courier's and qmail's exec)")
     p.add_argument("--token", default="token", metavar="TOKEN",
                    help="the OAuth access token XOAUTH2/OAUTHBEARER accept")
     p.add_argument("--xoauth2-two-step", action="store_true",
