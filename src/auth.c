@@ -271,13 +271,39 @@ out:
 	return rc;
 }
 
+/*
+ * Two methods that stand or fall together: the -PLUS forms (the server's
+ * channel binding support), and the plain SCRAM forms (its SCRAM secrets).
+ * After one is refused the other is not tried, which keeps a wrong
+ * password to a few refusals (and a few of the server's failure delays).
+ */
+static int
+same_family(enum auth_method x, enum auth_method y)
+{
+	int	sx = x == AUTH_SCRAM_SHA_1 || x == AUTH_SCRAM_SHA_256;
+	int	sy = y == AUTH_SCRAM_SHA_1 || y == AUTH_SCRAM_SHA_256;
+
+	return (is_plus(x) && is_plus(y)) || (sx && sy);
+}
+
+/* The candidate after c[i] that is worth a try, or n. */
+static size_t
+next_candidate(const enum auth_method *c, size_t n, size_t i)
+{
+	size_t	j;
+
+	for (j = i + 1; j < n && same_family(c[i], c[j]); j++)
+		;
+	return j;
+}
+
 int
 auth_login(struct pop3 *p, const struct account *a, const char *pass,
     struct error *err)
 {
 	enum auth_method c[AUTO_MAX];
 	char		 tried[256] = "";
-	size_t		 i, n;
+	size_t		 i, n, k = 0;
 	int		 rc = -1;
 
 	if (a->auth != AUTH_AUTO) {
@@ -287,24 +313,24 @@ auth_login(struct pop3 *p, const struct account *a, const char *pass,
 		goto out;
 	}
 	n = candidates(p, a, c);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i = next_candidate(c, n, i), k++) {
 		error_clear(err);
 		if (tried[0] != '\0')
 			strlcat(tried, ", ", sizeof tried);
 		strlcat(tried, auth_method_name(c[i]), sizeof tried);
 		if ((rc = try_method(p, a, c[i], pass, err)) == 0)
 			break;
-		if (i + 1 == n || !worth_next(c[i], err))
+		if (next_candidate(c, n, i) == n || !worth_next(c[i], err))
 			break;
 		log_verbose(a->name, "auth auto: %s failed (%s); trying %s",
 		    auth_method_name(c[i]), err->msg,
-		    auth_method_name(c[i + 1]));
+		    auth_method_name(c[next_candidate(c, n, i)]));
 	}
-	if (rc == 0 && i > 0)
+	if (rc == 0 && k > 0)
 		log_verbose(a->name, "logged in with %s", auth_method_name(c[i]));
 	else if (rc == 0)
 		log_debug(a->name, "logged in with %s", auth_method_name(c[i]));
-	else if (i > 0 && err->ex == EX_NOPERM)
+	else if (k > 0 && err->ex == EX_NOPERM)
 		error_prefix(err, "tried %s", tried);
 out:
 	if (rc == -1 && err->ex == EX_NOPERM)
