@@ -6,11 +6,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <readpassphrase.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "account.h"
@@ -32,8 +34,9 @@ static void	 inherit_key(struct account *, const struct account *,
 static void	 add_path_part(struct buf *, const char *);
 static char	*run_passwordeval(const struct account *, struct error *);
 static char	*prompt_password(const struct account *, struct error *);
-static void	 exec_passwordeval(int, const char *)
+static void	 exec_passwordeval(int, const char *, int)
 		    __attribute__((noreturn));
+static int	 wait_output(int, const struct timespec *);
 
 struct account *
 account_new(const char *name, const char *file, int line)
@@ -408,11 +411,13 @@ prompt_password(const struct account *a, struct error *err)
 static char *
 run_passwordeval(const struct account *a, struct error *err)
 {
-	char	 out[PASSWORD_MAX], drain[512], *pw = NULL, *nl;
-	int	 pfd[2] = { -1, -1 }, status, read_errno = 0;
-	size_t	 len = 0, dropped = 0;
-	ssize_t	 n;
-	pid_t	 pid;
+	char		 out[PASSWORD_MAX], drain[512], *pw = NULL, *nl;
+	int		 pfd[2] = { -1, -1 }, status, read_errno = 0;
+	int		 bounded, timed_out = 0;
+	size_t		 len = 0, dropped = 0;
+	ssize_t		 n;
+	pid_t		 pid;
+	struct timespec	 end;
 
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		error_set(err, EX_OSERR, "account %s: passwordeval: pipe: %s",
@@ -424,12 +429,26 @@ run_passwordeval(const struct account *a, struct error *err)
 		    a->name, strerror(errno));
 		goto out;
 	}
+	/*
+	 * Bounded unless on a terminal, where it may be asking for a
+	 * passphrase (gpg's pinentry) and Ctrl-C reaches it anyway.
+	 */
+	bounded = !isatty(STDIN_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += a->timeout;
 	if (pid == 0)
-		exec_passwordeval(pfd[1], a->passwordeval);
+		exec_passwordeval(pfd[1], a->passwordeval, bounded);
 	close(pfd[1]);
 	pfd[1] = -1;
 
 	for (;;) {
+		if (bounded && wait_output(pfd[0], &end) == 0) {
+			/* Its own process group: all of it goes. */
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			timed_out = 1;
+			break;
+		}
 		if (len < sizeof out)
 			n = read(pfd[0], out + len, sizeof out - len);
 		else
@@ -455,6 +474,12 @@ run_passwordeval(const struct account *a, struct error *err)
 		}
 	}
 
+	if (timed_out) {
+		error_set(err, EX_TEMPFAIL, "account %s: passwordeval command "
+		    "printed no password within %d seconds (the account's "
+		    "timeout); it was stopped", a->name, a->timeout);
+		goto out;
+	}
 	if (WIFSIGNALED(status)) {
 		error_set(err, EX_CONFIG, "account %s: passwordeval command "
 		    "failed (killed by signal %d)", a->name, WTERMSIG(status));
@@ -498,11 +523,35 @@ out:
 }
 
 /* In the child: only async-signal-safe calls until exec. */
+/* 1 when fd has input or end of file, 0 once end has passed. */
+static int
+wait_output(int fd, const struct timespec *end)
+{
+	struct pollfd	pfd;
+	struct timespec	now;
+	long long	ms;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (end->tv_sec - now.tv_sec) * 1000LL +
+		    (end->tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return 0;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, ms > 1000 ? 1000 : (int)ms) > 0)
+			return 1;
+	}
+}
+
 static void
-exec_passwordeval(int fd, const char *cmd)
+exec_passwordeval(int fd, const char *cmd, int own_group)
 {
 	char *const	argv[] = { "sh", "-c", (char *)cmd, NULL };
 
+	/* So that a timeout can stop the command and what it started. */
+	if (own_group)
+		(void)setpgid(0, 0);
 	/* popfetch ignores these; ignored signals survive exec. */
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGXFSZ, SIG_DFL);

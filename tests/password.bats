@@ -104,3 +104,25 @@ fetch() {
 	assert_failure 78
 	assert_output --partial "no password given"
 }
+
+@test "a passwordeval that never prints: stopped after the account's timeout (75), with what it started" {
+	rc "passwordeval sleep 300 & sleep 300"
+	sed -i 's/^timeout 10$/timeout 2/' "$RC"
+	local start=$SECONDS
+	run timeout 30 "$POPFETCH" -C "$RC" </dev/null
+	assert_failure 75
+	assert_output --partial "default: passwordeval command printed no password within 2 seconds"
+	((SECONDS - start < 6))
+	! grep -q '^C: PASS' "$SLOG"
+	# Neither sleep outlived it (the command's process group was killed).
+	sleep 0.5
+	! pgrep -f '^sleep 300$' >/dev/null
+}
+
+@test "a slow passwordeval within the timeout is waited for" {
+	rc "passwordeval sleep 1; echo 'pw 1'"
+	sed -i 's/^timeout 10$/timeout 3/' "$RC"
+	fetch
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 1 ]
+}
