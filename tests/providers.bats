@@ -1,0 +1,245 @@
+#!/usr/bin/env bats
+# providers.bats -- the dialogues of big providers' POP3 servers, played as
+# transcripts by tests/popserver.py over implicit TLS, with the smallest
+# config (no `auth` line).  Each transcript cites where its lines were seen;
+# message bodies and UIDs are ours.  Real servers: dovecot.bats, cyrus.bats
+# and the others; the quirks are listed in docs/servers.md.
+
+load lib/common
+load lib/popserver
+load lib/certs
+
+setup() {
+	MD=$TEST_TMP/Maildir
+	RC=$TEST_TMP/fetchrc
+	SLOG=$TEST_TMP/server.log
+	SCRIPT=$TEST_TMP/script
+	CERTS=$BATS_RUN_TMPDIR/certs
+	make_test_ca "$CERTS"
+}
+
+teardown() {
+	popserver_stop || true
+}
+
+# rc USER PASSWORD [extra lines] -- implicit TLS with the test CA, no auth.
+rc() {
+	local user=$1 pass=$2 l
+	shift 2
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls_trust_file $CERTS/ca.pem"
+		echo "timeout 10"
+		echo "user $user"
+		echo "password $pass"
+		echo "delivery maildir $MD"
+		echo "uidls_file $TEST_TMP/uidls"
+		echo "received_header off"
+		for l in "$@"; do echo "$l"; done
+	} | write_fetchrc "$RC"
+}
+
+serve() {
+	popserver_start --script "$SCRIPT" --log "$SLOG" --tls implicit \
+	    --cert "$CERTS/server.pem" --key "$CERTS/server-key.pem"
+}
+
+fetch() {
+	run timeout 30 "$POPFETCH" -C "$RC" "$@"
+}
+
+# Gmail: CAPA modelled on pop.gmail.com's (no PIPELINING, so every command
+# waits for its reply; EXPIRE 0, LOGIN-DELAY 300, SASL PLAIN XOAUTH2
+# OAUTHBEARER), and the "recent:" user prefix, which is only a user name to
+# the client; the "recent:" mode as described by an OpenPop.NET developer,
+# https://exchangetuts.com/what-non-standard-behaviour-features-does-gmail-exhibit-when-it-is-programmatically-used-as-a-pop3-server-1640191203477183
+gmail_head() {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK Gpop ready for requests from 127.0.0.1 a1mb12345678pop
+	C: ^CAPA$
+	S: +OK Capability list follows
+	S: USER
+	S: RESP-CODES
+	S: EXPIRE 0
+	S: LOGIN-DELAY 300
+	S: TOP
+	S: UIDL
+	S: X-GOOGLE-RICO
+	S: SASL PLAIN XOAUTH2 OAUTHBEARER
+	S: .
+	EOS
+}
+
+@test "Gmail: 'recent:' user, AUTH PLAIN (auto), lock-step without PIPELINING" {
+	gmail_head
+	cat >>"$SCRIPT" <<-'EOS'
+	C: ^AUTH PLAIN AHJlY2VudDptZUBnbWFpbC5jb20AYXBwLXBhc3N3b3Jk$
+	S: +OK Welcome.
+	C: ^LIST$
+	S: +OK 1 messages (120 bytes)
+	S: 1 120
+	S: .
+	C: ^UIDL$
+	S: +OK
+	S: 1 GmailId18c1f0e2a3b4c5d6
+	S: .
+	C: ^RETR 1$
+	S: +OK message follows
+	S: From: a@example.org
+	S: Subject: from gmail
+	S:
+	S: body
+	S: .
+	C: ^NOOP$
+	S: +OK
+	C: ^QUIT$
+	S: +OK Farewell.
+	EOS
+	serve
+	rc "recent:me@gmail.com" app-password "keep on"
+	fetch
+	assert_success
+	assert_output --partial "1 message fetched"
+	[ "$(maildir_count "$MD")" -eq 1 ]
+	! grep -q MISMATCH "$SLOG"
+}
+
+@test "Gmail: [SYS/TEMP] for logins too close together is a temporary failure (75)" {
+	# RFC 3206's [SYS/TEMP], which Gmail sends when logins come more often
+	# than its LOGIN-DELAY allows (the text here is ours).
+	gmail_head
+	cat >>"$SCRIPT" <<-'EOS'
+	C: AUTH PLAIN .*
+	S: -ERR [SYS/TEMP] Temporary system problem. Please try again later.
+	EOS
+	serve
+	rc me@gmail.com app-password
+	fetch
+	assert_failure 75
+	assert_output --partial "[SYS/TEMP] Temporary system problem"
+	# No other mechanism is tried after a temporary failure.
+	[ "$(grep -c '^C: AUTH' "$SLOG")" -eq 1 ]
+	! grep -q '^C: USER' "$SLOG"
+}
+
+@test "Gmail: XOAUTH2 with an expired token: the error JSON challenge is answered, 77" {
+	# Google's XOAUTH2 protocol: a failed token gets a "+" challenge holding
+	# base64 JSON {"status":"400","schemes":"Bearer","scope":...}; the
+	# client sends an empty line and reads the -ERR.
+	# https://developers.google.com/gmail/imap/xoauth2-protocol
+	gmail_head
+	cat >>"$SCRIPT" <<-'EOS'
+	C: ^AUTH XOAUTH2 [A-Za-z0-9+/=]+$
+	S: + eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==
+	C: ^$
+	S: -ERR [AUTH] Invalid credentials (Failure)
+	EOS
+	serve
+	rc me@gmail.com expired-token "auth xoauth2"
+	fetch
+	assert_failure 77
+	assert_output --partial "is passwordeval giving a fresh access token?"
+	! grep -q MISMATCH "$SLOG"
+}
+
+# Outlook.com / Office 365: a wrong password is "-ERR Logon failure: unknown
+# user name or bad password." with no response code, after USER/PASS or
+# AUTH PLAIN; seen in https://github.com/mattnenterprise/rust-pop3/issues/17
+# (Microsoft Exchange POP3) and https://github.com/pulb/mailnag/issues/200.
+# XOAUTH2 is two-step there (AUTH XOAUTH2, "+ ", then the token):
+# https://github.com/simonrob/email-oauth2-proxy/issues/244
+outlook_head() {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK The Microsoft Exchange POP3 service is ready. [QQBNADgAUABSADAANgBDAEEAMAAwADEAMQAuAG4AYQBtAHAAcgBkADAANgAuAHAAcgBvAGQALgBvAHUAdABsAG8AbwBrAC4AYwBvAG0A]
+	C: ^CAPA$
+	S: +OK
+	S: TOP
+	S: UIDL
+	S: SASL PLAIN XOAUTH2
+	S: USER
+	S: .
+	EOS
+}
+
+@test "Outlook: a wrong password without a response code is 77 at once, one attempt" {
+	outlook_head
+	cat >>"$SCRIPT" <<-'EOS'
+	C: AUTH PLAIN .*
+	S: -ERR Logon failure: unknown user name or bad password.
+	EOS
+	serve
+	rc me@outlook.com wrong
+	local start=$SECONDS
+	fetch
+	assert_failure 77
+	assert_output --partial "authentication failed for user me@outlook.com"
+	assert_output --partial "Logon failure: unknown user name or bad password."
+	((SECONDS - start < 5))
+	# PLAIN saw the password: USER/PASS would only be a second refusal.
+	[ "$(grep -c '^C: \(AUTH\|USER\|PASS\)' "$SLOG")" -eq 1 ]
+}
+
+@test "Outlook: XOAUTH2 two-step (the token after the server's empty challenge)" {
+	outlook_head
+	cat >>"$SCRIPT" <<-'EOS'
+	C: ^AUTH XOAUTH2$
+	S: +
+	C: ^[A-Za-z0-9+/=]{300,}$
+	S: +OK User successfully authenticated.
+	C: ^LIST$
+	S: +OK 0 0
+	S: .
+	C: ^UIDL$
+	S: +OK
+	S: .
+	C: ^QUIT$
+	S: +OK Microsoft Exchange Server POP3 server signing off.
+	EOS
+	serve
+	rc me@outlook.com "$(printf 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9%0300d' 0)" "auth xoauth2"
+	fetch
+	assert_success
+	assert_output --partial "no new messages"
+	! grep -q MISMATCH "$SLOG"
+}
+
+@test "an old server without CAPA: USER/PASS, one command at a time" {
+	# RFC 1939 servers answer CAPA with -ERR (it came with RFC 2449).
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK POP3 server ready
+	C: ^CAPA$
+	S: -ERR unknown command
+	C: ^USER olduser$
+	S: +OK
+	C: ^PASS secret$
+	S: +OK 1 message
+	C: ^LIST$
+	S: +OK
+	S: 1 60
+	S: .
+	C: ^UIDL$
+	S: +OK
+	S: 1 0001
+	S: .
+	C: ^RETR 1$
+	S: +OK
+	S: Subject: old
+	S:
+	S: body
+	S: .
+	C: ^NOOP$
+	S: +OK
+	C: ^DELE 1$
+	S: +OK
+	C: ^QUIT$
+	S: +OK
+	EOS
+	serve
+	rc olduser secret
+	fetch
+	assert_success
+	assert_output --partial "1 message fetched"
+	! grep -q MISMATCH "$SLOG"
+}
