@@ -3,6 +3,9 @@
 
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +43,10 @@
 struct keyword {
 	const char	*name;
 	enum account_key key;
-	const char	*want;		/* what the value may be, for messages */
+	const char	*want;		/* what the value may be, for messages;
+					   for an unsupported key, what to do */
+	const char	*bare;		/* the value of the key written alone
+					   (mpop's `key [(on|off)]`), or NULL */
 };
 
 /*
@@ -49,63 +55,84 @@ struct keyword {
  * apply_key() and inherit_key().
  */
 static const struct keyword keywords[] = {
-	{ "host",		AK_HOST,		"a host name" },
-	{ "port",		AK_PORT,		"a number from 1 to 65535" },
-	{ "tls",		AK_TLS,			"on or off" },
-	{ "tls_starttls",	AK_TLS_STARTTLS,	"on or off" },
+	{ "host",		AK_HOST,		"a host name", NULL },
+	{ "port",		AK_PORT,		"a number from 1 to 65535",
+	    NULL },
+	{ "tls",		AK_TLS,			"on or off", "on" },
+	{ "tls_starttls",	AK_TLS_STARTTLS,	"on or off", "on" },
 	{ "tls_trust_file",	AK_TLS_TRUST_FILE,
-	    "a file name or 'system'" },
+	    "a file name or 'system'", "system" },
 	{ "tls_fingerprint",	AK_TLS_FINGERPRINT,
-	    "a SHA-256 fingerprint: 32 hex bytes separated by colons" },
-	{ "tls_certcheck",	AK_TLS_CERTCHECK,	"on or off" },
-	{ "user",		AK_USER,		"a user name" },
-	{ "password",		AK_PASSWORD,		"a password" },
-	{ "passwordeval",	AK_PASSWORDEVAL,	"a command" },
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons", NULL },
+	{ "tls_certcheck",	AK_TLS_CERTCHECK,	"on or off", "on" },
+	{ "user",		AK_USER,		"a user name", NULL },
+	{ "password",		AK_PASSWORD,		"a password", NULL },
+	{ "passwordeval",	AK_PASSWORDEVAL,	"a command", NULL },
 	{ "auth",		AK_AUTH,
 	    "auto, user, apop, plain, login, cram-md5, scram-sha-1, "
 	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
-	    "oauthbearer, external or gssapi" },
+	    "oauthbearer, external or gssapi", "on" },
 	{ "delivery",		AK_DELIVERY,
-	    "maildir DIR, mbox FILE or mda COMMAND" },
+	    "maildir DIR, mbox FILE or mda COMMAND", NULL },
 	{ "keep",		AK_KEEP,
-	    "on, off, or a number of days from 1 to 36500 such as 14d" },
-	{ "uidls_file",		AK_UIDLS_FILE,		"a file name" },
+	    "on, off, or a number of days from 1 to 36500 such as 14d", "on" },
+	{ "uidls_file",		AK_UIDLS_FILE,		"a file name", NULL },
 	{ "timeout",		AK_TIMEOUT,
-	    "a number of seconds from 1 to 3600, or off" },
+	    "a number of seconds from 1 to 3600, or off", NULL },
 	{ "skipsize",		AK_SKIPSIZE,
-	    "a size in bytes, optionally with k, M or G, or off" },
+	    "a size in bytes, optionally with k, M or G, or off", NULL },
 	{ "killsize",		AK_KILLSIZE,
-	    "a size in bytes, optionally with k, M or G, or off" },
-	{ "filter",		AK_FILTER,		"a command, or off" },
-	{ "logfile",		AK_LOGFILE,		"a file name, or off" },
+	    "a size in bytes, optionally with k, M or G, or off", NULL },
+	/* mpop: `filter` with no command turns filtering off. */
+	{ "filter",		AK_FILTER,		"a command, or off", "off" },
+	{ "logfile",		AK_LOGFILE,		"a file name, or off",
+	    "off" },
 	{ "syslog",		AK_SYSLOG,
-	    "off, on, or a facility: mail, user, daemon, local0..local7" },
+	    "off, on, or a facility: mail, user, daemon, local0..local7",
+	    "on" },
 	{ "jobs",		AK_JOBS,
-	    "a number of accounts from 1 to " JOBS_MAX_STR },
+	    "a number of accounts from 1 to " JOBS_MAX_STR, NULL },
 	{ "tls_priorities",	AK_TLS_PRIORITIES,
-	    "a GnuTLS priority string" },
-	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name" },
-	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name" },
-	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name" },
-	{ "received_header",	AK_RECEIVED_HEADER,	"on or off" },
+	    "a GnuTLS priority string", NULL },
+	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name", NULL },
+	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name", NULL },
+	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name", NULL },
+	{ "received_header",	AK_RECEIVED_HEADER,	"on or off", "on" },
 	{ "mda_timeout",	AK_MDA_TIMEOUT,
-	    "a number of seconds from 1 to 3600" },
+	    "a number of seconds from 1 to 3600", NULL },
 	{ "lock_wait",		AK_LOCK_WAIT,
-	    "a number of seconds from 0 to 3600" },
+	    "a number of seconds from 0 to 3600", NULL },
+	{ "only_new",		AK_ONLY_NEW,		"on or off", "on" },
+	{ "pipelining",		AK_PIPELINING,		"auto, on or off", NULL },
+	/* mpop: no value means GnuTLS's default. */
+	{ "tls_min_dh_prime_bits", AK_TLS_MIN_DH_PRIME_BITS,
+	    "a number of bits from 512 to 16384", "0" },
+	/* mpop: no value means no particular address. */
+	{ "source_ip",		AK_SOURCE_IP,
+	    "an IPv4 or IPv6 address", "" },
 
-	/* mpop keys that popfetch does not support. */
-	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
-	{ "proxy_port",		KEY_UNSUPPORTED,	NULL },
-	{ "socket",		KEY_UNSUPPORTED,	NULL },
-	{ "source_ip",		KEY_UNSUPPORTED,	NULL },
-	{ "pipelining",		KEY_UNSUPPORTED,	NULL },
-	{ "domain",		KEY_UNSUPPORTED,	NULL },
-	{ "ntlmdomain",		KEY_UNSUPPORTED,	NULL },
-	{ "tls_host_override",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_min_dh_prime_bits", KEY_UNSUPPORTED,	NULL },
-	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_nocertcheck",	KEY_UNSUPPORTED,	NULL },
-	{ "only_new",		KEY_UNSUPPORTED,	NULL },
+	/* mpop keys that popfetch does not support, and what to do. */
+	{ "proxy_host",		KEY_UNSUPPORTED,
+	    "popfetch has no SOCKS proxy support yet; forward a local port "
+	    "(ssh -L, torsocks) and set host and port to it", NULL },
+	{ "proxy_port",		KEY_UNSUPPORTED,
+	    "popfetch has no SOCKS proxy support yet; forward a local port "
+	    "(ssh -L, torsocks) and set host and port to it", NULL },
+	{ "socket",		KEY_UNSUPPORTED,
+	    "popfetch connects over TCP only; use host and port", NULL },
+	{ "domain",		KEY_UNSUPPORTED,
+	    "it is an SMTP (msmtp) key with no meaning for POP3; remove the "
+	    "line", NULL },
+	{ "ntlmdomain",		KEY_UNSUPPORTED,
+	    "NTLM is not supported; remove the line and use an auth method "
+	    "the server offers (see popfetch --serverinfo)", NULL },
+	{ "tls_host_override",	KEY_UNSUPPORTED,
+	    "pin the server's certificate with tls_fingerprint instead",
+	    NULL },
+	{ "tls_force_sslv3",	KEY_UNSUPPORTED,
+	    "SSLv3 is broken and never used; remove the line", NULL },
+	{ "tls_nocertcheck",	KEY_UNSUPPORTED,
+	    "write 'tls_certcheck off' instead", NULL },
 };
 
 struct parser {
@@ -132,6 +159,8 @@ static int	 parse_keep(struct parser *, const struct keyword *,
 		    struct account *, const char *);
 static int	 parse_bool(struct parser *, const struct keyword *,
 		    const char *, int *);
+static int	 parse_source_ip(struct parser *, const struct keyword *,
+		    struct account *, const char *);
 static int	 parse_number(struct parser *, const struct keyword *,
 		    const char *, int, int, int *);
 static int	 parse_size(struct parser *, const struct keyword *,
@@ -405,8 +434,8 @@ parse_setting(struct parser *p, const char *key, const char *raw)
 		goto out;
 	}
 	if (kw->key == KEY_UNSUPPORTED) {
-		parse_error(p, "mpop key '%s' is not supported by popfetch",
-		    kw->name);
+		parse_error(p, "mpop key '%s' is not supported by popfetch: "
+		    "%s", kw->name, kw->want);
 		goto out;
 	}
 	if (p->cur == NULL) {
@@ -419,7 +448,10 @@ parse_setting(struct parser *p, const char *key, const char *raw)
 			goto out;
 		value = quoted;
 	}
-	if (*value == '\0') {
+	/* mpop's `key [arg]`: written alone (or as ""), the key's default. */
+	if (*value == '\0' && kw->bare != NULL)
+		value = kw->bare;
+	else if (*value == '\0') {
 		parse_error(p, "'%s' needs a value: %s", kw->name, kw->want);
 		goto out;
 	}
@@ -540,6 +572,31 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 	case AK_LOCK_WAIT:
 		return parse_number(p, kw, value, 0, LOCK_WAIT_MAX,
 		    &a->lock_wait);
+	case AK_ONLY_NEW:
+		return parse_bool(p, kw, value, &a->only_new);
+	case AK_PIPELINING:
+		/*
+		 * mpop's `on` pipelines even where the server does not say
+		 * it can; popfetch pipelines only where CAPA offers it.
+		 */
+		if (strcmp(value, "auto") == 0 || strcmp(value, "on") == 0)
+			a->pipelining = 1;
+		else if (strcmp(value, "off") == 0)
+			a->pipelining = 0;
+		else {
+			bad_value(p, kw, value);
+			return -1;
+		}
+		return 0;
+	case AK_TLS_MIN_DH_PRIME_BITS:
+		if (strcmp(value, "0") == 0) {
+			a->tls_min_dh_prime_bits = 0;
+			return 0;
+		}
+		return parse_number(p, kw, value, 512, 16384,
+		    &a->tls_min_dh_prime_bits);
+	case AK_SOURCE_IP:
+		return parse_source_ip(p, kw, a, value);
 	case AK__COUNT:
 		break;
 	}
@@ -583,6 +640,12 @@ parse_delivery(struct parser *p, const struct keyword *kw,
 		    strncmp(value, kinds[i].name, len) == 0)
 			break;
 	}
+	if (len == 8 && strncmp(value, "exchange", 8) == 0) {
+		parse_error(p, "'delivery exchange' (Exchange pickup "
+		    "directories, dropped by mpop 1.2) is not supported; use "
+		    "'delivery maildir DIR' or 'delivery mda COMMAND'");
+		goto out;
+	}
 	if (i == sizeof kinds / sizeof kinds[0] || *arg == '\0') {
 		bad_value(p, kw, value);
 		goto out;
@@ -611,6 +674,31 @@ parse_bool(struct parser *p, const struct keyword *kw, const char *value,
 		bad_value(p, kw, value);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * A numeric address only, as mpop takes it: a name would need a lookup
+ * before every connection, and its answer could change under the user.
+ */
+static int
+parse_source_ip(struct parser *p, const struct keyword *kw,
+    struct account *a, const char *value)
+{
+	struct in6_addr	 in6;
+	struct in_addr	 in4;
+
+	if (*value == '\0') {
+		free(a->source_ip);
+		a->source_ip = NULL;
+		return 0;
+	}
+	if (inet_pton(AF_INET, value, &in4) != 1 &&
+	    inet_pton(AF_INET6, value, &in6) != 1) {
+		bad_value(p, kw, value);
+		return -1;
+	}
+	set_str(&a->source_ip, value);
 	return 0;
 }
 

@@ -134,10 +134,16 @@ fetch_connect(const struct account *a, struct pop3 **pp, struct error *err)
 		    "pose as the server");
 	log_debug(a->name, "connecting to %s port %d", a->host,
 	    account_port(a));
-	if ((t = transport_connect(a->host, account_port(a), a->timeout,
-	    err)) == NULL)
+	if (a->tls_min_dh_prime_bits != 0)
+		log_verbose(a->name, "tls_min_dh_prime_bits is ignored: GnuTLS "
+		    "chooses finite-field groups of at least 2048 bits itself "
+		    "(see fetchrc(5))");
+	if ((t = transport_connect_from(a->host, account_port(a),
+	    a->source_ip, a->timeout, err)) == NULL)
 		return -1;
 	*pp = pop3_new(t, a->name);
+	if (!a->pipelining)
+		pop3_lockstep(*pp);
 	if (a->tls && !a->tls_starttls &&
 	    transport_starttls(t, &tp, err) == -1)
 		return -1;
@@ -188,7 +194,9 @@ plan(struct session *s, struct error *err)
 
 		if (delivered_before(s, m, &before, err) == -1)
 			return -1;
-		if (before) {
+		/* only_new off (keep mode): every run fetches them again. */
+		if (before && (s->deleting || s->a->only_new ||
+		    expired(s, m))) {
 			if (s->deleting || expired(s, m))
 				s->dq[s->dq_tail++] = i;
 			else

@@ -46,6 +46,13 @@ struct transport;
  */
 struct transport *transport_connect(const char *host, int port, int timeout,
 		    struct error *);
+/*
+ * The same from a local address (mpop's source_ip; NULL: any): only the
+ * host's addresses of source's family are tried.  An address this host
+ * does not have is EX_UNAVAILABLE, naming it.
+ */
+struct transport *transport_connect_from(const char *host, int port,
+		    const char *source, int timeout, struct error *);
 
 /*
  * Start TLS over the connection: right after connect for implicit TLS, or
