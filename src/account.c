@@ -83,6 +83,7 @@ account_copy(const struct account *src, const char *name, const char *file,
 	a->tls_key_file = strdup_or_null(src->tls_key_file);
 	a->tls_crl_file = strdup_or_null(src->tls_crl_file);
 	a->source_ip = strdup_or_null(src->source_ip);
+	a->proxy_host = strdup_or_null(src->proxy_host);
 	memset(&a->entry, 0, sizeof a->entry);
 	return a;
 }
@@ -208,6 +209,12 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_SOURCE_IP:
 		replace_str(&dst->source_ip, src->source_ip);
 		break;
+	case AK_PROXY_HOST:
+		replace_str(&dst->proxy_host, src->proxy_host);
+		break;
+	case AK_PROXY_PORT:
+		dst->proxy_port = src->proxy_port;
+		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");
 	}
@@ -248,6 +255,7 @@ account_free(struct account *a)
 	free(a->tls_key_file);
 	free(a->tls_crl_file);
 	free(a->source_ip);
+	free(a->proxy_host);
 	free(a);
 }
 

@@ -76,6 +76,8 @@ enum account_key {
 	AK_PIPELINING,
 	AK_TLS_MIN_DH_PRIME_BITS,
 	AK_SOURCE_IP,
+	AK_PROXY_HOST,
+	AK_PROXY_PORT,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
 
@@ -129,6 +131,8 @@ struct account {
 	int		 pipelining;	/* 0: lock-step; 1: when offered (auto) */
 	int		 tls_min_dh_prime_bits; /* accepted from mpop; 0 unset */
 	char		*source_ip;	/* bind here before connecting, or NULL */
+	char		*proxy_host;	/* SOCKS5 proxy, or NULL: direct */
+	int		 proxy_port;	/* 0: SOCKS_DEFAULT_PORT */
 };
 TAILQ_HEAD(accounts, account);
 

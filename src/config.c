@@ -111,13 +111,13 @@ static const struct keyword keywords[] = {
 	{ "source_ip",		AK_SOURCE_IP,
 	    "an IPv4 or IPv6 address", "" },
 
+	/* mpop: no value means no proxy, or the default port 1080. */
+	{ "proxy_host",		AK_PROXY_HOST,
+	    "a host name or address", "" },
+	{ "proxy_port",		AK_PROXY_PORT,
+	    "a number from 1 to 65535", "0" },
+
 	/* mpop keys that popfetch does not support, and what to do. */
-	{ "proxy_host",		KEY_UNSUPPORTED,
-	    "popfetch has no SOCKS proxy support yet; forward a local port "
-	    "(ssh -L, torsocks) and set host and port to it", NULL },
-	{ "proxy_port",		KEY_UNSUPPORTED,
-	    "popfetch has no SOCKS proxy support yet; forward a local port "
-	    "(ssh -L, torsocks) and set host and port to it", NULL },
 	{ "socket",		KEY_UNSUPPORTED,
 	    "popfetch connects over TCP only; use host and port", NULL },
 	{ "domain",		KEY_UNSUPPORTED,
@@ -597,6 +597,16 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		    &a->tls_min_dh_prime_bits);
 	case AK_SOURCE_IP:
 		return parse_source_ip(p, kw, a, value);
+	case AK_PROXY_HOST:
+		free(a->proxy_host);
+		a->proxy_host = *value == '\0' ? NULL : xstrdup(value);
+		return 0;
+	case AK_PROXY_PORT:
+		if (strcmp(value, "0") == 0) {
+			a->proxy_port = 0;
+			return 0;
+		}
+		return parse_number(p, kw, value, 1, 65535, &a->proxy_port);
 	case AK__COUNT:
 		break;
 	}
@@ -641,9 +651,9 @@ parse_delivery(struct parser *p, const struct keyword *kw,
 			break;
 	}
 	if (len == 8 && strncmp(value, "exchange", 8) == 0) {
-		parse_error(p, "'delivery exchange' (Exchange pickup "
-		    "directories, dropped by mpop 1.2) is not supported; use "
-		    "'delivery maildir DIR' or 'delivery mda COMMAND'");
+		parse_error(p, "'delivery exchange' (an Exchange pickup "
+		    "directory) is not supported; use 'delivery maildir DIR' "
+		    "or 'delivery mda COMMAND'");
 		goto out;
 	}
 	if (i == sizeof kinds / sizeof kinds[0] || *arg == '\0') {

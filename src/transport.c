@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "socks.h"
 #include "tls.h"
 #include "transport.h"
 #include "xmalloc.h"
@@ -140,6 +141,13 @@ transport_connect_from(const char *host, int port, const char *source,
 	t->rbuf = xmalloc(RBUF_SIZE);
 	buf_init(&t->wbuf);
 	return t;
+}
+
+int
+transport_socks5(struct transport *t, const char *proxy, const char *host,
+    int port, struct error *err)
+{
+	return socks5_connect(t->fd, proxy, host, port, t->timeout, err);
 }
 
 int

@@ -55,6 +55,13 @@ struct transport *transport_connect_from(const char *host, int port,
 		    const char *source, int timeout, struct error *);
 
 /*
+ * Over a fresh connection to a SOCKS5 proxy (proxy names it in
+ * messages): have it connect on to host:port; see socks.h.
+ */
+int	transport_socks5(struct transport *, const char *proxy,
+	    const char *host, int port, struct error *);
+
+/*
  * Start TLS over the connection: right after connect for implicit TLS, or
  * after STLS's +OK.  Refuses (EX_PROTOCOL) when bytes are already buffered
  * unread: anything the server sent before the handshake would have been

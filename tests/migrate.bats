@@ -59,7 +59,7 @@ EOF
 }
 
 @test "mpop keys popfetch does not have: a clear message with file and line" {
-	for key in "proxy_host localhost" "tls_host_override x" \
+	for key in "ntlmdomain CORP" "tls_host_override x" \
 	    "socket /tmp/s"; do
 		write_fetchrc "$TEST_TMP/mpoprc" <<EOF
 defaults

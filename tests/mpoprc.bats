@@ -173,7 +173,7 @@ EOF
 	    write_fetchrc "$RC"
 	run "$POPFETCH" -C "$RC"
 	assert_failure 78
-	assert_output "popfetch: $RC:3: 'delivery exchange' (Exchange pickup directories, dropped by mpop 1.2) is not supported; use 'delivery maildir DIR' or 'delivery mda COMMAND'"
+	assert_output "popfetch: $RC:3: 'delivery exchange' (an Exchange pickup directory) is not supported; use 'delivery maildir DIR' or 'delivery mda COMMAND'"
 }
 
 @test "mpop keys popfetch lacks: key, file:line and what to do" {
