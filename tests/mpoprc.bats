@@ -227,3 +227,52 @@ EOF
 	assert_failure 78
 	assert_output --partial "$RC:3: invalid value 'my.host.name' for 'source_ip'"
 }
+
+# mpop_accepts FILE: mpop 1.4.18 parses FILE (--pretend prints the
+# settings of every account and connects nowhere; it runs passwordeval,
+# so the password tools are stand-ins from tests/mpoprc/bin).
+mpop_accepts() {
+	PATH=$TESTS_SRCDIR/mpoprc/bin:$PATH mpop -C "$1" --pretend -a \
+	    >/dev/null 2>"$TEST_TMP/mpop.err"
+}
+
+# popfetch_parses FILE: popfetch reads FILE through; an account name no
+# file has makes it stop right after parsing, before any connection.
+popfetch_parses() {
+	run "$POPFETCH" -C "$1" -s no-such-account-popfetch-compat
+	[ "$status" -eq 64 ] && [[ $output == *"no account named"* ]]
+}
+
+@test "compatibility: every mpoprc mpop accepts, popfetch accepts (exceptions: tests/mpoprc/EXCEPTIONS)" {
+	command -v mpop >/dev/null || skip "mpop is not installed (setup installs it)"
+	local f name reason failed=0 checked=0
+	for f in "$TESTS_SRCDIR"/mpoprc/*.mpoprc; do
+		name=${f##*/}
+		cp "$f" "$TEST_TMP/$name"
+		chmod 600 "$TEST_TMP/$name"
+		grep -q "^$name[[:space:]]" "$TESTS_SRCDIR/mpoprc/SOURCES" || {
+			echo "$name: no origin in tests/mpoprc/SOURCES"
+			failed=1
+		}
+		if ! mpop_accepts "$TEST_TMP/$name"; then
+			echo "$name: mpop refuses it: $(cat "$TEST_TMP/mpop.err")"
+			failed=1
+			continue
+		fi
+		checked=$((checked + 1))
+		reason=$(sed -n "s/^$name[[:space:]]*//p" "$TESTS_SRCDIR/mpoprc/EXCEPTIONS")
+		if [ -n "$reason" ]; then
+			# A documented exception must stay a clear refusal.
+			run "$POPFETCH" -C "$TEST_TMP/$name" -s no-such-account
+			if [ "$status" -ne 78 ] || [[ $output != *"$TEST_TMP/$name:"* ]]; then
+				echo "$name: listed as an exception ($reason) but popfetch says ($status): $output"
+				failed=1
+			fi
+		elif ! popfetch_parses "$TEST_TMP/$name"; then
+			echo "$name: mpop accepts it, popfetch refuses it ($status): $output"
+			failed=1
+		fi
+	done
+	[ "$checked" -ge 9 ]
+	[ "$failed" -eq 0 ]
+}
