@@ -39,6 +39,8 @@
 
 /* Marks keys mpop has and popfetch does not (yet). */
 #define KEY_UNSUPPORTED	AK__COUNT
+/* Marks mpop keys that have no effect today, in mpop either. */
+#define KEY_IGNORED	(AK__COUNT + 1)
 
 struct keyword {
 	const char	*name;
@@ -63,11 +65,12 @@ static const struct keyword keywords[] = {
 	{ "tls_trust_file",	AK_TLS_TRUST_FILE,
 	    "a file name or 'system'", "system" },
 	{ "tls_fingerprint",	AK_TLS_FINGERPRINT,
-	    "a SHA-256 fingerprint: 32 hex bytes separated by colons", NULL },
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons", "" },
 	{ "tls_certcheck",	AK_TLS_CERTCHECK,	"on or off", "on" },
-	{ "user",		AK_USER,		"a user name", NULL },
-	{ "password",		AK_PASSWORD,		"a password", NULL },
-	{ "passwordeval",	AK_PASSWORDEVAL,	"a command", NULL },
+	/* mpop: written alone, user, password and the rest unset. */
+	{ "user",		AK_USER,		"a user name", "" },
+	{ "password",		AK_PASSWORD,		"a password", "" },
+	{ "passwordeval",	AK_PASSWORDEVAL,	"a command", "" },
 	{ "auth",		AK_AUTH,
 	    "auto, user, apop, plain, login, cram-md5, scram-sha-1, "
 	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
@@ -93,17 +96,17 @@ static const struct keyword keywords[] = {
 	{ "jobs",		AK_JOBS,
 	    "a number of accounts from 1 to " JOBS_MAX_STR, NULL },
 	{ "tls_priorities",	AK_TLS_PRIORITIES,
-	    "a GnuTLS priority string", NULL },
-	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name", NULL },
-	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name", NULL },
-	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name", NULL },
+	    "a GnuTLS priority string", "" },
+	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name", "" },
+	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name", "" },
+	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name", "" },
 	{ "received_header",	AK_RECEIVED_HEADER,	"on or off", "on" },
 	{ "mda_timeout",	AK_MDA_TIMEOUT,
 	    "a number of seconds from 1 to 3600", NULL },
 	{ "lock_wait",		AK_LOCK_WAIT,
 	    "a number of seconds from 0 to 3600", NULL },
 	{ "only_new",		AK_ONLY_NEW,		"on or off", "on" },
-	{ "pipelining",		AK_PIPELINING,		"auto, on or off", NULL },
+	{ "pipelining",		AK_PIPELINING,		"auto, on or off", "on" },
 	/* mpop: no value means GnuTLS's default. */
 	{ "tls_min_dh_prime_bits", AK_TLS_MIN_DH_PRIME_BITS,
 	    "a number of bits from 512 to 16384", "0" },
@@ -117,6 +120,9 @@ static const struct keyword keywords[] = {
 	{ "proxy_port",		AK_PROXY_PORT,
 	    "a number from 1 to 65535", "0" },
 
+	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
+	{ "tls_force_sslv3",	KEY_IGNORED,		"on or off", "on" },
+
 	/* mpop keys that popfetch does not support, and what to do. */
 	{ "socket",		KEY_UNSUPPORTED,
 	    "popfetch connects over TCP only; use host and port", NULL },
@@ -129,8 +135,9 @@ static const struct keyword keywords[] = {
 	{ "tls_host_override",	KEY_UNSUPPORTED,
 	    "pin the server's certificate with tls_fingerprint instead",
 	    NULL },
-	{ "tls_force_sslv3",	KEY_UNSUPPORTED,
-	    "SSLv3 is broken and never used; remove the line", NULL },
+	{ "eval",		KEY_UNSUPPORTED,
+	    "write the lines its command prints into the file instead (for "
+	    "a password, use passwordeval)", NULL },
 	{ "tls_nocertcheck",	KEY_UNSUPPORTED,
 	    "write 'tls_certcheck off' instead", NULL },
 };
@@ -455,6 +462,11 @@ parse_setting(struct parser *p, const char *key, const char *raw)
 		parse_error(p, "'%s' needs a value: %s", kw->name, kw->want);
 		goto out;
 	}
+	/* Whatever its value, as in mpop. */
+	if (kw->key == KEY_IGNORED) {
+		rv = 0;
+		goto out;
+	}
 	if (apply_key(p, kw, p->cur, raw, value) == -1)
 		goto out;
 	p->cur->set |= UINT64_C(1) << kw->key;
@@ -489,6 +501,10 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		a->tls_trust_file = path;
 		return 0;
 	case AK_TLS_FINGERPRINT:
+		if (*value == '\0') {
+			a->has_fingerprint = 0;
+			return 0;
+		}
 		return parse_fingerprint(p, kw, a, value);
 	case AK_TLS_CERTCHECK:
 		return parse_bool(p, kw, value, &a->tls_certcheck);
@@ -497,12 +513,22 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		return 0;
 	case AK_PASSWORD:
 		set_str(&a->password, value);
-		p->saw_password = 1;
+		p->saw_password |= *value != '\0';
 		return 0;
 	case AK_PASSWORDEVAL:
 		set_str(&a->passwordeval, value);
 		return 0;
 	case AK_AUTH:
+		if (strcasecmp(value, "digest-md5") == 0 ||
+		    strcasecmp(value, "ntlm") == 0) {
+			parse_error(p, "'auth %s' is not supported by popfetch "
+			    "(%s); use 'auth auto', or a method the server "
+			    "offers (see popfetch --serverinfo)", value,
+			    strcasecmp(value, "ntlm") == 0 ? "NTLM is "
+			    "proprietary and weak" : "DIGEST-MD5 is obsolete, "
+			    "RFC 6331");
+			return -1;
+		}
 		if (auth_method_parse(value, &a->auth) == -1) {
 			bad_value(p, kw, value);
 			return -1;
@@ -554,15 +580,18 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		return 0;
 	case AK_TLS_CERT_FILE:
 		free(a->tls_cert_file);
-		a->tls_cert_file = config_expand_tilde(value);
+		a->tls_cert_file = *value == '\0' ? NULL :
+		    config_expand_tilde(value);
 		return 0;
 	case AK_TLS_KEY_FILE:
 		free(a->tls_key_file);
-		a->tls_key_file = config_expand_tilde(value);
+		a->tls_key_file = *value == '\0' ? NULL :
+		    config_expand_tilde(value);
 		return 0;
 	case AK_TLS_CRL_FILE:
 		free(a->tls_crl_file);
-		a->tls_crl_file = config_expand_tilde(value);
+		a->tls_crl_file = *value == '\0' ? NULL :
+		    config_expand_tilde(value);
 		return 0;
 	case AK_RECEIVED_HEADER:
 		return parse_bool(p, kw, value, &a->received_header);
@@ -960,12 +989,15 @@ find_keyword(const char *name)
 	return NULL;
 }
 
-/* Any string may be a password, so the old one is zeroed. */
+/*
+ * Any string may be a password, so the old one is zeroed.  An empty
+ * value (the key alone, mpop's way to unset it) leaves NULL.
+ */
 static void
 set_str(char **dst, const char *value)
 {
 	freezero_str(*dst);
-	*dst = xstrdup(value);
+	*dst = *value == '\0' ? NULL : xstrdup(value);
 }
 
 static char *

@@ -178,7 +178,7 @@ EOF
 
 @test "mpop keys popfetch lacks: key, file:line and what to do" {
 	for key in "socket /tmp/s" "ntlmdomain CORP" "tls_host_override x" \
-	    "tls_force_sslv3 on" "tls_nocertcheck" "domain example.org"; do
+	    "eval echo host h" "tls_nocertcheck" "domain example.org"; do
 		printf 'defaults\nkeep on\naccount default\nhost h\n%s\n' \
 		    "$key" | write_fetchrc "$RC"
 		run "$POPFETCH" -C "$RC"
@@ -188,6 +188,47 @@ EOF
 	printf 'account default\nhost h\ntls_nocertcheck\n' | write_fetchrc "$RC"
 	run "$POPFETCH" -C "$RC"
 	assert_output --partial "write 'tls_certcheck off' instead"
+}
+
+@test "auth ntlm and digest-md5: refused with what to use instead" {
+	for m in ntlm digest-md5; do
+		printf 'account default\nhost h\nauth %s\n' "$m" |
+		    write_fetchrc "$RC"
+		run "$POPFETCH" -C "$RC"
+		assert_failure 78
+		assert_output --regexp "^popfetch: $RC:3: 'auth $m' is not supported by popfetch \(.+\); use 'auth auto', or a method the server offers \(see popfetch --serverinfo\)$"
+	done
+}
+
+@test "a string key alone unsets what was inherited; tls_force_sslv3 is ignored" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	write_fetchrc "$RC" <<EOF
+defaults
+password wrong
+tls_fingerprint 3E:4B:2C:9A:1D:0F:77:65:12:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67
+tls_priorities NONE:bogus
+tls_force_sslv3 on
+
+account default
+host 127.0.0.1
+port $POPSERVER_PORT
+tls off
+user test
+auth user
+password
+passwordeval "echo secret"
+tls_fingerprint
+tls_priorities
+tls_force_sslv3
+delivery maildir $MD
+timeout 30
+EOF
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 1 ]
+	run grep -c '^C: PASS' "$SLOG"
+	assert_output 1
 }
 
 @test "source_ip: the server sees the connection from that address" {
@@ -273,6 +314,6 @@ popfetch_parses() {
 			failed=1
 		fi
 	done
-	[ "$checked" -ge 9 ]
+	[ "$checked" -ge 13 ]
 	[ "$failed" -eq 0 ]
 }
