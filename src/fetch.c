@@ -231,9 +231,11 @@ plan(struct session *s, struct error *err)
 
 		if (delivered_before(s, m, &before, err) == -1)
 			return -1;
-		/* only_new off (keep mode): every run fetches them again. */
-		if (before && (s->deleting || s->a->only_new ||
-		    expired(s, m))) {
+		/* only_new off, keep mode: every run fetches them again. */
+		if (before && !s->deleting && !s->a->only_new &&
+		    !expired(s, m))
+			before = 0;
+		if (before) {
 			if (s->deleting || expired(s, m))
 				s->dq[s->dq_tail++] = i;
 			else
