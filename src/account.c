@@ -56,6 +56,8 @@ account_new(const char *name, const char *file, int line)
 	a->received_header = 1;
 	a->mda_timeout = DEFAULT_MDA_TIMEOUT;
 	a->lock_wait = DEFAULT_LOCK_WAIT;
+	a->only_new = 1;
+	a->pipelining = 1;
 	return a;
 }
 
@@ -83,6 +85,8 @@ account_copy(const struct account *src, const char *name, const char *file,
 	a->tls_cert_file = strdup_or_null(src->tls_cert_file);
 	a->tls_key_file = strdup_or_null(src->tls_key_file);
 	a->tls_crl_file = strdup_or_null(src->tls_crl_file);
+	a->source_ip = strdup_or_null(src->source_ip);
+	a->proxy_host = strdup_or_null(src->proxy_host);
 	memset(&a->entry, 0, sizeof a->entry);
 	return a;
 }
@@ -196,6 +200,24 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_LOCK_WAIT:
 		dst->lock_wait = src->lock_wait;
 		break;
+	case AK_ONLY_NEW:
+		dst->only_new = src->only_new;
+		break;
+	case AK_PIPELINING:
+		dst->pipelining = src->pipelining;
+		break;
+	case AK_TLS_MIN_DH_PRIME_BITS:
+		dst->tls_min_dh_prime_bits = src->tls_min_dh_prime_bits;
+		break;
+	case AK_SOURCE_IP:
+		replace_str(&dst->source_ip, src->source_ip);
+		break;
+	case AK_PROXY_HOST:
+		replace_str(&dst->proxy_host, src->proxy_host);
+		break;
+	case AK_PROXY_PORT:
+		dst->proxy_port = src->proxy_port;
+		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");
 	}
@@ -235,6 +257,8 @@ account_free(struct account *a)
 	free(a->tls_cert_file);
 	free(a->tls_key_file);
 	free(a->tls_crl_file);
+	free(a->source_ip);
+	free(a->proxy_host);
 	free(a);
 }
 

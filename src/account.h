@@ -72,6 +72,12 @@ enum account_key {
 	AK_RECEIVED_HEADER,
 	AK_MDA_TIMEOUT,
 	AK_LOCK_WAIT,
+	AK_ONLY_NEW,
+	AK_PIPELINING,
+	AK_TLS_MIN_DH_PRIME_BITS,
+	AK_SOURCE_IP,
+	AK_PROXY_HOST,
+	AK_PROXY_PORT,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
 };
 
@@ -121,6 +127,12 @@ struct account {
 
 	int		 received_header; /* prepend a Received: line; default on */
 	int		 mda_timeout;	/* seconds an MDA may run, default 300 */
+	int		 only_new;	/* keep mode: fetch only unseen; default on */
+	int		 pipelining;	/* 0: lock-step; 1: when offered (auto) */
+	int		 tls_min_dh_prime_bits; /* accepted from mpop; 0 unset */
+	char		*source_ip;	/* bind here before connecting, or NULL */
+	char		*proxy_host;	/* SOCKS5 proxy, or NULL: direct */
+	int		 proxy_port;	/* 0: SOCKS_DEFAULT_PORT */
 };
 TAILQ_HEAD(accounts, account);
 

@@ -3,6 +3,9 @@
 
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,11 +39,16 @@
 
 /* Marks keys mpop has and popfetch does not (yet). */
 #define KEY_UNSUPPORTED	AK__COUNT
+/* Marks mpop keys that have no effect today, in mpop either. */
+#define KEY_IGNORED	(AK__COUNT + 1)
 
 struct keyword {
 	const char	*name;
 	enum account_key key;
-	const char	*want;		/* what the value may be, for messages */
+	const char	*want;		/* what the value may be, for messages;
+					   for an unsupported key, what to do */
+	const char	*bare;		/* the value of the key written alone
+					   (mpop's `key [(on|off)]`), or NULL */
 };
 
 /*
@@ -49,63 +57,89 @@ struct keyword {
  * apply_key() and inherit_key().
  */
 static const struct keyword keywords[] = {
-	{ "host",		AK_HOST,		"a host name" },
-	{ "port",		AK_PORT,		"a number from 1 to 65535" },
-	{ "tls",		AK_TLS,			"on or off" },
-	{ "tls_starttls",	AK_TLS_STARTTLS,	"on or off" },
+	{ "host",		AK_HOST,		"a host name", NULL },
+	{ "port",		AK_PORT,		"a number from 1 to 65535",
+	    NULL },
+	{ "tls",		AK_TLS,			"on or off", "on" },
+	{ "tls_starttls",	AK_TLS_STARTTLS,	"on or off", "on" },
 	{ "tls_trust_file",	AK_TLS_TRUST_FILE,
-	    "a file name or 'system'" },
+	    "a file name or 'system'", "system" },
 	{ "tls_fingerprint",	AK_TLS_FINGERPRINT,
-	    "a SHA-256 fingerprint: 32 hex bytes separated by colons" },
-	{ "tls_certcheck",	AK_TLS_CERTCHECK,	"on or off" },
-	{ "user",		AK_USER,		"a user name" },
-	{ "password",		AK_PASSWORD,		"a password" },
-	{ "passwordeval",	AK_PASSWORDEVAL,	"a command" },
+	    "a SHA-256 fingerprint: 32 hex bytes separated by colons", "" },
+	{ "tls_certcheck",	AK_TLS_CERTCHECK,	"on or off", "on" },
+	/* mpop: written alone, user, password and the rest unset. */
+	{ "user",		AK_USER,		"a user name", "" },
+	{ "password",		AK_PASSWORD,		"a password", "" },
+	{ "passwordeval",	AK_PASSWORDEVAL,	"a command", "" },
 	{ "auth",		AK_AUTH,
 	    "auto, user, apop, plain, login, cram-md5, scram-sha-1, "
 	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
-	    "oauthbearer, external or gssapi" },
+	    "oauthbearer, external or gssapi", "on" },
 	{ "delivery",		AK_DELIVERY,
-	    "maildir DIR, mbox FILE or mda COMMAND" },
+	    "maildir DIR, mbox FILE or mda COMMAND", NULL },
 	{ "keep",		AK_KEEP,
-	    "on, off, or a number of days from 1 to 36500 such as 14d" },
-	{ "uidls_file",		AK_UIDLS_FILE,		"a file name" },
+	    "on, off, or a number of days from 1 to 36500 such as 14d", "on" },
+	{ "uidls_file",		AK_UIDLS_FILE,		"a file name", NULL },
 	{ "timeout",		AK_TIMEOUT,
-	    "a number of seconds from 1 to 3600, or off" },
+	    "a number of seconds from 1 to 3600, or off", NULL },
 	{ "skipsize",		AK_SKIPSIZE,
-	    "a size in bytes, optionally with k, M or G, or off" },
+	    "a size in bytes, optionally with k, M or G, or off", NULL },
 	{ "killsize",		AK_KILLSIZE,
-	    "a size in bytes, optionally with k, M or G, or off" },
-	{ "filter",		AK_FILTER,		"a command, or off" },
-	{ "logfile",		AK_LOGFILE,		"a file name, or off" },
+	    "a size in bytes, optionally with k, M or G, or off", NULL },
+	/* mpop: `filter` with no command turns filtering off. */
+	{ "filter",		AK_FILTER,		"a command, or off", "off" },
+	{ "logfile",		AK_LOGFILE,		"a file name, or off",
+	    "off" },
 	{ "syslog",		AK_SYSLOG,
-	    "off, on, or a facility: mail, user, daemon, local0..local7" },
+	    "off, on, or a facility: mail, user, daemon, local0..local7",
+	    "on" },
 	{ "jobs",		AK_JOBS,
-	    "a number of accounts from 1 to " JOBS_MAX_STR },
+	    "a number of accounts from 1 to " JOBS_MAX_STR, NULL },
 	{ "tls_priorities",	AK_TLS_PRIORITIES,
-	    "a GnuTLS priority string" },
-	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name" },
-	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name" },
-	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name" },
-	{ "received_header",	AK_RECEIVED_HEADER,	"on or off" },
+	    "a GnuTLS priority string", "" },
+	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name", "" },
+	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name", "" },
+	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name", "" },
+	{ "received_header",	AK_RECEIVED_HEADER,	"on or off", "on" },
 	{ "mda_timeout",	AK_MDA_TIMEOUT,
-	    "a number of seconds from 1 to 3600" },
+	    "a number of seconds from 1 to 3600", NULL },
 	{ "lock_wait",		AK_LOCK_WAIT,
-	    "a number of seconds from 0 to 3600" },
+	    "a number of seconds from 0 to 3600", NULL },
+	{ "only_new",		AK_ONLY_NEW,		"on or off", "on" },
+	{ "pipelining",		AK_PIPELINING,		"auto, on or off", "on" },
+	/* mpop: no value means GnuTLS's default. */
+	{ "tls_min_dh_prime_bits", AK_TLS_MIN_DH_PRIME_BITS,
+	    "a number of bits from 512 to 16384", "0" },
+	/* mpop: no value means no particular address. */
+	{ "source_ip",		AK_SOURCE_IP,
+	    "an IPv4 or IPv6 address", "" },
 
-	/* mpop keys that popfetch does not support. */
-	{ "proxy_host",		KEY_UNSUPPORTED,	NULL },
-	{ "proxy_port",		KEY_UNSUPPORTED,	NULL },
-	{ "socket",		KEY_UNSUPPORTED,	NULL },
-	{ "source_ip",		KEY_UNSUPPORTED,	NULL },
-	{ "pipelining",		KEY_UNSUPPORTED,	NULL },
-	{ "domain",		KEY_UNSUPPORTED,	NULL },
-	{ "ntlmdomain",		KEY_UNSUPPORTED,	NULL },
-	{ "tls_host_override",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_min_dh_prime_bits", KEY_UNSUPPORTED,	NULL },
-	{ "tls_force_sslv3",	KEY_UNSUPPORTED,	NULL },
-	{ "tls_nocertcheck",	KEY_UNSUPPORTED,	NULL },
-	{ "only_new",		KEY_UNSUPPORTED,	NULL },
+	/* mpop: no value means no proxy, or the default port 1080. */
+	{ "proxy_host",		AK_PROXY_HOST,
+	    "a host name or address", "" },
+	{ "proxy_port",		AK_PROXY_PORT,
+	    "a number from 1 to 65535", "0" },
+
+	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
+	{ "tls_force_sslv3",	KEY_IGNORED,		"on or off", "on" },
+
+	/* mpop keys that popfetch does not support, and what to do. */
+	{ "socket",		KEY_UNSUPPORTED,
+	    "popfetch connects over TCP only; use host and port", NULL },
+	{ "domain",		KEY_UNSUPPORTED,
+	    "it is an SMTP (msmtp) key with no meaning for POP3; remove the "
+	    "line", NULL },
+	{ "ntlmdomain",		KEY_UNSUPPORTED,
+	    "NTLM is not supported; remove the line and use an auth method "
+	    "the server offers (see popfetch --serverinfo)", NULL },
+	{ "tls_host_override",	KEY_UNSUPPORTED,
+	    "pin the server's certificate with tls_fingerprint instead",
+	    NULL },
+	{ "eval",		KEY_UNSUPPORTED,
+	    "write the lines its command prints into the file instead (for "
+	    "a password, use passwordeval)", NULL },
+	{ "tls_nocertcheck",	KEY_UNSUPPORTED,
+	    "write 'tls_certcheck off' instead", NULL },
 };
 
 struct parser {
@@ -132,6 +166,8 @@ static int	 parse_keep(struct parser *, const struct keyword *,
 		    struct account *, const char *);
 static int	 parse_bool(struct parser *, const struct keyword *,
 		    const char *, int *);
+static int	 parse_source_ip(struct parser *, const struct keyword *,
+		    struct account *, const char *);
 static int	 parse_number(struct parser *, const struct keyword *,
 		    const char *, int, int, int *);
 static int	 parse_size(struct parser *, const struct keyword *,
@@ -405,8 +441,8 @@ parse_setting(struct parser *p, const char *key, const char *raw)
 		goto out;
 	}
 	if (kw->key == KEY_UNSUPPORTED) {
-		parse_error(p, "mpop key '%s' is not supported by popfetch",
-		    kw->name);
+		parse_error(p, "mpop key '%s' is not supported by popfetch: "
+		    "%s", kw->name, kw->want);
 		goto out;
 	}
 	if (p->cur == NULL) {
@@ -419,8 +455,16 @@ parse_setting(struct parser *p, const char *key, const char *raw)
 			goto out;
 		value = quoted;
 	}
-	if (*value == '\0') {
+	/* mpop's `key [arg]`: written alone (or as ""), the key's default. */
+	if (*value == '\0' && kw->bare != NULL)
+		value = kw->bare;
+	else if (*value == '\0') {
 		parse_error(p, "'%s' needs a value: %s", kw->name, kw->want);
+		goto out;
+	}
+	/* Whatever its value, as in mpop. */
+	if (kw->key == KEY_IGNORED) {
+		rv = 0;
 		goto out;
 	}
 	if (apply_key(p, kw, p->cur, raw, value) == -1)
@@ -457,6 +501,10 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		a->tls_trust_file = path;
 		return 0;
 	case AK_TLS_FINGERPRINT:
+		if (*value == '\0') {
+			a->has_fingerprint = 0;
+			return 0;
+		}
 		return parse_fingerprint(p, kw, a, value);
 	case AK_TLS_CERTCHECK:
 		return parse_bool(p, kw, value, &a->tls_certcheck);
@@ -465,12 +513,22 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		return 0;
 	case AK_PASSWORD:
 		set_str(&a->password, value);
-		p->saw_password = 1;
+		p->saw_password |= *value != '\0';
 		return 0;
 	case AK_PASSWORDEVAL:
 		set_str(&a->passwordeval, value);
 		return 0;
 	case AK_AUTH:
+		if (strcasecmp(value, "digest-md5") == 0 ||
+		    strcasecmp(value, "ntlm") == 0) {
+			parse_error(p, "'auth %s' is not supported by popfetch "
+			    "(%s); use 'auth auto', or a method the server "
+			    "offers (see popfetch --serverinfo)", value,
+			    strcasecmp(value, "ntlm") == 0 ? "NTLM is "
+			    "proprietary and weak" : "DIGEST-MD5 is obsolete, "
+			    "RFC 6331");
+			return -1;
+		}
 		if (auth_method_parse(value, &a->auth) == -1) {
 			bad_value(p, kw, value);
 			return -1;
@@ -522,15 +580,18 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		return 0;
 	case AK_TLS_CERT_FILE:
 		free(a->tls_cert_file);
-		a->tls_cert_file = config_expand_tilde(value);
+		a->tls_cert_file = *value == '\0' ? NULL :
+		    config_expand_tilde(value);
 		return 0;
 	case AK_TLS_KEY_FILE:
 		free(a->tls_key_file);
-		a->tls_key_file = config_expand_tilde(value);
+		a->tls_key_file = *value == '\0' ? NULL :
+		    config_expand_tilde(value);
 		return 0;
 	case AK_TLS_CRL_FILE:
 		free(a->tls_crl_file);
-		a->tls_crl_file = config_expand_tilde(value);
+		a->tls_crl_file = *value == '\0' ? NULL :
+		    config_expand_tilde(value);
 		return 0;
 	case AK_RECEIVED_HEADER:
 		return parse_bool(p, kw, value, &a->received_header);
@@ -540,6 +601,41 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 	case AK_LOCK_WAIT:
 		return parse_number(p, kw, value, 0, LOCK_WAIT_MAX,
 		    &a->lock_wait);
+	case AK_ONLY_NEW:
+		return parse_bool(p, kw, value, &a->only_new);
+	case AK_PIPELINING:
+		/*
+		 * mpop's `on` pipelines even where the server does not say
+		 * it can; popfetch pipelines only where CAPA offers it.
+		 */
+		if (strcmp(value, "auto") == 0 || strcmp(value, "on") == 0)
+			a->pipelining = 1;
+		else if (strcmp(value, "off") == 0)
+			a->pipelining = 0;
+		else {
+			bad_value(p, kw, value);
+			return -1;
+		}
+		return 0;
+	case AK_TLS_MIN_DH_PRIME_BITS:
+		if (strcmp(value, "0") == 0) {
+			a->tls_min_dh_prime_bits = 0;
+			return 0;
+		}
+		return parse_number(p, kw, value, 512, 16384,
+		    &a->tls_min_dh_prime_bits);
+	case AK_SOURCE_IP:
+		return parse_source_ip(p, kw, a, value);
+	case AK_PROXY_HOST:
+		free(a->proxy_host);
+		a->proxy_host = *value == '\0' ? NULL : xstrdup(value);
+		return 0;
+	case AK_PROXY_PORT:
+		if (strcmp(value, "0") == 0) {
+			a->proxy_port = 0;
+			return 0;
+		}
+		return parse_number(p, kw, value, 1, 65535, &a->proxy_port);
 	case AK__COUNT:
 		break;
 	}
@@ -583,6 +679,12 @@ parse_delivery(struct parser *p, const struct keyword *kw,
 		    strncmp(value, kinds[i].name, len) == 0)
 			break;
 	}
+	if (len == 8 && strncmp(value, "exchange", 8) == 0) {
+		parse_error(p, "'delivery exchange' (an Exchange pickup "
+		    "directory) is not supported; use 'delivery maildir DIR' "
+		    "or 'delivery mda COMMAND'");
+		goto out;
+	}
 	if (i == sizeof kinds / sizeof kinds[0] || *arg == '\0') {
 		bad_value(p, kw, value);
 		goto out;
@@ -611,6 +713,31 @@ parse_bool(struct parser *p, const struct keyword *kw, const char *value,
 		bad_value(p, kw, value);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * A numeric address only, as mpop takes it: a name would need a lookup
+ * before every connection, and its answer could change under the user.
+ */
+static int
+parse_source_ip(struct parser *p, const struct keyword *kw,
+    struct account *a, const char *value)
+{
+	struct in6_addr	 in6;
+	struct in_addr	 in4;
+
+	if (*value == '\0') {
+		free(a->source_ip);
+		a->source_ip = NULL;
+		return 0;
+	}
+	if (inet_pton(AF_INET, value, &in4) != 1 &&
+	    inet_pton(AF_INET6, value, &in6) != 1) {
+		bad_value(p, kw, value);
+		return -1;
+	}
+	set_str(&a->source_ip, value);
 	return 0;
 }
 
@@ -862,12 +989,15 @@ find_keyword(const char *name)
 	return NULL;
 }
 
-/* Any string may be a password, so the old one is zeroed. */
+/*
+ * Any string may be a password, so the old one is zeroed.  An empty
+ * value (the key alone, mpop's way to unset it) leaves NULL.
+ */
 static void
 set_str(char **dst, const char *value)
 {
 	freezero_str(*dst);
-	*dst = xstrdup(value);
+	*dst = *value == '\0' ? NULL : xstrdup(value);
 }
 
 static char *

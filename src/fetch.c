@@ -35,6 +35,7 @@
 #include "progress.h"
 #include "received.h"
 #include "sink.h"
+#include "socks.h"
 #include "survey.h"
 #include "transport.h"
 #include "uidstate.h"
@@ -77,6 +78,8 @@ struct session {
 static int	connect_and_login(struct session *, const char *,
 		    struct error *);
 static void	tls_params_of(const struct account *, struct tls_params *);
+static int	connect_proxy(const struct account *, struct transport **,
+		    struct error *);
 static int	plan(struct session *, struct error *);
 static int	mark_pending(struct session *, struct error *);
 static int	delivered_before(struct session *, const struct pop3_msg *,
@@ -132,6 +135,37 @@ tls_params_of(const struct account *a, struct tls_params *tp)
 	tp->crl_file = a->tls_crl_file;
 }
 
+/*
+ * Through the SOCKS5 proxy: source_ip applies to the connection to the
+ * proxy, the only one this host makes; the server's name goes to the
+ * proxy unresolved.
+ */
+static int
+connect_proxy(const struct account *a, struct transport **tp,
+    struct error *err)
+{
+	char	 proxy[300];
+	int	 port;
+
+	port = a->proxy_port != 0 ? a->proxy_port : SOCKS_DEFAULT_PORT;
+	snprintf(proxy, sizeof proxy, "%s%s%s:%d",
+	    strchr(a->proxy_host, ':') != NULL ? "[" : "", a->proxy_host,
+	    strchr(a->proxy_host, ':') != NULL ? "]" : "", port);
+	log_debug(a->name, "connecting through SOCKS proxy %s", proxy);
+	if ((*tp = transport_connect_from(a->proxy_host, port, a->source_ip,
+	    a->timeout, err)) == NULL) {
+		error_prefix(err, "SOCKS proxy");
+		return -1;
+	}
+	if (transport_socks5(*tp, proxy, a->host, account_port(a),
+	    err) == -1) {
+		transport_free(*tp);
+		*tp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 fetch_connect(const struct account *a, struct pop3 **pp, struct error *err)
 {
@@ -146,10 +180,19 @@ fetch_connect(const struct account *a, struct pop3 **pp, struct error *err)
 		    "pose as the server");
 	log_debug(a->name, "connecting to %s port %d", a->host,
 	    account_port(a));
-	if ((t = transport_connect(a->host, account_port(a), a->timeout,
-	    err)) == NULL)
+	if (a->tls_min_dh_prime_bits != 0)
+		log_verbose(a->name, "tls_min_dh_prime_bits is ignored: GnuTLS "
+		    "chooses finite-field groups of at least 2048 bits itself "
+		    "(see fetchrc(5))");
+	if (a->proxy_host != NULL) {
+		if (connect_proxy(a, &t, err) == -1)
+			return -1;
+	} else if ((t = transport_connect_from(a->host, account_port(a),
+	    a->source_ip, a->timeout, err)) == NULL)
 		return -1;
 	*pp = pop3_new(t, a->name);
+	if (!a->pipelining)
+		pop3_lockstep(*pp);
 	if (a->tls && !a->tls_starttls &&
 	    transport_starttls(t, &tp, err) == -1)
 		return -1;
@@ -200,6 +243,10 @@ plan(struct session *s, struct error *err)
 
 		if (delivered_before(s, m, &before, err) == -1)
 			return -1;
+		/* only_new off, keep mode: every run fetches them again. */
+		if (before && !s->deleting && !s->a->only_new &&
+		    !expired(s, m))
+			before = 0;
 		if (before) {
 			if (s->deleting || expired(s, m))
 				s->dq[s->dq_tail++] = i;

@@ -37,6 +37,7 @@ struct pop3 {
 	struct pending		*q;		/* ring of commands in flight */
 	size_t			 qhead, qlen, qsize;
 	int			 body_due;	/* a multi-line body is unread */
+	int			 lockstep;	/* pipelining off: ignore the offer */
 };
 
 /* Gathers a multi-line reply's decoded bytes into lines for a callback. */
@@ -113,6 +114,13 @@ struct transport *
 pop3_transport(struct pop3 *p)
 {
 	return p->t;
+}
+
+void
+pop3_lockstep(struct pop3 *p)
+{
+	p->lockstep = 1;
+	p->caps.pipelining = 0;
 }
 
 const struct pop3_caps *
@@ -543,6 +551,8 @@ pop3_capa(struct pop3 *p, struct error *err)
 	if (read_lines(p, P3_CAPA, capa_line, &p->caps, err) == -1)
 		return -1;
 	p->caps.known = 1;
+	if (p->lockstep)
+		p->caps.pipelining = 0;
 	return 0;
 }
 

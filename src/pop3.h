@@ -82,6 +82,11 @@ const char *pop3_greeting_text(const struct pop3 *);
 /* CAPA; a -ERR leaves caps.known 0 and is not an error. */
 int	pop3_capa(struct pop3 *, struct error *);
 const struct pop3_caps *pop3_caps(const struct pop3 *);
+/*
+ * `pipelining off`: one command in flight at a time, even where CAPA
+ * offers PIPELINING.  Call before pop3_capa().
+ */
+void	pop3_lockstep(struct pop3 *);
 /* STLS then the TLS handshake; forgets the capabilities. */
 int	pop3_stls(struct pop3 *, const struct tls_params *, struct error *);
 /*

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "socks.h"
 #include "tls.h"
 #include "transport.h"
 #include "xmalloc.h"
@@ -63,7 +64,9 @@ struct transport {
 /* Set by transport_stop_on(): a signal asked the process to stop. */
 static volatile sig_atomic_t	*stop_flag;
 
-static int	 connect_addr(const struct addrinfo *, int, int *);
+static int	 connect_addr(const struct addrinfo *, const struct addrinfo *,
+		    int, int *);
+static struct addrinfo *source_addr(const char *, struct error *);
 static int	 errno_rank(int);
 static int	 wait_fd(int, short, int, struct error *);
 static int	 wait_until(int, short, const struct timespec *,
@@ -81,7 +84,14 @@ static int	 fill(struct transport *, int, const struct timespec *,
 struct transport *
 transport_connect(const char *host, int port, int timeout, struct error *err)
 {
-	struct addrinfo		 hints, *res, *ai;
+	return transport_connect_from(host, port, NULL, timeout, err);
+}
+
+struct transport *
+transport_connect_from(const char *host, int port, const char *source,
+    int timeout, struct error *err)
+{
+	struct addrinfo		 hints, *res, *ai, *src = NULL;
 	struct transport	*t;
 	char			 service[16];
 	const char		*lb, *rb;
@@ -92,7 +102,22 @@ transport_connect(const char *host, int port, int timeout, struct error *err)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(service, sizeof service, "%d", port);
+	if (source != NULL) {
+		if ((src = source_addr(source, err)) == NULL)
+			return NULL;
+		hints.ai_family = src->ai_family;
+	}
 	if ((r = getaddrinfo(host, service, &hints, &res)) != 0) {
+		freeaddrinfo(src);
+		/* The host may have addresses, just not of source's kind. */
+		if (source != NULL && (r == EAI_NONAME || r == EAI_ADDRFAMILY
+		    || r == EAI_NODATA)) {
+			error_set(err, EX_NOHOST, "host %s has no %s address "
+			    "to reach from source_ip %s", host,
+			    strchr(source, ':') != NULL ? "IPv6" : "IPv4",
+			    source);
+			return NULL;
+		}
 		/* No answer from DNS is the network being down: try later. */
 		error_set(err, r == EAI_AGAIN ? EX_TEMPFAIL : EX_NOHOST,
 		    "cannot resolve host %s: %s", host,
@@ -105,12 +130,13 @@ transport_connect(const char *host, int port, int timeout, struct error *err)
 	 * error: "refused" says more than an IPv6 route that is missing.
 	 */
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = connect_addr(ai, timeout, &e)) != -1)
+		if ((fd = connect_addr(ai, src, timeout, &e)) != -1)
 			break;
 		if (best == 0 || errno_rank(e) > errno_rank(best))
 			best = e;
 	}
 	freeaddrinfo(res);
+	freeaddrinfo(src);
 	if (fd == -1) {
 		lb = strchr(host, ':') != NULL ? "[" : "";
 		rb = strchr(host, ':') != NULL ? "]" : "";
@@ -120,7 +146,9 @@ transport_connect(const char *host, int port, int timeout, struct error *err)
 			    "the server", lb, host, rb, port, timeout);
 		else
 			error_set(err, EX_TEMPFAIL, "cannot connect to "
-			    "%s%s%s:%d: %s", lb, host, rb, port,
+			    "%s%s%s:%d%s%s: %s", lb, host, rb, port,
+			    source != NULL ? " from " : "",
+			    source != NULL ? source : "",
 			    strerror(best != 0 ? best : EHOSTUNREACH));
 		return NULL;
 	}
@@ -134,6 +162,13 @@ transport_connect(const char *host, int port, int timeout, struct error *err)
 	t->rbuf = xmalloc(RBUF_SIZE);
 	buf_init(&t->wbuf);
 	return t;
+}
+
+int
+transport_socks5(struct transport *t, const char *proxy, const char *host,
+    int port, struct error *err)
+{
+	return socks5_connect(t->fd, proxy, host, port, t->timeout, err);
 }
 
 int
@@ -350,7 +385,8 @@ transport_free(struct transport *t)
  * *errnum (ETIMEDOUT when the timeout ran out).
  */
 static int
-connect_addr(const struct addrinfo *ai, int timeout, int *errnum)
+connect_addr(const struct addrinfo *ai, const struct addrinfo *src,
+    int timeout, int *errnum)
 {
 	struct error	 werr;
 	socklen_t	 len;
@@ -361,6 +397,10 @@ connect_addr(const struct addrinfo *ai, int timeout, int *errnum)
 	if (fd == -1) {
 		*errnum = errno;
 		return -1;
+	}
+	if (src != NULL && bind(fd, src->ai_addr, src->ai_addrlen) == -1) {
+		e = errno;
+		goto fail;
 	}
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return fd;
@@ -385,6 +425,41 @@ fail:
 	close(fd);
 	*errnum = e;
 	return -1;
+}
+
+/*
+ * source_ip as a bindable address (any port).  A trial bind here turns
+ * "not an address of this host" into an error that names it, rather
+ * than a connect error that seems to be about the server.
+ */
+static struct addrinfo *
+source_addr(const char *source, struct error *err)
+{
+	struct addrinfo	 hints, *src;
+	int		 r, fd;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+	if ((r = getaddrinfo(source, NULL, &hints, &src)) != 0) {
+		error_set(err, EX_CONFIG, "source_ip %s: not an IP address: "
+		    "%s", source, gai_strerror(r));
+		return NULL;
+	}
+	fd = socket(src->ai_family, src->ai_socktype | SOCK_CLOEXEC,
+	    src->ai_protocol);
+	if (fd == -1 || bind(fd, src->ai_addr, src->ai_addrlen) == -1) {
+		error_set(err, EX_UNAVAILABLE, "cannot use source_ip %s: %s "
+		    "(is it an address of this host?)", source,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(src);
+		return NULL;
+	}
+	close(fd);
+	return src;
 }
 
 /* How much a connect error tells the user; the highest is reported. */

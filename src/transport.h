@@ -58,6 +58,20 @@ void	transport_stop_on(volatile sig_atomic_t *flag);
  */
 struct transport *transport_connect(const char *host, int port, int timeout,
 		    struct error *);
+/*
+ * The same from a local address (mpop's source_ip; NULL: any): only the
+ * host's addresses of source's family are tried.  An address this host
+ * does not have is EX_UNAVAILABLE, naming it.
+ */
+struct transport *transport_connect_from(const char *host, int port,
+		    const char *source, int timeout, struct error *);
+
+/*
+ * Over a fresh connection to a SOCKS5 proxy (proxy names it in
+ * messages): have it connect on to host:port; see socks.h.
+ */
+int	transport_socks5(struct transport *, const char *proxy,
+	    const char *host, int port, struct error *);
 
 /*
  * Start TLS over the connection: right after connect for implicit TLS, or

@@ -263,7 +263,7 @@ b64() {
 
 @test "auth values: unknown one is a config error listing the choices" {
 	popserver_start --mailbox "$MB" --log "$SLOG"
-	rc "password secret" "auth digest-md5"
+	rc "password secret" "auth bogus-mech"
 	fetch
 	assert_failure 78
 	assert_output --partial "scram-sha-256-plus"

@@ -32,10 +32,10 @@ setup() {
 }
 
 @test "an mpop key popfetch lacks gets a clear message" {
-	printf 'account default\nhost h\nproxy_host p\n' | write_fetchrc "$RC"
+	printf 'account default\nhost h\nsocket /tmp/s\n' | write_fetchrc "$RC"
 	run "$POPFETCH" -C "$RC"
 	assert_failure 78
-	assert_output --partial "proxy_host"
+	assert_output --partial "socket"
 }
 
 @test "a password in a file others can read is refused with the fix" {

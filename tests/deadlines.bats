@@ -164,6 +164,8 @@ nothing_delivered() {
 	done
 	cat >>"$SCRIPT" <<-'EOS'
 	S: .
+	C: NOOP
+	S: +OK
 	C: QUIT
 	S: +OK bye
 	EOS

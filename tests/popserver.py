@@ -417,6 +417,10 @@ class Session:
     def run(self):
         self.note("CONNECT")
         try:
+            self.note("PEER %s" % self.sock.getpeername()[0])
+        except OSError:
+            pass
+        try:
             self.sock.settimeout(IDLE_TIMEOUT)
             if self.cfg.tls == "implicit":
                 self.start_tls()
@@ -549,6 +553,9 @@ class Session:
             if line is None:
                 return
             self.note(b"C: " + line)
+            if b"\n" in self.reader.buf:
+                # Another command came before this one's reply.
+                self.note("PIPELINED")
             self.commands += 1
             n = self.commands
             if self.fault("cut_before_reply", n):

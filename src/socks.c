@@ -1,0 +1,182 @@
+/* socks.c -- a SOCKS5 CONNECT through a proxy (RFC 1928); see socks.h. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "socks.h"
+
+#define SOCKS_VERSION	5
+#define METHOD_NONE	0x00
+#define METHOD_REFUSED	0xff
+#define CMD_CONNECT	1
+#define ATYP_IPV4	1
+#define ATYP_NAME	3
+#define ATYP_IPV6	4
+#define NAME_MAX_LEN	255
+
+static int	 io(int, unsigned char *, size_t, int, int, const char *,
+		    struct error *);
+static const char *reply_text(int);
+
+int
+socks5_connect(int fd, const char *proxy, const char *host, int port,
+    int timeout, struct error *err)
+{
+	unsigned char	 req[4 + 1 + NAME_MAX_LEN + 2], ans[4 + 256 + 2];
+	struct in6_addr	 in6;
+	struct in_addr	 in4;
+	size_t		 len, n, need;
+
+	/* One method offered: none.  mpop has no proxy login either. */
+	req[0] = SOCKS_VERSION;
+	req[1] = 1;
+	req[2] = METHOD_NONE;
+	if (io(fd, req, 3, 1, timeout, proxy, err) == -1 ||
+	    io(fd, ans, 2, 0, timeout, proxy, err) == -1)
+		return -1;
+	if (ans[0] != SOCKS_VERSION) {
+		error_set(err, EX_PROTOCOL, "SOCKS proxy %s: not a SOCKS5 "
+		    "proxy (it answered version %u)", proxy, ans[0]);
+		return -1;
+	}
+	if (ans[1] != METHOD_NONE) {
+		error_set(err, EX_UNAVAILABLE, "SOCKS proxy %s: it wants a "
+		    "login, which popfetch does not support; use a proxy "
+		    "without authentication", proxy);
+		return -1;
+	}
+
+	req[0] = SOCKS_VERSION;
+	req[1] = CMD_CONNECT;
+	req[2] = 0;
+	if (inet_pton(AF_INET, host, &in4) == 1) {
+		req[3] = ATYP_IPV4;
+		memcpy(req + 4, &in4, 4);
+		n = 4 + 4;
+	} else if (inet_pton(AF_INET6, host, &in6) == 1) {
+		req[3] = ATYP_IPV6;
+		memcpy(req + 4, &in6, 16);
+		n = 4 + 16;
+	} else {
+		if ((len = strlen(host)) > NAME_MAX_LEN) {
+			error_set(err, EX_CONFIG, "SOCKS proxy %s: host name "
+			    "longer than %d characters", proxy, NAME_MAX_LEN);
+			return -1;
+		}
+		req[3] = ATYP_NAME;
+		req[4] = (unsigned char)len;
+		memcpy(req + 5, host, len);
+		n = 5 + len;
+	}
+	req[n++] = (unsigned char)(port >> 8);
+	req[n++] = (unsigned char)(port & 0xff);
+	if (io(fd, req, n, 1, timeout, proxy, err) == -1)
+		return -1;
+
+	/* VER REP RSV ATYP, then an address whose length ATYP gives. */
+	if (io(fd, ans, 4, 0, timeout, proxy, err) == -1)
+		return -1;
+	if (ans[0] != SOCKS_VERSION || ans[2] != 0) {
+		error_set(err, EX_PROTOCOL, "SOCKS proxy %s: malformed "
+		    "answer to CONNECT", proxy);
+		return -1;
+	}
+	if (ans[1] != 0) {
+		error_set(err, EX_TEMPFAIL, "SOCKS proxy %s cannot connect "
+		    "to %s port %d: %s", proxy, host, port,
+		    reply_text(ans[1]));
+		return -1;
+	}
+	switch (ans[3]) {
+	case ATYP_IPV4:
+		need = 4 + 2;
+		break;
+	case ATYP_IPV6:
+		need = 16 + 2;
+		break;
+	case ATYP_NAME:
+		if (io(fd, ans + 4, 1, 0, timeout, proxy, err) == -1)
+			return -1;
+		need = (size_t)ans[4] + 2;
+		break;
+	default:
+		error_set(err, EX_PROTOCOL, "SOCKS proxy %s: malformed "
+		    "answer to CONNECT (address type %u)", proxy, ans[3]);
+		return -1;
+	}
+	/* The bound address is of no use to us, but must not be left. */
+	return io(fd, ans + 5, need, 0, timeout, proxy, err);
+}
+
+/*
+ * Write all of buf (out) or read exactly len bytes into it (in) on the
+ * non-blocking fd; never more, so the server's first bytes stay unread.
+ */
+static int
+io(int fd, unsigned char *buf, size_t len, int out, int timeout,
+    const char *proxy, struct error *err)
+{
+	struct pollfd	 pfd;
+	time_t		 deadline = time(NULL) + timeout;
+	ssize_t		 r;
+	size_t		 done = 0;
+	int		 left;
+
+	while (done < len) {
+		r = out ? send(fd, buf + done, len - done, MSG_NOSIGNAL) :
+		    recv(fd, buf + done, len - done, 0);
+		if (r > 0) {
+			done += (size_t)r;
+			continue;
+		}
+		if (r == 0) {
+			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s closed the "
+			    "connection during the handshake", proxy);
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s: %s", proxy,
+			    strerror(errno));
+			return -1;
+		}
+		left = (int)(deadline - time(NULL));
+		pfd.fd = fd;
+		pfd.events = out ? POLLOUT : POLLIN;
+		if (left <= 0 || poll(&pfd, 1, left * 1000) == 0) {
+			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s: no answer "
+			    "within %d seconds", proxy, timeout);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* RFC 1928, section 6. */
+static const char *
+reply_text(int rep)
+{
+	static const char *const texts[] = {
+		"succeeded", "general SOCKS server failure",
+		"connection not allowed by ruleset", "network unreachable",
+		"host unreachable", "connection refused", "TTL expired",
+		"command not supported", "address type not supported",
+	};
+
+	if (rep >= 0 && rep < (int)(sizeof texts / sizeof texts[0]))
+		return texts[rep];
+	return "unknown error";
+}

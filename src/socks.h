@@ -1,0 +1,22 @@
+/* socks.h -- the client side of a SOCKS5 proxy (RFC 1928), no auth. */
+#ifndef SOCKS_H
+#define SOCKS_H
+
+struct error;
+
+#define SOCKS_DEFAULT_PORT	1080
+
+/*
+ * Ask the SOCKS5 proxy at the other end of fd (connected, non-blocking)
+ * to connect to host:port.  The name goes to the proxy as it is, never
+ * resolved here (so Tor resolves it); an IP address is sent as one.
+ * Reads no byte past the proxy's answer, so what the server says next
+ * stays in the socket.  Each step waits at most timeout seconds.
+ * proxy names the proxy in messages.  Errors: EX_TEMPFAIL when the proxy
+ * cannot reach the server or the connection drops, EX_PROTOCOL for an
+ * answer that is not SOCKS5, EX_UNAVAILABLE when the proxy wants a login.
+ */
+int	socks5_connect(int fd, const char *proxy, const char *host, int port,
+	    int timeout, struct error *);
+
+#endif

@@ -1,0 +1,319 @@
+#!/usr/bin/env bats
+# mpoprc.bats -- the keys and forms of mpop's configuration that popfetch
+# takes with mpop's meaning: bare booleans, only_new, pipelining,
+# tls_min_dh_prime_bits, source_ip; and the clear refusals of the rest.
+
+bats_require_minimum_version 1.5.0
+
+load lib/common
+load lib/popserver
+
+setup() {
+	MB=$TEST_TMP/mailbox
+	SLOG=$TEST_TMP/server.log
+	RC=$TEST_TMP/mpoprc
+	MD=$TEST_TMP/Maildir
+	mkdir -p "$MB"
+}
+
+teardown() {
+	popserver_stop || true
+}
+
+# account_rc EXTRA-LINES...: a plain-text account on the test server.
+account_rc() {
+	{
+		printf 'account default\nhost 127.0.0.1\nport %s\n' \
+		    "$POPSERVER_PORT"
+		printf 'tls off\nuser test\npassword secret\nauth user\n'
+		printf 'delivery maildir %s\ntimeout 30\n' "$MD"
+		printf '%s\n' "$@"
+	} | write_fetchrc "$RC"
+}
+
+@test "bare on/off keys mean on, as in mpop's 'key [(on|off)]'" {
+	make_mailbox "$MB" 2
+	popserver_start --mailbox "$MB" --log "$SLOG" --max-sessions 2
+	# tls bare in the defaults, turned off in the account: both forms.
+	write_fetchrc "$RC" <<EOF
+defaults
+tls
+tls_certcheck
+keep
+only_new
+received_header
+auth
+
+account default
+host 127.0.0.1
+port $POPSERVER_PORT
+tls off
+user test
+password secret
+delivery maildir $MD
+timeout 30
+EOF
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 2 ]
+	# keep: nothing deleted; received_header: a Received: line on top.
+	run grep -c '^C: DELE' "$SLOG"
+	assert_output 0
+	run head -n 1 "$MD"/new/*
+	assert_output --partial "Received: "
+	# only_new: the second run finds nothing new.
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 2 ]
+}
+
+@test "a bare 'tls' really turns TLS on" {
+	popserver_start --mailbox "$MB"
+	account_rc "tls"
+	run "$POPFETCH" -C "$RC"
+	# A plain server cannot answer a TLS handshake: not a config error.
+	refute [ "$status" -eq 0 ]
+	refute [ "$status" -eq 78 ]
+	assert_output --partial "TLS"
+}
+
+@test "a bare key with a wrong value is still refused" {
+	printf 'account default\nhost h\ntls yes\n' | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output --partial "$RC:3: invalid value 'yes' for 'tls'"
+	printf 'account default\nhost h\nonly_new maybe\n' | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output --partial "$RC:3: invalid value 'maybe' for 'only_new'"
+}
+
+@test "only_new off with keep: every run fetches every message again" {
+	make_mailbox "$MB" 3
+	popserver_start --mailbox "$MB" --log "$SLOG" --max-sessions 2
+	account_rc "keep on" "only_new off"
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 3 ]
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 6 ]
+	run grep -c '^C: RETR' "$SLOG"
+	assert_output 6
+	run grep -c '^C: DELE' "$SLOG"
+	assert_output 0
+}
+
+@test "only_new off without keep: each message once, then deleted" {
+	make_mailbox "$MB" 3
+	popserver_start --mailbox "$MB" --log "$SLOG" --max-sessions 2
+	account_rc "keep off" "only_new off"
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 3 ]
+	run grep -c '^C: DELE' "$SLOG"
+	assert_output 3
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 3 ]
+}
+
+@test "pipelining off: one command in flight, though the server offers it" {
+	make_mailbox "$MB" 8
+	popserver_start --mailbox "$MB" --log "$SLOG" --pipelining
+	account_rc "pipelining off"
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 8 ]
+	run grep -c '^PIPELINED' "$SLOG"
+	assert_output 0
+	run grep -c '^C: DELE' "$SLOG"
+	assert_output 8
+}
+
+@test "pipelining auto and on: commands go together where offered" {
+	for mode in auto on; do
+		rm -rf "$MB" "$MD" "$SLOG"
+		mkdir -p "$MB"
+		make_mailbox "$MB" 8
+		popserver_start --mailbox "$MB" --log "$SLOG" --pipelining
+		account_rc "pipelining $mode"
+		run "$POPFETCH" -C "$RC" -q
+		assert_success
+		[ "$(maildir_count "$MD")" -eq 8 ]
+		run grep -c '^PIPELINED' "$SLOG"
+		refute_output 0
+		popserver_stop
+	done
+	printf 'account default\nhost h\npipelining yes\n' | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output --partial "$RC:3: invalid value 'yes' for 'pipelining'"
+}
+
+@test "tls_min_dh_prime_bits: accepted; -v says it has no effect" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --max-sessions 2
+	account_rc "tls_min_dh_prime_bits 2048"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	refute_output --partial "tls_min_dh_prime_bits"
+	run "$POPFETCH" -C "$RC" -v
+	assert_success
+	assert_output --partial "tls_min_dh_prime_bits is ignored"
+	printf 'account default\nhost h\ntls_min_dh_prime_bits lots\n' |
+	    write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output --partial "$RC:3:"
+}
+
+@test "delivery exchange: refused with what to use instead" {
+	printf 'account default\nhost h\ndelivery exchange /srv/pickup\n' |
+	    write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output "popfetch: $RC:3: 'delivery exchange' (an Exchange pickup directory) is not supported; use 'delivery maildir DIR' or 'delivery mda COMMAND'"
+}
+
+@test "mpop keys popfetch lacks: key, file:line and what to do" {
+	for key in "socket /tmp/s" "ntlmdomain CORP" "tls_host_override x" \
+	    "eval echo host h" "tls_nocertcheck" "domain example.org"; do
+		printf 'defaults\nkeep on\naccount default\nhost h\n%s\n' \
+		    "$key" | write_fetchrc "$RC"
+		run "$POPFETCH" -C "$RC"
+		assert_failure 78
+		assert_output --regexp "^popfetch: $RC:5: mpop key '${key%% *}' is not supported by popfetch: .+$"
+	done
+	printf 'account default\nhost h\ntls_nocertcheck\n' | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC"
+	assert_output --partial "write 'tls_certcheck off' instead"
+}
+
+@test "auth ntlm and digest-md5: refused with what to use instead" {
+	for m in ntlm digest-md5; do
+		printf 'account default\nhost h\nauth %s\n' "$m" |
+		    write_fetchrc "$RC"
+		run "$POPFETCH" -C "$RC"
+		assert_failure 78
+		assert_output --regexp "^popfetch: $RC:3: 'auth $m' is not supported by popfetch \(.+\); use 'auth auto', or a method the server offers \(see popfetch --serverinfo\)$"
+	done
+}
+
+@test "a string key alone unsets what was inherited; tls_force_sslv3 is ignored" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	write_fetchrc "$RC" <<EOF
+defaults
+password wrong
+tls_fingerprint 3E:4B:2C:9A:1D:0F:77:65:12:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67
+tls_priorities NONE:bogus
+tls_force_sslv3 on
+
+account default
+host 127.0.0.1
+port $POPSERVER_PORT
+tls off
+user test
+auth user
+password
+passwordeval "echo secret"
+tls_fingerprint
+tls_priorities
+tls_force_sslv3
+delivery maildir $MD
+timeout 30
+EOF
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 1 ]
+	run grep -c '^C: PASS' "$SLOG"
+	assert_output 1
+}
+
+@test "source_ip: the server sees the connection from that address" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --log "$SLOG" --max-sessions 2
+	account_rc "keep on" "source_ip 127.0.0.2"
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	run grep '^PEER ' "$SLOG"
+	assert_output "PEER 127.0.0.2"
+	# The same account from the other address: the server sees that one.
+	: >"$SLOG"
+	account_rc "keep on" "source_ip 127.0.0.3"
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	run grep '^PEER ' "$SLOG"
+	assert_output "PEER 127.0.0.3"
+	[ "$(maildir_count "$MD")" -eq 1 ]
+}
+
+@test "source_ip: an address this host lacks, or of the wrong family" {
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	# TEST-NET-1: no host has it, so the bind fails and nothing is sent.
+	account_rc "source_ip 192.0.2.1"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 69
+	assert_output --partial "cannot use source_ip 192.0.2.1"
+	account_rc "source_ip ::1"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 68
+	assert_output --partial "host 127.0.0.1 has no IPv6 address to reach from source_ip ::1"
+	run grep -c '^CONNECT' "$SLOG"
+	assert_output 0
+	printf 'account default\nhost h\nsource_ip my.host.name\n' |
+	    write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output --partial "$RC:3: invalid value 'my.host.name' for 'source_ip'"
+}
+
+# mpop_accepts FILE: mpop 1.4.18 parses FILE (--pretend prints the
+# settings of every account and connects nowhere; it runs passwordeval,
+# so the password tools are stand-ins from tests/mpoprc/bin).
+mpop_accepts() {
+	PATH=$TESTS_SRCDIR/mpoprc/bin:$PATH mpop -C "$1" --pretend -a \
+	    >/dev/null 2>"$TEST_TMP/mpop.err"
+}
+
+# popfetch_parses FILE: popfetch reads FILE through; an account name no
+# file has makes it stop right after parsing, before any connection.
+popfetch_parses() {
+	run "$POPFETCH" -C "$1" -s no-such-account-popfetch-compat
+	[ "$status" -eq 64 ] && [[ $output == *"no account named"* ]]
+}
+
+@test "compatibility: every mpoprc mpop accepts, popfetch accepts (exceptions: tests/mpoprc/EXCEPTIONS)" {
+	command -v mpop >/dev/null || skip "mpop is not installed (setup installs it)"
+	local f name reason failed=0 checked=0
+	for f in "$TESTS_SRCDIR"/mpoprc/*.mpoprc; do
+		name=${f##*/}
+		cp "$f" "$TEST_TMP/$name"
+		chmod 600 "$TEST_TMP/$name"
+		grep -q "^$name[[:space:]]" "$TESTS_SRCDIR/mpoprc/SOURCES" || {
+			echo "$name: no origin in tests/mpoprc/SOURCES"
+			failed=1
+		}
+		if ! mpop_accepts "$TEST_TMP/$name"; then
+			echo "$name: mpop refuses it: $(cat "$TEST_TMP/mpop.err")"
+			failed=1
+			continue
+		fi
+		checked=$((checked + 1))
+		reason=$(sed -n "s/^$name[[:space:]]*//p" "$TESTS_SRCDIR/mpoprc/EXCEPTIONS")
+		if [ -n "$reason" ]; then
+			# A documented exception must stay a clear refusal.
+			run "$POPFETCH" -C "$TEST_TMP/$name" -s no-such-account
+			if [ "$status" -ne 78 ] || [[ $output != *"$TEST_TMP/$name:"* ]]; then
+				echo "$name: listed as an exception ($reason) but popfetch says ($status): $output"
+				failed=1
+			fi
+		elif ! popfetch_parses "$TEST_TMP/$name"; then
+			echo "$name: mpop accepts it, popfetch refuses it ($status): $output"
+			failed=1
+		fi
+	done
+	[ "$checked" -ge 13 ]
+	[ "$failed" -eq 0 ]
+}

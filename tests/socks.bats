@@ -1,0 +1,153 @@
+#!/usr/bin/env bats
+# socks.bats -- proxy_host/proxy_port: fetching through a real SOCKS5 proxy
+# (microsocks, on 127.0.0.1) with TLS and STLS, and clear errors from a
+# proxy that refuses, hangs up or answers garbage (tests/badsocks.py).
+
+bats_require_minimum_version 1.5.0
+
+load lib/common
+load lib/popserver
+load lib/certs
+
+setup() {
+	command -v microsocks >/dev/null ||
+	    skip "microsocks is not installed (setup installs it)"
+	CERTS=$BATS_RUN_TMPDIR/certs
+	make_test_ca "$CERTS"
+	MB=$TEST_TMP/mailbox
+	MD=$TEST_TMP/Maildir
+	RC=$TEST_TMP/fetchrc
+	SLOG=$TEST_TMP/server.log
+	PLOG=$TEST_TMP/proxy.log
+	mkdir -p "$MB"
+	PROXY_PID=
+}
+
+teardown() {
+	popserver_stop || true
+	if [ -n "$PROXY_PID" ]; then
+		kill "$PROXY_PID" 2>/dev/null || true
+		wait "$PROXY_PID" 2>/dev/null || true
+	fi
+}
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (10 s at most).
+wait_port() {
+	local i
+	for i in $(seq 100); do
+		"$PYTHON3" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on port $1" >&2
+	return 1
+}
+
+# microsocks_start [flags]: a real SOCKS5 proxy on 127.0.0.1:$PROXY_PORT.
+microsocks_start() {
+	PROXY_PORT=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	microsocks -i 127.0.0.1 -p "$PROXY_PORT" "$@" >"$PLOG" 2>&1 3>&- &
+	PROXY_PID=$!
+	wait_port "$PROXY_PORT"
+}
+
+# badsocks_start MODE: the scripted proxy; its port in $PROXY_PORT.
+badsocks_start() {
+	rm -f "$TEST_TMP/proxy.port"
+	"$PYTHON3" "$TESTS_SRCDIR/badsocks.py" --mode "$1" \
+	    --port-file "$TEST_TMP/proxy.port" --log "$PLOG" \
+	    </dev/null >/dev/null 2>&1 3>&- &
+	PROXY_PID=$!
+	local i
+	for i in $(seq 100); do
+		[ -s "$TEST_TMP/proxy.port" ] && break
+		sleep 0.1
+	done
+	read -r PROXY_PORT <"$TEST_TMP/proxy.port"
+}
+
+# rc HOST PORT [lines]: an account through the proxy.
+rc() {
+	local host=$1 port=$2
+	shift 2
+	{
+		printf 'account default\nhost %s\nport %s\n' "$host" "$port"
+		printf 'proxy_host 127.0.0.1\nproxy_port %s\n' "$PROXY_PORT"
+		printf 'user test\npassword secret\ntimeout 20\nreceived_header off\n'
+		printf 'tls_trust_file %s\ndelivery maildir %s\n' \
+		    "$CERTS/ca.pem" "$MD"
+		printf '%s\n' "$@"
+	} | write_fetchrc "$RC"
+}
+
+@test "through a real SOCKS5 proxy with implicit TLS: byte-exact" {
+	make_mailbox "$MB" 5 20000
+	popserver_start --mailbox "$MB" --log "$SLOG" --tls implicit \
+	    --cert "$CERTS/server.pem" --key "$CERTS/server-key.pem"
+	# The proxy's outgoing address tells the server it came through it.
+	microsocks_start -b 127.0.0.4
+	rc 127.0.0.1 "$POPSERVER_PORT"
+	cp -r "$MB" "$TEST_TMP/sent"
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	assert_maildir_matches "$TEST_TMP/sent" "$MD"
+	run grep '^PEER ' "$SLOG"
+	assert_output "PEER 127.0.0.4"
+}
+
+@test "through a real SOCKS5 proxy with STLS" {
+	make_mailbox "$MB" 3
+	popserver_start --mailbox "$MB" --log "$SLOG" --tls starttls \
+	    --cert "$CERTS/server.pem" --key "$CERTS/server-key.pem"
+	microsocks_start -b 127.0.0.4
+	rc 127.0.0.1 "$POPSERVER_PORT" "tls_starttls on"
+	cp -r "$MB" "$TEST_TMP/sent"
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	assert_maildir_matches "$TEST_TMP/sent" "$MD"
+	run grep -c '^C: STLS' "$SLOG"
+	assert_output 1
+	run grep '^PEER ' "$SLOG"
+	assert_output "PEER 127.0.0.4"
+}
+
+@test "the server's name goes to the proxy unresolved (as Tor needs)" {
+	badsocks_start refuse
+	rc pop.example.invalid 995
+	run "$POPFETCH" -C "$RC"
+	assert_failure 75
+	assert_output "default: SOCKS proxy 127.0.0.1:$PROXY_PORT cannot connect to pop.example.invalid port 995: connection refused"
+	run cat "$PLOG"
+	assert_output "REQUEST 3 pop.example.invalid 995"
+}
+
+@test "a proxy that hangs up, answers garbage or wants a login: clear errors" {
+	badsocks_start close
+	rc pop.example.invalid 995
+	run "$POPFETCH" -C "$RC"
+	assert_failure 75
+	assert_output --partial "SOCKS proxy 127.0.0.1:$PROXY_PORT closed the connection during the handshake"
+	wait "$PROXY_PID" || true
+
+	badsocks_start garbage
+	rc pop.example.invalid 995
+	run "$POPFETCH" -C "$RC"
+	assert_failure 76
+	assert_output --partial "SOCKS proxy 127.0.0.1:$PROXY_PORT: not a SOCKS5 proxy"
+	wait "$PROXY_PID" || true
+
+	badsocks_start auth
+	rc pop.example.invalid 995
+	run "$POPFETCH" -C "$RC"
+	assert_failure 69
+	assert_output --partial "it wants a login, which popfetch does not support"
+	wait "$PROXY_PID" || true
+	PROXY_PID=
+}
+
+@test "no proxy listening: a temporary failure naming the proxy" {
+	PROXY_PORT=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	rc pop.example.invalid 995
+	run "$POPFETCH" -C "$RC"
+	assert_failure 75
+	assert_output --partial "SOCKS proxy: cannot connect to 127.0.0.1:$PROXY_PORT"
+}
