@@ -54,8 +54,8 @@ mount --bind "$d/run" /run/courier || exit 1
 makeuserdb || exit 1
 /usr/lib/courier/courier-authlib/authdaemond >>"$d/authdaemond.log" 2>&1 &
 export COURIERTLS=/usr/bin/couriertls TLS_CERTFILE="$d/pop3d.pem" \\
-	TLS_DHPARAMS="$d/dhparams.pem" TLS_CACHEFILE="$d/tlscache" \\
-	TLS_CACHESIZE=65536 TLS_VERIFYPEER=NONE MAILDIRPATH=Maildir \\
+	TLS_DHPARAMS="$d/dhparams.pem" \\
+	TLS_VERIFYPEER=NONE MAILDIRPATH=Maildir \\
 	POP3AUTH="${COURIER_POP3AUTH:-PLAIN LOGIN CRAM-MD5 CRAM-SHA1 CRAM-SHA256}" \\
 	POP3AUTH_TLS="${COURIER_POP3AUTH_TLS:-PLAIN LOGIN}" POP3_TLS_REQUIRED=0
 POP3_STARTTLS=YES /usr/sbin/couriertcpd -address=127.0.0.1 -nodnslookup \\
@@ -84,7 +84,9 @@ courier_start() {
 	local certs=${COURIER_CERTS:-${BATS_RUN_TMPDIR:-$COURIER_DIR}/certs}
 	make_test_ca "$certs" || return 1
 	cat "$certs/server-key.pem" "$certs/server.pem" >"$COURIER_DIR/pop3d.pem"
-	chmod 0600 "$COURIER_DIR/pop3d.pem"
+	# courierpop3login runs couriertls for STLS without root: the test key
+	# (throw-away, in a private dir) must be readable to it.
+	chmod 0644 "$COURIER_DIR/pop3d.pem"
 	cp /etc/courier/dhparams.pem "$COURIER_DIR/dhparams.pem" 2>/dev/null ||
 		certtool --generate-dh-params --sec-param medium \
 			--outfile "$COURIER_DIR/dhparams.pem" >/dev/null 2>&1
@@ -138,6 +140,13 @@ courier_stop() {
 			servers_alive "$p" && kill -KILL "$p" 2>/dev/null
 		done
 		wait "$COURIER_PID" 2>/dev/null || true
+	fi
+	# Anything of this instance that escaped the tree (its command line names
+	# the private directory, which no other process does).
+	if [[ -n ${COURIER_DIR:-} ]]; then
+		for p in $(ps -eo pid=,args= | awk -v d="$COURIER_DIR" 'index($0, d) && !/awk/ { print $1 }'); do
+			[[ $p == "$$" || $p == "$BASHPID" ]] || kill -KILL "$p" 2>/dev/null
+		done
 	fi
 	COURIER_PID=
 	if [[ -n ${COURIER_DIR:-} && -d $COURIER_DIR ]]; then
