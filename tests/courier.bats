@@ -90,8 +90,10 @@ srv_dump()     { courier_dump "$@"; }
 	interop_status implicit
 }
 
+# After STLS Courier lists POP3AUTH_TLS (here PLAIN LOGIN), not POP3AUTH.
 @test "courier: -S shows the server's capabilities without logging in" {
-	interop_serverinfo starttls STLS CRAM-MD5 Courier
+	interop_serverinfo starttls "STLS on a plain connection" "PLAIN LOGIN" \
+		"Courier Mail Server"
 }
 
 @test "courier: wrong password (auth auto) is exit 77 within seconds" {
