@@ -127,17 +127,18 @@ _courier_tree() {
 	done
 }
 
+# Under bats' errexit: every kill may find its process gone already.
 courier_stop() {
 	local pids p deadline
 	if [[ -n ${COURIER_PID:-} ]]; then
 		pids=$(_courier_tree "$COURIER_PID")
-		for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+		for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
 		deadline=$((SECONDS + 5))
 		for p in $pids; do
 			while servers_alive "$p" && ((SECONDS < deadline)); do
 				sleep 0.05
 			done
-			servers_alive "$p" && kill -KILL "$p" 2>/dev/null
+			if servers_alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
 		done
 		wait "$COURIER_PID" 2>/dev/null || true
 	fi
@@ -145,7 +146,7 @@ courier_stop() {
 	# the private directory, which no other process does).
 	if [[ -n ${COURIER_DIR:-} ]]; then
 		for p in $(ps -eo pid=,args= | awk -v d="$COURIER_DIR" 'index($0, d) && !/awk/ { print $1 }'); do
-			[[ $p == "$$" || $p == "$BASHPID" ]] || kill -KILL "$p" 2>/dev/null
+			[[ $p == "$$" || $p == "$BASHPID" ]] || kill -KILL "$p" 2>/dev/null || true
 		done
 	fi
 	COURIER_PID=
