@@ -26,6 +26,8 @@
 #define DEFAULT_LOCK_WAIT	5
 /* Longer than any password; it bounds what we keep of passwordeval. */
 #define PASSWORD_MAX	4096
+/* Time to type a passphrase when passwordeval can prompt on a terminal. */
+#define PASSWORDEVAL_TTY_WAIT	600
 
 static char	*strdup_or_null(const char *);
 static void	 replace_str(char **, const char *);
@@ -36,7 +38,10 @@ static char	*run_passwordeval(const struct account *, struct error *);
 static char	*prompt_password(const struct account *, struct error *);
 static void	 exec_passwordeval(int, const char *, int)
 		    __attribute__((noreturn));
-static int	 wait_output(int, const struct timespec *);
+static int	 read_bounded(int, char *, size_t *, size_t *, long long,
+		    int *);
+static int	 reap_bounded(pid_t, int, long long, int *);
+static long long	 now_ms(void);
 
 struct account *
 account_new(const char *name, const char *file, int line)
@@ -431,79 +436,63 @@ prompt_password(const struct account *a, struct error *err)
  * stdin and stderr stay the user's so that gpg and friends can prompt.  The
  * output is read to the end so that the command never dies of SIGPIPE, but
  * only the first PASSWORD_MAX bytes are kept, and zeroed afterwards.
+ *
+ * A command that hangs (a locked keyring, a network helper that never
+ * answers) must not hold a run from cron, and with it the account lock:
+ * it gets the account's `timeout`, or PASSWORDEVAL_TTY_WAIT when stdin is
+ * a terminal so that a passphrase can be typed.  Without a terminal the
+ * command runs in a process group of its own, and the whole group is
+ * killed at the bound; on a terminal it must stay in the foreground group
+ * to read from it, so only the shell is killed.
  */
 static char *
 run_passwordeval(const struct account *a, struct error *err)
 {
-	char		 out[PASSWORD_MAX], drain[512], *pw = NULL, *nl;
+	char		 out[PASSWORD_MAX], *pw = NULL, *nl;
 	int		 pfd[2] = { -1, -1 }, status, read_errno = 0;
-	int		 bounded, timed_out = 0;
+	int		 tty, bound, own_group, rc;
 	size_t		 len = 0, dropped = 0;
-	ssize_t		 n;
+	long long	 deadline;
 	pid_t		 pid;
-	struct timespec	 end;
 
+	tty = isatty(STDIN_FILENO);
+	bound = a->timeout;
+	if (tty && bound < PASSWORDEVAL_TTY_WAIT)
+		bound = PASSWORDEVAL_TTY_WAIT;
+	own_group = !tty;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		error_set(err, EX_OSERR, "account %s: passwordeval: pipe: %s",
 		    a->name, strerror(errno));
 		goto out;
 	}
+	deadline = now_ms() + (long long)bound * 1000;
 	if ((pid = fork()) == -1) {
 		error_set(err, EX_OSERR, "account %s: passwordeval: fork: %s",
 		    a->name, strerror(errno));
 		goto out;
 	}
-	/*
-	 * Bounded unless on a terminal, where it may be asking for a
-	 * passphrase (gpg's pinentry) and Ctrl-C reaches it anyway.
-	 */
-	bounded = !isatty(STDIN_FILENO);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += a->timeout;
 	if (pid == 0)
-		exec_passwordeval(pfd[1], a->passwordeval, bounded);
+		exec_passwordeval(pfd[1], a->passwordeval, own_group);
+	if (own_group)
+		(void)setpgid(pid, pid);	/* no race with the child's own */
 	close(pfd[1]);
 	pfd[1] = -1;
 
-	for (;;) {
-		if (bounded && wait_output(pfd[0], &end) == 0) {
-			/* Its own process group: all of it goes. */
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			timed_out = 1;
-			break;
-		}
-		if (len < sizeof out)
-			n = read(pfd[0], out + len, sizeof out - len);
-		else
-			n = read(pfd[0], drain, sizeof drain);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			read_errno = errno;
-		if (n <= 0)
-			break;
-		if (len < sizeof out)
-			len += (size_t)n;
-		else
-			dropped += (size_t)n;
-	}
-	close(pfd[0]);
-	pfd[0] = -1;
-	while (waitpid(pid, &status, 0) == -1) {
-		if (errno != EINTR) {
+	/* A failed read gives the child no more time: kill it at once. */
+	rc = read_bounded(pfd[0], out, &len, &dropped, deadline, &read_errno);
+	if (reap_bounded(pid, own_group, rc == -1 ? 0 : deadline,
+	    &status) == -1 || rc == -1) {
+		if (read_errno != 0)
 			error_set(err, EX_OSERR, "account %s: passwordeval: "
-			    "waitpid: %s", a->name, strerror(errno));
-			goto out;
-		}
-	}
-
-	if (timed_out) {
-		error_set(err, EX_TEMPFAIL, "account %s: passwordeval command "
-		    "printed no password within %d seconds (the account's "
-		    "timeout); it was stopped", a->name, a->timeout);
+			    "%s", a->name, strerror(read_errno));
+		else
+			error_set(err, EX_TEMPFAIL, "account %s: passwordeval "
+			    "command did not finish within %d seconds and was "
+			    "killed; nothing was fetched (check the command, "
+			    "or raise timeout)", a->name, bound);
 		goto out;
 	}
+
 	if (WIFSIGNALED(status)) {
 		error_set(err, EX_CONFIG, "account %s: passwordeval command "
 		    "failed (killed by signal %d)", a->name, WTERMSIG(status));
@@ -512,11 +501,6 @@ run_passwordeval(const struct account *a, struct error *err)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		error_set(err, EX_CONFIG, "account %s: passwordeval command "
 		    "failed (exit %d)", a->name, WEXITSTATUS(status));
-		goto out;
-	}
-	if (read_errno != 0) {
-		error_set(err, EX_IOERR, "account %s: passwordeval: read: %s",
-		    a->name, strerror(read_errno));
 		goto out;
 	}
 	if ((nl = memchr(out, '\n', len)) != NULL)
@@ -542,38 +526,100 @@ out:
 	if (pfd[1] != -1)
 		close(pfd[1]);
 	explicit_bzero(out, sizeof out);
-	explicit_bzero(drain, sizeof drain);
 	return pw;
 }
 
-/* In the child: only async-signal-safe calls until exec. */
-/* 1 when fd has input or end of file, 0 once end has passed. */
-static int
-wait_output(int fd, const struct timespec *end)
+static long long
+now_ms(void)
 {
-	struct pollfd	pfd;
-	struct timespec	now;
-	long long	ms;
+	struct timespec	ts;
 
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (end->tv_sec - now.tv_sec) * 1000LL +
-		    (end->tv_nsec - now.tv_nsec) / 1000000;
-		if (ms <= 0)
-			return 0;
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, ms > 1000 ? 1000 : (int)ms) > 0)
-			return 1;
-	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Read fd to its end by the deadline: the first PASSWORD_MAX bytes into
+ * out, the rest counted in *dropped.  -1 at the deadline, or on a read
+ * error with *read_errno set.
+ */
+static int
+read_bounded(int fd, char *out, size_t *len, size_t *dropped,
+    long long deadline, int *read_errno)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	char		drain[512];
+	long long	left;
+	ssize_t		n;
+	int		r;
+
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0)
+			return -1;
+		r = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		if (r == -1 && errno != EINTR) {
+			*read_errno = errno;
+			return -1;
+		}
+		if (r <= 0)
+			continue;
+		if (*len < PASSWORD_MAX)
+			n = read(fd, out + *len, PASSWORD_MAX - *len);
+		else
+			n = read(fd, drain, sizeof drain);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1) {
+			*read_errno = errno;
+			explicit_bzero(drain, sizeof drain);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if (*len < PASSWORD_MAX)
+			*len += (size_t)n;
+		else
+			*dropped += (size_t)n;
+	}
+	explicit_bzero(drain, sizeof drain);
+	return 0;
+}
+
+/*
+ * Wait for the child until the deadline (0: not at all); past it, kill it
+ * (and its group if it has one), reap it and return -1.
+ */
+static int
+reap_bounded(pid_t pid, int own_group, long long deadline, int *status)
+{
+	struct timespec	tick = { 0, 20 * 1000000L };
+	pid_t		r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (now_ms() >= deadline)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	if (own_group)
+		kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+		;
+	return -1;
+}
+
+/* In the child: only async-signal-safe calls until exec. */
 static void
 exec_passwordeval(int fd, const char *cmd, int own_group)
 {
 	char *const	argv[] = { "sh", "-c", (char *)cmd, NULL };
 
-	/* So that a timeout can stop the command and what it started. */
+	/* Its own group, so a timeout kills what it started too. */
 	if (own_group)
 		(void)setpgid(0, 0);
 	/* popfetch ignores these; ignored signals survive exec. */
