@@ -52,6 +52,10 @@ struct session {
 	size_t			 dq_head, dq_tail;
 	char			*deleted;	/* per scan index: DELE accepted */
 	uint64_t		 msg_bytes;	/* of the message being read */
+	uint64_t		 grow_limit;	/* abandon a message past it; 0: off */
+	int			 oversize;	/* this one passed grow_limit */
+	int			 held;		/* a read message awaits the next reply */
+	size_t			 held_tag;	/* its scan index */
 	const struct fetch_opts	*fo;
 	struct progress		 pg;		/* when fo->progress */
 	size_t			*staged;	/* delivered, not yet durable */
@@ -87,6 +91,8 @@ static int	got_dele(struct session *, const struct pop3_reply *,
 static int	got_quit(struct session *, const struct pop3_reply *,
 		    struct error *);
 static int	sync_batch(struct session *, struct error *);
+static int	release_held(struct session *, struct error *);
+static void	drop_held(struct session *, const char *);
 static int	deliver_out(void *, const char *, size_t, struct error *);
 static int	write_received(struct session *, struct error *);
 static int	not_delivered(struct session *, const struct pop3_msg *,
@@ -435,6 +441,11 @@ deliver_out(void *arg, const char *p, size_t n, struct error *err)
 	s->msg_bytes += n;
 	if (s->fo->progress)
 		progress_bytes(&s->pg, n);
+	/* Past the limit: read the rest into the void, keep the session. */
+	if (s->grow_limit > 0 && s->msg_bytes >= s->grow_limit)
+		s->oversize = 1;
+	if (s->oversize)
+		return 0;
 	return sink_write(s->sink, p, n, err);
 }
 
@@ -472,8 +483,6 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	const struct pop3_msg	*m = &s->scan.msgs[r->tag];
 	struct sink_msginfo	 mi;
 	char			 tag[SINK_TAG_LEN + 1];
-	struct error		 why;
-	int			 rc;
 
 	if (!r->ok) {
 		/* One message the server cannot give must not block the rest. */
@@ -490,6 +499,7 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		mi.tag = tag;
 	}
 	s->msg_bytes = 0;
+	s->oversize = 0;
 	if (sink_open(s->sink, &mi, err) == -1)
 		return -1;
 	if ((s->a->received_header && write_received(s, err) == -1) ||
@@ -498,6 +508,37 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		error_prefix(err, "message %lu", m->num);
 		return -1;
 	}
+	if (s->oversize) {
+		sink_abort(s->sink);
+		s->st->skipped++;
+		log_warn(s->a->name, "message %lu grew past %llu bytes while "
+		    "being read (LIST said %llu); abandoned, it stays on the "
+		    "server", m->num, (unsigned long long)s->grow_limit,
+		    (unsigned long long)m->size);
+		return 0;
+	}
+	/*
+	 * Its terminator is only trusted once the next reply parses (or
+	 * nothing more comes): a server that went astray inside the body
+	 * would otherwise have half a message recorded and later deleted.
+	 */
+	s->held = 1;
+	s->held_tag = r->tag;
+	return 0;
+}
+
+/* The reply after the held message parsed: deliver and record it. */
+static int
+release_held(struct session *s, struct error *err)
+{
+	const struct pop3_msg	*m;
+	struct error		 why;
+	int			 rc;
+
+	if (!s->held)
+		return 0;
+	s->held = 0;
+	m = &s->scan.msgs[s->held_tag];
 	error_clear(&why);
 	if ((rc = sink_stage(s->sink, &why)) == SINK_REFUSED)
 		return not_delivered(s, m, &why);
@@ -508,7 +549,7 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	if (m->uid != NULL && s->us != NULL &&
 	    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
 		return -1;
-	s->staged[s->nstaged++] = r->tag;
+	s->staged[s->nstaged++] = s->held_tag;
 	s->staged_bytes += s->msg_bytes;
 	if (s->fo->progress && log_level() >= LOG_VERBOSE)
 		progress_end(&s->pg);	/* the line below replaces it */
@@ -520,6 +561,19 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	if (s->nstaged == FETCH_BATCH)
 		return sync_batch(s, err);
 	return 0;
+}
+
+/* What followed the held message was malformed: it was not delivered. */
+static void
+drop_held(struct session *s, const char *what)
+{
+	if (!s->held)
+		return;
+	s->held = 0;
+	sink_abort(s->sink);
+	log_error(s->a->name, "message %lu: %s followed it, so its end is "
+	    "not trusted; not delivered, it stays on the server",
+	    s->scan.msgs[s->held_tag].num, what);
 }
 
 /*
@@ -598,6 +652,9 @@ transfer(struct session *s, struct error *err)
 			if (send_next(s, &next, err) == -1)
 				return -1;
 		/* The last RETR is in: close the batch, its DELEs go next. */
+		if (next == s->ntodo && s->retr_inflight == 0 && s->held &&
+		    release_held(s, err) == -1)
+			return -1;
 		if (next == s->ntodo && s->retr_inflight == 0 &&
 		    s->nstaged > 0) {
 			if (sync_batch(s, err) == -1)
@@ -614,7 +671,11 @@ transfer(struct session *s, struct error *err)
 		}
 		if (pop3_inflight(s->p) == 0)
 			return 0;
-		if (pop3_reply(s->p, &r, err) == -1)
+		if (pop3_reply(s->p, &r, err) == -1) {
+			drop_held(s, "a malformed reply");
+			return -1;
+		}
+		if (release_held(s, err) == -1)
 			return -1;
 		switch (r.cmd) {
 		case P3_RETR:
@@ -717,6 +778,9 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	s.now = time(NULL);
 	s.stop = fo->stop;
 	s.fo = fo;
+	s.grow_limit = a->skipsize;
+	if (a->killsize > 0 && (s.grow_limit == 0 || a->killsize < s.grow_limit))
+		s.grow_limit = a->killsize;
 	if (gethostname(s.localhost, sizeof s.localhost) == -1 ||
 	    s.localhost[0] == '\0')
 		strlcpy(s.localhost, "localhost", sizeof s.localhost);
@@ -761,6 +825,7 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 		goto out;
 	rc = 0;
 out:
+	drop_held(&s, "an error");
 	if (rc == -1 && s.nstaged > 0) {
 		struct error	e2;
 

@@ -100,13 +100,26 @@ take_lock(struct uidstate *us, int lock_wait, struct error *err)
 {
 	char		*lockpath;
 	struct timespec	 nap = { 0, 100 * 1000 * 1000 };
+	struct stat	 st;
 	int		 waited;
 
 	xasprintf(&lockpath, "%s.lock", us->path);
-	us->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/*
+	 * O_NONBLOCK: a FIFO (or device) planted here must be refused at
+	 * once, not waited on; symlinks are followed (a linked state
+	 * directory is legitimate), the target must be a regular file.
+	 */
+	us->lockfd = open(lockpath, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC,
+	    0600);
 	if (us->lockfd == -1) {
 		error_set(err, EX_CANTCREAT, "cannot open lock file %s: %s",
 		    lockpath, strerror(errno));
+		free(lockpath);
+		return -1;
+	}
+	if (fstat(us->lockfd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		error_set(err, EX_DATAERR, "lock file %s is not a regular "
+		    "file; remove it", lockpath);
 		free(lockpath);
 		return -1;
 	}
@@ -222,7 +235,8 @@ load(struct uidstate *us, struct error *err)
 	ssize_t		 n;
 	int		 fd, rc;
 
-	fd = open(us->path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO here is refused below, never waited on. */
+	fd = open(us->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 0;
@@ -233,7 +247,7 @@ load(struct uidstate *us, struct error *err)
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size > UIDSTATE_FILE_MAX) {
 		error_set(err, EX_DATAERR, "UID state %s is not a regular "
-		    "file of a sane size", us->path);
+		    "file of a sane size; move it away", us->path);
 		close(fd);
 		return -1;
 	}
@@ -380,10 +394,15 @@ open_append(struct uidstate *us, struct error *err)
 	int		created;
 
 	us->appendfd = open(us->path, O_WRONLY | O_APPEND | O_CREAT |
-	    O_CLOEXEC, 0600);
+	    O_NONBLOCK | O_CLOEXEC, 0600);
 	if (us->appendfd == -1 || fstat(us->appendfd, &st) == -1) {
 		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
 		    us->path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		error_set(err, EX_DATAERR, "UID state %s is not a regular "
+		    "file; move it away", us->path);
 		return -1;
 	}
 	created = st.st_size == 0;
