@@ -215,3 +215,28 @@ fetch_quickly() {
 	[[ "$output" == *"not a regular file"* ]]
 	! grep -q "C: USER" "$SLOG"
 }
+
+@test "a listing of 1,000,000 messages is taken whole: all but the new one are known (correctness, not speed)" {
+	# One S-RAW step per listing; the UID state records every UID but the
+	# last, so -s must match 999,999 of them through the compact store.
+	python3 - "$SCRIPT" "$UIDLS" <<-'PY'
+	import sys
+	n = 1000000
+	uid = lambda i: "%08x.%08x" % (0x5f000000 + i, i * 2654435761 % (1 << 32))
+	with open(sys.argv[1], "w") as f:
+	    f.write("S: +OK ready\nC: CAPA\nS: +OK\nS: USER\nS: UIDL\nS: .\n"
+	            "C: USER test\nS: +OK\nC: PASS secret\nS: +OK\nC: LIST\n")
+	    f.write("S-RAW: +OK\\r\\n" + "".join("%d 120\\r\\n" % i
+	            for i in range(1, n + 1)) + ".\\r\\n\nC: UIDL\n")
+	    f.write("S-RAW: +OK\\r\\n" + "".join("%d %s\\r\\n" % (i, uid(i))
+	            for i in range(1, n + 1)) + ".\\r\\n\n")
+	    f.write("C: QUIT\nS: +OK bye\n")
+	with open(sys.argv[2], "w") as f:
+	    f.write("".join("1700000000 %s\n" % uid(i) for i in range(1, n)))
+	PY
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc "delivery maildir $MD" "keep on"
+	run timeout 300 "$POPFETCH" -C "$RC" -s
+	assert_success
+	[[ "$output" == *"1000000 messages"*"on the server, 1 new"* ]]
+}
