@@ -53,12 +53,18 @@ journal_add(const char *path, const struct journal_entry *e,
 	size_t		 i, n;
 	int		 fd, rc = -1;
 
-	if ((fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600)) == -1)
+	/* O_NONBLOCK + S_ISREG: a FIFO planted here is refused, not waited on. */
+	if ((fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK |
+	    O_CLOEXEC, 0600)) == -1)
 		goto fail;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
 	/* A line cut short by a crash must not swallow this one. */
-	if (fstat(fd, &st) == -1 || (st.st_size > 0 &&
-	    pread(fd, &last, 1, st.st_size - 1) != 1))
+	if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
 		goto fail;
 	n = (size_t)snprintf(line, sizeof line, "%s%s %jd %jd ",
 	    last == '\n' ? "" : "\n", e->tag, (intmax_t)e->offset,
@@ -115,13 +121,22 @@ journal_last(const char *path, const char *tag, struct journal_entry *e,
 	FILE			*f;
 	char			*line = NULL;
 	size_t			 cap = 0;
-	int			 found = 0;
+	struct stat		 st;
+	int			 found = 0, fd;
 
-	if ((f = fopen(path, "re")) == NULL) {
+	/* O_NONBLOCK + S_ISREG: a FIFO planted here is refused, not waited on. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		error_set(err, EX_IOERR, "cannot read the delivery journal "
 		    "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (f = fdopen(fd, "r")) == NULL) {
+		error_set(err, EX_DATAERR, "the delivery journal %s is not a "
+		    "regular file; move it away", path);
+		close(fd);
 		return -1;
 	}
 	while (getline(&line, &cap, f) != -1) {
@@ -182,7 +197,8 @@ journal_trim(const char *path, struct error *err)
 	char		*tmp;
 	int		 fd, rc = -1;
 
-	if (stat(path, &st) == -1 || st.st_size <= JOURNAL_TRIM_SIZE)
+	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= JOURNAL_TRIM_SIZE)
 		return 0;
 	if ((f = fopen(path, "re")) == NULL)
 		return 0;

@@ -756,7 +756,7 @@ uidl_line(void *arg, char *line, struct error *err)
 		    (unsigned long long)num);
 		return -1;
 	}
-	m->uid = xstrdup(s);
+	m->uid = arena_strndup(&sc->uids, s, strlen(s));
 	return 0;
 }
 
@@ -825,6 +825,9 @@ pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
 	}
 	if (read_lines(p, P3_LIST, list_line, sc, err) == -1)
 		return -1;
+	/* The doubling's slack would stay for the whole session. */
+	if (sc->count > 0)
+		sc->msgs = xreallocarray(sc->msgs, sc->count, sizeof *sc->msgs);
 	if (!send_uidl)
 		return 0;
 	if (!p->caps.pipelining && pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
@@ -844,10 +847,7 @@ pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
 void
 pop3_scan_free(struct pop3_scan *sc)
 {
-	size_t	i;
-
-	for (i = 0; i < sc->count; i++)
-		free(sc->msgs[i].uid);
+	arena_free(&sc->uids);
 	free(sc->msgs);
 	memset(sc, 0, sizeof *sc);
 }

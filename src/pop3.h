@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "account.h"
+#include "arena.h"
 #include "error.h"
 #include "msg.h"
 #include "transport.h"
@@ -59,13 +60,14 @@ struct pop3_caps {
 struct pop3_msg {
 	unsigned long	 num;
 	uint64_t	 size;		/* as LIST said: a hint only */
-	char		*uid;		/* NULL without UIDL */
+	char		*uid;		/* NULL without UIDL; in scan's arena */
 };
 
 struct pop3_scan {
 	struct pop3_msg	*msgs;		/* sorted by num */
 	size_t		 count;
 	int		 have_uids;
+	struct arena	 uids;		/* every msgs[].uid, one block per 64 KiB */
 };
 
 struct pop3;

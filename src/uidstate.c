@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "uid.h"
 #include "uidstate.h"
@@ -31,9 +32,9 @@ struct uident {
 	RB_ENTRY(uident)	 link;
 	char			*uid;
 	time_t			 first;
-	int			 delivered;	/* a record line was seen */
-	int			 pending;	/* a pending line was seen */
-	int			 live;
+	unsigned int		 delivered:1;	/* a record line was seen */
+	unsigned int		 pending:1;	/* a pending line was seen */
+	unsigned int		 live:1;
 };
 RB_HEAD(uidtree, uident);
 
@@ -50,6 +51,7 @@ struct uidstate {
 	 */
 	struct buf	 unsynced;
 	struct uidtree	 tree;
+	struct arena	 uids;		/* every uident's uid: no malloc each */
 	size_t		 count;
 };
 
@@ -182,7 +184,7 @@ insert(struct uidstate *us, const char *uid, time_t first)
 		return e;
 	}
 	e = xcalloc(1, sizeof *e);
-	e->uid = xstrdup(uid);
+	e->uid = arena_strndup(&us->uids, uid, strlen(uid));
 	e->first = first;
 	RB_INSERT(uidtree, &us->tree, e);
 	return e;
@@ -266,7 +268,7 @@ load(struct uidstate *us, struct error *err)
 	}
 	if (fstat(fd, &st) == -1 || st.st_size > UIDSTATE_FILE_MAX) {
 		error_set(err, EX_DATAERR, "UID state %s is not a regular "
-		    "file of a sane size", us->path);
+		    "file of a sane size; move it away", us->path);
 		close(fd);
 		return -1;
 	}
@@ -342,9 +344,9 @@ uidstate_close(struct uidstate *us)
 		return;
 	RB_FOREACH_SAFE(e, uidtree, &us->tree, next) {
 		RB_REMOVE(uidtree, &us->tree, e);
-		free(e->uid);
 		free(e);
 	}
+	arena_free(&us->uids);
 	if (us->appendfd != -1)
 		close(us->appendfd);
 	if (us->lockfd != -1)
@@ -517,13 +519,18 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 		if ((e = RB_FIND(uidtree, &us->tree, &key)) != NULL)
 			e->live = 1;
 	}
+	/* Written in 64 KiB pieces: a copy of a large state would double it. */
+	xasprintf(&tmp, "%s.tmp", us->path);
 	buf_init(&b);
 	buf_addstr(&b, UIDSTATE_HEADER);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		goto fail;
 	RB_FOREACH_SAFE(e, uidtree, &us->tree, next) {
 		/* A pending entry still open at the end was not delivered. */
 		if (!e->live || !e->delivered) {
+			/* Its uid stays in the arena until close. */
 			RB_REMOVE(uidtree, &us->tree, e);
-			free(e->uid);
 			if (e->delivered)
 				us->count--;
 			free(e);
@@ -531,12 +538,14 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 		}
 		e->pending = 0;
 		buf_printf(&b, "%lld %s\n", (long long)e->first, e->uid);
+		if (b.len >= 65536) {
+			if (write_all(fd, b.data, b.len) == -1)
+				goto fail;
+			buf_reset(&b);
+		}
 	}
-
-	xasprintf(&tmp, "%s.tmp", us->path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || write_all(fd, b.data, b.len) == -1 ||
-	    fsync(fd) == -1) {
+	if (write_all(fd, b.data, b.len) == -1 || fsync(fd) == -1) {
+fail:
 		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
 		    tmp, strerror(errno));
 		if (fd != -1)

@@ -184,5 +184,29 @@ main(void)
 	us = uidstate_open(path, 0, &err);
 	ok(us == NULL && err.ex == EX_DATAERR, "a bad pending UID is rejected");
 
+	/* A FIFO must be refused at once, not waited on (opening it blocks). */
+	unlink(path);
+	ok(mkfifo(path, 0600) == 0, "mkfifo");
+	error_clear(&err);
+	alarm(10);	/* a hang fails the test instead of stalling make check */
+	us = uidstate_open(path, 0, &err);
+	alarm(0);
+	ok(us == NULL && err.ex == EX_DATAERR, "a FIFO as the state file: 65");
+	unlink(path);
+	{
+		char	lock[300];
+
+		snprintf(lock, sizeof lock, "%s.lock", path);
+		unlink(lock);
+		ok(mkfifo(lock, 0600) == 0, "mkfifo lock");
+		error_clear(&err);
+		alarm(10);
+		us = uidstate_open(path, 0, &err);
+		alarm(0);
+		ok(us == NULL && err.ex == EX_DATAERR,
+		    "a FIFO as the lock file: 65");
+		unlink(lock);
+	}
+
 	return tap_done();
 }
