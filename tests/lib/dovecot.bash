@@ -353,19 +353,27 @@ _dovecot_seq=0
 dovecot_deliver() {
 	local user=${1:?dovecot_deliver USER FILE...}
 	shift
-	local md=$DOVECOT_HOME/$user/Maildir f name now
+	local md=$DOVECOT_HOME/$user/Maildir
 	[[ -d $md/new ]] || { echo "dovecot_deliver: no user $user" >&2; return 1; }
-	now=$(date +%s)
-	for f in "$@"; do
-		# Dovecot numbers new mail in the order of the time in the name.
-		_dovecot_seq=$((_dovecot_seq + 1))
-		name=$(printf '%d.M%06dP%dQ%d.popfetch-test' \
-			"$now" "$_dovecot_seq" "$$" "$_dovecot_seq")
-		cp "$f" "$md/tmp/$name" || return 1
-		chown "$_dovecot_mail_uid:$_dovecot_mail_gid" "$md/tmp/$name" &&
-			chmod 0600 "$md/tmp/$name" &&
-			mv "$md/tmp/$name" "$md/new/$name" || return 1
-	done
+	# One process for the lot: four per message (cp, chown, chmod, mv)
+	# made a 1,000-message delivery take most of a minute on a busy machine.
+	# Dovecot numbers new mail in the order of the time in the name.
+	_dovecot_seq=$("${PYTHON3:-python3}" - "$md" "$_dovecot_mail_uid" \
+	    "$_dovecot_mail_gid" "${_dovecot_seq:-0}" "$$" "$@" <<'PY'
+import os, shutil, sys, time
+md, uid, gid, seq, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+now = int(time.time())
+for f in sys.argv[6:]:
+    seq += 1
+    name = "%d.M%06dP%sQ%d.popfetch-test" % (now, seq, pid, seq)
+    tmp = os.path.join(md, "tmp", name)
+    shutil.copyfile(f, tmp)
+    os.chown(tmp, uid, gid)
+    os.chmod(tmp, 0o600)
+    os.rename(tmp, os.path.join(md, "new", name))
+print(seq)
+PY
+) || return 1
 }
 
 dovecot_count() {
