@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "log.h"
 #include "pop3.h"
+#include "transport.h"
 #include "xmalloc.h"
 
 /* RFC 2449: "AUTH MECH initial-response" must fit a command line. */
@@ -283,27 +284,40 @@ same_family(enum auth_method x, enum auth_method y)
 	int	sx = x == AUTH_SCRAM_SHA_1 || x == AUTH_SCRAM_SHA_256;
 	int	sy = y == AUTH_SCRAM_SHA_1 || y == AUTH_SCRAM_SHA_256;
 
-	return (is_plus(x) && is_plus(y)) || (sx && sy);
+	return x == y || (is_plus(x) && is_plus(y)) || (sx && sy);
 }
 
-/* The candidate after c[i] that is worth a try, or n. */
+/* The first of c[i..n) not refused yet (with its family), or n. */
 static size_t
-next_candidate(const enum auth_method *c, size_t n, size_t i)
+untried(const enum auth_method *c, size_t n, size_t i, unsigned done)
+{
+	for (; i < n; i++)
+		if ((done & (1u << c[i])) == 0)
+			return i;
+	return n;
+}
+
+/* m was refused: neither it nor its family is worth another try. */
+static void
+refuse(struct auth_progress *ap, const enum auth_method *c, size_t n,
+    enum auth_method m)
 {
 	size_t	j;
 
-	for (j = i + 1; j < n && same_family(c[i], c[j]); j++)
-		;
-	return j;
+	for (j = 0; j < n; j++)
+		if (same_family(m, c[j]))
+			ap->done |= 1u << c[j];
+	ap->refusals++;
 }
 
+/* The named method, or auth auto's candidates one after another. */
 int
 auth_login(struct pop3 *p, const struct account *a, const char *pass,
-    struct error *err)
+    struct auth_progress *ap, struct error *err)
 {
 	enum auth_method c[AUTO_MAX];
-	char		 tried[256] = "";
-	size_t		 i, n, k = 0;
+	enum auth_method last = AUTH_AUTO; /* refused on this connection */
+	size_t		 i, j, n;
 	int		 rc = -1;
 
 	if (a->auth != AUTH_AUTO) {
@@ -313,25 +327,35 @@ auth_login(struct pop3 *p, const struct account *a, const char *pass,
 		goto out;
 	}
 	n = candidates(p, a, c);
-	for (i = 0; i < n; i = next_candidate(c, n, i), k++) {
+	for (i = untried(c, n, 0, ap->done); i < n; i = j) {
 		error_clear(err);
-		if (tried[0] != '\0')
-			strlcat(tried, ", ", sizeof tried);
-		strlcat(tried, auth_method_name(c[i]), sizeof tried);
 		if ((rc = try_method(p, a, c[i], pass, err)) == 0)
 			break;
-		if (next_candidate(c, n, i) == n || !worth_next(c[i], err))
+		/* Refused one method, then hung up: the next goes anew. */
+		if (last != AUTH_AUTO && transport_lost(pop3_transport(p))) {
+			log_verbose(a->name, "auth auto: the server closed the "
+			    "connection after refusing %s; trying %s on a new "
+			    "connection", auth_method_name(last),
+			    auth_method_name(c[i]));
+			return AUTH_RECONNECT;
+		}
+		if (ap->tried[0] != '\0')
+			strlcat(ap->tried, ", ", sizeof ap->tried);
+		strlcat(ap->tried, auth_method_name(c[i]), sizeof ap->tried);
+		refuse(ap, c, n, c[i]);
+		last = c[i];
+		j = untried(c, n, i + 1, ap->done);
+		if (j == n || !worth_next(c[i], err))
 			break;
 		log_verbose(a->name, "auth auto: %s failed (%s); trying %s",
-		    auth_method_name(c[i]), err->msg,
-		    auth_method_name(c[next_candidate(c, n, i)]));
+		    auth_method_name(c[i]), err->msg, auth_method_name(c[j]));
 	}
-	if (rc == 0 && k > 0)
+	if (rc == 0 && ap->refusals > 0)
 		log_verbose(a->name, "logged in with %s", auth_method_name(c[i]));
 	else if (rc == 0)
 		log_debug(a->name, "logged in with %s", auth_method_name(c[i]));
-	else if (k > 0 && err->ex == EX_NOPERM)
-		error_prefix(err, "tried %s", tried);
+	else if (ap->refusals > 1 && err->ex == EX_NOPERM)
+		error_prefix(err, "tried %s", ap->tried);
 out:
 	if (rc == -1 && err->ex == EX_NOPERM)
 		error_prefix(err, "authentication failed for user %s",

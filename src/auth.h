@@ -11,7 +11,8 @@
  * unless it handed over the password itself (PLAIN, LOGIN, USER): that
  * refusal, a temporary failure, a broken exchange or a server that could
  * not prove it knows the password ends the login (see worth_next() in
- * auth.c).  OAuth (XOAUTH2, OAUTHBEARER), EXTERNAL and GSSAPI are used
+ * auth.c).  A server that hangs up after a refusal gets the next method
+ * on a new connection (AUTH_RECONNECT).  OAuth (XOAUTH2, OAUTHBEARER), EXTERNAL and GSSAPI are used
  * only when named.
  *
  * Errors: a -ERR to AUTH is EX_NOPERM with the server's text, unless its
@@ -36,10 +37,29 @@ const char	*auth_method_name(enum auth_method);
 int		 auth_needs_password(enum auth_method);
 
 /*
+ * What auth auto has tried so far, kept across connections: some servers
+ * (solid-pop3d, qpopper) hang up after refusing one method, so the next
+ * one must go on a new connection.  Zero it before the first auth_login().
+ */
+struct auth_progress {
+	unsigned	 done;		/* bit per enum auth_method: refused */
+	char		 tried[256];	/* "SCRAM-SHA-256, PLAIN", for errors */
+	unsigned	 refusals;	/* how many methods were refused */
+};
+
+/* auth_login() returned this: the server hung up; reconnect, call again. */
+#define AUTH_RECONNECT	1
+
+/*
  * Log in on p (after CAPA, and after STLS when used) as a says; pass is
  * the password or OAuth token, NULL when auth_needs_password() is false.
+ * 0 when logged in, -1 on failure (err), or AUTH_RECONNECT when auth auto
+ * has a method left but the server closed the connection after refusing
+ * the one before (err says so, for the log): call again on a new
+ * connection with the same progress.  Each method is tried at most once,
+ * so the reconnections end.
  */
 int		 auth_login(struct pop3 *, const struct account *,
-		    const char *pass, struct error *);
+		    const char *pass, struct auth_progress *, struct error *);
 
 #endif

@@ -110,15 +110,30 @@ static int	sink_summary(struct session *, struct error *);
 static int	finish(struct session *, struct error *);
 static void	session_free(struct session *);
 
+/*
+ * Connect and log in; again on a new connection while auth auto has a
+ * method left for a server that hung up after refusing one.
+ */
 static int
 connect_and_login(struct session *s, const char *pass, struct error *err)
 {
-	if (fetch_connect(s->a, &s->p, err) == -1)
-		return -1;
-	if (!s->a->tls)
-		log_warn(s->a->name, "tls is off: the password crosses the "
-		    "network unencrypted");
-	return auth_login(s->p, s->a, pass, err);
+	struct auth_progress	ap;
+	int			rc;
+
+	memset(&ap, 0, sizeof ap);
+	for (;;) {
+		if (fetch_connect(s->a, &s->p, err) == -1)
+			return -1;
+		if (!s->a->tls && ap.refusals == 0)
+			log_warn(s->a->name, "tls is off: the password crosses "
+			    "the network unencrypted");
+		if ((rc = auth_login(s->p, s->a, pass, &ap, err)) !=
+		    AUTH_RECONNECT)
+			return rc;
+		pop3_free(s->p);
+		s->p = NULL;
+		error_clear(err);
+	}
 }
 
 static void

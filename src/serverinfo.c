@@ -156,6 +156,8 @@ serverinfo_print(const struct account *a, FILE *f, struct error *err)
 	if (print_tls(f, a, pop3_transport(p), err) == -1)
 		goto out;
 	print_caps(f, pop3_caps(p));
+	if (pop3_apop_offered(p))
+		fprintf(f, "APOP: offered (the greeting carries a timestamp)\n");
 	if (fflush(f) == EOF) {
 		error_set(err, EX_IOERR, "cannot write the server information");
 		goto out;

@@ -53,6 +53,7 @@ struct transport {
 	size_t		 rlen;		/* unread bytes */
 	size_t		 rscan;		/* unread bytes known to hold no '\n' */
 	int		 eof;
+	int		 broken;	/* a read or write failed */
 
 	struct buf	 wbuf;		/* output; wbuf.data[woff..] unsent */
 	size_t		 woff;
@@ -301,8 +302,10 @@ transport_flush(struct transport *t, struct error *err)
 	while (t->woff < t->wbuf.len) {
 		n = io_write(t, t->wbuf.data + t->woff, t->wbuf.len - t->woff,
 		    &events, err);
-		if (n == -1)
+		if (n == -1) {
+			t->broken = 1;
 			return -1;
+		}
 		if (n > 0) {
 			t->woff += n;
 			continue;
@@ -356,6 +359,16 @@ transport_certinfo(struct transport *t, struct tls_certinfo *ci,
 		return -1;
 	}
 	return tls_peer_certinfo(t->tls, ci, err);
+}
+
+/*
+ * The server is gone: it closed the connection (and everything it sent
+ * has been read), or reading or writing failed.
+ */
+int
+transport_lost(const struct transport *t)
+{
+	return t->broken || (t->eof && t->rlen == 0);
 }
 
 int
@@ -692,8 +705,10 @@ fill(struct transport *t, int wait, const struct timespec *end,
 	for (;;) {
 		n = io_read(t, t->rbuf + t->roff + t->rlen,
 		    RBUF_SIZE - t->roff - t->rlen, &events, err);
-		if (n == -1)
+		if (n == -1) {
+			t->broken = 1;
 			return -1;
+		}
 		if (n == 0) {
 			t->eof = 1;
 			return 0;

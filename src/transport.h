@@ -114,6 +114,8 @@ int	transport_certinfo(struct transport *, struct tls_certinfo *,
 void	tls_certinfo_free(struct tls_certinfo *);
 /* Whether TLS is active on the connection. */
 int	transport_is_tls(const struct transport *);
+/* Whether the server is gone: it closed the connection, or I/O failed. */
+int	transport_lost(const struct transport *);
 
 /*
  * TLS channel binding for SASL (see tls_channel_binding()); EX_SOFTWARE

@@ -337,6 +337,54 @@ b64() {
 	refute_line --regexp '^APOP'
 }
 
+# solid-pop3d offers APOP in its greeting to every user, refuses it for
+# users without an APOP secret, and hangs up after any refused login.
+@test "auth auto: a server that hangs up after refusing APOP (solid-pop3d): USER on a new connection" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --refuse-apop --hangup-after-refusal
+	rc "password secret"
+	fetch -v
+	assert_success
+	assert_output --partial "the server closed the connection after refusing APOP; trying USER on a new connection"
+	assert_output --partial "logged in with USER"
+	[ "$(grep -c '^.*CONNECT$' "$SLOG")" -eq 2 ]
+	run client_lines
+	assert_line --regexp '^APOP test [0-9a-f]{32}$'
+	assert_line "USER test"
+	[ "$(maildir_count "$MD")" -eq 2 ]
+}
+
+@test "auth auto over TLS: SCRAM refused, then a hang-up: PLAIN on a new connection" {
+	start_tls_server --sasl "PLAIN" --refuse-sasl "SCRAM-SHA-256" --hangup-after-refusal
+	tls_rc "password secret"
+	fetch -v
+	assert_success
+	assert_output --partial "trying PLAIN on a new connection"
+	[ "$(grep -c '^.*CONNECT$' "$SLOG")" -eq 2 ]
+	run client_lines
+	[ "$(grep -c '^AUTH SCRAM-SHA-256' <<<"$output")" -eq 1 ]
+	assert_line --regexp '^AUTH PLAIN '
+}
+
+@test "auth auto, wrong password, a server that hangs up after each refusal: 77, one new connection per method, never more" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --hangup-after-refusal
+	rc "password wrong"
+	local start=$SECONDS
+	fetch
+	assert_failure 77
+	((SECONDS - start < 10))
+	assert_output --partial "authentication failed for user test: tried APOP, USER"
+	[ "$(grep -c '^.*CONNECT$' "$SLOG")" -eq 2 ]
+	[ "$(maildir_count "$MD")" -eq 0 ]
+}
+
+@test "auth by name is tried once: a hang-up after its refusal is 77, no new connection" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --refuse-apop --hangup-after-refusal
+	rc "password secret" "auth apop"
+	fetch
+	assert_failure 77
+	[ "$(grep -c '^.*CONNECT$' "$SLOG")" -eq 1 ]
+}
+
 @test "a server that drops input sent before the login's +OK (Cyrus; Courier's exec) still works with PIPELINING" {
 	popserver_start --mailbox "$MB" --log "$SLOG" --pipelining --drop-input-at-login
 	rc "password secret" "auth user"

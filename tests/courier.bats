@@ -74,6 +74,21 @@ srv_dump()     { courier_dump "$@"; }
 	interop_mech cram-md5 plain
 }
 
+# As against authpam (Debian's default), which cannot check CRAM: Courier
+# offers CRAM-MD5 but refuses it; auth auto goes on to USER/PASS.
+@test "courier: auth auto over tls off, CRAM-MD5 offered but refused (a user without CRAM secrets): USER next" {
+	U=${U}nocram
+	COURIER_NO_HMAC=1 courier_add_user "$U" "$PW"
+	interop_deliver 2
+	interop_snapshot
+	interop_rc plain "timeout 30"
+	interop_fetch -v
+	assert_success
+	assert_output --partial "auth auto: CRAM-MD5 failed"
+	assert_output --partial "logged in with USER"
+	assert_maildir_matches "$SERVED" "$MD"
+}
+
 @test "courier: keep mode: second run fetches nothing, third only the new ones" {
 	interop_keep implicit
 }

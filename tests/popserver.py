@@ -13,7 +13,7 @@ actually did (e.g. "no PASS was sent before TLS", "QUIT was never sent").
 Log lines:  C: <client line>   CONNECT   TLS   TLS-FAIL <why>   LOGIN <user>
             DELETED <file>   DISCARD <n> bytes after STLS   FAULT <name>
             MISMATCH expected <regex> got <line>   TIMEOUT   ERROR <why>
-            CLOSE
+            CLOSE   HANGUP after refusal
 
 This is test tooling: it only ever binds a loopback address, logs
 passwords verbatim and trusts its command line.  Python 3 stdlib only.
@@ -328,6 +328,8 @@ def parse_script(path):
         words = bare.split()
         if words == ["CLOSE"]:
             steps.append(("CLOSE", None))
+        elif words == ["CONNECTION"]:
+            steps.append(("CONNECTION", None))
         elif words == ["STARTTLS"]:
             steps.append(("STARTTLS", None))
         elif words[0] == "SLEEP" and len(words) == 2:
@@ -510,7 +512,18 @@ class Session:
     # -- transcript mode ---------------------------------------------------
 
     def play_script(self):
-        for kind, arg in self.server.script:
+        # A CONNECTION line starts the part played by the next connection;
+        # connections past the last part play the last one.
+        parts = [[]]
+        for step in self.server.script:
+            if step[0] == "CONNECTION":
+                parts.append([])
+            else:
+                parts[-1].append(step)
+        with self.server.lock:
+            n = self.server.connections
+            self.server.connections += 1
+        for kind, arg in parts[min(n, len(parts) - 1)]:
             if kind == "SEND":
                 self.send(arg)
             elif kind == "EXPECT":
@@ -630,6 +643,7 @@ class Session:
             return
         if not ok:
             self.reply("-ERR [AUTH] invalid credentials")
+            self.refused()
             return
         self.messages = self.server.mailbox.snapshot()
         self.state = TRANSACTION
@@ -637,6 +651,13 @@ class Session:
         if self.cfg.drop_input_at_login:
             self.drop_pending_input()
         self.reply("+OK maildrop has " + self.drop_summary())
+
+    def refused(self):
+        """After a refused login: hang up if so configured, as solid-pop3d
+        does after any failed USER/PASS, APOP or AUTH."""
+        if self.cfg.hangup_after_refusal:
+            self.note("HANGUP after refusal")
+            raise CloseConnection()
 
     def drop_pending_input(self):
         """Forget what the client sent before the login's +OK, as Cyrus
@@ -682,6 +703,11 @@ class Session:
         if len(args) != 2:
             self.reply("-ERR usage: APOP name digest")
             return
+        if self.cfg.refuse_apop:
+            # solid-pop3d, a user without an APOP secret in ~/.spop3d.
+            self.reply("-ERR authentication failed")
+            self.refused()
+            return
         digest = hashlib.md5(self.timestamp + self.server.password).hexdigest()
         self.login(args[0], args[0] == self.server.user and
                    args[1] == digest.encode())
@@ -717,6 +743,7 @@ class Session:
             # binding of -PLUS, Courier's CRAM-MD5 against PAM.
             self.note(b"REFUSED " + args[0])
             self.reply("-ERR [AUTH] authenticating: bad protocol / cancel")
+            self.refused()
             return
         if not args or args[0].decode("latin-1").upper() not in mechs:
             self.reply("-ERR unsupported mechanism")
@@ -972,6 +999,8 @@ class Server:
     def __init__(self, cfg, script, ssl_context):
         self.cfg = cfg
         self.script = script
+        self.connections = 0        # transcript mode: how many so far
+        self.lock = threading.Lock()
         self.ssl_context = ssl_context
         self.user = os.fsencode(cfg.user)
         self.password = os.fsencode(cfg.password)
@@ -1051,7 +1080,9 @@ def parse_args(argv):
     p.add_argument("--mailbox", metavar="DIR",
                    help="directory of messages, one per file")
     p.add_argument("--script", metavar="FILE",
-                   help="play this transcript on every connection")
+                   help="play this transcript on every connection (S:, "
+                        "S-RAW:, C: regex, SLEEP s, STARTTLS, CLOSE; a "
+                        "CONNECTION line starts the next connection's part)")
     p.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
                    help="loopback address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=non_negative_int, metavar="N")
@@ -1080,6 +1111,12 @@ def parse_args(argv):
     p.add_argument("--drop-input-at-login", action="store_true",
                    help="discard client input that arrived before the "
                         "login's +OK (Cyrus; Courier's and qmail's exec)")
+    p.add_argument("--refuse-apop", action="store_true",
+                   help="offer APOP in the greeting but refuse it "
+                        "(solid-pop3d: a user without an APOP secret)")
+    p.add_argument("--hangup-after-refusal", action="store_true",
+                   help="close the connection after refusing a login "
+                        "(solid-pop3d)")
     p.add_argument("--token", default="token", metavar="TOKEN",
                    help="the OAuth access token XOAUTH2/OAUTHBEARER accept")
     p.add_argument("--xoauth2-two-step", action="store_true",

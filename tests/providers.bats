@@ -243,3 +243,60 @@ outlook_head() {
 	assert_output --partial "1 message fetched"
 	! grep -q MISMATCH "$SLOG"
 }
+
+# qmail: qmail-popup greets with an APOP-style timestamp whatever the
+# checkpassword program behind it supports, answers every command but
+# USER/PASS/APOP/QUIT/NOOP with "-ERR authorization first" (so CAPA too),
+# and after a refused login prints "-ERR authorization failed" and exits
+# (doanddie() -> die_badauth(); die() in qmail-popup.c, qmail 1.03 and
+# netqmail 1.06). djb's checkpassword cannot check APOP digests, so APOP
+# always fails against it. After PASS qmail-popup execs qmail-pop3d, whose
+# replies are "+OK " with a trailing space. Transcript shape also as in the
+# Mail::Toaster documentation ("Testing a POP3 account").
+@test "qmail (checkpassword without APOP), tls off: APOP refused and hang-up, USER/PASS on a new connection" {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK <74917.1069208003@mail.example.com>
+	C: ^CAPA$
+	S: -ERR authorization first
+	C: ^APOP matt@example\.com [0-9a-f]{32}$
+	S: -ERR authorization failed
+	CLOSE
+	CONNECTION
+	S: +OK <74918.1069208004@mail.example.com>
+	C: ^CAPA$
+	S: -ERR authorization first
+	C: ^USER matt@example\.com$
+	S: +OK 
+	C: ^PASS secret\.words$
+	S: +OK 
+	C: ^LIST$
+	S: +OK 
+	S: 1 62
+	S: .
+	C: ^UIDL$
+	S: +OK 
+	S: 1 1069208003.74917.mail.example.com
+	S: .
+	C: ^RETR 1$
+	S: +OK 
+	S: Subject: from qmail
+	S:
+	S: body
+	S: .
+	C: ^NOOP$
+	S: +OK 
+	C: ^DELE 1$
+	S: +OK 
+	C: ^QUIT$
+	S: +OK 
+	EOS
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc matt@example.com secret.words "tls off"
+	sed -i '/^tls_trust_file/d' "$RC"
+	fetch -v
+	assert_success
+	assert_output --partial "the server closed the connection after refusing APOP; trying USER on a new connection"
+	assert_output --partial "1 message fetched"
+	! grep -q MISMATCH "$SLOG"
+	[ "$(grep -c 'CONNECT$' "$SLOG")" -eq 2 ]
+}

@@ -16,9 +16,9 @@
 #                    Exports COURIER_POP3_PORT, COURIER_POP3S_PORT, COURIER_CA,
 #                    COURIER_DIR, COURIER_PID (the namespace's first process).
 #   courier_stop     stops every process of the instance, removes COURIER_DIR
-#   courier_add_user NAME PASSWORD  a userdb user (systempw and the
-#                    hmac-md5/sha1/sha256 secrets for CRAM-*) with an empty
-#                    Maildir under COURIER_DIR
+#   courier_add_user NAME PASSWORD  a userdb user (systempw and, unless
+#                    COURIER_NO_HMAC=1, the hmac-md5/sha1/sha256 secrets
+#                    for CRAM-*) with an empty Maildir under COURIER_DIR
 #   courier_deliver USER FILE...    puts the files into USER's Maildir/new
 #   courier_count USER / courier_dump USER DIR   as in lib/cyrus.bash
 
@@ -99,7 +99,7 @@ courier_start() {
 	COURIER_POP3S_PORT=${ports#* }
 	export COURIER_POP3_PORT COURIER_POP3S_PORT
 	_courier_write || return 1
-	unshare -m --propagation private bash "$COURIER_DIR/start.sh" \
+	setsid unshare -m --propagation private bash "$COURIER_DIR/start.sh" \
 		</dev/null >>"$COURIER_DIR/start.log" 2>&1 3>&- 4>&- &
 	COURIER_PID=$!
 	export COURIER_PID
@@ -118,37 +118,11 @@ courier_start() {
 	return 1
 }
 
-# _courier_tree PID -- PID and all its descendants.
-_courier_tree() {
-	local k
-	echo "$1"
-	for k in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-		_courier_tree "$k"
-	done
-}
-
-# Under bats' errexit: every kill may find its process gone already.
 courier_stop() {
-	local pids p deadline
 	if [[ -n ${COURIER_PID:-} ]]; then
-		pids=$(_courier_tree "$COURIER_PID")
-		for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-		deadline=$((SECONDS + 5))
-		for p in $pids; do
-			while servers_alive "$p" && ((SECONDS < deadline)); do
-				sleep 0.05
-			done
-			if servers_alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
-		done
-		wait "$COURIER_PID" 2>/dev/null || true
+		servers_stop_tree "$COURIER_PID"
 	fi
-	# Anything of this instance that escaped the tree (its command line names
-	# the private directory, which no other process does).
-	if [[ -n ${COURIER_DIR:-} ]]; then
-		for p in $(ps -eo pid=,args= | awk -v d="$COURIER_DIR" 'index($0, d) && !/awk/ { print $1 }'); do
-			[[ $p == "$$" || $p == "$BASHPID" ]] || kill -KILL "$p" 2>/dev/null || true
-		done
-	fi
+	servers_kill_naming "${COURIER_DIR:-}"
 	COURIER_PID=
 	if [[ -n ${COURIER_DIR:-} && -d $COURIER_DIR ]]; then
 		rm -rf "$COURIER_DIR"
@@ -168,9 +142,13 @@ courier_add_user() {
 	chown -R "$uid:$gid" "$COURIER_DIR/home/$name"
 	line="$name	home=$COURIER_DIR/home/$name|uid=$uid|gid=$gid|mail=$md"
 	line="$line|systempw=$(printf '%s\n%s\n' "$pass" "$pass" | userdbpw -md5)"
-	for f in md5 sha1 sha256; do
-		line="$line|hmac-${f}pw=$(printf '%s\n%s\n' "$pass" "$pass" | userdbpw -hmac-$f)"
-	done
+	# Without them (COURIER_NO_HMAC=1) the user is like one of authpam,
+	# Debian's default: CRAM-* offered, but refused.
+	if [[ -z ${COURIER_NO_HMAC:-} ]]; then
+		for f in md5 sha1 sha256; do
+			line="$line|hmac-${f}pw=$(printf '%s\n%s\n' "$pass" "$pass" | userdbpw -hmac-$f)"
+		done
+	fi
 	printf '%s\n' "$line" >>"$COURIER_DIR/etc/userdb"
 	printf '%s\n' "$pass" >"$COURIER_DIR/pw.$name"
 	nsenter -t "$COURIER_PID" -m makeuserdb

@@ -113,7 +113,9 @@ cyrus_start() {
 		# -D: stay in the foreground, so that $! is master's pid; fds 3
 		# and 4 belong to bats and must not be inherited.
 		# Not through _cyrus_env: its subshell would be $!, not master.
-		env LD_LIBRARY_PATH="$CYRUS_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		# setsid: master's shutdown sends SIGTERM to its own process
+		# group (kill(0, ...)), which must not be the tests' one.
+		setsid env LD_LIBRARY_PATH="$CYRUS_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
 			"$CYRUS_BIN/master" -C "$CYRUS_DIR/imapd.conf" \
 			-M "$CYRUS_DIR/cyrus.conf" -p "$CYRUS_DIR/master.pid" -D \
 			</dev/null >>"$CYRUS_DIR/master.log" 2>&1 3>&- 4>&- &

@@ -21,6 +21,10 @@
 #   servers_stop PID PATTERN    SIGTERM to PID and, after <= 8 s, SIGKILL; then
 #                          kills its children left over whose command line
 #                          still matches the glob PATTERN (pids get reused)
+#   servers_stop_tree PID  SIGTERM to PID and all its descendants, SIGKILL to
+#                          those left after 5 s
+#   servers_kill_naming DIR  SIGKILL to every process naming DIR in its
+#                          command line
 #   servers_mail_owner     prints "user group" that owns the servers' mail:
 #                          nobody/nogroup as root, else the current user
 #   pop3_dump HOST PORT USER PASS DIR   RETRs every message over plain TCP
@@ -113,6 +117,41 @@ servers_stop() {
 		fi
 	done
 	return 0
+}
+
+# _servers_tree PID -- PID and all its descendants.
+_servers_tree() {
+	local k
+	echo "$1"
+	for k in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		_servers_tree "$k"
+	done
+}
+
+# Under bats' errexit: every kill may find its process gone already.
+servers_stop_tree() {
+	local pids p deadline
+	pids=$(_servers_tree "${1:?servers_stop_tree PID}")
+	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+	deadline=$((SECONDS + 5))
+	for p in $pids; do
+		while servers_alive "$p" && ((SECONDS < deadline)); do
+			sleep 0.05
+		done
+		if servers_alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+	done
+	wait "$1" 2>/dev/null || true
+}
+
+# servers_kill_naming DIR -- SIGKILL to every process whose command line
+# names DIR (an instance's private directory, which nothing else names):
+# what escaped the tree, such as a session whose parent is gone.
+servers_kill_naming() {
+	local d=$1 p
+	[[ -n $d ]] || return 0
+	for p in $(ps -eo pid=,args= | awk -v d="$d" 'index($0, d) && !/awk/ { print $1 }'); do
+		[[ $p == "$$" || $p == "$BASHPID" ]] || kill -KILL "$p" 2>/dev/null || true
+	done
 }
 
 servers_mail_owner() {
