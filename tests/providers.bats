@@ -251,7 +251,10 @@ outlook_head() {
 # (doanddie() -> die_badauth(); die() in qmail-popup.c, qmail 1.03 and
 # netqmail 1.06). djb's checkpassword cannot check APOP digests, so APOP
 # always fails against it. After PASS qmail-popup execs qmail-pop3d, whose
-# replies are "+OK " with a trailing space. Transcript shape also as in the
+# replies are "+OK " with a trailing space. Seen in the wild: a client's
+# log in https://github.com/jstedfast/MailKit/issues/395 ("+OK
+# <16184.1473445882@...>", "APOP ..." -> "-ERR authorization failed", "the
+# server always closes the connection"); transcript shape also as in the
 # Mail::Toaster documentation ("Testing a POP3 account").
 @test "qmail (checkpassword without APOP), tls off: APOP refused and hang-up, USER/PASS on a new connection" {
 	cat >"$SCRIPT" <<-'EOS'
