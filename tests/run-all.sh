@@ -101,6 +101,25 @@ fuzz_briefly() {
 	printf '# PASS: %d\n# SKIP: 0\n# FAIL: %d\n# ERROR: 0\n' "$p" "$f" >"$log"
 }
 
+# heartbeat: every two minutes, which test files are running. make -j2
+# check prints a file's results only when it ends, so without this a long
+# file (the fault matrices, a real server's suite) looks like a hang.
+heartbeat() {
+	t0=$(date +%s)
+	while sleep 120; do
+		kill -0 $$ 2>/dev/null || exit 0	# run-all.sh is gone
+		running=$(ps -eo args= 2>/dev/null |
+		    sed -n 's|.*bats-exec-file --dummy-flag [^ ]*/tests/\([^ /]*\.bats\).*|\1|p' |
+		    sort -u | tr '\n' ' ')
+		echo "run-all.sh: $(( $(date +%s) - t0 )) s, running: ${running:-(no bats file)}"
+	done
+}
+heartbeat &
+heartbeat_pid=$!
+trap 'kill "$heartbeat_pid" 2>/dev/null' EXIT
+trap 'kill "$heartbeat_pid" 2>/dev/null; exit 143' TERM
+trap 'kill "$heartbeat_pid" 2>/dev/null; exit 130' INT
+
 build_and_check normal
 valgrind_units
 fuzz_briefly
