@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "fetch.h"
 #include "import-fetchmail.h"
+#include "import-uids.h"
 #include "json.h"
 #include "log.h"
 #include "progress.h"
@@ -42,6 +43,7 @@ struct options {
 	int		  json;
 	int		  import;		/* --import-fetchmailrc */
 	const char	 *import_file;
+	const char	 *import_uids;		/* --import-uids FORMAT */
 	int		  progress;		/* draw the live line */
 	int		  serverinfo;	/* -S: show servers, fetch nothing */
 	int		  retries;	/* --retry N */
@@ -90,6 +92,7 @@ static int	run_item(void *);
 static int	run_serverinfo(struct account **, size_t);
 static int	pick_jobs(const struct options *, struct account **, size_t);
 static int	run_import(const struct options *);
+static int	run_import_uids(const struct options *, const char *);
 static void	print_json(struct account **, const struct outcome *, size_t,
 		    int);
 static void	report(const struct account *, const struct fetch_stats *);
@@ -101,6 +104,7 @@ usage(FILE *f)
 "usage: popfetch [-lnqsv] [--debug] [--json] [-C file] [-j N]\n"
 "                [--retry N | --daemon INTERVAL] [-a | account ...]\n"
 "       popfetch --import-fetchmailrc [file]\n"
+"       popfetch [-C file] --import-uids mpop|fetchmail|getmail FILE [account ...]\n"
 "       popfetch -S [--debug] [-C file] [-a | account ...]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
@@ -118,6 +122,9 @@ usage(FILE *f)
 "  -v, --verbose       print a line for every message\n"
 "      --import-fetchmailrc [FILE]\n"
 "                      print a fetchrc for the POP3 entries of a .fetchmailrc\n"
+"      --import-uids FORMAT FILE\n"
+"                      record the UIDs mpop, fetchmail or getmail fetched\n"
+"                      (from FILE), so that they are not fetched again\n"
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
 "      --retry N       try a temporary failure again up to N times\n"
 "      --daemon INTERVAL  poll forever, every INTERVAL (30s, 5m, 1h)\n"
@@ -162,6 +169,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "dry-run",	no_argument,		NULL, 'n' },
 		{ "json",	no_argument,		NULL, 'J' },
 		{ "import-fetchmailrc", optional_argument, NULL, 'I' },
+		{ "import-uids", required_argument,	NULL, 'U' },
 		{ "retry",	required_argument,	NULL, 'r' },
 		{ "daemon",	required_argument,	NULL, 'D' },
 		{ NULL,		0,			NULL, 0 }
@@ -196,6 +204,9 @@ parse_options(int argc, char **argv, struct options *o)
 			    argv[optind][0] != '-')
 				optarg = argv[optind++];
 			o->import_file = optarg;
+			break;
+		case 'U':
+			o->import_uids = optarg;
 			break;
 		case 'a':
 			o->all = 1;
@@ -262,6 +273,18 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->import && (o->nnames > 0 || o->all || o->mode != FETCH_RUN)) {
 		log_error(NULL, "--import-fetchmailrc takes only a file name");
+		return -1;
+	}
+	if (o->import_uids != NULL && (o->import || o->all || o->json ||
+	    o->mode != FETCH_RUN || o->serverinfo || o->interval > 0 ||
+	    o->retries > 0)) {
+		log_error(NULL, "--import-uids takes a format, a file and "
+		    "account names only");
+		return -1;
+	}
+	if (o->import_uids != NULL && o->nnames == 0) {
+		log_error(NULL, "--import-uids %s: which file? (--import-uids "
+		    "FORMAT FILE [account ...])", o->import_uids);
 		return -1;
 	}
 	if (o->all && o->nnames > 0) {
@@ -481,6 +504,81 @@ run_import(const struct options *o)
 	return EX_OK;
 }
 
+/*
+ * --import-uids FORMAT FILE [account ...]: every list in FILE goes to the
+ * accounts (all, or those named) with its user and host.  A single list
+ * goes to a single named account even if they differ: the user said so.
+ */
+static int
+run_import_uids(const struct options *o, const char *path)
+{
+	struct accounts	  accts;
+	struct account	 *a;
+	struct uid_list	 *lists = NULL;
+	struct error	  err;
+	enum uid_format	  fmt;
+	const char	 *file = o->names[0];
+	size_t		  nl = 0, i, added, known, hits = 0;
+	int		  j, named = o->nnames > 1, ex = EX_OK, mine;
+
+	if (import_uids_format(o->import_uids, &fmt) == -1) {
+		log_error(NULL, "--import-uids: unknown format '%.32s': use "
+		    "mpop, fetchmail or getmail", o->import_uids);
+		return EX_USAGE;
+	}
+	TAILQ_INIT(&accts);
+	error_clear(&err);
+	if (config_load(path, &accts, &err) == -1 ||
+	    import_uids_read(fmt, file, &lists, &nl, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		ex = err.ex != 0 ? err.ex : EX_CONFIG;
+		goto out;
+	}
+	for (j = 1; j < o->nnames; j++)
+		if (accounts_find(&accts, o->names[j]) == NULL) {
+			log_error(NULL, "%s: no account named '%s'", path,
+			    o->names[j]);
+			ex = EX_USAGE;
+			goto out;
+		}
+	TAILQ_FOREACH(a, &accts, entry) {
+		for (j = 1, mine = !named; j < o->nnames; j++)
+			if (strcmp(o->names[j], a->name) == 0)
+				mine = 1;
+		if (!mine)
+			continue;
+		for (i = 0; i < nl; i++) {
+			if (!import_uids_match(&lists[i], a) &&
+			    !(named && o->nnames == 2 && nl == 1))
+				continue;
+			error_clear(&err);
+			if (import_uids_record(&lists[i], a, &added, &known,
+			    &err) == -1) {
+				log_error(a->name, "%s", err.msg);
+				if (ex == EX_OK)
+					ex = err.ex;
+				continue;
+			}
+			hits++;
+			log_info(a->name, "%zu UID%s imported from %s (%zu "
+			    "known already)", added, added == 1 ? "" : "s",
+			    file, known);
+		}
+	}
+	if (hits == 0 && ex == EX_OK) {
+		log_error(NULL, "%s: no mailbox in it belongs to %s (same user "
+		    "and host%s); name the account to import into: "
+		    "--import-uids %s %s ACCOUNT", file, named ? "the accounts "
+		    "named" : "any account in the config", fmt == UIDFMT_GETMAIL ?
+		    " and port" : "", o->import_uids, file);
+		ex = EX_NOUSER;
+	}
+out:
+	import_uids_free(lists, nl);
+	accounts_free(&accts);
+	return ex;
+}
+
 /* The summary: one object per selected account, in the order given. */
 static void
 print_json(struct account **sel, const struct outcome *out, size_t n, int ex)
@@ -579,6 +677,11 @@ main(int argc, char **argv)
 
 	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
 	o.path = path;
+	if (o.import_uids != NULL) {
+		ex = run_import_uids(&o, path);
+		free(path);
+		return ex;
+	}
 	if (o.interval > 0) {
 		ex = run_daemon(&o);
 		free(path);

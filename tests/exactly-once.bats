@@ -135,21 +135,33 @@ print_table() {
 	} >&3
 }
 
-@test "fault matrix: a cut at every step of a session, keep and delete mode" {
+# matrix_test MODE [SERVER-FLAGS...] -- one mode's matrix, its table on
+# fd 3. One test per mode keeps each within BATS_TEST_TIMEOUT on a slow
+# (sanitizer) build.
+matrix_test() {
 	make_mailbox "$TEST_TMP/corpus" "$NMSG"
 	TABLE=$TEST_TMP/table NCASE=0
 	local failed=0
-	matrix keep || failed=1
-	matrix delete || failed=1
-	matrix delete+pipelining --pipelining || failed=1
+	matrix "$@" || failed=1
 	print_table
-	cp "$TABLE" "${BATS_FILE_TMPDIR}/matrix.md"
 	if ((failed)); then
 		grep FAIL "$TABLE"
 		return 1
 	fi
-	# Every cell ran: 3 modes, each with at least 2 cuts per command.
-	(($(wc -l <"$TABLE") >= 60))
+	# Every cell ran: at least 2 cuts per command of the session.
+	(($(wc -l <"$TABLE") >= 20))
+}
+
+@test "fault matrix, keep mode: a cut at every step of a session" {
+	matrix_test keep
+}
+
+@test "fault matrix, delete mode: a cut at every step of a session" {
+	matrix_test delete
+}
+
+@test "fault matrix, delete mode with PIPELINING: a cut at every step of a session" {
+	matrix_test delete+pipelining --pipelining
 }
 
 # kill9_loop MODE [SERVER-FLAGS...]
