@@ -609,7 +609,9 @@ fm_write(const struct fm_file *f, const char *name, FILE *out)
 
 	fprintf(out, "# fetchrc for popfetch, converted from %s by "
 	    "popfetch --import-fetchmailrc.\n# It may hold passwords: "
-	    "keep it private (chmod 600).\n", name);
+	    "keep it private (chmod 600).\n# Mail fetchmail left on the "
+	    "server (keep) is not fetched again after:\n#   popfetch -C "
+	    "THIS-FILE --import-uids fetchmail ~/.fetchids\n", name);
 	if (f->globals.len > 0)
 		fprintf(out, "# not mapped: %s\n", f->globals.data);
 	for (i = 0; i < f->n; i++) {
