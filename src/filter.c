@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "envelope.h"
 #include "filter.h"
 
 #define FILTER_POLL_MS	20
@@ -21,6 +23,8 @@ static void	exec_filter(int, const char *, const struct filter_msg *)
 		    __attribute__((noreturn));
 static int	feed(int *, const char **, size_t *);
 static int	wait_bounded(pid_t, int, const char *, size_t, int, int *);
+static char	*command_for(const char *, const struct filter_msg *,
+		    const char *, size_t);
 
 const char *
 verdict_name(enum verdict v)
@@ -40,25 +44,29 @@ int
 filter_run(const char *cmd, const struct filter_msg *m, const char *hdr,
     size_t len, int timeout, enum verdict *v, struct error *err)
 {
-	pid_t	pid;
-	int	fds[2], status;
+	pid_t	 pid;
+	int	 fds[2], status;
+	char	*full;
 
 	if (pipe2(fds, O_CLOEXEC) == -1) {
 		error_set(err, EX_OSERR, "filter: pipe: %s", strerror(errno));
 		return -1;
 	}
+	full = command_for(cmd, m, hdr, len);
 	if ((pid = fork()) == -1) {
 		error_set(err, EX_OSERR, "filter: fork: %s", strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
+		free(full);
 		return -1;
 	}
 	if (pid == 0) {
 		/* Its own group, so a timeout kills what it started too. */
 		(void)setpgid(0, 0);
 		close(fds[1]);
-		exec_filter(fds[0], cmd, m);
+		exec_filter(fds[0], full, m);
 	}
+	free(full);
 	close(fds[0]);
 	/* Non-blocking: a filter that does not read must not block us. */
 	(void)fcntl(fds[1], F_SETFL, O_NONBLOCK);
@@ -81,6 +89,44 @@ filter_run(const char *cmd, const struct filter_msg *m, const char *hdr,
 		    "killed by signal %d; no message was touched", m->num,
 		    WTERMSIG(status));
 	return -1;
+}
+
+/*
+ * The command with mpop's %F (the envelope sender, from Return-Path, or
+ * MAILER-DAEMON) and %S (the size LIST gave).  As in mpop, %F keeps only
+ * letters, digits and ".@_-+/" and turns anything else into "_", so it
+ * is one harmless word with or without the quotes mpop's manual advises.
+ */
+static char *
+command_for(const char *cmd, const struct filter_msg *m, const char *hdr,
+    size_t len)
+{
+	struct buf	 b;
+	char		*from, size[32];
+	const char	*p, *f;
+
+	from = envelope_sender(hdr, len);
+	buf_init(&b);
+	for (p = cmd; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 'F') {
+			for (f = from != NULL ? from : ENVELOPE_UNKNOWN;
+			    *f != '\0'; f++)
+				buf_add(&b, (*f >= 'a' && *f <= 'z') ||
+				    (*f >= 'A' && *f <= 'Z') ||
+				    (*f >= '0' && *f <= '9') ||
+				    strchr(".@_-+/", *f) != NULL ? f : "_", 1);
+			p++;
+		} else if (p[0] == '%' && p[1] == 'S') {
+			snprintf(size, sizeof size, "%llu",
+			    (unsigned long long)m->size);
+			buf_addstr(&b, size);
+			p++;
+		} else
+			buf_add(&b, p, 1);
+	}
+	buf_add(&b, "", 1);
+	free(from);
+	return b.data;
 }
 
 static void

@@ -248,6 +248,21 @@ C: RETR 1"
 	[ "$(maildir_count "$MD")" -eq 1 ]
 }
 
+@test "filter: %F (the envelope sender, made harmless) and %S (the size) as in mpop" {
+	printf 'Return-Path: <a'"'"'b;$(touch %s/pwned)@ex.org>\nSubject: s\n\nbody\n' \
+		"$TEST_TMP" >"$MB/1"
+	printf 'Subject: no return path\n\nbody\n' >"$MB/2"
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	rc "filter echo '%F' %S >>$TEST_TMP/args; exit 0" "keep on"
+	fetch
+	assert_success
+	run cat "$TEST_TMP/args"
+	assert_line --index 0 --regexp "^a_b___touch_/.*/pwned_@ex\.org [0-9]+$"
+	assert_line --index 1 --regexp "^MAILER-DAEMON [0-9]+$"
+	[ ! -e "$TEST_TMP/pwned" ]
+	[ "$(maildir_count "$MD")" -eq 2 ]
+}
+
 @test "filter: another exit status or a hang is an error, nothing touched" {
 	make_mailbox "$MB" 2
 	popserver_start --mailbox "$MB" --log "$SLOG" --max-sessions 2
