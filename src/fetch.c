@@ -21,6 +21,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -902,7 +903,16 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	if (fo->mode == FETCH_RUN && (s.sink = sink_new(a, err)) == NULL)
 		goto out;
 	statepath = account_uidls_path(a);
-	if ((s.us = uidstate_open(statepath, fo->lock_wait, err)) == NULL)
+	/*
+	 * Looking (-s, -l, -n) writes nothing: with no state yet, it works on
+	 * an empty one instead of creating the file, its lock and directory.
+	 */
+	if (fo->mode != FETCH_RUN && access(statepath, F_OK) == -1 &&
+	    errno == ENOENT)
+		s.us = uidstate_parse_buffer(statepath, "", 0, err);
+	else
+		s.us = uidstate_open(statepath, fo->lock_wait, err);
+	if (s.us == NULL)
 		goto out;
 
 	if (connect_and_login(&s, pass, err) == -1)

@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "headers.h"
+#include "rfc2047.h"
+
+/* Of a field's raw value, what is decoded; more is dropped. */
+#define FIELD_RAW_MAX	4096
 
 struct collect {
 	struct buf	*hdr;
@@ -115,5 +119,60 @@ headers_field(const char *hdr, size_t len, const char *name, char *out,
 		}
 		s = e < end ? e + 1 : end;
 	}
+	return found;
+}
+
+/* The field's value, unfolded, bytes as they are (bounded), into raw. */
+static int
+field_raw(const char *hdr, size_t len, const char *name, struct buf *raw)
+{
+	const char	*s = hdr, *end = hdr + len, *e, *v;
+	size_t		 nlen = strlen(name), n;
+	int		 found = 0;
+
+	while (s < end) {
+		e = line_end(s, end);
+		if (e == s || (e == s + 1 && *s == '\r'))
+			break;
+		v = NULL;
+		if (found) {
+			if (*s != ' ' && *s != '\t')
+				break;
+			v = s;
+		} else if ((size_t)(e - s) > nlen && s[nlen] == ':' &&
+		    strncasecmp(s, name, nlen) == 0) {
+			found = 1;
+			v = s + nlen + 1;
+		}
+		if (v != NULL && raw->len < FIELD_RAW_MAX) {
+			n = (size_t)(e - v);
+			if (n > FIELD_RAW_MAX - raw->len)
+				n = FIELD_RAW_MAX - raw->len;
+			/* Unfolding: the line break goes, the blank stays. */
+			buf_add(raw, v, n);
+		}
+		s = e < end ? e + 1 : end;
+	}
+	return found;
+}
+
+int
+headers_field_text(const char *hdr, size_t len, const char *name, int utf8,
+    char *out, size_t size)
+{
+	struct buf	raw, dec;
+	int		found;
+
+	buf_init(&raw);
+	buf_init(&dec);
+	out[0] = '\0';
+	if ((found = field_raw(hdr, len, name, &raw)) && raw.len > 0) {
+		rfc2047_decode(raw.data, raw.len, &dec);
+		if (dec.len > 0)
+			(void)rfc2047_display(dec.data, dec.len, utf8,
+			    HEADERS_FIELD_MAX, out, size);
+	}
+	buf_free(&raw);
+	buf_free(&dec);
 	return found;
 }

@@ -35,4 +35,12 @@ int	headers_top(struct pop3 *, unsigned long num, struct buf *hdr,
 int	headers_field(const char *hdr, size_t len, const char *name,
 	    char *out, size_t size);
 
+/*
+ * The same field for people: unfolded, RFC 2047 encoded words decoded,
+ * then made printable (UTF-8 kept when utf8 is set, see rfc2047_display),
+ * at most HEADERS_FIELD_MAX columns and size bytes.  Returns 1 if found.
+ */
+int	headers_field_text(const char *hdr, size_t len, const char *name,
+	    int utf8, char *out, size_t size);
+
 #endif

@@ -1,6 +1,8 @@
 /* log.c -- user-facing messages and the protocol trace; see log.h. */
 #include "config.h"
 
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -162,6 +164,24 @@ log_result(const char *acct, const char *fmt, ...)
 	va_start(ap, fmt);
 	emit(out_fd, LOG_INFO, acct, "", fmt, ap);
 	va_end(ap);
+}
+
+void
+log_result_line(const char *line)
+{
+	struct iovec	iov[2];
+
+	iov[0].iov_base = (void *)line;
+	iov[0].iov_len = strlen(line);
+	iov[1].iov_base = (void *)"\n";
+	iov[1].iov_len = 1;
+	(void)!writev(out_fd, iov, 2);
+}
+
+int
+log_result_tty(void)
+{
+	return isatty(out_fd);
 }
 
 void

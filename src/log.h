@@ -43,6 +43,15 @@ void	log_debug(const char *acct, const char *, ...)
 void	log_result(const char *acct, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/*
+ * A result line exactly as given (no "account: " prefix), where
+ * log_result() writes: --list's tab-separated form for scripts.
+ */
+void	log_result_line(const char *);
+
+/* Whether log_result() writes to a terminal. */
+int	log_result_tty(void);
+
 /* --json owns standard output: every human line goes to stderr instead. */
 void	log_reserve_stdout(void);
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -670,6 +671,9 @@ main(int argc, char **argv)
 	if (parse_options(argc, argv, &o) == -1)
 		return EX_USAGE;
 	log_init(o.level, o.debug);
+	/* --list shows UTF-8 text as UTF-8 where the locale says so. */
+	if (o.mode == FETCH_LIST)
+		(void)setlocale(LC_CTYPE, "");
 	if (o.import)
 		return run_import(&o);
 	if (o.json)

@@ -88,8 +88,9 @@ big_message() {
 	rc
 	fetch -l
 	assert_success
-	assert_line --regexp "^default: 1  [0-9]+ bytes  .*2026.*  Test Sender <sender@popfetch.test>  Test message 1 "
-	assert_line --regexp "^default: 2  "
+	# Not a terminal: the tab-separated form for scripts.
+	assert_line --regexp $'^default\t1\t[0-9]+\t.*2026.*\tTest Sender <sender@popfetch.test>\tTest message 1 '
+	assert_line --regexp $'^default\t2\t'
 	run grep -c '^C: TOP [12] 0$' "$SLOG"
 	assert_output 2
 	run grep -c '^C: RETR\|^C: DELE' "$SLOG"
@@ -109,15 +110,100 @@ big_message() {
 	rc
 	fetch --list
 	assert_success
-	assert_line --regexp '^default: 1  .*  \?\[2J\?\]0;pwned\?Evil <e@x>  first folded$'
-	assert_line --regexp '^default: 2  .*  \(no date\)  \(no sender\)  \(no subject\)$'
-	# Nothing but printable ASCII and newlines reached the terminal.
-	run bash -c 'LC_ALL=C; [[ $1 != *[![:print:]$'"'"'\n'"'"']* ]]' _ "$output"
+	assert_line --regexp $'^default\t1\t.*\t\\?\\[2J\\?\\]0;pwned\\?Evil <e@x>\tfirst folded$'
+	assert_line --regexp $'^default\t2\t[0-9]+\t\\(no date\\)\t\\(no sender\\)\t\\(no subject\\)$'
+	# Nothing but printable ASCII, tabs and newlines reached the terminal.
+	run bash -c 'LC_ALL=C; [[ $1 != *[![:print:]$'"'"'\n\t'"'"']* ]]' _ "$output"
 	assert_success
 	# The 5000-byte Date was cut.
 	run bash -c '"$@" | awk "{ if (length(\$0) > 700) exit 1 }"' _ \
 	    "$POPFETCH" -C "$RC" -l
 	assert_success
+}
+
+# subjects -- messages with encoded words, raw 8-bit and hostile text.
+list_corpus() {
+	local i=0 subj
+	while IFS= read -r subj; do
+		i=$((i + 1))
+		printf 'From: =?UTF-8?Q?J=C3=B6rg?= <j@x>\nSubject: %s\nDate: Mon, 02 Mar 2026 10:00:00 +0000\n\nbody\n' \
+			"$subj" >"$MB/msg-$i"
+	done <<'EOS'
+=?UTF-8?B?w6lsw6h2ZQ==?=
+=?ISO-8859-1?Q?caf=E9_cr=E8me?=
+=?KOI8-R?B?8NLJ18XU?= =?utf-8*ru?q?_=D0=BC=D0=B8=D1=80?=
+=?UTF-8?Q?a?=   =?UTF-8?Q?b?= c =?UTF-8?Q?d?=
+Grüße aus Köln
+=?x-unknown-charset?Q?abc?= and =?UTF-8?B?!!!?=
+=?UTF-8?Q?ctl=1B[2J=07bell=C2=9B?= =?UTF-8?B?4oCuZXZpbA==?=
+EOS
+}
+
+@test "--list: RFC 2047 encoded words (B and Q, several charsets) and raw UTF-8 shown as UTF-8 under a UTF-8 locale" {
+	list_corpus
+	popserver_start --mailbox "$MB"
+	rc
+	LC_ALL=C.UTF-8 fetch -l
+	assert_success
+	assert_line --regexp $'^default\t1\t.*\tJörg <j@x>\télève$'
+	assert_line --regexp $'^default\t2\t.*\tcafé crème$'
+	assert_line --regexp $'^default\t3\t.*\tПривет мир$'
+	assert_line --regexp $'^default\t4\t.*\tab c d$'
+	assert_line --regexp $'^default\t5\t.*\tGrüße aus Köln$'
+	# Unknown charsets and broken base64 stay as they were.
+	assert_line --regexp $'^default\t6\t.*\t=\\?x-unknown-charset\\?Q\\?abc\\?= and =\\?UTF-8\\?B\\?!!!\\?=$'
+	# Decoded controls (ESC, BEL, C1 CSI) and a bidi override are '?'.
+	assert_line --regexp $'^default\t7\t.*\tctl\\?\\[2J\\?bell\\?\\?evil$'
+}
+
+@test "--list under the C locale: one '?' per non-ASCII character, never raw bytes" {
+	list_corpus
+	popserver_start --mailbox "$MB"
+	rc
+	LC_ALL=C fetch -l
+	assert_success
+	assert_line --regexp $'^default\t1\t.*\tJ\\?rg <j@x>\t\\?l\\?ve$'
+	assert_line --regexp $'^default\t3\t.*\t\\?\\?\\?\\?\\?\\? \\?\\?\\?$'
+	assert_line --regexp $'^default\t5\t.*\tGr\\?\\?e aus K\\?ln$'
+	run bash -c 'LC_ALL=C; [[ $1 != *[![:print:]$'"'"'\n\t'"'"']* ]]' _ "$output"
+	assert_success
+}
+
+@test "--list: hostile encoded words stay bounded and printable" {
+	{
+		printf 'Subject: =?UTF-8?B?%s?=\n' "$(head -c 30000 /dev/zero | base64 -w0)"
+		printf 'From: %s\n' "$(for i in $(seq 500); do printf '=?UTF-8?Q?=FF=FE?= '; done)"
+		printf '\nbody\n'
+	} >"$MB/msg-1"
+	printf 'Subject: =?UTF-8?Q?=E2=80?= =?UTF-8?Q?=ZZ?= =?UTF-8?B?====?=\n\nbody\n' >"$MB/msg-2"
+	popserver_start --mailbox "$MB"
+	rc
+	LC_ALL=C.UTF-8 fetch -l
+	assert_success
+	run bash -c 'printf "%s\n" "$1" | awk "{ if (length(\$0) > 1200) exit 1 }"' _ "$output"
+	assert_success
+	run bash -c 'printf "%s" "$1" | LC_ALL=C grep -c -P "[\x00-\x08\x0b-\x1f\x7f]"' _ "$output"
+	assert_output 0
+}
+
+@test "--list on a terminal: aligned columns, the subject cut to the width, never wrapped" {
+	make_mailbox "$MB" 3
+	printf 'From: A Very Long Sender Name Indeed <sender@example.org>\nSubject: %s\nDate: Mon, 02 Mar 2026 10:00:00 +0000\n\nbody\n' \
+		"$(printf 'word%.0s ' {1..60})" >"$MB/msg-9"
+	popserver_start --mailbox "$MB"
+	rc
+	run env LC_ALL=C.UTF-8 "$PYTHON3" "$TESTS_SRCDIR/pty-run" NEVER-PROMPTED x \
+		"$POPFETCH" -C "$RC" -l
+	assert_success
+	local lines
+	lines=$(printf '%s\n' "$output" | tr -d '\r' | grep -E '^default: +[0-9]+  ')
+	[ "$(printf '%s\n' "$lines" | wc -l)" -eq 4 ]
+	# No line wider than the terminal (80 columns when it will not say).
+	run awk '{ if (length($0) > 80) exit 1 }' <<<"$lines"
+	assert_success
+	# The subjects start in the same column on every line.
+	run awk '{ i = index($0, "Test message"); if (i == 0) i = index($0, "word"); print i }' <<<"$lines"
+	[ "$(sort -u <<<"$output" | wc -l)" -eq 1 ]
 }
 
 @test "--list without TOP is a clear error (69)" {
@@ -164,6 +250,24 @@ EOS
 	[ ! -e "$MD" ]
 	[ ! -e "$STATE/test_at_127.0.0.1" ] || [ "$(wc -l <"$STATE/test_at_127.0.0.1")" -le 1 ]
 	[ "$(server_count)" -eq 3 ]
+}
+
+@test "-s, -l and -n create no state directory, file or lock when there is none yet" {
+	make_mailbox "$MB" 2
+	popserver_start --mailbox "$MB"
+	rc
+	for m in -s -l -n; do
+		fetch "$m"
+		assert_success
+		[ ! -e "$STATE" ]
+	done
+	# Once a fetch made it, they read it: nothing is new any more.
+	rc "keep on"
+	fetch
+	assert_success
+	fetch -s
+	assert_success
+	assert_line --partial "0 new"
 }
 
 @test "-s, -l and -n cannot be combined (64)" {
