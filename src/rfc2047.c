@@ -206,8 +206,13 @@ to_utf8(const char *charset, const char *in, size_t len, struct buf *out)
 		ol = sizeof tmp;
 		r = iconv(cd, &ip, &il, &op, &ol);
 		buf_add(out, tmp, sizeof tmp - ol);
+		if (r == (size_t)-1 && errno == EINVAL) {
+			/* A sequence cut short at the end: one U+FFFD. */
+			buf_add(out, replacement, sizeof replacement - 1);
+			break;
+		}
 		if (r == (size_t)-1 && errno != E2BIG) {
-			/* EILSEQ or EINVAL: one bad byte, then go on. */
+			/* EILSEQ: one bad byte, then go on. */
 			buf_add(out, replacement, sizeof replacement - 1);
 			ip++;
 			il--;
