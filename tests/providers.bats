@@ -303,3 +303,177 @@ outlook_head() {
 	! grep -q MISMATCH "$SLOG"
 	[ "$(grep -c 'CONNECT$' "$SLOG")" -eq 2 ]
 }
+
+# Yahoo: popgate. CAPA as in a fetchmail -v log of pop.mail.yahoo.ca
+# posted in a public help thread (fetchmail 6.3.8, 2009); greeting and
+# replies also in a Node.js POP3 library's README (a session with
+# pop.mail.yahoo.com, "popgate-0.8.0"). USER only,
+# no SASL, PIPELINING, RESP-CODES, EXPIRE NEVER; "+OK password required.";
+# "+OK maildrop ready, N messages (M octets) (T)" with a trailing number.
+# With PIPELINING, LIST and UIDL go together after the login's +OK, and
+# DELE and QUIT behind the last message.
+@test "Yahoo: USER/PASS only (no SASL), PIPELINING, delete mode" {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK hello from popgate 2.43 on pop106.plus.mail.mud.yahoo.com
+	C: ^CAPA$
+	S: +OK CAPA list follows
+	S: EXPIRE NEVER
+	S: IMPLEMENTATION popgate 2.43
+	S: PIPELINING
+	S: RESP-CODES
+	S: TOP
+	S: UIDL
+	S: USER
+	S: .
+	C: ^USER me@yahoo\.ca$
+	C: ^PASS app-pass$
+	S: +OK password required.
+	S: +OK maildrop ready, 1 messages (60 octets) (517000)
+	C: ^LIST$
+	C: ^UIDL$
+	S: +OK 1 messages (60 octets)
+	S: 1 60
+	S: .
+	S: +OK
+	S: 1 AD9sKxYAAA1aVqfBVQgNiPmH8hc
+	S: .
+	C: ^RETR 1$
+	C: ^NOOP$
+	S: +OK 60 octets
+	S: Subject: from yahoo
+	S:
+	S: body
+	S: .
+	S: +OK
+	C: ^DELE 1$
+	C: ^QUIT$
+	S: +OK message 1 marked as deleted
+	S: +OK server signing off.
+	EOS
+	serve
+	rc me@yahoo.ca app-pass
+	fetch
+	assert_success
+	assert_output --partial "1 message fetched"
+	! grep -q MISMATCH "$SLOG"
+}
+
+# Yandex: "+OK POP Ya! ..." with a timestamp-like token that has no "@"
+# (not an APOP timestamp), CAPA with the misspelt "RESP-CODE", STLS listed
+# twice and SASL mechanisms popfetch lacks (DIGEST-MD5, MSN, NTLM) besides
+# PLAIN and LOGIN (CAPA as recorded in the tests of the Lua library
+# lua-pop3, moteus/lua-pop3 on GitHub); "+OK password, please." (a student
+# POP3 client's test log against pop.yandex.ru) and, on the plain port,
+# "-ERR [AUTH] Working without SSL/TLS encryption is not allowed" right
+# after USER (recorded with nc in a public university course's notebook).
+# Over implicit TLS auth auto uses PLAIN.
+@test "Yandex: odd CAPA (RESP-CODE, STLS twice, unknown SASL), AUTH PLAIN over TLS" {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK POP Ya! na@6 BORhUH1KViEt
+	C: ^CAPA$
+	S: +OK Capability list follows
+	S: SASL LOGIN PLAIN CRAM-MD5 DIGEST-MD5 GSSAPI MSN NTLM
+	S: STLS
+	S: TOP
+	S: USER
+	S: LOGIN-DELAY 60
+	S: PIPELINING
+	S: EXPIRE NEVER
+	S: UIDL
+	S: RESP-CODE
+	S: AUTH-RESP-CODE
+	S: IMPLEMENTATION Yandex
+	S: STLS
+	S: .
+	C: ^AUTH PLAIN [A-Za-z0-9+/=]+$
+	S: +OK 1 60
+	C: ^LIST$
+	C: ^UIDL$
+	S: +OK 1 60
+	S: 1 60
+	S: .
+	S: +OK
+	S: 1 a703c7e378807083bc4158ca152cfc85
+	S: .
+	C: ^RETR 1$
+	C: ^NOOP$
+	S: +OK 60 octets.
+	S: Subject: from yandex
+	S:
+	S: body
+	S: .
+	S: +OK
+	C: ^QUIT$
+	S: +OK shutting down.
+	EOS
+	serve
+	rc me@yandex.ru app-pass "keep on"
+	fetch -v
+	assert_success
+	assert_output --partial "1 message fetched"
+	! grep -q MISMATCH "$SLOG"
+}
+
+@test "Yandex: -ERR [AUTH] for a login without TLS is 77 with the server's advice" {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK POP Ya! na@3-7696ba5e005c neTA2hi5a4Y1
+	C: ^CAPA$
+	S: +OK Capability list follows
+	S: USER
+	S: TOP
+	S: UIDL
+	S: RESP-CODE
+	S: AUTH-RESP-CODE
+	S: STLS
+	S: .
+	C: ^USER me@yandex\.ru$
+	S: -ERR [AUTH] Working without SSL/TLS encryption is not allowed. Please visit https://yandex.ru/support/mail-new/mail-clients/ssl.html  sc=neTA2hi5a4Y1_161640_3-7696ba5e005c
+	EOS
+	popserver_start --script "$SCRIPT" --log "$SLOG"
+	rc me@yandex.ru secret "tls off"
+	sed -i '/^tls_trust_file/d' "$RC"
+	fetch
+	assert_failure 77
+	assert_output --partial "Working without SSL/TLS encryption is not allowed"
+	# The password was never sent after USER's refusal.
+	! grep -q '^C: PASS' "$SLOG"
+}
+
+# GMX: "+OK GMX POP3 ..." and "+OK May I have your password, please?"
+# (strings a GMX client matches, in a public PureBasic mail checker); no
+# CAPA answer here: an old, RFC 1939-only dialogue.
+@test "GMX: RFC 1939 dialogue without CAPA, USER/PASS over TLS" {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK GMX POP3 StreamProxy ready
+	C: ^CAPA$
+	S: -ERR Unknown command
+	C: ^USER me@gmx\.de$
+	S: +OK May I have your password, please?
+	C: ^PASS secret$
+	S: +OK mailbox locked and ready
+	C: ^LIST$
+	S: +OK
+	S: 1 60
+	S: .
+	C: ^UIDL$
+	S: +OK
+	S: 1 GMX-1a2b3c
+	S: .
+	C: ^RETR 1$
+	S: +OK
+	S: Subject: from gmx
+	S:
+	S: body
+	S: .
+	C: ^NOOP$
+	S: +OK
+	C: ^QUIT$
+	S: +OK POP server signing off
+	EOS
+	serve
+	rc me@gmx.de secret "keep on"
+	fetch
+	assert_success
+	assert_output --partial "1 message fetched"
+	! grep -q MISMATCH "$SLOG"
+}
