@@ -172,6 +172,12 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_KILLSIZE:
 		dst->killsize = src->killsize;
 		break;
+	case AK_FETCH_LIMIT:
+		dst->fetch_limit = src->fetch_limit;
+		break;
+	case AK_FETCH_SIZE_LIMIT:
+		dst->fetch_size_limit = src->fetch_size_limit;
+		break;
 	case AK_FILTER:
 		replace_str(&dst->filter, src->filter);
 		break;

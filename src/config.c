@@ -86,6 +86,10 @@ static const struct keyword keywords[] = {
 	    "a size in bytes, optionally with k, M or G, or off", NULL },
 	{ "killsize",		AK_KILLSIZE,
 	    "a size in bytes, optionally with k, M or G, or off", NULL },
+	{ "fetch_limit",	AK_FETCH_LIMIT,
+	    "a number of messages from 1 to 1000000, or off", NULL },
+	{ "fetch_size_limit",	AK_FETCH_SIZE_LIMIT,
+	    "a size in bytes, optionally with k, M or G, or off", NULL },
 	/* mpop: `filter` with no command turns filtering off. */
 	{ "filter",		AK_FILTER,		"a command, or off", "off" },
 	{ "logfile",		AK_LOGFILE,		"a file name, or off",
@@ -556,6 +560,14 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 		return parse_size(p, kw, value, &a->skipsize);
 	case AK_KILLSIZE:
 		return parse_size(p, kw, value, &a->killsize);
+	case AK_FETCH_LIMIT:
+		if (strcmp(value, "off") == 0) {
+			a->fetch_limit = 0;
+			return 0;
+		}
+		return parse_number(p, kw, value, 1, 1000000, &a->fetch_limit);
+	case AK_FETCH_SIZE_LIMIT:
+		return parse_size(p, kw, value, &a->fetch_size_limit);
 	case AK_FILTER:
 		/* mpop's `filter` with no command turns it off; so does off. */
 		free(a->filter);

@@ -89,6 +89,9 @@ static int	expired(const struct session *, const struct pop3_msg *);
 static void	make_tag(const struct session *, const char *, char *);
 static void	count_new(struct session *);
 static int	choose(struct session *, struct error *);
+static void	count_left(struct session *);
+static void	left_for_later(struct session *, const struct pop3_msg *,
+		    const char *);
 static int	look(struct session *, struct error *);
 static void	progress_begin(struct session *);
 static int	transfer(struct session *, struct error *);
@@ -397,6 +400,48 @@ count_new(struct session *s)
  * alone: not recorded, so looked at again next time) or kill (DELE
  * without RETR, whatever keep says, as in mpop).
  */
+/*
+ * --status: how many new messages a run would leave for the next one
+ * under fetch_limit and fetch_size_limit (as choose() does, without the
+ * filter, which needs each header).
+ */
+static void
+count_left(struct session *s)
+{
+	const struct pop3_msg	*m;
+	uint64_t		 bytes = 0;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < s->ntodo; i++) {
+		m = &s->scan.msgs[s->todo[i]];
+		if ((s->a->fetch_limit > 0 && n >= (size_t)s->a->fetch_limit) ||
+		    (s->a->fetch_size_limit > 0 && n > 0 &&
+		    bytes + m->size > s->a->fetch_size_limit)) {
+			s->st->left = s->ntodo - i;
+			for (; i < s->ntodo; i++)
+				s->st->left_bytes += s->scan.msgs[s->todo[i]].size;
+			return;
+		}
+		n++;
+		bytes += m->size;
+	}
+}
+
+/* m waits for the next run: a per-run limit was reached. */
+static void
+left_for_later(struct session *s, const struct pop3_msg *m, const char *why)
+{
+	s->st->left++;
+	s->st->left_bytes += m->size;
+	if (s->fo->mode == FETCH_DRYRUN)
+		log_result(s->a->name, "message %lu (%llu bytes): would be left "
+		    "for the next run (%s)", m->num,
+		    (unsigned long long)m->size, why);
+	else
+		log_verbose(s->a->name, "message %lu (%llu bytes) left for the "
+		    "next run (%s)", m->num, (unsigned long long)m->size, why);
+}
+
 static int
 choose(struct session *s, struct error *err)
 {
@@ -405,17 +450,38 @@ choose(struct session *s, struct error *err)
 	enum verdict		 v;
 	const char		*why;
 	size_t			 i, n = 0;
+	uint64_t		 bytes = 0;
+	const char		*full = NULL;	/* the limit reached */
 	int			 rc = -1;
 
 	buf_init(&hdr);
 	for (i = 0; i < s->ntodo; i++) {
 		m = &s->scan.msgs[s->todo[i]];
+		/*
+		 * Over fetch_limit or fetch_size_limit the rest waits, in
+		 * order, for the next run: not even its header is read.
+		 */
+		if (full == NULL && s->a->fetch_limit > 0 &&
+		    n >= (size_t)s->a->fetch_limit)
+			full = "fetch_limit";
+		if (full != NULL) {
+			left_for_later(s, m, full);
+			continue;
+		}
 		if (survey_choose(s->a, s->p, m, &hdr, &v, &why, err) == -1)
 			goto out;
+		/* The first message always goes, so every run gets ahead. */
+		if (v == VERDICT_FETCH && s->a->fetch_size_limit > 0 && n > 0 &&
+		    bytes + m->size > s->a->fetch_size_limit) {
+			full = "fetch_size_limit";
+			left_for_later(s, m, full);
+			continue;
+		}
 		if (s->fo->mode == FETCH_DRYRUN)
 			survey_would(s->a, m, v, why);
 		if (v == VERDICT_FETCH) {
 			s->todo[n++] = s->todo[i];
+			bytes += m->size;
 		} else if (v == VERDICT_SKIP) {
 			s->st->skipped++;
 			if (s->fo->mode == FETCH_RUN)
@@ -450,6 +516,7 @@ look(struct session *s, struct error *err)
 
 	switch (s->fo->mode) {
 	case FETCH_STATUS:
+		count_left(s);
 		survey_status(s->a, s->st);
 		break;
 	case FETCH_LIST:

@@ -53,6 +53,9 @@ struct fetch_stats {
 	unsigned long	 killed;	/* killsize or filter: deleted unread */
 	unsigned long	 deferred;	/* the sink said: try later (MDA 75) */
 	unsigned long	 refused;	/* the sink said: failed (MDA error) */
+	unsigned long	 left;		/* over fetch_limit/fetch_size_limit:
+					   waits for the next run */
+	uint64_t	 left_bytes;
 };
 
 /* Fetch one account.  Returns 0, or -1 with err set (err->ex classifies). */

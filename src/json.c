@@ -93,10 +93,12 @@ json_account(struct buf *b, int first, const char *name,
 		buf_add(b, ",", 1);
 	buf_addstr(b, "\n    {\"account\":");
 	json_string(b, name);
-	buf_printf(b, ",\"fetched\":%lu,\"deleted\":%lu,\"skipped\":%lu,"
+	buf_printf(b, ",\"fetched\":%lu,\"left\":%lu,\"deleted\":%lu,"
+	    "\"skipped\":%lu,"
 	    "\"killed\":%lu,\"kept\":%lu,\"failed\":%lu,\"bytes\":%llu,"
 	    "\"on_server\":%lu,\"on_server_bytes\":%llu,\"new\":%lu,"
-	    "\"new_bytes\":%llu,\"error\":", st->fetched, st->deleted,
+	    "\"new_bytes\":%llu,\"error\":", st->fetched, st->left,
+	    st->deleted,
 	    st->skipped, st->killed, st->kept, st->failed,
 	    (unsigned long long)st->bytes, st->on_server,
 	    (unsigned long long)st->on_server_bytes, st->new_msgs,

@@ -357,8 +357,11 @@ select_accounts(struct accounts *accts, const struct options *o,
 static void
 report(const struct account *a, const struct fetch_stats *st)
 {
-	char	size[32], kept[64] = "", del[64] = "";
+	char	size[32], kept[64] = "", del[64] = "", left[64] = "";
 
+	if (st->left > 0)
+		snprintf(left, sizeof left, ", %lu left for the next run",
+		    st->left);
 	if (st->kept > 0)
 		snprintf(kept, sizeof kept, ", %lu kept on the server",
 		    st->kept);
@@ -369,8 +372,8 @@ report(const struct account *a, const struct fetch_stats *st)
 		return;
 	}
 	progress_human_size(size, sizeof size, st->bytes);
-	log_info(a->name, "%lu message%s fetched (%s)%s%s", st->fetched,
-	    st->fetched == 1 ? "" : "s", size, del, kept);
+	log_info(a->name, "%lu message%s fetched (%s)%s%s%s", st->fetched,
+	    st->fetched == 1 ? "" : "s", size, left, del, kept);
 }
 
 /* Fetch one account; the error, if any, is reported here, once. */

@@ -56,13 +56,18 @@ survey_choose(const struct account *a, struct pop3 *p,
 void
 survey_status(const struct account *a, const struct fetch_stats *st)
 {
-	char	all[32], fresh[32];
+	char	all[32], fresh[32], left[96] = "";
 
 	progress_human_size(all, sizeof all, st->on_server_bytes);
 	progress_human_size(fresh, sizeof fresh, st->new_bytes);
-	log_result(a->name, "%lu message%s (%s) on the server, %lu new (%s)",
+
+	if (st->left > 0)
+		snprintf(left, sizeof left, "; a run takes %lu, %lu wait for "
+		    "the next (fetch_limit/fetch_size_limit)",
+		    st->new_msgs - st->left, st->left);
+	log_result(a->name, "%lu message%s (%s) on the server, %lu new (%s)%s",
 	    st->on_server, st->on_server == 1 ? "" : "s", all, st->new_msgs,
-	    fresh);
+	    fresh, left);
 }
 
 /* --list on a terminal: the narrowest the columns get. */
@@ -272,8 +277,13 @@ survey_dry_summary(const struct account *a, const struct fetch_stats *st,
 {
 	char	size[32];
 
+	char	left[64] = "";
+
 	progress_human_size(size, sizeof size, fetch_bytes);
-	log_result(a->name, "dry run: would fetch %lu message%s (%s), delete "
+	if (st->left > 0)
+		snprintf(left, sizeof left, " (%lu more wait for the next run)",
+		    st->left);
+	log_result(a->name, "dry run: would fetch %lu message%s (%s)%s, delete "
 	    "%lu, leave %lu on the server; nothing was changed", fetch,
-	    fetch == 1 ? "" : "s", size, dele + st->killed, st->skipped);
+	    fetch == 1 ? "" : "s", size, left, dele + st->killed, st->skipped);
 }

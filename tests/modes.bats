@@ -307,6 +307,77 @@ EOS
 	[ "$(server_count)" -eq 1 ]
 }
 
+@test "fetch_limit: at most N messages per run, in order; the next run takes the rest, each once" {
+	make_mailbox "$MB" 7
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	rc "fetch_limit 3" "keep on" "received_header off"
+	fetch -s
+	assert_success
+	assert_line --partial "7 new"
+	assert_line --partial "a run takes 3, 4 wait for the next"
+	fetch
+	assert_success
+	assert_line --partial "3 messages fetched"
+	assert_line --partial "4 left for the next run"
+	[ "$(maildir_count "$MD")" -eq 3 ]
+	# Not even their headers were read: TOP or RETR only for the three.
+	run grep -c '^C: RETR' "$SLOG"
+	assert_output 3
+	fetch --json
+	assert_success
+	[[ $output == *'"fetched":3,"left":1'* ]]
+	fetch
+	assert_success
+	assert_line --partial "1 message fetched"
+	refute_line --partial "left for the next run"
+	assert_maildir_matches "$MB" "$MD"
+	fetch
+	assert_line --partial "no new messages"
+}
+
+@test "fetch_size_limit: bytes per run (k/M/G); the first message always goes; delete mode, exactly once" {
+	make_mailbox "$MB" 4 3000
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	cp -r "$MB" "$TEST_TMP/orig"
+	# Room for two messages of about 3 KB, not three.
+	rc "fetch_size_limit 7k" "received_header off"
+	fetch -n
+	assert_success
+	assert_line --partial "would be left for the next run (fetch_size_limit)"
+	fetch
+	assert_success
+	assert_line --partial "2 messages fetched"
+	assert_line --partial "2 left for the next run"
+	[ "$(server_count)" -eq 2 ]
+	fetch
+	assert_success
+	assert_line --partial "2 messages fetched"
+	[ "$(server_count)" -eq 0 ]
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+	# A single message larger than the limit is still fetched.
+	make_mailbox "$MB" 1 9000
+	rc "fetch_size_limit 1k"
+	fetch
+	assert_success
+	assert_line --partial "1 message fetched"
+}
+
+@test "fetch_limit and fetch_size_limit: bad values are config errors (78); off turns an inherited one off" {
+	popserver_start --mailbox "$MB"
+	for v in 0 -1 x 1000001; do
+		rc "fetch_limit $v"
+		fetch -s
+		assert_failure 78
+		assert_output --partial "fetch_limit"
+	done
+	rc "fetch_size_limit 3X"
+	fetch -s
+	assert_failure 78
+	rc "fetch_limit off" "fetch_size_limit off"
+	fetch -s
+	assert_success
+}
+
 @test "sizes: suffixes and bad values" {
 	popserver_start --mailbox "$MB"
 	for v in 1 10k 10K 3M 1G off; do
