@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "runner.h"
 #include "xmalloc.h"
 
 #define INTERVAL_MAX	(7L * 24 * 60 * 60)
@@ -28,14 +31,25 @@ struct poll_state {
 	char	*last;		/* its message, to keep repeats quiet */
 };
 
+/* One account's fetch in a child (-j): what it tells the loop. */
+struct job {
+	const struct account	*a;
+	const struct daemon_ops	*ops;
+	int			 rc;		/* in shared memory */
+	struct error		 err;
+};
+
 volatile sig_atomic_t		daemon_stop;
 static volatile sig_atomic_t	reload;
 
 static void	on_stop(int);
 static void	on_hup(int);
 static void	nap(long);
-static void	poll_one(const struct account *, struct poll_state *, long,
-		    const struct daemon_ops *);
+static void	settle(const struct account *, struct poll_state *, long, int,
+		    const struct error *);
+static int	run_job(void *);
+static void	poll_due(struct account **, struct poll_state *, size_t,
+		    long, int, const struct daemon_ops *);
 static void	forget(struct poll_state *, size_t);
 static int	do_reload(const struct daemon_ops *, struct accounts *,
 		    struct account ***, size_t *, struct poll_state **);
@@ -131,17 +145,12 @@ daemon_retry(const struct account *a, int retries,
 	}
 }
 
-/* Fetch a if it is due, and plan its next poll. */
+/* Plan a's next poll after a fetch that returned rc (err if -1). */
 static void
-poll_one(const struct account *a, struct poll_state *ps, long interval,
-    const struct daemon_ops *ops)
+settle(const struct account *a, struct poll_state *ps, long interval, int rc,
+    const struct error *err)
 {
-	struct error	err;
-
-	if (time(NULL) < ps->due)
-		return;
-	error_clear(&err);
-	if (ops->fetch(a, ops->arg, &err) == 0) {
+	if (rc == 0) {
 		if (ps->failing)
 			log_info(a->name, "working again");
 		ps->failing = 0;
@@ -152,13 +161,13 @@ poll_one(const struct account *a, struct poll_state *ps, long interval,
 		return;
 	}
 	/* The same failure again says nothing new. */
-	if (ps->last == NULL || strcmp(ps->last, err.msg) != 0)
-		log_error(a->name, "%s%s", err.msg, err.ex == EX_TEMPFAIL ?
+	if (ps->last == NULL || strcmp(ps->last, err->msg) != 0)
+		log_error(a->name, "%s%s", err->msg, err->ex == EX_TEMPFAIL ?
 		    " (will keep trying; quiet until this changes)" : "");
 	free(ps->last);
-	ps->last = xstrdup(err.msg);
+	ps->last = xstrdup(err->msg);
 	ps->failing = 1;
-	if (err.ex == EX_TEMPFAIL) {
+	if (err->ex == EX_TEMPFAIL) {
 		ps->wait = ps->wait == 0 ? interval : ps->wait * 2;
 		if (ps->wait > DAEMON_BACKOFF_MAX)
 			ps->wait = interval > DAEMON_BACKOFF_MAX ? interval :
@@ -166,6 +175,64 @@ poll_one(const struct account *a, struct poll_state *ps, long interval,
 	} else
 		ps->wait = interval;
 	ps->due = time(NULL) + ps->wait;
+}
+
+/* runner_fn: one account's fetch in a child; the result in shared memory. */
+static int
+run_job(void *item)
+{
+	struct job	*j = item;
+
+	error_clear(&j->err);
+	j->rc = j->ops->fetch(j->a, j->ops->arg, &j->err);
+	return j->rc == 0 ? EX_OK : j->err.ex;
+}
+
+/*
+ * Fetch every account that is due: one after the other, or with jobs > 1
+ * up to jobs at once, each in a child process (runner.c), as a single
+ * run with -j does.  Then plan each one's next poll.
+ */
+static void
+poll_due(struct account **sel, struct poll_state *ps, size_t nsel,
+    long interval, int jobs, const struct daemon_ops *ops)
+{
+	struct job	*jv;
+	void		**items;
+	size_t		 i, n = 0, *idx;
+	int		*ex;
+	time_t		 now = time(NULL);
+
+	idx = xcalloc(nsel > 0 ? nsel : 1, sizeof *idx);
+	for (i = 0; i < nsel; i++)
+		if (ps[i].due <= now)
+			idx[n++] = i;
+	jv = mmap(NULL, (n > 0 ? n : 1) * sizeof *jv, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (jv == MAP_FAILED)
+		fatalx("mmap: %s", strerror(errno));
+	items = xcalloc(n > 0 ? n : 1, sizeof *items);
+	ex = xcalloc(n > 0 ? n : 1, sizeof *ex);
+	for (i = 0; i < n; i++) {
+		jv[i].a = sel[idx[i]];
+		jv[i].ops = ops;
+		jv[i].rc = -1;
+		error_set(&jv[i].err, RUNNER_STOPPED, "stopped before it ran");
+		items[i] = &jv[i];
+	}
+	runner_run(items, n, jobs, run_job, ex, &daemon_stop);
+	for (i = 0; i < n; i++) {
+		if (jv[i].rc == -1 && !error_isset(&jv[i].err))
+			error_set(&jv[i].err, ex[i], "the fetch ended with "
+			    "status %d", ex[i]);
+		if (daemon_stop && jv[i].rc == -1)
+			continue;	/* stopped: nothing to plan */
+		settle(jv[i].a, &ps[idx[i]], interval, jv[i].rc, &jv[i].err);
+	}
+	munmap(jv, (n > 0 ? n : 1) * sizeof *jv);
+	free(items);
+	free(ex);
+	free(idx);
 }
 
 static void
@@ -209,8 +276,23 @@ do_reload(const struct daemon_ops *ops, struct accounts *list,
 	return 0;
 }
 
+/* -j wins; else the largest `jobs` the accounts got from defaults. */
+static int
+effective_jobs(int jobs, struct account **sel, size_t nsel)
+{
+	size_t	i;
+
+	if (jobs > 0)
+		return jobs;
+	for (i = 0, jobs = 1; i < nsel; i++)
+		if (sel[i]->jobs > jobs)
+			jobs = sel[i]->jobs;
+	return jobs;
+}
+
 int
-daemon_run(long interval, const struct daemon_ops *ops, struct error *err)
+daemon_run(long interval, int jobs, const struct daemon_ops *ops,
+    struct error *err)
 {
 	struct accounts		  list;
 	struct account		**sel = NULL;
@@ -232,8 +314,8 @@ daemon_run(long interval, const struct daemon_ops *ops, struct error *err)
 			reload = 0;
 			(void)do_reload(ops, &list, &sel, &nsel, &ps);
 		}
-		for (i = 0; i < nsel && !daemon_stop && !reload; i++)
-			poll_one(sel[i], &ps[i], interval, ops);
+		poll_due(sel, ps, nsel, interval, effective_jobs(jobs, sel,
+		    nsel), ops);
 		now = time(NULL);
 		next = now + interval;
 		for (i = 0; i < nsel; i++)

@@ -54,7 +54,8 @@ int	daemon_retry(const struct account *a, int retries,
 
 /*
  * Poll every selected account each interval seconds until SIGTERM or
- * SIGINT; re-load the accounts on SIGHUP (keeping the old ones if the new
+ * SIGINT, up to jobs accounts at once, each in a child process (jobs 0:
+ * the largest `jobs` of the accounts, else one after the other); re-load the accounts on SIGHUP (keeping the old ones if the new
  * configuration does not load).  After a temporary failure an account
  * waits interval, then twice that, and so on up to DAEMON_BACKOFF_MAX.
  * A failure is logged when it first happens or its message changes, and
@@ -63,7 +64,8 @@ int	daemon_retry(const struct account *a, int retries,
  * at once (transport_stop_on): what was delivered stays recorded.  Returns
  * 0 once stopped, -1 with err set if the first load fails.
  */
-int	daemon_run(long interval, const struct daemon_ops *, struct error *);
+int	daemon_run(long interval, int jobs, const struct daemon_ops *,
+	    struct error *);
 
 /*
  * Catch SIGTERM and SIGINT (and SIGHUP: a reload when hup_reloads, else a

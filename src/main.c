@@ -428,6 +428,12 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 	struct fetch_opts	 fo;
 	int			 rc;
 
+	/*
+	 * A daemon logs each account where its own logfile and syslog say,
+	 * as a single run does (run_account() sets them there).
+	 */
+	if (o->interval > 0 && log_targets(a->logfile, a->syslog, err) == -1)
+		return -1;
 	memset(&fo, 0, sizeof fo);
 	fo.lock_wait = a->lock_wait;
 	fo.mode = o->mode;
@@ -480,7 +486,7 @@ run_daemon(struct options *o)
 	memset(&at, 0, sizeof at);
 	at.o = o;
 	error_clear(&err);
-	if (daemon_run(o->interval, &ops, &err) == -1) {
+	if (daemon_run(o->interval, o->jobs, &ops, &err) == -1) {
 		log_error(NULL, "%s", err.msg);
 		return err.ex != 0 ? err.ex : EX_CONFIG;
 	}

@@ -268,3 +268,99 @@ daemon_stop() {
 	[[ $status -eq 75 || $status -eq 68 ]]
 	[[ $(grep -c . <<<"$output") -eq 1 ]]
 }
+
+# syslog_listen FILE -- a private /dev/log for the commands run with
+# in_syslog_ns: a datagram socket whose messages go to FILE, one a line.
+syslog_listen() {
+	SYSLOG_DIR=$TEST_TMP/dev
+	mkdir -p "$SYSLOG_DIR"
+	"$PYTHON3" - "$SYSLOG_DIR/log" "$1" <<-'PY' &
+	import os, socket, sys
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	s.bind(sys.argv[1])
+	with open(sys.argv[2], "ab", buffering=0) as out:
+	    while True:
+	        out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
+	PY
+	SYSLOG_PID=$!
+	wait_for 5 test -S "$SYSLOG_DIR/log"
+}
+
+# in_syslog_ns CMD... -- CMD in a mount namespace whose /dev is a copy of
+# the real one with SYSLOG_DIR/log as /dev/log (the machine's is untouched).
+# Run it in the background (&): it execs, so that $! is CMD itself.
+in_syslog_ns() {
+	exec unshare -m --propagation private sh -c '
+		d=$1; shift
+		for n in null zero full random urandom tty; do
+			[ -e /dev/$n ] || continue
+			: >"$d/$n" && mount --bind /dev/$n "$d/$n" || exit 1
+		done
+		mount --bind "$d" /dev || exit 1
+		exec "$@"' sh "$SYSLOG_DIR" "$@"
+}
+
+@test "--daemon: each account's logfile and syslog get its summary line, as a single run's do" {
+	if [[ $(id -u) -ne 0 ]]; then
+		skip "needs root for a private /dev/log (unshare -m)"
+	fi
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	rc "logfile $TEST_TMP/default.log" "syslog mail" "keep on"
+	cat >>"$RC" <<-EOF
+	account other
+	host 127.0.0.1
+	port $POPSERVER_PORT
+	tls off
+	user test
+	password secret
+	keep on
+	delivery maildir $TEST_TMP/Other
+	uidls_file $TEST_TMP/state-other
+	logfile $TEST_TMP/other.log
+	EOF
+	syslog_listen "$TEST_TMP/syslog"
+	in_syslog_ns "$POPFETCH" -C "$RC" --daemon 1s -a >"$OUT" 2>&1 3>&- &
+	DAEMON_PID=$!
+	wait_for 15 grep -q "default: 1 message fetched" "$TEST_TMP/default.log"
+	wait_for 15 grep -q "other: 1 message fetched" "$TEST_TMP/other.log"
+	wait_for 5 grep -q "popfetch.*default: 1 message fetched" "$TEST_TMP/syslog"
+	# A poll without news writes nothing: still one summary line each
+	# after a few more polls.
+	sleep 2.5
+	daemon_stop
+	kill "$SYSLOG_PID" 2>/dev/null || true
+	[ "$(grep -c 'message fetched\|no new messages' "$TEST_TMP/default.log")" -eq 1 ]
+	[ "$(grep -c 'message fetched\|no new messages' "$TEST_TMP/other.log")" -eq 1 ]
+	# Each account's lines go to its own file only.
+	! grep -q "other:" "$TEST_TMP/default.log"
+	! grep -q "default:" "$TEST_TMP/other.log"
+	# syslog is only the default account's.
+	! grep -q "other: 1 message" "$TEST_TMP/syslog"
+}
+
+@test "--daemon -j 2: the due accounts are polled at once, each in its own process" {
+	make_mailbox "$MB" 1
+	# Each RETR takes 1.5 s: one after the other, the second session
+	# would start after the first one's QUIT.
+	popserver_start --mailbox "$MB" --log "$TEST_TMP/slog" --retr-delay 1500
+	rc "keep on"
+	cat >>"$RC" <<-EOF
+	account other
+	host 127.0.0.1
+	port $POPSERVER_PORT
+	tls off
+	user test
+	password secret
+	keep on
+	delivery maildir $TEST_TMP/Other
+	uidls_file $TEST_TMP/state-other
+	EOF
+	daemon_start --daemon 1h -a -j 2
+	wait_for 20 count_is 1
+	wait_for 20 eval '[ "$(maildir_count "$TEST_TMP/Other")" -eq 1 ]'
+	daemon_stop
+	# Both sessions began before either ended.
+	run awk '/CONNECT$/ { c++ } /C: QUIT/ { if (c < 2) exit 1; exit 0 }' "$TEST_TMP/slog"
+	assert_success
+}
