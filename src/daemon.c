@@ -18,6 +18,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "runner.h"
 #include "xmalloc.h"
 
@@ -276,6 +277,24 @@ do_reload(const struct daemon_ops *ops, struct accounts *list,
 	return 0;
 }
 
+/* systemctl status: when the last poll ended, and how many accounts fail. */
+static void
+report_status(const struct poll_state *ps, size_t nsel)
+{
+	struct tm	tm;
+	time_t		now = time(NULL);
+	char		when[32];
+	size_t		i, failing = 0;
+
+	for (i = 0; i < nsel; i++)
+		if (ps[i].failing)
+			failing++;
+	localtime_r(&now, &tm);
+	strftime(when, sizeof when, "%H:%M:%S", &tm);
+	notify_status("last poll %s: %zu account%s, %zu failing", when, nsel,
+	    nsel == 1 ? "" : "s", failing);
+}
+
 /* -j wins; else the largest `jobs` the accounts got from defaults. */
 static int
 effective_jobs(int jobs, struct account **sel, size_t nsel)
@@ -309,13 +328,18 @@ daemon_run(long interval, int jobs, const struct daemon_ops *ops,
 	daemon_catch_signals(1);
 	log_info(NULL, "polling %zu account%s every %ld s", nsel,
 	    nsel == 1 ? "" : "s", interval);
+	notify_init();
+	notify_send("READY=1");
 	while (!daemon_stop) {
 		if (reload) {
 			reload = 0;
+			notify_send("RELOADING=1");
 			(void)do_reload(ops, &list, &sel, &nsel, &ps);
+			notify_send("READY=1");
 		}
 		poll_due(sel, ps, nsel, interval, effective_jobs(jobs, sel,
 		    nsel), ops);
+		report_status(ps, nsel);
 		now = time(NULL);
 		next = now + interval;
 		for (i = 0; i < nsel; i++)
@@ -325,6 +349,8 @@ daemon_run(long interval, int jobs, const struct daemon_ops *ops,
 			nap((long)(next - now));
 	}
 	log_info(NULL, "stopping");
+	notify_send("STOPPING=1");
+	notify_stop();
 	forget(ps, nsel);
 	free(sel);
 	accounts_free(&list);

@@ -269,21 +269,29 @@ daemon_stop() {
 	[[ $(grep -c . <<<"$output") -eq 1 ]]
 }
 
-# syslog_listen FILE -- a private /dev/log for the commands run with
-# in_syslog_ns: a datagram socket whose messages go to FILE, one a line.
-syslog_listen() {
-	SYSLOG_DIR=$TEST_TMP/dev
-	mkdir -p "$SYSLOG_DIR"
-	"$PYTHON3" - "$SYSLOG_DIR/log" "$1" <<-'PY' &
+# dgram_listen SOCKET FILE -- a datagram socket whose messages go to FILE,
+# one a line (newlines inside a message become spaces); LISTEN_PID.
+dgram_listen() {
+	"$PYTHON3" - "$1" "$2" <<-'PY' &
 	import os, socket, sys
 	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 	s.bind(sys.argv[1])
 	with open(sys.argv[2], "ab", buffering=0) as out:
 	    while True:
-	        out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
+	        m = s.recv(65536).rstrip(b"\0\n").replace(b"\n", b" ")
+	        out.write(m + b"\n")
 	PY
-	SYSLOG_PID=$!
-	wait_for 5 test -S "$SYSLOG_DIR/log"
+	LISTEN_PID=$!
+	wait_for 5 test -S "$1"
+}
+
+# syslog_listen FILE -- a private /dev/log for the commands run with
+# in_syslog_ns, its messages in FILE.
+syslog_listen() {
+	SYSLOG_DIR=$TEST_TMP/dev
+	mkdir -p "$SYSLOG_DIR"
+	dgram_listen "$SYSLOG_DIR/log" "$1"
+	SYSLOG_PID=$LISTEN_PID
 }
 
 # in_syslog_ns CMD... -- CMD in a mount namespace whose /dev is a copy of
@@ -363,4 +371,31 @@ in_syslog_ns() {
 	# Both sessions began before either ended.
 	run awk '/CONNECT$/ { c++ } /C: QUIT/ { if (c < 2) exit 1; exit 0 }' "$TEST_TMP/slog"
 	assert_success
+}
+
+@test "--daemon under systemd (Type=notify): READY, STATUS, watchdog pings, STOPPING" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	rc
+	dgram_listen "$TEST_TMP/notify" "$TEST_TMP/notes"
+	NOTIFY_SOCKET=$TEST_TMP/notify WATCHDOG_USEC=400000 \
+		daemon_start --daemon 1h
+	wait_for 10 count_is 1
+	wait_for 5 grep -q '^READY=1$' "$TEST_TMP/notes"
+	wait_for 5 grep -q '^STATUS=last poll [0-9:]*: 1 account, 0 failing$' "$TEST_TMP/notes"
+	# Every 0.2 s, also while nothing else happens.
+	sleep 1.5
+	[ "$(grep -c '^WATCHDOG=1$' "$TEST_TMP/notes")" -ge 4 ]
+	daemon_stop
+	wait_for 5 grep -q '^STOPPING=1$' "$TEST_TMP/notes"
+	kill "$LISTEN_PID" 2>/dev/null || true
+	# A watchdog meant for another process is not fed.
+	dgram_listen "$TEST_TMP/notify2" "$TEST_TMP/notes2"
+	NOTIFY_SOCKET=$TEST_TMP/notify2 WATCHDOG_USEC=400000 WATCHDOG_PID=1 \
+		daemon_start --daemon 1h
+	wait_for 5 grep -q '^READY=1$' "$TEST_TMP/notes2"
+	sleep 1
+	daemon_stop
+	kill "$LISTEN_PID" 2>/dev/null || true
+	! grep -q WATCHDOG "$TEST_TMP/notes2"
 }

@@ -67,9 +67,13 @@ setup() {
 	mkdir -p "$TEST_TMP/units"
 	sed 's|/usr/local/bin/popfetch|'"$POPFETCH"'|' \
 	    "$SRC/docs/examples/popfetch.service" >"$TEST_TMP/units/popfetch.service"
+	sed 's|/usr/local/bin/popfetch|'"$POPFETCH"'|' \
+	    "$SRC/docs/examples/popfetch-daemon.service" \
+	    >"$TEST_TMP/units/popfetch-daemon.service"
 	cp "$SRC/docs/examples/popfetch.timer" "$TEST_TMP/units/"
 	run systemd-analyze verify --man=no "$TEST_TMP/units/popfetch.timer" \
-	    "$TEST_TMP/units/popfetch.service"
+	    "$TEST_TMP/units/popfetch.service" \
+	    "$TEST_TMP/units/popfetch-daemon.service"
 	[ "$status" -eq 0 ] || [[ $output == *"Failed to"*"bus"* ]] ||
 		fail "$output"
 }
