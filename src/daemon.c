@@ -18,6 +18,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "netwatch.h"
 #include "notify.h"
 #include "runner.h"
 #include "xmalloc.h"
@@ -29,6 +30,8 @@ struct poll_state {
 	time_t	 due;		/* next fetch not before this */
 	long	 wait;		/* current backoff, seconds; 0: none */
 	int	 failing;	/* the last fetch failed */
+	int	 temporary;	/* ... temporarily (the network, say) */
+	time_t	 tried;		/* when it was last fetched */
 	char	*last;		/* its message, to keep repeats quiet */
 };
 
@@ -151,6 +154,8 @@ static void
 settle(const struct account *a, struct poll_state *ps, long interval, int rc,
     const struct error *err)
 {
+	ps->tried = time(NULL);
+	ps->temporary = rc != 0 && err->ex == EX_TEMPFAIL;
 	if (rc == 0) {
 		if (ps->failing)
 			log_info(a->name, "working again");
@@ -295,6 +300,36 @@ report_status(const struct poll_state *ps, size_t nsel)
 	    nsel == 1 ? "" : "s", failing);
 }
 
+/*
+ * The network may be back, or the machine woke up: make accounts due now
+ * -- after a resume all of them, after a network change those waiting on
+ * a temporary failure.  An account is never polled again sooner than
+ * EVENT_SPACING seconds after its last fetch ended, so a flapping link
+ * cannot cause a poll storm.
+ */
+#define EVENT_SPACING	5
+
+static void
+wake_up(enum net_event ev, struct poll_state *ps, size_t nsel)
+{
+	time_t	now = time(NULL);
+	size_t	i, n = 0;
+
+	for (i = 0; i < nsel; i++) {
+		if (ev == NET_UP && !(ps[i].failing && ps[i].temporary))
+			continue;
+		if (ps[i].due <= now + EVENT_SPACING)
+			continue;
+		ps[i].due = ps[i].tried + EVENT_SPACING > now ?
+		    ps[i].tried + EVENT_SPACING : now;
+		n++;
+	}
+	if (n > 0)
+		log_verbose(NULL, "%s: polling %zu account%s",
+		    ev == NET_UP ? "the network changed" : "resumed after a "
+		    "suspend", n, n == 1 ? "" : "s");
+}
+
 /* -j wins; else the largest `jobs` the accounts got from defaults. */
 static int
 effective_jobs(int jobs, struct account **sel, size_t nsel)
@@ -318,6 +353,7 @@ daemon_run(long interval, int jobs, const struct daemon_ops *ops,
 	struct poll_state	 *ps;
 	size_t			  nsel = 0, i;
 	time_t			  now, next;
+	enum net_event		  ev;
 
 	TAILQ_INIT(&list);
 	if (ops->load(ops->arg, &list, &sel, &nsel, err) == -1) {
@@ -328,6 +364,8 @@ daemon_run(long interval, int jobs, const struct daemon_ops *ops,
 	daemon_catch_signals(1);
 	log_info(NULL, "polling %zu account%s every %ld s", nsel,
 	    nsel == 1 ? "" : "s", interval);
+	if (netwatch_open() == -1)
+		log_verbose(NULL, "no rtnetlink: polling on the timer alone");
 	notify_init();
 	notify_send("READY=1");
 	while (!daemon_stop) {
@@ -345,12 +383,17 @@ daemon_run(long interval, int jobs, const struct daemon_ops *ops,
 		for (i = 0; i < nsel; i++)
 			if (ps[i].due < next)
 				next = ps[i].due;
-		if (next > now)
-			nap((long)(next - now));
+		if (next > now) {
+			ev = netwatch_wait((long)(next - now), &daemon_stop,
+			    &reload);
+			if (ev == NET_UP || ev == NET_RESUMED)
+				wake_up(ev, ps, nsel);
+		}
 	}
 	log_info(NULL, "stopping");
 	notify_send("STOPPING=1");
 	notify_stop();
+	netwatch_close();
 	forget(ps, nsel);
 	free(sel);
 	accounts_free(&list);

@@ -399,3 +399,46 @@ in_syslog_ns() {
 	kill "$LISTEN_PID" 2>/dev/null || true
 	! grep -q WATCHDOG "$TEST_TMP/notes2"
 }
+
+# In a private network namespace (unshare -n; the machine's network is
+# never touched): the loopback link goes down, the first poll fails, then
+# the link comes back -- the daemon polls within seconds, not in an hour.
+@test "--daemon: when the network comes back (rtnetlink), the waiting account is polled at once" {
+	if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then
+		skip "needs root and ip(8) for a private network namespace"
+	fi
+	make_mailbox "$MB" 1
+	rc
+	sed -i 's/^port .*/port 20110/' "$RC"
+	cat >"$TEST_TMP/netns.sh" <<-EOF
+	ip link set lo up || exit 1
+	"$PYTHON3" "$TESTS_SRCDIR/popserver.py" --mailbox "$MB" --port 20110 \\
+		--log "$TEST_TMP/slog" >"$TEST_TMP/server.out" 2>&1 &
+	server=\$!
+	for i in \$(seq 50); do grep -q . "$TEST_TMP/slog" 2>/dev/null && break;
+		(exec 3<>/dev/tcp/127.0.0.1/20110) 2>/dev/null && break; sleep 0.1; done
+	ip link set lo down
+	"$POPFETCH" -C "$RC" -v --daemon 1h >"$OUT" 2>&1 &
+	daemon=\$!
+	# The first poll fails: the network is unreachable.
+	for i in \$(seq 100); do grep -q "will keep trying" "$OUT" && break; sleep 0.1; done
+	date +%s >"$TEST_TMP/up-at"
+	ip link set lo up
+	for i in \$(seq 150); do
+		[ "\$(find "$MD/new" -type f 2>/dev/null | wc -l)" -ge 1 ] && break
+		sleep 0.1
+	done
+	date +%s >"$TEST_TMP/fetched-at"
+	kill -TERM \$daemon; wait \$daemon
+	kill \$server; wait \$server
+	EOF
+	run timeout 60 unshare -n bash "$TEST_TMP/netns.sh"
+	cat "$OUT"
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 1 ]
+	run cat "$OUT"
+	assert_output --partial "will keep trying"
+	assert_output --partial "the network changed: polling 1 account"
+	# Within seconds (debounced by 2 s), not the hour the timer says.
+	(( $(cat "$TEST_TMP/fetched-at") - $(cat "$TEST_TMP/up-at") <= 10 ))
+}
