@@ -443,7 +443,7 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 	if ((rc == 0 && o->mode == FETCH_RUN) || at->st.fetched > 0) {
 		/* A daemon says nothing when there was nothing to say. */
 		if (o->interval == 0 || at->st.fetched > 0 ||
-		    at->st.deleted > 0)
+		    at->st.deleted > 0 || o->level >= LOG_VERBOSE)
 			report(a, &at->st);
 	}
 	return rc;

@@ -442,3 +442,13 @@ in_syslog_ns() {
 	# Within seconds (debounced by 2 s), not the hour the timer says.
 	(( $(cat "$TEST_TMP/fetched-at") - $(cat "$TEST_TMP/up-at") <= 10 ))
 }
+
+@test "--daemon -v: one line per account and poll, also without news" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	rc
+	daemon_start --daemon 1s -v
+	wait_for 10 count_is 1
+	wait_for 10 grep -q "default: no new messages" "$OUT"
+	daemon_stop
+}
