@@ -269,6 +269,24 @@ daemon_stop() {
 	[[ $(grep -c . <<<"$output") -eq 1 ]]
 }
 
+# add_other [LINE...] -- a second account, "other", on the same server in
+# keep mode, with its own maildir ($TEST_TMP/Other) and state.
+add_other() {
+	local l
+	{
+		echo "account other"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls off"
+		echo "user test"
+		echo "password secret"
+		echo "keep on"
+		echo "delivery maildir $TEST_TMP/Other"
+		echo "uidls_file $TEST_TMP/state-other"
+		for l in "$@"; do echo "$l"; done
+	} >>"$RC"
+}
+
 # dgram_listen SOCKET FILE -- a datagram socket whose messages go to FILE,
 # one a line (newlines inside a message become spaces); LISTEN_PID.
 dgram_listen() {
@@ -315,18 +333,7 @@ in_syslog_ns() {
 	make_mailbox "$MB" 1
 	popserver_start --mailbox "$MB"
 	rc "logfile $TEST_TMP/default.log" "syslog mail" "keep on"
-	cat >>"$RC" <<-EOF
-	account other
-	host 127.0.0.1
-	port $POPSERVER_PORT
-	tls off
-	user test
-	password secret
-	keep on
-	delivery maildir $TEST_TMP/Other
-	uidls_file $TEST_TMP/state-other
-	logfile $TEST_TMP/other.log
-	EOF
+	add_other "logfile $TEST_TMP/other.log"
 	syslog_listen "$TEST_TMP/syslog"
 	in_syslog_ns "$POPFETCH" -C "$RC" --daemon 1s -a >"$OUT" 2>&1 3>&- &
 	DAEMON_PID=$!
@@ -353,17 +360,7 @@ in_syslog_ns() {
 	# would start after the first one's QUIT.
 	popserver_start --mailbox "$MB" --log "$TEST_TMP/slog" --retr-delay 1500
 	rc "keep on"
-	cat >>"$RC" <<-EOF
-	account other
-	host 127.0.0.1
-	port $POPSERVER_PORT
-	tls off
-	user test
-	password secret
-	keep on
-	delivery maildir $TEST_TMP/Other
-	uidls_file $TEST_TMP/state-other
-	EOF
+	add_other
 	daemon_start --daemon 1h -a -j 2
 	wait_for 20 count_is 1
 	wait_for 20 eval '[ "$(maildir_count "$TEST_TMP/Other")" -eq 1 ]'

@@ -119,16 +119,9 @@ courier_start() {
 }
 
 courier_stop() {
-	if [[ -n ${COURIER_PID:-} ]]; then
-		servers_stop_tree "$COURIER_PID"
-	fi
-	servers_kill_naming "${COURIER_DIR:-}"
+	servers_stop_instance "${COURIER_PID:-}" "${COURIER_DIR:-}"
 	COURIER_PID=
-	if [[ -n ${COURIER_DIR:-} && -d $COURIER_DIR ]]; then
-		rm -rf "$COURIER_DIR"
-	fi
 	COURIER_DIR=
-	return 0
 }
 
 courier_add_user() {
@@ -154,18 +147,10 @@ courier_add_user() {
 	nsenter -t "$COURIER_PID" -m makeuserdb
 }
 
-_courier_seq=0
-
 courier_deliver() {
-	local user=${1:?courier_deliver USER FILE...} f name md
+	local user=${1:?courier_deliver USER FILE...}
 	shift
-	md=$COURIER_DIR/home/$user/Maildir
-	for f in "$@"; do
-		_courier_seq=$((_courier_seq + 1))
-		name=$(printf '%d.M%06dP%d.popfetch-test' "$(date +%s)" "$_courier_seq" "$$")
-		cp "$f" "$md/tmp/$name" && chown --reference="$md" "$md/tmp/$name" &&
-			mv "$md/tmp/$name" "$md/new/$name" || return 1
-	done
+	servers_maildir_deliver "$COURIER_DIR/home/$user/Maildir" "$@"
 }
 
 courier_count() {

@@ -25,6 +25,8 @@
 #                          those left after 5 s
 #   servers_kill_naming DIR  SIGKILL to every process naming DIR in its
 #                          command line
+#   servers_stop_instance PID DIR  both of the above, then removes DIR
+#   servers_maildir_deliver MAILDIR FILE...  delivers as a local MDA would
 #   servers_mail_owner     prints "user group" that owns the servers' mail:
 #                          nobody/nogroup as root, else the current user
 #   pop3_dump HOST PORT USER PASS DIR   RETRs every message over plain TCP
@@ -151,6 +153,32 @@ servers_kill_naming() {
 	[[ -n $d ]] || return 0
 	for p in $(ps -eo pid=,args= | awk -v d="$d" 'index($0, d) && !/awk/ { print $1 }'); do
 		[[ $p == "$$" || $p == "$BASHPID" ]] || kill -KILL "$p" 2>/dev/null || true
+	done
+}
+
+# servers_stop_instance PID DIR -- everything of one server instance:
+# the process tree from PID (may be empty), what else names DIR, and DIR.
+servers_stop_instance() {
+	[[ -n $1 ]] && servers_stop_tree "$1"
+	servers_kill_naming "$2"
+	if [[ -n $2 && -d $2 ]]; then
+		rm -rf "$2"
+	fi
+	return 0
+}
+
+_servers_seq=0
+
+# servers_maildir_deliver MAILDIR FILE... -- each file into MAILDIR/new
+# through tmp/, owned as MAILDIR is (what a local MDA does).
+servers_maildir_deliver() {
+	local md=${1:?servers_maildir_deliver MAILDIR FILE...} f name
+	shift
+	for f in "$@"; do
+		_servers_seq=$((_servers_seq + 1))
+		name=$(printf '%d.M%06dP%d.popfetch-test' "$(date +%s)" "$_servers_seq" "$$")
+		cp "$f" "$md/tmp/$name" && chown --reference="$md" "$md/tmp/$name" &&
+			mv "$md/tmp/$name" "$md/new/$name" || return 1
 	done
 }
 

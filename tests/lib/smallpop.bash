@@ -119,16 +119,9 @@ smallpop_start() {
 }
 
 smallpop_stop() {
-	if [[ -n ${SMALLPOP_PID:-} ]]; then
-		servers_stop_tree "$SMALLPOP_PID"
-	fi
-	servers_kill_naming "${SMALLPOP_DIR:-}"
+	servers_stop_instance "${SMALLPOP_PID:-}" "${SMALLPOP_DIR:-}"
 	SMALLPOP_PID=
-	if [[ -n ${SMALLPOP_DIR:-} && -d $SMALLPOP_DIR ]]; then
-		rm -rf "$SMALLPOP_DIR"
-	fi
 	SMALLPOP_DIR=
-	return 0
 }
 
 # _smallpop_ns CMD... -- CMD inside the instance's mount namespace.
@@ -188,18 +181,10 @@ with open(box, "ab") as out:
 PY
 }
 
-_smallpop_seq=0
-
 solid_deliver() {
-	local user=${1:?solid_deliver USER FILE...} f name md
+	local user=${1:?solid_deliver USER FILE...}
 	shift
-	md=$SMALLPOP_DIR/home/$user/Maildir
-	for f in "$@"; do
-		_smallpop_seq=$((_smallpop_seq + 1))
-		name=$(printf '%d.M%06dP%d.popfetch-test' "$(date +%s)" "$_smallpop_seq" "$$")
-		cp "$f" "$md/tmp/$name" && chown --reference="$md" "$md/tmp/$name" &&
-			mv "$md/tmp/$name" "$md/new/$name" || return 1
-	done
+	servers_maildir_deliver "$SMALLPOP_DIR/home/$user/Maildir" "$@"
 }
 
 smallpop_count() {
