@@ -330,7 +330,9 @@ test_every_key(void)
 	    "tls_min_dh_prime_bits 2048\n"
 	    "source_ip 127.0.0.2\n"
 	    "proxy_host 127.0.0.1\n"
-	    "proxy_port 9050\n", &list);
+	    "proxy_port 9050\n"
+	    "fetch_limit 20\n"
+	    "fetch_size_limit 10M\n", &list);
 	ok(a != NULL, "every key: parses");
 	if (a == NULL)
 		return;
@@ -369,6 +371,8 @@ test_every_key(void)
 	is_str(a->source_ip, "127.0.0.2", "key source_ip");
 	is_str(a->proxy_host, "127.0.0.1", "key proxy_host");
 	is_int(a->proxy_port, 9050, "key proxy_port");
+	is_int(a->fetch_limit, 20, "key fetch_limit");
+	is_int(a->fetch_size_limit, 10 * 1024 * 1024, "key fetch_size_limit");
 	/* jobs is a defaults-only key (see test below). */
 	is_int(a->set, ((UINT64_C(1) << AK__COUNT) - 1) &
 	    ~(UINT64_C(1) << AK_JOBS), "every key: every bit set");
