@@ -327,6 +327,12 @@ auth_login(struct pop3 *p, const struct account *a, const char *pass,
 		goto out;
 	}
 	n = candidates(p, a, c);
+	if (untried(c, n, 0, ap->done) == n) {
+		/* A new connection offers only what was refused before. */
+		error_set(err, EX_NOPERM, "no login method left to try (tried "
+		    "%s)", ap->tried);
+		goto out;
+	}
 	for (i = untried(c, n, 0, ap->done); i < n; i = j) {
 		error_clear(err);
 		if ((rc = try_method(p, a, c[i], pass, err)) == 0)

@@ -477,3 +477,32 @@ outlook_head() {
 	assert_output --partial "1 message fetched"
 	! grep -q MISMATCH "$SLOG"
 }
+
+# A server that hangs up after refusing a method and then, on the new
+# connection, offers only what it refused: 77 naming what was tried, not
+# a loop and not an empty error.
+@test "a server that refuses, hangs up, and offers nothing new: 77 with what was tried" {
+	cat >"$SCRIPT" <<-'EOS'
+	S: +OK ready
+	C: ^CAPA$
+	S: +OK
+	S: SASL SCRAM-SHA-256
+	S: USER
+	S: .
+	C: ^AUTH SCRAM-SHA-256 .*
+	S: -ERR [AUTH] not for you
+	CLOSE
+	CONNECTION
+	S: +OK ready
+	C: ^CAPA$
+	S: +OK
+	S: SASL SCRAM-SHA-256
+	S: .
+	EOS
+	serve
+	rc someone secret
+	fetch
+	assert_failure 77
+	assert_output --partial "no login method left to try (tried SCRAM-SHA-256)"
+	[ "$(grep -c 'CONNECT$' "$SLOG")" -eq 2 ]
+}
