@@ -92,6 +92,8 @@ account_copy(const struct account *src, const char *name, const char *file,
 	a->tls_crl_file = strdup_or_null(src->tls_crl_file);
 	a->source_ip = strdup_or_null(src->source_ip);
 	a->proxy_host = strdup_or_null(src->proxy_host);
+	a->proxy_user = strdup_or_null(src->proxy_user);
+	a->proxy_password = strdup_or_null(src->proxy_password);
 	memset(&a->entry, 0, sizeof a->entry);
 	return a;
 }
@@ -229,6 +231,12 @@ inherit_key(struct account *dst, const struct account *src,
 	case AK_PROXY_PORT:
 		dst->proxy_port = src->proxy_port;
 		break;
+	case AK_PROXY_USER:
+		replace_str(&dst->proxy_user, src->proxy_user);
+		break;
+	case AK_PROXY_PASSWORD:
+		replace_str(&dst->proxy_password, src->proxy_password);
+		break;
 	case AK__COUNT:
 		fatalx("inherit_key: no such key");
 	}
@@ -270,6 +278,8 @@ account_free(struct account *a)
 	free(a->tls_crl_file);
 	free(a->source_ip);
 	free(a->proxy_host);
+	free(a->proxy_user);
+	freezero_str(a->proxy_password);
 	free(a);
 }
 
@@ -325,6 +335,9 @@ account_validate(const struct account *a, struct error *err)
 	else if (!a->tls_certcheck && a->has_fingerprint)
 		why = "'tls_fingerprint' and 'tls_certcheck off' contradict "
 		    "each other; remove one";
+	else if ((a->proxy_user == NULL) != (a->proxy_password == NULL))
+		why = "'proxy_user' and 'proxy_password' go together; set "
+		    "both";
 	if (why == NULL)
 		return 0;
 	error_set(err, EX_CONFIG, "%s:%d: account %s: %s",

@@ -78,6 +78,8 @@ enum account_key {
 	AK_SOURCE_IP,
 	AK_PROXY_HOST,
 	AK_PROXY_PORT,
+	AK_PROXY_USER,
+	AK_PROXY_PASSWORD,
 	AK_FETCH_LIMIT,
 	AK_FETCH_SIZE_LIMIT,
 	AK__COUNT		/* at most 64: the set mask is a uint64_t */
@@ -135,6 +137,8 @@ struct account {
 	char		*source_ip;	/* bind here before connecting, or NULL */
 	char		*proxy_host;	/* SOCKS5 proxy, or NULL: direct */
 	int		 proxy_port;	/* 0: SOCKS_DEFAULT_PORT */
+	char		*proxy_user;	/* RFC 1929 login, or NULL: none */
+	char		*proxy_password;
 	int		 fetch_limit;	/* messages per run; 0: no limit */
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
 };

@@ -123,6 +123,9 @@ static const struct keyword keywords[] = {
 	    "a host name or address", "" },
 	{ "proxy_port",		AK_PROXY_PORT,
 	    "a number from 1 to 65535", "0" },
+	/* Not in mpop: the proxy's own login (RFC 1929), e.g. for Tor. */
+	{ "proxy_user",		AK_PROXY_USER,		"a user name", "" },
+	{ "proxy_password",	AK_PROXY_PASSWORD,	"a password", "" },
 
 	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
 	{ "tls_force_sslv3",	KEY_IGNORED,		"on or off", "on" },
@@ -648,6 +651,15 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
 			return 0;
 		}
 		return parse_number(p, kw, value, 1, 65535, &a->proxy_port);
+	case AK_PROXY_USER:
+		free(a->proxy_user);
+		a->proxy_user = *value == '\0' ? NULL : xstrdup(value);
+		return 0;
+	case AK_PROXY_PASSWORD:
+		freezero_str(a->proxy_password);
+		a->proxy_password = *value == '\0' ? NULL : xstrdup(value);
+		p->saw_password |= *value != '\0';
+		return 0;
 	case AK__COUNT:
 		break;
 	}

@@ -163,8 +163,9 @@ static int
 connect_proxy(const struct account *a, struct transport **tp,
     struct error *err)
 {
-	char	 proxy[300];
-	int	 port;
+	struct socks_login	 lg = { a->proxy_user, a->proxy_password };
+	char			 proxy[300];
+	int			 port;
 
 	port = a->proxy_port != 0 ? a->proxy_port : SOCKS_DEFAULT_PORT;
 	snprintf(proxy, sizeof proxy, "%s%s%s:%d",
@@ -176,8 +177,8 @@ connect_proxy(const struct account *a, struct transport **tp,
 		error_prefix(err, "SOCKS proxy");
 		return -1;
 	}
-	if (transport_socks5(*tp, proxy, a->host, account_port(a),
-	    err) == -1) {
+	if (transport_socks5(*tp, proxy, a->proxy_user != NULL ? &lg : NULL,
+	    a->host, account_port(a), err) == -1) {
 		transport_free(*tp);
 		*tp = NULL;
 		return -1;

@@ -19,6 +19,8 @@
 
 #define SOCKS_VERSION	5
 #define METHOD_NONE	0x00
+#define METHOD_LOGIN	0x02
+#define LOGIN_VERSION	1
 #define METHOD_REFUSED	0xff
 #define CMD_CONNECT	1
 #define ATYP_IPV4	1
@@ -26,37 +28,25 @@
 #define ATYP_IPV6	4
 #define NAME_MAX_LEN	255
 
+static int	 greet(int, const struct socks_login *, int, const char *,
+		    struct error *);
+static int	 login(int, const struct socks_login *, int, const char *,
+		    struct error *);
 static int	 io(int, unsigned char *, size_t, int, int, const char *,
 		    struct error *);
 static const char *reply_text(int);
 
 int
-socks5_connect(int fd, const char *proxy, const char *host, int port,
-    int timeout, struct error *err)
+socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
+    const char *host, int port, int timeout, struct error *err)
 {
 	unsigned char	 req[4 + 1 + NAME_MAX_LEN + 2], ans[4 + 256 + 2];
 	struct in6_addr	 in6;
 	struct in_addr	 in4;
 	size_t		 len, n, need;
 
-	/* One method offered: none.  mpop has no proxy login either. */
-	req[0] = SOCKS_VERSION;
-	req[1] = 1;
-	req[2] = METHOD_NONE;
-	if (io(fd, req, 3, 1, timeout, proxy, err) == -1 ||
-	    io(fd, ans, 2, 0, timeout, proxy, err) == -1)
+	if (greet(fd, lg, timeout, proxy, err) == -1)
 		return -1;
-	if (ans[0] != SOCKS_VERSION) {
-		error_set(err, EX_PROTOCOL, "SOCKS proxy %s: not a SOCKS5 "
-		    "proxy (it answered version %u)", proxy, ans[0]);
-		return -1;
-	}
-	if (ans[1] != METHOD_NONE) {
-		error_set(err, EX_UNAVAILABLE, "SOCKS proxy %s: it wants a "
-		    "login, which popfetch does not support; use a proxy "
-		    "without authentication", proxy);
-		return -1;
-	}
 
 	req[0] = SOCKS_VERSION;
 	req[1] = CMD_CONNECT;
@@ -118,6 +108,88 @@ socks5_connect(int fd, const char *proxy, const char *host, int port,
 	}
 	/* The bound address is of no use to us, but must not be left. */
 	return io(fd, ans + 5, need, 0, timeout, proxy, err);
+}
+
+/*
+ * Offer no authentication, and the RFC 1929 login when there is one;
+ * log in if the proxy picks it.
+ */
+static int
+greet(int fd, const struct socks_login *lg, int timeout, const char *proxy,
+    struct error *err)
+{
+	unsigned char	 req[4], ans[2];
+	size_t		 n = 2;
+
+	req[0] = SOCKS_VERSION;
+	req[n++] = METHOD_NONE;
+	if (lg != NULL)
+		req[n++] = METHOD_LOGIN;
+	req[1] = (unsigned char)(n - 2);
+	if (io(fd, req, n, 1, timeout, proxy, err) == -1 ||
+	    io(fd, ans, 2, 0, timeout, proxy, err) == -1)
+		return -1;
+	if (ans[0] != SOCKS_VERSION) {
+		error_set(err, EX_PROTOCOL, "SOCKS proxy %s: not a SOCKS5 "
+		    "proxy (it answered version %u)", proxy, ans[0]);
+		return -1;
+	}
+	if (ans[1] == METHOD_NONE)
+		return 0;
+	if (ans[1] == METHOD_LOGIN && lg != NULL)
+		return login(fd, lg, timeout, proxy, err);
+	if (lg == NULL && ans[1] == METHOD_REFUSED) {
+		error_set(err, EX_UNAVAILABLE, "SOCKS proxy %s wants a login; "
+		    "set proxy_user and proxy_password", proxy);
+		return -1;
+	}
+	if (ans[1] == METHOD_REFUSED) {
+		error_set(err, EX_UNAVAILABLE, "SOCKS proxy %s accepts neither "
+		    "no authentication nor a user name and password", proxy);
+		return -1;
+	}
+	error_set(err, EX_PROTOCOL, "SOCKS proxy %s: it chose method %u, "
+	    "which was not offered", proxy, ans[1]);
+	return -1;
+}
+
+/* RFC 1929: VER ULEN UNAME PLEN PASSWD, answered by VER STATUS. */
+static int
+login(int fd, const struct socks_login *lg, int timeout, const char *proxy,
+    struct error *err)
+{
+	unsigned char	 req[3 + 2 * 255], ans[2];
+	size_t		 ulen = strlen(lg->user), plen = strlen(lg->password);
+	size_t		 n = 0;
+	int		 r;
+
+	if (ulen == 0 || ulen > 255 || plen == 0 || plen > 255) {
+		error_set(err, EX_CONFIG, "SOCKS proxy %s: proxy_user and "
+		    "proxy_password must each be 1 to 255 bytes long", proxy);
+		return -1;
+	}
+	req[n++] = LOGIN_VERSION;
+	req[n++] = (unsigned char)ulen;
+	memcpy(req + n, lg->user, ulen);
+	n += ulen;
+	req[n++] = (unsigned char)plen;
+	memcpy(req + n, lg->password, plen);
+	n += plen;
+	r = io(fd, req, n, 1, timeout, proxy, err);
+	explicit_bzero(req, sizeof req);
+	if (r == -1 || io(fd, ans, 2, 0, timeout, proxy, err) == -1)
+		return -1;
+	if (ans[0] != LOGIN_VERSION) {
+		error_set(err, EX_PROTOCOL, "SOCKS proxy %s: malformed answer "
+		    "to the login", proxy);
+		return -1;
+	}
+	if (ans[1] != 0) {
+		error_set(err, EX_NOPERM, "SOCKS proxy %s refused user %s; "
+		    "check proxy_user and proxy_password", proxy, lg->user);
+		return -1;
+	}
+	return 0;
 }
 
 /*

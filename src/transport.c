@@ -166,10 +166,11 @@ transport_connect_from(const char *host, int port, const char *source,
 }
 
 int
-transport_socks5(struct transport *t, const char *proxy, const char *host,
-    int port, struct error *err)
+transport_socks5(struct transport *t, const char *proxy,
+    const struct socks_login *lg, const char *host, int port,
+    struct error *err)
 {
-	return socks5_connect(t->fd, proxy, host, port, t->timeout, err);
+	return socks5_connect(t->fd, proxy, lg, host, port, t->timeout, err);
 }
 
 int

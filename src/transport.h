@@ -70,8 +70,10 @@ struct transport *transport_connect_from(const char *host, int port,
  * Over a fresh connection to a SOCKS5 proxy (proxy names it in
  * messages): have it connect on to host:port; see socks.h.
  */
+struct socks_login;
 int	transport_socks5(struct transport *, const char *proxy,
-	    const char *host, int port, struct error *);
+	    const struct socks_login *, const char *host, int port,
+	    struct error *);
 
 /*
  * Start TLS over the connection: right after connect for implicit TLS, or

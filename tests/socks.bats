@@ -139,7 +139,7 @@ rc() {
 	rc pop.example.invalid 995
 	run "$POPFETCH" -C "$RC"
 	assert_failure 69
-	assert_output --partial "it wants a login, which popfetch does not support"
+	assert_output --partial "SOCKS proxy 127.0.0.1:$PROXY_PORT wants a login; set proxy_user and proxy_password"
 	wait "$PROXY_PID" || true
 	PROXY_PID=
 }
@@ -150,4 +150,40 @@ rc() {
 	run "$POPFETCH" -C "$RC"
 	assert_failure 75
 	assert_output --partial "SOCKS proxy: cannot connect to 127.0.0.1:$PROXY_PORT"
+}
+
+@test "a proxy with a login (RFC 1929): byte-exact with the right one, 77 with a wrong one, 69 without" {
+	make_mailbox "$MB" 3 5000
+	popserver_start --mailbox "$MB" --log "$SLOG" --tls implicit \
+	    --cert "$CERTS/server.pem" --key "$CERTS/server-key.pem"
+	microsocks_start -b 127.0.0.4 -u proxyuser -P 'pr0xy s3cret'
+	cp -r "$MB" "$TEST_TMP/sent"
+
+	rc 127.0.0.1 "$POPSERVER_PORT"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 69
+	assert_output "default: SOCKS proxy 127.0.0.1:$PROXY_PORT wants a login; set proxy_user and proxy_password"
+
+	rc 127.0.0.1 "$POPSERVER_PORT" "proxy_user proxyuser" \
+	    "proxy_password wrong"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 77
+	assert_output "default: SOCKS proxy 127.0.0.1:$PROXY_PORT refused user proxyuser; check proxy_user and proxy_password"
+
+	rc 127.0.0.1 "$POPSERVER_PORT" "proxy_user proxyuser" \
+	    "proxy_password \"pr0xy s3cret\""
+	run "$POPFETCH" -C "$RC" -v
+	assert_success
+	refute_output --partial "s3cret"
+	assert_maildir_matches "$TEST_TMP/sent" "$MD"
+	run grep '^PEER ' "$SLOG"
+	assert_output "PEER 127.0.0.4"
+}
+
+@test "proxy_user without proxy_password is a configuration error" {
+	PROXY_PORT=1080
+	rc pop.example.invalid 995 "proxy_user someone"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output --partial "'proxy_user' and 'proxy_password' go together"
 }

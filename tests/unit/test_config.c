@@ -331,6 +331,8 @@ test_every_key(void)
 	    "source_ip 127.0.0.2\n"
 	    "proxy_host 127.0.0.1\n"
 	    "proxy_port 9050\n"
+	    "proxy_user tor-isolation-1\n"
+	    "proxy_password anything\n"
 	    "fetch_limit 20\n"
 	    "fetch_size_limit 10M\n", &list);
 	ok(a != NULL, "every key: parses");
@@ -371,6 +373,8 @@ test_every_key(void)
 	is_str(a->source_ip, "127.0.0.2", "key source_ip");
 	is_str(a->proxy_host, "127.0.0.1", "key proxy_host");
 	is_int(a->proxy_port, 9050, "key proxy_port");
+	is_str(a->proxy_user, "tor-isolation-1", "key proxy_user");
+	is_str(a->proxy_password, "anything", "key proxy_password");
 	is_int(a->fetch_limit, 20, "key fetch_limit");
 	is_int(a->fetch_size_limit, 10 * 1024 * 1024, "key fetch_size_limit");
 	/* jobs is a defaults-only key (see test below). */
