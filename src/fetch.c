@@ -11,8 +11,8 @@
  *
  * Delivery is group-committed: each message is staged in the sink and its
  * UID appended to the state without waiting for the disk; every
- * FETCH_BATCH messages, and when no RETR is left in flight, one sink sync
- * and one UID state fsync make the whole batch durable, and only then are
+ * FETCH_BATCH messages (or FETCH_BATCH_BYTES), and when no RETR is left in
+ * flight, one sink sync and one UID state fsync make the whole batch durable, and only then are
  * its DELEs queued.  With PIPELINING the QUIT rides with the last DELEs.
  *
  * A message is staged only once the status line after it has parsed
@@ -43,6 +43,12 @@
 #include "xmalloc.h"
 
 #define FETCH_BATCH	64	/* messages per group commit */
+/*
+ * ... or fewer when they add up to this many bytes: an mbox stays locked
+ * while its batch is written and fsync'd, and a mail reader waiting for it
+ * should not notice (16 MiB: a fraction of a second on a disk of today).
+ */
+#define FETCH_BATCH_BYTES	(16 * 1024 * 1024)
 
 struct session {
 	const struct account	*a;
@@ -709,7 +715,7 @@ confirm_held(struct session *s, struct error *err)
 	    m->uid != NULL ? ", UID " : "", m->uid != NULL ? m->uid : "");
 	if (s->fo->progress)
 		progress_message(&s->pg);
-	if (s->nstaged == FETCH_BATCH)
+	if (s->nstaged == FETCH_BATCH || s->staged_bytes >= FETCH_BATCH_BYTES)
 		return sync_batch(s, err);
 	return 0;
 }
@@ -725,8 +731,16 @@ sync_batch(struct session *s, struct error *err)
 
 	if (s->nstaged == 0)
 		return 0;
-	if (sink_sync(s->sink, err) == -1)
+	if (sink_sync(s->sink, err) == -1) {
+		/*
+		 * The batch is not delivered (the sink undid or dropped it),
+		 * so its UIDs, added in memory only, must never be synced:
+		 * nothing is staged any more, and the session ends.
+		 */
+		s->nstaged = 0;
+		s->staged_bytes = 0;
 		return -1;
+	}
 	if (s->us != NULL && uidstate_sync(s->us, err) == -1)
 		return -1;
 	s->st->fetched += s->nstaged;

@@ -19,10 +19,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "mbox-journal.h"
 #include "xmalloc.h"
 
+/* Tag, two offsets, the digest, skip and the spaces between. */
+#define JOURNAL_LINE_MAX	(SINK_TAG_LEN + 2 * JOURNAL_DIGEST_LEN + 80)
+
 static int	parse_line(const char *, struct journal_entry *);
+static size_t	format_line(char *, size_t, const struct journal_entry *);
 static int	write_all(int, const char *, size_t);
 static int	copy_tail(FILE *, int, const char *, struct error *);
 
@@ -43,16 +48,34 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* One journal line for e, ended by a newline, at line; its length. */
+static size_t
+format_line(char *line, size_t size, const struct journal_entry *e)
+{
+	size_t	i, n;
+
+	n = (size_t)snprintf(line, size, "%s %jd %jd ", e->tag,
+	    (intmax_t)e->offset, (intmax_t)e->length);
+	for (i = 0; i < JOURNAL_DIGEST_LEN; i++)
+		n += (size_t)snprintf(line + n, size - n, "%02x",
+		    e->digest[i]);
+	n += (size_t)snprintf(line + n, size - n, " %jd\n",
+	    (intmax_t)e->skip);
+	return n;
+}
+
 int
-journal_add(const char *path, const struct journal_entry *e,
+journal_add(const char *path, const struct journal_entry *e, size_t n,
     struct error *err)
 {
-	char		 line[SINK_TAG_LEN + 2 * JOURNAL_DIGEST_LEN + 64];
-	char		 last = '\n';
 	struct stat	 st;
-	size_t		 i, n;
+	struct buf	 b;
+	char		 line[JOURNAL_LINE_MAX];
+	char		 last = '\n';
+	size_t		 i;
 	int		 fd, rc = -1;
 
+	buf_init(&b);
 	/* O_NONBLOCK + S_ISREG: a FIFO planted here is refused, not waited on. */
 	if ((fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK |
 	    O_CLOEXEC, 0600)) == -1)
@@ -66,23 +89,22 @@ journal_add(const char *path, const struct journal_entry *e,
 	/* A line cut short by a crash must not swallow this one. */
 	if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
 		goto fail;
-	n = (size_t)snprintf(line, sizeof line, "%s%s %jd %jd ",
-	    last == '\n' ? "" : "\n", e->tag, (intmax_t)e->offset,
-	    (intmax_t)e->length);
-	for (i = 0; i < JOURNAL_DIGEST_LEN; i++)
-		n += (size_t)snprintf(line + n, sizeof line - n, "%02x",
-		    e->digest[i]);
-	line[n++] = '\n';
-	if (write_all(fd, line, n) == -1 || fsync(fd) == -1)
+	if (last != '\n')
+		buf_add(&b, "\n", 1);
+	for (i = 0; i < n; i++)
+		buf_add(&b, line, format_line(line, sizeof line, &e[i]));
+	if (write_all(fd, b.data, b.len) == -1 || fsync(fd) == -1)
 		goto fail;
 	rc = 0;
 	goto out;
+
 fail:
 	error_set(err, EX_IOERR, "cannot write the delivery journal %s: %s",
 	    path, strerror(errno));
 out:
 	if (fd != -1)
 		close(fd);
+	buf_free(&b);
 	return rc;
 }
 
@@ -91,16 +113,24 @@ static int
 parse_line(const char *line, struct journal_entry *e)
 {
 	char		tag[SINK_TAG_LEN + 2], hex[2 * JOURNAL_DIGEST_LEN + 2];
-	intmax_t	off, len;
+	intmax_t	off, len, skip = 0;
 	unsigned int	b;
 	size_t		i;
-	int		end = 0;
+	int		end = 0, more = 0;
 
 	if (sscanf(line, "%17s %jd %jd %65s%n", tag, &off, &len, hex,
-	    &end) != 4 || (line[end] != '\n' && line[end] != '\0'))
+	    &end) != 4)
+		return -1;
+	/* The fifth field is optional: older lines have none. */
+	if (line[end] == ' ' && (sscanf(line + end, " %jd%n", &skip,
+	    &more) != 1 || skip < 0))
+		return -1;
+	end += more;
+	if (line[end] != '\n' && line[end] != '\0')
 		return -1;
 	if ((strcmp(tag, "-") != 0 && strlen(tag) != SINK_TAG_LEN) ||
-	    strlen(hex) != 2 * JOURNAL_DIGEST_LEN || off < 0 || len <= 0)
+	    strlen(hex) != 2 * JOURNAL_DIGEST_LEN || off < 0 || len <= 0 ||
+	    skip >= len)
 		return -1;
 	for (i = 0; i < JOURNAL_DIGEST_LEN; i++) {
 		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
@@ -110,20 +140,23 @@ parse_line(const char *line, struct journal_entry *e)
 	memcpy(e->tag, tag, strlen(tag) + 1);
 	e->offset = (off_t)off;
 	e->length = (off_t)len;
+	e->skip = (off_t)skip;
 	return 0;
 }
 
 int
-journal_last(const char *path, const char *tag, struct journal_entry *e,
+journal_read(const char *path, struct journal_entry **e, size_t *n,
     struct error *err)
 {
 	struct journal_entry	 cur;
 	FILE			*f;
 	char			*line = NULL;
-	size_t			 cap = 0;
+	size_t			 cap = 0, have = 0;
 	struct stat		 st;
-	int			 found = 0, fd;
+	int			 fd, rc = 0;
 
+	*e = NULL;
+	*n = 0;
 	/* O_NONBLOCK + S_ISREG: a FIFO planted here is refused, not waited on. */
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
@@ -142,19 +175,23 @@ journal_last(const char *path, const char *tag, struct journal_entry *e,
 	while (getline(&line, &cap, f) != -1) {
 		if (parse_line(line, &cur) == -1)
 			continue;
-		if (tag != NULL && strcmp(cur.tag, tag) != 0)
-			continue;
-		*e = cur;
-		found = 1;
+		if (*n == have) {
+			have = have == 0 ? 64 : have * 2;
+			*e = xreallocarray(*e, have, sizeof **e);
+		}
+		(*e)[(*n)++] = cur;
 	}
 	if (ferror(f)) {
 		error_set(err, EX_IOERR, "cannot read the delivery journal "
 		    "%s: %s", path, strerror(errno));
-		found = -1;
+		free(*e);
+		*e = NULL;
+		*n = 0;
+		rc = -1;
 	}
 	free(line);
 	fclose(f);
-	return found;
+	return rc;
 }
 
 /* The last JOURNAL_KEEP lines of f into fd. */

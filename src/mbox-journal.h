@@ -1,16 +1,20 @@
 /*
  * mbox-journal.h -- the journal that makes mbox delivery exactly once.
  *
- * Before popfetch appends a block (separator, From_ line, quoted message,
- * empty line) to an mbox, it appends one line to MBOX.popfetch-journal
- * and fsyncs it, holding the mbox's locks:
+ * Before popfetch appends a batch of blocks (separator, From_ line,
+ * quoted message, empty line) to an mbox, it appends one line per block
+ * to MBOX.popfetch-journal and fsyncs it once, holding the mbox's locks:
  *
- *	<tag> <offset> <length> <sha256 of the block, hex>
+ *	<tag> <offset> <length> <sha256, hex> <skip>
  *
- * <tag> is the message's sink tag, or "-" without one.  A later run can
- * then tell whether a block it started made it in whole (the bytes at
- * offset hash to the digest), in part (to be cut off) or not at all.
- * Every function here is called with the mbox locks held.
+ * <tag> is the message's sink tag, or "-" without one.  The digest covers
+ * the block's bytes after its first <skip> (the separator and From_ line,
+ * which are only known under the locks; the rest is hashed while the
+ * message arrives).  Lines written before <skip> existed have four fields
+ * and a digest of the whole block.  A later run can then tell whether a
+ * block it started made it in whole (the bytes at offset hash to the
+ * digest), in part (to be cut off) or not at all.  Every function here is
+ * called with the mbox locks held.
  */
 #ifndef POPFETCH_MBOX_JOURNAL_H
 #define POPFETCH_MBOX_JOURNAL_H
@@ -29,19 +33,21 @@ struct journal_entry {
 	char		tag[SINK_TAG_LEN + 1];	/* "-" for none */
 	off_t		offset;
 	off_t		length;
+	off_t		skip;		/* leading bytes not in digest */
 	unsigned char	digest[JOURNAL_DIGEST_LEN];
 };
 
-/* Append e and fsync; EX_IOERR naming path on failure. */
-int	journal_add(const char *path, const struct journal_entry *,
-	    struct error *);
+/* Append the n entries e[] in one write and fsync once; EX_IOERR naming
+ * path on failure. */
+int	journal_add(const char *path, const struct journal_entry *e,
+	    size_t n, struct error *);
 /*
- * The last entry for tag (NULL: the last entry of all) into e: 1 when
- * found, 0 when not (or no journal), -1 with err set.  Lines that do not
- * parse (a line cut short by a crash) are skipped.
+ * Every entry, oldest first, into *e (allocated; free it) and *n: 0, or
+ * -1 with err set.  No journal is no entries.  Lines that do not parse (a
+ * line cut short by a crash) are skipped.
  */
-int	journal_last(const char *path, const char *tag,
-	    struct journal_entry *, struct error *);
+int	journal_read(const char *path, struct journal_entry **e, size_t *n,
+	    struct error *);
 /* Rewrite the journal atomically with its last JOURNAL_KEEP lines when
  * it has grown past JOURNAL_TRIM_SIZE. */
 int	journal_trim(const char *path, struct error *);

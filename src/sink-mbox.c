@@ -1,23 +1,22 @@
 /*
  * sink-mbox.c -- delivery into an mbox file (mboxrd, RFC 4155).
  *
- * The message is spooled first (spool.h) and appended only once it is
- * complete, so the mailbox is locked just for the append and a broken
- * connection never touches it.  Locking interoperates with procmail, mutt
- * and Dovecot: a FILE.lock dot-lock (created exclusively, taken for stale
- * after MBOX_LOCK_STALE seconds) and then an fcntl write lock, both waited
- * for at most MBOX_LOCK_WAIT seconds.  The append is fsync'd before the
- * locks go; on any failure the file is truncated back to its old size, so
- * it never holds half a message.  SIGINT, SIGTERM and SIGHUP are held back
- * during the append so that they cannot cut it short either.
+ * Group commit, as for maildir: each message is mboxrd-quoted and hashed
+ * (SHA-256) while it arrives, in one pass, into a spool (spool.h) that
+ * holds the whole batch; the mbox is touched only by mb_sync, which takes
+ * the locks once (sink-mbox-lock.h), journals every block of the batch
+ * with one fsync (mbox-journal.h), appends the blocks, fsyncs the mbox
+ * once and lets the locks go.  The locks are held only for that copy, so
+ * a mail reader waits at most for one batch to be written (fetch.c bounds
+ * a batch in messages and bytes), never for the network.  A broken
+ * connection never touches the mbox; on any failure of the append the
+ * file is truncated back to its old size, so it never holds half a
+ * message; SIGINT, SIGTERM and SIGHUP are held back during the append.
  *
- * SIGKILL and crashes are covered by the journal (mbox-journal.h): the
- * block is built twice, once only to learn its length and SHA-256, which
- * are journalled before the block is written.  With it, mb_find tells a
- * message of an interrupted run that is in the mbox in whole, and
- * sink_mbox_new cuts off a block that a killed run left half written.
- * The dot-lock holds our PID, so a lock left by a killed popfetch on this
- * host is removed at once rather than after MBOX_LOCK_STALE seconds.
+ * SIGKILL and crashes are covered by the journal: mb_find tells a message
+ * of an interrupted run that is in the mbox in whole, and sink_mbox_new
+ * cuts off a block that a killed run left half written.  The journal is
+ * read once per run, however many messages an interrupted run left.
  */
 #include "config.h"
 
@@ -38,69 +37,83 @@
 #include "log.h"
 #include "mbox-journal.h"
 #include "sink.h"
+#include "sink-mbox-lock.h"
 #include "spool.h"
 #include "xmalloc.h"
 
-#define MBOX_LOCK_WAIT		60	/* seconds, for each lock */
-#define MBOX_LOCK_STALE		300	/* a dot-lock older than this is stale */
-#define MBOX_LOCK_POLL_NS	100000000L
-#define MBOX_OUT_SIZE		65536
+#define MBOX_COPY_SIZE	65536
+/* The separator and From_ line: what a block holds before its message. */
+#define MBOX_PREFIX_MAX	(2 + ENVELOPE_ADDR_MAX + 64)
+
+/* A staged message: its quoted text is in the spool at [off, off + len). */
+struct staged {
+	char		 tag[SINK_TAG_LEN + 1];	/* "-" for none */
+	char		*fromline;
+	uint64_t	 off, len;
+	unsigned char	 digest[JOURNAL_DIGEST_LEN];
+};
 
 struct mbox {
 	char		*path;
-	char		*lockpath;
-	struct spool	 sp;
-	int		 fd;		/* the mbox, while appending */
-	int		 dotlocked;
-	off_t		 oldsize;
-	char		*out;
-	size_t		 outlen;
+	struct mbox_lock lk;
+	struct spool	 sp;		/* the quoted messages of the batch */
+	struct staged	*st;
+	size_t		 nst, capst;
+	char		*jpath;		/* the journal */
+	struct journal_entry *jcache;	/* the journal as read by mb_find */
+	size_t		 njcache;
+	int		 jloaded;
+	/* The message being received. */
+	char		 tag[SINK_TAG_LEN + 1];
+	uint64_t	 start;		/* its offset in the spool */
+	gnutls_hash_hd_t hash;
+	char		*hdr;		/* its header section, for the sender */
+	size_t		 hdrlen, hdrcap;
+	int		 hdrdone;
+	uint64_t	 rawlen;
 	/* The mboxrd quoting state at the start of a line. */
 	int		 bol;
 	size_t		 gts;		/* '>' seen at the line start */
 	size_t		 from;		/* bytes of "From " matched after them */
 	char		 last;		/* the last byte of the message */
-	char		*jpath;		/* the journal */
-	char		 tag[SINK_TAG_LEN + 1];	/* "-" for none */
-	/* While measuring a block: bytes go into the hash, not the file. */
-	gnutls_hash_hd_t hash;
-	off_t		 blocklen;
 };
 
 static int	mb_open(struct sink *, const struct sink_msginfo *,
 		    struct error *);
 static int	mb_write(struct sink *, const char *, size_t, struct error *);
+static int	mb_stage(struct sink *, struct error *);
+static int	mb_sync(struct sink *, struct error *);
 static int	mb_commit(struct sink *, struct error *);
 static void	mb_abort(struct sink *);
 static void	mb_free(struct sink *);
+static int	mb_find(struct sink *, const char *, struct error *);
 static int	check_file(const char *, struct error *);
-static int	dotlock(struct mbox *, struct error *);
-static int	take_dotlock(struct mbox *, struct error *);
-static int	lock_file(struct mbox *, struct error *);
-static void	unlock(struct mbox *);
-static void	pause_poll(void);
-static int	append(struct mbox *, struct error *);
-static int	append_body(struct mbox *, struct error *);
-static int	separator(struct mbox *, struct error *);
-static int	quote_byte(struct mbox *, char, struct error *);
+static int	emit(struct mbox *, const char *, size_t, struct error *);
 static int	quote_pending(struct mbox *, struct error *);
-static int	out_add(struct mbox *, const char *, size_t, struct error *);
-static int	out_flush(struct mbox *, struct error *);
-static int	build(struct mbox *, const char *, struct error *);
-static int	measure(struct mbox *, const char *, struct journal_entry *,
+static int	quote(struct mbox *, const char *, size_t, struct error *);
+static void	keep_header(struct mbox *, const char *, size_t);
+static char	*from_line(struct mbox *);
+static int	separator(struct mbox *, off_t, const char **,
 		    struct error *);
+static int	write_all(struct mbox *, const char *, size_t,
+		    struct error *);
+static int	copy_spool(struct mbox *, uint64_t, uint64_t,
+		    struct error *);
+static int	append_batch(struct mbox *, off_t, struct error *);
+static void	clear_batch(struct mbox *);
 static int	hash_range(struct mbox *, off_t, off_t,
 		    unsigned char *, struct error *);
-static int	mb_find(struct sink *, const char *, struct error *);
+static int	prefix_ok(struct mbox *, const struct journal_entry *);
+static const struct journal_entry *cached_entry(struct mbox *,
+		    const char *, struct error *);
 static int	recover(struct mbox *, struct error *);
 static int	cut_partial(struct mbox *, const struct journal_entry *,
 		    off_t, struct error *);
 static int	only_ours(const char *, size_t);
-static int	holder_gone(const char *);
 
 static const struct sink_ops mbox_ops = {
-	"mbox", mb_open, mb_write, mb_commit, mb_abort, mb_free, NULL, NULL,
-	mb_find
+	"mbox", mb_open, mb_write, mb_commit, mb_abort, mb_free, mb_stage,
+	mb_sync, mb_find
 };
 
 static const char from_[] = "From ";
@@ -144,14 +157,14 @@ sink_mbox_new(const char *path, struct error *err)
 	if (check_file(path, err) == -1)
 		return NULL;
 	m = xcalloc(1, sizeof *m);
-	m->fd = -1;
 	m->path = xstrdup(path);
-	xasprintf(&m->lockpath, "%s.lock", path);
+	m->lk.path = m->path;
+	m->lk.fd = -1;
+	xasprintf(&m->lk.lockpath, "%s.lock", path);
 	xasprintf(&m->jpath, "%s.popfetch-journal", path);
 	s = xcalloc(1, sizeof *s);
 	s->ops = &mbox_ops;
 	s->data = m;
-	m->out = xmalloc(MBOX_OUT_SIZE);
 	if (spool_init(&m->sp, err) == -1 || recover(m, err) == -1) {
 		mb_free(s);
 		return NULL;
@@ -164,8 +177,113 @@ mb_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
 {
 	struct mbox	*m = s->data;
 
+	if (gnutls_hash_init(&m->hash, GNUTLS_DIG_SHA256) < 0) {
+		m->hash = NULL;
+		error_set(err, EX_SOFTWARE, "cannot hash with SHA-256");
+		return -1;
+	}
 	snprintf(m->tag, sizeof m->tag, "%s", mi->tag != NULL ? mi->tag : "-");
-	return spool_reset(&m->sp, err);
+	m->start = m->sp.size;
+	m->hdrlen = 0;
+	m->hdrdone = 0;
+	m->rawlen = 0;
+	m->bol = 1;
+	m->gts = m->from = 0;
+	m->last = '\n';
+	return 0;
+}
+
+/* Quoted bytes go to the spool and into the message's hash. */
+static int
+emit(struct mbox *m, const char *p, size_t n, struct error *err)
+{
+	if (n == 0)
+		return 0;
+	gnutls_hash(m->hash, p, n);
+	return spool_write(&m->sp, p, n, err);
+}
+
+/* The '>'s and the part of "From " held back at a line start, as they were. */
+static int
+quote_pending(struct mbox *m, struct error *err)
+{
+	static const char gts[] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
+	size_t		  k;
+
+	while (m->gts > 0) {
+		k = m->gts < sizeof gts - 1 ? m->gts : sizeof gts - 1;
+		if (emit(m, gts, k, err) == -1)
+			return -1;
+		m->gts -= k;
+	}
+	if (emit(m, from_, m->from, err) == -1)
+		return -1;
+	m->from = 0;
+	return 0;
+}
+
+/*
+ * mboxrd: a line matching ^>*From gets one more '>'.  Only the start of
+ * each line is looked at byte by byte (and held back until it is clear
+ * whether it needs the '>'); the rest of the line goes out in one piece.
+ */
+static int
+quote(struct mbox *m, const char *p, size_t n, struct error *err)
+{
+	const char	*nl;
+	size_t		 i = 0, span = 0;
+
+	while (i < n) {
+		if (!m->bol) {
+			nl = memchr(p + i, '\n', n - i);
+			i = nl == NULL ? n : (size_t)(nl - p) + 1;
+			m->bol = nl != NULL;
+			if (emit(m, p + span, i - span, err) == -1)
+				return -1;
+			span = i;
+			continue;
+		}
+		if (m->from == 0 && p[i] == '>') {
+			m->gts++;
+			span = ++i;
+			continue;
+		}
+		if (p[i] == from_[m->from]) {
+			span = ++i;
+			if (++m->from < sizeof from_ - 1)
+				continue;
+			m->gts++;		/* the quoting '>' */
+		}
+		/* Settled: write what was held back; the line goes on. */
+		if (quote_pending(m, err) == -1)
+			return -1;
+		m->bol = 0;
+	}
+	return 0;
+}
+
+/* The header section, kept until its end for the envelope sender. */
+static void
+keep_header(struct mbox *m, const char *p, size_t n)
+{
+	size_t	from, take;
+
+	if (m->hdrdone)
+		return;
+	take = ENVELOPE_HEADER_MAX - m->hdrlen;
+	if (take > n)
+		take = n;
+	if (m->hdrlen + take + 1 > m->hdrcap) {
+		m->hdrcap = m->hdrlen + take + 1 + 4096;
+		m->hdr = xreallocarray(m->hdr, m->hdrcap, 1);
+	}
+	memcpy(m->hdr + m->hdrlen, p, take);
+	from = m->hdrlen > 0 ? m->hdrlen - 1 : 0;
+	m->hdrlen += take;
+	if ((m->hdrlen > 0 && m->hdr[0] == '\n') ||
+	    memmem(m->hdr + from, m->hdrlen - from, "\n\n", 2) != NULL ||
+	    m->hdrlen == ENVELOPE_HEADER_MAX)
+		m->hdrdone = 1;
 }
 
 static int
@@ -173,346 +291,275 @@ mb_write(struct sink *s, const char *p, size_t n, struct error *err)
 {
 	struct mbox	*m = s->data;
 
-	return spool_write(&m->sp, p, n, err);
+	if (n == 0)
+		return 0;
+	keep_header(m, p, n);
+	m->rawlen += n;
+	m->last = p[n - 1];
+	return quote(m, p, n, err);
 }
 
-static void
-pause_poll(void)
+/* "From <sender> <date>\n" for the message just received.  Allocated. */
+static char *
+from_line(struct mbox *m)
 {
-	struct timespec	ts = { 0, MBOX_LOCK_POLL_NS };
+	char		 date[32], *sender = NULL, *line;
+	const char	*end;
+	time_t		 now = time(NULL);
+	struct tm	 tm;
 
-	nanosleep(&ts, NULL);
-}
-
-/*
- * FILE.lock appears with our PID already in it (written to a file of our
- * own, then linked), so a kill never leaves an empty lock that only
- * MBOX_LOCK_STALE could clear.  1 when taken, or when the directory does
- * not let us (then the fcntl lock alone has to do); 0 when another holds
- * it; -1 with err set.
- */
-static int
-take_dotlock(struct mbox *m, struct error *err)
-{
-	char	*tmp;
-	int	 fd, rc = -1, e;
-
-	xasprintf(&tmp, "%s.P%ld", m->lockpath, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		e = errno;
-		rc = e == EACCES || e == EROFS ? 1 : -1;
-		goto out;
+	/* A header with no end in sight is not trusted for an address. */
+	end = m->hdrlen > 0 && m->hdr[0] == '\n' ? m->hdr :
+	    memmem(m->hdr, m->hdrlen, "\n\n", 2);
+	if (m->hdrlen > 0 && (end != NULL || m->rawlen <= ENVELOPE_HEADER_MAX))
+		sender = envelope_sender(m->hdr, m->hdrlen);
+	/* The From_ line is split at blanks: such an address cannot go there. */
+	if (sender != NULL && strpbrk(sender, " \t") != NULL) {
+		free(sender);
+		sender = NULL;
 	}
-	dprintf(fd, "%ld\n", (long)getpid());
-	close(fd);
-	if (link(tmp, m->lockpath) == 0) {
-		m->dotlocked = 1;
-		rc = 1;
-	} else if ((e = errno) == EEXIST)
-		rc = 0;
-	(void)unlink(tmp);
-out:
-	free(tmp);
-	if (rc == -1)
-		error_set(err, EX_IOERR, "cannot create %s: %s", m->lockpath,
-		    strerror(e));
-	return rc;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
+	xasprintf(&line, "From %s %s\n", sender != NULL ? sender :
+	    ENVELOPE_UNKNOWN, date);
+	free(sender);
+	return line;
 }
 
-/*
- * Where the directory does not let us create FILE.lock (a system spool
- * like /var/mail without group mail), the fcntl lock alone has to do, as
- * in mutt.
- */
+/* The message is whole: end its block and add it to the batch. */
 static int
-dotlock(struct mbox *m, struct error *err)
+mb_stage(struct sink *s, struct error *err)
 {
-	struct stat	st;
-	time_t		start = time(NULL);
-	int		rc;
+	struct mbox	*m = s->data;
+	struct staged	*st;
 
-	for (;;) {
-		if ((rc = take_dotlock(m, err)) != 0)
-			return rc == 1 ? 0 : -1;
-		if (holder_gone(m->lockpath)) {
-			log_warn(NULL, "removing %s: the popfetch that took "
-			    "it is gone", m->lockpath);
-			(void)unlink(m->lockpath);
-			continue;
-		}
-		if (stat(m->lockpath, &st) == 0 &&
-		    time(NULL) - st.st_mtime > MBOX_LOCK_STALE) {
-			log_warn(NULL, "removing stale lock %s (older than %d "
-			    "seconds)", m->lockpath, MBOX_LOCK_STALE);
-			(void)unlink(m->lockpath);
-			continue;
-		}
-		if (time(NULL) - start >= MBOX_LOCK_WAIT) {
-			error_set(err, EX_TEMPFAIL, "%s: locked by another "
-			    "program for %d seconds; try again later, or "
-			    "remove the lock file if no program holds it",
-			    m->lockpath, MBOX_LOCK_WAIT);
-			return -1;
-		}
-		pause_poll();
-	}
-}
-
-/*
- * A dot-lock holding just a PID (ours hold that) whose process does not
- * exist on this host.  Two popfetches may both remove it and both take a
- * new one; the fcntl lock still keeps them apart.
- */
-static int
-holder_gone(const char *lockpath)
-{
-	char	 buf[32], *end;
-	ssize_t	 n;
-	long	 pid;
-	int	 fd;
-
-	if ((fd = open(lockpath, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 1 || buf[n - 1] != '\n')
-		return 0;
-	buf[n - 1] = '\0';
-	errno = 0;
-	pid = strtol(buf, &end, 10);
-	if (errno != 0 || *end != '\0' || pid <= 0)
-		return 0;
-	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
-}
-
-static int
-lock_file(struct mbox *m, struct error *err)
-{
-	struct flock	fl;
-	struct stat	st;
-	time_t		start = time(NULL);
-
-	if (dotlock(m, err) == -1)
+	if (quote_pending(m, err) == -1)
 		return -1;
-	m->fd = open(m->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NONBLOCK, 0600);
-	if (m->fd == -1) {
-		error_set(err, EX_IOERR, "cannot open mbox %s: %s", m->path,
-		    strerror(errno));
+	/* A final newline, then the empty line that ends the message. */
+	if ((m->last != '\n' && emit(m, "\n", 1, err) == -1) ||
+	    emit(m, "\n", 1, err) == -1)
 		return -1;
+	if (m->nst == m->capst) {
+		m->capst = m->capst == 0 ? 16 : m->capst * 2;
+		m->st = xreallocarray(m->st, m->capst, sizeof *m->st);
 	}
-	if (fstat(m->fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		error_set(err, EX_IOERR, "mbox %s is not a regular file",
-		    m->path);
-		return -1;
-	}
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	while (fcntl(m->fd, F_SETLK, &fl) == -1) {
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
-			error_set(err, EX_IOERR, "cannot lock mbox %s: %s",
-			    m->path, strerror(errno));
-			return -1;
-		}
-		if (time(NULL) - start >= MBOX_LOCK_WAIT) {
-			error_set(err, EX_TEMPFAIL, "mbox %s: locked by "
-			    "another program for %d seconds; try again later",
-			    m->path, MBOX_LOCK_WAIT);
-			return -1;
-		}
-		pause_poll();
-	}
-	return 0;
-}
-
-/* Closing the descriptor releases the fcntl lock. */
-static void
-unlock(struct mbox *m)
-{
-	if (m->fd != -1)
-		close(m->fd);
-	m->fd = -1;
-	if (m->dotlocked)
-		(void)unlink(m->lockpath);
-	m->dotlocked = 0;
-}
-
-static int
-out_flush(struct mbox *m, struct error *err)
-{
-	size_t	off = 0;
-	ssize_t	n;
-
-	if (m->hash != NULL) {
-		gnutls_hash(m->hash, m->out, m->outlen);
-		m->blocklen += (off_t)m->outlen;
-		m->outlen = 0;
-		return 0;
-	}
-	while (off < m->outlen) {
-		n = write(m->fd, m->out + off, m->outlen - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			error_set(err, EX_IOERR, "cannot write to mbox %s: %s",
-			    m->path, strerror(errno));
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	m->outlen = 0;
-	return 0;
-}
-
-static int
-out_add(struct mbox *m, const char *p, size_t n, struct error *err)
-{
-	size_t	take;
-
-	while (n > 0) {
-		if (m->outlen == MBOX_OUT_SIZE && out_flush(m, err) == -1)
-			return -1;
-		take = MBOX_OUT_SIZE - m->outlen;
-		if (take > n)
-			take = n;
-		memcpy(m->out + m->outlen, p, take);
-		m->outlen += take;
-		p += take;
-		n -= take;
-	}
+	st = &m->st[m->nst++];
+	memcpy(st->tag, m->tag, sizeof st->tag);
+	st->fromline = from_line(m);
+	st->off = m->start;
+	st->len = m->sp.size - m->start;
+	gnutls_hash_deinit(m->hash, st->digest);
+	m->hash = NULL;
 	return 0;
 }
 
 /* Messages are separated by an empty line, whoever wrote the last one. */
 static int
-separator(struct mbox *m, struct error *err)
+separator(struct mbox *m, off_t size, const char **sep, struct error *err)
 {
 	char	tail[2];
 	ssize_t	n;
 
-	if (m->oldsize == 0)
+	*sep = "";
+	if (size == 0)
 		return 0;
-	if (m->oldsize == 1) {
+	if (size == 1) {
 		tail[0] = 'x';
-		n = pread(m->fd, tail + 1, 1, 0);
+		n = pread(m->lk.fd, tail + 1, 1, 0);
 	} else
-		n = pread(m->fd, tail, 2, m->oldsize - 2);
+		n = pread(m->lk.fd, tail, 2, size - 2);
 	if (n <= 0) {
 		error_set(err, EX_IOERR, "cannot read mbox %s: %s", m->path,
 		    n == 0 ? "file shrank" : strerror(errno));
 		return -1;
 	}
 	if (tail[1] != '\n')
-		return out_add(m, "\n\n", 2, err);
-	if (tail[0] != '\n')
-		return out_add(m, "\n", 1, err);
+		*sep = "\n\n";
+	else if (tail[0] != '\n')
+		*sep = "\n";
 	return 0;
 }
 
-/* The '>'s and the part of "From " held back at a line start, as they were. */
 static int
-quote_pending(struct mbox *m, struct error *err)
+write_all(struct mbox *m, const char *p, size_t n, struct error *err)
 {
-	for (; m->gts > 0; m->gts--)
-		if (out_add(m, ">", 1, err) == -1)
-			return -1;
-	if (m->from > 0 && out_add(m, from_, m->from, err) == -1)
-		return -1;
-	m->from = 0;
-	return 0;
-}
+	ssize_t	w;
 
-/* mboxrd: a line matching ^>*From gets one more '>'. */
-static int
-quote_byte(struct mbox *m, char c, struct error *err)
-{
-	m->last = c;
-	if (m->bol) {
-		if (m->from == 0 && c == '>') {
-			m->gts++;
-			return 0;
-		}
-		if (c == from_[m->from]) {
-			if (++m->from < sizeof from_ - 1)
-				return 0;
-			m->gts++;
-			m->from = 0;
-			m->bol = 0;
-			if (quote_pending(m, err) == -1)
-				return -1;
-			return out_add(m, from_, sizeof from_ - 1, err);
-		}
-		if (quote_pending(m, err) == -1)
+	while (n > 0) {
+		if ((w = write(m->lk.fd, p, n)) == -1 && errno == EINTR)
+			continue;
+		if (w == -1) {
+			error_set(err, EX_IOERR, "cannot write to mbox %s: %s",
+			    m->path, strerror(errno));
 			return -1;
-		m->bol = 0;
+		}
+		p += w;
+		n -= (size_t)w;
 	}
-	if (c == '\n')
-		m->bol = 1;
-	return out_add(m, &c, 1, err);
+	return 0;
 }
 
+/* Bytes [off, off + len) of the spool onto the end of the mbox. */
 static int
-append_body(struct mbox *m, struct error *err)
+copy_spool(struct mbox *m, uint64_t off, uint64_t len, struct error *err)
 {
-	char		 buf[16384];
-	uint64_t	 off = 0;
-	ssize_t		 n, i;
+	char	buf[MBOX_COPY_SIZE];
+	ssize_t	n;
 
-	m->bol = 1;
-	m->gts = m->from = 0;
-	m->last = '\n';
-	for (;;) {
-		if ((n = spool_pread(&m->sp, buf, sizeof buf, off, err)) == -1)
+	while (len > 0) {
+		n = spool_pread(&m->sp, buf, len < sizeof buf ? (size_t)len :
+		    sizeof buf, off, err);
+		if (n == -1)
 			return -1;
-		if (n == 0)
-			break;
-		for (i = 0; i < n; i++)
-			if (quote_byte(m, buf[i], err) == -1)
-				return -1;
+		if (n == 0) {
+			error_set(err, EX_IOERR, "the temporary file shrank");
+			return -1;
+		}
+		if (write_all(m, buf, (size_t)n, err) == -1)
+			return -1;
 		off += (uint64_t)n;
+		len -= (uint64_t)n;
 	}
-	if (quote_pending(m, err) == -1)
-		return -1;
-	/* A final newline, then the empty line that ends the message. */
-	if (m->last != '\n' && out_add(m, "\n", 1, err) == -1)
-		return -1;
-	return out_add(m, "\n", 1, err);
-}
-
-/* The block for the message: separator, From_ line, body, empty line. */
-static int
-build(struct mbox *m, const char *line, struct error *err)
-{
-	if (separator(m, err) == -1 || out_add(m, line, strlen(line),
-	    err) == -1 || append_body(m, err) == -1 || out_flush(m,
-	    err) == -1)
-		return -1;
 	return 0;
 }
 
-/* The journal entry for the block about to be appended at m->oldsize. */
+/*
+ * Under the locks, with the mbox size at size: journal the batch (one
+ * fsync), append it, fsync the mbox.
+ */
 static int
-measure(struct mbox *m, const char *line, struct journal_entry *je,
-    struct error *err)
+append_batch(struct mbox *m, off_t size, struct error *err)
 {
-	int	rc;
+	struct journal_entry	*je;
+	const char		*sep;
+	off_t			 at = size;
+	size_t			 i, plen;
+	int			 rc = -1;
 
-	if (gnutls_hash_init(&m->hash, GNUTLS_DIG_SHA256) < 0) {
-		m->hash = NULL;
-		error_set(err, EX_SOFTWARE, "cannot hash with SHA-256");
+	if (separator(m, size, &sep, err) == -1)
 		return -1;
+	je = xreallocarray(NULL, m->nst, sizeof *je);
+	for (i = 0; i < m->nst; i++) {
+		plen = (i == 0 ? strlen(sep) : 0) + strlen(m->st[i].fromline);
+		snprintf(je[i].tag, sizeof je[i].tag, "%s", m->st[i].tag);
+		je[i].offset = at;
+		je[i].skip = (off_t)plen;
+		je[i].length = (off_t)(plen + m->st[i].len);
+		memcpy(je[i].digest, m->st[i].digest, sizeof je[i].digest);
+		at += je[i].length;
 	}
-	m->blocklen = 0;
-	rc = build(m, line, err);
-	gnutls_hash_deinit(m->hash, je->digest);
-	m->hash = NULL;
-	m->outlen = 0;
-	snprintf(je->tag, sizeof je->tag, "%s", m->tag);
-	je->offset = m->oldsize;
-	je->length = m->blocklen;
+	if (journal_add(m->jpath, je, m->nst, err) == -1)
+		goto out;
+	for (i = 0; i < m->nst; i++) {
+		if ((i == 0 && write_all(m, sep, strlen(sep), err) == -1) ||
+		    write_all(m, m->st[i].fromline, strlen(m->st[i].fromline),
+		    err) == -1 || copy_spool(m, m->st[i].off, m->st[i].len,
+		    err) == -1)
+			goto out;
+	}
+	if (fsync(m->lk.fd) == -1) {
+		error_set(err, EX_IOERR, "cannot sync mbox %s: %s", m->path,
+		    strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(je);
 	return rc;
+}
+
+static int
+mb_sync(struct sink *s, struct error *err)
+{
+	struct mbox	*m = s->data;
+	sigset_t	 old;
+	off_t		 size = -1;
+	int		 rc = -1;
+
+	if (m->nst == 0)
+		return 0;
+	if (spool_flush(&m->sp, err) == -1)
+		return -1;
+	sink_hold_signals(&old);
+	if (mbox_lock(&m->lk, err) == -1)
+		goto out;
+	if ((size = lseek(m->lk.fd, 0, SEEK_END)) == -1) {
+		error_set(err, EX_IOERR, "cannot seek in mbox %s: %s",
+		    m->path, strerror(errno));
+		goto out;
+	}
+	if ((rc = append_batch(m, size, err)) == 0)
+		goto out;
+	/* Never leave half a message behind for a reader to choke on. */
+	if (ftruncate(m->lk.fd, size) == -1 || fsync(m->lk.fd) == -1)
+		error_prefix(err, "the partial message could not be "
+		    "removed (truncate %s to %lld bytes by hand: %s)", m->path,
+		    (long long)size, strerror(errno));
+out:
+	mbox_unlock(&m->lk);
+	sink_release_signals(&old);
+	clear_batch(m);
+	return rc;
+}
+
+/* The batch is written or given up: the spool starts afresh. */
+static void
+clear_batch(struct mbox *m)
+{
+	struct error	ignored;
+	size_t		i;
+
+	for (i = 0; i < m->nst; i++)
+		free(m->st[i].fromline);
+	m->nst = 0;
+	error_clear(&ignored);
+	(void)spool_reset(&m->sp, &ignored);
+}
+
+static int
+mb_commit(struct sink *s, struct error *err)
+{
+	if (mb_stage(s, err) == -1)
+		return -1;
+	return mb_sync(s, err);
+}
+
+/* Drop the message being received; the batch before it stays. */
+static void
+mb_abort(struct sink *s)
+{
+	struct mbox	*m = s->data;
+	unsigned char	 ignored[JOURNAL_DIGEST_LEN];
+	struct error	 e;
+
+	if (m->hash != NULL)
+		gnutls_hash_deinit(m->hash, ignored);
+	m->hash = NULL;
+	error_clear(&e);
+	(void)spool_truncate(&m->sp, m->start, &e);
+}
+
+static void
+mb_free(struct sink *s)
+{
+	struct mbox	*m = s->data;
+	unsigned char	 ignored[JOURNAL_DIGEST_LEN];
+	size_t		 i;
+
+	mbox_unlock(&m->lk);
+	if (m->hash != NULL)
+		gnutls_hash_deinit(m->hash, ignored);
+	for (i = 0; i < m->nst; i++)
+		free(m->st[i].fromline);
+	free(m->st);
+	free(m->jcache);
+	free(m->hdr);
+	spool_free(&m->sp);
+	free(m->lk.lockpath);
+	free(m->jpath);
+	free(m->path);
+	free(m);
+	free(s);
 }
 
 /* SHA-256 of the bytes [off, off + len) of the locked mbox. */
@@ -521,7 +568,7 @@ hash_range(struct mbox *m, off_t off, off_t len, unsigned char *digest,
     struct error *err)
 {
 	gnutls_hash_hd_t	 h;
-	char			 buf[16384];
+	char			 buf[MBOX_COPY_SIZE];
 	ssize_t			 n;
 
 	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
@@ -529,7 +576,7 @@ hash_range(struct mbox *m, off_t off, off_t len, unsigned char *digest,
 		return -1;
 	}
 	while (len > 0) {
-		n = pread(m->fd, buf, len < (off_t)sizeof buf ? (size_t)len :
+		n = pread(m->lk.fd, buf, len < (off_t)sizeof buf ? (size_t)len :
 		    sizeof buf, off);
 		if (n <= 0) {
 			gnutls_hash_deinit(h, digest);
@@ -546,6 +593,49 @@ hash_range(struct mbox *m, off_t off, off_t len, unsigned char *digest,
 }
 
 /*
+ * The bytes the digest leaves out are still a separator and one From_
+ * line: up to two newlines, "From ", no other newline before the last.
+ */
+static int
+prefix_ok(struct mbox *m, const struct journal_entry *je)
+{
+	char	buf[MBOX_PREFIX_MAX];
+	size_t	n = (size_t)je->skip, i = 0;
+
+	if (je->skip == 0)
+		return 1;
+	if (n > sizeof buf || pread(m->lk.fd, buf, n, je->offset) !=
+	    (ssize_t)n || buf[n - 1] != '\n')
+		return 0;
+	while (i < n && i < 2 && buf[i] == '\n')
+		i++;
+	return n - i > sizeof from_ - 1 &&
+	    memcmp(buf + i, from_, sizeof from_ - 1) == 0 &&
+	    memchr(buf + i, '\n', n - i - 1) == NULL;
+}
+
+/*
+ * The last journal entry for tag, the journal being read once per run:
+ * only this run's account writes entries with its tags, and it does not
+ * while it looks for them.
+ */
+static const struct journal_entry *
+cached_entry(struct mbox *m, const char *tag, struct error *err)
+{
+	size_t	i;
+
+	if (!m->jloaded) {
+		if (journal_read(m->jpath, &m->jcache, &m->njcache, err) == -1)
+			return NULL;
+		m->jloaded = 1;
+	}
+	for (i = m->njcache; i > 0; i--)
+		if (strcmp(m->jcache[i - 1].tag, tag) == 0)
+			return &m->jcache[i - 1];
+	return NULL;
+}
+
+/*
  * 1 when the mbox holds, where the journal says, the whole block last
  * appended with tag (it is fsync'd again before we say so).  A block
  * moved or changed since (a mail reader rewrote the mbox) is not found.
@@ -553,32 +643,33 @@ hash_range(struct mbox *m, off_t off, off_t len, unsigned char *digest,
 static int
 mb_find(struct sink *s, const char *tag, struct error *err)
 {
-	struct mbox		*m = s->data;
-	struct journal_entry	 je;
-	unsigned char		 digest[JOURNAL_DIGEST_LEN];
-	struct stat		 st;
-	int			 rc = -1;
+	struct mbox			*m = s->data;
+	const struct journal_entry	*je;
+	unsigned char			 digest[JOURNAL_DIGEST_LEN];
+	struct stat			 st;
+	int				 rc = -1;
 
-	if (lock_file(m, err) == -1)
+	error_clear(err);
+	if ((je = cached_entry(m, tag, err)) == NULL)
+		return err->ex != 0 ? -1 : 0;
+	if (mbox_lock(&m->lk, err) == -1)
 		goto out;
-	if ((rc = journal_last(m->jpath, tag, &je, err)) != 1)
-		goto out;
-	rc = -1;
-	if (fstat(m->fd, &st) == -1) {
+	if (fstat(m->lk.fd, &st) == -1) {
 		error_set(err, EX_IOERR, "cannot stat mbox %s: %s", m->path,
 		    strerror(errno));
 		goto out;
 	}
 	rc = 0;
-	if (st.st_size < je.offset + je.length)
+	if (st.st_size < je->offset + je->length || !prefix_ok(m, je))
 		goto out;
-	if (hash_range(m, je.offset, je.length, digest, err) == -1) {
+	if (hash_range(m, je->offset + je->skip, je->length - je->skip,
+	    digest, err) == -1) {
 		rc = -1;
 		goto out;
 	}
-	if (memcmp(digest, je.digest, sizeof digest) != 0)
+	if (memcmp(digest, je->digest, sizeof digest) != 0)
 		goto out;
-	if (fsync(m->fd) == -1) {
+	if (fsync(m->lk.fd) == -1) {
 		error_set(err, EX_IOERR, "cannot sync mbox %s: %s", m->path,
 		    strerror(errno));
 		rc = -1;
@@ -586,7 +677,7 @@ mb_find(struct sink *s, const char *tag, struct error *err)
 	}
 	rc = 1;
 out:
-	unlock(m);
+	mbox_unlock(&m->lk);
 	return rc;
 }
 
@@ -624,7 +715,7 @@ cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
 	int	 ours;
 
 	tail = xmalloc(n);
-	got = pread(m->fd, tail, n, je->offset);
+	got = pread(m->lk.fd, tail, n, je->offset);
 	ours = got == (ssize_t)n && only_ours(tail, n);
 	free(tail);
 	if (!ours) {
@@ -633,7 +724,7 @@ cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
 		    "it for you to remove", m->path, (intmax_t)je->offset);
 		return 0;
 	}
-	if (ftruncate(m->fd, je->offset) == -1 || fsync(m->fd) == -1) {
+	if (ftruncate(m->lk.fd, je->offset) == -1 || fsync(m->lk.fd) == -1) {
 		error_set(err, EX_IOERR, "mbox %s: cannot remove the partial "
 		    "message an interrupted run left at byte %jd (truncate "
 		    "it there by hand): %s", m->path, (intmax_t)je->offset,
@@ -646,129 +737,45 @@ cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
 }
 
 /*
- * Only the last journal entry can describe a half-written block: every
- * later append of ours would have added a later entry.  Trim the journal
- * under the same locks.
+ * Only the last batch in the journal can describe a half-written block:
+ * any later append of ours would have added later entries.  Its entries
+ * are the contiguous run at the end; the one the mbox ends inside, if
+ * any, is cut off (the whole blocks before it stay, for mb_find).  Trim
+ * the journal under the same locks.
  */
 static int
 recover(struct mbox *m, struct error *err)
 {
-	struct journal_entry	 je;
+	struct journal_entry	*je = NULL;
 	struct stat		 st;
-	int			 rc = -1, found;
+	size_t			 n, i;
+	int			 rc = -1;
 
 	if (access(m->jpath, F_OK) == -1)
 		return 0;
-	if (lock_file(m, err) == -1)
+	if (mbox_lock(&m->lk, err) == -1)
 		goto out;
-	if ((found = journal_last(m->jpath, NULL, &je, err)) == -1)
+	if (journal_read(m->jpath, &je, &n, err) == -1)
 		goto out;
-	if (fstat(m->fd, &st) == -1) {
+	if (fstat(m->lk.fd, &st) == -1) {
 		error_set(err, EX_IOERR, "cannot stat mbox %s: %s", m->path,
 		    strerror(errno));
 		goto out;
 	}
-	if (found && st.st_size > je.offset &&
-	    st.st_size < je.offset + je.length &&
-	    cut_partial(m, &je, st.st_size, err) == -1)
-		goto out;
+	for (i = n; i > 0; i--) {
+		if (st.st_size > je[i - 1].offset &&
+		    st.st_size < je[i - 1].offset + je[i - 1].length) {
+			if (cut_partial(m, &je[i - 1], st.st_size, err) == -1)
+				goto out;
+			break;
+		}
+		if (i < 2 || je[i - 2].offset + je[i - 2].length !=
+		    je[i - 1].offset)
+			break;
+	}
 	rc = journal_trim(m->jpath, err);
 out:
-	unlock(m);
+	free(je);
+	mbox_unlock(&m->lk);
 	return rc;
-}
-
-static int
-append(struct mbox *m, struct error *err)
-{
-	char		 line[ENVELOPE_ADDR_MAX + 64], date[32];
-	char		*sender;
-	struct journal_entry je;
-	time_t		 now = time(NULL);
-	struct tm	 tm;
-	int		 rc = -1;
-
-	if ((sender = spool_sender(&m->sp, err)) == NULL)
-		return -1;
-	/* The From_ line is split at blanks: such an address cannot go there. */
-	if (strpbrk(sender, " \t") != NULL) {
-		free(sender);
-		sender = xstrdup(ENVELOPE_UNKNOWN);
-	}
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
-	snprintf(line, sizeof line, "From %s %s\n", sender, date);
-	free(sender);
-
-	if (lock_file(m, err) == -1)
-		goto out;
-	if ((m->oldsize = lseek(m->fd, 0, SEEK_END)) == -1) {
-		error_set(err, EX_IOERR, "cannot seek in mbox %s: %s",
-		    m->path, strerror(errno));
-		goto out;
-	}
-	m->outlen = 0;
-	if (measure(m, line, &je, err) == -1 ||
-	    journal_add(m->jpath, &je, err) == -1)
-		goto out;
-	if (build(m, line, err) == -1)
-		goto truncate;
-	if (fsync(m->fd) == -1) {
-		error_set(err, EX_IOERR, "cannot sync mbox %s: %s", m->path,
-		    strerror(errno));
-		goto truncate;
-	}
-	rc = 0;
-	goto out;
-
-truncate:
-	/* Never leave half a message behind for a reader to choke on. */
-	if (ftruncate(m->fd, m->oldsize) == -1 || fsync(m->fd) == -1)
-		error_prefix(err, "the partial message could not be "
-		    "removed (truncate %s to %lld bytes by hand: %s)", m->path,
-		    (long long)m->oldsize, strerror(errno));
-out:
-	m->outlen = 0;
-	unlock(m);
-	return rc;
-}
-
-static int
-mb_commit(struct sink *s, struct error *err)
-{
-	struct mbox	*m = s->data;
-	sigset_t	 old;
-	int		 rc;
-
-	if (spool_flush(&m->sp, err) == -1)
-		return -1;
-	sink_hold_signals(&old);
-	rc = append(m, err);
-	sink_release_signals(&old);
-	return rc;
-}
-
-static void
-mb_abort(struct sink *s)
-{
-	struct mbox	*m = s->data;
-	struct error	 ignored;
-
-	error_clear(&ignored);
-	(void)spool_reset(&m->sp, &ignored);
-}
-
-static void
-mb_free(struct sink *s)
-{
-	struct mbox	*m = s->data;
-
-	unlock(m);
-	spool_free(&m->sp);
-	free(m->out);
-	free(m->lockpath);
-	free(m->jpath);
-	free(m->path);
-	free(m);
-	free(s);
 }

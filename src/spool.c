@@ -73,6 +73,28 @@ spool_reset(struct spool *sp, struct error *err)
 }
 
 int
+spool_truncate(struct spool *sp, uint64_t size, struct error *err)
+{
+	uint64_t	written = sp->size - sp->buflen;
+
+	if (size >= sp->size)
+		return 0;
+	if (size >= written) {
+		sp->buflen = (size_t)(size - written);
+		sp->size = size;
+		return 0;
+	}
+	sp->buflen = 0;
+	sp->size = size;
+	if (ftruncate(sp->fd, (off_t)size) == -1) {
+		error_set(err, EX_IOERR, "cannot truncate the temporary file: "
+		    "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
 spool_flush(struct spool *sp, struct error *err)
 {
 	size_t	 off = 0;

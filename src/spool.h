@@ -33,6 +33,8 @@ void	spool_free(struct spool *);
 
 /* Empty the spool for the next message. */
 int	spool_reset(struct spool *, struct error *);
+/* Drop what was written after the first size bytes (none when fewer). */
+int	spool_truncate(struct spool *, uint64_t size, struct error *);
 /* Append bytes.  Errors (ENOSPC, EFBIG) are EX_IOERR. */
 int	spool_write(struct spool *, const char *, size_t, struct error *);
 /* Write out what is buffered; after this, spool_pread() sees everything. */

@@ -171,21 +171,24 @@ matrix_test() {
 	matrix_test delete+pipelining --pipelining
 }
 
-# kill9_loop MODE [SERVER-FLAGS...] -- 400 messages, 8 kills; with 10 ms
-# per RETR a run needs 4 s, so every kill (at most 0.5 s in) strikes
-# mid-fetch.
+# kill9_loop MODE [SERVER-FLAGS...] -- 1,200 messages, 8 kills; with 10 ms
+# per RETR a run needs 12 s, so every kill (0.2 to 2 s in) strikes
+# mid-fetch: before, during or after the append of one of the batches of
+# 64 messages (0.64 s each), and a run gets through 6.4 s of the 12 on
+# average before the last kill.
 kill9_loop() {
-	local mode=$1 dir=$TEST_TMP/kill9 i ex kills=0
+	local mode=$1 dir=$TEST_TMP/kill9 i ex kills=0 ms
 	shift
 	mkdir -p "$dir"
-	make_mailbox "$TEST_TMP/corpus" 400
+	make_mailbox "$TEST_TMP/corpus" 1200
 	cp -r "$TEST_TMP/corpus" "$dir/mb"
 	popserver_start --mailbox "$dir/mb" "$@"
 	rc "$dir" "$mode"
 	for ((i = 0; i < 8; i++)); do
 		"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 &
 		FETCH_PID=$!
-		sleep "0.$(printf '%03d' $((50 + RANDOM % 451)))"
+		ms=$((200 + RANDOM % 1800))
+		sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 		if kill -KILL "$FETCH_PID" 2>/dev/null; then
 			kills=$((kills + 1))
 		fi
@@ -206,16 +209,16 @@ kill9_loop() {
 	if [[ $mode == delete ]]; then
 		[[ $(count_files "$dir/mb") -eq 0 ]]
 	else
-		[[ $(count_files "$dir/mb") -eq 400 ]]
+		[[ $(count_files "$dir/mb") -eq 1200 ]]
 	fi
 	((kills == 8))
 }
 
-@test "mbox: kill -9 at 8 random moments of a 400-message fetch (delete, pipelined): exactly once" {
+@test "mbox: kill -9 at 8 random moments of a 1,200-message fetch (delete, pipelined): exactly once" {
 	kill9_loop delete --pipelining --retr-delay 10
 }
 
-@test "mbox: kill -9 at 8 random moments of a 400-message fetch (keep): exactly once" {
+@test "mbox: kill -9 at 8 random moments of a 1,200-message fetch (keep): exactly once" {
 	kill9_loop keep --retr-delay 10
 }
 
@@ -282,6 +285,32 @@ PY
 	assert_success
 	assert_output --partial "removed the partial message an interrupted run left at byte $CUT_AT"
 	assert_output --partial "1 message fetched"
+	assert_mbox_matches "$TEST_TMP/corpus" "$W/inbox"
+}
+
+@test "mbox: a kill inside a batch's append: the whole blocks before stay and are recorded, the cut one goes" {
+	W=$TEST_TMP/w
+	make_mailbox "$TEST_TMP/corpus" 3 3000
+	mkdir -p "$W"
+	cp -r "$TEST_TMP/corpus" "$W/mb"
+	popserver_start --mailbox "$W/mb" --log "$TEST_TMP/log"
+	rc "$W" keep
+	run "$POPFETCH" -q -C "$RC"
+	assert_success
+	# One batch: three journal lines written together, blocks end to end.
+	[[ $(wc -l <"$W/inbox.popfetch-journal") -eq 3 ]]
+	local off len
+	read -r _ off len _ < <(sed -n 2p "$W/inbox.popfetch-journal")
+	truncate -s $((off + len / 2)) "$W/inbox"
+	# As if the run died there: none of the three UIDs recorded yet.
+	sed -i 's/^[0-9]* \(msg-0000[123]\)$/pending \1/' "$W/state"
+	: >"$TEST_TMP/log"
+	run "$POPFETCH" -v -C "$RC"
+	assert_success
+	assert_output --partial "removed the partial message an interrupted run left at byte $off"
+	assert_output --partial "message 1 (UID msg-00001) was delivered by an interrupted run"
+	run grep -c '^C: RETR' "$TEST_TMP/log"
+	assert_output 2
 	assert_mbox_matches "$TEST_TMP/corpus" "$W/inbox"
 }
 
