@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""verify.py SRCDIR MAILDIR -- every source message arrived once, intact.
+"""verify.py SRCDIR MAILDIR|MBOX -- every source message arrived once, intact.
+
+An mbox (a regular file) is split at its From_ lines and mboxrd quoting
+(">From" for "From", ">>From" for ">From", ...) is undone first.
 
 Headers that fetchers add on delivery (Received, Delivered-To, Return-Path,
 X-Getmail-*, Status, X-UIDL) are ignored on both sides; everything else,
@@ -34,9 +37,35 @@ def files(d):
             if os.path.isfile(os.path.join(d, f))]
 
 
+def mbox_messages(path):
+    """Each message of an mboxrd file, as it was before quoting."""
+    msgs, cur = [], None
+    for line in open(path, "rb").read().split(b"\n"):
+        if line.startswith(b"From "):
+            if cur is not None:
+                msgs.append(cur)
+            cur = []
+        elif cur is not None:
+            cur.append(re.sub(rb"^>(>*From )", rb"\1", line))
+    if cur is not None:
+        msgs.append(cur)
+    # Each message ends with the empty line that separates it from the next
+    # (and the file with a newline, so the last has one empty piece more).
+    out = []
+    for i, m in enumerate(msgs):
+        if i == len(msgs) - 1 and m and m[-1] == b"":
+            m = m[:-1]
+        if m and m[-1] == b"":
+            m = m[:-1]
+        out.append(b"\n".join(m) + b"\n")
+    return out
+
+
 src, md = sys.argv[1], sys.argv[2]
 want = collections.Counter(norm(open(f, "rb").read()) for f in files(src))
 have = collections.Counter()
+if os.path.isfile(md):
+    have.update(norm(m) for m in mbox_messages(md))
 for sub in ("new", "cur"):
     p = os.path.join(md, sub)
     if os.path.isdir(p):

@@ -8,6 +8,7 @@
 BATS_TEST_TIMEOUT=300
 load lib/common
 load lib/popserver
+load lib/mbox
 
 NMSG=3
 MAX_RUNS=4
@@ -46,29 +47,6 @@ rc() {
 
 count_files() {
 	find "$1" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
-# assert_mbox_matches SRCDIR MBOX -- every message of SRCDIR in MBOX
-# exactly once and intact (mboxrd quoting undone), nothing else: a
-# partial block would read back as a message of its own, or spoil one.
-assert_mbox_matches() {
-	local out
-	out=$(mktemp -d "$TEST_TMP/extract.XXXXXX")
-	"$PYTHON3" - "$2" "$out" <<'PY' || return 1
-import mailbox, os, re, sys
-src, out = sys.argv[1], sys.argv[2]
-os.makedirs(os.path.join(out, "new"))
-os.makedirs(os.path.join(out, "tmp"))
-mb = mailbox.mbox(src, create=False)
-for i, key in enumerate(mb.keys()):
-    data = mb.get_bytes(key, from_=False)
-    data = re.sub(rb"(?m)^>(>*From )", rb"\1", data)
-    with open(os.path.join(out, "new", "%05d" % i), "wb") as fp:
-        fp.write(data)
-PY
-	assert_maildir_matches "$1" "$out"
-	# Whole blocks only: the file ends with a message's empty line.
-	[[ $(tail -c 2 "$2" | od -An -c | tr -d ' ') == '\n\n' ]]
 }
 
 clean_session() {

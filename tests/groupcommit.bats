@@ -7,6 +7,7 @@
 
 load lib/common
 load lib/popserver
+load lib/mbox
 
 setup() {
 	command -v strace >/dev/null || skip "strace is not installed (./setup installs it)"
@@ -171,4 +172,42 @@ server_count_files() {
 	assert_success
 	assert_output --partial "6 messages fetched"
 	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+}
+
+@test "mbox: per batch of 64, one lock, one journal fsync and one mbox fsync; DELE only after both and the state" {
+	make_mailbox "$MB" 150
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB" --pipelining --log "$SLOG"
+	rc
+	sed -i "s|^delivery maildir .*|delivery mbox $TEST_TMP/inbox|" "$RC"
+	traced_fetch
+	assert_success
+	mbox_extract "$TEST_TMP/inbox" "$TEST_TMP/out"
+	assert_maildir_matches "$TEST_TMP/orig" "$TEST_TMP/out"
+	# Every sync still comes before the DELEs it allows (3 batches).
+	run check_trace 150
+	assert_success
+	# By file: 3 batches -> 3 fsyncs of the mbox, 3 of the journal, and
+	# 3 dot-locks taken; no read-back of the mbox beyond the separator.
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	    strace -f -qq -y -o "$TRACE.y" -e trace=fsync,link,pread64 \
+	    "$POPFETCH" -C "$RC" -q
+	run grep -c "^[0-9]* *fsync([0-9]*<$TEST_TMP/inbox>)" "$TRACE.y"
+	assert_output 0		# nothing new: no batch, no fsync
+	popserver_stop
+	rm -rf "$MB" "$TEST_TMP/inbox" "$TEST_TMP/inbox.popfetch-journal" "$TEST_TMP/state"
+	cp -r "$TEST_TMP/orig" "$MB"
+	popserver_start --mailbox "$MB" --pipelining --log "$SLOG"
+	sed -i "s|^port .*|port $POPSERVER_PORT|" "$RC"
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	    strace -f -qq -y -o "$TRACE.y" -e trace=fsync,link,pread64 \
+	    "$POPFETCH" -C "$RC" -q
+	run grep -c "fsync([0-9]*<$TEST_TMP/inbox>)" "$TRACE.y"
+	assert_output 3
+	run grep -c "fsync([0-9]*<$TEST_TMP/inbox.popfetch-journal>)" "$TRACE.y"
+	assert_output 3
+	run grep -c "link(\"$TEST_TMP/inbox.lock.P" "$TRACE.y"
+	assert_output 3
+	run grep -c "pread64([0-9]*<$TEST_TMP/inbox>" "$TRACE.y"
+	[ "$output" -le 3 ]
 }

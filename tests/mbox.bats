@@ -5,6 +5,7 @@
 
 load lib/common
 load lib/popserver
+load lib/mbox
 
 setup() {
 	MB=$TEST_TMP/mailbox
@@ -50,26 +51,6 @@ fetch() {
 
 server_count() {
 	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
-# mbox_extract MBOX DIR -- splits MBOX with Python's mailbox.mbox into
-# DIR/new/<n> (mboxrd quoting undone) and writes the From_ lines to
-# DIR/from, so that assert_maildir_matches can compare.
-mbox_extract() {
-	"$PYTHON3" - "$1" "$2" <<'PY'
-import mailbox, os, re, sys
-src, out = sys.argv[1], sys.argv[2]
-os.makedirs(os.path.join(out, "new"), exist_ok=True)
-os.makedirs(os.path.join(out, "tmp"), exist_ok=True)
-mb = mailbox.mbox(src, create=False)
-with open(os.path.join(out, "from"), "w") as f:
-    for i, key in enumerate(mb.keys()):
-        data = mb.get_bytes(key, from_=False)
-        data = re.sub(rb"(?m)^>(>*From )", rb"\1", data)
-        with open(os.path.join(out, "new", "%05d" % i), "wb") as fp:
-            fp.write(data)
-        f.write(mb.get_message(key).get_from() + "\n")
-PY
 }
 
 @test "mbox: messages with From and >From lines read back by mailbox.mbox byte for byte" {
