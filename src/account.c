@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "error.h"
 #include "netrc.h"
+#include "proc.h"
 #include "xmalloc.h"
 
 #define DEFAULT_TIMEOUT	180
@@ -41,7 +42,6 @@ static void	 exec_passwordeval(int, const char *, int)
 static int	 read_bounded(int, char *, size_t *, size_t *, long long,
 		    int *);
 static int	 reap_bounded(pid_t, int, long long, int *);
-static long long	 now_ms(void);
 
 struct account *
 account_new(const char *name, const char *file, int line)
@@ -484,7 +484,7 @@ run_passwordeval(const struct account *a, struct error *err)
 		    a->name, strerror(errno));
 		goto out;
 	}
-	deadline = now_ms() + (long long)bound * 1000;
+	deadline = proc_now_ms() + (long long)bound * 1000;
 	if ((pid = fork()) == -1) {
 		error_set(err, EX_OSERR, "account %s: passwordeval: fork: %s",
 		    a->name, strerror(errno));
@@ -548,15 +548,6 @@ out:
 	return pw;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Read fd to its end by the deadline: the first PASSWORD_MAX bytes into
  * out, the rest counted in *dropped.  -1 at the deadline, or on a read
@@ -573,7 +564,7 @@ read_bounded(int fd, char *out, size_t *len, size_t *dropped,
 	int		r;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - proc_now_ms()) <= 0)
 			return -1;
 		r = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
 		if (r == -1 && errno != EINTR) {
@@ -611,24 +602,13 @@ read_bounded(int fd, char *out, size_t *len, size_t *dropped,
 static int
 reap_bounded(pid_t pid, int own_group, long long deadline, int *status)
 {
-	struct timespec	tick = { 0, 20 * 1000000L };
-	pid_t		r;
+	int	rc;
 
-	for (;;) {
-		r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return 0;
-		if (r == -1 && errno != EINTR)
-			return -1;
-		if (now_ms() >= deadline)
-			break;
-		nanosleep(&tick, NULL);
-	}
-	if (own_group)
-		kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
-		;
+	do
+		if ((rc = proc_wait(pid, status, deadline, -1, 0)) != 0)
+			return rc == 1 ? 0 : -1;
+	while (proc_now_ms() < deadline);
+	proc_stop(pid, own_group, 0, status);
 	return -1;
 }
 

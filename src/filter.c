@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,8 +17,8 @@
 #include "buf.h"
 #include "envelope.h"
 #include "filter.h"
+#include "proc.h"
 
-#define FILTER_POLL_MS	20
 
 static void	exec_filter(int, const char *, const struct filter_msg *)
 		    __attribute__((noreturn));
@@ -177,38 +178,23 @@ feed(int *fd, const char **p, size_t *len)
 	return 0;
 }
 
-/* Poll: a filter that hangs must not hang a run from cron. */
+/* Bounded: a filter that hangs must not hang a run from cron. */
 static int
 wait_bounded(pid_t pid, int fd, const char *p, size_t len, int timeout,
     int *status)
 {
-	struct timespec	tick = { 0, FILTER_POLL_MS * 1000000L };
-	long		waited = 0;
-	pid_t		r;
+	long long	deadline = proc_now_ms() + (long long)timeout * 1000;
+	int		rc;
 
 	for (;;) {
 		(void)feed(&fd, &p, &len);
-		r = waitpid(pid, status, WNOHANG);
-		if (r == pid) {
-			if (fd != -1)
-				close(fd);
-			return 0;
-		}
-		if (r == -1 && errno != EINTR) {
-			if (fd != -1)
-				close(fd);
-			return -1;
-		}
-		if (waited >= (long)timeout * 1000) {
-			if (fd != -1)
-				close(fd);
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			while (waitpid(pid, status, 0) == -1 && errno == EINTR)
-				;
-			return -1;
-		}
-		nanosleep(&tick, NULL);
-		waited += FILTER_POLL_MS;
+		rc = proc_wait(pid, status, deadline, fd, POLLOUT);
+		if (rc == 0 && proc_now_ms() < deadline)
+			continue;
+		if (fd != -1)
+			close(fd);
+		if (rc == 0)
+			proc_stop(pid, 1, 0, status);
+		return rc == 1 ? 0 : -1;
 	}
 }

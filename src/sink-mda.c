@@ -36,6 +36,7 @@
 
 #include "buf.h"
 #include "envelope.h"
+#include "proc.h"
 #include "sink.h"
 #include "spool.h"
 #include "xmalloc.h"
@@ -74,14 +75,11 @@ static void	mda_free(struct sink *);
 static char	*expand(const char *, const char *);
 static int	start(struct run *, const char *, const sigset_t *,
 		    struct error *);
-static void	exec_child(int, const char *, const sigset_t *)
-		    __attribute__((noreturn));
 static enum feed_result feed(struct mda *, struct run *, struct error *);
 static int	reap(struct run *, long long);
 static void	kill_group(struct run *);
 static int	outcome(struct mda *, struct run *, enum feed_result,
 		    struct error *);
-static long long now_ms(void);
 
 static const struct sink_ops mda_ops = {
 	"mda", mda_open, mda_write, mda_commit, mda_abort, mda_free, NULL,
@@ -124,15 +122,6 @@ mda_write(struct sink *s, const char *p, size_t n, struct error *err)
 	return spool_write(&md->sp, p, n, err);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The command with each %F replaced by the quoted sender. */
 static char *
 expand(const char *command, const char *quoted)
@@ -152,25 +141,6 @@ expand(const char *command, const char *quoted)
 	return b.data;
 }
 
-/* In the child: only async-signal-safe calls until exec. */
-static void
-exec_child(int fd, const char *cmd, const sigset_t *mask)
-{
-	char *const	argv[] = { "sh", "-c", (char *)cmd, NULL };
-
-	/* Ignored signals and the mask survive exec: give the MDA defaults. */
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGXFSZ, SIG_DFL);
-	sigprocmask(SIG_SETMASK, mask, NULL);
-	/* Its own group, so that a timeout kills procmail too, not just sh. */
-	setpgid(0, 0);
-	if (dup2(fd, STDIN_FILENO) == -1 || dup2(STDERR_FILENO,
-	    STDOUT_FILENO) == -1)
-		_exit(127);
-	execv("/bin/sh", argv);
-	_exit(127);
-}
-
 static int
 start(struct run *r, const char *cmd, const sigset_t *mask,
     struct error *err)
@@ -182,18 +152,15 @@ start(struct run *r, const char *cmd, const sigset_t *mask,
 		    strerror(errno));
 		return -1;
 	}
-	if ((r->pid = fork()) == -1) {
-		error_set(err, EX_OSERR, "cannot run the MDA: fork: %s",
+	/* Its own group, so that a timeout kills procmail too, not just sh. */
+	if (proc_spawn_sh(cmd, pfd[0], mask, &r->pid) == -1) {
+		error_set(err, EX_OSERR, "cannot run the MDA: %s",
 		    strerror(errno));
 		close(pfd[0]);
 		close(pfd[1]);
 		return -1;
 	}
-	if (r->pid == 0)
-		exec_child(pfd[0], cmd, mask);
 	close(pfd[0]);
-	/* Also here: the child may not have run setpgid() yet. */
-	(void)setpgid(r->pid, r->pid);
 	r->fd = pfd[1];
 	/* Non-blocking, so that a stuck MDA cannot outlast the deadline. */
 	(void)fcntl(r->fd, F_SETFL, fcntl(r->fd, F_GETFL) | O_NONBLOCK);
@@ -229,7 +196,7 @@ feed(struct mda *md, struct run *r, struct error *err)
 				    "MDA: %s", strerror(errno));
 				return FEED_ERROR;
 			}
-			if ((left = r->deadline - now_ms()) <= 0)
+			if ((left = r->deadline - proc_now_ms()) <= 0)
 				return FEED_TIMEOUT;
 			pfd.fd = r->fd;
 			pfd.events = POLLOUT;
@@ -242,39 +209,18 @@ feed(struct mda *md, struct run *r, struct error *err)
 static int
 reap(struct run *r, long long deadline)
 {
-	struct timespec	ts;
-	long		step_ms = 1;
-	pid_t		p;
-
-	for (;;) {
-		p = waitpid(r->pid, &r->status, WNOHANG);
-		if (p == r->pid || (p == -1 && errno == ECHILD))
+	do
+		if (proc_wait(r->pid, &r->status, deadline, -1, 0) != 0)
 			return 1;
-		if (now_ms() >= deadline)
-			return 0;
-		ts.tv_sec = 0;
-		ts.tv_nsec = step_ms * 1000000L;
-		nanosleep(&ts, NULL);
-		if (step_ms < 100)
-			step_ms *= 2;
-	}
+	while (proc_now_ms() < deadline);
+	return 0;
 }
 
 /* Politely, then not; the child is reaped in any case. */
 static void
 kill_group(struct run *r)
 {
-	(void)kill(-r->pid, SIGTERM);
-	(void)kill(r->pid, SIGTERM);
-	if (reap(r, now_ms() + MDA_KILL_GRACE_MS))
-		goto out;
-	(void)kill(-r->pid, SIGKILL);
-	(void)kill(r->pid, SIGKILL);
-	while (waitpid(r->pid, &r->status, 0) == -1 && errno == EINTR)
-		;
-out:
-	/* Whatever sh started and left behind goes too. */
-	(void)kill(-r->pid, SIGKILL);
+	proc_stop(r->pid, 1, MDA_KILL_GRACE_MS, &r->status);
 }
 
 static int
@@ -333,7 +279,7 @@ mda_commit(struct sink *s, struct error *err)
 	cmd = expand(md->command, quoted);
 
 	sink_hold_signals(&old);
-	r.deadline = now_ms() + (long long)md->timeout * 1000;
+	r.deadline = proc_now_ms() + (long long)md->timeout * 1000;
 	if (start(&r, cmd, &old, err) == -1)
 		goto out;
 	fr = feed(md, &r, err);

@@ -1,0 +1,144 @@
+/* proc.c -- waiting for and stopping children; see proc.h. */
+#include "config.h"
+
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <spawn.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+/* Without a pidfd: how long to sleep between looks at the child. */
+#define PROC_POLL_MS	5
+
+static int	pidfd_of(pid_t);
+static int	reaped(pid_t, int *);
+
+extern char	**environ;
+
+int
+proc_spawn_sh(const char *cmd, int in, const sigset_t *mask, pid_t *pid)
+{
+	char *const			 argv[] = { "sh", "-c", (char *)cmd, NULL };
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 at;
+	sigset_t			 def;
+	int				 e;
+
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGXFSZ);
+	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
+		goto out;
+	if ((e = posix_spawnattr_init(&at)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		goto out;
+	}
+	if ((e = posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO)) ||
+	    (e = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO,
+	    STDOUT_FILENO)) ||
+	    (e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) ||
+	    (e = posix_spawnattr_setpgroup(&at, 0)) ||
+	    (e = posix_spawnattr_setsigmask(&at, mask)) ||
+	    (e = posix_spawnattr_setsigdefault(&at, &def)) == 0)
+		e = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+out:
+	errno = e;
+	return e == 0 ? 0 : -1;
+}
+
+long long
+proc_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+pidfd_of(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* 1 when pid was reaped now, 0 when it runs on, -1 when not our child. */
+static int
+reaped(pid_t pid, int *status)
+{
+	pid_t	r;
+
+	while ((r = waitpid(pid, status, WNOHANG)) == -1 && errno == EINTR)
+		;
+	if (r == pid)
+		return 1;
+	return r == -1 ? -1 : 0;
+}
+
+int
+proc_wait(pid_t pid, int *status, long long deadline, int fd, short events)
+{
+	struct pollfd	pfd[2];
+	long long	left;
+	int		pidfd, n = 0, rc;
+
+	if ((rc = reaped(pid, status)) != 0)
+		return rc;
+	if ((left = deadline - proc_now_ms()) <= 0)
+		return 0;
+	pidfd = pidfd_of(pid);
+	if (pidfd != -1) {
+		pfd[n].fd = pidfd;
+		pfd[n++].events = POLLIN;
+	} else if (left > PROC_POLL_MS)
+		left = PROC_POLL_MS;
+	if (fd != -1) {
+		pfd[n].fd = fd;
+		pfd[n++].events = events;
+	}
+	if (left > 1000)
+		left = 1000;	/* the callers' loops look at the clock */
+	(void)poll(pfd, (nfds_t)n, (int)left);
+	if (pidfd != -1)
+		close(pidfd);
+	return reaped(pid, status) == 1;
+}
+
+void
+proc_stop(pid_t pid, int own_group, int grace_ms, int *status)
+{
+	long long	deadline = proc_now_ms() + grace_ms;
+
+	if (grace_ms > 0) {
+		if (own_group)
+			(void)kill(-pid, SIGTERM);
+		(void)kill(pid, SIGTERM);
+		while (proc_now_ms() < deadline)
+			if (proc_wait(pid, status, deadline, -1, 0) != 0)
+				goto out;
+	}
+	if (own_group)
+		(void)kill(-pid, SIGKILL);
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+		;
+out:
+	/* Whatever sh started and left behind goes too. */
+	if (own_group)
+		(void)kill(-pid, SIGKILL);
+}
