@@ -331,7 +331,7 @@ delivered_before(struct session *s, const struct pop3_msg *m, int *before,
 		*before = 1;
 		return 0;
 	}
-	/* Without a sink (--status, --list, --dry-run) nothing is touched. */
+	/* Without a sink (--status, --list; MDA) nothing is looked up. */
 	if (s->sink == NULL || !uidstate_is_pending(s->us, m->uid) ||
 	    !sink_can_find(s->sink))
 		return 0;
@@ -345,8 +345,9 @@ delivered_before(struct session *s, const struct pop3_msg *m, int *before,
 		return 0;
 	}
 	log_verbose(s->a->name, "message %lu (UID %s) was delivered by an "
-	    "interrupted run; recording it instead of fetching it again",
-	    m->num, m->uid);
+	    "interrupted run; %s it instead of fetching it again", m->num,
+	    m->uid, s->fo->mode == FETCH_DRYRUN ? "would record" :
+	    "recording");
 	/* Made durable with the pending lines at the end of plan(). */
 	if (uidstate_add(s->us, m->uid, s->now, err) == -1)
 		return -1;
@@ -984,6 +985,9 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 		goto out;
 	if (fo->mode == FETCH_RUN && (s.sink = sink_new(a, err)) == NULL)
 		goto out;
+	/* --dry-run looks, read-only, for what an interrupted run left. */
+	if (fo->mode == FETCH_DRYRUN)
+		s.sink = sink_probe_new(a, err);
 	statepath = account_uidls_path(a);
 	/*
 	 * Looking (-s, -l, -n) writes nothing: with no state yet, it works on

@@ -55,6 +55,13 @@ struct maildir {
 	size_t		 buflen;
 	char		**staged;		/* written to tmp/, not yet durable */
 	size_t		 nstaged;
+	int		 probe;			/* find only, changing nothing */
+	/* md_find's view, from one scan of new/, cur/ and tmp/ per run. */
+	int		 scanned;
+	char		(*tags)[SINK_TAG_LEN + 1];	/* in new/ or cur/, sorted */
+	size_t		 ntags;
+	char		**leftovers;		/* tagged names in tmp/ */
+	size_t		 nleftovers;
 };
 
 static int	md_open(struct sink *, const struct sink_msginfo *,
@@ -71,9 +78,9 @@ static int	md_flush(struct maildir *, struct error *);
 static int	make_dir(const char *, struct error *);
 static void	make_name(struct maildir *);
 static int	md_find(struct sink *, const char *, struct error *);
-static int	scan_dir(struct maildir *, const char *, const char *, int,
-		    struct error *);
-static int	has_tag(const char *, const char *);
+static int	scan_dir(struct maildir *, const char *, struct error *);
+static int	tag_of(const char *, char *);
+static int	tag_cmp(const void *, const void *);
 static void	tidy_tmp(struct maildir *);
 static int	stale_name(const struct maildir *, const char *);
 
@@ -110,7 +117,7 @@ make_dir(const char *path, struct error *err)
 }
 
 struct sink *
-sink_maildir_new(const char *dir, struct error *err)
+sink_maildir_new(const char *dir, int probe, struct error *err)
 {
 	struct maildir	*md;
 	struct sink	*s;
@@ -122,6 +129,13 @@ sink_maildir_new(const char *dir, struct error *err)
 	md = xcalloc(1, sizeof *md);
 	md->path = xstrdup(dir);
 	md->tmpfd = md->newfd = md->fd = -1;
+	md->probe = probe;
+	if (probe) {
+		s = xcalloc(1, sizeof *s);
+		s->ops = &maildir_ops;
+		s->data = md;
+		return s;
+	}
 	for (i = 0; i < 3; i++) {
 		free(sub);
 		xasprintf(&sub, "%s/%s", dir, subs[i]);
@@ -379,83 +393,120 @@ md_free(struct sink *s)
 	if (md->newfd != -1)
 		close(md->newfd);
 	free(md->buf);
+	free(md->tags);
+	for (size_t i = 0; i < md->nleftovers; i++)
+		free(md->leftovers[i]);
+	free(md->leftovers);
 	free(md->path);
 	free(md);
 	free(s);
 }
 
-/* name carries ",U=<tag>" as a whole field (ended by ',', ':' or the end). */
+/*
+ * The tag in name's ",U=<tag>" field (ended by ',', ':' or the end), into
+ * tag; 0 when it has none.
+ */
 static int
-has_tag(const char *name, const char *tag)
+tag_of(const char *name, char *tag)
 {
 	const char	*p = name;
-	size_t		 n = strlen(tag);
 
 	while ((p = strstr(p, ",U=")) != NULL) {
 		p += 3;
-		if (strncmp(p, tag, n) == 0 &&
-		    (p[n] == '\0' || p[n] == ',' || p[n] == ':'))
+		if (strspn(p, "0123456789abcdef") == SINK_TAG_LEN &&
+		    (p[SINK_TAG_LEN] == '\0' || p[SINK_TAG_LEN] == ',' ||
+		    p[SINK_TAG_LEN] == ':')) {
+			memcpy(tag, p, SINK_TAG_LEN);
+			tag[SINK_TAG_LEN] = '\0';
 			return 1;
+		}
 	}
 	return 0;
 }
 
+static int
+tag_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 /*
- * Look for tag in sub/.  In tmp/ (remove != 0) a match is the leftover of
- * an interrupted delivery: we hold the account's lock, so no one else is
- * writing it, and it goes.  Elsewhere a match is the message: its
- * directory is fsync'd, since the crash may have come before our fsync.
+ * Note the tags in sub/ (new/ or cur/), or the tagged names in tmp/.  A
+ * maildir that is not there (--dry-run before the first delivery) holds
+ * nothing.  Unless probing, a directory holding a tag is fsync'd, since
+ * a crash may have come before our own fsync.
  */
 static int
-scan_dir(struct maildir *md, const char *sub, const char *tag, int remove,
-    struct error *err)
+scan_dir(struct maildir *md, const char *sub, struct error *err)
 {
+	char		 tag[SINK_TAG_LEN + 1];
 	struct dirent	*de;
 	DIR		*d;
 	char		*path;
-	int		 found = 0, fd;
+	size_t		 before = md->ntags;
+	int		 rc = 0, tmp = strcmp(sub, "tmp") == 0;
 
 	xasprintf(&path, "%s/%s", md->path, sub);
 	if ((d = opendir(path)) == NULL) {
-		error_set(err, EX_IOERR, "cannot read %s: %s", path,
-		    strerror(errno));
+		if (!(md->probe && errno == ENOENT)) {
+			error_set(err, EX_IOERR, "cannot read %s: %s", path,
+			    strerror(errno));
+			rc = -1;
+		}
 		free(path);
-		return -1;
+		return rc;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || !has_tag(de->d_name, tag))
+		if (de->d_name[0] == '.' || !tag_of(de->d_name, tag))
 			continue;
-		if (remove) {
-			(void)unlinkat(dirfd(d), de->d_name, 0);
+		if (tmp) {
+			md->leftovers = xreallocarray(md->leftovers,
+			    md->nleftovers + 1, sizeof *md->leftovers);
+			md->leftovers[md->nleftovers++] = xstrdup(de->d_name);
 			continue;
 		}
-		found = 1;
-		break;
+		md->tags = xreallocarray(md->tags, md->ntags + 1,
+		    sizeof *md->tags);
+		memcpy(md->tags[md->ntags++], tag, sizeof tag);
 	}
-	if (found) {
-		fd = dirfd(d);
-		if (fsync(fd) == -1) {
-			error_set(err, EX_IOERR, "cannot sync %s: %s", path,
-			    strerror(errno));
-			found = -1;
-		}
+	if (!tmp && !md->probe && md->ntags > before && fsync(dirfd(d)) == -1) {
+		error_set(err, EX_IOERR, "cannot sync %s: %s", path,
+		    strerror(errno));
+		rc = -1;
 	}
 	closedir(d);
 	free(path);
-	return found;
+	return rc;
 }
 
+/*
+ * One scan of the maildir for however many messages an interrupted run
+ * left: we hold the account's lock, so no one else adds our tags.  A
+ * leftover in tmp/ with the tag is the trace of an unfinished delivery
+ * and goes (not when probing).
+ */
 static int
 md_find(struct sink *s, const char *tag, struct error *err)
 {
 	struct maildir	*md = s->data;
-	int		 rc;
+	size_t		 i;
 
-	if ((rc = scan_dir(md, "new", tag, 0, err)) == 0)
-		rc = scan_dir(md, "cur", tag, 0, err);
-	if (rc != -1 && scan_dir(md, "tmp", tag, 1, err) == -1)
-		return -1;
-	return rc;
+	if (!md->scanned) {
+		if (scan_dir(md, "new", err) == -1 ||
+		    scan_dir(md, "cur", err) == -1 ||
+		    scan_dir(md, "tmp", err) == -1)
+			return -1;
+		qsort(md->tags, md->ntags, sizeof *md->tags, tag_cmp);
+		md->scanned = 1;
+	}
+	for (i = 0; i < md->nleftovers && !md->probe; i++) {
+		char	t[SINK_TAG_LEN + 1];
+
+		if (tag_of(md->leftovers[i], t) && strcmp(t, tag) == 0)
+			(void)unlinkat(md->tmpfd, md->leftovers[i], 0);
+	}
+	return bsearch(tag, md->tags, md->ntags, sizeof *md->tags,
+	    tag_cmp) != NULL;
 }
 
 /*

@@ -63,6 +63,7 @@ struct mbox {
 	struct journal_entry *jcache;	/* the journal as read by mb_find */
 	size_t		 njcache;
 	int		 jloaded;
+	int		 probe;		/* find only, changing nothing */
 	/* The message being received. */
 	char		 tag[SINK_TAG_LEN + 1];
 	uint64_t	 start;		/* its offset in the spool */
@@ -87,6 +88,8 @@ static int	mb_commit(struct sink *, struct error *);
 static void	mb_abort(struct sink *);
 static void	mb_free(struct sink *);
 static int	mb_find(struct sink *, const char *, struct error *);
+static int	probe(struct mbox *, const struct journal_entry *,
+		    struct error *);
 static int	check_file(const char *, struct error *);
 static int	emit(struct mbox *, const char *, size_t, struct error *);
 static int	quote_pending(struct mbox *, struct error *);
@@ -149,12 +152,12 @@ check_file(const char *path, struct error *err)
 }
 
 struct sink *
-sink_mbox_new(const char *path, struct error *err)
+sink_mbox_new(const char *path, int probe, struct error *err)
 {
 	struct mbox	*m;
 	struct sink	*s;
 
-	if (check_file(path, err) == -1)
+	if (!probe && check_file(path, err) == -1)
 		return NULL;
 	m = xcalloc(1, sizeof *m);
 	m->path = xstrdup(path);
@@ -165,6 +168,10 @@ sink_mbox_new(const char *path, struct error *err)
 	s = xcalloc(1, sizeof *s);
 	s->ops = &mbox_ops;
 	s->data = m;
+	m->probe = probe;
+	m->sp.fd = -1;
+	if (probe)
+		return s;
 	if (spool_init(&m->sp, err) == -1 || recover(m, err) == -1) {
 		mb_free(s);
 		return NULL;
@@ -652,6 +659,8 @@ mb_find(struct sink *s, const char *tag, struct error *err)
 	error_clear(err);
 	if ((je = cached_entry(m, tag, err)) == NULL)
 		return err->ex != 0 ? -1 : 0;
+	if (m->probe)
+		return probe(m, je, err);
 	if (mbox_lock(&m->lk, err) == -1)
 		goto out;
 	if (fstat(m->lk.fd, &st) == -1) {
@@ -678,6 +687,29 @@ mb_find(struct sink *s, const char *tag, struct error *err)
 	rc = 1;
 out:
 	mbox_unlock(&m->lk);
+	return rc;
+}
+
+/* mb_find for --dry-run: the same test, read-only, without the locks. */
+static int
+probe(struct mbox *m, const struct journal_entry *je, struct error *err)
+{
+	unsigned char	digest[JOURNAL_DIGEST_LEN];
+	struct stat	st;
+	int		rc = 0;
+
+	m->lk.fd = open(m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (m->lk.fd == -1)
+		return 0;
+	if (fstat(m->lk.fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size >= je->offset + je->length && prefix_ok(m, je)) {
+		rc = hash_range(m, je->offset + je->skip,
+		    je->length - je->skip, digest, err);
+		if (rc == 0)
+			rc = memcmp(digest, je->digest, sizeof digest) == 0;
+	}
+	close(m->lk.fd);
+	m->lk.fd = -1;
 	return rc;
 }
 

@@ -12,15 +12,28 @@ sink_new(const struct account *a, struct error *err)
 {
 	switch (a->delivery) {
 	case DELIVERY_MAILDIR:
-		return sink_maildir_new(a->delivery_arg, err);
+		return sink_maildir_new(a->delivery_arg, 0, err);
 	case DELIVERY_MBOX:
-		return sink_mbox_new(a->delivery_arg, err);
+		return sink_mbox_new(a->delivery_arg, 0, err);
 	case DELIVERY_MDA:
 		return sink_mda_new(a->delivery_arg, a->mda_timeout, err);
 	case DELIVERY_NONE:
 	default:
 		error_set(err, EX_CONFIG, "%s:%d: account %s: no delivery set",
 		    a->file, a->line, a->name);
+		return NULL;
+	}
+}
+
+struct sink *
+sink_probe_new(const struct account *a, struct error *err)
+{
+	switch (a->delivery) {
+	case DELIVERY_MAILDIR:
+		return sink_maildir_new(a->delivery_arg, 1, err);
+	case DELIVERY_MBOX:
+		return sink_mbox_new(a->delivery_arg, 1, err);
+	default:
 		return NULL;
 	}
 }

@@ -85,6 +85,13 @@ struct sink {
 
 /* The sink for an account's `delivery`; checks/creates the mailbox now. */
 struct sink	*sink_new(const struct account *, struct error *);
+/*
+ * A sink for sink_find only, that changes nothing (for --dry-run): it
+ * creates no mailbox, takes no lock, repairs and syncs nothing, and finds
+ * nothing in a mailbox that does not exist.  NULL when the kind cannot
+ * find messages (MDA).
+ */
+struct sink	*sink_probe_new(const struct account *, struct error *);
 void		 sink_free(struct sink *);
 
 int	sink_open(struct sink *, const struct sink_msginfo *, struct error *);
@@ -107,9 +114,9 @@ void	sink_hold_signals(sigset_t *old);
 void	sink_release_signals(const sigset_t *old);
 
 /* One constructor per kind. */
-struct sink	*sink_maildir_new(const char *dir, struct error *);
+struct sink	*sink_maildir_new(const char *dir, int probe, struct error *);
 /* Append to the mbox file path (created 0600 now if missing). */
-struct sink	*sink_mbox_new(const char *path, struct error *);
+struct sink	*sink_mbox_new(const char *path, int probe, struct error *);
 /* Pipe each message into /bin/sh -c command; see sink-mda.c. */
 struct sink	*sink_mda_new(const char *command, int timeout,
 		    struct error *);

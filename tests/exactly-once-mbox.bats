@@ -239,6 +239,32 @@ cut_last_block() {
 	grep -qE '^[0-9]+ msg-00002$' "$W/state"
 }
 
+@test "mbox: --dry-run counts a pending message found in the mbox as delivered, and changes nothing" {
+	fetch_two
+	cp "$W/inbox" "$TEST_TMP/before"
+	cp "$W/inbox.popfetch-journal" "$TEST_TMP/journal.before"
+	cp "$W/state" "$TEST_TMP/state.before"
+	command -v strace >/dev/null || skip "strace is not installed (./setup installs it)"
+	# LeakSanitizer cannot run under ptrace.
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	    run strace -f -qq -o "$TEST_TMP/trace" -e trace=link,openat,fsync \
+	    "$POPFETCH" -n -v -C "$RC"
+	assert_success
+	assert_output --partial "message 2 (UID msg-00002) was delivered by an interrupted run; would record it"
+	assert_output --regexp "dry run: would fetch 0 messages"
+	cmp "$TEST_TMP/before" "$W/inbox"
+	cmp "$TEST_TMP/journal.before" "$W/inbox.popfetch-journal"
+	cmp "$TEST_TMP/state.before" "$W/state"
+	# No lock taken, nothing synced, nothing opened for writing there.
+	run grep -E 'link\(|fsync\(|inbox[^"]*", O_(WRONLY|RDWR)' "$TEST_TMP/trace"
+	assert_failure
+	# A changed block is not found: the message counts as new.
+	truncate -s -10 "$W/inbox"
+	run "$POPFETCH" -n -C "$RC"
+	assert_success
+	assert_output --regexp "dry run: would fetch 1 message "
+}
+
 @test "mbox: a block changed since its append is not taken for delivered" {
 	fetch_two
 	# A mail reader rewrote the last message (a Status: header, say).

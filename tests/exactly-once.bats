@@ -270,6 +270,30 @@ deliver_then_unrecord() {
 	[[ $(count_files "$TEST_TMP/w/mb") -eq 0 ]]
 }
 
+@test "--dry-run counts a pending message found in the maildir as delivered, and changes nothing" {
+	deliver_then_unrecord delete
+	local name
+	name=$(ls "$TEST_TMP/w/Maildir/new")
+	echo partial >"$TEST_TMP/w/Maildir/tmp/$name"
+	cp "$TEST_TMP/w/state" "$TEST_TMP/state.before"
+	: >"$TEST_TMP/log"
+	run "$POPFETCH" -n -v -C "$RC"
+	assert_success
+	assert_output --partial "was delivered by an interrupted run; would record it"
+	assert_output --regexp "dry run: would fetch 0 messages .*delete 1"
+	run grep -c '^C: RETR' "$TEST_TMP/log"
+	assert_output 0
+	# Nothing changed: the state, the leftover in tmp/, the server.
+	cmp "$TEST_TMP/state.before" "$TEST_TMP/w/state"
+	[[ -e $TEST_TMP/w/Maildir/tmp/$name ]]
+	[[ $(count_files "$TEST_TMP/w/mb") -eq 1 ]]
+	# And without the message in the maildir it is new.
+	rm "$TEST_TMP/w/Maildir/new/$name"
+	run "$POPFETCH" -n -C "$RC"
+	assert_success
+	assert_output --regexp "dry run: would fetch 1 message "
+}
+
 @test "a pending UID whose message never reached new/ is fetched again" {
 	deliver_then_unrecord keep
 	rm "$TEST_TMP/w/Maildir/new/"*
