@@ -340,8 +340,8 @@ account_validate(const struct account *a, struct error *err)
 		    "both";
 	if (why == NULL)
 		return 0;
-	error_set(err, EX_CONFIG, "%s:%d: account %s: %s",
-	    a->file != NULL ? a->file : "(no file)", a->line, a->name, why);
+	error_set(err, EX_CONFIG, "%s:%d: %s",
+	    a->file != NULL ? a->file : "(no file)", a->line, why);
 	return -1;
 }
 
@@ -414,18 +414,15 @@ account_password(const struct account *a, struct error *err)
 	xasprintf(&path, "%s/.netrc", account_home_dir());
 	rc = netrc_lookup(path, a->host, a->user, &pw, err);
 	free(path);
-	if (rc == -1) {
-		error_prefix(err, "account %s", a->name);
+	if (rc == -1)
 		return NULL;
-	}
 	if (rc == 1)
 		return pw;
 	if (isatty(STDIN_FILENO))
 		return prompt_password(a, err);
-	error_set(err, EX_CONFIG, "account %s: no password (set password or "
+	error_set(err, EX_CONFIG, "no password (set password or "
 	    "passwordeval, add %s to ~/.netrc, or run popfetch from a "
-	    "terminal to be asked)", a->name,
-	    a->host != NULL ? a->host : "the host");
+	    "terminal to be asked)", a->host != NULL ? a->host : "the host");
 	return NULL;
 }
 
@@ -438,11 +435,10 @@ prompt_password(const struct account *a, struct error *err)
 	xasprintf(&prompt, "popfetch: password for %s@%s (account %s): ",
 	    a->user, a->host, a->name);
 	if (readpassphrase(prompt, buf, sizeof buf, RPP_REQUIRE_TTY) == NULL)
-		error_set(err, EX_CONFIG, "account %s: cannot read a password "
-		    "from the terminal: %s", a->name, strerror(errno));
+		error_set(err, EX_CONFIG, "cannot read a password "
+		    "from the terminal: %s", strerror(errno));
 	else if (buf[0] == '\0')
-		error_set(err, EX_CONFIG, "account %s: no password given",
-		    a->name);
+		error_set(err, EX_CONFIG, "no password given");
 	else
 		pw = xstrdup(buf);
 	explicit_bzero(buf, sizeof buf);
@@ -480,14 +476,14 @@ run_passwordeval(const struct account *a, struct error *err)
 		bound = PASSWORDEVAL_TTY_WAIT;
 	own_group = !tty;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		error_set(err, EX_OSERR, "account %s: passwordeval: pipe: %s",
-		    a->name, strerror(errno));
+		error_set(err, EX_OSERR, "passwordeval: pipe: %s",
+		    strerror(errno));
 		goto out;
 	}
 	deadline = proc_now_ms() + (long long)bound * 1000;
 	if ((pid = fork()) == -1) {
-		error_set(err, EX_OSERR, "account %s: passwordeval: fork: %s",
-		    a->name, strerror(errno));
+		error_set(err, EX_OSERR, "passwordeval: fork: %s",
+		    strerror(errno));
 		goto out;
 	}
 	if (pid == 0)
@@ -502,39 +498,38 @@ run_passwordeval(const struct account *a, struct error *err)
 	if (reap_bounded(pid, own_group, rc == -1 ? 0 : deadline,
 	    &status) == -1 || rc == -1) {
 		if (read_errno != 0)
-			error_set(err, EX_OSERR, "account %s: passwordeval: "
-			    "%s", a->name, strerror(read_errno));
+			error_set(err, EX_OSERR, "passwordeval: "
+			    "%s", strerror(read_errno));
 		else
-			error_set(err, EX_TEMPFAIL, "account %s: passwordeval "
+			error_set(err, EX_TEMPFAIL, "passwordeval "
 			    "command did not finish within %d seconds and was "
 			    "killed; nothing was fetched (check the command, "
-			    "or raise timeout)", a->name, bound);
+			    "or raise timeout)", bound);
 		goto out;
 	}
 
 	if (WIFSIGNALED(status)) {
-		error_set(err, EX_CONFIG, "account %s: passwordeval command "
-		    "failed (killed by signal %d)", a->name, WTERMSIG(status));
+		error_set(err, EX_CONFIG, "passwordeval command "
+		    "failed (killed by signal %d)", WTERMSIG(status));
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		error_set(err, EX_CONFIG, "account %s: passwordeval command "
-		    "failed (exit %d)", a->name, WEXITSTATUS(status));
+		error_set(err, EX_CONFIG, "passwordeval command "
+		    "failed (exit %d)", WEXITSTATUS(status));
 		goto out;
 	}
 	if ((nl = memchr(out, '\n', len)) != NULL)
 		len = (size_t)(nl - out);
 	else if (dropped > 0) {
-		error_set(err, EX_CONFIG, "account %s: passwordeval command "
-		    "printed a line longer than %d bytes", a->name,
-		    PASSWORD_MAX);
+		error_set(err, EX_CONFIG, "passwordeval command "
+		    "printed a line longer than %d bytes", PASSWORD_MAX);
 		goto out;
 	}
 	if (len > 0 && out[len - 1] == '\r')
 		len--;
 	if (len == 0) {
-		error_set(err, EX_CONFIG, "account %s: passwordeval command "
-		    "failed (no output)", a->name);
+		error_set(err, EX_CONFIG, "passwordeval command "
+		    "failed (no output)");
 		goto out;
 	}
 	pw = xstrndup(out, len);

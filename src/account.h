@@ -13,34 +13,11 @@
 #include <sys/queue.h>
 #include <stdint.h>
 
+#include "auth.h"
+#include "delivery.h"
 #include "error.h"
 
 #define FINGERPRINT_LEN	32		/* SHA-256 */
-
-/* How to log in; names and the choice for auto live in auth.c. */
-enum auth_method {
-	AUTH_AUTO = 0,
-	AUTH_USER,
-	AUTH_APOP,
-	AUTH_PLAIN,
-	AUTH_LOGIN,
-	AUTH_CRAM_MD5,
-	AUTH_SCRAM_SHA_1,
-	AUTH_SCRAM_SHA_1_PLUS,
-	AUTH_SCRAM_SHA_256,
-	AUTH_SCRAM_SHA_256_PLUS,
-	AUTH_XOAUTH2,
-	AUTH_OAUTHBEARER,
-	AUTH_EXTERNAL,
-	AUTH_GSSAPI,
-};
-
-enum delivery_kind {
-	DELIVERY_NONE = 0,
-	DELIVERY_MAILDIR,
-	DELIVERY_MBOX,
-	DELIVERY_MDA,
-};
 
 /* Bits of struct account's `set` mask, one per key. */
 enum account_key {

@@ -57,10 +57,19 @@ static const enum auth_method auto_plain[] = {
 };
 #define AUTO_MAX	(sizeof auto_tls / sizeof auto_tls[0])
 
+/* Who logs in, and how: what auth_login() was given. */
+struct login {
+	const char		*name;		/* the account, for log lines */
+	const char		*user;
+	const char		*host;
+	int			 port;		/* OAUTHBEARER names it */
+	enum auth_method	 auth;
+};
+
 /* One AUTH exchange in progress. */
 struct exchange {
 	struct pop3		*p;
-	const struct account	*a;
+	const struct login	*a;
 	enum auth_method	 m;
 	Gsasl			*ctx;
 	Gsasl_session		*sx;		/* NULL for OAuth */
@@ -70,11 +79,11 @@ struct exchange {
 
 static int	 server_offers(const struct pop3_caps *, const char *);
 static int	 is_plus(enum auth_method);
-static size_t	 candidates(struct pop3 *, const struct account *,
+static size_t	 candidates(struct pop3 *, const struct login *,
 		    enum auth_method *);
 static int	 offered(struct pop3 *, Gsasl *, enum auth_method, int);
 static int	 worth_next(enum auth_method, const struct error *);
-static int	 try_method(struct pop3 *, const struct account *,
+static int	 try_method(struct pop3 *, const struct login *,
 		    enum auth_method, const char *, struct error *);
 static int	 sasl_start(struct exchange *, const char *, struct error *);
 static int	 set_channel_binding(struct exchange *, struct error *);
@@ -177,7 +186,7 @@ offered(struct pop3 *p, Gsasl *ctx, enum auth_method m, int have_cb)
  * a server that answers CAPA badly may still take it.
  */
 static size_t
-candidates(struct pop3 *p, const struct account *a, enum auth_method *c)
+candidates(struct pop3 *p, const struct login *a, enum auth_method *c)
 {
 	const struct pop3_caps	*caps = pop3_caps(p);
 	const enum auth_method	*order;
@@ -245,14 +254,14 @@ worth_next(enum auth_method m, const struct error *err)
 
 /* One method, named or picked by auto, on the session as it is. */
 static int
-try_method(struct pop3 *p, const struct account *a, enum auth_method m,
+try_method(struct pop3 *p, const struct login *a, enum auth_method m,
     const char *pass, struct error *err)
 {
 	struct exchange	 x;
 	int		 rc = -1;
 
 	if (m == AUTH_USER || m == AUTH_APOP)
-		return pop3_login(p, m, a->user, pass, err);
+		return pop3_login(p, m == AUTH_APOP, a->user, pass, err);
 	memset(&x, 0, sizeof x);
 	x.p = p;
 	x.a = a;
@@ -312,9 +321,12 @@ refuse(struct auth_progress *ap, const enum auth_method *c, size_t n,
 
 /* The named method, or auth auto's candidates one after another. */
 int
-auth_login(struct pop3 *p, const struct account *a, const char *pass,
+auth_login(struct pop3 *p, enum auth_method method, const char *user,
+    const char *host, int port, const char *name, const char *pass,
     struct auth_progress *ap, struct error *err)
 {
+	const struct login	 l = { name, user, host, port, method };
+	const struct login	*a = &l;
 	enum auth_method c[AUTO_MAX];
 	enum auth_method last = AUTH_AUTO; /* refused on this connection */
 	size_t		 i, j, n;
@@ -469,7 +481,7 @@ oauth_start(struct exchange *x, const char *token, struct error *err)
 	else
 		n = asprintf(&raw, "n,a=%s,\001host=%s\001port=%d\001"
 		    "auth=Bearer %s\001\001", x->a->user, x->a->host,
-		    account_port(x->a), token);
+		    x->a->port, token);
 	if (n < 0)
 		fatalx("asprintf: out of memory");
 	if (gsasl_base64_to(raw, (size_t)n, &b64, &b64len) != GSASL_OK) {

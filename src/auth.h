@@ -24,10 +24,27 @@
 #ifndef POPFETCH_AUTH_H
 #define POPFETCH_AUTH_H
 
-#include "account.h"
 #include "error.h"
 
 struct pop3;
+
+/* How to log in; the names and the choice for auto are below. */
+enum auth_method {
+	AUTH_AUTO = 0,
+	AUTH_USER,
+	AUTH_APOP,
+	AUTH_PLAIN,
+	AUTH_LOGIN,
+	AUTH_CRAM_MD5,
+	AUTH_SCRAM_SHA_1,
+	AUTH_SCRAM_SHA_1_PLUS,
+	AUTH_SCRAM_SHA_256,
+	AUTH_SCRAM_SHA_256_PLUS,
+	AUTH_XOAUTH2,
+	AUTH_OAUTHBEARER,
+	AUTH_EXTERNAL,
+	AUTH_GSSAPI,
+};
 
 /* "scram-sha-256" etc. (case-insensitive) to a method; -1 if unknown. */
 int		 auth_method_parse(const char *, enum auth_method *);
@@ -51,15 +68,18 @@ struct auth_progress {
 #define AUTH_RECONNECT	1
 
 /*
- * Log in on p (after CAPA, and after STLS when used) as a says; pass is
- * the password or OAuth token, NULL when auth_needs_password() is false.
+ * Log in on p (after CAPA, and after STLS when used) as user with method
+ * (host and port name the server for GSSAPI and OAUTHBEARER, name the
+ * account in log lines); pass is the password or OAuth token,
+ * NULL when auth_needs_password() is false.
  * 0 when logged in, -1 on failure (err), or AUTH_RECONNECT when auth auto
  * has a method left but the server closed the connection after refusing
  * the one before (err says so, for the log): call again on a new
  * connection with the same progress.  Each method is tried at most once,
  * so the reconnections end.
  */
-int		 auth_login(struct pop3 *, const struct account *,
+int		 auth_login(struct pop3 *, enum auth_method, const char *user,
+		    const char *host, int port, const char *name,
 		    const char *pass, struct auth_progress *, struct error *);
 
 #endif

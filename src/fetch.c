@@ -30,6 +30,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "connect.h"
 #include "fetch.h"
 #include "log.h"
 #include "pop3.h"
@@ -84,9 +85,6 @@ struct session {
 
 static int	connect_and_login(struct session *, const char *,
 		    struct error *);
-static void	tls_params_of(const struct account *, struct tls_params *);
-static int	connect_proxy(const struct account *, struct transport **,
-		    struct error *);
 static int	plan(struct session *, struct error *);
 static int	mark_pending(struct session *, struct error *);
 static int	delivered_before(struct session *, const struct pop3_msg *,
@@ -132,114 +130,19 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 
 	memset(&ap, 0, sizeof ap);
 	for (;;) {
-		if (fetch_connect(s->a, &s->p, err) == -1)
+		if (connect_session(s->a, &s->p, err) == -1)
 			return -1;
 		if (!s->a->tls && ap.refusals == 0)
 			log_warn(s->a->name, "tls is off: the password crosses "
 			    "the network unencrypted");
-		if ((rc = auth_login(s->p, s->a, pass, &ap, err)) !=
+		if ((rc = auth_login(s->p, s->a->auth, s->a->user, s->a->host,
+		    account_port(s->a), s->a->name, pass, &ap, err)) !=
 		    AUTH_RECONNECT)
 			return rc;
 		pop3_free(s->p);
 		s->p = NULL;
 		error_clear(err);
 	}
-}
-
-static void
-tls_params_of(const struct account *a, struct tls_params *tp)
-{
-	memset(tp, 0, sizeof *tp);
-	tp->host = a->host;
-	tp->trust_file = a->tls_trust_file;
-	tp->certcheck = a->tls_certcheck;
-	tp->fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
-	tp->priorities = a->tls_priorities;
-	tp->cert_file = a->tls_cert_file;
-	tp->key_file = a->tls_key_file;
-	tp->crl_file = a->tls_crl_file;
-}
-
-/*
- * Through the SOCKS5 proxy: source_ip applies to the connection to the
- * proxy, the only one this host makes; the server's name goes to the
- * proxy unresolved.
- */
-static int
-connect_proxy(const struct account *a, struct transport **tp,
-    struct error *err)
-{
-	struct socks_login	 lg = { a->proxy_user, a->proxy_password };
-	char			 proxy[300];
-	int			 port;
-
-	port = a->proxy_port != 0 ? a->proxy_port : SOCKS_DEFAULT_PORT;
-	snprintf(proxy, sizeof proxy, "%s%s%s:%d",
-	    strchr(a->proxy_host, ':') != NULL ? "[" : "", a->proxy_host,
-	    strchr(a->proxy_host, ':') != NULL ? "]" : "", port);
-	log_debug(a->name, "connecting through SOCKS proxy %s", proxy);
-	if ((*tp = transport_connect_from(a->proxy_host, port, a->source_ip,
-	    a->timeout, err)) == NULL) {
-		error_prefix(err, "SOCKS proxy");
-		return -1;
-	}
-	if (transport_socks5(*tp, proxy, a->proxy_user != NULL ? &lg : NULL,
-	    a->host, account_port(a), err) == -1) {
-		transport_free(*tp);
-		*tp = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-int
-fetch_connect(const struct account *a, struct pop3 **pp, struct error *err)
-{
-	struct transport	*t;
-	struct tls_params	 tp;
-
-	*pp = NULL;
-	tls_params_of(a, &tp);
-	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
-		log_warn(a->name, "tls_certcheck is off: the server's "
-		    "certificate is not checked, so anyone on the path can "
-		    "pose as the server");
-	log_debug(a->name, "connecting to %s port %d", a->host,
-	    account_port(a));
-	if (a->tls_min_dh_prime_bits != 0)
-		log_verbose(a->name, "tls_min_dh_prime_bits is ignored: GnuTLS "
-		    "chooses finite-field groups of at least 2048 bits itself "
-		    "(see fetchrc(5))");
-	if (a->proxy_host != NULL) {
-		if (connect_proxy(a, &t, err) == -1)
-			return -1;
-	} else if ((t = transport_connect_from(a->host, account_port(a),
-	    a->source_ip, a->timeout, err)) == NULL)
-		return -1;
-	*pp = pop3_new(t, a->name);
-	if (!a->pipelining)
-		pop3_lockstep(*pp);
-	if (a->tls && !a->tls_starttls &&
-	    transport_starttls(t, &tp, err) == -1)
-		return -1;
-	if (pop3_greeting(*pp, err) == -1 || pop3_capa(*pp, err) == -1)
-		return -1;
-	if (a->tls && a->tls_starttls) {
-		/* Without CAPA we cannot know; STLS itself will tell. */
-		if (pop3_caps(*pp)->known && !pop3_caps(*pp)->stls) {
-			error_set(err, EX_PROTOCOL, "the server does not "
-			    "offer STLS, and tls_starttls is on: not "
-			    "continuing without TLS (the offer may have been "
-			    "stripped by an attacker)");
-			return -1;
-		}
-		if (pop3_stls(*pp, &tp, err) == -1 ||
-		    pop3_capa(*pp, err) == -1)
-			return -1;
-	}
-	if (a->tls)
-		log_debug(a->name, "TLS: %s", transport_tls_desc(t));
-	return 0;
 }
 
 /* Decide what to retrieve and what to delete without retrieving. */
@@ -655,7 +558,7 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	mi.uid = m->uid;
 	mi.size = m->size;
 	mi.tag = NULL;
-	if (m->uid != NULL && s->us != NULL && sink_can_find(s->sink)) {
+	if (m->uid != NULL && sink_can_find(s->sink)) {
 		make_tag(s, m->uid, tag);
 		mi.tag = tag;
 	}
@@ -704,7 +607,7 @@ confirm_held(struct session *s, struct error *err)
 		error_set(err, why.ex, "message %lu: %s", m->num, why.msg);
 		return -1;
 	}
-	if (m->uid != NULL && s->us != NULL &&
+	if (m->uid != NULL &&
 	    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
 		return -1;
 	s->staged[s->nstaged++] = s->held_tag;
@@ -742,7 +645,7 @@ sync_batch(struct session *s, struct error *err)
 		s->staged_bytes = 0;
 		return -1;
 	}
-	if (s->us != NULL && uidstate_sync(s->us, err) == -1)
+	if (uidstate_sync(s->us, err) == -1)
 		return -1;
 	s->st->fetched += s->nstaged;
 	s->st->bytes += s->staged_bytes;
@@ -906,7 +809,7 @@ finish(struct session *s, struct error *err)
 			return -1;
 	} else if (!s->quit_done && pop3_quit(s->p, err) == -1)
 		return -1;
-	if (s->us == NULL || !s->scan.have_uids)
+	if (!s->scan.have_uids)
 		return 0;
 	live = xreallocarray(NULL, s->scan.count, sizeof *live);
 	for (i = 0; i < s->scan.count; i++)
@@ -983,11 +886,12 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	if (auth_needs_password(a->auth) &&
 	    (pass = account_password(a, err)) == NULL)
 		goto out;
-	if (fo->mode == FETCH_RUN && (s.sink = sink_new(a, err)) == NULL)
+	if (fo->mode == FETCH_RUN && (s.sink = sink_new(a->delivery,
+	    a->delivery_arg, a->mda_timeout, err)) == NULL)
 		goto out;
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (fo->mode == FETCH_DRYRUN)
-		s.sink = sink_probe_new(a, err);
+		s.sink = sink_probe_new(a->delivery, a->delivery_arg);
 	statepath = account_uidls_path(a);
 	/*
 	 * Looking (-s, -l, -n) writes nothing: with no state yet, it works on

@@ -16,6 +16,7 @@
 
 #include "account.h"
 #include "error.h"
+#include "fetch-stats.h"
 
 struct pop3;
 
@@ -39,36 +40,8 @@ struct fetch_opts {
 	volatile sig_atomic_t	*stop;
 };
 
-struct fetch_stats {
-	unsigned long	 on_server;	/* messages listed at the start */
-	unsigned long	 fetched;	/* delivered in this run */
-	unsigned long	 deleted;	/* DELE accepted (effective at QUIT) */
-	unsigned long	 kept;		/* already delivered, left on server */
-	unsigned long	 failed;	/* messages the server would not give */
-	uint64_t	 bytes;		/* delivered bytes */
-	uint64_t	 on_server_bytes; /* LIST sizes of all messages */
-	unsigned long	 new_msgs;	/* not delivered by an earlier run */
-	uint64_t	 new_bytes;
-	unsigned long	 skipped;	/* skipsize or filter: left on server */
-	unsigned long	 killed;	/* killsize or filter: deleted unread */
-	unsigned long	 deferred;	/* the sink said: try later (MDA 75) */
-	unsigned long	 refused;	/* the sink said: failed (MDA error) */
-	unsigned long	 left;		/* over fetch_limit/fetch_size_limit:
-					   waits for the next run */
-	uint64_t	 left_bytes;
-};
-
 /* Fetch one account.  Returns 0, or -1 with err set (err->ex classifies). */
 int	fetch_account(const struct account *, const struct fetch_opts *,
 	    struct fetch_stats *, struct error *);
-
-/*
- * Connect as a fetch of a would, up to but not including the login:
- * TCP, TLS or STLS with the account's certificate checks, greeting, CAPA
- * (again after STLS).  *pp gets the session as soon as there is one, also
- * when a later step fails; the caller frees it with pop3_free().
- */
-int	fetch_connect(const struct account *a, struct pop3 **pp,
-	    struct error *);
 
 #endif

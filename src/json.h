@@ -13,7 +13,7 @@
 #define POPFETCH_JSON_H
 
 #include "buf.h"
-#include "fetch.h"
+#include "fetch-stats.h"
 
 /* s as a JSON string, quotes included. */
 void	json_string(struct buf *, const char *s);

@@ -396,7 +396,7 @@ run_account(const struct account *a, const struct options *o,
 		goto out;
 	}
 	if (account_validate(a, &err) == -1) {
-		log_error(NULL, "%s", err.msg);
+		log_error(a->name, "%s", err.msg);
 		ex = err.ex;
 		goto done;
 	}
@@ -468,6 +468,7 @@ load_accounts(void *arg, struct accounts *list, struct account ***sel,
 	/* A daemon checks everything up front, not at each poll. */
 	for (i = 0; i < *nsel; i++)
 		if (account_validate((*sel)[i], err) == -1) {
+			error_prefix(err, "account %s", (*sel)[i]->name);
 			free(*sel);
 			*sel = NULL;
 			return -1;
@@ -629,7 +630,7 @@ run_serverinfo(struct account **sel, size_t nsel)
 		if (i > 0)
 			putchar('\n');
 		if (account_validate(sel[i], &err) == -1) {
-			log_error(NULL, "%s", err.msg);
+			log_error(sel[i]->name, "%s", err.msg);
 		} else if (serverinfo_print(sel[i], stdout, &err) == -1) {
 			fflush(stdout);
 			log_error(sel[i]->name, "%s", err.msg);

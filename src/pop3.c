@@ -648,10 +648,10 @@ pop3_apop_offered(const struct pop3 *p)
 }
 
 int
-pop3_login(struct pop3 *p, enum auth_method method, const char *user,
-    const char *pass, struct error *err)
+pop3_login(struct pop3 *p, int apop, const char *user, const char *pass,
+    struct error *err)
 {
-	if (method == AUTH_APOP)
+	if (apop)
 		return login_apop(p, user, pass, err);
 	return login_user(p, user, pass, err);
 }

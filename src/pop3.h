@@ -24,7 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "account.h"
 #include "arena.h"
 #include "error.h"
 #include "msg.h"
@@ -92,11 +91,11 @@ void	pop3_lockstep(struct pop3 *);
 /* STLS then the TLS handshake; forgets the capabilities. */
 int	pop3_stls(struct pop3 *, const struct tls_params *, struct error *);
 /*
- * Log in as user with pass: APOP when method is AUTH_APOP, else USER and
- * PASS (pipelined together with PIPELINING).  A -ERR is EX_NOPERM unless
- * its code says the failure is temporary.
+ * Log in as user with pass: APOP when apop is set, else USER and PASS
+ * (pipelined together with PIPELINING).  A -ERR is EX_NOPERM unless its
+ * code says the failure is temporary.
  */
-int	pop3_login(struct pop3 *, enum auth_method, const char *user,
+int	pop3_login(struct pop3 *, int apop, const char *user,
 	    const char *pass, struct error *);
 /* Whether the greeting carried an APOP timestamp. */
 int	pop3_apop_offered(const struct pop3 *);

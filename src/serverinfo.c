@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fetch.h"
+#include "connect.h"
 #include "pop3.h"
 #include "serverinfo.h"
 #include "transport.h"
@@ -145,7 +145,7 @@ serverinfo_print(const struct account *a, FILE *f, struct error *err)
 	const char	*greeting;
 	int		 rc = -1;
 
-	if (fetch_connect(a, &p, err) == -1)
+	if (connect_session(a, &p, err) == -1)
 		goto out;
 	fprintf(f, "Account %s: %s port %d\n", a->name, a->host,
 	    account_port(a));

@@ -36,6 +36,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "mbox-journal.h"
+#include "mboxrd.h"
 #include "sink.h"
 #include "sink-mbox-lock.h"
 #include "spool.h"
@@ -72,10 +73,7 @@ struct mbox {
 	size_t		 hdrlen, hdrcap;
 	int		 hdrdone;
 	uint64_t	 rawlen;
-	/* The mboxrd quoting state at the start of a line. */
-	int		 bol;
-	size_t		 gts;		/* '>' seen at the line start */
-	size_t		 from;		/* bytes of "From " matched after them */
+	struct mboxrd	 q;
 	char		 last;		/* the last byte of the message */
 };
 
@@ -92,8 +90,7 @@ static int	probe(struct mbox *, const struct journal_entry *,
 		    struct error *);
 static int	check_file(const char *, struct error *);
 static int	emit(struct mbox *, const char *, size_t, struct error *);
-static int	quote_pending(struct mbox *, struct error *);
-static int	quote(struct mbox *, const char *, size_t, struct error *);
+static int	emit_cb(void *, const char *, size_t, struct error *);
 static void	keep_header(struct mbox *, const char *, size_t);
 static char	*from_line(struct mbox *);
 static int	separator(struct mbox *, off_t, const char **,
@@ -112,7 +109,6 @@ static const struct journal_entry *cached_entry(struct mbox *,
 static int	recover(struct mbox *, struct error *);
 static int	cut_partial(struct mbox *, const struct journal_entry *,
 		    off_t, struct error *);
-static int	only_ours(const char *, size_t);
 
 static const struct sink_ops mbox_ops = {
 	"mbox", mb_open, mb_write, mb_commit, mb_abort, mb_free, mb_stage,
@@ -194,8 +190,7 @@ mb_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
 	m->hdrlen = 0;
 	m->hdrdone = 0;
 	m->rawlen = 0;
-	m->bol = 1;
-	m->gts = m->from = 0;
+	mboxrd_init(&m->q, emit_cb, m);
 	m->last = '\n';
 	return 0;
 }
@@ -210,63 +205,10 @@ emit(struct mbox *m, const char *p, size_t n, struct error *err)
 	return spool_write(&m->sp, p, n, err);
 }
 
-/* The '>'s and the part of "From " held back at a line start, as they were. */
 static int
-quote_pending(struct mbox *m, struct error *err)
+emit_cb(void *arg, const char *p, size_t n, struct error *err)
 {
-	static const char gts[] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
-	size_t		  k;
-
-	while (m->gts > 0) {
-		k = m->gts < sizeof gts - 1 ? m->gts : sizeof gts - 1;
-		if (emit(m, gts, k, err) == -1)
-			return -1;
-		m->gts -= k;
-	}
-	if (emit(m, from_, m->from, err) == -1)
-		return -1;
-	m->from = 0;
-	return 0;
-}
-
-/*
- * mboxrd: a line matching ^>*From gets one more '>'.  Only the start of
- * each line is looked at byte by byte (and held back until it is clear
- * whether it needs the '>'); the rest of the line goes out in one piece.
- */
-static int
-quote(struct mbox *m, const char *p, size_t n, struct error *err)
-{
-	const char	*nl;
-	size_t		 i = 0, span = 0;
-
-	while (i < n) {
-		if (!m->bol) {
-			nl = memchr(p + i, '\n', n - i);
-			i = nl == NULL ? n : (size_t)(nl - p) + 1;
-			m->bol = nl != NULL;
-			if (emit(m, p + span, i - span, err) == -1)
-				return -1;
-			span = i;
-			continue;
-		}
-		if (m->from == 0 && p[i] == '>') {
-			m->gts++;
-			span = ++i;
-			continue;
-		}
-		if (p[i] == from_[m->from]) {
-			span = ++i;
-			if (++m->from < sizeof from_ - 1)
-				continue;
-			m->gts++;		/* the quoting '>' */
-		}
-		/* Settled: write what was held back; the line goes on. */
-		if (quote_pending(m, err) == -1)
-			return -1;
-		m->bol = 0;
-	}
-	return 0;
+	return emit(arg, p, n, err);
 }
 
 /* The header section, kept until its end for the envelope sender. */
@@ -303,7 +245,7 @@ mb_write(struct sink *s, const char *p, size_t n, struct error *err)
 	keep_header(m, p, n);
 	m->rawlen += n;
 	m->last = p[n - 1];
-	return quote(m, p, n, err);
+	return mboxrd_quote(&m->q, p, n, err);
 }
 
 /* "From <sender> <date>\n" for the message just received.  Allocated. */
@@ -340,7 +282,7 @@ mb_stage(struct sink *s, struct error *err)
 	struct mbox	*m = s->data;
 	struct staged	*st;
 
-	if (quote_pending(m, err) == -1)
+	if (mboxrd_end(&m->q, err) == -1)
 		return -1;
 	/* A final newline, then the empty line that ends the message. */
 	if ((m->last != '\n' && emit(m, "\n", 1, err) == -1) ||
@@ -713,29 +655,6 @@ probe(struct mbox *m, const struct journal_entry *je, struct error *err)
 	return rc;
 }
 
-/*
- * Bytes a killed append left at the end: up to two newlines of separator,
- * then a prefix of "From " or a From_ line with no other line starting
- * "From " after it (our block is mboxrd-quoted, so it has none).  Anything
- * else means another program wrote after us.
- */
-static int
-only_ours(const char *p, size_t n)
-{
-	size_t	i = 0, k;
-
-	while (i < n && i < 2 && p[i] == '\n')
-		i++;
-	k = n - i < sizeof from_ - 1 ? n - i : sizeof from_ - 1;
-	if (memcmp(p + i, from_, k) != 0)
-		return 0;
-	for (i += k; i + sizeof from_ - 1 <= n; i++)
-		if (p[i - 1] == '\n' && memcmp(p + i, from_,
-		    sizeof from_ - 1) == 0)
-			return 0;
-	return 1;
-}
-
 /* The mbox ends size bytes in, inside the block je describes. */
 static int
 cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
@@ -748,7 +667,7 @@ cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
 
 	tail = xmalloc(n);
 	got = pread(m->lk.fd, tail, n, je->offset);
-	ours = got == (ssize_t)n && only_ours(tail, n);
+	ours = got == (ssize_t)n && mboxrd_tail_is_ours(tail, n);
 	free(tail);
 	if (!ours) {
 		log_warn(NULL, "mbox %s: an interrupted delivery left part of "

@@ -8,31 +8,35 @@
 #include "xmalloc.h"
 
 struct sink *
-sink_new(const struct account *a, struct error *err)
+sink_new(enum delivery_kind kind, const char *arg, int mda_timeout,
+    struct error *err)
 {
-	switch (a->delivery) {
+	switch (kind) {
 	case DELIVERY_MAILDIR:
-		return sink_maildir_new(a->delivery_arg, 0, err);
+		return sink_maildir_new(arg, 0, err);
 	case DELIVERY_MBOX:
-		return sink_mbox_new(a->delivery_arg, 0, err);
+		return sink_mbox_new(arg, 0, err);
 	case DELIVERY_MDA:
-		return sink_mda_new(a->delivery_arg, a->mda_timeout, err);
+		return sink_mda_new(arg, mda_timeout, err);
 	case DELIVERY_NONE:
 	default:
-		error_set(err, EX_CONFIG, "%s:%d: account %s: no delivery set",
-		    a->file, a->line, a->name);
+		error_set(err, EX_CONFIG, "no delivery set");
 		return NULL;
 	}
 }
 
 struct sink *
-sink_probe_new(const struct account *a, struct error *err)
+sink_probe_new(enum delivery_kind kind, const char *arg)
 {
-	switch (a->delivery) {
+	struct error	ignored;
+
+	/* Probing sinks cannot fail: they look at nothing before find. */
+	error_clear(&ignored);
+	switch (kind) {
 	case DELIVERY_MAILDIR:
-		return sink_maildir_new(a->delivery_arg, 1, err);
+		return sink_maildir_new(arg, 1, &ignored);
 	case DELIVERY_MBOX:
-		return sink_mbox_new(a->delivery_arg, 1, err);
+		return sink_mbox_new(arg, 1, &ignored);
 	default:
 		return NULL;
 	}

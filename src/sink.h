@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "account.h"
+#include "delivery.h"
 #include "error.h"
 
 /* What a sink may want to know about the message it is given. */
@@ -83,15 +83,20 @@ struct sink {
 	int			 is_open;
 };
 
-/* The sink for an account's `delivery`; checks/creates the mailbox now. */
-struct sink	*sink_new(const struct account *, struct error *);
+/*
+ * The sink for a `delivery`: kind with its argument (the maildir or mbox
+ * path, or the MDA command, which gets mda_timeout seconds per message);
+ * checks/creates the mailbox now.
+ */
+struct sink	*sink_new(enum delivery_kind, const char *arg, int mda_timeout,
+		    struct error *);
 /*
  * A sink for sink_find only, that changes nothing (for --dry-run): it
  * creates no mailbox, takes no lock, repairs and syncs nothing, and finds
  * nothing in a mailbox that does not exist.  NULL when the kind cannot
  * find messages (MDA).
  */
-struct sink	*sink_probe_new(const struct account *, struct error *);
+struct sink	*sink_probe_new(enum delivery_kind, const char *arg);
 void		 sink_free(struct sink *);
 
 int	sink_open(struct sink *, const struct sink_msginfo *, struct error *);

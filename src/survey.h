@@ -16,7 +16,7 @@
 #include "account.h"
 #include "buf.h"
 #include "error.h"
-#include "fetch.h"
+#include "fetch-stats.h"
 #include "filter.h"
 #include "pop3.h"
 

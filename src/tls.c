@@ -20,7 +20,6 @@
 
 #include "error.h"
 #include "tls.h"
-#include "transport.h"
 #include "xmalloc.h"
 
 #define FP_LEN		32			/* SHA-256 */

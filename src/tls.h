@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -26,8 +27,27 @@
 #define TLS_AGAIN	(-2)
 
 struct tls;
-struct tls_params;
-struct tls_certinfo;
+struct tls_params {
+	const char		*host;		/* SNI and name check */
+	const char		*trust_file;	/* PEM CA file; NULL: system store */
+	int			 certcheck;	/* 0: accept any certificate */
+	const unsigned char	*fingerprint;	/* SHA-256 pin (32 bytes) or NULL */
+	const char		*priorities;	/* GnuTLS priority string or NULL */
+	const char		*cert_file;	/* client certificate (PEM) or NULL */
+	const char		*key_file;	/* its key; set with cert_file */
+	const char		*crl_file;	/* PEM CRLs checked with the CA */
+};
+
+/* The server's certificate as --serverinfo shows it; see transport_certinfo(). */
+struct tls_certinfo {
+	char	*subject;		/* RFC 4514 DN, as the certificate has it */
+	char	*issuer;
+	time_t	 not_before, not_after;
+	char	 sha256[96];		/* "AB:CD:...": tls_fingerprint's form */
+};
+
+/* Free what tls_peer_certinfo() (or transport_certinfo()) filled in. */
+void	tls_certinfo_free(struct tls_certinfo *);
 
 /*
  * Prepare a client session on fd (connected, non-blocking; still owned by

@@ -21,28 +21,10 @@
 #include <time.h>
 
 #include "error.h"
+#include "tls.h"
 
 /* The longest piece transport_getline() returns; longer lines come in pieces. */
 #define TRANSPORT_CHUNK_MAX	16384
-
-struct tls_params {
-	const char		*host;		/* SNI and name check */
-	const char		*trust_file;	/* PEM CA file; NULL: system store */
-	int			 certcheck;	/* 0: accept any certificate */
-	const unsigned char	*fingerprint;	/* SHA-256 pin (32 bytes) or NULL */
-	const char		*priorities;	/* GnuTLS priority string or NULL */
-	const char		*cert_file;	/* client certificate (PEM) or NULL */
-	const char		*key_file;	/* its key; set with cert_file */
-	const char		*crl_file;	/* PEM CRLs checked with the CA */
-};
-
-/* The server's certificate as --serverinfo shows it; see transport_certinfo(). */
-struct tls_certinfo {
-	char	*subject;		/* RFC 4514 DN, as the certificate has it */
-	char	*issuer;
-	time_t	 not_before, not_after;
-	char	 sha256[96];		/* "AB:CD:...": tls_fingerprint's form */
-};
 
 struct transport;
 
@@ -113,7 +95,6 @@ const char *transport_tls_desc(const struct transport *);
  */
 int	transport_certinfo(struct transport *, struct tls_certinfo *,
 	    struct error *);
-void	tls_certinfo_free(struct tls_certinfo *);
 /* Whether TLS is active on the connection. */
 int	transport_is_tls(const struct transport *);
 /* Whether the server is gone: it closed the connection, or I/O failed. */

@@ -114,7 +114,7 @@ fetch() {
 	run timeout 20 "$POPFETCH" -C "$RC" </dev/null
 	local took=$SECONDS
 	assert_failure 75
-	assert_output --partial "account default: passwordeval command did not finish within 2 seconds and was killed"
+	assert_output --partial "default: passwordeval command did not finish within 2 seconds and was killed"
 	(( took <= 5 ))
 	# What the command started in the background is gone too.
 	# (Killed, it may stay a zombie until whoever adopted it reaps it.)
@@ -152,4 +152,15 @@ fetch() {
 	    "pw 1" "$POPFETCH" -C "$RC"
 	assert_success
 	assert_output --partial "1 message fetched"
+}
+
+@test "errors name the account once: a failing passwordeval, an incomplete account" {
+	rc "passwordeval exit 3"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output "default: passwordeval command failed (exit 3)"
+	printf 'account broken\nuser x\ndelivery maildir %s\n' "$MD" >>"$RC"
+	run "$POPFETCH" -C "$RC" broken
+	assert_failure 78
+	assert_output --regexp "^broken: $RC:[0-9]+: no host set \(add 'host pop.example.com'\)$"
 }

@@ -732,7 +732,7 @@ test_password(void)
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "password: none set fails");
-	is_str(err.msg, "account acct: no password (set password or "
+	is_str(err.msg, "no password (set password or "
 	    "passwordeval, add pop.example to ~/.netrc, or run popfetch from "
 	    "a terminal to be asked)", "password: none set message");
 
@@ -774,7 +774,7 @@ test_password(void)
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: long line fails");
-	is_str(err.msg, "account acct: passwordeval command printed a line "
+	is_str(err.msg, "passwordeval command printed a line "
 	    "longer than 4096 bytes", "passwordeval: long line message");
 
 	free(a->passwordeval);
@@ -789,7 +789,7 @@ test_password(void)
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: exit 3 fails");
-	is_str(err.msg, "account acct: passwordeval command failed (exit 3)",
+	is_str(err.msg, "passwordeval command failed (exit 3)",
 	    "passwordeval: exit 3 message");
 
 	free(a->passwordeval);
@@ -797,7 +797,7 @@ test_password(void)
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: no output fails");
-	is_str(err.msg, "account acct: passwordeval command failed (no "
+	is_str(err.msg, "passwordeval command failed (no "
 	    "output)", "passwordeval: no output message");
 
 	free(a->passwordeval);
@@ -805,7 +805,7 @@ test_password(void)
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: killed fails");
-	is_str(err.msg, "account acct: passwordeval command failed (killed "
+	is_str(err.msg, "passwordeval command failed (killed "
 	    "by signal 9)", "passwordeval: killed message");
 	account_free(a);
 }
@@ -818,23 +818,23 @@ test_validate(void)
 		const char	*want;
 	} cases[] = {
 		{ "user u\ndelivery maildir /m\n",
-		  "rc:2: account v: no host set (add 'host pop.example.com')" },
+		  "rc:2: no host set (add 'host pop.example.com')" },
 		{ "host h\ndelivery maildir /m\n",
-		  "rc:2: account v: no user set (add 'user NAME')" },
+		  "rc:2: no user set (add 'user NAME')" },
 		{ "host h\nuser u\n",
-		  "rc:2: account v: no delivery set (add 'delivery maildir "
+		  "rc:2: no delivery set (add 'delivery maildir "
 		  "~/Maildir')" },
 		{ "host h\nuser u\ndelivery maildir /m\ntls off\n"
 		  "tls_starttls on\n",
-		  "rc:2: account v: 'tls_starttls on' needs 'tls on'" },
+		  "rc:2: 'tls_starttls on' needs 'tls on'" },
 		{ "host h\nuser u\ndelivery maildir /m\ntls off\n"
 		  "tls_fingerprint " "00112233445566778899aabbccddeeff"
 		  "00112233445566778899aabbccddeeff\n",
-		  "rc:2: account v: 'tls_fingerprint' needs 'tls on'" },
+		  "rc:2: 'tls_fingerprint' needs 'tls on'" },
 		{ "host h\nuser u\ndelivery maildir /m\ntls_certcheck off\n"
 		  "tls_fingerprint " "00112233445566778899aabbccddeeff"
 		  "00112233445566778899aabbccddeeff\n",
-		  "rc:2: account v: 'tls_fingerprint' and 'tls_certcheck off' "
+		  "rc:2: 'tls_fingerprint' and 'tls_certcheck off' "
 		  "contradict each other; remove one" },
 		{ "host h\nuser u\ndelivery maildir /m\n", NULL },
 		{ "host h\nuser u\ndelivery mbox /m\ntls off\n", NULL },
