@@ -18,10 +18,11 @@
 #include "envelope.h"
 #include "filter.h"
 #include "proc.h"
+#include "xmalloc.h"
 
 
-static void	exec_filter(int, const char *, const struct filter_msg *)
-		    __attribute__((noreturn));
+static char	**filter_env(const struct filter_msg *, char *, size_t, char *,
+		    size_t, char **);
 static int	feed(int *, const char **, size_t *);
 static int	wait_bounded(pid_t, int, const char *, size_t, int, int *);
 static char	*command_for(const char *, const struct filter_msg *,
@@ -46,26 +47,28 @@ filter_run(const char *cmd, const struct filter_msg *m, const char *hdr,
     size_t len, int timeout, enum verdict *v, struct error *err)
 {
 	pid_t	 pid;
-	int	 fds[2], status;
-	char	*full;
+	sigset_t mask;
+	int	 fds[2], status, rc;
+	char	*full, **env, *uid, num[64], size[64];
 
 	if (pipe2(fds, O_CLOEXEC) == -1) {
 		error_set(err, EX_OSERR, "filter: pipe: %s", strerror(errno));
 		return -1;
 	}
 	full = command_for(cmd, m, hdr, len);
-	if ((pid = fork()) == -1) {
-		error_set(err, EX_OSERR, "filter: fork: %s", strerror(errno));
+	env = filter_env(m, num, sizeof num, size, sizeof size, &uid);
+	sigprocmask(SIG_SETMASK, NULL, &mask);
+	/* Its own group, so a timeout kills what it started too. */
+	rc = proc_spawn_sh(full, fds[0], &mask, env, &pid);
+	free(env);
+	free(uid);
+	if (rc == -1) {
+		error_set(err, EX_OSERR, "filter: cannot run /bin/sh: %s",
+		    strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 		free(full);
 		return -1;
-	}
-	if (pid == 0) {
-		/* Its own group, so a timeout kills what it started too. */
-		(void)setpgid(0, 0);
-		close(fds[1]);
-		exec_filter(fds[0], full, m);
 	}
 	free(full);
 	close(fds[0]);
@@ -130,26 +133,26 @@ command_for(const char *cmd, const struct filter_msg *m, const char *hdr,
 	return b.data;
 }
 
-static void
-exec_filter(int in, const char *cmd, const struct filter_msg *m)
+/* What the filter learns besides its standard input (see fetchrc(5)). */
+static char **
+filter_env(const struct filter_msg *m, char *num, size_t nsize, char *size,
+    size_t ssize, char **uid)
 {
-	char	num[32], size[32];
+	const char	*set[4], *unset[] = { "POPFETCH_FILTER_UID", NULL };
+	size_t		 n = 0;
 
-	if (dup2(in, STDIN_FILENO) == -1 ||
-	    dup2(STDERR_FILENO, STDOUT_FILENO) == -1)
-		_exit(127);
-	snprintf(num, sizeof num, "%lu", m->num);
-	snprintf(size, sizeof size, "%llu", (unsigned long long)m->size);
-	setenv("POPFETCH_FILTER_NUMBER", num, 1);
-	setenv("POPFETCH_FILTER_SIZE", size, 1);
-	if (m->uid != NULL)
-		setenv("POPFETCH_FILTER_UID", m->uid, 1);
-	else
-		unsetenv("POPFETCH_FILTER_UID");
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGXFSZ, SIG_DFL);
-	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-	_exit(127);
+	snprintf(num, nsize, "POPFETCH_FILTER_NUMBER=%lu", m->num);
+	snprintf(size, ssize, "POPFETCH_FILTER_SIZE=%llu",
+	    (unsigned long long)m->size);
+	set[n++] = num;
+	set[n++] = size;
+	*uid = NULL;
+	if (m->uid != NULL) {
+		xasprintf(uid, "POPFETCH_FILTER_UID=%s", m->uid);
+		set[n++] = *uid;
+	}
+	set[n] = NULL;
+	return proc_env(set, m->uid == NULL ? unset : NULL);
 }
 
 /*

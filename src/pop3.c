@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "log.h"
 #include "pop3.h"
+#include "pop3-parse.h"
 #include "uid.h"
 #include "xmalloc.h"
 
@@ -66,17 +67,14 @@ static int	read_lines(struct pop3 *, enum pop3_cmd,
 		    int (*)(void *, char *, struct error *), void *,
 		    struct error *);
 static int	line_out(void *, const char *, size_t, struct error *);
-static int	capa_line(void *, char *, struct error *);
-static void	caps_clear(struct pop3_caps *);
+static int	capa_cb(void *, char *, struct error *);
+static int	list_cb(void *, char *, struct error *);
+static int	uidl_cb(void *, char *, struct error *);
 static int	expect_ok(struct pop3 *, enum pop3_cmd, int, struct error *);
 static int	login_user(struct pop3 *, const char *, const char *,
 		    struct error *);
 static int	login_apop(struct pop3 *, const char *, const char *,
 		    struct error *);
-static int	list_line(void *, char *, struct error *);
-static int	uidl_line(void *, char *, struct error *);
-static int	parse_u64(const char **, uint64_t *);
-static int	check_unique_uids(struct pop3_scan *, struct error *);
 
 const char *
 pop3_cmd_name(enum pop3_cmd cmd)
@@ -103,7 +101,7 @@ pop3_free(struct pop3 *p)
 	if (p == NULL)
 		return;
 	transport_free(p->t);
-	caps_clear(&p->caps);
+	pop3_caps_clear(&p->caps);
 	free(p->timestamp);
 	free(p->greeting);
 	free(p->q);
@@ -141,15 +139,6 @@ pop3_inflight(const struct pop3 *p)
 	return p->qlen;
 }
 
-static void
-caps_clear(struct pop3_caps *c)
-{
-	free(c->sasl);
-	free(c->implementation);
-	memset(c, 0, sizeof *c);
-	c->expire = -1;
-	c->login_delay = -1;
-}
 
 /* Copy server text for messages: printable ASCII only, bounded. */
 static void
@@ -492,49 +481,26 @@ expect_ok(struct pop3 *p, enum pop3_cmd cmd, int ex, struct error *err)
 	return -1;
 }
 
-static int
-capa_line(void *arg, char *line, struct error *err)
-{
-	struct pop3_caps	*c = arg;
-	char			*word, *rest;
 
+/* read_lines() callbacks: the parsers of pop3-parse.c. */
+static int
+capa_cb(void *arg, char *line, struct error *err)
+{
 	(void)err;
-	word = line;
-	rest = strchr(line, ' ');
-	if (rest != NULL)
-		*rest++ = '\0';
-	if (strcasecmp(word, "TOP") == 0)
-		c->top = 1;
-	else if (strcasecmp(word, "USER") == 0)
-		c->user = 1;
-	else if (strcasecmp(word, "UIDL") == 0)
-		c->uidl = 1;
-	else if (strcasecmp(word, "PIPELINING") == 0)
-		c->pipelining = 1;
-	else if (strcasecmp(word, "STLS") == 0)
-		c->stls = 1;
-	else if (strcasecmp(word, "RESP-CODES") == 0)
-		c->resp_codes = 1;
-	else if (strcasecmp(word, "AUTH-RESP-CODE") == 0)
-		c->auth_resp_code = 1;
-	else if (strcasecmp(word, "UTF8") == 0)
-		c->utf8 = 1;
-	else if (strcasecmp(word, "SASL") == 0 && rest != NULL) {
-		free(c->sasl);
-		c->sasl = xstrdup(rest);
-	} else if (strcasecmp(word, "IMPLEMENTATION") == 0 && rest != NULL) {
-		free(c->implementation);
-		c->implementation = xstrdup(rest);
-	} else if (strcasecmp(word, "EXPIRE") == 0 && rest != NULL) {
-		if (strncasecmp(rest, "NEVER", 5) == 0)
-			c->expire = -2;
-		else if (isdigit((unsigned char)rest[0]))
-			c->expire = strtol(rest, NULL, 10);
-	} else if (strcasecmp(word, "LOGIN-DELAY") == 0 && rest != NULL) {
-		if (isdigit((unsigned char)rest[0]))
-			c->login_delay = strtol(rest, NULL, 10);
-	}
+	pop3_capa_line(arg, line);
 	return 0;
+}
+
+static int
+list_cb(void *arg, char *line, struct error *err)
+{
+	return pop3_list_line(arg, line, err);
+}
+
+static int
+uidl_cb(void *arg, char *line, struct error *err)
+{
+	return pop3_uidl_line(arg, line, err);
 }
 
 int
@@ -542,13 +508,13 @@ pop3_capa(struct pop3 *p, struct error *err)
 {
 	struct pop3_reply	r;
 
-	caps_clear(&p->caps);
+	pop3_caps_clear(&p->caps);
 	if (pop3_send(p, P3_CAPA, NULL, 0, 0, err) == -1 ||
 	    pop3_reply(p, &r, err) == -1)
 		return -1;
 	if (!r.ok)
 		return 0;
-	if (read_lines(p, P3_CAPA, capa_line, &p->caps, err) == -1)
+	if (read_lines(p, P3_CAPA, capa_cb, &p->caps, err) == -1)
 		return -1;
 	p->caps.known = 1;
 	if (p->lockstep)
@@ -572,7 +538,7 @@ pop3_stls(struct pop3 *p, const struct tls_params *tp, struct error *err)
 	if (transport_starttls(p->t, tp, err) == -1)
 		return -1;
 	/* RFC 2595: what was learnt before TLS may have been forged. */
-	caps_clear(&p->caps);
+	pop3_caps_clear(&p->caps);
 	return 0;
 }
 
@@ -656,151 +622,11 @@ pop3_login(struct pop3 *p, int apop, const char *user, const char *pass,
 	return login_user(p, user, pass, err);
 }
 
-/* Parse a decimal number; fails on overflow or no digits. */
-static int
-parse_u64(const char **sp, uint64_t *out)
-{
-	const char	*s = *sp;
-	uint64_t	 v = 0;
 
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	for (; isdigit((unsigned char)*s); s++) {
-		unsigned d = (unsigned)(*s - '0');
 
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*sp = s;
-	*out = v;
-	return 0;
-}
 
-static int
-list_line(void *arg, char *line, struct error *err)
-{
-	struct pop3_scan	*sc = arg;
-	const char		*s = line;
-	uint64_t		 num, size;
 
-	if (parse_u64(&s, &num) == -1 || *s != ' ') {
-		error_set(err, EX_PROTOCOL, "malformed LIST line from the "
-		    "server: \"%.60s\"", line);
-		return -1;
-	}
-	s++;
-	if (parse_u64(&s, &size) == -1 || (*s != '\0' && *s != ' ')) {
-		error_set(err, EX_PROTOCOL, "bad message size in LIST line "
-		    "\"%.60s\" (not a number, or too large)", line);
-		return -1;
-	}
-	if (num == 0 || num > ULONG_MAX ||
-	    (sc->count > 0 && num <= sc->msgs[sc->count - 1].num)) {
-		error_set(err, EX_PROTOCOL, "bad message number in LIST line "
-		    "\"%.60s\"", line);
-		return -1;
-	}
-	if (sc->count >= POP3_MAX_MESSAGES) {
-		error_set(err, EX_PROTOCOL, "the server lists more than %d "
-		    "messages", POP3_MAX_MESSAGES);
-		return -1;
-	}
-	if ((sc->count & (sc->count - 1)) == 0)
-		sc->msgs = xreallocarray(sc->msgs, sc->count == 0 ? 1 :
-		    sc->count * 2, sizeof *sc->msgs);
-	sc->msgs[sc->count].num = (unsigned long)num;
-	sc->msgs[sc->count].size = size;
-	sc->msgs[sc->count].uid = NULL;
-	sc->count++;
-	return 0;
-}
 
-static int
-msg_cmp_num(const void *a, const void *b)
-{
-	const struct pop3_msg	*x = a, *y = b;
-
-	return x->num < y->num ? -1 : x->num > y->num;
-}
-
-static int
-uidl_line(void *arg, char *line, struct error *err)
-{
-	struct pop3_scan	*sc = arg;
-	struct pop3_msg		 key, *m;
-	const char		*s = line;
-	uint64_t		 num;
-
-	if (parse_u64(&s, &num) == -1 || *s != ' ' || num > ULONG_MAX) {
-		error_set(err, EX_PROTOCOL, "malformed UIDL line from the "
-		    "server: \"%.60s\"", line);
-		return -1;
-	}
-	s++;
-	if (!uid_valid(s, strlen(s))) {
-		error_set(err, EX_PROTOCOL, "the server sent an invalid UID "
-		    "for message %llu (%zu bytes; UIDs are 1-70 printable "
-		    "characters)", (unsigned long long)num, strlen(s));
-		return -1;
-	}
-	key.num = (unsigned long)num;
-	m = bsearch(&key, sc->msgs, sc->count, sizeof *sc->msgs, msg_cmp_num);
-	if (m == NULL) {
-		error_set(err, EX_PROTOCOL, "UIDL names message %llu, which "
-		    "LIST does not have", (unsigned long long)num);
-		return -1;
-	}
-	if (m->uid != NULL) {
-		error_set(err, EX_PROTOCOL, "UIDL names message %llu twice",
-		    (unsigned long long)num);
-		return -1;
-	}
-	m->uid = arena_strndup(&sc->uids, s, strlen(s));
-	return 0;
-}
-
-static int
-uid_ptr_cmp(const void *a, const void *b)
-{
-	const struct pop3_msg	*const *x = a, *const *y = b;
-
-	return strcmp((*x)->uid, (*y)->uid);
-}
-
-/* Two messages with one UID would make "already fetched" ambiguous. */
-static int
-check_unique_uids(struct pop3_scan *sc, struct error *err)
-{
-	struct pop3_msg	**v;
-	size_t		  i;
-	int		  rc = 0;
-
-	for (i = 0; i < sc->count; i++) {
-		if (sc->msgs[i].uid == NULL) {
-			error_set(err, EX_PROTOCOL, "UIDL gave no UID for "
-			    "message %lu", sc->msgs[i].num);
-			return -1;
-		}
-	}
-	if (sc->count < 2)
-		return 0;
-	v = xreallocarray(NULL, sc->count, sizeof *v);
-	for (i = 0; i < sc->count; i++)
-		v[i] = &sc->msgs[i];
-	qsort(v, sc->count, sizeof *v, uid_ptr_cmp);
-	for (i = 1; i < sc->count; i++) {
-		if (strcmp(v[i - 1]->uid, v[i]->uid) == 0) {
-			error_set(err, EX_PROTOCOL, "the server gave messages "
-			    "%lu and %lu the same UID \"%s\"", v[i - 1]->num,
-			    v[i]->num, v[i]->uid);
-			rc = -1;
-			break;
-		}
-	}
-	free(v);
-	return rc;
-}
 
 int
 pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
@@ -823,7 +649,7 @@ pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
 		    "rejected LIST: %s", r.text);
 		return -1;
 	}
-	if (read_lines(p, P3_LIST, list_line, sc, err) == -1)
+	if (read_lines(p, P3_LIST, list_cb, sc, err) == -1)
 		return -1;
 	/* The doubling's slack would stay for the whole session. */
 	if (sc->count > 0)
@@ -836,9 +662,9 @@ pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
 		return -1;
 	if (!r.ok)
 		return 0;	/* no UIDL: the caller decides what that means */
-	if (read_lines(p, P3_UIDL, uidl_line, sc, err) == -1)
+	if (read_lines(p, P3_UIDL, uidl_cb, sc, err) == -1)
 		return -1;
-	if (check_unique_uids(sc, err) == -1)
+	if (pop3_check_unique_uids(sc, err) == -1)
 		return -1;
 	sc->have_uids = 1;
 	return 0;

@@ -24,12 +24,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
 #include "error.h"
 #include "msg.h"
+#include "pop3-parse.h"
 #include "transport.h"
 
-#define POP3_MAX_MESSAGES	1000000	/* more is taken for a hostile server */
 /*
  * Commands in flight with PIPELINING: enough to keep a long fat link busy
  * (a window of 64 small messages drains in far less than a 50 ms round
@@ -45,30 +44,6 @@ enum pop3_cmd {
 };
 
 /* What CAPA said.  expire: -1 not announced, -2 NEVER, else days. */
-struct pop3_caps {
-	int	 known;			/* CAPA succeeded */
-	int	 top, user, uidl, pipelining, stls, resp_codes;
-	int	 auth_resp_code, utf8;
-	long	 expire;
-	long	 login_delay;		/* -1 not announced */
-	char	*sasl;			/* mechanism list, or NULL */
-	char	*implementation;	/* or NULL */
-};
-
-/* One message of the maildrop, from LIST and UIDL. */
-struct pop3_msg {
-	unsigned long	 num;
-	uint64_t	 size;		/* as LIST said: a hint only */
-	char		*uid;		/* NULL without UIDL; in scan's arena */
-};
-
-struct pop3_scan {
-	struct pop3_msg	*msgs;		/* sorted by num */
-	size_t		 count;
-	int		 have_uids;
-	struct arena	 uids;		/* every msgs[].uid, one block per 64 KiB */
-};
-
 struct pop3;
 
 /* The client takes ownership of the transport.  acct names log lines. */

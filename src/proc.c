@@ -8,22 +8,60 @@
 #include <errno.h>
 #include <poll.h>
 #include <spawn.h>
+#include <string.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "proc.h"
+#include "xmalloc.h"
 
 /* Without a pidfd: how long to sleep between looks at the child. */
 #define PROC_POLL_MS	5
 
+static int	named(const char *, const char *const *, int);
 static int	pidfd_of(pid_t);
 static int	reaped(pid_t, int *);
 
 extern char	**environ;
 
+/* Whether the environment entry e is for one of the names. */
+static int
+named(const char *e, const char *const *names, int with_value)
+{
+	size_t	n;
+
+	for (; names != NULL && *names != NULL; names++) {
+		n = with_value ? strcspn(*names, "=") : strlen(*names);
+		if (strncmp(e, *names, n) == 0 && e[n] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+char **
+proc_env(const char *const *set, const char *const *unset)
+{
+	char		**env;
+	size_t		  n = 0, k = 0, i;
+
+	for (i = 0; environ[i] != NULL; i++)
+		n++;
+	for (i = 0; set != NULL && set[i] != NULL; i++)
+		n++;
+	env = xreallocarray(NULL, n + 1, sizeof *env);
+	for (i = 0; environ[i] != NULL; i++)
+		if (!named(environ[i], set, 1) && !named(environ[i], unset, 0))
+			env[k++] = environ[i];
+	for (i = 0; set != NULL && set[i] != NULL; i++)
+		env[k++] = (char *)set[i];
+	env[k] = NULL;
+	return env;
+}
+
 int
-proc_spawn_sh(const char *cmd, int in, const sigset_t *mask, pid_t *pid)
+proc_spawn_sh(const char *cmd, int in, const sigset_t *mask,
+    char *const *env, pid_t *pid)
 {
 	char *const			 argv[] = { "sh", "-c", (char *)cmd, NULL };
 	posix_spawn_file_actions_t	 fa;
@@ -48,7 +86,8 @@ proc_spawn_sh(const char *cmd, int in, const sigset_t *mask, pid_t *pid)
 	    (e = posix_spawnattr_setpgroup(&at, 0)) ||
 	    (e = posix_spawnattr_setsigmask(&at, mask)) ||
 	    (e = posix_spawnattr_setsigdefault(&at, &def)) == 0)
-		e = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
+		e = posix_spawn(pid, "/bin/sh", &fa, &at, argv,
+		    env != NULL ? env : environ);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 out:

@@ -15,12 +15,20 @@
 
 /*
  * Start /bin/sh -c cmd with stdin from in and stdout to our stderr, in a
- * process group of its own, with mask as its signal mask and SIGPIPE and
- * SIGXFSZ at their defaults.  posix_spawn(3), so no copy of our memory
- * is made per message.  0 with *pid set, or -1 with errno set.
+ * process group of its own, with mask as its signal mask, SIGPIPE and
+ * SIGXFSZ at their defaults and env as its environment (NULL: ours).
+ * posix_spawn(3), so no copy of our memory is made per message.  0 with
+ * *pid set, or -1 with errno set.
  */
 int		proc_spawn_sh(const char *cmd, int in, const sigset_t *mask,
-		    pid_t *pid);
+		    char *const *env, pid_t *pid);
+/*
+ * Our environment with the "NAME=value" entries of set (NULL-ended) in
+ * place of any NAME it had, and any entry named in unset (plain names,
+ * NULL-ended) left out.  The array is allocated, the strings are not
+ * copied: free() the array only.
+ */
+char		**proc_env(const char *const *set, const char *const *unset);
 
 /* Milliseconds on the monotonic clock, for the deadlines below. */
 long long	proc_now_ms(void);

@@ -153,7 +153,7 @@ start(struct run *r, const char *cmd, const sigset_t *mask,
 		return -1;
 	}
 	/* Its own group, so that a timeout kills procmail too, not just sh. */
-	if (proc_spawn_sh(cmd, pfd[0], mask, &r->pid) == -1) {
+	if (proc_spawn_sh(cmd, pfd[0], mask, NULL, &r->pid) == -1) {
 		error_set(err, EX_OSERR, "cannot run the MDA: %s",
 		    strerror(errno));
 		close(pfd[0]);

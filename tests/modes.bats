@@ -423,6 +423,17 @@ C: RETR 1"
 	[ "$(maildir_count "$MD")" -eq 1 ]
 }
 
+@test "filter: its environment names the message (number, size, UID) and keeps ours" {
+	make_mailbox "$MB" 2 1000
+	popserver_start --mailbox "$MB"
+	rc "filter echo \"\$POPFETCH_FILTER_NUMBER \$POPFETCH_FILTER_SIZE \$POPFETCH_FILTER_UID \$KEEPME\" >>$TEST_TMP/env" "keep on"
+	KEEPME=kept POPFETCH_FILTER_UID=stale run "$POPFETCH" -C "$RC"
+	assert_success
+	run cat "$TEST_TMP/env"
+	assert_line --index 0 --regexp "^1 [0-9]+ msg-00001 kept$"
+	assert_line --index 1 --regexp "^2 [0-9]+ msg-00002 kept$"
+}
+
 @test "filter: %F (the envelope sender, made harmless) and %S (the size) as in mpop" {
 	printf 'Return-Path: <a'"'"'b;$(touch %s/pwned)@ex.org>\nSubject: s\n\nbody\n' \
 		"$TEST_TMP" >"$MB/1"
