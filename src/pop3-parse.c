@@ -158,7 +158,8 @@ pop3_uidl_line(struct pop3_scan *sc, char *line, struct error *err)
 		return -1;
 	}
 	key.num = (unsigned long)num;
-	m = bsearch(&key, sc->msgs, sc->count, sizeof *sc->msgs, msg_cmp_num);
+	m = sc->count == 0 ? NULL : bsearch(&key, sc->msgs, sc->count,
+	    sizeof *sc->msgs, msg_cmp_num);
 	if (m == NULL) {
 		error_set(err, EX_PROTOCOL, "UIDL names message %llu, which "
 		    "LIST does not have", (unsigned long long)num);

@@ -496,7 +496,8 @@ md_find(struct sink *s, const char *tag, struct error *err)
 		    scan_dir(md, "cur", err) == -1 ||
 		    scan_dir(md, "tmp", err) == -1)
 			return -1;
-		qsort(md->tags, md->ntags, sizeof *md->tags, tag_cmp);
+		if (md->ntags > 1)
+			qsort(md->tags, md->ntags, sizeof *md->tags, tag_cmp);
 		md->scanned = 1;
 	}
 	for (i = 0; i < md->nleftovers && !md->probe; i++) {
@@ -505,8 +506,8 @@ md_find(struct sink *s, const char *tag, struct error *err)
 		if (tag_of(md->leftovers[i], t) && strcmp(t, tag) == 0)
 			(void)unlinkat(md->tmpfd, md->leftovers[i], 0);
 	}
-	return bsearch(tag, md->tags, md->ntags, sizeof *md->tags,
-	    tag_cmp) != NULL;
+	return md->ntags > 0 && bsearch(tag, md->tags, md->ntags,
+	    sizeof *md->tags, tag_cmp) != NULL;
 }
 
 /*

@@ -9,20 +9,14 @@ BATS_TEST_TIMEOUT=300
 load lib/common
 load lib/popserver
 load lib/mbox
-
-NMSG=3
-MAX_RUNS=4
+load lib/faults
 
 setup() {
 	RC=$TEST_TMP/fetchrc
 }
 
 teardown() {
-	popserver_stop || true
-	if [[ -n ${FETCH_PID:-} ]]; then
-		kill -KILL "$FETCH_PID" 2>/dev/null || true
-		wait "$FETCH_PID" 2>/dev/null || true
-	fi
+	faults_teardown
 }
 
 # rc DIR MODE -- account 'default' for the running server, state and mbox
@@ -45,96 +39,12 @@ rc() {
 	} | write_fetchrc "$RC"
 }
 
-count_files() {
-	find "$1" -maxdepth 1 -type f ! -name '.*' | wc -l
+delivered_ok() {
+	assert_mbox_matches "$TEST_TMP/corpus" "$1/inbox"
 }
 
-clean_session() {
-	local mode=$1 dir=$TEST_TMP/clean-$1-$2
-	shift 2
-	mkdir -p "$dir"
-	cp -r "$TEST_TMP/corpus" "$dir/mb"
-	popserver_start --mailbox "$dir/mb" --log "$dir/log" "$@"
-	rc "$dir" "${mode%%+*}"
-	"$POPFETCH" -q -C "$RC" >/dev/null 2>&1 || return 1
-	popserver_stop
-	sed -n 's/^C: //p' "$dir/log"
-}
-
-# scenario MODE LABEL FAULT-FLAGS... -- as in exactly-once.bats, into an mbox.
-scenario() {
-	local mode=$1 label=$2 dir codes="" ex runs=0 verdict=ok why=""
-	shift 2
-	NCASE=$((NCASE + 1))
-	dir=$TEST_TMP/case-$NCASE
-	mkdir -p "$dir"
-	cp -r "$TEST_TMP/corpus" "$dir/mb"
-	popserver_start --mailbox "$dir/mb" --log "$dir/log" "$@" || return 1
-	rc "$dir" "${mode%%+*}"
-	while ((runs < MAX_RUNS)); do
-		runs=$((runs + 1))
-		ex=0
-		"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 || ex=$?
-		codes+="${codes:+,}$ex"
-		((ex == 0)) && break
-	done
-	popserver_stop
-	if ((ex != 0)); then
-		verdict=FAIL why="no successful run"
-	elif ! (assert_mbox_matches "$TEST_TMP/corpus" "$dir/inbox") \
-	    >"$dir/check" 2>&1; then
-		verdict=FAIL why=$(head -n 3 "$dir/check" | tr '\n' ' ')
-	elif [[ $mode == delete* ]] && (($(count_files "$dir/mb") != 0)); then
-		verdict=FAIL why="$(count_files "$dir/mb") left on the server"
-	elif [[ $mode == keep ]] && (($(count_files "$dir/mb") != NMSG)); then
-		verdict=FAIL why="keep mode lost messages on the server"
-	fi
-	printf '| %-32s | %-16s | %-9s | %s %s |\n' "$label" "$mode" \
-	    "$codes" "$verdict" "$why" >>"$TABLE"
-	[[ $verdict == ok ]]
-}
-
-matrix() {
-	local mode=$1 n i failed=0
-	local -a cmds
-	shift
-	mapfile -t cmds < <(clean_session "$mode" base "$@")
-	n=${#cmds[@]}
-	[[ $n -gt 5 ]] || { echo "no clean session for $mode" >&3; return 1; }
-	scenario "$mode" "after the greeting" --cut-before-reply 1 "$@" ||
-	    failed=1
-	for ((i = 1; i <= n; i++)); do
-		scenario "$mode" "before reply to ${cmds[i - 1]}" \
-		    --cut-before-reply "$i" "$@" || failed=1
-		scenario "$mode" "after reply to ${cmds[i - 1]}" \
-		    --cut-after "$i" "$@" || failed=1
-	done
-	for ((i = 1; i <= NMSG; i++)); do
-		scenario "$mode" "in the body of RETR #$i" --cut-in-retr "$i" \
-		    "$@" || failed=1
-	done
-	scenario "$mode" "QUIT done, reply lost" --drop-reply "$n" "$@" ||
-	    failed=1
-	return $failed
-}
-
-# matrix_test MODE [SERVER-FLAGS...] -- one mode's matrix, its table on
-# fd 3; one test per mode (see exactly-once.bats).
-matrix_test() {
-	make_mailbox "$TEST_TMP/corpus" "$NMSG"
-	TABLE=$TEST_TMP/table NCASE=0
-	local failed=0
-	matrix "$@" || failed=1
-	{
-		echo "| cut point                        | mode             | exit codes | outcome |"
-		echo "|----------------------------------|------------------|-----------|---------|"
-		cat "$TABLE"
-	} >&3
-	if ((failed)); then
-		grep FAIL "$TABLE"
-		return 1
-	fi
-	(($(wc -l <"$TABLE") >= 20))
+delivered_count() {
+	grep -c '^From ' "$1/inbox" 2>/dev/null || true
 }
 
 @test "mbox fault matrix, keep mode: a cut at every step of a session" {
@@ -149,62 +59,23 @@ matrix_test() {
 	matrix_test delete+pipelining --pipelining
 }
 
-# kill9_loop MODE [SERVER-FLAGS...] -- 1,200 messages, 8 kills; with 10 ms
-# per RETR a run needs 12 s, so every kill (0.2 to 2 s in) strikes
-# mid-fetch: before, during or after the append of one of the batches of
-# 64 messages (0.64 s each), and a run gets through 6.4 s of the 12 on
-# average before the last kill.
-kill9_loop() {
-	local mode=$1 dir=$TEST_TMP/kill9 i ex kills=0 ms
-	shift
-	mkdir -p "$dir"
-	make_mailbox "$TEST_TMP/corpus" 1200
-	cp -r "$TEST_TMP/corpus" "$dir/mb"
-	popserver_start --mailbox "$dir/mb" "$@"
-	rc "$dir" "$mode"
-	for ((i = 0; i < 8; i++)); do
-		"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 &
-		FETCH_PID=$!
-		ms=$((200 + RANDOM % 1800))
-		sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-		if kill -KILL "$FETCH_PID" 2>/dev/null; then
-			kills=$((kills + 1))
-		fi
-		wait "$FETCH_PID" 2>/dev/null || true
-		FETCH_PID=
-		echo "# kill $((i + 1)): $(grep -c '^From ' "$dir/inbox" \
-		    2>/dev/null) From_ lines, $(stat -c %s "$dir/inbox" \
-		    2>/dev/null) bytes" >&3
-	done
-	ex=0
-	"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 || ex=$?
-	popserver_stop
-	echo "# $mode: $kills runs killed, final run exit $ex;" \
-	    "$(grep -c 'removed the partial message' "$dir/out") partial" \
-	    "blocks cut off" >&3
-	[[ $ex -eq 0 ]] || { cat "$dir/out"; return 1; }
-	assert_mbox_matches "$TEST_TMP/corpus" "$dir/inbox"
-	if [[ $mode == delete ]]; then
-		[[ $(count_files "$dir/mb") -eq 0 ]]
-	else
-		[[ $(count_files "$dir/mb") -eq 1200 ]]
-	fi
-	((kills == 8))
-}
-
+# 1,200 messages, 8 kills; with 10 ms per RETR a run needs 12 s, so every
+# kill (0.2 to 2 s in) strikes mid-fetch: before, during or after the
+# append of one of the batches of 64 messages (0.64 s each), and the runs
+# get through 6.4 s of the 12 on average before the last kill.
 @test "mbox: kill -9 at 8 random moments of a 1,200-message fetch (delete, pipelined): exactly once" {
-	kill9_loop delete --pipelining --retr-delay 10
+	kill9_loop delete 1200 8 200 1800 --pipelining --retr-delay 10
 }
 
 @test "mbox: kill -9 at 8 random moments of a 1,200-message fetch (keep): exactly once" {
-	kill9_loop keep --retr-delay 10
+	kill9_loop keep 1200 8 200 1800 --retr-delay 10
 }
 
-# fetch_two -- deliver 2 messages (keep mode) into $W/inbox, then make the
-# state look as if the run had died before recording message 2.
-fetch_two() {
+# fetch_keep N [SIZE] -- deliver N messages (keep mode, one batch) into
+# $W/inbox: N journal lines, written together.
+fetch_keep() {
 	W=$TEST_TMP/w
-	make_mailbox "$TEST_TMP/corpus" 2
+	make_mailbox "$TEST_TMP/corpus" "$@"
 	mkdir -p "$W"
 	cp -r "$TEST_TMP/corpus" "$W/mb"
 	popserver_start --mailbox "$W/mb" --log "$TEST_TMP/log"
@@ -212,7 +83,13 @@ fetch_two() {
 	run "$POPFETCH" -q -C "$RC"
 	assert_success
 	assert_mbox_matches "$TEST_TMP/corpus" "$W/inbox"
-	[[ $(wc -l <"$W/inbox.popfetch-journal") -eq 2 ]]
+	[[ $(wc -l <"$W/inbox.popfetch-journal") -eq $1 ]]
+}
+
+# fetch_two -- deliver 2 messages into $W/inbox, then make the state look
+# as if the run had died before recording message 2.
+fetch_two() {
+	fetch_keep 2
 	sed -i 's/^[0-9]* msg-00002$/pending msg-00002/' "$W/state"
 	grep -qx 'pending msg-00002' "$W/state"
 	: >"$TEST_TMP/log"
@@ -293,16 +170,8 @@ PY
 }
 
 @test "mbox: a kill inside a batch's append: the whole blocks before stay and are recorded, the cut one goes" {
-	W=$TEST_TMP/w
-	make_mailbox "$TEST_TMP/corpus" 3 3000
-	mkdir -p "$W"
-	cp -r "$TEST_TMP/corpus" "$W/mb"
-	popserver_start --mailbox "$W/mb" --log "$TEST_TMP/log"
-	rc "$W" keep
-	run "$POPFETCH" -q -C "$RC"
-	assert_success
 	# One batch: three journal lines written together, blocks end to end.
-	[[ $(wc -l <"$W/inbox.popfetch-journal") -eq 3 ]]
+	fetch_keep 3 3000
 	local off len
 	read -r _ off len _ < <(sed -n 2p "$W/inbox.popfetch-journal")
 	truncate -s $((off + len / 2)) "$W/inbox"

@@ -10,20 +10,14 @@
 BATS_TEST_TIMEOUT=300
 load lib/common
 load lib/popserver
-
-NMSG=3
-MAX_RUNS=4
+load lib/faults
 
 setup() {
 	RC=$TEST_TMP/fetchrc
 }
 
 teardown() {
-	popserver_stop || true
-	if [[ -n ${FETCH_PID:-} ]]; then
-		kill -KILL "$FETCH_PID" 2>/dev/null || true
-		wait "$FETCH_PID" 2>/dev/null || true
-	fi
+	faults_teardown
 }
 
 # rc DIR MODE -- account 'default' for the running server, state and maildir
@@ -46,110 +40,12 @@ rc() {
 	} | write_fetchrc "$RC"
 }
 
-count_files() {
-	find "$1" -maxdepth 1 -type f ! -name '.*' | wc -l
+delivered_ok() {
+	assert_maildir_matches "$TEST_TMP/corpus" "$1/Maildir"
 }
 
-# The commands of a clean session in MODE, one per line, as the server
-# logged them ("CAPA", "RETR 2", ...).
-clean_session() {
-	local mode=$1 dir=$TEST_TMP/clean-$1-$2
-	shift 2
-	mkdir -p "$dir"
-	cp -r "$TEST_TMP/corpus" "$dir/mb"
-	popserver_start --mailbox "$dir/mb" --log "$dir/log" "$@"
-	rc "$dir" "${mode%%+*}"
-	"$POPFETCH" -q -C "$RC" >/dev/null 2>&1 || return 1
-	popserver_stop
-	sed -n 's/^C: //p' "$dir/log"
-}
-
-# scenario MODE LABEL FAULT-FLAGS... -- one cell of the matrix: a fresh
-# mailbox, a server faulty in its first session, popfetch run until it
-# succeeds (at most MAX_RUNS times); then every message must be in the
-# maildir exactly once and, in delete mode, none left on the server.
-# Appends a row to $TABLE; returns 1 when the cell failed.
-scenario() {
-	local mode=$1 label=$2 dir codes="" ex runs=0 verdict=ok why=""
-	shift 2
-	NCASE=$((NCASE + 1))
-	dir=$TEST_TMP/case-$NCASE
-	mkdir -p "$dir"
-	cp -r "$TEST_TMP/corpus" "$dir/mb"
-	popserver_start --mailbox "$dir/mb" --log "$dir/log" "$@" || return 1
-	rc "$dir" "${mode%%+*}"
-	while ((runs < MAX_RUNS)); do
-		runs=$((runs + 1))
-		ex=0
-		"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 || ex=$?
-		codes+="${codes:+,}$ex"
-		((ex == 0)) && break
-	done
-	popserver_stop
-	if ((ex != 0)); then
-		verdict=FAIL why="no successful run"
-	elif ! (assert_maildir_matches "$TEST_TMP/corpus" "$dir/Maildir") \
-	    >"$dir/check" 2>&1; then
-		verdict=FAIL why=$(head -n 3 "$dir/check" | tr '\n' ' ')
-	elif [[ $mode == delete* ]] && (($(count_files "$dir/mb") != 0)); then
-		verdict=FAIL why="$(count_files "$dir/mb") left on the server"
-	elif [[ $mode == keep ]] && (($(count_files "$dir/mb") != NMSG)); then
-		verdict=FAIL why="keep mode lost messages on the server"
-	fi
-	printf '| %-32s | %-16s | %-9s | %s %s |\n' "$label" "$mode" \
-	    "$codes" "$verdict" "$why" >>"$TABLE"
-	[[ $verdict == ok ]]
-}
-
-# matrix MODE [SERVER-FLAGS...] -- every cut point of a session in MODE.
-matrix() {
-	local mode=$1 n i failed=0
-	local -a cmds
-	shift
-	mapfile -t cmds < <(clean_session "$mode" base "$@")
-	n=${#cmds[@]}
-	[[ $n -gt 5 ]] || { echo "no clean session for $mode" >&3; return 1; }
-	scenario "$mode" "after the greeting" --cut-before-reply 1 "$@" ||
-	    failed=1
-	for ((i = 1; i <= n; i++)); do
-		scenario "$mode" "before reply to ${cmds[i - 1]}" \
-		    --cut-before-reply "$i" "$@" || failed=1
-		scenario "$mode" "after reply to ${cmds[i - 1]}" \
-		    --cut-after "$i" "$@" || failed=1
-	done
-	for ((i = 1; i <= NMSG; i++)); do
-		scenario "$mode" "in the body of RETR #$i" --cut-in-retr "$i" \
-		    "$@" || failed=1
-	done
-	# QUIT carried out (deletions done) but its +OK never arrives.
-	scenario "$mode" "QUIT done, reply lost" --drop-reply "$n" "$@" ||
-	    failed=1
-	return $failed
-}
-
-print_table() {
-	{
-		echo "| cut point                        | mode             | exit codes | outcome |"
-		echo "|----------------------------------|------------------|-----------|---------|"
-		cat "$TABLE"
-	} >&3
-}
-
-# matrix_test MODE [SERVER-FLAGS...] -- one mode's matrix, its table on
-# fd 3. One test per mode keeps each within BATS_TEST_TIMEOUT on a slow
-# (sanitizer) build.
-matrix_test() {
-	make_mailbox "$TEST_TMP/corpus" "$NMSG"
-	TABLE=$TEST_TMP/table NCASE=0
-	local failed=0
-	matrix "$@" || failed=1
-	print_table
-	if ((failed)); then
-		grep FAIL "$TABLE"
-		return 1
-	fi
-	# Every cell ran: at least 2 cuts per command of the session.
-	(($(wc -l <"$TABLE") >= 20))
+delivered_count() {
+	maildir_count "$1/Maildir"
 }
 
 @test "fault matrix, keep mode: a cut at every step of a session" {
@@ -164,51 +60,14 @@ matrix_test() {
 	matrix_test delete+pipelining --pipelining
 }
 
-# kill9_loop MODE [SERVER-FLAGS...]
-kill9_loop() {
-	local mode=$1 dir=$TEST_TMP/kill9 i ex kills=0 partial=0
-	shift
-	mkdir -p "$dir"
-	make_mailbox "$TEST_TMP/corpus" 500
-	cp -r "$TEST_TMP/corpus" "$dir/mb"
-	popserver_start --mailbox "$dir/mb" "$@"
-	rc "$dir" "$mode"
-	for ((i = 0; i < 10; i++)); do
-		"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 &
-		FETCH_PID=$!
-		sleep "0.$(printf '%03d' $((50 + RANDOM % 451)))"
-		if kill -KILL "$FETCH_PID" 2>/dev/null; then
-			kills=$((kills + 1))
-		fi
-		wait "$FETCH_PID" 2>/dev/null || true
-		FETCH_PID=
-		# What was there when it died, for the record.
-		partial=$(maildir_count "$dir/Maildir")
-		echo "# kill $((i + 1)): $partial messages in the maildir" >&3
-	done
-	ex=0
-	"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 || ex=$?
-	popserver_stop
-	echo "# $mode: $kills runs killed with SIGKILL, final run exit $ex" >&3
-	[[ $ex -eq 0 ]] || { cat "$dir/out"; return 1; }
-	assert_maildir_matches "$TEST_TMP/corpus" "$dir/Maildir"
-	if [[ $mode == delete ]]; then
-		[[ $(count_files "$dir/mb") -eq 0 ]]
-	else
-		[[ $(count_files "$dir/mb") -eq 500 ]]
-	fi
-	# The kills must have struck while there was work left.
-	((kills == 10))
-}
-
 # A RETR takes 4 ms, so a run needs 2 s and a batch of 64 about 250 ms:
 # each kill strikes mid-fetch, some after a batch reached new/.
 @test "kill -9 at 10 random moments of a 500-message fetch (delete, pipelined): exactly once" {
-	kill9_loop delete --pipelining --retr-delay 4
+	kill9_loop delete 500 10 50 451 --pipelining --retr-delay 4
 }
 
 @test "kill -9 at 10 random moments of a 500-message fetch (keep): exactly once" {
-	kill9_loop keep --retr-delay 4
+	kill9_loop keep 500 10 50 451 --retr-delay 4
 }
 
 # deliver_then_unrecord MODE -- fetch one message, then make the state

@@ -116,6 +116,7 @@ test_uidl(void)
 	char			l[128];
 
 	memset(&sc, 0, sizeof sc);
+	ok(uidl(&sc, "1 a", &err) == -1, "uidl: after an empty LIST");
 	list(&sc, "1 10", &err);
 	list(&sc, "2 10", &err);
 	list(&sc, "5 10", &err);
