@@ -85,6 +85,9 @@ struct session {
 
 static int	connect_and_login(struct session *, const char *,
 		    struct error *);
+static void	session_init(struct session *, const struct account *,
+		    const struct fetch_opts *, struct fetch_stats *);
+static int	open_local(struct session *, struct error *);
 static int	plan(struct session *, struct error *);
 static int	mark_pending(struct session *, struct error *);
 static int	delivered_before(struct session *, const struct pop3_msg *,
@@ -820,6 +823,56 @@ finish(struct session *s, struct error *err)
 	return rc;
 }
 
+static void
+session_init(struct session *s, const struct account *a,
+    const struct fetch_opts *fo, struct fetch_stats *st)
+{
+	memset(s, 0, sizeof *s);
+	memset(st, 0, sizeof *st);
+	s->a = a;
+	s->st = st;
+	s->fo = fo;
+	s->deleting = !a->keep;
+	s->now = time(NULL);
+	s->stop = fo->stop;
+	/* LIST's size is a hint: what arrives is held to the same limits. */
+	s->size_limit = a->skipsize;
+	if (a->killsize > 0 && (s->size_limit == 0 ||
+	    a->killsize < s->size_limit))
+		s->size_limit = a->killsize;
+	if (gethostname(s->localhost, sizeof s->localhost) == -1 ||
+	    s->localhost[0] == '\0')
+		strlcpy(s->localhost, "localhost", sizeof s->localhost);
+	s->localhost[sizeof s->localhost - 1] = '\0';
+}
+
+/* The sink and the UID state, before connecting: a bad path fails now. */
+static int
+open_local(struct session *s, struct error *err)
+{
+	const struct account	*a = s->a;
+	char			*statepath;
+
+	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(a->delivery,
+	    a->delivery_arg, a->mda_timeout, err)) == NULL)
+		return -1;
+	/* --dry-run looks, read-only, for what an interrupted run left. */
+	if (s->fo->mode == FETCH_DRYRUN)
+		s->sink = sink_probe_new(a->delivery, a->delivery_arg);
+	statepath = account_uidls_path(a);
+	/*
+	 * Looking (-s, -l, -n) writes nothing: with no state yet, it works on
+	 * an empty one instead of creating the file, its lock and directory.
+	 */
+	if (s->fo->mode != FETCH_RUN && access(statepath, F_OK) == -1 &&
+	    errno == ENOENT)
+		s->us = uidstate_parse_buffer(statepath, "", 0, err);
+	else
+		s->us = uidstate_open(statepath, s->fo->lock_wait, err);
+	free(statepath);
+	return s->us == NULL ? -1 : 0;
+}
+
 /* Messages the sink refused make the run fail, after all the others. */
 static int
 sink_summary(struct session *s, struct error *err)
@@ -862,49 +915,16 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
     struct fetch_stats *st, struct error *err)
 {
 	struct session	 s;
-	char		*pass = NULL, *statepath = NULL;
+	char		*pass = NULL;
 	int		 rc = -1;
 
-	memset(&s, 0, sizeof s);
-	memset(st, 0, sizeof *st);
-	s.a = a;
-	s.st = st;
-	s.deleting = !a->keep;
-	s.now = time(NULL);
-	s.stop = fo->stop;
-	/* LIST's size is a hint: what arrives is held to the same limits. */
-	s.size_limit = a->skipsize;
-	if (a->killsize > 0 && (s.size_limit == 0 || a->killsize < s.size_limit))
-		s.size_limit = a->killsize;
-	s.fo = fo;
-	if (gethostname(s.localhost, sizeof s.localhost) == -1 ||
-	    s.localhost[0] == '\0')
-		strlcpy(s.localhost, "localhost", sizeof s.localhost);
-	s.localhost[sizeof s.localhost - 1] = '\0';
-
+	session_init(&s, a, fo, st);
 	/* Everything that can fail locally fails before connecting. */
 	if (auth_needs_password(a->auth) &&
 	    (pass = account_password(a, err)) == NULL)
 		goto out;
-	if (fo->mode == FETCH_RUN && (s.sink = sink_new(a->delivery,
-	    a->delivery_arg, a->mda_timeout, err)) == NULL)
+	if (open_local(&s, err) == -1)
 		goto out;
-	/* --dry-run looks, read-only, for what an interrupted run left. */
-	if (fo->mode == FETCH_DRYRUN)
-		s.sink = sink_probe_new(a->delivery, a->delivery_arg);
-	statepath = account_uidls_path(a);
-	/*
-	 * Looking (-s, -l, -n) writes nothing: with no state yet, it works on
-	 * an empty one instead of creating the file, its lock and directory.
-	 */
-	if (fo->mode != FETCH_RUN && access(statepath, F_OK) == -1 &&
-	    errno == ENOENT)
-		s.us = uidstate_parse_buffer(statepath, "", 0, err);
-	else
-		s.us = uidstate_open(statepath, fo->lock_wait, err);
-	if (s.us == NULL)
-		goto out;
-
 	if (connect_and_login(&s, pass, err) == -1)
 		goto out;
 	freezero_str(pass);
@@ -942,7 +962,6 @@ out:
 		(void)sync_batch(&s, &e2);
 	}
 	freezero_str(pass);
-	free(statepath);
 	session_free(&s);
 	return rc;
 }

@@ -38,6 +38,8 @@ struct tls {
 static int	 load_trust(struct tls *, const char *, struct error *);
 static int	 load_options(struct tls *, const struct tls_params *,
 		    struct error *);
+static int	 new_session(struct tls *, const struct tls_params *,
+		    struct error *);
 static int	 is_ip_literal(const char *);
 static void	 handshake_error(struct tls *, int, struct error *);
 static int	 verify_peer(struct tls *, struct error *);
@@ -84,6 +86,22 @@ tls_new(int fd, const struct tls_params *tp, struct error *err)
 	if (load_options(tls, tp, err) == -1)
 		goto fail;
 
+	if (new_session(tls, tp, err) == -1)
+		goto fail;
+	gnutls_transport_set_int(tls->session, fd);
+	return tls;
+
+fail:
+	tls_free(tls);
+	return NULL;
+}
+
+/* The GnuTLS session: priorities, credentials, SNI. */
+static int
+new_session(struct tls *tls, const struct tls_params *tp, struct error *err)
+{
+	int	r;
+
 	/*
 	 * GNUTLS_NO_SIGNAL makes GnuTLS send with MSG_NOSIGNAL; without it
 	 * GnuTLS 3.7 sends with plain flags, and a server that closed the
@@ -94,7 +112,7 @@ tls_new(int fd, const struct tls_params *tp, struct error *err)
 		tls->session = NULL;
 		error_set(err, EX_SOFTWARE, "cannot set up TLS: %s",
 		    gnutls_strerror(r));
-		goto fail;
+		return -1;
 	}
 	/* The system's policy decides versions and ciphers, unless told. */
 	if (tp->priorities != NULL) {
@@ -105,37 +123,32 @@ tls_new(int fd, const struct tls_params *tp, struct error *err)
 			error_set(err, EX_CONFIG, "tls_priorities: %s at "
 			    "\"%.40s\" (see gnutls_priority_init(3))",
 			    gnutls_strerror(r), where != NULL ? where : "");
-			goto fail;
+			return -1;
 		}
 	} else if ((r = gnutls_set_default_priority(tls->session)) < 0) {
 		error_set(err, EX_SOFTWARE, "cannot set up TLS: %s",
 		    gnutls_strerror(r));
-		goto fail;
+		return -1;
 	}
 	if ((r = gnutls_credentials_set(tls->session, GNUTLS_CRD_CERTIFICATE,
 	    tls->cred)) < 0) {
 		error_set(err, EX_SOFTWARE, "cannot set up TLS: %s",
 		    gnutls_strerror(r));
-		goto fail;
+		return -1;
 	}
 	/* RFC 6066 forbids IP addresses in SNI. */
 	if (!is_ip_literal(tls->host) && (r = gnutls_server_name_set(
 	    tls->session, GNUTLS_NAME_DNS, tls->host, strlen(tls->host))) < 0) {
 		error_set(err, EX_SOFTWARE, "cannot set TLS server name %s: %s",
 		    tls->host, gnutls_strerror(r));
-		goto fail;
+		return -1;
 	}
 	/*
 	 * The transport bounds every wait itself; GnuTLS's own overall
 	 * handshake timer would only add a second, differently worded limit.
 	 */
 	gnutls_handshake_set_timeout(tls->session, 0);
-	gnutls_transport_set_int(tls->session, fd);
-	return tls;
-
-fail:
-	tls_free(tls);
-	return NULL;
+	return 0;
 }
 
 /* The client certificate and the CRLs; both are the user's files. */
