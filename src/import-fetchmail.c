@@ -68,6 +68,8 @@ static void	set_s(char **, const char *);
 static const char *next_arg(struct fm_parser *, const char *);
 static int	parse_statement(struct fm_parser *);
 static int	parse_option(struct fm_parser *);
+static int	parse_flag(struct fm_parser *);
+static void	set_arg(struct fm_entry *, const char *, const char *);
 static void	end_server(struct fm_parser *);
 static void	add_entry(struct fm_parser *, const char *user);
 static void	note(struct fm_entry *, const char *, const char *);
@@ -352,17 +354,17 @@ add_entry(struct fm_parser *p, const char *user)
 		set_s(&e->user, user);
 }
 
+/* A word that is a whole option (keep, no ssl, ...): 1 when t was one. */
 static int
-parse_option(struct fm_parser *p)
+parse_flag(struct fm_parser *p)
 {
 	const struct token	*t = &p->t[p->i];
 	struct fm_entry		*e = p->target;
-	const char		*v, *w = t->s;
-	const char		*errstr;
+	const char		*w = t->s;
 
 	if (in_list(w, noise, sizeof noise / sizeof noise[0])) {
 		p->i++;
-		return 0;
+		return 1;
 	}
 	if (is_word(t, "no") && p->i + 1 < p->n) {
 		w = p->t[++p->i].s;
@@ -375,39 +377,31 @@ parse_option(struct fm_parser *p)
 			e->ssl = 0;
 		else
 			note(e, "no", w);
-		return 0;
+		return 1;
 	}
 	if (is_word(t, "keep") || is_word(t, "nokeep")) {
 		e->keep = is_word(t, "keep");
 		p->i++;
-		return 0;
+		return 1;
 	}
 	if (is_word(t, "ssl") || is_word(t, "sslcertck")) {
 		*(is_word(t, "ssl") ? &e->ssl : &e->sslcertck) = 1;
 		p->i++;
-		return 0;
+		return 1;
 	}
 	if (is_word(t, "uidl")) {
 		p->i++;			/* popfetch always uses UIDL */
-		return 0;
+		return 1;
 	}
-	if (t->quoted || !(is_word(t, "proto") || is_word(t, "protocol") ||
-	    is_word(t, "port") || is_word(t, "service") ||
-	    is_word(t, "timeout") || is_word(t, "pass") ||
-	    is_word(t, "password") || is_word(t, "is") || is_word(t, "to") ||
-	    is_word(t, "sslproto") || is_word(t, "sslcertfile") ||
-	    is_word(t, "sslfingerprint") || is_word(t, "mda") ||
-	    is_word(t, "smtphost") || is_word(t, "smtphosts") ||
-	    is_word(t, "limit") ||
-	    in_list(w, unmapped_arg, sizeof unmapped_arg /
-	    sizeof unmapped_arg[0]))) {
-		/* A flag we have no use for, or a word we do not know. */
-		note(e, w, NULL);
-		p->i++;
-		return 0;
-	}
-	if ((v = next_arg(p, w)) == NULL)
-		return -1;
+	return 0;
+}
+
+/* An option with its argument v. */
+static void
+set_arg(struct fm_entry *e, const char *w, const char *v)
+{
+	const char	*errstr;
+
 	if (strcasecmp(w, "proto") == 0 || strcasecmp(w, "protocol") == 0) {
 		set_s(&e->proto, v);
 		for (char *c = e->proto; *c != '\0'; c++)
@@ -442,6 +436,35 @@ parse_option(struct fm_parser *p)
 			note(e, w, v);
 	} else
 		note(e, w, v);
+}
+
+static int
+parse_option(struct fm_parser *p)
+{
+	const struct token	*t = &p->t[p->i];
+	struct fm_entry		*e = p->target;
+	const char		*v, *w = t->s;
+
+	if (parse_flag(p) == 1)
+		return 0;
+	if (t->quoted || !(is_word(t, "proto") || is_word(t, "protocol") ||
+	    is_word(t, "port") || is_word(t, "service") ||
+	    is_word(t, "timeout") || is_word(t, "pass") ||
+	    is_word(t, "password") || is_word(t, "is") || is_word(t, "to") ||
+	    is_word(t, "sslproto") || is_word(t, "sslcertfile") ||
+	    is_word(t, "sslfingerprint") || is_word(t, "mda") ||
+	    is_word(t, "smtphost") || is_word(t, "smtphosts") ||
+	    is_word(t, "limit") ||
+	    in_list(w, unmapped_arg, sizeof unmapped_arg /
+	    sizeof unmapped_arg[0]))) {
+		/* A flag we have no use for, or a word we do not know. */
+		note(e, w, NULL);
+		p->i++;
+		return 0;
+	}
+	if ((v = next_arg(p, w)) == NULL)
+		return -1;
+	set_arg(e, w, v);
 	return 0;
 }
 
