@@ -91,6 +91,8 @@ static int	run_account(const struct account *, const struct options *,
 		    struct outcome *);
 static int	run_item(void *);
 static int	run_serverinfo(struct account **, size_t);
+static int	run_accounts(struct options *, struct account **, size_t);
+static int	run_config(struct options *);
 static int	pick_jobs(const struct options *, struct account **, size_t);
 static int	run_import(const struct options *);
 static int	run_import_uids(const struct options *, const char *);
@@ -657,19 +659,98 @@ pick_jobs(const struct options *o, struct account **sel, size_t nsel)
 	return jobs;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * Run the selected accounts, up to o->jobs at once, each in a child that
+ * writes its outcome to shared memory.  One failing account does not
+ * stop the others; the exit code is the first failure in account order,
+ * however many ran at once.
+ */
+static int
+run_accounts(struct options *o, struct account **sel, size_t nsel)
 {
-	struct options	  o;
-	struct accounts	  accts;
-	struct account	**sel = NULL;
-	struct error	  err;
-	char		 *path;
 	struct outcome	 *out;
 	struct job	 *jv;
 	void		**items;
-	size_t		  nsel = 0, i;
-	int		  ex, first = EX_OK, *exs, jobs;
+	size_t		  i;
+	int		  first = EX_OK, *exs, jobs;
+
+	jobs = pick_jobs(o, sel, nsel);
+	/* Several progress lines on one terminal would overwrite each other. */
+	o->progress = jobs <= 1 && o->mode == FETCH_RUN &&
+	    o->level >= LOG_NORMAL && isatty(STDERR_FILENO);
+	out = mmap(NULL, nsel * sizeof *out, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (out == MAP_FAILED) {
+		log_error(NULL, "mmap: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	memset(out, 0, nsel * sizeof *out);
+	jv = xcalloc(nsel, sizeof *jv);
+	items = xcalloc(nsel, sizeof *items);
+	for (i = 0; i < nsel; i++) {
+		jv[i].a = sel[i];
+		jv[i].o = o;
+		jv[i].out = &out[i];
+		items[i] = &jv[i];
+	}
+	exs = xcalloc(nsel, sizeof *exs);
+	/* SIGTERM, SIGINT, SIGHUP: stop at once, keeping what is delivered. */
+	daemon_catch_signals(0);
+	runner_run(items, nsel, jobs, run_item, exs, &daemon_stop);
+	for (i = 0; i < nsel; i++) {
+		/* A child that died left no outcome: the runner's code counts. */
+		out[i].ex = exs[i];
+		if (exs[i] != EX_OK && out[i].msg[0] == '\0')
+			snprintf(out[i].msg, sizeof out[i].msg, daemon_stop ?
+			    "not fetched: stopped by a signal" : "the run of "
+			    "this account ended abnormally");
+		if (exs[i] != EX_OK && first == EX_OK)
+			first = exs[i];
+	}
+	if (o->json)
+		print_json(sel, out, nsel, first);
+	munmap(out, nsel * sizeof *out);
+	free(exs);
+	free(items);
+	free(jv);
+	return first;
+}
+
+/* The configuration's accounts, as the command line selects them. */
+static int
+run_config(struct options *o)
+{
+	struct accounts	  accts;
+	struct account	**sel = NULL;
+	struct error	  err;
+	size_t		  nsel = 0;
+	int		  ex;
+
+	TAILQ_INIT(&accts);
+	error_clear(&err);
+	if (config_load(o->path, &accts, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		ex = err.ex != 0 ? err.ex : EX_CONFIG;
+	} else if ((ex = select_accounts(&accts, o, o->path, &sel,
+	    &nsel)) != EX_OK)
+		;
+	else if (o->serverinfo)
+		ex = run_serverinfo(sel, nsel);
+	else
+		ex = run_accounts(o, sel, nsel);
+	if (ex != EX_OK && o->json && sel == NULL)
+		print_json(NULL, NULL, 0, ex);
+	free(sel);
+	accounts_free(&accts);
+	return ex;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options	o;
+	char		*path;
+	int		 ex;
 
 	/* A peer that goes away must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -691,89 +772,12 @@ main(int argc, char **argv)
 
 	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
 	o.path = path;
-	if (o.import_uids != NULL) {
+	if (o.import_uids != NULL)
 		ex = run_import_uids(&o, path);
-		free(path);
-		return ex;
-	}
-	if (o.interval > 0) {
+	else if (o.interval > 0)
 		ex = run_daemon(&o);
-		free(path);
-		return ex;
-	}
-	TAILQ_INIT(&accts);
-	error_clear(&err);
-	if (config_load(path, &accts, &err) == -1) {
-		log_error(NULL, "%s", err.msg);
-		accounts_free(&accts);
-		free(path);
-		ex = err.ex != 0 ? err.ex : EX_CONFIG;
-		if (o.json)
-			print_json(NULL, NULL, 0, ex);
-		return ex;
-	}
-	if ((ex = select_accounts(&accts, &o, path, &sel, &nsel)) != EX_OK) {
-		accounts_free(&accts);
-		free(path);
-		if (o.json)
-			print_json(NULL, NULL, 0, ex);
-		return ex;
-	}
-	if (o.serverinfo) {
-		first = run_serverinfo(sel, nsel);
-		free(sel);
-		accounts_free(&accts);
-		free(path);
-		return first;
-	}
-	/*
-	 * One failing account does not stop the others; the exit code is the
-	 * first failure in account order, however many ran at once.
-	 */
-	jobs = pick_jobs(&o, sel, nsel);
-	/* Several progress lines on one terminal would overwrite each other. */
-	o.progress = jobs <= 1 && o.mode == FETCH_RUN && o.level >= LOG_NORMAL &&
-	    isatty(STDERR_FILENO);
-	out = mmap(NULL, nsel * sizeof *out, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (out == MAP_FAILED) {
-		log_error(NULL, "mmap: %s", strerror(errno));
-		free(sel);
-		accounts_free(&accts);
-		free(path);
-		return EX_OSERR;
-	}
-	memset(out, 0, nsel * sizeof *out);
-	jv = xcalloc(nsel, sizeof *jv);
-	items = xcalloc(nsel, sizeof *items);
-	for (i = 0; i < nsel; i++) {
-		jv[i].a = sel[i];
-		jv[i].o = &o;
-		jv[i].out = &out[i];
-		items[i] = &jv[i];
-	}
-	exs = xcalloc(nsel, sizeof *exs);
-	/* SIGTERM, SIGINT, SIGHUP: stop at once, keeping what is delivered. */
-	daemon_catch_signals(0);
-	runner_run(items, nsel, jobs, run_item, exs, &daemon_stop);
-	for (i = 0; i < nsel; i++) {
-		/* A child that died left no outcome: the runner's code counts. */
-		out[i].ex = exs[i];
-		if (exs[i] != EX_OK && out[i].msg[0] == '\0')
-			snprintf(out[i].msg, sizeof out[i].msg, daemon_stop ?
-			    "not fetched: stopped by a signal" : "the run of "
-			    "this account ended abnormally");
-		if (exs[i] != EX_OK && first == EX_OK)
-			first = exs[i];
-	}
-	if (o.json)
-		print_json(sel, out, nsel, first);
-	munmap(out, nsel * sizeof *out);
-	free(exs);
-	free(items);
-	free(jv);
-	free(sel);
-	accounts_free(&accts);
+	else
+		ex = run_config(&o);
 	free(path);
-	return first;
+	return ex;
 }
