@@ -82,6 +82,8 @@ static int	parse_options(int, char **, struct options *);
 static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
 static int	set_mode(struct options *, enum fetch_mode);
+static int	option_arg(int, int, char **, struct options *);
+static int	check_options(const struct options *);
 static int	parse_retry(const char *, int *);
 static int	fetch_one(const struct account *, void *, struct error *);
 static int	load_accounts(void *, struct accounts *, struct account ***,
@@ -177,7 +179,6 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "daemon",	required_argument,	NULL, 'D' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	const char	*errstr;
 	int		 c;
 
 	memset(o, 0, sizeof *o);
@@ -201,43 +202,16 @@ parse_options(int argc, char **argv, struct options *o)
 			o->json = 1;
 			break;
 		case 'I':
-			o->import = 1;
-			/* Also "--import-fetchmailrc FILE", not only "=FILE". */
-			if (optarg == NULL && optind < argc &&
-			    argv[optind][0] != '-')
-				optarg = argv[optind++];
-			o->import_file = optarg;
-			break;
 		case 'U':
-			o->import_uids = optarg;
+		case 'C':
+		case 'r':
+		case 'D':
+		case 'j':
+			if (option_arg(c, argc, argv, o) == -1)
+				return -1;
 			break;
 		case 'a':
 			o->all = 1;
-			break;
-		case 'C':
-			o->config = optarg;
-			break;
-		case 'r':
-			if (parse_retry(optarg, &o->retries) == -1)
-				return -1;
-			break;
-		case 'D':
-			if ((o->interval = daemon_parse_interval(optarg)) == -1) {
-				log_error(NULL, "--daemon: invalid interval "
-				    "'%.32s': use a number with s, m, h or d, "
-				    "such as 5m", optarg);
-				return -1;
-			}
-			break;
-		case 'j':
-			o->jobs = (int)strtonum(optarg, 1, RUNNER_JOBS_MAX,
-			    &errstr);
-			if (errstr != NULL) {
-				log_error(NULL, "-j %s: the number of accounts "
-				    "at once must be from 1 to %d", optarg,
-				    RUNNER_JOBS_MAX);
-				return -1;
-			}
 			break;
 		case 'q':
 			o->level = LOG_QUIET;
@@ -264,6 +238,13 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	o->names = argv + optind;
 	o->nnames = argc - optind;
+	return check_options(o);
+}
+
+/* Options that cannot go together, each with a line that says why. */
+static int
+check_options(const struct options *o)
+{
 	if (o->retries > 0 && o->interval > 0) {
 		log_error(NULL, "--retry and --daemon cannot be combined "
 		    "(--daemon retries by itself)");
@@ -298,6 +279,48 @@ parse_options(int argc, char **argv, struct options *o)
 		log_error(NULL, "-S cannot be combined with -s, -l, -n, --json "
 		    "or --import-fetchmailrc");
 		return -1;
+	}
+	return 0;
+}
+
+/* An option with an argument (optarg). */
+static int
+option_arg(int c, int argc, char **argv, struct options *o)
+{
+	const char	*errstr;
+
+	switch (c) {
+	case 'I':
+		o->import = 1;
+		/* Also "--import-fetchmailrc FILE", not only "=FILE". */
+		if (optarg == NULL && optind < argc && argv[optind][0] != '-')
+			optarg = argv[optind++];
+		o->import_file = optarg;
+		break;
+	case 'U':
+		o->import_uids = optarg;
+		break;
+	case 'C':
+		o->config = optarg;
+		break;
+	case 'r':
+		return parse_retry(optarg, &o->retries);
+	case 'D':
+		if ((o->interval = daemon_parse_interval(optarg)) == -1) {
+			log_error(NULL, "--daemon: invalid interval '%.32s': "
+			    "use a number with s, m, h or d, such as 5m",
+			    optarg);
+			return -1;
+		}
+		break;
+	case 'j':
+		o->jobs = (int)strtonum(optarg, 1, RUNNER_JOBS_MAX, &errstr);
+		if (errstr != NULL) {
+			log_error(NULL, "-j %s: the number of accounts at once "
+			    "must be from 1 to %d", optarg, RUNNER_JOBS_MAX);
+			return -1;
+		}
+		break;
 	}
 	return 0;
 }
