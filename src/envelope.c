@@ -122,3 +122,15 @@ envelope_shell_quote(const char *s)
 	buf_add(&b, "'", 1);
 	return b.data;
 }
+
+char *
+envelope_sender_of(const char *hdr, size_t len, uint64_t msgsize)
+{
+	const char	*end;
+	char		*s = NULL;
+
+	end = len > 0 && hdr[0] == '\n' ? hdr : memmem(hdr, len, "\n\n", 2);
+	if (len > 0 && (end != NULL || msgsize <= ENVELOPE_HEADER_MAX))
+		s = envelope_sender(hdr, len);
+	return s != NULL ? s : xstrdup(ENVELOPE_UNKNOWN);
+}

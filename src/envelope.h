@@ -11,6 +11,7 @@
 #define POPFETCH_ENVELOPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A header section larger than this gets ENVELOPE_UNKNOWN. */
 #define ENVELOPE_HEADER_MAX	(1024 * 1024)
@@ -28,6 +29,13 @@
  * characters.  The result may hold spaces and shell syntax.
  */
 char	*envelope_sender(const char *hdr, size_t len);
+/*
+ * The same for the first len bytes hdr of a message of msgsize bytes
+ * (len at most ENVELOPE_HEADER_MAX): a header section that does not end
+ * within them is not trusted for an address.  Always an allocated
+ * string: ENVELOPE_UNKNOWN when there is no usable address.
+ */
+char	*envelope_sender_of(const char *hdr, size_t len, uint64_t msgsize);
 
 /*
  * s as one word for /bin/sh: in single quotes, each ' written as '\''.

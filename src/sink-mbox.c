@@ -89,8 +89,7 @@ static int	mb_find(struct sink *, const char *, struct error *);
 static int	probe(struct mbox *, const struct journal_entry *,
 		    struct error *);
 static int	check_file(const char *, struct error *);
-static int	emit(struct mbox *, const char *, size_t, struct error *);
-static int	emit_cb(void *, const char *, size_t, struct error *);
+static int	emit(void *, const char *, size_t, struct error *);
 static void	keep_header(struct mbox *, const char *, size_t);
 static char	*from_line(struct mbox *);
 static int	separator(struct mbox *, off_t, const char **,
@@ -190,25 +189,21 @@ mb_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
 	m->hdrlen = 0;
 	m->hdrdone = 0;
 	m->rawlen = 0;
-	mboxrd_init(&m->q, emit_cb, m);
+	mboxrd_init(&m->q, emit, m);
 	m->last = '\n';
 	return 0;
 }
 
-/* Quoted bytes go to the spool and into the message's hash. */
+/* Quoted bytes (arg: the mbox) go to the spool and into the hash. */
 static int
-emit(struct mbox *m, const char *p, size_t n, struct error *err)
+emit(void *arg, const char *p, size_t n, struct error *err)
 {
+	struct mbox	*m = arg;
+
 	if (n == 0)
 		return 0;
 	gnutls_hash(m->hash, p, n);
 	return spool_write(&m->sp, p, n, err);
-}
-
-static int
-emit_cb(void *arg, const char *p, size_t n, struct error *err)
-{
-	return emit(arg, p, n, err);
 }
 
 /* The header section, kept until its end for the envelope sender. */
@@ -252,25 +247,16 @@ mb_write(struct sink *s, const char *p, size_t n, struct error *err)
 static char *
 from_line(struct mbox *m)
 {
-	char		 date[32], *sender = NULL, *line;
-	const char	*end;
+	char		 date[32], *sender, *line;
 	time_t		 now = time(NULL);
 	struct tm	 tm;
 
-	/* A header with no end in sight is not trusted for an address. */
-	end = m->hdrlen > 0 && m->hdr[0] == '\n' ? m->hdr :
-	    memmem(m->hdr, m->hdrlen, "\n\n", 2);
-	if (m->hdrlen > 0 && (end != NULL || m->rawlen <= ENVELOPE_HEADER_MAX))
-		sender = envelope_sender(m->hdr, m->hdrlen);
+	sender = envelope_sender_of(m->hdr, m->hdrlen, m->rawlen);
 	/* The From_ line is split at blanks: such an address cannot go there. */
-	if (sender != NULL && strpbrk(sender, " \t") != NULL) {
-		free(sender);
-		sender = NULL;
-	}
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
-	xasprintf(&line, "From %s %s\n", sender != NULL ? sender :
-	    ENVELOPE_UNKNOWN, date);
+	xasprintf(&line, "From %s %s\n", strpbrk(sender, " \t") == NULL ?
+	    sender : ENVELOPE_UNKNOWN, date);
 	free(sender);
 	return line;
 }

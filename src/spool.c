@@ -156,7 +156,7 @@ spool_pread(struct spool *sp, char *p, size_t n, uint64_t off,
 char *
 spool_sender(struct spool *sp, struct error *err)
 {
-	char	*hdr, *s = NULL, *end;
+	char	*hdr, *s = NULL;
 	size_t	 len = 0, want;
 	ssize_t	 n;
 
@@ -172,12 +172,7 @@ spool_sender(struct spool *sp, struct error *err)
 		len += (size_t)n;
 	}
 	hdr[len] = '\0';
-	/* A header with no end in sight is not trusted for an address. */
-	end = len > 0 && hdr[0] == '\n' ? hdr : memmem(hdr, len, "\n\n", 2);
-	if (end != NULL || sp->size <= ENVELOPE_HEADER_MAX)
-		s = envelope_sender(hdr, len);
-	if (s == NULL)
-		s = xstrdup(ENVELOPE_UNKNOWN);
+	s = envelope_sender_of(hdr, len, sp->size);
 out:
 	free(hdr);
 	return s;
