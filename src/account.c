@@ -1,47 +1,171 @@
-/* account.c -- account defaults, inheritance, validation, passwords. */
+/* account.c -- the keys, account defaults, inheritance, validation. */
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
+#include <stddef.h>
 #include <pwd.h>
-#include <readpassphrase.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "account.h"
 #include "buf.h"
 #include "error.h"
-#include "netrc.h"
-#include "proc.h"
 #include "xmalloc.h"
 
 #define DEFAULT_TIMEOUT	180
 #define DEFAULT_MDA_TIMEOUT	300
 #define DEFAULT_LOCK_WAIT	5
-/* Longer than any password; it bounds what we keep of passwordeval. */
-#define PASSWORD_MAX	4096
-/* Time to type a passphrase when passwordeval can prompt on a terminal. */
-#define PASSWORDEVAL_TTY_WAIT	600
+#define TIMEOUT_MAX	3600
+
+#define STR(m)	{ FIELD_STRING, offsetof(struct account, m), 0 }
+#define VAL(m)	{ FIELD_VALUE, offsetof(struct account, m), \
+		  sizeof ((struct account *)0)->m }
+#define KEY(n, k, ...)	.name = n, .kind = KEY_##k, .field = { __VA_ARGS__ }
+#define ON_OFF		.want = "on or off", .bare = "on"
+#define SIZE_WANT	"a size in bytes, optionally with k, M or G, or off"
+#define UNSUPPORTED(n)	.name = n, .kind = KEY_UNSUPPORTED
+
+static const struct key_choice pipelining_words[] = {
+	/*
+	 * mpop's `on` pipelines even where the server does not say it can;
+	 * popfetch pipelines only where CAPA offers it.
+	 */
+	{ "auto", 1 }, { "on", 1 }, { "off", 0 }, { NULL, 0 }
+};
+
+/*
+ * Every key; the order is the order of the `set` bits.  mpop's own keys
+ * keep mpop's meaning, and where mpop lets a key stand alone (`bare`) or
+ * takes a word for "none", so do we.
+ */
+const struct account_key account_keys[] = {
+	{ KEY("host", STRING, STR(host)), .want = "a host name" },
+	{ KEY("port", NUMBER, VAL(port)), .want = "a number from 1 to 65535",
+	    .min = 1, .max = 65535 },
+	{ KEY("tls", BOOL, VAL(tls)), ON_OFF },
+	{ KEY("tls_starttls", BOOL, VAL(tls_starttls)), ON_OFF },
+	{ KEY("tls_trust_file", PATH, STR(tls_trust_file)),
+	    .want = "a file name or 'system'", .bare = "system",
+	    .none = "system" },
+	{ KEY("tls_fingerprint", FINGERPRINT,
+	    VAL(has_fingerprint), VAL(tls_fingerprint)),
+	    .want = "a SHA-256 fingerprint: 32 hex bytes separated by colons",
+	    .bare = "" },
+	{ KEY("tls_certcheck", BOOL, VAL(tls_certcheck)), ON_OFF },
+	/* mpop: written alone, user, password and the rest unset. */
+	{ KEY("user", STRING, STR(user)), .want = "a user name", .bare = "" },
+	{ KEY("password", SECRET, STR(password)), .want = "a password",
+	    .bare = "" },
+	{ KEY("passwordeval", STRING, STR(passwordeval)), .want = "a command",
+	    .bare = "" },
+	{ KEY("auth", AUTH, VAL(auth)),
+	    .want = "auto, user, apop, plain, login, cram-md5, scram-sha-1, "
+	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
+	    "oauthbearer, external or gssapi", .bare = "on" },
+	{ KEY("delivery", DELIVERY, VAL(delivery), STR(delivery_arg)),
+	    .want = "maildir DIR, mbox FILE or mda COMMAND" },
+	{ KEY("keep", KEEP, VAL(keep), VAL(keep_days)),
+	    .want = "on, off, or a number of days from 1 to 36500 such as 14d",
+	    .bare = "on", .min = 1, .max = 36500 },
+	{ KEY("uidls_file", PATH, STR(uidls_file)), .want = "a file name" },
+	/*
+	 * mpop's `timeout off` waits forever; a fetcher run from cron must
+	 * not hang, so off is the longest timeout we allow.
+	 */
+	{ KEY("timeout", NUMBER, VAL(timeout)),
+	    .want = "a number of seconds from 1 to 3600, or off",
+	    .none = "off", .none_value = TIMEOUT_MAX, .min = 1,
+	    .max = TIMEOUT_MAX },
+	{ KEY("skipsize", SIZE, VAL(skipsize)), .want = SIZE_WANT },
+	{ KEY("killsize", SIZE, VAL(killsize)), .want = SIZE_WANT },
+	{ KEY("fetch_limit", NUMBER, VAL(fetch_limit)),
+	    .want = "a number of messages from 1 to 1000000, or off",
+	    .none = "off", .min = 1, .max = 1000000 },
+	{ KEY("fetch_size_limit", SIZE, VAL(fetch_size_limit)),
+	    .want = SIZE_WANT },
+	/* mpop: `filter` with no command turns filtering off. */
+	{ KEY("filter", STRING, STR(filter)), .want = "a command, or off",
+	    .bare = "off", .none = "off" },
+	{ KEY("logfile", PATH, STR(logfile)), .want = "a file name, or off",
+	    .bare = "off", .none = "off" },
+	{ KEY("syslog", SYSLOG, VAL(syslog)), .want = "off, on, or a "
+	    "facility: mail, user, daemon, local0..local7", .bare = "on" },
+	/* How the whole run goes, not a property of one account. */
+	{ KEY("jobs", NUMBER, VAL(jobs)),
+	    .want = "a number of accounts from 1 to 64", .min = 1, .max = 64,
+	    .defaults_only = 1 },
+	{ KEY("tls_priorities", STRING, STR(tls_priorities)),
+	    .want = "a GnuTLS priority string", .bare = "" },
+	{ KEY("tls_cert_file", PATH, STR(tls_cert_file)),
+	    .want = "a file name", .bare = "" },
+	{ KEY("tls_key_file", PATH, STR(tls_key_file)),
+	    .want = "a file name", .bare = "" },
+	{ KEY("tls_crl_file", PATH, STR(tls_crl_file)),
+	    .want = "a file name", .bare = "" },
+	{ KEY("received_header", BOOL, VAL(received_header)), ON_OFF },
+	{ KEY("mda_timeout", NUMBER, VAL(mda_timeout)),
+	    .want = "a number of seconds from 1 to 3600", .min = 1,
+	    .max = TIMEOUT_MAX },
+	{ KEY("lock_wait", NUMBER, VAL(lock_wait)),
+	    .want = "a number of seconds from 0 to 3600", .min = 0,
+	    .max = 3600 },
+	{ KEY("only_new", BOOL, VAL(only_new)), ON_OFF },
+	{ KEY("pipelining", CHOICE, VAL(pipelining)),
+	    .want = "auto, on or off", .bare = "on",
+	    .choices = pipelining_words },
+	/* mpop: no value means GnuTLS's default. */
+	{ KEY("tls_min_dh_prime_bits", NUMBER, VAL(tls_min_dh_prime_bits)),
+	    .want = "a number of bits from 512 to 16384", .bare = "0",
+	    .none = "0", .min = 512, .max = 16384 },
+	/* mpop: no value means no particular address. */
+	{ KEY("source_ip", ADDRESS, STR(source_ip)),
+	    .want = "an IPv4 or IPv6 address", .bare = "" },
+	/* mpop: no value means no proxy, or the default port 1080. */
+	{ KEY("proxy_host", STRING, STR(proxy_host)),
+	    .want = "a host name or address", .bare = "" },
+	{ KEY("proxy_port", NUMBER, VAL(proxy_port)),
+	    .want = "a number from 1 to 65535", .bare = "0", .none = "0",
+	    .min = 1, .max = 65535 },
+	/* Not in mpop: the proxy's own login (RFC 1929), e.g. for Tor. */
+	{ KEY("proxy_user", STRING, STR(proxy_user)), .want = "a user name",
+	    .bare = "" },
+	{ KEY("proxy_password", SECRET, STR(proxy_password)),
+	    .want = "a password", .bare = "" },
+
+	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
+	{ KEY("tls_force_sslv3", IGNORED, { 0 }), ON_OFF },
+
+	/* mpop keys that popfetch does not support, and what to do. */
+	{ UNSUPPORTED("socket"),
+	    .want = "popfetch connects over TCP only; use host and port" },
+	{ UNSUPPORTED("domain"),
+	    .want = "it is an SMTP (msmtp) key with no meaning for POP3; "
+	    "remove the line" },
+	{ UNSUPPORTED("ntlmdomain"),
+	    .want = "NTLM is not supported; remove the line and use an auth "
+	    "method the server offers (see popfetch --serverinfo)" },
+	{ UNSUPPORTED("tls_host_override"),
+	    .want = "pin the server's certificate with tls_fingerprint "
+	    "instead" },
+	{ UNSUPPORTED("eval"),
+	    .want = "write the lines its command prints into the file "
+	    "instead (for a password, use passwordeval)" },
+	{ UNSUPPORTED("tls_nocertcheck"),
+	    .want = "write 'tls_certcheck off' instead" },
+};
+const size_t	account_nkeys = sizeof account_keys / sizeof account_keys[0];
+_Static_assert(sizeof account_keys / sizeof account_keys[0] <= 64,
+    "the set mask of struct account is a uint64_t");
 
 static char	*strdup_or_null(const char *);
 static void	 replace_str(char **, const char *);
-static void	 inherit_key(struct account *, const struct account *,
-		    enum account_key);
+static void	 each_string(struct account *, void (*)(char **));
+static void	 dup_string(char **);
+static void	 free_string(char **);
 static void	 add_path_part(struct buf *, const char *);
-static char	*run_passwordeval(const struct account *, struct error *);
-static char	*prompt_password(const struct account *, struct error *);
-static void	 exec_passwordeval(int, const char *, int)
-		    __attribute__((noreturn));
-static int	 read_bounded(int, char *, size_t *, size_t *, long long,
-		    int *);
-static int	 reap_bounded(pid_t, int, long long, int *);
 
 struct account *
 account_new(const char *name, const char *file, int line)
@@ -77,23 +201,7 @@ account_copy(const struct account *src, const char *name, const char *file,
 	a->name = xstrdup(name);
 	a->file = strdup_or_null(file);
 	a->line = line;
-	a->host = strdup_or_null(src->host);
-	a->tls_trust_file = strdup_or_null(src->tls_trust_file);
-	a->user = strdup_or_null(src->user);
-	a->password = strdup_or_null(src->password);
-	a->passwordeval = strdup_or_null(src->passwordeval);
-	a->delivery_arg = strdup_or_null(src->delivery_arg);
-	a->uidls_file = strdup_or_null(src->uidls_file);
-	a->filter = strdup_or_null(src->filter);
-	a->logfile = strdup_or_null(src->logfile);
-	a->tls_priorities = strdup_or_null(src->tls_priorities);
-	a->tls_cert_file = strdup_or_null(src->tls_cert_file);
-	a->tls_key_file = strdup_or_null(src->tls_key_file);
-	a->tls_crl_file = strdup_or_null(src->tls_crl_file);
-	a->source_ip = strdup_or_null(src->source_ip);
-	a->proxy_host = strdup_or_null(src->proxy_host);
-	a->proxy_user = strdup_or_null(src->proxy_user);
-	a->proxy_password = strdup_or_null(src->proxy_password);
+	each_string(a, dup_string);
 	memset(&a->entry, 0, sizeof a->entry);
 	return a;
 }
@@ -105,147 +213,79 @@ account_copy(const struct account *src, const char *name, const char *file,
 void
 account_inherit(struct account *dst, const struct account *src)
 {
-	int	k;
+	const struct account_key	*k;
+	const struct key_field		*f;
+	const char			*from;
+	char				*to;
 
-	for (k = 0; k < AK__COUNT; k++) {
-		if (src->set & (UINT64_C(1) << k))
-			inherit_key(dst, src, k);
+	for (k = account_keys; k < account_keys + account_nkeys; k++) {
+		if ((src->set & account_key_bit(k)) == 0)
+			continue;
+		for (f = k->field; f < k->field + 2; f++) {
+			to = (char *)dst + f->at;
+			from = (const char *)src + f->at;
+			if (f->type == FIELD_STRING)
+				replace_str((char **)to, *(char *const *)from);
+			else if (f->type == FIELD_VALUE)
+				memcpy(to, from, f->size);
+		}
 	}
 	dst->set |= src->set;
 }
 
-static void
-inherit_key(struct account *dst, const struct account *src,
-    enum account_key k)
+const struct account_key *
+account_key_find(const char *name)
 {
-	switch (k) {
-	case AK_HOST:
-		replace_str(&dst->host, src->host);
-		break;
-	case AK_PORT:
-		dst->port = src->port;
-		break;
-	case AK_TLS:
-		dst->tls = src->tls;
-		break;
-	case AK_TLS_STARTTLS:
-		dst->tls_starttls = src->tls_starttls;
-		break;
-	case AK_TLS_TRUST_FILE:
-		replace_str(&dst->tls_trust_file, src->tls_trust_file);
-		break;
-	case AK_TLS_FINGERPRINT:
-		dst->has_fingerprint = src->has_fingerprint;
-		memcpy(dst->tls_fingerprint, src->tls_fingerprint,
-		    sizeof dst->tls_fingerprint);
-		break;
-	case AK_TLS_CERTCHECK:
-		dst->tls_certcheck = src->tls_certcheck;
-		break;
-	case AK_USER:
-		replace_str(&dst->user, src->user);
-		break;
-	case AK_PASSWORD:
-		replace_str(&dst->password, src->password);
-		break;
-	case AK_PASSWORDEVAL:
-		replace_str(&dst->passwordeval, src->passwordeval);
-		break;
-	case AK_AUTH:
-		dst->auth = src->auth;
-		break;
-	case AK_DELIVERY:
-		dst->delivery = src->delivery;
-		replace_str(&dst->delivery_arg, src->delivery_arg);
-		break;
-	case AK_KEEP:
-		dst->keep = src->keep;
-		dst->keep_days = src->keep_days;
-		break;
-	case AK_UIDLS_FILE:
-		replace_str(&dst->uidls_file, src->uidls_file);
-		break;
-	case AK_TIMEOUT:
-		dst->timeout = src->timeout;
-		break;
-	case AK_SKIPSIZE:
-		dst->skipsize = src->skipsize;
-		break;
-	case AK_KILLSIZE:
-		dst->killsize = src->killsize;
-		break;
-	case AK_FETCH_LIMIT:
-		dst->fetch_limit = src->fetch_limit;
-		break;
-	case AK_FETCH_SIZE_LIMIT:
-		dst->fetch_size_limit = src->fetch_size_limit;
-		break;
-	case AK_FILTER:
-		replace_str(&dst->filter, src->filter);
-		break;
-	case AK_LOGFILE:
-		replace_str(&dst->logfile, src->logfile);
-		break;
-	case AK_SYSLOG:
-		dst->syslog = src->syslog;
-		break;
-	case AK_JOBS:
-		dst->jobs = src->jobs;
-		break;
-	case AK_TLS_PRIORITIES:
-		replace_str(&dst->tls_priorities, src->tls_priorities);
-		break;
-	case AK_TLS_CERT_FILE:
-		replace_str(&dst->tls_cert_file, src->tls_cert_file);
-		break;
-	case AK_TLS_KEY_FILE:
-		replace_str(&dst->tls_key_file, src->tls_key_file);
-		break;
-	case AK_TLS_CRL_FILE:
-		replace_str(&dst->tls_crl_file, src->tls_crl_file);
-		break;
-	case AK_RECEIVED_HEADER:
-		dst->received_header = src->received_header;
-		break;
-	case AK_MDA_TIMEOUT:
-		dst->mda_timeout = src->mda_timeout;
-		break;
-	case AK_LOCK_WAIT:
-		dst->lock_wait = src->lock_wait;
-		break;
-	case AK_ONLY_NEW:
-		dst->only_new = src->only_new;
-		break;
-	case AK_PIPELINING:
-		dst->pipelining = src->pipelining;
-		break;
-	case AK_TLS_MIN_DH_PRIME_BITS:
-		dst->tls_min_dh_prime_bits = src->tls_min_dh_prime_bits;
-		break;
-	case AK_SOURCE_IP:
-		replace_str(&dst->source_ip, src->source_ip);
-		break;
-	case AK_PROXY_HOST:
-		replace_str(&dst->proxy_host, src->proxy_host);
-		break;
-	case AK_PROXY_PORT:
-		dst->proxy_port = src->proxy_port;
-		break;
-	case AK_PROXY_USER:
-		replace_str(&dst->proxy_user, src->proxy_user);
-		break;
-	case AK_PROXY_PASSWORD:
-		replace_str(&dst->proxy_password, src->proxy_password);
-		break;
-	case AK__COUNT:
-		fatalx("inherit_key: no such key");
+	size_t	i;
+
+	for (i = 0; i < account_nkeys; i++) {
+		if (strcmp(account_keys[i].name, name) == 0)
+			return &account_keys[i];
 	}
+	return NULL;
+}
+
+uint64_t
+account_key_bit(const struct account_key *k)
+{
+	return UINT64_C(1) << (k - account_keys);
+}
+
+void *
+account_field(struct account *a, const struct account_key *k, int i)
+{
+	return (char *)a + k->field[i].at;
 }
 
 static char *
 strdup_or_null(const char *s)
 {
 	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Call fn on every string field of a that a key owns. */
+static void
+each_string(struct account *a, void (*fn)(char **))
+{
+	const struct account_key	*k;
+	const struct key_field		*f;
+
+	for (k = account_keys; k < account_keys + account_nkeys; k++)
+		for (f = k->field; f < k->field + 2; f++)
+			if (f->type == FIELD_STRING)
+				fn((char **)((char *)a + f->at));
+}
+
+static void
+dup_string(char **s)
+{
+	*s = strdup_or_null(*s);
+}
+
+static void
+free_string(char **s)
+{
+	freezero_str(*s);
 }
 
 /* Every string may be the password, so old values are always zeroed. */
@@ -263,23 +303,8 @@ account_free(struct account *a)
 		return;
 	free(a->name);
 	free(a->file);
-	free(a->host);
-	free(a->tls_trust_file);
-	free(a->user);
-	freezero_str(a->password);
-	free(a->passwordeval);
-	free(a->delivery_arg);
-	free(a->uidls_file);
-	free(a->filter);
-	free(a->logfile);
-	free(a->tls_priorities);
-	free(a->tls_cert_file);
-	free(a->tls_key_file);
-	free(a->tls_crl_file);
-	free(a->source_ip);
-	free(a->proxy_host);
-	free(a->proxy_user);
-	freezero_str(a->proxy_password);
+	/* Every string may be the password, so all are zeroed. */
+	each_string(a, free_string);
 	free(a);
 }
 
@@ -399,232 +424,4 @@ account_uidls_path(const struct account *a)
 	if (b.data == NULL)
 		return xstrdup("");
 	return b.data;
-}
-
-char *
-account_password(const struct account *a, struct error *err)
-{
-	char	*pw = NULL, *path;
-	int	 rc;
-
-	if (a->password != NULL)
-		return xstrdup(a->password);
-	if (a->passwordeval != NULL)
-		return run_passwordeval(a, err);
-	xasprintf(&path, "%s/.netrc", account_home_dir());
-	rc = netrc_lookup(path, a->host, a->user, &pw, err);
-	free(path);
-	if (rc == -1)
-		return NULL;
-	if (rc == 1)
-		return pw;
-	if (isatty(STDIN_FILENO))
-		return prompt_password(a, err);
-	error_set(err, EX_CONFIG, "no password (set password or "
-	    "passwordeval, add %s to ~/.netrc, or run popfetch from a "
-	    "terminal to be asked)", a->host != NULL ? a->host : "the host");
-	return NULL;
-}
-
-/* The last source: ask on the terminal, never echoing. */
-static char *
-prompt_password(const struct account *a, struct error *err)
-{
-	char	 buf[PASSWORD_MAX], *prompt, *pw = NULL;
-
-	xasprintf(&prompt, "popfetch: password for %s@%s (account %s): ",
-	    a->user, a->host, a->name);
-	if (readpassphrase(prompt, buf, sizeof buf, RPP_REQUIRE_TTY) == NULL)
-		error_set(err, EX_CONFIG, "cannot read a password "
-		    "from the terminal: %s", strerror(errno));
-	else if (buf[0] == '\0')
-		error_set(err, EX_CONFIG, "no password given");
-	else
-		pw = xstrdup(buf);
-	explicit_bzero(buf, sizeof buf);
-	free(prompt);
-	return pw;
-}
-
-/*
- * Run passwordeval through /bin/sh and keep the first line of its output.
- * stdin and stderr stay the user's so that gpg and friends can prompt.  The
- * output is read to the end so that the command never dies of SIGPIPE, but
- * only the first PASSWORD_MAX bytes are kept, and zeroed afterwards.
- *
- * A command that hangs (a locked keyring, a network helper that never
- * answers) must not hold a run from cron, and with it the account lock:
- * it gets the account's `timeout`, or PASSWORDEVAL_TTY_WAIT when stdin is
- * a terminal so that a passphrase can be typed.  Without a terminal the
- * command runs in a process group of its own, and the whole group is
- * killed at the bound; on a terminal it must stay in the foreground group
- * to read from it, so only the shell is killed.
- */
-static char *
-run_passwordeval(const struct account *a, struct error *err)
-{
-	char		 out[PASSWORD_MAX], *pw = NULL, *nl;
-	int		 pfd[2] = { -1, -1 }, status, read_errno = 0;
-	int		 tty, bound, own_group, rc;
-	size_t		 len = 0, dropped = 0;
-	long long	 deadline;
-	pid_t		 pid;
-
-	tty = isatty(STDIN_FILENO);
-	bound = a->timeout;
-	if (tty && bound < PASSWORDEVAL_TTY_WAIT)
-		bound = PASSWORDEVAL_TTY_WAIT;
-	own_group = !tty;
-	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		error_set(err, EX_OSERR, "passwordeval: pipe: %s",
-		    strerror(errno));
-		goto out;
-	}
-	deadline = proc_now_ms() + (long long)bound * 1000;
-	if ((pid = fork()) == -1) {
-		error_set(err, EX_OSERR, "passwordeval: fork: %s",
-		    strerror(errno));
-		goto out;
-	}
-	if (pid == 0)
-		exec_passwordeval(pfd[1], a->passwordeval, own_group);
-	if (own_group)
-		(void)setpgid(pid, pid);	/* no race with the child's own */
-	close(pfd[1]);
-	pfd[1] = -1;
-
-	/* A failed read gives the child no more time: kill it at once. */
-	rc = read_bounded(pfd[0], out, &len, &dropped, deadline, &read_errno);
-	if (reap_bounded(pid, own_group, rc == -1 ? 0 : deadline,
-	    &status) == -1 || rc == -1) {
-		if (read_errno != 0)
-			error_set(err, EX_OSERR, "passwordeval: "
-			    "%s", strerror(read_errno));
-		else
-			error_set(err, EX_TEMPFAIL, "passwordeval "
-			    "command did not finish within %d seconds and was "
-			    "killed; nothing was fetched (check the command, "
-			    "or raise timeout)", bound);
-		goto out;
-	}
-
-	if (WIFSIGNALED(status)) {
-		error_set(err, EX_CONFIG, "passwordeval command "
-		    "failed (killed by signal %d)", WTERMSIG(status));
-		goto out;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		error_set(err, EX_CONFIG, "passwordeval command "
-		    "failed (exit %d)", WEXITSTATUS(status));
-		goto out;
-	}
-	if ((nl = memchr(out, '\n', len)) != NULL)
-		len = (size_t)(nl - out);
-	else if (dropped > 0) {
-		error_set(err, EX_CONFIG, "passwordeval command "
-		    "printed a line longer than %d bytes", PASSWORD_MAX);
-		goto out;
-	}
-	if (len > 0 && out[len - 1] == '\r')
-		len--;
-	if (len == 0) {
-		error_set(err, EX_CONFIG, "passwordeval command "
-		    "failed (no output)");
-		goto out;
-	}
-	pw = xstrndup(out, len);
-
-out:
-	if (pfd[0] != -1)
-		close(pfd[0]);
-	if (pfd[1] != -1)
-		close(pfd[1]);
-	explicit_bzero(out, sizeof out);
-	return pw;
-}
-
-/*
- * Read fd to its end by the deadline: the first PASSWORD_MAX bytes into
- * out, the rest counted in *dropped.  -1 at the deadline, or on a read
- * error with *read_errno set.
- */
-static int
-read_bounded(int fd, char *out, size_t *len, size_t *dropped,
-    long long deadline, int *read_errno)
-{
-	struct pollfd	pfd = { fd, POLLIN, 0 };
-	char		drain[512];
-	long long	left;
-	ssize_t		n;
-	int		r;
-
-	for (;;) {
-		if ((left = deadline - proc_now_ms()) <= 0)
-			return -1;
-		r = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
-		if (r == -1 && errno != EINTR) {
-			*read_errno = errno;
-			return -1;
-		}
-		if (r <= 0)
-			continue;
-		if (*len < PASSWORD_MAX)
-			n = read(fd, out + *len, PASSWORD_MAX - *len);
-		else
-			n = read(fd, drain, sizeof drain);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n == -1) {
-			*read_errno = errno;
-			explicit_bzero(drain, sizeof drain);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		if (*len < PASSWORD_MAX)
-			*len += (size_t)n;
-		else
-			*dropped += (size_t)n;
-	}
-	explicit_bzero(drain, sizeof drain);
-	return 0;
-}
-
-/*
- * Wait for the child until the deadline (0: not at all); past it, kill it
- * (and its group if it has one), reap it and return -1.
- */
-static int
-reap_bounded(pid_t pid, int own_group, long long deadline, int *status)
-{
-	int	rc;
-
-	do
-		if ((rc = proc_wait(pid, status, deadline, -1, 0)) != 0)
-			return rc == 1 ? 0 : -1;
-	while (proc_now_ms() < deadline);
-	proc_stop(pid, own_group, 0, status);
-	return -1;
-}
-
-/* In the child: only async-signal-safe calls until exec. */
-static void
-exec_passwordeval(int fd, const char *cmd, int own_group)
-{
-	char *const	argv[] = { "sh", "-c", (char *)cmd, NULL };
-
-	/* Its own group, so a timeout kills what it started too. */
-	if (own_group)
-		(void)setpgid(0, 0);
-	/* popfetch ignores these; ignored signals survive exec. */
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGXFSZ, SIG_DFL);
-	if (fd == STDOUT_FILENO) {
-		/* dup2() onto itself would keep close-on-exec set. */
-		if (fcntl(fd, F_SETFD, 0) == -1)
-			_exit(127);
-	} else if (dup2(fd, STDOUT_FILENO) == -1)
-		_exit(127);
-	execv("/bin/sh", argv);
-	_exit(127);
 }

@@ -6,6 +6,11 @@
  * setting that was explicitly set in each account named after ':', then
  * its own lines.  The `set` mask records which keys were explicitly set so
  * that inheritance copies only those.
+ *
+ * Every key is one entry of account_keys[]: its name, the kind of value it
+ * takes and where that lives in struct account.  The parser (config.c),
+ * inheritance, copying and freeing are loops over that table, so adding a
+ * key is a field here, one entry in account.c and its documentation.
  */
 #ifndef POPFETCH_ACCOUNT_H
 #define POPFETCH_ACCOUNT_H
@@ -18,49 +23,6 @@
 #include "error.h"
 
 #define FINGERPRINT_LEN	32		/* SHA-256 */
-
-/* Bits of struct account's `set` mask, one per key. */
-enum account_key {
-	AK_HOST = 0,
-	AK_PORT,
-	AK_TLS,
-	AK_TLS_STARTTLS,
-	AK_TLS_TRUST_FILE,
-	AK_TLS_FINGERPRINT,
-	AK_TLS_CERTCHECK,
-	AK_USER,
-	AK_PASSWORD,
-	AK_PASSWORDEVAL,
-	AK_AUTH,
-	AK_DELIVERY,
-	AK_KEEP,
-	AK_UIDLS_FILE,
-	AK_TIMEOUT,
-	AK_SKIPSIZE,
-	AK_KILLSIZE,
-	AK_FILTER,
-	AK_LOGFILE,
-	AK_SYSLOG,
-	AK_JOBS,
-	AK_TLS_PRIORITIES,
-	AK_TLS_CERT_FILE,
-	AK_TLS_KEY_FILE,
-	AK_TLS_CRL_FILE,
-	AK_RECEIVED_HEADER,
-	AK_MDA_TIMEOUT,
-	AK_LOCK_WAIT,
-	AK_ONLY_NEW,
-	AK_PIPELINING,
-	AK_TLS_MIN_DH_PRIME_BITS,
-	AK_SOURCE_IP,
-	AK_PROXY_HOST,
-	AK_PROXY_PORT,
-	AK_PROXY_USER,
-	AK_PROXY_PASSWORD,
-	AK_FETCH_LIMIT,
-	AK_FETCH_SIZE_LIMIT,
-	AK__COUNT		/* at most 64: the set mask is a uint64_t */
-};
 
 struct account {
 	char		*name;
@@ -88,7 +50,7 @@ struct account {
 	char		*uidls_file;	/* NULL: default, see account_uidls_path() */
 	int		 timeout;	/* seconds, default 180 */
 
-	uint64_t	 set;		/* 1 << enum account_key for keys set here */
+	uint64_t	 set;		/* account_key_bit() of each key set here */
 
 	uint64_t	 skipsize;	/* leave larger messages; 0: off */
 	uint64_t	 killsize;	/* delete larger messages unread; 0: off */
@@ -121,6 +83,65 @@ struct account {
 };
 TAILQ_HEAD(accounts, account);
 
+/* The kinds of value a key takes; config.c reads each kind one way. */
+enum key_kind {
+	KEY_STRING,	/* text; alone, or as the `none` word, it unsets */
+	KEY_SECRET,	/* the same, for a password: the file must be private */
+	KEY_PATH,	/* a file name, ~ expanded; `none` or alone unsets */
+	KEY_BOOL,	/* on or off */
+	KEY_NUMBER,	/* min to max; the `none` word means none_value */
+	KEY_SIZE,	/* bytes, with k, M or G; off: no limit */
+	KEY_CHOICE,	/* one of the words in `choices` */
+	KEY_AUTH,	/* an auth method (auth.h) */
+	KEY_DELIVERY,	/* maildir DIR, mbox FILE or mda COMMAND */
+	KEY_KEEP,	/* on, off, or a number of days from min to max */
+	KEY_FINGERPRINT, /* a SHA-256 certificate fingerprint */
+	KEY_SYSLOG,	/* off, on or a syslog facility */
+	KEY_ADDRESS,	/* a numeric IPv4 or IPv6 address */
+	KEY_IGNORED,	/* mpop takes it and does nothing; so do we */
+	KEY_UNSUPPORTED	/* refused; `want` says what to do instead */
+};
+
+/* Where a key's value lives in struct account. */
+struct key_field {
+	enum { FIELD_NONE, FIELD_STRING, FIELD_VALUE } type;
+	size_t		 at;		/* offsetof(struct account, ...) */
+	size_t		 size;		/* FIELD_VALUE: its size */
+};
+
+struct key_choice {
+	const char	*word;
+	int		 value;
+};
+
+struct account_key {
+	const char		*name;
+	enum key_kind		 kind;
+	struct key_field	 field[2];	/* the value; a second part */
+	const char		*want;		/* what the value may be, for
+						   messages; or what to do */
+	const char		*bare;		/* the value of the key written
+						   alone (mpop's `key [(on|off)]`),
+						   or NULL: it needs a value */
+	const char		*none;		/* the word that unsets it */
+	int			 none_value;	/* KEY_NUMBER: what `none` means */
+	int			 min, max;	/* KEY_NUMBER, KEY_KEEP */
+	const struct key_choice	*choices;	/* KEY_CHOICE, ending in NULL */
+	int			 defaults_only;	/* only in `defaults` */
+};
+
+/* Every key the config file knows, and how many. */
+extern const struct account_key	account_keys[];
+extern const size_t		account_nkeys;
+
+/* The key called name, or NULL. */
+const struct account_key *account_key_find(const char *name);
+/* Its bit in struct account's `set` mask. */
+uint64_t	 account_key_bit(const struct account_key *);
+/* Where its field i lives in a. */
+void		*account_field(struct account *, const struct account_key *,
+		    int i);
+
 /* A new account with the built-in defaults; the caller owns it. */
 struct account	*account_new(const char *name, const char *file, int line);
 /* A deep copy of src under a new name and location. */
@@ -152,15 +173,5 @@ int		 account_validate(const struct account *, struct error *);
  * '_'.  Returns an allocated string.
  */
 char		*account_uidls_path(const struct account *);
-
-/*
- * The password, from the first source that has one: `password`; the first
- * line of `passwordeval`'s output (run through /bin/sh -c; a non-zero exit
- * is an EX_CONFIG error); the ~/.netrc entry for host and user (refused
- * when the file is readable by others); a prompt on the terminal when
- * stdin is one.  Returns an allocated string the caller must
- * freezero_str(), or NULL with err set.
- */
-char		*account_password(const struct account *, struct error *);
 
 #endif

@@ -28,126 +28,9 @@
 
 /* A fetchrc is a few KiB; a file this large is a mistake. */
 #define CONFIG_MAX	(1024 * 1024)
-#define TIMEOUT_MAX	3600
-#define JOBS_MAX	64	/* as runner.h's RUNNER_JOBS_MAX */
-#define JOBS_MAX_STR	"64"
-#define KEEP_DAYS_MAX	36500
-#define LOCK_WAIT_MAX	3600
 #define WHITESPACE	" \t\r\v\f"
 /* Invalid values are echoed back to the user, but not at any length. */
 #define ECHO_MAX	64
-
-/* Marks keys mpop has and popfetch does not (yet). */
-#define KEY_UNSUPPORTED	AK__COUNT
-/* Marks mpop keys that have no effect today, in mpop either. */
-#define KEY_IGNORED	(AK__COUNT + 1)
-
-struct keyword {
-	const char	*name;
-	enum account_key key;
-	const char	*want;		/* what the value may be, for messages;
-					   for an unsupported key, what to do */
-	const char	*bare;		/* the value of the key written alone
-					   (mpop's `key [(on|off)]`), or NULL */
-};
-
-/*
- * Every key the parser knows.  Implementing one of the mpop keys at the end
- * means moving it up, giving it an enum account_key and a case in
- * apply_key() and inherit_key().
- */
-static const struct keyword keywords[] = {
-	{ "host",		AK_HOST,		"a host name", NULL },
-	{ "port",		AK_PORT,		"a number from 1 to 65535",
-	    NULL },
-	{ "tls",		AK_TLS,			"on or off", "on" },
-	{ "tls_starttls",	AK_TLS_STARTTLS,	"on or off", "on" },
-	{ "tls_trust_file",	AK_TLS_TRUST_FILE,
-	    "a file name or 'system'", "system" },
-	{ "tls_fingerprint",	AK_TLS_FINGERPRINT,
-	    "a SHA-256 fingerprint: 32 hex bytes separated by colons", "" },
-	{ "tls_certcheck",	AK_TLS_CERTCHECK,	"on or off", "on" },
-	/* mpop: written alone, user, password and the rest unset. */
-	{ "user",		AK_USER,		"a user name", "" },
-	{ "password",		AK_PASSWORD,		"a password", "" },
-	{ "passwordeval",	AK_PASSWORDEVAL,	"a command", "" },
-	{ "auth",		AK_AUTH,
-	    "auto, user, apop, plain, login, cram-md5, scram-sha-1, "
-	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
-	    "oauthbearer, external or gssapi", "on" },
-	{ "delivery",		AK_DELIVERY,
-	    "maildir DIR, mbox FILE or mda COMMAND", NULL },
-	{ "keep",		AK_KEEP,
-	    "on, off, or a number of days from 1 to 36500 such as 14d", "on" },
-	{ "uidls_file",		AK_UIDLS_FILE,		"a file name", NULL },
-	{ "timeout",		AK_TIMEOUT,
-	    "a number of seconds from 1 to 3600, or off", NULL },
-	{ "skipsize",		AK_SKIPSIZE,
-	    "a size in bytes, optionally with k, M or G, or off", NULL },
-	{ "killsize",		AK_KILLSIZE,
-	    "a size in bytes, optionally with k, M or G, or off", NULL },
-	{ "fetch_limit",	AK_FETCH_LIMIT,
-	    "a number of messages from 1 to 1000000, or off", NULL },
-	{ "fetch_size_limit",	AK_FETCH_SIZE_LIMIT,
-	    "a size in bytes, optionally with k, M or G, or off", NULL },
-	/* mpop: `filter` with no command turns filtering off. */
-	{ "filter",		AK_FILTER,		"a command, or off", "off" },
-	{ "logfile",		AK_LOGFILE,		"a file name, or off",
-	    "off" },
-	{ "syslog",		AK_SYSLOG,
-	    "off, on, or a facility: mail, user, daemon, local0..local7",
-	    "on" },
-	{ "jobs",		AK_JOBS,
-	    "a number of accounts from 1 to " JOBS_MAX_STR, NULL },
-	{ "tls_priorities",	AK_TLS_PRIORITIES,
-	    "a GnuTLS priority string", "" },
-	{ "tls_cert_file",	AK_TLS_CERT_FILE,	"a file name", "" },
-	{ "tls_key_file",	AK_TLS_KEY_FILE,	"a file name", "" },
-	{ "tls_crl_file",	AK_TLS_CRL_FILE,	"a file name", "" },
-	{ "received_header",	AK_RECEIVED_HEADER,	"on or off", "on" },
-	{ "mda_timeout",	AK_MDA_TIMEOUT,
-	    "a number of seconds from 1 to 3600", NULL },
-	{ "lock_wait",		AK_LOCK_WAIT,
-	    "a number of seconds from 0 to 3600", NULL },
-	{ "only_new",		AK_ONLY_NEW,		"on or off", "on" },
-	{ "pipelining",		AK_PIPELINING,		"auto, on or off", "on" },
-	/* mpop: no value means GnuTLS's default. */
-	{ "tls_min_dh_prime_bits", AK_TLS_MIN_DH_PRIME_BITS,
-	    "a number of bits from 512 to 16384", "0" },
-	/* mpop: no value means no particular address. */
-	{ "source_ip",		AK_SOURCE_IP,
-	    "an IPv4 or IPv6 address", "" },
-
-	/* mpop: no value means no proxy, or the default port 1080. */
-	{ "proxy_host",		AK_PROXY_HOST,
-	    "a host name or address", "" },
-	{ "proxy_port",		AK_PROXY_PORT,
-	    "a number from 1 to 65535", "0" },
-	/* Not in mpop: the proxy's own login (RFC 1929), e.g. for Tor. */
-	{ "proxy_user",		AK_PROXY_USER,		"a user name", "" },
-	{ "proxy_password",	AK_PROXY_PASSWORD,	"a password", "" },
-
-	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
-	{ "tls_force_sslv3",	KEY_IGNORED,		"on or off", "on" },
-
-	/* mpop keys that popfetch does not support, and what to do. */
-	{ "socket",		KEY_UNSUPPORTED,
-	    "popfetch connects over TCP only; use host and port", NULL },
-	{ "domain",		KEY_UNSUPPORTED,
-	    "it is an SMTP (msmtp) key with no meaning for POP3; remove the "
-	    "line", NULL },
-	{ "ntlmdomain",		KEY_UNSUPPORTED,
-	    "NTLM is not supported; remove the line and use an auth method "
-	    "the server offers (see popfetch --serverinfo)", NULL },
-	{ "tls_host_override",	KEY_UNSUPPORTED,
-	    "pin the server's certificate with tls_fingerprint instead",
-	    NULL },
-	{ "eval",		KEY_UNSUPPORTED,
-	    "write the lines its command prints into the file instead (for "
-	    "a password, use passwordeval)", NULL },
-	{ "tls_nocertcheck",	KEY_UNSUPPORTED,
-	    "write 'tls_certcheck off' instead", NULL },
-};
 
 struct parser {
 	const char	*file;
@@ -165,33 +48,36 @@ static int	 parse_line(struct parser *, char *);
 static int	 parse_account(struct parser *, const char *);
 static int	 parse_inherit(struct parser *, struct account *, const char *);
 static int	 parse_setting(struct parser *, const char *, const char *);
-static int	 apply_key(struct parser *, const struct keyword *,
+static int	 apply_key(struct parser *, const struct account_key *,
 		    struct account *, const char *, const char *);
-static int	 parse_delivery(struct parser *, const struct keyword *,
+static int	 parse_delivery(struct parser *, const struct account_key *,
 		    struct account *, const char *, const char *);
-static int	 parse_keep(struct parser *, const struct keyword *,
+static int	 parse_keep(struct parser *, const struct account_key *,
 		    struct account *, const char *);
-static int	 parse_bool(struct parser *, const struct keyword *,
+static int	 parse_bool(struct parser *, const struct account_key *,
 		    const char *, int *);
-static int	 parse_source_ip(struct parser *, const struct keyword *,
-		    struct account *, const char *);
-static int	 parse_number(struct parser *, const struct keyword *,
+static int	 parse_address(struct parser *, const struct account_key *,
+		    const char *, char **);
+static int	 parse_choice(struct parser *, const struct account_key *,
+		    const char *, int *);
+static int	 parse_auth(struct parser *, const struct account_key *,
+		    const char *, enum auth_method *);
+static int	 parse_number(struct parser *, const struct account_key *,
 		    const char *, int, int, int *);
-static int	 parse_size(struct parser *, const struct keyword *,
+static int	 parse_size(struct parser *, const struct account_key *,
 		    const char *, uint64_t *);
-static int	 parse_syslog(struct parser *, const struct keyword *,
+static int	 parse_syslog(struct parser *, const struct account_key *,
 		    const char *, int *);
-static int	 parse_fingerprint(struct parser *, const struct keyword *,
+static int	 parse_fingerprint(struct parser *, const struct account_key *,
 		    struct account *, const char *);
 static int	 hex_bytes(const char *, unsigned char *, size_t);
 static int	 unquote(struct parser *, const char *, const char *,
 		    char **);
-static const struct keyword *find_keyword(const char *);
 static void	 set_str(char **, const char *);
 static char	*trim(char *);
 static void	 parse_error(struct parser *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static void	 bad_value(struct parser *, const struct keyword *,
+static void	 bad_value(struct parser *, const struct account_key *,
 		    const char *);
 static int	 read_config(int, const char *, char **, size_t *,
 		    struct error *);
@@ -438,16 +324,16 @@ parse_inherit(struct parser *p, struct account *a, const char *s)
 static int
 parse_setting(struct parser *p, const char *key, const char *raw)
 {
-	const struct keyword	*kw;
+	const struct account_key	*kw;
 	char			*quoted = NULL;
 	const char		*value = raw;
 	int			 rv = -1;
 
-	if ((kw = find_keyword(key)) == NULL) {
+	if ((kw = account_key_find(key)) == NULL) {
 		parse_error(p, "unknown key '%.*s'", ECHO_MAX, key);
 		goto out;
 	}
-	if (kw->key == KEY_UNSUPPORTED) {
+	if (kw->kind == KEY_UNSUPPORTED) {
 		parse_error(p, "mpop key '%s' is not supported by popfetch: "
 		    "%s", kw->name, kw->want);
 		goto out;
@@ -470,13 +356,18 @@ parse_setting(struct parser *p, const char *key, const char *raw)
 		goto out;
 	}
 	/* Whatever its value, as in mpop. */
-	if (kw->key == KEY_IGNORED) {
+	if (kw->kind == KEY_IGNORED) {
 		rv = 0;
+		goto out;
+	}
+	if (kw->defaults_only && p->cur != p->defaults) {
+		parse_error(p, "'%s' belongs in the defaults section",
+		    kw->name);
 		goto out;
 	}
 	if (apply_key(p, kw, p->cur, raw, value) == -1)
 		goto out;
-	p->cur->set |= UINT64_C(1) << kw->key;
+	p->cur->set |= account_key_bit(kw);
 	rv = 0;
 
 out:
@@ -486,184 +377,89 @@ out:
 
 /* raw is the value as written, value the same unquoted. */
 static int
-apply_key(struct parser *p, const struct keyword *kw, struct account *a,
+apply_key(struct parser *p, const struct account_key *kw, struct account *a,
     const char *raw, const char *value)
 {
-	char	*path;
+	void	*f = account_field(a, kw, 0);
+	int	 none = kw->none != NULL && strcmp(value, kw->none) == 0;
 
-	switch (kw->key) {
-	case AK_HOST:
-		set_str(&a->host, value);
+	switch (kw->kind) {
+	case KEY_SECRET:
+		p->saw_password |= *value != '\0';
+		/* FALLTHROUGH */
+	case KEY_STRING:
+		set_str(f, none ? "" : value);
 		return 0;
-	case AK_PORT:
-		return parse_number(p, kw, value, 1, 65535, &a->port);
-	case AK_TLS:
-		return parse_bool(p, kw, value, &a->tls);
-	case AK_TLS_STARTTLS:
-		return parse_bool(p, kw, value, &a->tls_starttls);
-	case AK_TLS_TRUST_FILE:
-		path = strcmp(value, "system") == 0 ? NULL :
+	case KEY_PATH:
+		freezero_str(*(char **)f);
+		*(char **)f = none || *value == '\0' ? NULL :
 		    config_expand_tilde(value);
-		free(a->tls_trust_file);
-		a->tls_trust_file = path;
 		return 0;
-	case AK_TLS_FINGERPRINT:
-		if (*value == '\0') {
-			a->has_fingerprint = 0;
+	case KEY_BOOL:
+		return parse_bool(p, kw, value, f);
+	case KEY_NUMBER:
+		if (none) {
+			*(int *)f = kw->none_value;
 			return 0;
 		}
-		return parse_fingerprint(p, kw, a, value);
-	case AK_TLS_CERTCHECK:
-		return parse_bool(p, kw, value, &a->tls_certcheck);
-	case AK_USER:
-		set_str(&a->user, value);
-		return 0;
-	case AK_PASSWORD:
-		set_str(&a->password, value);
-		p->saw_password |= *value != '\0';
-		return 0;
-	case AK_PASSWORDEVAL:
-		set_str(&a->passwordeval, value);
-		return 0;
-	case AK_AUTH:
-		if (strcasecmp(value, "digest-md5") == 0 ||
-		    strcasecmp(value, "ntlm") == 0) {
-			parse_error(p, "'auth %s' is not supported by popfetch "
-			    "(%s); use 'auth auto', or a method the server "
-			    "offers (see popfetch --serverinfo)", value,
-			    strcasecmp(value, "ntlm") == 0 ? "NTLM is "
-			    "proprietary and weak" : "DIGEST-MD5 is obsolete, "
-			    "RFC 6331");
-			return -1;
-		}
-		if (auth_method_parse(value, &a->auth) == -1) {
-			bad_value(p, kw, value);
-			return -1;
-		}
-		return 0;
-	case AK_DELIVERY:
+		return parse_number(p, kw, value, kw->min, kw->max, f);
+	case KEY_SIZE:
+		return parse_size(p, kw, value, f);
+	case KEY_CHOICE:
+		return parse_choice(p, kw, value, f);
+	case KEY_AUTH:
+		return parse_auth(p, kw, value, f);
+	case KEY_DELIVERY:
 		return parse_delivery(p, kw, a, raw, value);
-	case AK_KEEP:
+	case KEY_KEEP:
 		return parse_keep(p, kw, a, value);
-	case AK_UIDLS_FILE:
-		free(a->uidls_file);
-		a->uidls_file = config_expand_tilde(value);
-		return 0;
-	case AK_TIMEOUT:
-		/*
-		 * mpop's `timeout off` waits forever; a fetcher run from cron
-		 * must not hang, so off is the longest timeout we allow.
-		 */
-		if (strcmp(value, "off") == 0) {
-			a->timeout = TIMEOUT_MAX;
-			return 0;
-		}
-		return parse_number(p, kw, value, 1, TIMEOUT_MAX, &a->timeout);
-	case AK_SKIPSIZE:
-		return parse_size(p, kw, value, &a->skipsize);
-	case AK_KILLSIZE:
-		return parse_size(p, kw, value, &a->killsize);
-	case AK_FETCH_LIMIT:
-		if (strcmp(value, "off") == 0) {
-			a->fetch_limit = 0;
-			return 0;
-		}
-		return parse_number(p, kw, value, 1, 1000000, &a->fetch_limit);
-	case AK_FETCH_SIZE_LIMIT:
-		return parse_size(p, kw, value, &a->fetch_size_limit);
-	case AK_FILTER:
-		/* mpop's `filter` with no command turns it off; so does off. */
-		free(a->filter);
-		a->filter = strcmp(value, "off") == 0 ? NULL : xstrdup(value);
-		return 0;
-	case AK_LOGFILE:
-		free(a->logfile);
-		a->logfile = strcmp(value, "off") == 0 ? NULL :
-		    config_expand_tilde(value);
-		return 0;
-	case AK_SYSLOG:
-		return parse_syslog(p, kw, value, &a->syslog);
-	case AK_JOBS:
-		/* How the whole run goes, not a property of one account. */
-		if (a != p->defaults) {
-			parse_error(p, "'jobs' belongs in the defaults section");
-			return -1;
-		}
-		return parse_number(p, kw, value, 1, JOBS_MAX, &a->jobs);
-	case AK_TLS_PRIORITIES:
-		set_str(&a->tls_priorities, value);
-		return 0;
-	case AK_TLS_CERT_FILE:
-		free(a->tls_cert_file);
-		a->tls_cert_file = *value == '\0' ? NULL :
-		    config_expand_tilde(value);
-		return 0;
-	case AK_TLS_KEY_FILE:
-		free(a->tls_key_file);
-		a->tls_key_file = *value == '\0' ? NULL :
-		    config_expand_tilde(value);
-		return 0;
-	case AK_TLS_CRL_FILE:
-		free(a->tls_crl_file);
-		a->tls_crl_file = *value == '\0' ? NULL :
-		    config_expand_tilde(value);
-		return 0;
-	case AK_RECEIVED_HEADER:
-		return parse_bool(p, kw, value, &a->received_header);
-	case AK_MDA_TIMEOUT:
-		return parse_number(p, kw, value, 1, TIMEOUT_MAX,
-		    &a->mda_timeout);
-	case AK_LOCK_WAIT:
-		return parse_number(p, kw, value, 0, LOCK_WAIT_MAX,
-		    &a->lock_wait);
-	case AK_ONLY_NEW:
-		return parse_bool(p, kw, value, &a->only_new);
-	case AK_PIPELINING:
-		/*
-		 * mpop's `on` pipelines even where the server does not say
-		 * it can; popfetch pipelines only where CAPA offers it.
-		 */
-		if (strcmp(value, "auto") == 0 || strcmp(value, "on") == 0)
-			a->pipelining = 1;
-		else if (strcmp(value, "off") == 0)
-			a->pipelining = 0;
-		else {
-			bad_value(p, kw, value);
-			return -1;
-		}
-		return 0;
-	case AK_TLS_MIN_DH_PRIME_BITS:
-		if (strcmp(value, "0") == 0) {
-			a->tls_min_dh_prime_bits = 0;
-			return 0;
-		}
-		return parse_number(p, kw, value, 512, 16384,
-		    &a->tls_min_dh_prime_bits);
-	case AK_SOURCE_IP:
-		return parse_source_ip(p, kw, a, value);
-	case AK_PROXY_HOST:
-		free(a->proxy_host);
-		a->proxy_host = *value == '\0' ? NULL : xstrdup(value);
-		return 0;
-	case AK_PROXY_PORT:
-		if (strcmp(value, "0") == 0) {
-			a->proxy_port = 0;
-			return 0;
-		}
-		return parse_number(p, kw, value, 1, 65535, &a->proxy_port);
-	case AK_PROXY_USER:
-		free(a->proxy_user);
-		a->proxy_user = *value == '\0' ? NULL : xstrdup(value);
-		return 0;
-	case AK_PROXY_PASSWORD:
-		freezero_str(a->proxy_password);
-		a->proxy_password = *value == '\0' ? NULL : xstrdup(value);
-		p->saw_password |= *value != '\0';
-		return 0;
-	case AK__COUNT:
+	case KEY_FINGERPRINT:
+		return parse_fingerprint(p, kw, a, value);
+	case KEY_SYSLOG:
+		return parse_syslog(p, kw, value, f);
+	case KEY_ADDRESS:
+		return parse_address(p, kw, value, f);
+	case KEY_IGNORED:
+	case KEY_UNSUPPORTED:
 		break;
 	}
 	fatalx("apply_key: key '%s' has no parser", kw->name);
+}
+
+static int
+parse_choice(struct parser *p, const struct account_key *kw,
+    const char *value, int *out)
+{
+	const struct key_choice	*c;
+
+	for (c = kw->choices; c->word != NULL; c++) {
+		if (strcmp(value, c->word) == 0) {
+			*out = c->value;
+			return 0;
+		}
+	}
+	bad_value(p, kw, value);
+	return -1;
+}
+
+static int
+parse_auth(struct parser *p, const struct account_key *kw, const char *value,
+    enum auth_method *out)
+{
+	if (strcasecmp(value, "digest-md5") == 0 ||
+	    strcasecmp(value, "ntlm") == 0) {
+		parse_error(p, "'auth %s' is not supported by popfetch (%s); "
+		    "use 'auth auto', or a method the server offers (see "
+		    "popfetch --serverinfo)", value, strcasecmp(value, "ntlm")
+		    == 0 ? "NTLM is proprietary and weak" : "DIGEST-MD5 is "
+		    "obsolete, RFC 6331");
+		return -1;
+	}
+	if (auth_method_parse(value, out) == -1) {
+		bad_value(p, kw, value);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -673,7 +469,7 @@ apply_key(struct parser *p, const struct keyword *kw, struct account *a,
  * the line, so an MDA command keeps its own quotes for the shell.
  */
 static int
-parse_delivery(struct parser *p, const struct keyword *kw,
+parse_delivery(struct parser *p, const struct account_key *kw,
     struct account *a, const char *raw, const char *value)
 {
 	static const struct {
@@ -726,7 +522,7 @@ out:
 
 /* mpop's booleans: only on and off, so that typos are not guessed at. */
 static int
-parse_bool(struct parser *p, const struct keyword *kw, const char *value,
+parse_bool(struct parser *p, const struct account_key *kw, const char *value,
     int *out)
 {
 	if (strcmp(value, "on") == 0)
@@ -745,29 +541,24 @@ parse_bool(struct parser *p, const struct keyword *kw, const char *value,
  * before every connection, and its answer could change under the user.
  */
 static int
-parse_source_ip(struct parser *p, const struct keyword *kw,
-    struct account *a, const char *value)
+parse_address(struct parser *p, const struct account_key *kw,
+    const char *value, char **out)
 {
 	struct in6_addr	 in6;
 	struct in_addr	 in4;
 
-	if (*value == '\0') {
-		free(a->source_ip);
-		a->source_ip = NULL;
-		return 0;
-	}
-	if (inet_pton(AF_INET, value, &in4) != 1 &&
+	if (*value != '\0' && inet_pton(AF_INET, value, &in4) != 1 &&
 	    inet_pton(AF_INET6, value, &in6) != 1) {
 		bad_value(p, kw, value);
 		return -1;
 	}
-	set_str(&a->source_ip, value);
+	set_str(out, value);
 	return 0;
 }
 
 /* `keep on|off|DAYS[d]`: DAYS keeps, then deletes that long after delivery. */
 static int
-parse_keep(struct parser *p, const struct keyword *kw, struct account *a,
+parse_keep(struct parser *p, const struct account_key *kw, struct account *a,
     const char *value)
 {
 	const char	*errstr = NULL;
@@ -784,7 +575,7 @@ parse_keep(struct parser *p, const struct keyword *kw, struct account *a,
 		errstr = "not a number of days";
 	else {
 		copy = xstrndup(value, digits);
-		n = strtonum(copy, 1, KEEP_DAYS_MAX, &errstr);
+		n = strtonum(copy, kw->min, kw->max, &errstr);
 		free(copy);
 	}
 	if (errstr != NULL) {
@@ -797,7 +588,7 @@ parse_keep(struct parser *p, const struct keyword *kw, struct account *a,
 }
 
 static int
-parse_number(struct parser *p, const struct keyword *kw, const char *value,
+parse_number(struct parser *p, const struct account_key *kw, const char *value,
     int min, int max, int *out)
 {
 	const char	*errstr;
@@ -822,7 +613,7 @@ parse_number(struct parser *p, const struct keyword *kw, const char *value,
  * suffixes are binary, like mpop's (1k = 1024 bytes).
  */
 static int
-parse_size(struct parser *p, const struct keyword *kw, const char *value,
+parse_size(struct parser *p, const struct account_key *kw, const char *value,
     uint64_t *out)
 {
 	const char	*errstr;
@@ -869,7 +660,7 @@ bad:
 }
 
 static int
-parse_syslog(struct parser *p, const struct keyword *kw, const char *value,
+parse_syslog(struct parser *p, const struct account_key *kw, const char *value,
     int *out)
 {
 	static const struct {
@@ -908,12 +699,16 @@ parse_syslog(struct parser *p, const struct keyword *kw, const char *value,
  * fingerprints; tell users of those what to do instead.
  */
 static int
-parse_fingerprint(struct parser *p, const struct keyword *kw,
+parse_fingerprint(struct parser *p, const struct account_key *kw,
     struct account *a, const char *value)
 {
 	unsigned char	 fp[64];
 	int		 n;
 
+	if (*value == '\0') {
+		a->has_fingerprint = 0;
+		return 0;
+	}
 	n = hex_bytes(value, fp, sizeof fp);
 	if (n == FINGERPRINT_LEN) {
 		memcpy(a->tls_fingerprint, fp, FINGERPRINT_LEN);
@@ -1001,18 +796,6 @@ fail:
 	return -1;
 }
 
-static const struct keyword *
-find_keyword(const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof keywords / sizeof keywords[0]; i++) {
-		if (strcmp(keywords[i].name, name) == 0)
-			return &keywords[i];
-	}
-	return NULL;
-}
-
 /*
  * Any string may be a password, so the old one is zeroed.  An empty
  * value (the key alone, mpop's way to unset it) leaves NULL.
@@ -1051,7 +834,7 @@ parse_error(struct parser *p, const char *fmt, ...)
 
 /* Never called for a password: those are not checked, so never echoed. */
 static void
-bad_value(struct parser *p, const struct keyword *kw, const char *value)
+bad_value(struct parser *p, const struct account_key *kw, const char *value)
 {
 	parse_error(p, "invalid value '%.*s' for '%s': expected %s", ECHO_MAX,
 	    value, kw->name, kw->want);

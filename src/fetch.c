@@ -33,6 +33,7 @@
 #include "connect.h"
 #include "fetch.h"
 #include "log.h"
+#include "password.h"
 #include "pop3.h"
 #include "progress.h"
 #include "received.h"

@@ -46,8 +46,8 @@ int
 filter_run(const char *cmd, const struct filter_msg *m, const char *hdr,
     size_t len, int timeout, enum verdict *v, struct error *err)
 {
+	struct proc_spec spec;
 	pid_t	 pid;
-	sigset_t mask;
 	int	 fds[2], status, rc;
 	char	*full, **env, *uid, num[64], size[64];
 
@@ -57,9 +57,10 @@ filter_run(const char *cmd, const struct filter_msg *m, const char *hdr,
 	}
 	full = command_for(cmd, m, hdr, len);
 	env = filter_env(m, num, sizeof num, size, sizeof size, &uid);
-	sigprocmask(SIG_SETMASK, NULL, &mask);
 	/* Its own group, so a timeout kills what it started too. */
-	rc = proc_spawn_sh(full, fds[0], &mask, env, &pid);
+	spec = (struct proc_spec){ .cmd = full, .in = fds[0], .out = -1,
+	    .own_group = 1, .env = env };
+	rc = proc_spawn(&spec, &pid);
 	free(env);
 	free(uid);
 	if (rc == -1) {

@@ -60,34 +60,41 @@ proc_env(const char *const *set, const char *const *unset)
 }
 
 int
-proc_spawn_sh(const char *cmd, int in, const sigset_t *mask,
-    char *const *env, pid_t *pid)
+proc_spawn(const struct proc_spec *ps, pid_t *pid)
 {
-	char *const			 argv[] = { "sh", "-c", (char *)cmd, NULL };
+	char *const			 argv[] = { "sh", "-c", (char *)ps->cmd,
+					    NULL };
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
 	sigset_t			 def;
+	short				 flags = POSIX_SPAWN_SETSIGDEF;
 	int				 e;
 
 	sigemptyset(&def);
 	sigaddset(&def, SIGPIPE);
 	sigaddset(&def, SIGXFSZ);
+	if (ps->own_group)
+		flags |= POSIX_SPAWN_SETPGROUP;
+	if (ps->mask != NULL)
+		flags |= POSIX_SPAWN_SETSIGMASK;
 	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
 		goto out;
 	if ((e = posix_spawnattr_init(&at)) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
 		goto out;
 	}
-	if ((e = posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO)) ||
-	    (e = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO,
-	    STDOUT_FILENO)) ||
-	    (e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) ||
-	    (e = posix_spawnattr_setpgroup(&at, 0)) ||
-	    (e = posix_spawnattr_setsigmask(&at, mask)) ||
+	/* dup2 onto itself clears close-on-exec in posix_spawn (glibc 2.29). */
+	if ((ps->in == -1 || (e = posix_spawn_file_actions_adddup2(&fa,
+	    ps->in, STDIN_FILENO)) == 0) &&
+	    (e = posix_spawn_file_actions_adddup2(&fa, ps->out != -1 ?
+	    ps->out : STDERR_FILENO, STDOUT_FILENO)) == 0 &&
+	    (e = posix_spawnattr_setflags(&at, flags)) == 0 &&
+	    (e = posix_spawnattr_setpgroup(&at, 0)) == 0 &&
+	    (ps->mask == NULL ||
+	    (e = posix_spawnattr_setsigmask(&at, ps->mask)) == 0) &&
 	    (e = posix_spawnattr_setsigdefault(&at, &def)) == 0)
 		e = posix_spawn(pid, "/bin/sh", &fa, &at, argv,
-		    env != NULL ? env : environ);
+		    ps->env != NULL ? ps->env : environ);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 out:

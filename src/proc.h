@@ -1,6 +1,6 @@
 /*
- * proc.h -- waiting for the children popfetch runs through /bin/sh
- * (passwordeval, filter, MDA) without sleeping longer than they run.
+ * proc.h -- the one runner of the children popfetch starts through /bin/sh
+ * (passwordeval, filter, MDA): start, bounded wait, stop.
  *
  * A child is waited for with a pidfd (Linux 5.3 and later): poll(2)
  * returns the moment it exits, so a fast MDA costs its own run time and
@@ -14,14 +14,29 @@
 #include <signal.h>
 
 /*
- * Start /bin/sh -c cmd with stdin from in and stdout to our stderr, in a
- * process group of its own, with mask as its signal mask, SIGPIPE and
- * SIGXFSZ at their defaults and env as its environment (NULL: ours).
- * posix_spawn(3), so no copy of our memory is made per message.  0 with
- * *pid set, or -1 with errno set.
+ * How to start a child: /bin/sh -c cmd, stdin from `in` and stdout to
+ * `out` (-1: stdin stays ours, stdout goes to our stderr, never our
+ * stdout, which may carry --json), stderr ours; in a process group of its
+ * own when own_group (a timeout then kills all it started; a command
+ * that reads the terminal must stay in the foreground group instead);
+ * mask as its signal mask (NULL: ours); SIGPIPE and SIGXFSZ, which
+ * popfetch ignores, at their defaults; env as its environment (NULL:
+ * ours).
  */
-int		proc_spawn_sh(const char *cmd, int in, const sigset_t *mask,
-		    char *const *env, pid_t *pid);
+struct proc_spec {
+	const char	*cmd;
+	int		 in;
+	int		 out;
+	int		 own_group;
+	const sigset_t	*mask;
+	char *const	*env;
+};
+
+/*
+ * Start the child spec describes with posix_spawn(3), so no copy of our
+ * memory is made per message.  0 with *pid set, or -1 with errno set.
+ */
+int		proc_spawn(const struct proc_spec *, pid_t *pid);
 /*
  * Our environment with the "NAME=value" entries of set (NULL-ended) in
  * place of any NAME it had, and any entry named in unset (plain names,

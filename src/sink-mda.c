@@ -145,7 +145,9 @@ static int
 start(struct run *r, const char *cmd, const sigset_t *mask,
     struct error *err)
 {
-	int	pfd[2];
+	struct proc_spec	spec = { .cmd = cmd, .out = -1,
+				    .own_group = 1, .mask = mask };
+	int			pfd[2];
 
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		error_set(err, EX_OSERR, "cannot run the MDA: pipe: %s",
@@ -153,7 +155,8 @@ start(struct run *r, const char *cmd, const sigset_t *mask,
 		return -1;
 	}
 	/* Its own group, so that a timeout kills procmail too, not just sh. */
-	if (proc_spawn_sh(cmd, pfd[0], mask, NULL, &r->pid) == -1) {
+	spec.in = pfd[0];
+	if (proc_spawn(&spec, &r->pid) == -1) {
 		error_set(err, EX_OSERR, "cannot run the MDA: %s",
 		    strerror(errno));
 		close(pfd[0]);

@@ -37,8 +37,8 @@ setup() {
 
 @test "fetchrc(5) and fetchrc.example document every key the parser takes" {
 	local keys
-	keys=$(sed -n '/^static const struct keyword keywords/,/mpop keys that popfetch does not support/p' \
-	    "$SRC/src/config.c" | grep -o '^	{ "[a-z_]*"' | grep -o '[a-z_]*' | sort -u)
+	keys=$(sed -n '/^const struct account_key account_keys/,/mpop keys that popfetch does not support/p' \
+	    "$SRC/src/account.c" | grep -o '^	{ KEY("[a-z_0-9]*"' | grep -o '"[a-z_0-9]*"' | tr -d '"' | sort -u)
 	[ "$(wc -w <<<"$keys")" -gt 15 ]
 	for k in $keys; do
 		grep -Eq "^\.B[IR]? \"?$k( |\"|$)" "$SRC/docs/fetchrc.5" ||

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "password.h"
 #include "conf.h"
 #include "error.h"
 #include "tap.h"
@@ -20,6 +21,9 @@
 static int	 parse(const char *, struct accounts *, struct error *);
 static void	 parse_fails(const char *, const char *);
 static struct account *one(const char *, struct accounts *);
+static uint64_t	 bit(const char *);
+static int	 same_values(const struct account *, const struct account *,
+		    int);
 static void	 test_defaults(void);
 static void	 test_inherit(void);
 static void	 test_quoting(void);
@@ -112,7 +116,7 @@ test_defaults(void)
 	is_int(a->auth, AUTH_AUTO, "built-in: auth auto");
 	is_int(a->timeout, 180, "built-in: timeout 180");
 	is_int(b->port, 2000, "built-in port overridden");
-	ok(a->set == (UINT64_C(1) << AK_HOST), "set mask: only what a's lines set");
+	ok(a->set == bit("host"), "set mask: only what a's lines set");
 out:
 	accounts_free(&list);
 }
@@ -149,8 +153,8 @@ test_inherit(void)
 		    " b's");
 		is_int(a->timeout, 60, "inherit: defaults b had are not "
 		    "inherited");
-		ok(a->set == (UINT64_C(1) << AK_PORT | UINT64_C(1) << AK_USER | UINT64_C(1) << AK_KEEP |
-		    UINT64_C(1) << AK_HOST), "inherit: inherited keys count as set");
+		ok(a->set == (bit("port") | bit("user") | bit("keep") |
+		    bit("host")), "inherit: inherited keys count as set");
 	}
 	accounts_free(&list);
 
@@ -286,55 +290,99 @@ test_comments(void)
 	accounts_free(&list);
 }
 
+/* One account that sets every key the table has. */
+static const char every_key[] =
+	"account all\n"
+	"host pop.example.com\n"
+	"port 1995\n"
+	"tls off\n"
+	"tls_starttls on\n"
+	"tls_trust_file ~/ca.pem\n"
+	"tls_fingerprint 01:09:11:19:21:29:31:39:41:49:51:59:61:69:71:79:"
+	"81:89:91:99:a1:a9:b1:b9:c1:c9:d1:d9:e1:e9:f1:f9\n"
+	"tls_certcheck off\n"
+	"user joe\n"
+	"password pw\n"
+	"passwordeval echo pw\n"
+	"auth apop\n"
+	"delivery maildir ~/Maildir\n"
+	"keep on\n"
+	"uidls_file ~/uidls/%U_%H\n"
+	"timeout 42\n"
+	"skipsize 10M\n"
+	"killsize 3k\n"
+	"filter grep -q spam && exit 1\n"
+	"logfile ~/log\n"
+	"syslog LOG_LOCAL2\n"
+	"tls_priorities NORMAL:-VERS-TLS1.0\n"
+	"tls_cert_file ~/c.pem\n"
+	"tls_key_file ~/k.pem\n"
+	"tls_crl_file ~/crl.pem\n"
+	"received_header off\n"
+	"mda_timeout 17\n"
+	"lock_wait 7\n"
+	"only_new off\n"
+	"pipelining off\n"
+	"tls_min_dh_prime_bits 2048\n"
+	"source_ip 127.0.0.2\n"
+	"proxy_host 127.0.0.1\n"
+	"proxy_port 9050\n"
+	"proxy_user tor-isolation-1\n"
+	"proxy_password anything\n"
+	"fetch_limit 20\n"
+	"fetch_size_limit 10M\n";
+
+/* The bit of the key called name in the `set` mask. */
+static uint64_t
+bit(const char *name)
+{
+	const struct account_key	*k = account_key_find(name);
+
+	return k != NULL ? account_key_bit(k) : 0;
+}
+
+/* Whether a and b hold the same values for every key's fields. */
+static int
+same_values(const struct account *a, const struct account *b,
+    int want_own_strings)
+{
+	const struct account_key	*k;
+	const struct key_field		*f;
+	const char			*x, *y;
+	size_t				 i;
+
+	for (i = 0; i < account_nkeys; i++) {
+		k = &account_keys[i];
+		for (f = k->field; f < k->field + 2; f++) {
+			x = (const char *)a + f->at;
+			y = (const char *)b + f->at;
+			if (f->type == FIELD_VALUE && memcmp(x, y, f->size) != 0)
+				return printf("# %s differs\n", k->name), 0;
+			if (f->type != FIELD_STRING)
+				continue;
+			x = *(char *const *)x;
+			y = *(char *const *)y;
+			if ((x == NULL) != (y == NULL) || (x != NULL &&
+			    (strcmp(x, y) != 0 || (want_own_strings && x == y))))
+				return printf("# %s differs\n", k->name), 0;
+		}
+	}
+	return 1;
+}
+
 static void
 test_every_key(void)
 {
 	struct accounts	 list;
-	struct account	*a;
+	struct account	*a, *b, *copy;
 	unsigned char	 fp[FINGERPRINT_LEN];
+	uint64_t	 all;
+	char		*text;
 	int		 i;
 
 	for (i = 0; i < FINGERPRINT_LEN; i++)
 		fp[i] = (unsigned char)(i * 8 + 1);
-	a = one("account all\n"
-	    "host pop.example.com\n"
-	    "port 1995\n"
-	    "tls off\n"
-	    "tls_starttls on\n"
-	    "tls_trust_file ~/ca.pem\n"
-	    "tls_fingerprint 01:09:11:19:21:29:31:39:41:49:51:59:61:69:71:79:"
-	    "81:89:91:99:a1:a9:b1:b9:c1:c9:d1:d9:e1:e9:f1:f9\n"
-	    "tls_certcheck off\n"
-	    "user joe\n"
-	    "password pw\n"
-	    "passwordeval echo pw\n"
-	    "auth apop\n"
-	    "delivery maildir ~/Maildir\n"
-	    "keep on\n"
-	    "uidls_file ~/uidls/%U_%H\n"
-	    "timeout 42\n"
-	    "skipsize 10M\n"
-	    "killsize 3k\n"
-	    "filter grep -q spam && exit 1\n"
-	    "logfile ~/log\n"
-	    "syslog LOG_LOCAL2\n"
-	    "tls_priorities NORMAL:-VERS-TLS1.0\n"
-	    "tls_cert_file ~/c.pem\n"
-	    "tls_key_file ~/k.pem\n"
-	    "tls_crl_file ~/crl.pem\n"
-	    "received_header off\n"
-	    "mda_timeout 17\n"
-	    "lock_wait 7\n"
-	    "only_new off\n"
-	    "pipelining off\n"
-	    "tls_min_dh_prime_bits 2048\n"
-	    "source_ip 127.0.0.2\n"
-	    "proxy_host 127.0.0.1\n"
-	    "proxy_port 9050\n"
-	    "proxy_user tor-isolation-1\n"
-	    "proxy_password anything\n"
-	    "fetch_limit 20\n"
-	    "fetch_size_limit 10M\n", &list);
+	a = one(every_key, &list);
 	ok(a != NULL, "every key: parses");
 	if (a == NULL)
 		return;
@@ -378,8 +426,26 @@ test_every_key(void)
 	is_int(a->fetch_limit, 20, "key fetch_limit");
 	is_int(a->fetch_size_limit, 10 * 1024 * 1024, "key fetch_size_limit");
 	/* jobs is a defaults-only key (see test below). */
-	is_int(a->set, ((UINT64_C(1) << AK__COUNT) - 1) &
-	    ~(UINT64_C(1) << AK_JOBS), "every key: every bit set");
+	for (i = 0, all = 0; i < (int)account_nkeys; i++)
+		if (account_keys[i].kind != KEY_IGNORED &&
+		    account_keys[i].kind != KEY_UNSUPPORTED &&
+		    !account_keys[i].defaults_only)
+			all |= account_key_bit(&account_keys[i]);
+	is_int(a->set, all, "every key: the text sets every key there is");
+	accounts_free(&list);
+
+	/* Inheritance and copies take every key, each string a copy. */
+	xasprintf(&text, "%saccount heir : all\n", every_key);
+	b = one(text, &list);
+	free(text);
+	a = accounts_find(&list, "all");
+	ok(a != NULL && b != NULL && same_values(a, b, 1) && b->set == all,
+	    "every key: inherited with its value and its set bit");
+	copy = a != NULL ? account_copy(a, "copy", "f", 9) : NULL;
+	ok(copy != NULL && same_values(a, copy, 1) && copy->set == all &&
+	    strcmp(copy->name, "copy") == 0 && copy->line == 9,
+	    "every key: copied, each string a copy");
+	account_free(copy);
 	accounts_free(&list);
 
 	a = one("defaults\njobs 3\naccount j\nhost h\n", &list);

@@ -1,0 +1,20 @@
+/*
+ * password.h -- an account's password, wherever the user keeps it.
+ */
+#ifndef POPFETCH_PASSWORD_H
+#define POPFETCH_PASSWORD_H
+
+#include "account.h"
+#include "error.h"
+
+/*
+ * The password, from the first source that has one: `password`; the first
+ * line of `passwordeval`'s output (run through /bin/sh -c; a non-zero exit
+ * is an EX_CONFIG error); the ~/.netrc entry for host and user (refused
+ * when the file is readable by others); a prompt on the terminal when
+ * stdin is one.  Returns an allocated string the caller must
+ * freezero_str(), or NULL with err set.
+ */
+char	*account_password(const struct account *, struct error *);
+
+#endif
