@@ -37,9 +37,9 @@
 #include <unistd.h>
 
 #include "sink.h"
+#include "xio.h"
 #include "xmalloc.h"
 
-#define MAILDIR_BUF_SIZE	65536
 #define MAILDIR_NAME_MAX	256
 #define MAILDIR_LINK_TRIES	100
 
@@ -51,8 +51,7 @@ struct maildir {
 	char		 host[128];
 	char		 tag[SINK_TAG_LEN + 1];	/* "" for none */
 	unsigned long	 seq;			/* Q<n>: unique within the run */
-	char		*buf;
-	size_t		 buflen;
+	struct wbuf	 w;			/* buffered writes to fd */
 	char		**staged;		/* written to tmp/, not yet durable */
 	size_t		 nstaged;
 	int		 probe;			/* find only, changing nothing */
@@ -75,6 +74,7 @@ static void	drop_staged(struct maildir *);
 static void	md_abort(struct sink *);
 static void	md_free(struct sink *);
 static int	md_flush(struct maildir *, struct error *);
+static int	write_error(struct maildir *, struct error *);
 static int	make_dir(const char *, struct error *);
 static void	make_name(struct maildir *);
 static int	md_find(struct sink *, const char *, struct error *);
@@ -163,7 +163,6 @@ sink_maildir_new(const char *dir, int probe, struct error *err)
 	for (h = md->host; *h != '\0'; h++)
 		if (*h == '/' || *h == ':')
 			*h = '_';
-	md->buf = xmalloc(MAILDIR_BUF_SIZE);
 	tidy_tmp(md);
 
 	s = xcalloc(1, sizeof *s);
@@ -212,49 +211,33 @@ md_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
 		    md->path, md->name, strerror(errno));
 		return -1;
 	}
-	md->buflen = 0;
+	wbuf_init(&md->w, md->fd, 0);
 	return 0;
 }
 
 static int
 md_flush(struct maildir *md, struct error *err)
 {
-	size_t	off = 0;
-	ssize_t	n;
-
-	while (off < md->buflen) {
-		n = write(md->fd, md->buf + off, md->buflen - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			error_set(err, EX_IOERR, "cannot write to %s/tmp/%s: %s",
-			    md->path, md->name, strerror(errno));
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	md->buflen = 0;
+	if (wbuf_flush(&md->w) == -1)
+		return write_error(md, err);
 	return 0;
+}
+
+static int
+write_error(struct maildir *md, struct error *err)
+{
+	error_set(err, EX_IOERR, "cannot write to %s/tmp/%s: %s", md->path,
+	    md->name, strerror(errno));
+	return -1;
 }
 
 static int
 md_write(struct sink *s, const char *p, size_t n, struct error *err)
 {
 	struct maildir	*md = s->data;
-	size_t		 take;
 
-	while (n > 0) {
-		if (md->buflen == MAILDIR_BUF_SIZE &&
-		    md_flush(md, err) == -1)
-			return -1;
-		take = MAILDIR_BUF_SIZE - md->buflen;
-		if (take > n)
-			take = n;
-		memcpy(md->buf + md->buflen, p, take);
-		md->buflen += take;
-		p += take;
-		n -= take;
-	}
+	if (wbuf_write(&md->w, p, n) == -1)
+		return write_error(md, err);
 	return 0;
 }
 
@@ -376,7 +359,7 @@ md_abort(struct sink *s)
 	if (md->name[0] != '\0')
 		(void)unlinkat(md->tmpfd, md->name, 0);
 	md->name[0] = '\0';
-	md->buflen = 0;
+	md->w.len = 0;
 }
 
 static void
@@ -392,7 +375,7 @@ md_free(struct sink *s)
 		close(md->tmpfd);
 	if (md->newfd != -1)
 		close(md->newfd);
-	free(md->buf);
+	wbuf_free(&md->w);
 	free(md->tags);
 	for (size_t i = 0; i < md->nleftovers; i++)
 		free(md->leftovers[i]);

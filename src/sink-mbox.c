@@ -185,7 +185,7 @@ mb_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
 		return -1;
 	}
 	snprintf(m->tag, sizeof m->tag, "%s", mi->tag != NULL ? mi->tag : "-");
-	m->start = m->sp.size;
+	m->start = m->sp.w.size;
 	m->hdrlen = 0;
 	m->hdrdone = 0;
 	m->rawlen = 0;
@@ -282,7 +282,7 @@ mb_stage(struct sink *s, struct error *err)
 	memcpy(st->tag, m->tag, sizeof st->tag);
 	st->fromline = from_line(m);
 	st->off = m->start;
-	st->len = m->sp.size - m->start;
+	st->len = m->sp.w.size - m->start;
 	gnutls_hash_deinit(m->hash, st->digest);
 	m->hash = NULL;
 	return 0;

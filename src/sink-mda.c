@@ -251,7 +251,7 @@ outcome(struct mda *md, struct run *r, enum feed_result fr,
 	if (fr == FEED_EPIPE) {
 		error_set(err, EX_UNAVAILABLE, "the MDA stopped reading after "
 		    "%llu of %llu bytes (exit %d)", (unsigned long long)r->fed,
-		    (unsigned long long)md->sp.size, code);
+		    (unsigned long long)md->sp.w.size, code);
 		return SINK_REFUSED;
 	}
 	if (code != 0) {

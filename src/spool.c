@@ -13,6 +13,7 @@
 #include "xmalloc.h"
 
 static const char	*spool_dir(void);
+static int		 write_error(struct error *);
 
 static const char *
 spool_dir(void)
@@ -22,6 +23,14 @@ spool_dir(void)
 	if ((d = getenv("TMPDIR")) != NULL && *d == '/')
 		return d;
 	return "/tmp";
+}
+
+static int
+write_error(struct error *err)
+{
+	error_set(err, EX_IOERR, "cannot write the temporary file in %s: %s",
+	    spool_dir(), strerror(errno));
+	return -1;
 }
 
 int
@@ -45,7 +54,7 @@ spool_init(struct spool *sp, struct error *err)
 		return -1;
 	}
 	free(tmpl);
-	sp->buf = xmalloc(SPOOL_BUF_SIZE);
+	wbuf_init(&sp->w, sp->fd, 0);
 	return 0;
 }
 
@@ -55,15 +64,13 @@ spool_free(struct spool *sp)
 	if (sp->fd != -1)
 		close(sp->fd);
 	sp->fd = -1;
-	free(sp->buf);
-	sp->buf = NULL;
+	wbuf_free(&sp->w);
 }
 
 int
 spool_reset(struct spool *sp, struct error *err)
 {
-	sp->buflen = 0;
-	sp->size = 0;
+	wbuf_init(&sp->w, sp->fd, 0);
 	if (ftruncate(sp->fd, 0) == -1) {
 		error_set(err, EX_IOERR, "cannot empty the temporary file: %s",
 		    strerror(errno));
@@ -75,17 +82,16 @@ spool_reset(struct spool *sp, struct error *err)
 int
 spool_truncate(struct spool *sp, uint64_t size, struct error *err)
 {
-	uint64_t	written = sp->size - sp->buflen;
+	uint64_t	written = sp->w.size - sp->w.len;
 
-	if (size >= sp->size)
+	if (size >= sp->w.size)
 		return 0;
 	if (size >= written) {
-		sp->buflen = (size_t)(size - written);
-		sp->size = size;
+		sp->w.len = (size_t)(size - written);
+		sp->w.size = size;
 		return 0;
 	}
-	sp->buflen = 0;
-	sp->size = size;
+	wbuf_init(&sp->w, sp->fd, size);
 	if (ftruncate(sp->fd, (off_t)size) == -1) {
 		error_set(err, EX_IOERR, "cannot truncate the temporary file: "
 		    "%s", strerror(errno));
@@ -97,44 +103,13 @@ spool_truncate(struct spool *sp, uint64_t size, struct error *err)
 int
 spool_flush(struct spool *sp, struct error *err)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
-	uint64_t at = sp->size - sp->buflen;
-
-	while (off < sp->buflen) {
-		n = pwrite(sp->fd, sp->buf + off, sp->buflen - off,
-		    (off_t)(at + off));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			error_set(err, EX_IOERR, "cannot write the temporary "
-			    "file in %s: %s", spool_dir(), strerror(errno));
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	sp->buflen = 0;
-	return 0;
+	return wbuf_flush(&sp->w) == -1 ? write_error(err) : 0;
 }
 
 int
 spool_write(struct spool *sp, const char *p, size_t n, struct error *err)
 {
-	size_t	take;
-
-	while (n > 0) {
-		if (sp->buflen == SPOOL_BUF_SIZE && spool_flush(sp, err) == -1)
-			return -1;
-		take = SPOOL_BUF_SIZE - sp->buflen;
-		if (take > n)
-			take = n;
-		memcpy(sp->buf + sp->buflen, p, take);
-		sp->buflen += take;
-		sp->size += take;
-		p += take;
-		n -= take;
-	}
-	return 0;
+	return wbuf_write(&sp->w, p, n) == -1 ? write_error(err) : 0;
 }
 
 ssize_t
@@ -160,7 +135,7 @@ spool_sender(struct spool *sp, struct error *err)
 	size_t	 len = 0, want;
 	ssize_t	 n;
 
-	want = sp->size < ENVELOPE_HEADER_MAX ? (size_t)sp->size :
+	want = sp->w.size < ENVELOPE_HEADER_MAX ? (size_t)sp->w.size :
 	    ENVELOPE_HEADER_MAX;
 	hdr = xmalloc(want + 1);
 	while (len < want) {
@@ -172,7 +147,7 @@ spool_sender(struct spool *sp, struct error *err)
 		len += (size_t)n;
 	}
 	hdr[len] = '\0';
-	s = envelope_sender_of(hdr, len, sp->size);
+	s = envelope_sender_of(hdr, len, sp->w.size);
 out:
 	free(hdr);
 	return s;

@@ -18,13 +18,11 @@
 
 #include "error.h"
 
-#define SPOOL_BUF_SIZE	65536
+#include "xio.h"
 
 struct spool {
 	int		 fd;
-	char		*buf;		/* write buffer */
-	size_t		 buflen;
-	uint64_t	 size;		/* bytes written since spool_reset() */
+	struct wbuf	 w;		/* w.size: bytes since spool_reset() */
 };
 
 /* Create the file.  Errors are EX_CANTCREAT. */

@@ -1,11 +1,12 @@
 /*
- * xio.h -- small I/O helpers shared by the modules that read whole files.
+ * xio.h -- small I/O helpers: reading whole files, buffered appends.
  */
 #ifndef POPFETCH_XIO_H
 #define POPFETCH_XIO_H
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Read from fd until end of file or until cap bytes are in buf, retrying
@@ -13,5 +14,27 @@
  * or -1 with errno set; on -1, *got says how much was read before.
  */
 ssize_t	read_bounded(int fd, char *buf, size_t cap, size_t *got);
+
+/*
+ * Buffered writes to fd at a known offset, for the files a message
+ * streams into while it arrives (a maildir's tmp/ file, the spool): one
+ * write(2) per WBUF_SIZE bytes rather than one per line.  The caller owns
+ * fd; size is where the next byte goes, buffered bytes counted.
+ */
+#define WBUF_SIZE	65536
+
+struct wbuf {
+	int		 fd;
+	char		*buf;		/* WBUF_SIZE bytes */
+	size_t		 len;		/* bytes buffered, not yet written */
+	uint64_t	 size;		/* the file's size once flushed */
+};
+
+/* Buffer for fd, whose first size bytes are already written. */
+void	wbuf_init(struct wbuf *, int fd, uint64_t size);
+void	wbuf_free(struct wbuf *);
+/* 0, or -1 with errno set (ENOSPC, EFBIG...). */
+int	wbuf_write(struct wbuf *, const char *, size_t);
+int	wbuf_flush(struct wbuf *);
 
 #endif
