@@ -187,15 +187,10 @@ parse_options(int argc, char **argv, struct options *o)
 	    NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (set_mode(o, FETCH_STATUS) == -1)
-				return -1;
-			break;
 		case 'l':
-			if (set_mode(o, FETCH_LIST) == -1)
-				return -1;
-			break;
 		case 'n':
-			if (set_mode(o, FETCH_DRYRUN) == -1)
+			if (set_mode(o, c == 's' ? FETCH_STATUS : c == 'l' ?
+			    FETCH_LIST : FETCH_DRYRUN) == -1)
 				return -1;
 			break;
 		case 'J':

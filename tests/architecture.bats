@@ -40,3 +40,19 @@ setup() {
 	assert_failure
 	assert_output "newthing.c: module newthing is in no layer of $DOC"
 }
+
+@test "no function in src/ is longer than 80 lines" {
+	run "$PYTHON3" "$TESTS_SRCDIR/function-lengths" "$TOP/src" 80
+	assert_success
+	assert_output "no function in $TOP/src over 80 lines"
+}
+
+@test "the length check catches a long function" {
+	mkdir "$TEST_TMP/src"
+	{ printf 'static int\nlong_one(void)\n{\n'
+	  for i in $(seq 80); do printf '\tx++;\n'; done
+	  printf '}\n'; } >"$TEST_TMP/src/a.c"
+	run "$PYTHON3" "$TESTS_SRCDIR/function-lengths" "$TEST_TMP/src" 80
+	assert_failure
+	assert_output "a.c:3: long_one is 82 lines (more than 80)"
+}
