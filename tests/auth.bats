@@ -10,11 +10,6 @@ load lib/popserver
 load lib/certs
 
 setup() {
-	MB=$TEST_TMP/mailbox
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
-	mkdir -p "$MB"
 	make_mailbox "$MB" 2
 }
 

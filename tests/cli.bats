@@ -3,10 +3,6 @@
 
 load lib/common
 
-setup() {
-	RC=$TEST_TMP/fetchrc
-}
-
 @test "-V prints the version" {
 	run "$POPFETCH" -V
 	assert_success

@@ -4,10 +4,6 @@
 
 load lib/common
 
-setup() {
-	RC=$TEST_TMP/fetchrc
-}
-
 @test "an unknown key: FILE:LINE and exit 78" {
 	printf 'account default\nhost h\nfrobnicate yes\n' | write_fetchrc "$RC"
 	run "$POPFETCH" -C "$RC"

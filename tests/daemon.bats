@@ -7,11 +7,7 @@ load lib/common
 load lib/popserver
 
 setup() {
-	MB=$TEST_TMP/mailbox
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
 	OUT=$TEST_TMP/daemon.out
-	mkdir -p "$MB"
 	DAEMON_PID=
 }
 

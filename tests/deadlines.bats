@@ -12,10 +12,6 @@ load lib/common
 load lib/popserver
 
 setup() {
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
-	SCRIPT=$TEST_TMP/script
 	STATE=$TEST_TMP/state/uidls
 }
 

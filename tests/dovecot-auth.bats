@@ -23,8 +23,6 @@ teardown_file() {
 setup() {
 	U=user$BATS_TEST_NUMBER
 	dovecot_add_user "$U" "pw-$U"
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
 	SRC=$TEST_TMP/src
 	mkdir -p "$SRC"
 	make_mailbox "$SRC" 2

@@ -22,8 +22,6 @@ teardown_file() {
 setup() {
 	U=user$BATS_TEST_NUMBER
 	dovecot_add_user "$U" "pw-$U"
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
 	SRC=$TEST_TMP/src
 	mkdir -p "$SRC"
 }

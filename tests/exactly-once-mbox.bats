@@ -11,10 +11,6 @@ load lib/popserver
 load lib/mbox
 load lib/faults
 
-setup() {
-	RC=$TEST_TMP/fetchrc
-}
-
 teardown() {
 	faults_teardown
 }

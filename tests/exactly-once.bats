@@ -12,10 +12,6 @@ load lib/common
 load lib/popserver
 load lib/faults
 
-setup() {
-	RC=$TEST_TMP/fetchrc
-}
-
 teardown() {
 	faults_teardown
 }

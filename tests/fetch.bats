@@ -6,14 +6,6 @@
 load lib/common
 load lib/popserver
 
-setup() {
-	MB=$TEST_TMP/mailbox
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
-	mkdir -p "$MB"
-}
-
 teardown() {
 	popserver_stop || true
 }

@@ -11,12 +11,7 @@ load lib/mbox
 
 setup() {
 	command -v strace >/dev/null || skip "strace is not installed (./setup installs it)"
-	MB=$TEST_TMP/mailbox
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
 	TRACE=$TEST_TMP/strace.out
-	mkdir -p "$MB"
 }
 
 teardown() {

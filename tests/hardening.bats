@@ -8,13 +8,6 @@ load lib/common
 load lib/popserver
 load lib/certs
 
-setup() {
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
-	SCRIPT=$TEST_TMP/script
-}
-
 teardown() {
 	popserver_stop || true
 }

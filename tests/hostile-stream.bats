@@ -9,11 +9,7 @@ load lib/common
 load lib/popserver
 
 setup() {
-	MD=$TEST_TMP/Maildir
 	MBOX=$TEST_TMP/mbox
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
-	SCRIPT=$TEST_TMP/script
 	UIDLS=$TEST_TMP/uidls
 }
 

@@ -31,8 +31,6 @@ teardown_file() {
 setup() {
 	U=imp$BATS_TEST_NUMBER
 	PW=pw-$U
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
 	dovecot_add_user "$U" "$PW"
 	make_mailbox "$TEST_TMP/old" 3
 	dovecot_deliver "$U" "$TEST_TMP"/old/*

@@ -7,7 +7,6 @@ load lib/common
 load lib/popserver
 
 setup() {
-	RC=$TEST_TMP/fetchrc
 	PIDS=()
 }
 

@@ -8,11 +8,9 @@ load lib/popserver
 load lib/mbox
 
 setup() {
-	MB=$TEST_TMP/mailbox
 	MBOX=$TEST_TMP/mail/inbox
-	RC=$TEST_TMP/fetchrc
 	SMALL=$TEST_TMP/small
-	mkdir -p "$MB" "$TEST_TMP/mail"
+	mkdir -p "$TEST_TMP/mail"
 }
 
 teardown() {

@@ -7,11 +7,8 @@ load lib/common
 load lib/popserver
 
 setup() {
-	MB=$TEST_TMP/mailbox
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
 	PMRC=$TEST_TMP/procmailrc
-	mkdir -p "$MB" "$MD/new" "$MD/cur" "$MD/tmp" "$TEST_TMP/cwd"
+	mkdir -p "$MD/new" "$MD/cur" "$MD/tmp" "$TEST_TMP/cwd"
 	printf ':0\n%s/\n' "$MD" >"$PMRC"
 }
 

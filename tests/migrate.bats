@@ -8,12 +8,6 @@ bats_require_minimum_version 1.5.0
 load lib/common
 load lib/popserver
 
-setup() {
-	MB=$TEST_TMP/mailbox
-	SLOG=$TEST_TMP/server.log
-	mkdir -p "$MB"
-}
-
 teardown() {
 	popserver_stop || true
 }

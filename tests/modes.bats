@@ -9,12 +9,7 @@ load lib/common
 load lib/popserver
 
 setup() {
-	MB=$TEST_TMP/mailbox
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
 	STATE=$TEST_TMP/state
-	mkdir -p "$MB"
 }
 
 teardown() {

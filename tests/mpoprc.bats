@@ -9,11 +9,7 @@ load lib/common
 load lib/popserver
 
 setup() {
-	MB=$TEST_TMP/mailbox
-	SLOG=$TEST_TMP/server.log
 	RC=$TEST_TMP/mpoprc
-	MD=$TEST_TMP/Maildir
-	mkdir -p "$MB"
 }
 
 teardown() {

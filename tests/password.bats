@@ -6,11 +6,6 @@ load lib/common
 load lib/popserver
 
 setup() {
-	MB=$TEST_TMP/mailbox
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
-	mkdir -p "$MB"
 	make_mailbox "$MB" 1
 	popserver_start --mailbox "$MB" --log "$SLOG" --password "pw 1"
 }

@@ -10,10 +10,6 @@ load lib/popserver
 load lib/certs
 
 setup() {
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
-	SCRIPT=$TEST_TMP/script
 	CERTS=$BATS_RUN_TMPDIR/certs
 	make_test_ca "$CERTS"
 }

@@ -14,12 +14,7 @@ setup() {
 	    skip "microsocks is not installed (setup installs it)"
 	CERTS=$BATS_RUN_TMPDIR/certs
 	make_test_ca "$CERTS"
-	MB=$TEST_TMP/mailbox
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
 	PLOG=$TEST_TMP/proxy.log
-	mkdir -p "$MB"
 	PROXY_PID=
 }
 

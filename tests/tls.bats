@@ -9,11 +9,6 @@ load lib/certs
 setup() {
 	CERTS=$BATS_RUN_TMPDIR/certs
 	make_test_ca "$CERTS"
-	MB=$TEST_TMP/mailbox
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
-	SLOG=$TEST_TMP/server.log
-	mkdir -p "$MB"
 	make_mailbox "$MB" 2
 }
 

@@ -9,6 +9,10 @@
 #                 XDG_STATE_HOME and XDG_CONFIG_HOME are emptied for the same
 #                 reason.
 #   BATS_TEST_TIMEOUT  60 s per test unless the caller set it.
+#   MB, MD, RC, SLOG, SCRIPT  the scratch paths most tests use, named the
+#                 same in every file: the test server's mailbox (created),
+#                 the Maildir popfetch delivers to, the fetchrc, the test
+#                 server's log, a scripted server's script.
 # and provides write_fetchrc, make_mailbox, maildir_count and
 # assert_maildir_matches (see each function).
 
@@ -39,6 +43,13 @@ fi
 export TEST_TMP
 export HOME=$TEST_TMP/home XDG_STATE_HOME='' XDG_CONFIG_HOME=''
 mkdir -p "$HOME"
+
+MB=$TEST_TMP/mailbox
+MD=$TEST_TMP/Maildir
+RC=$TEST_TMP/fetchrc
+SLOG=$TEST_TMP/server.log
+SCRIPT=$TEST_TMP/script
+mkdir -p "$MB"
 
 # write_fetchrc FILE <<EOF ... EOF
 # Writes standard input to FILE with mode 0600 (popfetch may refuse a

@@ -23,8 +23,6 @@ interop_setup() {
 	U=u$BATS_TEST_NUMBER
 	PW="pw-$U-S3cret"
 	SRC=$TEST_TMP/src
-	MD=$TEST_TMP/Maildir
-	RC=$TEST_TMP/fetchrc
 	SERVED=$TEST_TMP/served
 	mkdir -p "$SRC"
 	srv_add_user "$U" "$PW"
