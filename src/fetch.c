@@ -855,7 +855,7 @@ open_local(struct session *s, struct error *err)
 	char			*statepath;
 
 	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(a->delivery,
-	    a->delivery_arg, a->mda_timeout, err)) == NULL)
+	    a->delivery_arg, a->mda_timeout, a->name, err)) == NULL)
 		return -1;
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (s->fo->mode == FETCH_DRYRUN)

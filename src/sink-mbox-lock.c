@@ -83,14 +83,14 @@ dotlock(struct mbox_lock *m, struct error *err)
 		if ((rc = take_dotlock(m, err)) != 0)
 			return rc == 1 ? 0 : -1;
 		if (holder_gone(m->lockpath)) {
-			log_warn(NULL, "removing %s: the popfetch that took "
+			log_warn(m->who, "removing %s: the popfetch that took "
 			    "it is gone", m->lockpath);
 			(void)unlink(m->lockpath);
 			continue;
 		}
 		if (stat(m->lockpath, &st) == 0 &&
 		    time(NULL) - st.st_mtime > MBOX_LOCK_STALE) {
-			log_warn(NULL, "removing stale lock %s (older than %d "
+			log_warn(m->who, "removing stale lock %s (older than %d "
 			    "seconds)", m->lockpath, MBOX_LOCK_STALE);
 			(void)unlink(m->lockpath);
 			continue;

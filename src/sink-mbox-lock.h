@@ -15,6 +15,7 @@
 
 struct mbox_lock {
 	const char	*path;		/* the mbox (not owned) */
+	const char	*who;		/* the account, for warnings (not owned) */
 	char		*lockpath;	/* FILE.lock (owned) */
 	int		 fd;		/* the mbox, open O_APPEND, or -1 */
 	int		 dotlocked;

@@ -2,10 +2,10 @@
  * sink-mbox.c -- delivery into an mbox file (mboxrd, RFC 4155).
  *
  * Group commit, as for maildir: each message is mboxrd-quoted and hashed
- * (SHA-256) while it arrives, in one pass, into a spool (spool.h) that
+ * (SHA-256) while it arrives, in one pass, into a spool (sink-spool.h) that
  * holds the whole batch; the mbox is touched only by mb_sync, which takes
  * the locks once (sink-mbox-lock.h), journals every block of the batch
- * with one fsync (mbox-journal.h), appends the blocks, fsyncs the mbox
+ * with one fsync (sink-mbox-journal.h), appends the blocks, fsyncs the mbox
  * once and lets the locks go.  The locks are held only for that copy, so
  * a mail reader waits at most for one batch to be written (fetch.c bounds
  * a batch in messages and bytes), never for the network.  A broken
@@ -35,11 +35,11 @@
 
 #include "envelope.h"
 #include "log.h"
-#include "mbox-journal.h"
+#include "sink-mbox-journal.h"
 #include "mboxrd.h"
 #include "sink.h"
 #include "sink-mbox-lock.h"
-#include "spool.h"
+#include "sink-spool.h"
 #include "xmalloc.h"
 
 #define MBOX_COPY_SIZE	65536
@@ -147,7 +147,8 @@ check_file(const char *path, struct error *err)
 }
 
 struct sink *
-sink_mbox_new(const char *path, int probe, struct error *err)
+sink_mbox_new(const char *path, int probe, const char *who,
+    struct error *err)
 {
 	struct mbox	*m;
 	struct sink	*s;
@@ -157,6 +158,7 @@ sink_mbox_new(const char *path, int probe, struct error *err)
 	m = xcalloc(1, sizeof *m);
 	m->path = xstrdup(path);
 	m->lk.path = m->path;
+	m->lk.who = who;
 	m->lk.fd = -1;
 	xasprintf(&m->lk.lockpath, "%s.lock", path);
 	xasprintf(&m->jpath, "%s.popfetch-journal", path);
@@ -656,7 +658,7 @@ cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
 	ours = got == (ssize_t)n && mboxrd_tail_is_ours(tail, n);
 	free(tail);
 	if (!ours) {
-		log_warn(NULL, "mbox %s: an interrupted delivery left part of "
+		log_warn(m->lk.who, "mbox %s: an interrupted delivery left part of "
 		    "a message at byte %jd, and other mail follows it; leaving "
 		    "it for you to remove", m->path, (intmax_t)je->offset);
 		return 0;
@@ -668,7 +670,7 @@ cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
 		    strerror(errno));
 		return -1;
 	}
-	log_warn(NULL, "mbox %s: removed the partial message an interrupted "
+	log_warn(m->lk.who, "mbox %s: removed the partial message an interrupted "
 	    "run left at byte %jd", m->path, (intmax_t)je->offset);
 	return 0;
 }

@@ -38,7 +38,7 @@
 #include "envelope.h"
 #include "proc.h"
 #include "sink.h"
-#include "spool.h"
+#include "sink-spool.h"
 #include "xmalloc.h"
 
 #define MDA_KILL_GRACE_MS	2000	/* SIGTERM, then this, then SIGKILL */

@@ -9,13 +9,13 @@
 
 struct sink *
 sink_new(enum delivery_kind kind, const char *arg, int mda_timeout,
-    struct error *err)
+    const char *who, struct error *err)
 {
 	switch (kind) {
 	case DELIVERY_MAILDIR:
 		return sink_maildir_new(arg, 0, err);
 	case DELIVERY_MBOX:
-		return sink_mbox_new(arg, 0, err);
+		return sink_mbox_new(arg, 0, who, err);
 	case DELIVERY_MDA:
 		return sink_mda_new(arg, mda_timeout, err);
 	case DELIVERY_NONE:
@@ -36,7 +36,7 @@ sink_probe_new(enum delivery_kind kind, const char *arg)
 	case DELIVERY_MAILDIR:
 		return sink_maildir_new(arg, 1, &ignored);
 	case DELIVERY_MBOX:
-		return sink_mbox_new(arg, 1, &ignored);
+		return sink_mbox_new(arg, 1, NULL, &ignored);
 	default:
 		return NULL;
 	}

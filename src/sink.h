@@ -86,10 +86,12 @@ struct sink {
 /*
  * The sink for a `delivery`: kind with its argument (the maildir or mbox
  * path, or the MDA command, which gets mda_timeout seconds per message);
- * checks/creates the mailbox now.
+ * checks/creates the mailbox now.  who names the account in the warnings
+ * a sink logs itself (a stale lock removed, a partial message cut), so
+ * that they can be told apart under -j; it must outlive the sink.
  */
 struct sink	*sink_new(enum delivery_kind, const char *arg, int mda_timeout,
-		    struct error *);
+		    const char *who, struct error *);
 /*
  * A sink for sink_find only, that changes nothing (for --dry-run): it
  * creates no mailbox, takes no lock, repairs and syncs nothing, and finds
@@ -121,7 +123,8 @@ void	sink_release_signals(const sigset_t *old);
 /* One constructor per kind. */
 struct sink	*sink_maildir_new(const char *dir, int probe, struct error *);
 /* Append to the mbox file path (created 0600 now if missing). */
-struct sink	*sink_mbox_new(const char *path, int probe, struct error *);
+struct sink	*sink_mbox_new(const char *path, int probe, const char *who,
+		    struct error *);
 /* Pipe each message into /bin/sh -c command; see sink-mda.c. */
 struct sink	*sink_mda_new(const char *command, int timeout,
 		    struct error *);

@@ -24,20 +24,9 @@ teardown() {
 }
 
 rc() {
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $POPSERVER_PORT"
-		echo "tls off"
-		echo "user test"
-		echo "password secret"
-		echo "timeout 5"
-		echo "delivery maildir $MD"
-		echo "uidls_file $TEST_TMP/state"
-		echo "received_header off"	# byte-for-byte comparisons
-		local l
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	popserver_rc "timeout 5" "delivery maildir $MD" \
+	    "uidls_file $TEST_TMP/state" \
+	    "received_header off" "$@"	# byte-for-byte comparisons
 }
 
 server_count() {

@@ -23,46 +23,26 @@ teardown() {
 
 # rc [extra lines] -- a plain-TCP account, USER/PASS, timeout 3.
 rc() {
-	local l
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $POPSERVER_PORT"
-		echo "tls off"
-		echo "timeout 3"
-		echo "user test"
-		echo "password secret"
-		echo "auth user"
-		echo "delivery maildir $MD"
-		echo "uidls_file $STATE"
-		echo "received_header off"
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	popserver_rc "timeout 3" "auth user" "delivery maildir $MD" \
+	    "uidls_file $STATE" "received_header off" "$@"
 }
 
 # login_script -- greeting, CAPA, USER/PASS, LIST and UIDL of one message.
 login_script() {
-	cat >"$SCRIPT" <<-'EOS'
-	S: +OK ready
-	C: CAPA
-	S: +OK
-	S: USER
-	S: UIDL
-	S: .
-	C: USER test
-	S: +OK
-	C: PASS secret
-	S: +OK logged in
-	C: LIST
-	S: +OK
-	S: 1 5000
-	S: .
-	C: UIDL
-	S: +OK
-	S: 1 uid-one
-	S: .
-	C: RETR 1
-	EOS
+	{
+		script_login
+		cat <<-'EOS'
+		C: LIST
+		S: +OK
+		S: 1 5000
+		S: .
+		C: UIDL
+		S: +OK
+		S: 1 uid-one
+		S: .
+		C: RETR 1
+		EOS
+	} >"$SCRIPT"
 }
 
 # trickle TEXT INTERVAL -- append script steps sending TEXT one byte each

@@ -21,19 +21,9 @@ teardown() {
 rc() {
 	local dir=$1 keep=off
 	[[ $2 == keep ]] && keep=on
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $POPSERVER_PORT"
-		echo "tls off"
-		echo "user test"
-		echo "password secret"
-		echo "timeout 30"
-		echo "keep $keep"
-		echo "delivery maildir $dir/Maildir"
-		echo "uidls_file $dir/state"
-		echo "received_header off"	# byte-for-byte comparisons
-	} | write_fetchrc "$RC"
+	popserver_rc "timeout 30" "keep $keep" "delivery maildir $dir/Maildir" \
+	    "uidls_file $dir/state" \
+	    "received_header off"	# byte-for-byte comparisons
 }
 
 delivered_ok() {

@@ -19,21 +19,9 @@ teardown() {
 }
 
 rc() {
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $POPSERVER_PORT"
-		echo "tls off"
-		echo "timeout 10"
-		echo "user test"
-		echo "password secret"
-		echo "delivery maildir $MD"
-		# Byte-for-byte comparisons; fetch.bats tests the header.
-		echo "received_header off"
-		echo "uidls_file $TEST_TMP/state/uidls"
-		local l
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	# Byte-for-byte comparisons; fetch.bats tests the header.
+	popserver_rc "timeout 10" "delivery maildir $MD" \
+	    "received_header off" "uidls_file $TEST_TMP/state/uidls" "$@"
 }
 
 traced_fetch() {

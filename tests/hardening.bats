@@ -32,24 +32,17 @@ rc() {
 # The transcript up to and including LIST (one message of 120 octets) and
 # UIDL's +OK; the caller appends the rest.
 script_head() {
-	cat >"$SCRIPT" <<-'EOS'
-	S: +OK ready
-	C: CAPA
-	S: +OK
-	S: USER
-	S: UIDL
-	S: .
-	C: USER test
-	S: +OK
-	C: PASS secret
-	S: +OK logged in
-	C: LIST
-	S: +OK
-	S: 1 120
-	S: .
-	C: UIDL
-	S: +OK
-	EOS
+	{
+		script_login
+		cat <<-'EOS'
+		C: LIST
+		S: +OK
+		S: 1 120
+		S: .
+		C: UIDL
+		S: +OK
+		EOS
+	} >"$SCRIPT"
 }
 
 # fetch_quickly -- fetch, bounded by timeout(1): a hang shows as 124, and

@@ -19,62 +19,43 @@ teardown() {
 
 # rc DELIVERY [extra lines] -- a plain-TCP account with USER/PASS.
 rc() {
-	local l
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $POPSERVER_PORT"
-		echo "timeout 30"
-		echo "user test"
-		echo "password secret"
-		echo "auth user"
-		echo "tls off"
-		echo "received_header off"
-		echo "uidls_file $UIDLS"
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	popserver_rc "timeout 30" "auth user" "received_header off" \
+	    "uidls_file $UIDLS" "$@"
 }
 
 # Login, then LIST and UIDL of two messages (no PIPELINING: one command in
 # flight, so the client must not read past a reply before asking again).
 script_two() {
-	cat >"$SCRIPT" <<-'EOS'
-	S: +OK ready
-	C: CAPA
-	S: +OK
-	S: USER
-	S: UIDL
-	S: .
-	C: USER test
-	S: +OK
-	C: PASS secret
-	S: +OK logged in
-	C: LIST
-	S: +OK
-	S: 1 60
-	S: 2 60
-	S: .
-	C: UIDL
-	S: +OK
-	S: 1 uid-one
-	S: 2 uid-two
-	S: .
-	C: RETR 1
-	S: +OK 60 octets
-	S: Subject: one
-	S:
-	S: body one
-	S: .
-	S-RAW: * garbage where a status line belongs\r\n
-	C: RETR 2
-	S: +OK 60 octets
-	S: Subject: two
-	S:
-	S: body two
-	S: .
-	C: QUIT
-	S: +OK bye
-	EOS
+	{
+		script_login
+		cat <<-'EOS'
+		C: LIST
+		S: +OK
+		S: 1 60
+		S: 2 60
+		S: .
+		C: UIDL
+		S: +OK
+		S: 1 uid-one
+		S: 2 uid-two
+		S: .
+		C: RETR 1
+		S: +OK 60 octets
+		S: Subject: one
+		S:
+		S: body one
+		S: .
+		S-RAW: * garbage where a status line belongs\r\n
+		C: RETR 2
+		S: +OK 60 octets
+		S: Subject: two
+		S:
+		S: body two
+		S: .
+		C: QUIT
+		S: +OK bye
+		EOS
+	} >"$SCRIPT"
 }
 
 fetch_quickly() {
@@ -109,17 +90,8 @@ fetch_quickly() {
 	local big
 	big=$(printf 'x%.0s' $(seq 1 100))
 	{
+		script_login
 		cat <<-'EOS'
-		S: +OK ready
-		C: CAPA
-		S: +OK
-		S: USER
-		S: UIDL
-		S: .
-		C: USER test
-		S: +OK
-		C: PASS secret
-		S: +OK logged in
 		C: LIST
 		S: +OK
 		S: 1 100
@@ -158,17 +130,8 @@ fetch_quickly() {
 	local big
 	big=$(printf 'y%.0s' $(seq 1 100))
 	{
+		script_login
 		cat <<-'EOS'
-		S: +OK ready
-		C: CAPA
-		S: +OK
-		S: USER
-		S: UIDL
-		S: .
-		C: USER test
-		S: +OK
-		C: PASS secret
-		S: +OK logged in
 		C: LIST
 		S: +OK
 		S: 1 100

@@ -173,7 +173,7 @@ f.flush()
 	touch -d '-10 minutes' "$MBOX.lock"
 	fetch
 	assert_success
-	assert_output --partial "removing stale lock $MBOX.lock"
+	assert_output --partial "default: warning: removing stale lock $MBOX.lock"
 	[ ! -e "$MBOX.lock" ]
 	[ "$(grep -c '^From ' "$MBOX")" -eq 1 ]
 }

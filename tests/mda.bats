@@ -18,21 +18,10 @@ teardown() {
 
 # rc MDA-COMMAND [extra lines...]
 rc() {
-	local mda=$1 l
+	local mda=$1
 	shift
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $POPSERVER_PORT"
-		echo "tls off"
-		echo "timeout 10"
-		echo "user test"
-		echo "password secret"
-		echo "delivery mda $mda"
-		echo "received_header off"
-		echo "uidls_file $TEST_TMP/state/%U"
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	popserver_rc "timeout 10" "delivery mda $mda" "received_header off" \
+	    "uidls_file $TEST_TMP/state/%U" "$@"
 }
 
 # Run from a scratch directory, so that injected commands would show there.

@@ -17,19 +17,8 @@ teardown() {
 }
 
 rc() {
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $POPSERVER_PORT"
-		echo "tls off"
-		echo "timeout 10"
-		echo "user test"
-		echo "password secret"
-		echo "delivery maildir $MD"
-		echo "uidls_file $STATE/%U_at_%H"
-		local l
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	popserver_rc "timeout 10" "delivery maildir $MD" \
+	    "uidls_file $STATE/%U_at_%H" "$@"
 }
 
 fetch() {

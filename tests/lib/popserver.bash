@@ -41,6 +41,30 @@ _popserver_alive() {
     return 0
 }
 
+# script_login -- prints how a scripted session starts: the greeting, CAPA
+# offering USER and UIDL (no PIPELINING: one command in flight), and the
+# login as user "test" with password "secret"; the caller goes on from LIST.
+script_login() {
+	printf '%s\n' 'S: +OK ready' 'C: CAPA' 'S: +OK' 'S: USER' 'S: UIDL' \
+	    'S: .' 'C: USER test' 'S: +OK' 'C: PASS secret' 'S: +OK logged in'
+}
+
+# popserver_rc [LINE...] -- writes $RC with account "default" for the
+# running test server: 127.0.0.1, its port, no TLS, user "test" with
+# password "secret"; then each LINE (a later line wins over an earlier one).
+popserver_rc() {
+	local l
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $POPSERVER_PORT"
+		echo "tls off"
+		echo "user test"
+		echo "password secret"
+		for l in "$@"; do echo "$l"; done
+	} | write_fetchrc "$RC"
+}
+
 popserver_start() {
     local python=${PYTHON3:-python3}
     local server=${TESTS_SRCDIR:-$_popserver_lib_dir/..}/popserver.py

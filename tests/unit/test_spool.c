@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "spool.h"
+#include "sink-spool.h"
 #include "tap.h"
 #include "xio.h"
 #include "xmalloc.h"

@@ -1,5 +1,5 @@
 /*
- * mbox-journal.c -- MBOX.popfetch-journal: see mbox-journal.h.
+ * sink-mbox-journal.c -- MBOX.popfetch-journal: see sink-mbox-journal.h.
  *
  * The journal is shared by every account delivering into the mbox; the
  * tags keep their entries apart.  An entry is needed only until the UID
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "mbox-journal.h"
+#include "sink-mbox-journal.h"
 #include "xmalloc.h"
 
 /* Tag, two offsets, the digest, skip and the spaces between. */

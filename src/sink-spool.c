@@ -1,4 +1,4 @@
-/* spool.c -- a message in an unlinked temporary file; see spool.h. */
+/* sink-spool.c -- a message in an unlinked temporary file; see sink-spool.h. */
 #include "config.h"
 
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
-#include "spool.h"
+#include "sink-spool.h"
 #include "xmalloc.h"
 
 static const char	*spool_dir(void);

@@ -1,5 +1,5 @@
 /*
- * spool.h -- a message held in an unlinked temporary file until it is
+ * sink-spool.h -- a message held in an unlinked temporary file until it is
  * complete, for the sinks that must see all of it before they deliver
  * (mbox, MDA).
  *
@@ -9,8 +9,8 @@
  * in $TMPDIR (default /tmp) and has no name, so it vanishes with the
  * process whatever happens.
  */
-#ifndef POPFETCH_SPOOL_H
-#define POPFETCH_SPOOL_H
+#ifndef POPFETCH_SINK_SPOOL_H
+#define POPFETCH_SINK_SPOOL_H
 
 #include <stddef.h>
 #include <stdint.h>

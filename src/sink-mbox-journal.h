@@ -1,5 +1,5 @@
 /*
- * mbox-journal.h -- the journal that makes mbox delivery exactly once.
+ * sink-mbox-journal.h -- the journal that makes mbox delivery exactly once.
  *
  * Before popfetch appends a batch of blocks (separator, From_ line,
  * quoted message, empty line) to an mbox, it appends one line per block
@@ -16,8 +16,8 @@
  * digest), in part (to be cut off) or not at all.  Every function here is
  * called with the mbox locks held.
  */
-#ifndef POPFETCH_MBOX_JOURNAL_H
-#define POPFETCH_MBOX_JOURNAL_H
+#ifndef POPFETCH_SINK_MBOX_JOURNAL_H
+#define POPFETCH_SINK_MBOX_JOURNAL_H
 
 #include <sys/types.h>
 
