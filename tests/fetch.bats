@@ -13,20 +13,10 @@ teardown() {
 # rc [extra lines...] -- a plain-TCP account 'default' for the running server.
 rc() {
 	{
-		echo "defaults"
-		echo "timeout 10"
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $POPSERVER_PORT"
-		echo "tls off"
-		echo "user test"
-		echo "password secret"
-		echo "delivery maildir $MD"
+		printf 'defaults\ntimeout 10\n'
 		# Byte-for-byte comparisons; the header has its own test.
-		echo "received_header off"
-		echo "uidls_file $TEST_TMP/state/%U_at_%H"
-		local l
-		for l in "$@"; do echo "$l"; done
+		popserver_account "delivery maildir $MD" "received_header off" \
+		    "uidls_file $TEST_TMP/state/%U_at_%H" "$@"
 	} | write_fetchrc "$RC"
 }
 

@@ -49,20 +49,23 @@ script_login() {
 	    'S: .' 'C: USER test' 'S: +OK' 'C: PASS secret' 'S: +OK logged in'
 }
 
-# popserver_rc [LINE...] -- writes $RC with account "default" for the
-# running test server: 127.0.0.1, its port, no TLS, user "test" with
-# password "secret"; then each LINE (a later line wins over an earlier one).
-popserver_rc() {
+# popserver_account [LINE...] -- prints account "default" for the running
+# test server: 127.0.0.1, its port, no TLS, user "test" with password
+# "secret"; then each LINE (a later line wins over an earlier one).
+popserver_account() {
 	local l
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $POPSERVER_PORT"
-		echo "tls off"
-		echo "user test"
-		echo "password secret"
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	echo "account default"
+	echo "host 127.0.0.1"
+	echo "port $POPSERVER_PORT"
+	echo "tls off"
+	echo "user test"
+	echo "password secret"
+	for l in "$@"; do echo "$l"; done
+}
+
+# popserver_rc [LINE...] -- the same as the whole of $RC.
+popserver_rc() {
+	popserver_account "$@" | write_fetchrc "$RC"
 }
 
 popserver_start() {
