@@ -28,7 +28,7 @@ static char	*run_passwordeval(const struct account *, struct error *);
 static char	*first_line(int, const char *, size_t, size_t,
 		    struct error *);
 static char	*prompt_password(const struct account *, struct error *);
-static int	 read_bounded(int, char *, size_t *, size_t *, long long,
+static int	 read_output(int, char *, size_t *, size_t *, long long,
 		    int *);
 static int	 reap_bounded(pid_t, int, long long, int *);
 
@@ -102,10 +102,10 @@ run_passwordeval(const struct account *a, struct error *err)
 	long long	 deadline;
 	pid_t		 pid;
 
-	bound = a->timeout;
-	if (isatty(STDIN_FILENO) && bound < PASSWORDEVAL_TTY_WAIT)
-		bound = PASSWORDEVAL_TTY_WAIT;
 	spec.own_group = !isatty(STDIN_FILENO);
+	bound = a->timeout;
+	if (!spec.own_group && bound < PASSWORDEVAL_TTY_WAIT)
+		bound = PASSWORDEVAL_TTY_WAIT;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		error_set(err, EX_OSERR, "passwordeval: pipe: %s",
 		    strerror(errno));
@@ -122,7 +122,7 @@ run_passwordeval(const struct account *a, struct error *err)
 	pfd[1] = -1;
 
 	/* A failed read gives the child no more time: kill it at once. */
-	rc = read_bounded(pfd[0], out, &len, &dropped, deadline, &read_errno);
+	rc = read_output(pfd[0], out, &len, &dropped, deadline, &read_errno);
 	if (reap_bounded(pid, spec.own_group, rc == -1 ? 0 : deadline,
 	    &status) == -1 || rc == -1) {
 		if (read_errno != 0)
@@ -186,7 +186,7 @@ first_line(int status, const char *out, size_t len, size_t dropped,
  * error with *read_errno set.
  */
 static int
-read_bounded(int fd, char *out, size_t *len, size_t *dropped,
+read_output(int fd, char *out, size_t *len, size_t *dropped,
     long long deadline, int *read_errno)
 {
 	struct pollfd	pfd = { fd, POLLIN, 0 };

@@ -359,7 +359,6 @@ md_abort(struct sink *s)
 	if (md->name[0] != '\0')
 		(void)unlinkat(md->tmpfd, md->name, 0);
 	md->name[0] = '\0';
-	md->w.len = 0;
 }
 
 static void

@@ -82,17 +82,7 @@ spool_reset(struct spool *sp, struct error *err)
 int
 spool_truncate(struct spool *sp, uint64_t size, struct error *err)
 {
-	uint64_t	written = sp->w.size - sp->w.len;
-
-	if (size >= sp->w.size)
-		return 0;
-	if (size >= written) {
-		sp->w.len = (size_t)(size - written);
-		sp->w.size = size;
-		return 0;
-	}
-	wbuf_init(&sp->w, sp->fd, size);
-	if (ftruncate(sp->fd, (off_t)size) == -1) {
+	if (wbuf_truncate(&sp->w, size) == -1) {
 		error_set(err, EX_IOERR, "cannot truncate the temporary file: "
 		    "%s", strerror(errno));
 		return -1;

@@ -69,6 +69,23 @@ wbuf_flush(struct wbuf *w)
 }
 
 int
+wbuf_truncate(struct wbuf *w, uint64_t size)
+{
+	uint64_t	written = w->size - w->len;
+
+	if (size >= w->size)
+		return 0;
+	if (size >= written) {
+		w->len = (size_t)(size - written);
+		w->size = size;
+		return 0;
+	}
+	w->len = 0;
+	w->size = size;
+	return ftruncate(w->fd, (off_t)size);
+}
+
+int
 wbuf_write(struct wbuf *w, const char *p, size_t n)
 {
 	size_t	take;

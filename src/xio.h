@@ -36,5 +36,10 @@ void	wbuf_free(struct wbuf *);
 /* 0, or -1 with errno set (ENOSPC, EFBIG...). */
 int	wbuf_write(struct wbuf *, const char *, size_t);
 int	wbuf_flush(struct wbuf *);
+/*
+ * Drop what lies past the first size bytes (nothing when there are
+ * fewer), from the buffer or the file.  0, or -1 with errno set.
+ */
+int	wbuf_truncate(struct wbuf *, uint64_t size);
 
 #endif
