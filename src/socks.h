@@ -17,7 +17,8 @@ struct socks_login {
  * to connect to host:port.  The name goes to the proxy as it is, never
  * resolved here (so Tor resolves it); an IP address is sent as one.
  * Reads no byte past the proxy's answer, so what the server says next
- * stays in the socket.  Each step waits at most timeout seconds.
+ * stays in the socket.  The whole handshake (login included) must be
+ * done within timeout seconds, however the proxy spreads its answers.
  * proxy names the proxy in messages.  With a login (lg not NULL) the
  * user name and password method is offered besides none.  Errors:
  * EX_TEMPFAIL when the proxy cannot reach the server or the connection

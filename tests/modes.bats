@@ -55,6 +55,17 @@ big_message() {
 	[ "$(maildir_count "$MD")" -eq 3 ]
 }
 
+@test "--status: LIST sizes that add up past 2^64 do not wrap around" {
+	make_mailbox "$MB" 3
+	popserver_start --mailbox "$MB" --list-size 1:18446744073709551615 \
+	    --list-size 2:18446744073709551615
+	rc "keep on"
+	fetch -s -q
+	assert_success
+	# A wrapped sum showed about 1 KiB here.
+	assert_output "default: 3 messages (16.0 EiB or more) on the server, 3 new (16.0 EiB or more)"
+}
+
 @test "--status does not create the mailbox" {
 	make_mailbox "$MB" 1
 	popserver_start --mailbox "$MB"
