@@ -582,6 +582,38 @@ EOF
 	[ "$(server_count)" -eq 1 ]
 }
 
+@test "logfile that is a FIFO: refused at once (73), in a single run and in the daemon; /dev/null is fine" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --max-sessions 3
+	mkfifo "$TEST_TMP/fifo"
+	rc "logfile $TEST_TMP/fifo"
+	# No reader: open(2) without O_NONBLOCK waited for one for ever.
+	run timeout 20 "$POPFETCH" -C "$RC"
+	assert_failure 73
+	assert_output "default: logfile $TEST_TMP/fifo: not a regular file (a FIFO or socket); name a file"
+	# With a reader the open succeeds: the file type check refuses it.
+	# The daemon says so at its first poll and goes on polling.
+	sleep 60 <>"$TEST_TMP/fifo" 3>&- &
+	local holder=$! daemon i
+	"$POPFETCH" -C "$RC" --daemon 1h >"$TEST_TMP/daemon.out" 2>&1 3>&- &
+	daemon=$!
+	for i in $(seq 100); do
+		grep -q 'logfile' "$TEST_TMP/daemon.out" && break
+		sleep 0.1
+	done
+	kill -TERM "$daemon"
+	wait "$daemon" || true
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	run cat "$TEST_TMP/daemon.out"
+	assert_line "default: logfile $TEST_TMP/fifo: not a regular file; name a file (or /dev/null)"
+	[ "$(server_count)" -eq 1 ]
+	rc "logfile /dev/null"
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+}
+
 @test "syslog: on, facilities, and mpop's LOG_ spelling; bad values refused" {
 	make_mailbox "$MB" 1
 	popserver_start --mailbox "$MB" --max-sessions 3
