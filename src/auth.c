@@ -1,6 +1,8 @@
 /* auth.c -- choosing a login mechanism and the AUTH exchange; see auth.h. */
 #include "config.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,19 @@
 #define AUTH_CMD_MAX	255
 /* Rounds a mechanism may take; more is a server stringing us along. */
 #define AUTH_ROUNDS_MAX	16
+/*
+ * The most SCRAM iterations (the server-first message's i=) we compute.
+ * The server picks the count and the client pays for it: PBKDF2 is one
+ * uninterruptible call into GNU SASL, and i=4294967295 is about two hours
+ * of one core (RFC 5802, section 9, warns of exactly this).  Real servers
+ * use far less: Dovecot's and Cyrus SASL's default is 4096, the minimum
+ * RFC 7677 asks for; the highest figure any current guidance gives is
+ * OWASP's 600,000 for PBKDF2-HMAC-SHA256 password storage.  A million
+ * keeps such servers working, costs at most about 2 s of one core (GNU
+ * SASL 2.2 does some 600,000 iterations a second), so a signal or the
+ * timeout takes effect within that; anything above is refused.
+ */
+#define SCRAM_ITER_MAX	1000000UL
 
 static const struct method {
 	enum auth_method	 m;
@@ -95,6 +110,10 @@ static int	 cancel(struct exchange *, const char *, struct error *);
 static void	 refused(struct exchange *, const struct pop3_reply *,
 		    struct error *);
 static void	 free_secret(char *);
+static int	 is_scram(enum auth_method);
+static int	 scram_iterations(const char *, unsigned long *);
+static int	 sasl_step(struct exchange *, const char *, char **,
+		    struct error *);
 
 int
 auth_method_parse(const char *s, enum auth_method *m)
@@ -568,12 +587,8 @@ run_exchange(struct exchange *x, struct error *err)
 			    "exchange ended", err);
 			goto out;
 		}
-		s = gsasl_step64(x->sx, chal, &out);
-		if (s != GSASL_OK && s != GSASL_NEEDS_MORE) {
-			cancel(x, gsasl_strerror(s), err);
+		if (sasl_step(x, chal, &out, err) == -1)
 			goto out;
-		}
-		x->done = s == GSASL_OK;
 		s = answer(x, out, err);
 		free_secret(out);
 		out = NULL;
@@ -595,6 +610,85 @@ run_exchange(struct exchange *x, struct error *err)
 out:
 	free(chal);
 	return rc;
+}
+
+static int
+is_scram(enum auth_method m)
+{
+	return m == AUTH_SCRAM_SHA_1 || m == AUTH_SCRAM_SHA_256 || is_plus(m);
+}
+
+/*
+ * The i= of a SCRAM server-first message (base64 chal): 0 and *iter set,
+ * or -1 when chal is not one (no i=, not a number: GNU SASL refuses it).
+ */
+static int
+scram_iterations(const char *chal, unsigned long *iter)
+{
+	char		*dec = NULL, *raw, *a, *end;
+	size_t		 len, n;
+	int		 rc = -1;
+
+	if (gsasl_base64_from(chal, strlen(chal), &dec, &len) != GSASL_OK)
+		return -1;
+	/* NUL-terminated, and cut at any NUL inside. */
+	raw = xstrndup(dec, len);
+	free(dec);
+	len = strlen(raw);
+	for (a = raw; a < raw + len; a += n + 1) {
+		n = strcspn(a, ",");
+		if (n > 2 && a[0] == 'i' && a[1] == '=' &&
+		    a[2] >= '0' && a[2] <= '9') {
+			errno = 0;
+			*iter = strtoul(a + 2, &end, 10);
+			if (errno == ERANGE)
+				*iter = ULONG_MAX;
+			rc = end == a + n || *end == ',' ? 0 : -1;
+			break;
+		}
+	}
+	free(raw);
+	return rc;
+}
+
+/*
+ * One GNU SASL step on the server's challenge chal: *out is the answer.
+ * SCRAM's first step derives the key from the password, the one costly
+ * step of a login; the server's iteration count is checked first, and a
+ * stop request before and after, as every network wait does.
+ */
+static int
+sasl_step(struct exchange *x, const char *chal, char **out,
+    struct error *err)
+{
+	unsigned long	iter;
+	int		s;
+
+	*out = NULL;
+	if (is_scram(x->m) && scram_iterations(chal, &iter) == 0 &&
+	    iter > SCRAM_ITER_MAX) {
+		char	why[160];
+
+		snprintf(why, sizeof why, "the server asks for %lu iterations, "
+		    "more than the %lu popfetch computes (real servers use "
+		    "4096); not logging in", iter, SCRAM_ITER_MAX);
+		cancel(x, why, err);
+		return -1;
+	}
+	if (transport_check_stop(err) == -1)
+		return -1;
+	s = gsasl_step64(x->sx, chal, out);
+	if (s != GSASL_OK && s != GSASL_NEEDS_MORE) {
+		cancel(x, gsasl_strerror(s), err);
+		return -1;
+	}
+	x->done = s == GSASL_OK;
+	if (transport_check_stop(err) == -1) {
+		free_secret(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 static int

@@ -504,6 +504,16 @@ transport_stop_on(volatile sig_atomic_t *flag)
 	stop_flag = flag;
 }
 
+int
+transport_check_stop(struct error *err)
+{
+	if (stop_flag != NULL && *stop_flag) {
+		error_set(err, EX_TEMPFAIL, "stopped by a signal");
+		return -1;
+	}
+	return 0;
+}
+
 /* end = now + secs on the monotonic clock. */
 static void
 deadline(struct timespec *end, int secs)
