@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "log.h"
 #include "pop3.h"
+#include "termsafe.h"
 #include "transport.h"
 #include "xmalloc.h"
 
@@ -211,6 +212,7 @@ candidates(struct pop3 *p, const struct login *a, enum auth_method *c)
 	const enum auth_method	*order;
 	Gsasl			*ctx = NULL;
 	struct error		 cberr;
+	char			 shown[TERMSAFE_SIZE(200)];
 	unsigned char		*cb = NULL;
 	size_t			 i, n, k = 0, cblen;
 	int			 tls, have_cb = 0, exporter;
@@ -237,8 +239,12 @@ candidates(struct pop3 *p, const struct login *a, enum auth_method *c)
 		gsasl_done(ctx);
 	if (k == 0)
 		c[k++] = AUTH_USER;
+	/* The server's own words: at most 200 bytes of them, made safe. */
+	if (caps->sasl != NULL)
+		(void)termsafe(caps->sasl, strnlen(caps->sasl, 200), shown,
+		    sizeof shown);
 	log_debug(a->name, "auth auto: the server offers SASL %s%s%s",
-	    caps->sasl != NULL ? caps->sasl : "nothing",
+	    caps->sasl != NULL ? shown : "nothing",
 	    caps->user ? ", USER" : "",
 	    pop3_apop_offered(p) ? ", APOP" : "");
 	return k;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "termsafe.h"
 
 #define LOG_LINE_MAX	2048
 #define TRACE_SHOW_MAX	200
@@ -253,22 +254,15 @@ log_debug(const char *acct, const char *fmt, ...)
 void
 log_trace(const char *acct, const char *dir, const char *s, size_t len)
 {
-	char	show[TRACE_SHOW_MAX * 4 + 32];
-	size_t	i, o = 0;
+	char	show[TERMSAFE_SIZE(TRACE_SHOW_MAX) + 32];
+	size_t	o;
 
 	if (!cur_debug)
 		return;
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
 		len--;
-	for (i = 0; i < len && i < TRACE_SHOW_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			show[o++] = (char)c;
-		else
-			o += (size_t)snprintf(show + o, sizeof show - o,
-			    "\\x%02x", c);
-	}
+	o = termsafe(s, len < TRACE_SHOW_MAX ? len : TRACE_SHOW_MAX, show,
+	    TERMSAFE_SIZE(TRACE_SHOW_MAX));
 	if (len > TRACE_SHOW_MAX)
 		o += (size_t)snprintf(show + o, sizeof show - o,
 		    "... (%zu bytes)", len);
