@@ -588,7 +588,7 @@ EOF
 	mkfifo "$TEST_TMP/fifo"
 	rc "logfile $TEST_TMP/fifo"
 	# No reader: open(2) without O_NONBLOCK waited for one for ever.
-	run timeout 20 "$POPFETCH" -C "$RC"
+	run timeout -k 5 20 "$POPFETCH" -C "$RC"
 	assert_failure 73
 	assert_output "default: logfile $TEST_TMP/fifo: not a regular file (a FIFO or socket); name a file"
 	# With a reader the open succeeds: the file type check refuses it.

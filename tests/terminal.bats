@@ -25,7 +25,7 @@ rc() {
 # (where U+009B and U+202E would otherwise pass as text).  The error is
 # the last line of stderr (after the warning that tls is off).
 run_popfetch() {
-	run --separate-stderr env LC_ALL=C.UTF-8 timeout 30 "$POPFETCH" \
+	run --separate-stderr env LC_ALL=C.UTF-8 timeout -k 5 30 "$POPFETCH" \
 	    -C "$RC" "$@"
 }
 
