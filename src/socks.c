@@ -34,7 +34,11 @@ struct hs {
 	const char	*proxy;
 	int		 timeout;	/* seconds, for messages */
 	long long	 deadline;	/* CLOCK_MONOTONIC, milliseconds */
+	volatile sig_atomic_t *stop;	/* a signal asked us to stop */
 };
+
+/* How long a wait goes before it looks at the stop flag again. */
+#define STOP_SLICE_MS	250
 
 static int	 greet(const struct hs *, const struct socks_login *,
 		    struct error *);
@@ -47,7 +51,8 @@ static const char *reply_text(int);
 
 int
 socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
-    const char *host, int port, int timeout, struct error *err)
+    const char *host, int port, int timeout, volatile sig_atomic_t *stop,
+    struct error *err)
 {
 	unsigned char	 req[4 + 1 + NAME_MAX_LEN + 2], ans[4 + 256 + 2];
 	struct in6_addr	 in6;
@@ -62,6 +67,7 @@ socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
 	hs.fd = fd;
 	hs.proxy = proxy;
 	hs.timeout = timeout;
+	hs.stop = stop;
 	hs.deadline = now_ms() + (long long)timeout * 1000;
 	if (greet(&hs, lg, err) == -1)
 		return -1;
@@ -244,15 +250,21 @@ io(const struct hs *hs, unsigned char *buf, size_t len, int out,
 			    strerror(errno));
 			return -1;
 		}
+		if (hs->stop != NULL && *hs->stop) {
+			error_set(err, EX_TEMPFAIL, "stopped by a signal");
+			return -1;
+		}
 		left = hs->deadline - now_ms();
-		pfd.fd = fd;
-		pfd.events = out ? POLLOUT : POLLIN;
-		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+		if (left <= 0) {
 			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s: the "
 			    "handshake did not finish within %d seconds",
 			    proxy, hs->timeout);
 			return -1;
 		}
+		pfd.fd = fd;
+		pfd.events = out ? POLLOUT : POLLIN;
+		(void)poll(&pfd, 1, (int)(left < STOP_SLICE_MS ? left :
+		    STOP_SLICE_MS));
 	}
 	return 0;
 }

@@ -170,7 +170,8 @@ transport_socks5(struct transport *t, const char *proxy,
     const struct socks_login *lg, const char *host, int port,
     struct error *err)
 {
-	return socks5_connect(t->fd, proxy, lg, host, port, t->timeout, err);
+	return socks5_connect(t->fd, proxy, lg, host, port, t->timeout,
+	    stop_flag, err);
 }
 
 int

@@ -11,7 +11,7 @@ client's greeting and CONNECT request, logs the request to --log as
   slow     takes --delay seconds before each of its three answers (the
            method, the head of the CONNECT reply, the bound address),
            then refuses: each step within the client's timeout, the
-           whole handshake not
+           whole handshake not (logs "GREETING" when the client's came)
 It never connects anywhere.  Exits after --max-sessions connections.
 """
 import argparse
@@ -34,6 +34,8 @@ def session(conn, mode, log, delay):
     ver, nmethods = recv_exact(conn, 2)
     recv_exact(conn, nmethods)
     if mode == "slow":
+        with open(log, "a") as f:
+            f.write("GREETING\n")
         time.sleep(delay)
     if mode == "close":
         return

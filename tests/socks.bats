@@ -155,6 +155,36 @@ rc() {
 	PROXY_PID=
 }
 
+@test "SIGTERM during a slow SOCKS handshake: exit 75 at once" {
+	badsocks_start slow --delay 20
+	rc pop.example.invalid 995 "timeout 30"
+	"$POPFETCH" -C "$RC" >"$TEST_TMP/out" 2>&1 3>&- &
+	local pid=$! i ex=0 t0
+	for i in $(seq 100); do
+		grep -q '^GREETING$' "$PLOG" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q '^GREETING$' "$PLOG"
+	t0=$SECONDS
+	kill -TERM "$pid"
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		fail "SIGTERM did not end the handshake within 10 s"
+	fi
+	wait "$pid" || ex=$?
+	[ "$ex" -eq 75 ]
+	[ $((SECONDS - t0)) -le 3 ]
+	run cat "$TEST_TMP/out"
+	assert_output --partial "stopped by a signal"
+	kill "$PROXY_PID" 2>/dev/null || true
+	wait "$PROXY_PID" || true
+	PROXY_PID=
+}
+
 @test "no proxy listening: a temporary failure naming the proxy" {
 	PROXY_PORT=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	rc pop.example.invalid 995
