@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <gsasl.h>
 
 #include "auth.h"
 #include "log.h"
+#include "pbkdf2.h"
 #include "pop3.h"
 #include "termsafe.h"
 #include "transport.h"
@@ -92,6 +94,8 @@ struct exchange {
 	Gsasl_session		*sx;		/* NULL for OAuth */
 	char			*first;		/* client-first data, base64 */
 	int			 done;		/* the client side has finished */
+	const char		*pass;		/* SCRAM: derived in slices */
+	struct error		 why;		/* SCRAM: why the key was not */
 };
 
 static int	 server_offers(const struct pop3_caps *, const char *);
@@ -116,6 +120,10 @@ static int	 is_scram(enum auth_method);
 static int	 scram_iterations(const char *, unsigned long *);
 static int	 sasl_step(struct exchange *, const char *, char **,
 		    struct error *);
+static int	 sasl_callback(Gsasl *, Gsasl_session *, Gsasl_property);
+static int	 salted_password(struct exchange *, Gsasl_session *);
+static int	 derive(struct exchange *, const char *, const char *,
+		    unsigned long, unsigned char *);
 
 int
 auth_method_parse(const char *s, enum auth_method *m)
@@ -429,7 +437,17 @@ sasl_start(struct exchange *x, const char *pass, struct error *err)
 		return -1;
 	}
 	gsasl_property_set(x->sx, GSASL_AUTHID, x->a->user);
-	if (pass != NULL)
+	/*
+	 * SCRAM asks sasl_callback() for the salted password instead, which
+	 * derives it in slices a signal or the timeout can end; GNU SASL's
+	 * own derivation is one call nothing stops.
+	 */
+	if (is_scram(x->m)) {
+		x->pass = pass;
+		error_clear(&x->why);
+		gsasl_callback_set(x->ctx, sasl_callback);
+		gsasl_session_hook_set(x->sx, x);
+	} else if (pass != NULL)
 		gsasl_property_set(x->sx, GSASL_PASSWORD, pass);
 	gsasl_property_set(x->sx, GSASL_SERVICE, "pop");
 	gsasl_property_set(x->sx, GSASL_HOSTNAME, x->a->host);
@@ -685,6 +703,18 @@ sasl_step(struct exchange *x, const char *chal, char **out,
 	if (transport_check_stop(err) == -1)
 		return -1;
 	s = gsasl_step64(x->sx, chal, out);
+	if (s != GSASL_OK && s != GSASL_NEEDS_MORE && x->why.ex != 0) {
+		/*
+		 * The key was not derived: a signal or the timeout ends the
+		 * session as a network wait would; anything else is the
+		 * server's doing.
+		 */
+		if (x->why.ex == EX_TEMPFAIL)
+			*err = x->why;
+		else
+			cancel(x, x->why.msg, err);
+		return -1;
+	}
 	if (s != GSASL_OK && s != GSASL_NEEDS_MORE) {
 		cancel(x, gsasl_strerror(s), err);
 		return -1;
@@ -696,6 +726,98 @@ sasl_step(struct exchange *x, const char *chal, char **out,
 		return -1;
 	}
 	return 0;
+}
+
+/* GNU SASL asks for what it lacks; SCRAM's salted password comes from here. */
+static int
+sasl_callback(Gsasl *ctx, Gsasl_session *sx, Gsasl_property prop)
+{
+	struct exchange	*x = gsasl_session_hook_get(sx);
+
+	(void)ctx;
+	if (x == NULL || x->pass == NULL)
+		return GSASL_NO_CALLBACK;
+	switch (prop) {
+	case GSASL_SCRAM_SALTED_PASSWORD:
+		return salted_password(x, sx);
+	case GSASL_PASSWORD:
+		/* A library that does not ask for the salted one (capped). */
+		if (x->why.ex != 0)
+			return GSASL_NO_CALLBACK;
+		gsasl_property_set(sx, GSASL_PASSWORD, x->pass);
+		return GSASL_OK;
+	default:
+		return GSASL_NO_CALLBACK;
+	}
+}
+
+/* SaltedPassword := Hi(Normalize(password), salt, i), as hex, into sx. */
+static int
+salted_password(struct exchange *x, Gsasl_session *sx)
+{
+	const char	*iter_s = gsasl_property_fast(sx, GSASL_SCRAM_ITER);
+	const char	*salt = gsasl_property_fast(sx, GSASL_SCRAM_SALT);
+	unsigned char	 key[PBKDF2_MAX_LEN];
+	char		 hex[2 * PBKDF2_MAX_LEN + 1], *end;
+	unsigned long	 iter;
+	size_t		 i, len;
+	int		 rc;
+
+	if (iter_s == NULL || salt == NULL)
+		return GSASL_NO_CALLBACK;
+	errno = 0;
+	iter = strtoul(iter_s, &end, 10);
+	if (errno != 0 || end == iter_s || *end != '\0' ||
+	    iter > SCRAM_ITER_MAX) {
+		error_set(&x->why, EX_PROTOCOL, "the server asks for %s "
+		    "iterations, more than the %lu popfetch computes", iter_s,
+		    SCRAM_ITER_MAX);
+		return GSASL_NO_CALLBACK;
+	}
+	log_debug(x->a->name, "%s: deriving the key (%lu iterations)",
+	    auth_method_name(x->m), iter);
+	if (derive(x, x->pass, salt, iter, key) == -1)
+		return GSASL_NO_CALLBACK;
+	len = x->m == AUTH_SCRAM_SHA_1 || x->m == AUTH_SCRAM_SHA_1_PLUS ? 20 :
+	    32;
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	rc = gsasl_property_set(sx, GSASL_SCRAM_SALTED_PASSWORD, hex);
+	explicit_bzero(key, sizeof key);
+	explicit_bzero(hex, sizeof hex);
+	return rc;
+}
+
+/* The PBKDF2 of the SASLprep'd password, under the stop flag and timeout. */
+static int
+derive(struct exchange *x, const char *pass, const char *salt64,
+    unsigned long iter, unsigned char *key)
+{
+	char		*prep = NULL, *salt = NULL;
+	size_t		 saltlen;
+	long long	 deadline = 0;
+	int		 timeout, rc = -1;
+	struct timespec	 ts;
+
+	if (gsasl_saslprep(pass, GSASL_ALLOW_UNASSIGNED, &prep, NULL) !=
+	    GSASL_OK || gsasl_base64_from(salt64, strlen(salt64), &salt,
+	    &saltlen) != GSASL_OK) {
+		error_set(&x->why, EX_PROTOCOL, "cannot prepare the password "
+		    "or decode the server's salt");
+		goto out;
+	}
+	if ((timeout = transport_timeout(pop3_transport(x->p))) > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		deadline = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+		    (long long)timeout * 1000;
+	}
+	rc = pbkdf2(x->m == AUTH_SCRAM_SHA_1 || x->m == AUTH_SCRAM_SHA_1_PLUS ?
+	    PBKDF2_SHA1 : PBKDF2_SHA256, prep, strlen(prep), salt, saltlen,
+	    iter, key, transport_stop_flag(), deadline, &x->why);
+out:
+	free_secret(prep);
+	free(salt);
+	return rc;
 }
 
 static int

@@ -505,6 +505,18 @@ transport_stop_on(volatile sig_atomic_t *flag)
 	stop_flag = flag;
 }
 
+volatile sig_atomic_t *
+transport_stop_flag(void)
+{
+	return stop_flag;
+}
+
+int
+transport_timeout(const struct transport *t)
+{
+	return t->timeout;
+}
+
 int
 transport_check_stop(struct error *err)
 {

@@ -403,8 +403,11 @@ b64() {
 	popserver_start --mailbox "$MB" --log "$SLOG" \
 	    --sasl "SCRAM-SHA-256 SCRAM-SHA-1" --max-sessions 3
 	rc "auth scram-sha-256" "password secret" "keep on"
-	fetch
+	fetch --debug
 	assert_success
+	# popfetch's own derivation (in slices a signal can end), not GNU SASL's.
+	assert_output --partial "default: debug: SCRAM-SHA-256: deriving the key (4096 iterations)"
+	refute_output --partial "secret"
 	rc "auth scram-sha-1" "password secret" "keep on"
 	rm -f "$TEST_TMP/state"
 	fetch
