@@ -129,11 +129,17 @@ const struct account_key account_keys[] = {
 	{ KEY("proxy_port", NUMBER, VAL(proxy_port)),
 	    .want = "a number from 1 to 65535", .bare = "0", .none = "0",
 	    .min = 1, .max = 65535 },
-	/* Not in mpop: the proxy's own login (RFC 1929), e.g. for Tor. */
-	{ KEY("proxy_user", STRING, STR(proxy_user)), .want = "a user name",
-	    .bare = "" },
+	/*
+	 * Not in mpop: the proxy's own login (RFC 1929), e.g. for Tor.  Its
+	 * length is one byte on the wire: longer is the file's error, not the
+	 * proxy's.
+	 */
+	{ KEY("proxy_user", STRING, STR(proxy_user)),
+	    .want = "a user name of at most 255 bytes (RFC 1929)",
+	    .bare = "", .max = 255 },
 	{ KEY("proxy_password", SECRET, STR(proxy_password)),
-	    .want = "a password", .bare = "" },
+	    .want = "a password of at most 255 bytes (RFC 1929)", .bare = "",
+	    .max = 255 },
 
 	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
 	{ KEY("tls_force_sslv3", IGNORED, { 0 }), ON_OFF },

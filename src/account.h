@@ -125,7 +125,9 @@ struct account_key {
 						   or NULL: it needs a value */
 	const char		*none;		/* the word that unsets it */
 	int			 none_value;	/* KEY_NUMBER: what `none` means */
-	int			 min, max;	/* KEY_NUMBER, KEY_KEEP */
+	int			 min, max;	/* KEY_NUMBER, KEY_KEEP; max:
+						   the longest string, in
+						   bytes (0: any) */
 	const struct key_choice	*choices;	/* KEY_CHOICE, ending in NULL */
 	int			 defaults_only;	/* only in `defaults` */
 };

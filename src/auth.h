@@ -18,7 +18,10 @@
  * Errors: a -ERR to AUTH is EX_NOPERM with the server's text, unless its
  * response code says the failure is temporary (EX_TEMPFAIL); a server that
  * breaks the exchange is EX_PROTOCOL; a mechanism the library lacks is
- * EX_UNAVAILABLE.  Neither the password, the token nor any SASL payload
+ * EX_UNAVAILABLE.  SCRAM's key derivation (the one costly step, its cost
+ * set by the server) is capped at 1,000,000 iterations (EX_PROTOCOL
+ * above) and ends like a network wait on a stop signal or the timeout
+ * (EX_TEMPFAIL).  Neither the password, the token nor any SASL payload
  * ever reaches the trace or an error message.
  */
 #ifndef POPFETCH_AUTH_H

@@ -388,6 +388,11 @@ apply_key(struct parser *p, const struct account_key *kw, struct account *a,
 		p->saw_password |= *value != '\0';
 		/* FALLTHROUGH */
 	case KEY_STRING:
+		if (kw->max > 0 && strlen(value) > (size_t)kw->max) {
+			parse_error(p, "'%s' is longer than %d bytes: %s",
+			    kw->name, kw->max, kw->want);
+			return -1;
+		}
 		set_str(f, none ? "" : value);
 		return 0;
 	case KEY_PATH:

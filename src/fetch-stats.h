@@ -26,4 +26,16 @@ struct fetch_stats {
 	uint64_t	 left_bytes;
 };
 
+/*
+ * a + b, or UINT64_MAX when that does not fit: sizes come from the
+ * server's LIST (each up to UINT64_MAX), and a sum that wrapped around
+ * would show a mailbox of 2^64 + 1 bytes as 1 byte and let a huge message
+ * pass fetch_size_limit.  UINT64_MAX (16 EiB) reads as "that much or more".
+ */
+static inline uint64_t
+size_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 #endif

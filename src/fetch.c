@@ -304,10 +304,12 @@ count_new(struct session *s)
 	size_t	i;
 
 	for (i = 0; i < s->scan.count; i++)
-		s->st->on_server_bytes += s->scan.msgs[i].size;
+		s->st->on_server_bytes = size_add(s->st->on_server_bytes,
+		    s->scan.msgs[i].size);
 	s->st->new_msgs = s->ntodo;
 	for (i = 0; i < s->ntodo; i++)
-		s->st->new_bytes += s->scan.msgs[s->todo[i]].size;
+		s->st->new_bytes = size_add(s->st->new_bytes,
+		    s->scan.msgs[s->todo[i]].size);
 }
 
 /*
@@ -331,14 +333,15 @@ count_left(struct session *s)
 		m = &s->scan.msgs[s->todo[i]];
 		if ((s->a->fetch_limit > 0 && n >= (size_t)s->a->fetch_limit) ||
 		    (s->a->fetch_size_limit > 0 && n > 0 &&
-		    bytes + m->size > s->a->fetch_size_limit)) {
+		    size_add(bytes, m->size) > s->a->fetch_size_limit)) {
 			s->st->left = s->ntodo - i;
 			for (; i < s->ntodo; i++)
-				s->st->left_bytes += s->scan.msgs[s->todo[i]].size;
+				s->st->left_bytes = size_add(s->st->left_bytes,
+				    s->scan.msgs[s->todo[i]].size);
 			return;
 		}
 		n++;
-		bytes += m->size;
+		bytes = size_add(bytes, m->size);
 	}
 }
 
@@ -347,7 +350,7 @@ static void
 left_for_later(struct session *s, const struct pop3_msg *m, const char *why)
 {
 	s->st->left++;
-	s->st->left_bytes += m->size;
+	s->st->left_bytes = size_add(s->st->left_bytes, m->size);
 	if (s->fo->mode == FETCH_DRYRUN)
 		log_result(s->a->name, "message %lu (%llu bytes): would be left "
 		    "for the next run (%s)", m->num,
@@ -387,7 +390,7 @@ choose(struct session *s, struct error *err)
 			goto out;
 		/* The first message always goes, so every run gets ahead. */
 		if (v == VERDICT_FETCH && s->a->fetch_size_limit > 0 && n > 0 &&
-		    bytes + m->size > s->a->fetch_size_limit) {
+		    size_add(bytes, m->size) > s->a->fetch_size_limit) {
 			full = "fetch_size_limit";
 			left_for_later(s, m, full);
 			continue;
@@ -396,7 +399,7 @@ choose(struct session *s, struct error *err)
 			survey_would(s->a, m, v, why);
 		if (v == VERDICT_FETCH) {
 			s->todo[n++] = s->todo[i];
-			bytes += m->size;
+			bytes = size_add(bytes, m->size);
 		} else if (v == VERDICT_SKIP) {
 			s->st->skipped++;
 			if (s->fo->mode == FETCH_RUN)
@@ -443,7 +446,8 @@ look(struct session *s, struct error *err)
 		if (choose(s, err) == -1)
 			return -1;
 		for (i = 0; i < s->ntodo; i++)
-			bytes += s->scan.msgs[s->todo[i]].size;
+			bytes = size_add(bytes,
+			    s->scan.msgs[s->todo[i]].size);
 		survey_dry_summary(s->a, s->st, s->ntodo, bytes, s->dq_tail +
 		    (s->deleting ? s->ntodo : 0));
 		break;
@@ -462,7 +466,7 @@ progress_begin(struct session *s)
 	if (!s->fo->progress || s->ntodo == 0)
 		return;
 	for (i = 0; i < s->ntodo; i++)
-		bytes += s->scan.msgs[s->todo[i]].size;
+		bytes = size_add(bytes, s->scan.msgs[s->todo[i]].size);
 	progress_start(&s->pg, s->a->name, s->ntodo, bytes);
 }
 

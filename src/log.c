@@ -1,6 +1,7 @@
 /* log.c -- user-facing messages and the protocol trace; see log.h. */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "termsafe.h"
 
 #define LOG_LINE_MAX	2048
 #define TRACE_SHOW_MAX	200
@@ -100,6 +102,51 @@ log_reserve_stdout(void)
 	out_fd = STDERR_FILENO;
 }
 
+/* Whether st is /dev/null, the one file besides a regular one allowed. */
+static int
+is_dev_null(const struct stat *st)
+{
+	struct stat	null;
+
+	return S_ISCHR(st->st_mode) && stat("/dev/null", &null) == 0 &&
+	    S_ISCHR(null.st_mode) && st->st_rdev == null.st_rdev;
+}
+
+/*
+ * Open the logfile for appending.  O_NONBLOCK: opening a FIFO would
+ * otherwise wait for a reader for ever (with no reader it fails at once
+ * with ENXIO); then only a regular file or /dev/null is taken -- a FIFO,
+ * socket, terminal or other device is not a log.
+ */
+static int
+open_logfile(const char *path, struct error *err)
+{
+	struct stat	st;
+	int		fd, flags;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY | O_NONBLOCK, 0600)) == -1) {
+		if (errno == ENXIO)
+			error_set(err, EX_CANTCREAT, "logfile %s: not a "
+			    "regular file (a FIFO or socket); name a file",
+			    path);
+		else
+			error_set(err, EX_CANTCREAT, "logfile %s: %s", path,
+			    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || (!S_ISREG(st.st_mode) &&
+	    !is_dev_null(&st))) {
+		error_set(err, EX_CANTCREAT, "logfile %s: not a regular file; "
+		    "name a file (or /dev/null)", path);
+		close(fd);
+		return -1;
+	}
+	if ((flags = fcntl(fd, F_GETFL)) != -1)
+		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	return fd;
+}
+
 int
 log_targets(const char *logfile, int facility, struct error *err)
 {
@@ -109,12 +156,8 @@ log_targets(const char *logfile, int facility, struct error *err)
 	if (syslog_on)
 		closelog();
 	syslog_on = 0;
-	if (logfile != NULL && (logfile_fd = open(logfile, O_WRONLY |
-	    O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600)) == -1) {
-		error_set(err, EX_CANTCREAT, "logfile %s: %s", logfile,
-		    strerror(errno));
+	if (logfile != NULL && (logfile_fd = open_logfile(logfile, err)) == -1)
 		return -1;
-	}
 	if (facility != -1) {
 		openlog("popfetch", LOG_PID, facility);
 		syslog_on = 1;
@@ -211,22 +254,15 @@ log_debug(const char *acct, const char *fmt, ...)
 void
 log_trace(const char *acct, const char *dir, const char *s, size_t len)
 {
-	char	show[TRACE_SHOW_MAX * 4 + 32];
-	size_t	i, o = 0;
+	char	show[TERMSAFE_SIZE(TRACE_SHOW_MAX) + 32];
+	size_t	o;
 
 	if (!cur_debug)
 		return;
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
 		len--;
-	for (i = 0; i < len && i < TRACE_SHOW_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			show[o++] = (char)c;
-		else
-			o += (size_t)snprintf(show + o, sizeof show - o,
-			    "\\x%02x", c);
-	}
+	o = termsafe(s, len < TRACE_SHOW_MAX ? len : TRACE_SHOW_MAX, show,
+	    TERMSAFE_SIZE(TRACE_SHOW_MAX));
 	if (len > TRACE_SHOW_MAX)
 		o += (size_t)snprintf(show + o, sizeof show - o,
 		    "... (%zu bytes)", len);

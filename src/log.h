@@ -60,7 +60,8 @@ void	log_reserve_stdout(void);
  * the level allows) to logfile (appended, created 0600, each line with
  * a time stamp) and to syslog with facility (a LOG_* value).  NULL and
  * -1 turn either off; log_targets(NULL, -1, NULL) closes them.  A file
- * that cannot be opened is EX_CANTCREAT.
+ * that cannot be opened, or is neither a regular file nor /dev/null (a
+ * FIFO: opened without waiting, then refused), is EX_CANTCREAT.
  */
 int	log_targets(const char *logfile, int facility, struct error *);
 

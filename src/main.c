@@ -27,7 +27,9 @@
 #include "log.h"
 #include "progress.h"
 #include "runner.h"
+#include "rfc2047.h"
 #include "serverinfo.h"
+#include "termsafe.h"
 #include "transport.h"
 #include "xmalloc.h"
 
@@ -781,8 +783,10 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	log_init(o.level, o.debug);
 	/* --list shows UTF-8 text as UTF-8 where the locale says so. */
-	if (o.mode == FETCH_LIST)
+	if (o.mode == FETCH_LIST) {
 		(void)setlocale(LC_CTYPE, "");
+		termsafe_set_utf8(rfc2047_locale_utf8());
+	}
 	if (o.import)
 		return run_import(&o);
 	if (o.json)

@@ -16,6 +16,17 @@
 
 #include "notify.h"
 
+/*
+ * The shortest ping interval: WATCHDOG_USEC=1 asked for a SIGALRM every
+ * microsecond, which is a core spent in the handler and no poll done.  No
+ * process that waits on a network meets a watchdog under a second anyway
+ * (systemd's WatchdogSec= is in seconds in practice), and 100 ms pings are
+ * ten datagrams a second.
+ */
+#define PING_MIN_USEC	100000ULL
+/* The longest: a day.  Larger values only make setitimer(2) refuse. */
+#define PING_MAX_USEC	(86400ULL * 1000000)
+
 static int			sock = -1;
 static struct sockaddr_un	addr;
 static socklen_t		addrlen;
@@ -29,8 +40,9 @@ on_alarm(int sig)
 
 	(void)sig;
 	if (sock != -1)
-		(void)sendto(sock, ping, sizeof ping - 1, MSG_NOSIGNAL,
-		    (struct sockaddr *)&addr, addrlen);
+		(void)sendto(sock, ping, sizeof ping - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&addr,
+		    addrlen);
 	errno = saved;
 }
 
@@ -73,7 +85,13 @@ notify_init(void)
 		addr.sun_path[0] = '\0';	/* abstract namespace */
 	addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
 	    (path[0] == '@' ? 0 : 1));
-	if ((sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+	/*
+	 * Non-blocking: a NOTIFY_SOCKET nobody reads fills up after a few
+	 * messages, and a blocking send would then hold the daemon (and its
+	 * SIGTERM) for ever.  A message that does not fit is dropped.
+	 */
+	if ((sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
 		return;
 	if ((usec = watchdog_usec()) == 0)
 		return;
@@ -84,8 +102,10 @@ notify_init(void)
 	sigaction(SIGALRM, &sa, NULL);
 	/* Half the interval, as sd_watchdog_enabled(3) advises. */
 	usec /= 2;
-	if (usec == 0)
-		usec = 1;
+	if (usec < PING_MIN_USEC)
+		usec = PING_MIN_USEC;
+	if (usec > PING_MAX_USEC)
+		usec = PING_MAX_USEC;
 	memset(&it, 0, sizeof it);
 	it.it_interval.tv_sec = (time_t)(usec / 1000000);
 	it.it_interval.tv_usec = (suseconds_t)(usec % 1000000);
@@ -98,8 +118,8 @@ void
 notify_send(const char *msg)
 {
 	if (sock != -1)
-		(void)sendto(sock, msg, strlen(msg), MSG_NOSIGNAL,
-		    (struct sockaddr *)&addr, addrlen);
+		(void)sendto(sock, msg, strlen(msg), MSG_NOSIGNAL |
+		    MSG_DONTWAIT, (struct sockaddr *)&addr, addrlen);
 }
 
 void

@@ -6,7 +6,9 @@
  *
  * Everything is a no-op unless $NOTIFY_SOCKET is set (a path, or an
  * abstract socket written with a leading '@'); a failed send is ignored,
- * as systemd's own client does.  The pings come from a SIGALRM timer, so
+ * as systemd's own client does, and no send ever waits: a message the
+ * socket has no room for is dropped.  The pings come from a SIGALRM timer
+ * (never more often than every 100 ms, whatever WATCHDOG_USEC says), so
  * that a long fetch keeps the watchdog fed; the handler only calls
  * sendto(2), which is async-signal-safe.
  */

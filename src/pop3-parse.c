@@ -12,10 +12,15 @@
 #include <strings.h>
 
 #include "pop3-parse.h"
+#include "termsafe.h"
 #include "uid.h"
 #include "xmalloc.h"
 
+/* How much of a bad line an error message quotes (as the server sent it). */
+#define QUOTE_MAX	60
+
 static int	parse_u64(const char **, uint64_t *);
+static const char *quote(const char *, char *, size_t);
 static int	msg_cmp_num(const void *, const void *);
 static int	uid_ptr_cmp(const void *, const void *);
 
@@ -92,27 +97,39 @@ parse_u64(const char **sp, uint64_t *out)
 	return 0;
 }
 
+/* The first QUOTE_MAX bytes of a server's line, for an error message. */
+static const char *
+quote(const char *line, char *buf, size_t size)
+{
+	size_t	len = strlen(line);
+
+	(void)termsafe(line, len < QUOTE_MAX ? len : QUOTE_MAX, buf, size);
+	return buf;
+}
+
 int
 pop3_list_line(struct pop3_scan *sc, char *line, struct error *err)
 {
 	const char		*s = line;
+	char			 q[TERMSAFE_SIZE(QUOTE_MAX)];
 	uint64_t		 num, size;
 
 	if (parse_u64(&s, &num) == -1 || *s != ' ') {
 		error_set(err, EX_PROTOCOL, "malformed LIST line from the "
-		    "server: \"%.60s\"", line);
+		    "server: \"%s\"", quote(line, q, sizeof q));
 		return -1;
 	}
 	s++;
 	if (parse_u64(&s, &size) == -1 || (*s != '\0' && *s != ' ')) {
 		error_set(err, EX_PROTOCOL, "bad message size in LIST line "
-		    "\"%.60s\" (not a number, or too large)", line);
+		    "\"%s\" (not a number, or too large)",
+		    quote(line, q, sizeof q));
 		return -1;
 	}
 	if (num == 0 || num > ULONG_MAX ||
 	    (sc->count > 0 && num <= sc->msgs[sc->count - 1].num)) {
 		error_set(err, EX_PROTOCOL, "bad message number in LIST line "
-		    "\"%.60s\"", line);
+		    "\"%s\"", quote(line, q, sizeof q));
 		return -1;
 	}
 	if (sc->count >= POP3_MAX_MESSAGES) {
@@ -143,11 +160,12 @@ pop3_uidl_line(struct pop3_scan *sc, char *line, struct error *err)
 {
 	struct pop3_msg		 key, *m;
 	const char		*s = line;
+	char			 q[TERMSAFE_SIZE(QUOTE_MAX)];
 	uint64_t		 num;
 
 	if (parse_u64(&s, &num) == -1 || *s != ' ' || num > ULONG_MAX) {
 		error_set(err, EX_PROTOCOL, "malformed UIDL line from the "
-		    "server: \"%.60s\"", line);
+		    "server: \"%s\"", quote(line, q, sizeof q));
 		return -1;
 	}
 	s++;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pop3.h"
 #include "pop3-parse.h"
+#include "termsafe.h"
 #include "uid.h"
 #include "xmalloc.h"
 
@@ -140,19 +141,13 @@ pop3_inflight(const struct pop3 *p)
 }
 
 
-/* Copy server text for messages: printable ASCII only, bounded. */
+/* Copy server text for messages: terminal-safe, bounded. */
 static void
 copy_text(char *dst, size_t size, const char *src, size_t n)
 {
-	size_t	i, o = 0;
-
 	while (n > 0 && (src[n - 1] == '\n' || src[n - 1] == '\r'))
 		n--;
-	for (i = 0; i < n && o + 1 < size; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	dst[o] = '\0';
+	(void)termsafe(src, n, dst, size);
 }
 
 /* RFC 2449 / 3206 response codes decide how a -ERR is classed. */

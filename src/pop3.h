@@ -100,7 +100,8 @@ struct pop3_reply {
 	unsigned long	 tag;
 	int		 ok;		/* +OK */
 	int		 multiline;	/* a body follows; read it */
-	char		 text[512];	/* after "+OK "/"-ERR ", printable, cut */
+	char		 text[512];	/* after "+OK "/"-ERR ", made
+					   terminal-safe (termsafe.h), cut */
 	int		 ex;		/* for -ERR: class from the response code, 0 if none */
 };
 

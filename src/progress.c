@@ -15,15 +15,22 @@ static void	draw(struct progress *, int);
 void
 progress_human_size(char *buf, size_t size, uint64_t n)
 {
-	if (n < 1024)
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB",
+	    "PiB", "EiB" };
+	double	v = (double)n / 1024;
+	size_t	u = 0;
+
+	if (n < 1024) {
 		snprintf(buf, size, "%llu bytes", (unsigned long long)n);
-	else if (n < 1024 * 1024)
-		snprintf(buf, size, "%.1f KiB", (double)n / 1024);
-	else if (n < 1024ULL * 1024 * 1024)
-		snprintf(buf, size, "%.1f MiB", (double)n / (1024 * 1024));
-	else
-		snprintf(buf, size, "%.1f GiB", (double)n / (1024.0 * 1024 *
-		    1024));
+		return;
+	}
+	while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+		v /= 1024;
+		u++;
+	}
+	/* A saturated sum (size_add()): the true total may be larger. */
+	snprintf(buf, size, "%.1f %s%s", v, units[u], n == UINT64_MAX ?
+	    " or more" : "");
 }
 
 void

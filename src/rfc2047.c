@@ -9,6 +9,7 @@
 #include <wchar.h>
 
 #include "rfc2047.h"
+#include "termsafe.h"
 
 /* Longer than any real charset name or encoded word; more is garbage. */
 #define CHARSET_MAX	64
@@ -23,7 +24,6 @@ static int	 unquote(const char *, size_t, struct buf *);
 static int	 to_utf8(const char *, const char *, size_t, struct buf *);
 static int	 is_space(char);
 static size_t	 utf8_next(const unsigned char *, size_t, unsigned *);
-static int	 printable(unsigned);
 
 void
 rfc2047_decode(const char *in, size_t len, struct buf *out)
@@ -274,19 +274,6 @@ utf8_next(const unsigned char *s, size_t n, unsigned *cp)
 	return len;
 }
 
-/* No controls, no line or paragraph separators, no bidi overrides. */
-static int
-printable(unsigned c)
-{
-	if (c < 0x20 || (c >= 0x7f && c < 0xa0))
-		return 0;
-	if (c == 0x2028 || c == 0x2029 || (c >= 0x202a && c <= 0x202e) ||
-	    (c >= 0x2066 && c <= 0x2069) || c == 0x200e || c == 0x200f ||
-	    c == 0x061c || c == 0xfeff)
-		return 0;
-	return 1;
-}
-
 size_t
 rfc2047_display(const char *in, size_t len, int utf8, size_t max_cols,
     char *out, size_t size)
@@ -307,7 +294,7 @@ rfc2047_display(const char *in, size_t len, int utf8, size_t max_cols,
 			space = 1;
 			i += n;
 			continue;
-		} else if (!printable(cp) || (cp >= 0x80 && !utf8))
+		} else if (!termsafe_char(cp) || (cp >= 0x80 && !utf8))
 			cp = '?';
 		if (space && o > 0) {
 			if (cols + 1 > max_cols || o + 2 > size)

@@ -2,13 +2,16 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "connect.h"
 #include "pop3.h"
 #include "serverinfo.h"
+#include "termsafe.h"
 #include "transport.h"
+#include "xmalloc.h"
 
 static void	put_clean(FILE *, const char *);
 static void	print_value(FILE *, const char *, const char *);
@@ -17,12 +20,16 @@ static int	print_tls(FILE *, const struct account *, struct transport *,
 		    struct error *);
 static void	print_caps(FILE *, const struct pop3_caps *);
 
-/* Server text goes to a terminal: no control characters get through. */
+/* Server text goes to a terminal: through termsafe(). */
 static void
 put_clean(FILE *f, const char *s)
 {
-	for (; *s != '\0'; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	size_t	 len = strlen(s);
+	char	*buf = xmalloc(TERMSAFE_SIZE(len));
+
+	(void)termsafe(s, len, buf, TERMSAFE_SIZE(len));
+	fputs(buf, f);
+	free(buf);
 }
 
 static void

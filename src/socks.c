@@ -28,24 +28,48 @@
 #define ATYP_IPV6	4
 #define NAME_MAX_LEN	255
 
-static int	 greet(int, const struct socks_login *, int, const char *,
+/* One handshake: the proxy, and when its whole handshake must be done. */
+struct hs {
+	int		 fd;
+	const char	*proxy;
+	int		 timeout;	/* seconds, for messages */
+	long long	 deadline;	/* CLOCK_MONOTONIC, milliseconds */
+	volatile sig_atomic_t *stop;	/* a signal asked us to stop */
+};
+
+/* How long a wait goes before it looks at the stop flag again. */
+#define STOP_SLICE_MS	250
+
+static int	 greet(const struct hs *, const struct socks_login *,
 		    struct error *);
-static int	 login(int, const struct socks_login *, int, const char *,
+static int	 login(const struct hs *, const struct socks_login *,
 		    struct error *);
-static int	 io(int, unsigned char *, size_t, int, int, const char *,
+static int	 io(const struct hs *, unsigned char *, size_t, int,
 		    struct error *);
+static long long now_ms(void);
 static const char *reply_text(int);
 
 int
 socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
-    const char *host, int port, int timeout, struct error *err)
+    const char *host, int port, int timeout, volatile sig_atomic_t *stop,
+    struct error *err)
 {
 	unsigned char	 req[4 + 1 + NAME_MAX_LEN + 2], ans[4 + 256 + 2];
 	struct in6_addr	 in6;
 	struct in_addr	 in4;
 	size_t		 len, n, need;
+	struct hs	 hs;
 
-	if (greet(fd, lg, timeout, proxy, err) == -1)
+	/*
+	 * One deadline for all of it: a proxy that answers each step just
+	 * in time must not multiply the timeout.
+	 */
+	hs.fd = fd;
+	hs.proxy = proxy;
+	hs.timeout = timeout;
+	hs.stop = stop;
+	hs.deadline = now_ms() + (long long)timeout * 1000;
+	if (greet(&hs, lg, err) == -1)
 		return -1;
 
 	req[0] = SOCKS_VERSION;
@@ -72,11 +96,11 @@ socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
 	}
 	req[n++] = (unsigned char)(port >> 8);
 	req[n++] = (unsigned char)(port & 0xff);
-	if (io(fd, req, n, 1, timeout, proxy, err) == -1)
+	if (io(&hs, req, n, 1, err) == -1)
 		return -1;
 
 	/* VER REP RSV ATYP, then an address whose length ATYP gives. */
-	if (io(fd, ans, 4, 0, timeout, proxy, err) == -1)
+	if (io(&hs, ans, 4, 0, err) == -1)
 		return -1;
 	if (ans[0] != SOCKS_VERSION || ans[2] != 0) {
 		error_set(err, EX_PROTOCOL, "SOCKS proxy %s: malformed "
@@ -97,7 +121,7 @@ socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
 		need = 16 + 2;
 		break;
 	case ATYP_NAME:
-		if (io(fd, ans + 4, 1, 0, timeout, proxy, err) == -1)
+		if (io(&hs, ans + 4, 1, 0, err) == -1)
 			return -1;
 		need = (size_t)ans[4] + 2;
 		break;
@@ -107,7 +131,7 @@ socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
 		return -1;
 	}
 	/* The bound address is of no use to us, but must not be left. */
-	return io(fd, ans + 5, need, 0, timeout, proxy, err);
+	return io(&hs, ans + 5, need, 0, err);
 }
 
 /*
@@ -115,9 +139,9 @@ socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
  * log in if the proxy picks it.
  */
 static int
-greet(int fd, const struct socks_login *lg, int timeout, const char *proxy,
-    struct error *err)
+greet(const struct hs *hs, const struct socks_login *lg, struct error *err)
 {
+	const char	*proxy = hs->proxy;
 	unsigned char	 req[4], ans[2];
 	size_t		 n = 2;
 
@@ -126,8 +150,7 @@ greet(int fd, const struct socks_login *lg, int timeout, const char *proxy,
 	if (lg != NULL)
 		req[n++] = METHOD_LOGIN;
 	req[1] = (unsigned char)(n - 2);
-	if (io(fd, req, n, 1, timeout, proxy, err) == -1 ||
-	    io(fd, ans, 2, 0, timeout, proxy, err) == -1)
+	if (io(hs, req, n, 1, err) == -1 || io(hs, ans, 2, 0, err) == -1)
 		return -1;
 	if (ans[0] != SOCKS_VERSION) {
 		error_set(err, EX_PROTOCOL, "SOCKS proxy %s: not a SOCKS5 "
@@ -137,7 +160,7 @@ greet(int fd, const struct socks_login *lg, int timeout, const char *proxy,
 	if (ans[1] == METHOD_NONE)
 		return 0;
 	if (ans[1] == METHOD_LOGIN && lg != NULL)
-		return login(fd, lg, timeout, proxy, err);
+		return login(hs, lg, err);
 	if (lg == NULL && ans[1] == METHOD_REFUSED) {
 		error_set(err, EX_UNAVAILABLE, "SOCKS proxy %s wants a login; "
 		    "set proxy_user and proxy_password", proxy);
@@ -155,9 +178,9 @@ greet(int fd, const struct socks_login *lg, int timeout, const char *proxy,
 
 /* RFC 1929: VER ULEN UNAME PLEN PASSWD, answered by VER STATUS. */
 static int
-login(int fd, const struct socks_login *lg, int timeout, const char *proxy,
-    struct error *err)
+login(const struct hs *hs, const struct socks_login *lg, struct error *err)
 {
+	const char	*proxy = hs->proxy;
 	unsigned char	 req[3 + 2 * 255], ans[2];
 	size_t		 ulen = strlen(lg->user), plen = strlen(lg->password);
 	size_t		 n = 0;
@@ -175,9 +198,9 @@ login(int fd, const struct socks_login *lg, int timeout, const char *proxy,
 	req[n++] = (unsigned char)plen;
 	memcpy(req + n, lg->password, plen);
 	n += plen;
-	r = io(fd, req, n, 1, timeout, proxy, err);
+	r = io(hs, req, n, 1, err);
 	explicit_bzero(req, sizeof req);
-	if (r == -1 || io(fd, ans, 2, 0, timeout, proxy, err) == -1)
+	if (r == -1 || io(hs, ans, 2, 0, err) == -1)
 		return -1;
 	if (ans[0] != LOGIN_VERSION) {
 		error_set(err, EX_PROTOCOL, "SOCKS proxy %s: malformed answer "
@@ -194,17 +217,19 @@ login(int fd, const struct socks_login *lg, int timeout, const char *proxy,
 
 /*
  * Write all of buf (out) or read exactly len bytes into it (in) on the
- * non-blocking fd; never more, so the server's first bytes stay unread.
+ * non-blocking fd, by the handshake's deadline; never more, so the
+ * server's first bytes stay unread.
  */
 static int
-io(int fd, unsigned char *buf, size_t len, int out, int timeout,
-    const char *proxy, struct error *err)
+io(const struct hs *hs, unsigned char *buf, size_t len, int out,
+    struct error *err)
 {
 	struct pollfd	 pfd;
-	time_t		 deadline = time(NULL) + timeout;
+	const char	*proxy = hs->proxy;
+	int		 fd = hs->fd;
 	ssize_t		 r;
 	size_t		 done = 0;
-	int		 left;
+	long long	 left;
 
 	while (done < len) {
 		r = out ? send(fd, buf + done, len - done, MSG_NOSIGNAL) :
@@ -225,16 +250,32 @@ io(int fd, unsigned char *buf, size_t len, int out, int timeout,
 			    strerror(errno));
 			return -1;
 		}
-		left = (int)(deadline - time(NULL));
-		pfd.fd = fd;
-		pfd.events = out ? POLLOUT : POLLIN;
-		if (left <= 0 || poll(&pfd, 1, left * 1000) == 0) {
-			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s: no answer "
-			    "within %d seconds", proxy, timeout);
+		if (hs->stop != NULL && *hs->stop) {
+			error_set(err, EX_TEMPFAIL, "stopped by a signal");
 			return -1;
 		}
+		left = hs->deadline - now_ms();
+		if (left <= 0) {
+			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s: the "
+			    "handshake did not finish within %d seconds",
+			    proxy, hs->timeout);
+			return -1;
+		}
+		pfd.fd = fd;
+		pfd.events = out ? POLLOUT : POLLIN;
+		(void)poll(&pfd, 1, (int)(left < STOP_SLICE_MS ? left :
+		    STOP_SLICE_MS));
 	}
 	return 0;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* RFC 1928, section 6. */

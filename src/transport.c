@@ -170,7 +170,8 @@ transport_socks5(struct transport *t, const char *proxy,
     const struct socks_login *lg, const char *host, int port,
     struct error *err)
 {
-	return socks5_connect(t->fd, proxy, lg, host, port, t->timeout, err);
+	return socks5_connect(t->fd, proxy, lg, host, port, t->timeout,
+	    stop_flag, err);
 }
 
 int
@@ -502,6 +503,28 @@ void
 transport_stop_on(volatile sig_atomic_t *flag)
 {
 	stop_flag = flag;
+}
+
+volatile sig_atomic_t *
+transport_stop_flag(void)
+{
+	return stop_flag;
+}
+
+int
+transport_timeout(const struct transport *t)
+{
+	return t->timeout;
+}
+
+int
+transport_check_stop(struct error *err)
+{
+	if (stop_flag != NULL && *stop_flag) {
+		error_set(err, EX_TEMPFAIL, "stopped by a signal");
+		return -1;
+	}
+	return 0;
 }
 
 /* end = now + secs on the monotonic clock. */

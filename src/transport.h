@@ -33,6 +33,16 @@ struct transport;
  * by a signal" once *flag is non-zero (set by a SIGTERM/SIGINT handler).
  */
 void	transport_stop_on(volatile sig_atomic_t *flag);
+/*
+ * The same check for work that is not a wait (a SCRAM key derivation):
+ * -1 with EX_TEMPFAIL "stopped by a signal" once the flag is set.
+ */
+int	transport_check_stop(struct error *);
+/* The flag given to transport_stop_on(), or NULL. */
+volatile sig_atomic_t *transport_stop_flag(void);
+/* The timeout given at connect time, in seconds (0: none). */
+struct transport;
+int	transport_timeout(const struct transport *);
 
 /*
  * Connect to host:port, trying each address getaddrinfo() returns (IPv6

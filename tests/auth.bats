@@ -2,8 +2,8 @@
 # auth.bats -- SASL logins (RFC 5034) against the project's test server:
 # PLAIN, LOGIN, CRAM-MD5, XOAUTH2 in both forms, OAUTHBEARER, what `auth
 # auto` picks with and without TLS, refusals and their exit codes, and
-# traces that never show a secret.  SCRAM against a real server is in
-# dovecot-auth.bats.
+# traces that never show a secret; SCRAM and its cap on the server's
+# iteration count.  SCRAM against a real server is in dovecot-auth.bats.
 
 load lib/common
 load lib/popserver
@@ -397,4 +397,79 @@ b64() {
 	assert_success
 	[ "$(maildir_count "$MD")" -eq 1 ]
 	! grep -q '^DISCARD' "$SLOG"
+}
+
+@test "auth scram-sha-256 and scram-sha-1 against the test server: logged in (i=4096, and a million, the cap)" {
+	popserver_start --mailbox "$MB" --log "$SLOG" \
+	    --sasl "SCRAM-SHA-256 SCRAM-SHA-1" --max-sessions 3
+	rc "auth scram-sha-256" "password secret" "keep on"
+	fetch --debug
+	assert_success
+	# popfetch's own derivation (in slices a signal can end), not GNU SASL's.
+	assert_output --partial "default: debug: SCRAM-SHA-256: deriving the key (4096 iterations)"
+	refute_output --partial "secret"
+	rc "auth scram-sha-1" "password secret" "keep on"
+	rm -f "$TEST_TMP/state"
+	fetch
+	assert_success
+	popserver_stop
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "SCRAM-SHA-256" \
+	    --scram-iterations 1000000
+	rc "auth scram-sha-256" "password secret"
+	fetch
+	assert_success
+	run grep -c '^LOGIN test' "$SLOG"
+	assert_output 3
+}
+
+# i=4294967295 was about two hours of one core in GNU SASL's PBKDF2, past
+# any timeout; auth auto picks SCRAM first whenever it is offered.
+@test "SCRAM with a huge iteration count: refused at once (76), the exchange cancelled, no other method tried" {
+	popserver_start --mailbox "$MB" --log "$SLOG" \
+	    --sasl "SCRAM-SHA-256 PLAIN" --scram-iterations 4294967295
+	rc "password secret"
+	local t0=$SECONDS
+	run timeout -k 5 60 "$POPFETCH" -C "$RC"
+	assert_failure 76
+	assert_line "default: SCRAM-SHA-256 exchange failed: the server asks for 4294967295 iterations, more than the 1000000 popfetch computes (real servers use 4096); not logging in"
+	[ $((SECONDS - t0)) -le 10 ]
+	run grep -c 'AUTH cancelled' "$SLOG"
+	assert_output 1
+	run client_lines
+	refute_line --regexp '^AUTH PLAIN'
+	refute_line --regexp '^PASS'
+	# One over the cap is refused too.
+	popserver_stop
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "SCRAM-SHA-1" \
+	    --scram-iterations 1000001
+	rc "password secret" "auth scram-sha-1"
+	run timeout -k 5 60 "$POPFETCH" -C "$RC"
+	assert_failure 76
+	assert_output --partial "the server asks for 1000001 iterations"
+}
+
+@test "--daemon against a server with a huge SCRAM iteration count keeps polling and stops on SIGTERM" {
+	popserver_start --mailbox "$MB" --log "$SLOG" \
+	    --sasl "SCRAM-SHA-256" --scram-iterations 4294967295
+	rc "password secret"
+	"$POPFETCH" -C "$RC" --daemon 1s >"$TEST_TMP/daemon.out" 2>&1 3>&- &
+	local pid=$! i
+	# Two polls: each one refused, none computing for hours.
+	for i in $(seq 300); do
+		[ "$(grep -c 'AUTH cancelled' "$SLOG")" -ge 2 ] && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		wait "$pid" || true
+		fail "the daemon did not stop within 10 s of SIGTERM"
+	fi
+	wait "$pid" || true
+	run grep -c 'AUTH cancelled' "$SLOG"
+	[ "$output" -ge 2 ]
 }

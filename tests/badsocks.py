@@ -8,11 +8,16 @@ client's greeting and CONNECT request, logs the request to --log as
   close    closes the connection right after the greeting
   garbage  answers the greeting with bytes that are not SOCKS5
   auth     accepts none of the offered methods (wants a login)
+  slow     takes --delay seconds before each of its three answers (the
+           method, the head of the CONNECT reply, the bound address),
+           then refuses: each step within the client's timeout, the
+           whole handshake not (logs "GREETING" when the client's came)
 It never connects anywhere.  Exits after --max-sessions connections.
 """
 import argparse
 import socket
 import sys
+import time
 
 
 def recv_exact(conn, n):
@@ -25,9 +30,13 @@ def recv_exact(conn, n):
     return data
 
 
-def session(conn, mode, log):
+def session(conn, mode, log, delay):
     ver, nmethods = recv_exact(conn, 2)
     recv_exact(conn, nmethods)
+    if mode == "slow":
+        with open(log, "a") as f:
+            f.write("GREETING\n")
+        time.sleep(delay)
     if mode == "close":
         return
     if mode == "garbage":
@@ -47,13 +56,20 @@ def session(conn, mode, log):
     port = int.from_bytes(recv_exact(conn, 2), "big")
     with open(log, "a") as f:
         f.write("REQUEST %d %s %d\n" % (atyp, addr, port))
+    if mode == "slow":
+        time.sleep(delay)
+        conn.sendall(b"\x05\x05\x00\x01")
+        time.sleep(delay)
+        conn.sendall(b"\x00\x00\x00\x00\x00\x00")
+        return
     conn.sendall(b"\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00")
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--mode", required=True,
-                   choices=("refuse", "close", "garbage", "auth"))
+                   choices=("refuse", "close", "garbage", "auth", "slow"))
+    p.add_argument("--delay", type=float, default=2.0)
     p.add_argument("--port-file", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--max-sessions", type=int, default=1)
@@ -70,7 +86,7 @@ def main():
         conn, _ = s.accept()
         conn.settimeout(30)
         try:
-            session(conn, a.mode, a.log)
+            session(conn, a.mode, a.log, a.delay)
         except (EOFError, OSError):
             pass
         finally:

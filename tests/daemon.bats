@@ -9,12 +9,17 @@ load lib/popserver
 setup() {
 	OUT=$TEST_TMP/daemon.out
 	DAEMON_PID=
+	LISTEN_PID=
 }
 
 teardown() {
 	if [[ -n $DAEMON_PID ]]; then
 		kill -KILL "$DAEMON_PID" 2>/dev/null || true
 		wait "$DAEMON_PID" 2>/dev/null || true
+	fi
+	if [[ -n $LISTEN_PID ]]; then
+		kill "$LISTEN_PID" 2>/dev/null || true
+		wait "$LISTEN_PID" 2>/dev/null || true
 	fi
 	if [[ -n ${HOLDER_PID:-} ]]; then
 		kill "$HOLDER_PID" 2>/dev/null || true
@@ -380,6 +385,64 @@ in_syslog_ns() {
 	daemon_stop
 	kill "$LISTEN_PID" 2>/dev/null || true
 	! grep -q WATCHDOG "$TEST_TMP/notes2"
+}
+
+# cpu_ticks PID -- user + system CPU time of PID so far, in clock ticks.
+cpu_ticks() {
+	local stat
+	stat=$(cat "/proc/$1/stat")
+	stat=${stat##*) }	# the fields after "pid (comm) "
+	set -- $stat
+	echo $((${12} + ${13}))
+}
+
+@test "--daemon: a NOTIFY_SOCKET nobody reads never blocks it; it keeps polling and stops on SIGTERM" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	rc
+	# Bound, never read: its queue (net.unix.max_dgram_qlen, 10 or so)
+	# is full after the first second of pings.
+	"$PYTHON3" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+time.sleep(120)' "$TEST_TMP/deaf" 3>&- &
+	LISTEN_PID=$!
+	wait_for 5 test -S "$TEST_TMP/deaf"
+	NOTIFY_SOCKET=$TEST_TMP/deaf WATCHDOG_USEC=200000 \
+		daemon_start --daemon 1s
+	wait_for 10 count_is 1
+	# Six polls: dozens of pings and status lines past a full queue.
+	wait_for 30 eval '[ "$(grep -c "^CONNECT" "$SLOG")" -ge 6 ]'
+	daemon_stop
+	kill "$LISTEN_PID" 2>/dev/null || true
+	wait "$LISTEN_PID" 2>/dev/null || true
+}
+
+@test "--daemon: WATCHDOG_USEC=1 does not spin a core; pings are clamped to every 100 ms" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	rc
+	dgram_listen "$TEST_TMP/notify" "$TEST_TMP/notes"
+	NOTIFY_SOCKET=$TEST_TMP/notify WATCHDOG_USEC=1 \
+		daemon_start --daemon 1h
+	wait_for 10 count_is 1
+	wait_for 5 grep -q '^READY=1$' "$TEST_TMP/notes"
+	local t0 c0 c1 pings
+	c0=$(cpu_ticks "$DAEMON_PID")
+	t0=$(grep -c '^WATCHDOG=1$' "$TEST_TMP/notes" || true)
+	sleep 3
+	c1=$(cpu_ticks "$DAEMON_PID")
+	pings=$(( $(grep -c '^WATCHDOG=1$' "$TEST_TMP/notes" || true) - t0 ))
+	daemon_stop
+	kill "$LISTEN_PID" 2>/dev/null || true
+	# Idle for 3 s: well under half a second of CPU (a 1 us timer spun
+	# the whole time), and about 30 pings, not thousands.
+	local hz
+	hz=$(getconf CLK_TCK)
+	[ $((c1 - c0)) -lt $((hz / 2)) ] ||
+		fail "the idle daemon used $((c1 - c0)) ticks of CPU in 3 s"
+	[ "$pings" -ge 5 ] && [ "$pings" -le 60 ] ||
+		fail "$pings watchdog pings in 3 s"
 }
 
 # In a private network namespace (unshare -n; the machine's network is

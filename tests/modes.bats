@@ -55,6 +55,17 @@ big_message() {
 	[ "$(maildir_count "$MD")" -eq 3 ]
 }
 
+@test "--status: LIST sizes that add up past 2^64 do not wrap around" {
+	make_mailbox "$MB" 3
+	popserver_start --mailbox "$MB" --list-size 1:18446744073709551615 \
+	    --list-size 2:18446744073709551615
+	rc "keep on"
+	fetch -s -q
+	assert_success
+	# A wrapped sum showed about 1 KiB here.
+	assert_output "default: 3 messages (16.0 EiB or more) on the server, 3 new (16.0 EiB or more)"
+}
+
 @test "--status does not create the mailbox" {
 	make_mailbox "$MB" 1
 	popserver_start --mailbox "$MB"
@@ -569,6 +580,38 @@ EOF
 	assert_failure 73
 	assert_output --partial "default: logfile $TEST_TMP/no/such/dir/log"
 	[ "$(server_count)" -eq 1 ]
+}
+
+@test "logfile that is a FIFO: refused at once (73), in a single run and in the daemon; /dev/null is fine" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --max-sessions 3
+	mkfifo "$TEST_TMP/fifo"
+	rc "logfile $TEST_TMP/fifo"
+	# No reader: open(2) without O_NONBLOCK waited for one for ever.
+	run timeout -k 5 20 "$POPFETCH" -C "$RC"
+	assert_failure 73
+	assert_output "default: logfile $TEST_TMP/fifo: not a regular file (a FIFO or socket); name a file"
+	# With a reader the open succeeds: the file type check refuses it.
+	# The daemon says so at its first poll and goes on polling.
+	sleep 60 <>"$TEST_TMP/fifo" 3>&- &
+	local holder=$! daemon i
+	"$POPFETCH" -C "$RC" --daemon 1h >"$TEST_TMP/daemon.out" 2>&1 3>&- &
+	daemon=$!
+	for i in $(seq 100); do
+		grep -q 'logfile' "$TEST_TMP/daemon.out" && break
+		sleep 0.1
+	done
+	kill -TERM "$daemon"
+	wait "$daemon" || true
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	run cat "$TEST_TMP/daemon.out"
+	assert_line "default: logfile $TEST_TMP/fifo: not a regular file; name a file (or /dev/null)"
+	[ "$(server_count)" -eq 1 ]
+	rc "logfile /dev/null"
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
 }
 
 @test "syslog: on, facilities, and mpop's LOG_ spelling; bad values refused" {

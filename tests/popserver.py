@@ -712,7 +712,7 @@ class Session:
         self.login(args[0], args[0] == self.server.user and
                    args[1] == digest.encode())
 
-    # -- AUTH (RFC 5034): PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER ------
+    # -- AUTH (RFC 5034): PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM
 
     def challenge(self, data):
         """Send '+ base64(data)'; the client's decoded answer, or None
@@ -836,6 +836,53 @@ class Session:
         auth = fields.get(b"auth", b"")
         token = auth[7:] if auth.startswith(b"Bearer ") else None
         self.oauth_check(head[1][2:], token, b"AQ==")
+
+    def auth_scram_sha_1(self, first):
+        self.auth_scram(first, "sha1")
+
+    def auth_scram_sha_256(self, first):
+        self.auth_scram(first, "sha256")
+
+    def auth_scram(self, first, digest):
+        """RFC 5802 without channel binding; the iteration count it
+        announces is --scram-iterations, whatever that costs."""
+        data = first if first is not None else self.challenge(b"")
+        if data is None:
+            return
+        head = data.split(b",", 2)
+        if len(head) != 3 or head[0] != b"n":
+            self.reply("-ERR malformed SCRAM client-first message")
+            return
+        bare = head[2]
+        attrs = dict(a.split(b"=", 1) for a in bare.split(b",") if b"=" in a)
+        user, cnonce = attrs.get(b"n"), attrs.get(b"r")
+        if user is None or cnonce is None:
+            self.reply("-ERR malformed SCRAM client-first message")
+            return
+        salt = b"popserver salt"
+        iters = self.cfg.scram_iterations
+        sfirst = b"r=%s%s,s=%s,i=%d" % (
+            cnonce, base64.b64encode(os.urandom(12)),
+            base64.b64encode(salt), iters)
+        final = self.challenge(sfirst)
+        if final is None:
+            return
+        without_proof, _, proof = final.rpartition(b",p=")
+
+        def mac(key, msg):
+            return hmac.new(key, msg, digest).digest()
+        salted = hashlib.pbkdf2_hmac(digest, self.server.password, salt, iters)
+        ckey = mac(salted, b"Client Key")
+        auth_msg = bare + b"," + sfirst + b"," + without_proof
+        csig = mac(hashlib.new(digest, ckey).digest(), auth_msg)
+        want = base64.b64encode(bytes(a ^ b for a, b in zip(ckey, csig)))
+        if user != self.server.user or proof != want:
+            self.login(user, False)
+            return
+        ssig = mac(mac(salted, b"Server Key"), auth_msg)
+        if self.challenge(b"v=" + base64.b64encode(ssig)) is None:
+            return
+        self.login(user, True)
 
     def cmd_stls(self, args, rest):
         if (self.cfg.tls != "starttls" or self.cfg.no_stls_capa
@@ -1104,7 +1151,11 @@ def parse_args(argv):
     p.add_argument("--password", default="secret")
     p.add_argument("--sasl", default="", metavar="MECHS",
                    help="advertise and accept these SASL mechanisms (PLAIN "
-                        "LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER)")
+                        "LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER SCRAM-SHA-1 "
+                        "SCRAM-SHA-256)")
+    p.add_argument("--scram-iterations", type=positive_int, default=4096,
+                   metavar="N", help="the i= of SCRAM-SHA-1 and "
+                   "SCRAM-SHA-256 (advertise them with --sasl)")
     p.add_argument("--refuse-sasl", default="", metavar="MECHS",
                    help="advertise these SASL mechanisms too, but answer "
                         "AUTH with them -ERR [AUTH] (Cyrus, Courier)")

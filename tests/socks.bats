@@ -45,10 +45,10 @@ microsocks_start() {
 	wait_port "$PROXY_PORT"
 }
 
-# badsocks_start MODE: the scripted proxy; its port in $PROXY_PORT.
+# badsocks_start MODE [flags]: the scripted proxy; its port in $PROXY_PORT.
 badsocks_start() {
 	rm -f "$TEST_TMP/proxy.port"
-	"$PYTHON3" "$TESTS_SRCDIR/badsocks.py" --mode "$1" \
+	"$PYTHON3" "$TESTS_SRCDIR/badsocks.py" --mode "$@" \
 	    --port-file "$TEST_TMP/proxy.port" --log "$PLOG" \
 	    </dev/null >/dev/null 2>&1 3>&- &
 	PROXY_PID=$!
@@ -139,6 +139,52 @@ rc() {
 	PROXY_PID=
 }
 
+@test "a proxy that answers each step just in time: the whole handshake ends within timeout" {
+	# Three answers 2.5 s apart: each within 'timeout 3', all of them not.
+	badsocks_start slow --delay 2.5
+	rc pop.example.invalid 995 "timeout 3"
+	local t0=$SECONDS
+	run "$POPFETCH" -C "$RC"
+	local took=$((SECONDS - t0))
+	assert_failure 75
+	assert_output "default: SOCKS proxy 127.0.0.1:$PROXY_PORT: the handshake did not finish within 3 seconds"
+	# timeout 3 plus a margin; per-step deadlines took 7.5 s.
+	[ "$took" -le 6 ] || fail "the handshake took $took s with timeout 3"
+	kill "$PROXY_PID" 2>/dev/null || true
+	wait "$PROXY_PID" || true
+	PROXY_PID=
+}
+
+@test "SIGTERM during a slow SOCKS handshake: exit 75 at once" {
+	badsocks_start slow --delay 20
+	rc pop.example.invalid 995 "timeout 30"
+	"$POPFETCH" -C "$RC" >"$TEST_TMP/out" 2>&1 3>&- &
+	local pid=$! i ex=0 t0
+	for i in $(seq 100); do
+		grep -q '^GREETING$' "$PLOG" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q '^GREETING$' "$PLOG"
+	t0=$SECONDS
+	kill -TERM "$pid"
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		fail "SIGTERM did not end the handshake within 10 s"
+	fi
+	wait "$pid" || ex=$?
+	[ "$ex" -eq 75 ]
+	[ $((SECONDS - t0)) -le 3 ]
+	run cat "$TEST_TMP/out"
+	assert_output --partial "stopped by a signal"
+	kill "$PROXY_PID" 2>/dev/null || true
+	wait "$PROXY_PID" || true
+	PROXY_PID=
+}
+
 @test "no proxy listening: a temporary failure naming the proxy" {
 	PROXY_PORT=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	rc pop.example.invalid 995
@@ -181,4 +227,20 @@ rc() {
 	run "$POPFETCH" -C "$RC"
 	assert_failure 78
 	assert_output --partial "'proxy_user' and 'proxy_password' go together"
+}
+
+@test "a proxy_user or proxy_password over 255 bytes (RFC 1929) is a configuration error, before connecting" {
+	# No proxy listens there: the error must come from the file.
+	PROXY_PORT=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	local long
+	long=$(printf 'u%.0s' $(seq 300))
+	rc pop.example.invalid 995 "proxy_user $long" "proxy_password secret"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output --regexp "^popfetch: $RC:[0-9]+: 'proxy_user' is longer than 255 bytes"
+	rc pop.example.invalid 995 "proxy_user someone" "proxy_password $long"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 78
+	assert_output --regexp "^popfetch: $RC:[0-9]+: 'proxy_password' is longer than 255 bytes"
+	refute_output --partial "uuuu"
 }
