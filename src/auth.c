@@ -260,23 +260,27 @@ worth_next(enum auth_method m, const struct error *err)
  * A SASL mechanism named in the config goes only to a server that lists
  * it: credentials are not handed to a server that said nothing of the
  * mechanism, and "not supported" must not read like a wrong password.
- * A CAPA list without a SASL line counts as listing none (Dovecot,
- * Cyrus and Courier list every mechanism they take; see
- * docs/servers.md); only a server without CAPA at all (RFC 1734 predates
+ * No SASL line, or an empty one, lists none: Courier with Debian's
+ * default (empty) POP3AUTH takes AUTH unlisted, but offers USER, which
+ * auth auto uses; Dovecot and Cyrus list every mechanism they take (see
+ * docs/servers.md).  Only a server without CAPA at all (RFC 1734 predates
  * it) gets AUTH unannounced.
  */
 static int
 named_offered(struct pop3 *p, enum auth_method m, struct error *err)
 {
 	const struct pop3_caps	*caps = pop3_caps(p);
+	const char		*list = caps->sasl;
 
 	if (m == AUTH_USER || m == AUTH_APOP || !caps->known ||
 	    server_offers(caps, auth_method_name(m)))
 		return 0;
+	if (list != NULL)
+		list += strspn(list, " \t");
 	error_set(err, EX_UNAVAILABLE, "the server does not offer %s (its "
 	    "SASL mechanisms: %s); nothing was sent; choose one of them with "
-	    "'auth', or 'auth auto'", auth_method_name(m), caps->sasl != NULL ?
-	    caps->sasl : "none");
+	    "'auth', or 'auth auto'", auth_method_name(m),
+	    list != NULL && *list != '\0' ? list : "none");
 	return -1;
 }
 
