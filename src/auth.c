@@ -104,6 +104,9 @@ static size_t	 candidates(struct pop3 *, const struct login *,
 		    enum auth_method *);
 static int	 offered(struct pop3 *, Gsasl *, enum auth_method, int);
 static int	 worth_next(enum auth_method, const struct error *);
+static int	 named_offered(struct pop3 *, enum auth_method, struct error *);
+static void	 warn_cleartext(struct pop3 *, const struct login *,
+		    enum auth_method);
 static int	 try_method(struct pop3 *, const struct login *,
 		    enum auth_method, const char *, struct error *);
 static int	 sasl_start(struct exchange *, const char *, struct error *);
@@ -113,6 +116,7 @@ static int	 run_exchange(struct exchange *, struct error *);
 static int	 send_auth(struct exchange *, char **, struct error *);
 static int	 answer(struct exchange *, const char *, struct error *);
 static int	 cancel(struct exchange *, const char *, struct error *);
+static void	 lost_in_exchange(struct exchange *, int, struct error *);
 static void	 refused(struct exchange *, const struct pop3_reply *,
 		    struct error *);
 static void	 free_secret(char *);
@@ -286,6 +290,51 @@ worth_next(enum auth_method m, const struct error *err)
 	}
 }
 
+/*
+ * A SASL mechanism named in the config goes only to a server that lists
+ * it: credentials are not handed to a server that said nothing of the
+ * mechanism, and "not supported" must not read like a wrong password.
+ * No SASL line, or an empty one, lists none: Courier with Debian's
+ * default (empty) POP3AUTH takes AUTH unlisted, but offers USER, which
+ * auth auto uses; Dovecot and Cyrus list every mechanism they take (see
+ * docs/servers.md).  Only a server without CAPA at all (RFC 1734 predates
+ * it) gets AUTH unannounced.
+ */
+static int
+named_offered(struct pop3 *p, enum auth_method m, struct error *err)
+{
+	const struct pop3_caps	*caps = pop3_caps(p);
+	const char		*list = caps->sasl;
+
+	if (m == AUTH_USER || m == AUTH_APOP || !caps->known ||
+	    server_offers(caps, auth_method_name(m)))
+		return 0;
+	if (list != NULL)
+		list += strspn(list, " \t");
+	error_set(err, EX_UNAVAILABLE, "the server does not offer %s (its "
+	    "SASL mechanisms: %s); nothing was sent; choose one of them with "
+	    "'auth', or 'auth auto'", auth_method_name(m),
+	    list != NULL && *list != '\0' ? list : "none");
+	return -1;
+}
+
+/*
+ * Said once per account and process: USER/PASS, PLAIN and LOGIN hand the
+ * password itself to the server, and here without TLS.  The other
+ * methods never send it.
+ */
+static void
+warn_cleartext(struct pop3 *p, const struct login *a, enum auth_method m)
+{
+	if (transport_is_tls(pop3_transport(p)))
+		return;
+	if (m != AUTH_USER && m != AUTH_PLAIN && m != AUTH_LOGIN)
+		return;
+	if (log_once(a->name, "cleartext password"))
+		log_warn(a->name, "tls is off: the password crosses the "
+		    "network unencrypted (%s)", auth_method_name(m));
+}
+
 /* One method, named or picked by auto, on the session as it is. */
 static int
 try_method(struct pop3 *p, const struct login *a, enum auth_method m,
@@ -294,6 +343,7 @@ try_method(struct pop3 *p, const struct login *a, enum auth_method m,
 	struct exchange	 x;
 	int		 rc = -1;
 
+	warn_cleartext(p, a, m);
 	if (m == AUTH_USER || m == AUTH_APOP)
 		return pop3_login(p, m == AUTH_APOP, a->user, pass, err);
 	memset(&x, 0, sizeof x);
@@ -367,6 +417,8 @@ auth_login(struct pop3 *p, enum auth_method method, const char *user,
 	int		 rc = -1;
 
 	if (a->auth != AUTH_AUTO) {
+		if (named_offered(p, a->auth, err) == -1)
+			return -1;
 		if ((rc = try_method(p, a, a->auth, pass, err)) == 0)
 			log_debug(a->name, "logged in with %s",
 			    auth_method_name(a->auth));
@@ -580,8 +632,10 @@ run_exchange(struct exchange *x, struct error *err)
 		return -1;
 	for (;;) {
 		free(chal);
-		if ((s = pop3_auth_reply(x->p, &r, &chal, err)) == -1)
+		if ((s = pop3_auth_reply(x->p, &r, &chal, err)) == -1) {
+			lost_in_exchange(x, rounds, err);
 			goto out;
+		}
 		if (s == 0)
 			break;
 		if (++rounds > AUTH_ROUNDS_MAX) {
@@ -635,6 +689,18 @@ run_exchange(struct exchange *x, struct error *err)
 out:
 	free(chal);
 	return rc;
+}
+
+/* The server hung up during AUTH: say after what. */
+static void
+lost_in_exchange(struct exchange *x, int rounds, struct error *err)
+{
+	char	step[128];
+
+	snprintf(step, sizeof step, "%s AUTH %s%s", rounds == 0 ? "after" :
+	    "during", auth_method_name(x->m), rounds == 0 ? "" : " (after "
+	    "a response to its challenge)");
+	pop3_lost_at(x->p, step, err);
 }
 
 static int

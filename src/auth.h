@@ -15,6 +15,13 @@
  * on a new connection (AUTH_RECONNECT).  OAuth (XOAUTH2, OAUTHBEARER), EXTERNAL and GSSAPI are used
  * only when named.
  *
+ * A SASL mechanism named by the user is sent only when the server's CAPA
+ * lists it (else EX_UNAVAILABLE naming what it lists, nothing sent); a
+ * server without CAPA gets it anyway.  Without TLS, a method that hands
+ * over the password itself (USER, PLAIN, LOGIN) is warned about once per
+ * account and process (log_once).  A server that hangs up during the
+ * login is named with the step (pop3_lost_at).
+ *
  * Errors: a -ERR to AUTH is EX_NOPERM with the server's text, unless its
  * response code says the failure is temporary (EX_TEMPFAIL); a server that
  * breaks the exchange is EX_PROTOCOL; a mechanism the library lacks is

@@ -1,7 +1,7 @@
 /*
  * connect.c -- the way to a logged-out session: TCP (directly or through
- * a SOCKS5 proxy), TLS or STLS with the account's checks, greeting and
- * CAPA; see connect.h.  fetch.c and serverinfo.c (-S) share it.
+ * a SOCKS5 proxy), TLS or STLS with the account's checks, greeting,
+ * CAPA and UTF8; see connect.h.  fetch.c and serverinfo.c (-S) share it.
  */
 #include "config.h"
 
@@ -113,5 +113,5 @@ connect_session(const struct account *a, struct pop3 **pp,
 	}
 	if (a->tls)
 		log_debug(a->name, "TLS: %s", transport_tls_desc(t));
-	return 0;
+	return pop3_utf8(*pp, err);
 }

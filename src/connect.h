@@ -12,7 +12,8 @@ struct pop3;
 
 /*
  * TCP (through the SOCKS5 proxy when one is set), TLS or STLS with the
- * account's certificate checks, greeting, CAPA (again after STLS).  *pp
+ * account's certificate checks, greeting, CAPA (again after STLS), UTF8
+ * when the server lists it (RFC 6856).  *pp
  * gets the session as soon as there is one, also when a later step
  * fails; the caller frees it with pop3_free().
  */

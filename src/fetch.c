@@ -51,6 +51,14 @@
  * should not notice (16 MiB: a fraction of a second on a disk of today).
  */
 #define FETCH_BATCH_BYTES	(16 * 1024 * 1024)
+/*
+ * Courier's POP3 server, to a client that did not send UTF8 (RFC 6856),
+ * serves a message whose headers are UTF-8 as a notice of its own that
+ * begins so (courierpop3d's text; the message stays on the server).
+ */
+#define COURIER_NOTICE	"From: Mail Delivery Subsystem <postmaster>\n" \
+	"Subject: Cannot display Unicode content\n"
+#define SUBSTITUTE_HEAD	128
 
 struct session {
 	const struct account	*a;
@@ -68,6 +76,8 @@ struct session {
 	uint64_t		 msg_bytes;	/* of the message being read */
 	uint64_t		 size_limit;	/* skipsize/killsize; 0: none */
 	int			 oversize;	/* it grew past size_limit */
+	char			 head[SUBSTITUTE_HEAD]; /* its first bytes */
+	size_t			 headlen;
 	const struct fetch_opts	*fo;
 	struct progress		 pg;		/* when fo->progress */
 	size_t			*staged;	/* delivered, not yet durable */
@@ -119,6 +129,7 @@ static int	write_received(struct session *, struct error *);
 static int	not_delivered(struct session *, const struct pop3_msg *,
 		    const struct error *);
 static int	sink_summary(struct session *, struct error *);
+static int	is_substitute(const struct session *);
 static int	finish(struct session *, struct error *);
 static void	session_free(struct session *);
 
@@ -136,12 +147,12 @@ connect_and_login(struct session *s, const char *pass, struct error *err)
 	for (;;) {
 		if (connect_session(s->a, &s->p, err) == -1)
 			return -1;
-		if (!s->a->tls && ap.refusals == 0)
-			log_warn(s->a->name, "tls is off: the password crosses "
-			    "the network unencrypted");
-		if ((rc = auth_login(s->p, s->a->auth, s->a->user, s->a->host,
-		    account_port(s->a), s->a->name, pass, &ap, err)) !=
-		    AUTH_RECONNECT)
+		rc = auth_login(s->p, s->a->auth, s->a->user, s->a->host,
+		    account_port(s->a), s->a->name, pass, &ap, err);
+		/* Behind a proxy, what the mail store offers counts. */
+		if (rc == 0)
+			return pop3_recapa(s->p, err);
+		if (rc != AUTH_RECONNECT)
 			return rc;
 		pop3_free(s->p);
 		s->p = NULL;
@@ -501,6 +512,13 @@ deliver_out(void *arg, const char *p, size_t n, struct error *err)
 {
 	struct session	*s = arg;
 
+	if (s->headlen < sizeof s->head) {
+		size_t	k = sizeof s->head - s->headlen < n ?
+		    sizeof s->head - s->headlen : n;
+
+		memcpy(s->head + s->headlen, p, k);
+		s->headlen += k;
+	}
 	s->msg_bytes += n;
 	if (s->fo->progress)
 		progress_bytes(&s->pg, n);
@@ -572,6 +590,7 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	}
 	s->msg_bytes = 0;
 	s->oversize = 0;
+	s->headlen = 0;
 	if (sink_open(s->sink, &mi, err) == -1)
 		return -1;
 	if ((s->a->received_header && write_received(s, err) == -1) ||
@@ -590,10 +609,34 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		s->st->skipped++;
 		return 0;
 	}
+	if (is_substitute(s)) {
+		sink_abort(s->sink);
+		log_error(s->a->name, "message %lu: the server sent its "
+		    "\"Cannot display Unicode content\" notice in place of "
+		    "the message (its headers are UTF-8, and the server did "
+		    "not accept UTF8); not delivered, the message stays on "
+		    "the server", m->num);
+		s->st->failed++;
+		return 0;
+	}
 	/* Staged only once the reply after it parses: see next_reply(). */
 	s->held = 1;
 	s->held_tag = r->tag;
 	return 0;
+}
+
+/*
+ * Whether the message that arrived is a server's stand-in for the real
+ * one: never delivered, so never recorded nor deleted.  Only without
+ * UTF8: in UTF-8 mode the server has no reason to send one.
+ */
+static int
+is_substitute(const struct session *s)
+{
+	size_t	n = sizeof COURIER_NOTICE - 1;
+
+	return !pop3_utf8_on(s->p) && s->headlen >= n &&
+	    memcmp(s->head, COURIER_NOTICE, n) == 0;
 }
 
 /*

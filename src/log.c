@@ -1,12 +1,14 @@
 /* log.c -- user-facing messages and the protocol trace; see log.h. */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -23,6 +25,8 @@ static void	emit(int, int, const char *, const char *, const char *,
 		    va_list) __attribute__((format(printf, 5, 0)));
 
 static void	to_targets(int, const char *, size_t);
+static void	once_map(void);
+static uint64_t	once_hash(const char *, const char *);
 
 static enum log_level	cur_level = LOG_NORMAL;
 static int		cur_debug;
@@ -35,6 +39,63 @@ log_init(enum log_level level, int debug)
 {
 	cur_level = level;
 	cur_debug = debug;
+	once_map();
+}
+
+/*
+ * log_once()'s table: hashes of "acct\0what", in memory shared with the
+ * children forked later, so that what one poll's child said the next one
+ * knows.  Two children racing may both say it: a repeat, nothing worse.
+ */
+static uint64_t	*once_seen;
+
+static void
+once_map(void)
+{
+	void	*m;
+
+	if (once_seen != NULL)
+		return;
+	m = mmap(NULL, LOG_ONCE_MAX * sizeof *once_seen, PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m != MAP_FAILED)
+		once_seen = m;
+}
+
+/* FNV-1a over both strings; 0 marks a free slot, so never 0. */
+static uint64_t
+once_hash(const char *acct, const char *what)
+{
+	uint64_t	 h = 14695981039346656037ULL;
+	const char	*s;
+
+	for (s = acct; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (s = what; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+int
+log_once(const char *acct, const char *what)
+{
+	uint64_t	h;
+	size_t		i;
+
+	once_map();
+	if (once_seen == NULL)
+		return 1;
+	h = once_hash(acct != NULL ? acct : "", what);
+	for (i = 0; i < LOG_ONCE_MAX; i++) {
+		if (once_seen[i] == h)
+			return 0;
+		if (once_seen[i] == 0) {
+			once_seen[i] = h;
+			return 1;
+		}
+	}
+	return 1;
 }
 
 enum log_level

@@ -22,6 +22,14 @@ enum log_level {
 };
 
 void	log_init(enum log_level, int debug);
+/*
+ * 1 the first time (acct, what) is asked about in this process and its
+ * children (-j, the daemon's polls fork them), 0 after: a warning said
+ * once, not on every reconnect and poll.  log_init() sets up the memory
+ * the children share; a full table (LOG_ONCE_MAX) answers 1 again.
+ */
+#define LOG_ONCE_MAX	512
+int	log_once(const char *acct, const char *what);
 enum log_level log_level(void);
 int	log_debugging(void);
 

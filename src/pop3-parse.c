@@ -27,6 +27,11 @@ static int	uid_ptr_cmp(const void *, const void *);
 void
 pop3_caps_clear(struct pop3_caps *c)
 {
+	size_t	i;
+
+	for (i = 0; i < c->nlines; i++)
+		free(c->lines[i]);
+	free(c->lines);
 	free(c->sasl);
 	free(c->implementation);
 	memset(c, 0, sizeof *c);
@@ -34,11 +39,18 @@ pop3_caps_clear(struct pop3_caps *c)
 	c->login_delay = -1;
 }
 
-void
-pop3_capa_line(struct pop3_caps *c, char *line)
+int
+pop3_capa_line(struct pop3_caps *c, char *line, struct error *err)
 {
 	char	*word, *rest;
 
+	if (c->nlines == POP3_CAPA_LINES_MAX) {
+		error_set(err, EX_PROTOCOL, "the server's CAPA list has more "
+		    "than %d lines", POP3_CAPA_LINES_MAX);
+		return -1;
+	}
+	c->lines = xreallocarray(c->lines, c->nlines + 1, sizeof *c->lines);
+	c->lines[c->nlines++] = xstrdup(line);
 	word = line;
 	rest = strchr(line, ' ');
 	if (rest != NULL)
@@ -74,6 +86,7 @@ pop3_capa_line(struct pop3_caps *c, char *line)
 		if (isdigit((unsigned char)rest[0]))
 			c->login_delay = strtol(rest, NULL, 10);
 	}
+	return 0;
 }
 
 /* Parse a decimal number; fails on overflow or no digits. */

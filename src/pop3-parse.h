@@ -25,6 +25,8 @@ struct pop3_caps {
 	long	 login_delay;		/* -1 not announced */
 	char	*sasl;			/* mechanism list, or NULL */
 	char	*implementation;	/* or NULL */
+	char	**lines;		/* every line as sent, for -S */
+	size_t	 nlines;
 };
 
 /* One message of the maildrop, from LIST and UIDL. */
@@ -43,8 +45,13 @@ struct pop3_scan {
 
 /* Forget every capability (before CAPA, and again after STLS). */
 void	pop3_caps_clear(struct pop3_caps *);
-/* One CAPA line; unknown capabilities are ignored, line is changed. */
-void	pop3_capa_line(struct pop3_caps *, char *line);
+/*
+ * One CAPA line: kept as sent in lines (at most POP3_CAPA_LINES_MAX;
+ * more is EX_PROTOCOL), then parsed; unknown capabilities are ignored,
+ * line is changed.
+ */
+#define POP3_CAPA_LINES_MAX	1000
+int	pop3_capa_line(struct pop3_caps *, char *line, struct error *);
 /*
  * One LIST line, "NUM SIZE": appended to the scan.  Numbers must rise,
  * sizes fit in 64 bits, and at most POP3_MAX_MESSAGES messages.

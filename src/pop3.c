@@ -22,7 +22,6 @@
 #define POP3_CMD_MAX		255	/* RFC 2449: a command line's limit */
 #define POP3_LINE_MAX		1024	/* a CAPA/LIST/UIDL line we keep */
 #define POP3_DISCARD_MAX	(1024 * 1024) /* status line we skip at most */
-#define POP3_CAPA_LINES_MAX	1000
 #define POP3_TIMESTAMP_MAX	256
 
 struct pending {
@@ -40,6 +39,8 @@ struct pop3 {
 	size_t			 qhead, qlen, qsize;
 	int			 body_due;	/* a multi-line body is unread */
 	int			 lockstep;	/* pipelining off: ignore the offer */
+	int			 utf8_on;	/* UTF8 accepted */
+	int			 capa_due;	/* a post-login CAPA is in flight */
 };
 
 /* Gathers a multi-line reply's decoded bytes into lines for a callback. */
@@ -55,7 +56,7 @@ struct line_reader {
 
 static const char *cmd_names[] = {
 	"CAPA", "STLS", "USER", "PASS", "APOP", "STAT", "LIST", "UIDL",
-	"RETR", "TOP", "DELE", "NOOP", "RSET", "QUIT", "AUTH",
+	"RETR", "TOP", "DELE", "NOOP", "RSET", "QUIT", "AUTH", "UTF8",
 };
 
 static int	read_line(struct pop3 *, char *, size_t *, size_t *,
@@ -69,6 +70,7 @@ static int	read_lines(struct pop3 *, enum pop3_cmd,
 		    struct error *);
 static int	line_out(void *, const char *, size_t, struct error *);
 static int	capa_cb(void *, char *, struct error *);
+static int	capa_read(struct pop3 *, int, struct error *);
 static int	list_cb(void *, char *, struct error *);
 static int	uidl_cb(void *, char *, struct error *);
 static int	expect_ok(struct pop3 *, enum pop3_cmd, int, struct error *);
@@ -481,9 +483,7 @@ expect_ok(struct pop3 *p, enum pop3_cmd cmd, int ex, struct error *err)
 static int
 capa_cb(void *arg, char *line, struct error *err)
 {
-	(void)err;
-	pop3_capa_line(arg, line);
-	return 0;
+	return pop3_capa_line(arg, line, err);
 }
 
 static int
@@ -498,23 +498,101 @@ uidl_cb(void *arg, char *line, struct error *err)
 	return pop3_uidl_line(arg, line, err);
 }
 
+/*
+ * Read the answer to the CAPA in flight into a fresh list that replaces
+ * the old one; a -ERR clears the old one, or keeps it (keep: after login).
+ */
+static int
+capa_read(struct pop3 *p, int keep, struct error *err)
+{
+	struct pop3_reply	r;
+	struct pop3_caps	c;
+
+	if (pop3_reply(p, &r, err) == -1)
+		return -1;
+	if (!r.ok) {
+		if (!keep)
+			pop3_caps_clear(&p->caps);
+		return 0;
+	}
+	memset(&c, 0, sizeof c);
+	pop3_caps_clear(&c);
+	if (read_lines(p, P3_CAPA, capa_cb, &c, err) == -1) {
+		pop3_caps_clear(&c);
+		return -1;
+	}
+	c.known = 1;
+	if (p->lockstep)
+		c.pipelining = 0;
+	pop3_caps_clear(&p->caps);
+	p->caps = c;
+	return 0;
+}
+
 int
 pop3_capa(struct pop3 *p, struct error *err)
 {
+	pop3_caps_clear(&p->caps);
+	if (pop3_send(p, P3_CAPA, NULL, 0, 0, err) == -1)
+		return -1;
+	return capa_read(p, 0, err);
+}
+
+int
+pop3_recapa(struct pop3 *p, struct error *err)
+{
+	if (!p->caps.known)
+		return 0;
+	if (pop3_send(p, P3_CAPA, NULL, 0, 0, err) == -1)
+		return -1;
+	if (p->caps.pipelining) {
+		p->capa_due = 1;
+		return 0;
+	}
+	return capa_read(p, 1, err);
+}
+
+int
+pop3_utf8(struct pop3 *p, struct error *err)
+{
 	struct pop3_reply	r;
 
-	pop3_caps_clear(&p->caps);
-	if (pop3_send(p, P3_CAPA, NULL, 0, 0, err) == -1 ||
-	    pop3_reply(p, &r, err) == -1)
-		return -1;
-	if (!r.ok)
+	if (!p->caps.utf8)
 		return 0;
-	if (read_lines(p, P3_CAPA, capa_cb, &p->caps, err) == -1)
+	if (pop3_send(p, P3_UTF8, NULL, 0, 0, err) == -1)
 		return -1;
-	p->caps.known = 1;
-	if (p->lockstep)
-		p->caps.pipelining = 0;
+	if (pop3_reply(p, &r, err) == -1) {
+		pop3_lost_at(p, "after UTF8", err);
+		return -1;
+	}
+	if (r.ok)
+		p->utf8_on = 1;
+	else
+		log_verbose(p->acct, "the server lists UTF8 but refused it (%s); "
+		    "messages with UTF-8 headers may not arrive as stored",
+		    r.text);
 	return 0;
+}
+
+int
+pop3_utf8_on(const struct pop3 *p)
+{
+	return p->utf8_on;
+}
+
+void
+pop3_lost_at(struct pop3 *p, const char *step, struct error *err)
+{
+	if (!transport_lost(p->t))
+		return;
+	if (strstr(err->msg, "closed") != NULL) {
+		int	ex = err->ex;
+
+		error_clear(err);
+		error_set(err, ex, "the server closed the connection %s",
+		    step);
+	} else
+		error_prefix(err, "at login, %s", step);
 }
 
 int
@@ -522,20 +600,28 @@ pop3_stls(struct pop3 *p, const struct tls_params *tp, struct error *err)
 {
 	struct pop3_reply	r;
 
-	if (pop3_send(p, P3_STLS, NULL, 0, 0, err) == -1 ||
-	    pop3_reply(p, &r, err) == -1)
+	if (pop3_send(p, P3_STLS, NULL, 0, 0, err) == -1)
 		return -1;
+	if (pop3_reply(p, &r, err) == -1) {
+		pop3_lost_at(p, "after STLS", err);
+		return -1;
+	}
 	if (!r.ok) {
 		error_set(err, EX_PROTOCOL, "the server refused STLS (%s); "
 		    "not continuing without TLS", r.text);
 		return -1;
 	}
-	if (transport_starttls(p->t, tp, err) == -1)
+	if (transport_starttls(p->t, tp, err) == -1) {
+		pop3_lost_at(p, "in the TLS handshake after STLS", err);
 		return -1;
+	}
 	/* RFC 2595: what was learnt before TLS may have been forged. */
 	pop3_caps_clear(&p->caps);
 	return 0;
 }
+
+#define AFTER_PASS	"after the password (a proxy that drops pipelined " \
+	"commands, or an account the provider has locked)"
 
 static int
 login_user(struct pop3 *p, const char *user, const char *pass,
@@ -544,8 +630,10 @@ login_user(struct pop3 *p, const char *user, const char *pass,
 	if (pop3_send(p, P3_USER, user, 0, 0, err) == -1)
 		return -1;
 	/* Without PIPELINING the password waits for USER's answer. */
-	if (!p->caps.pipelining && expect_ok(p, P3_USER, EX_NOPERM, err) == -1)
+	if (!p->caps.pipelining && expect_ok(p, P3_USER, EX_NOPERM, err) == -1) {
+		pop3_lost_at(p, "after the user name", err);
 		return -1;
+	}
 	/*
 	 * USER and PASS may travel together (RFC 2449), since the same
 	 * login process reads both; nothing may follow PASS before its
@@ -557,11 +645,16 @@ login_user(struct pop3 *p, const char *user, const char *pass,
 		/* Read PASS's answer too, so the session stays in step. */
 		struct error	 ignored;
 
+		pop3_lost_at(p, "after the user name", err);
 		error_clear(&ignored);
 		(void)expect_ok(p, P3_PASS, EX_NOPERM, &ignored);
 		return -1;
 	}
-	return expect_ok(p, P3_PASS, EX_NOPERM, err);
+	if (expect_ok(p, P3_PASS, EX_NOPERM, err) == -1) {
+		pop3_lost_at(p, AFTER_PASS, err);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -599,7 +692,12 @@ login_apop(struct pop3 *p, const char *user, const char *pass,
 	explicit_bzero(arg, sizeof arg);
 	if (n == -1)
 		return -1;
-	return expect_ok(p, P3_APOP, EX_NOPERM, err);
+	if (expect_ok(p, P3_APOP, EX_NOPERM, err) == -1) {
+		pop3_lost_at(p, "after APOP (an account the provider has "
+		    "locked?)", err);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -623,20 +721,30 @@ pop3_login(struct pop3 *p, int apop, const char *user, const char *pass,
 
 
 
+/*
+ * LIST, then UIDL: together with PIPELINING, behind a post-login CAPA
+ * when one is in flight (its list, read first, may add UIDL).
+ */
 int
 pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
     struct error *err)
 {
 	struct pop3_reply	r;
-	int			send_uidl;
+	int			send_uidl, uidl_sent;
 
 	memset(sc, 0, sizeof *sc);
 	send_uidl = want_uids && (p->caps.uidl || !p->caps.known);
+	uidl_sent = send_uidl && p->caps.pipelining;
 	if (pop3_send(p, P3_LIST, NULL, 0, 0, err) == -1)
 		return -1;
-	if (send_uidl && p->caps.pipelining &&
-	    pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
+	if (uidl_sent && pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
 		return -1;
+	if (p->capa_due) {
+		p->capa_due = 0;
+		if (capa_read(p, 1, err) == -1)
+			return -1;
+		send_uidl = send_uidl || (want_uids && p->caps.uidl);
+	}
 	if (pop3_reply(p, &r, err) == -1)
 		return -1;
 	if (!r.ok) {
@@ -651,7 +759,7 @@ pop3_scan(struct pop3 *p, int want_uids, struct pop3_scan *sc,
 		sc->msgs = xreallocarray(sc->msgs, sc->count, sizeof *sc->msgs);
 	if (!send_uidl)
 		return 0;
-	if (!p->caps.pipelining && pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
+	if (!uidl_sent && pop3_send(p, P3_UIDL, NULL, 0, 0, err) == -1)
 		return -1;
 	if (pop3_reply(p, &r, err) == -1)
 		return -1;

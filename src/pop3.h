@@ -40,7 +40,7 @@
 enum pop3_cmd {
 	P3_CAPA, P3_STLS, P3_USER, P3_PASS, P3_APOP, P3_STAT, P3_LIST,
 	P3_UIDL, P3_RETR, P3_TOP, P3_DELE, P3_NOOP, P3_RSET, P3_QUIT,
-	P3_AUTH,
+	P3_AUTH, P3_UTF8,
 };
 
 /* What CAPA said.  expire: -1 not announced, -2 NEVER, else days. */
@@ -63,6 +63,29 @@ const struct pop3_caps *pop3_caps(const struct pop3 *);
  * offers PIPELINING.  Call before pop3_capa().
  */
 void	pop3_lockstep(struct pop3 *);
+/*
+ * After the last CAPA before login: UTF8 (RFC 6856) when the server
+ * lists it, so that it serves messages with UTF-8 headers as it holds
+ * them (Courier sends a notice in their place otherwise).  A -ERR is no
+ * error: the session goes on without.
+ */
+int	pop3_utf8(struct pop3 *, struct error *);
+/* Whether the server accepted UTF8. */
+int	pop3_utf8_on(const struct pop3 *);
+/*
+ * After the login's final +OK, CAPA again when the server answered it
+ * before (RFC 2449 §5: a proxy answers the first one itself, the mail
+ * store after login).  Queued only, its answer read by pop3_scan(), when
+ * the list before login allowed PIPELINING; else one round trip.  The
+ * new list replaces the old; a -ERR keeps the old one.
+ */
+int	pop3_recapa(struct pop3 *, struct error *);
+/*
+ * A login step failed with err: when the server hung up instead of
+ * answering, say so and at which step ("after the password (...)"); the
+ * class stays.
+ */
+void	pop3_lost_at(struct pop3 *, const char *step, struct error *);
 /* STLS then the TLS handshake; forgets the capabilities. */
 int	pop3_stls(struct pop3 *, const struct tls_params *, struct error *);
 /*

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "connect.h"
@@ -18,7 +19,9 @@ static void	print_value(FILE *, const char *, const char *);
 static void	print_time(FILE *, const char *, time_t);
 static int	print_tls(FILE *, const struct account *, struct transport *,
 		    struct error *);
-static void	print_caps(FILE *, const struct pop3_caps *);
+static void	print_caps(FILE *, const struct pop3_caps *, int);
+static void	print_lines(FILE *, const struct pop3_caps *);
+static int	known_word(const char *);
 
 /* Server text goes to a terminal: through termsafe(). */
 static void
@@ -102,8 +105,38 @@ serverinfo_login_delay_text(long delay, char *buf, size_t size)
 	    delay == 1 ? "" : "s");
 }
 
+/* Whether popfetch knows the capability line starts with. */
+static int
+known_word(const char *line)
+{
+	static const char *const words[] = { "TOP", "USER", "UIDL",
+	    "PIPELINING", "STLS", "RESP-CODES", "AUTH-RESP-CODE", "UTF8",
+	    "SASL", "IMPLEMENTATION", "EXPIRE", "LOGIN-DELAY" };
+	size_t	i, n = strcspn(line, " ");
+
+	for (i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strlen(words[i]) == n && strncasecmp(line, words[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Every line as the server sent it: what a user asks -S about. */
 static void
-print_caps(FILE *f, const struct pop3_caps *c)
+print_lines(FILE *f, const struct pop3_caps *c)
+{
+	size_t	i;
+
+	fprintf(f, "Capabilities (before login), as the server sent them:\n");
+	for (i = 0; i < c->nlines; i++) {
+		fputs("    ", f);
+		put_clean(f, c->lines[i]);
+		fputs(known_word(c->lines[i]) ? "\n" :
+		    "    (not known to popfetch)\n", f);
+	}
+}
+
+static void
+print_caps(FILE *f, const struct pop3_caps *c, int utf8_on)
 {
 	char	buf[128];
 
@@ -112,7 +145,8 @@ print_caps(FILE *f, const struct pop3_caps *c)
 		    "support CAPA)\n");
 		return;
 	}
-	fprintf(f, "Capabilities (before login):\n");
+	print_lines(f, c);
+	fprintf(f, "What they mean:\n");
 	if (c->implementation != NULL)
 		print_value(f, "IMPLEMENTATION", c->implementation);
 	if (c->user)
@@ -134,7 +168,10 @@ print_caps(FILE *f, const struct pop3_caps *c)
 	if (c->auth_resp_code)
 		print_value(f, "AUTH-RESP-CODE", "login failures say why");
 	if (c->utf8)
-		print_value(f, "UTF8", "UTF-8 user names and passwords");
+		print_value(f, "UTF8", utf8_on ? "popfetch sends UTF8, so "
+		    "messages with UTF-8 headers arrive as stored (RFC 6856)" :
+		    "the server refused popfetch's UTF8: messages with UTF-8 "
+		    "headers may not arrive as stored");
 	if (c->expire != -1) {
 		serverinfo_expire_text(c->expire, buf, sizeof buf);
 		print_value(f, "EXPIRE", buf);
@@ -162,7 +199,7 @@ serverinfo_print(const struct account *a, FILE *f, struct error *err)
 	fputc('\n', f);
 	if (print_tls(f, a, pop3_transport(p), err) == -1)
 		goto out;
-	print_caps(f, pop3_caps(p));
+	print_caps(f, pop3_caps(p), pop3_utf8_on(p));
 	if (pop3_apop_offered(p))
 		fprintf(f, "APOP: offered (the greeting carries a timestamp)\n");
 	if (fflush(f) == EOF) {

@@ -121,12 +121,13 @@ b64() {
 	assert_output --partial "[SYS/TEMP]"
 }
 
-@test "a mechanism the server does not have: exit 77 naming it" {
+@test "a named mechanism the server does not list: exit 69 naming it and the offer, nothing sent" {
 	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "PLAIN"
 	rc "password secret" "auth login"
 	fetch
-	assert_failure 77
-	assert_output --partial "the server rejected AUTH LOGIN: unsupported mechanism"
+	assert_failure 69
+	assert_output --partial "the server does not offer LOGIN (its SASL mechanisms: PLAIN); nothing was sent"
+	! grep -q '^C: \(AUTH\|USER\|PASS\)' "$SLOG"
 }
 
 @test "xoauth2: short token as an initial response, from passwordeval" {

@@ -122,3 +122,90 @@ srv_dump()     { courier_dump "$@"; }
 @test "courier: wrong password (auth cram-md5) is exit 77 within seconds" {
 	interop_wrong_password cram-md5 plain
 }
+
+# utf8_mailbox -- four messages for U: UTF-8 (RFC 6532) in a display name
+# and Subject, in an address's local part, in From and To at once, and one
+# plain ASCII message; their copies as Courier holds them go to HELD.
+utf8_mailbox() {
+	mkdir -p "$SRC" "$TEST_TMP/held"
+	printf '%s\n' 'From: Jörg Müller <joerg@example.org>' \
+	    'To: u@example.org' 'Subject: Grüße aus Köln' \
+	    'Message-ID: <utf8-1@example.org>' 'MIME-Version: 1.0' \
+	    'Content-Type: text/plain; charset=utf-8' \
+	    'Content-Transfer-Encoding: 8bit' '' 'Schöne Grüße.' >"$SRC/1"
+	printf '%s\n' 'From: 山田太郎 <山田@example.jp>' 'To: u@example.org' \
+	    'Subject: 会議の件' 'Message-ID: <utf8-2@example.jp>' \
+	    'MIME-Version: 1.0' 'Content-Type: text/plain; charset=utf-8' \
+	    '' 'よろしくお願いします。' >"$SRC/2"
+	printf '%s\n' 'From: plain@example.org' 'To: u@example.org' \
+	    'Subject: ascii only' 'Message-ID: <ascii-3@example.org>' '' \
+	    'nothing special' >"$SRC/3"
+	printf '%s\n' 'From: "Zoë" <zoë@exämple.org>' \
+	    'To: Ünïcode <ü@example.org>' 'Subject: ✓ done' \
+	    'Message-ID: <utf8-4@example.org>' '' 'ok' >"$SRC/4"
+	courier_deliver "$U" "$SRC"/1 "$SRC"/2 "$SRC"/3 "$SRC"/4
+	cp "$COURIER_DIR/home/$U/Maildir/new"/* "$TEST_TMP/held/"
+}
+
+# Without UTF8 (pop3-dump is such a client) Courier serves its notice for
+# the three messages with UTF-8 headers: what popfetch must never get.
+courier_substitutes() {
+	srv_dump "$U" "$TEST_TMP/no-utf8"
+	[ "$(grep -l 'Cannot display Unicode content' "$TEST_TMP/no-utf8"/* | wc -l)" -eq 3 ]
+}
+
+@test "courier: UTF-8 headers (RFC 6532): UTF8 sent, each message as Courier holds it, delete mode, maildir" {
+	utf8_mailbox
+	courier_substitutes
+	interop_rc implicit "timeout 20"
+	interop_fetch --debug
+	assert_success
+	assert_output --partial "-> UTF8"
+	assert_output --partial "4 messages fetched"
+	refute_output --partial "Cannot display"
+	assert_maildir_matches "$TEST_TMP/held" "$MD"
+	[ "$(courier_count "$U")" -eq 0 ]
+}
+
+@test "courier: UTF-8 headers, keep mode, mbox, over STLS: as Courier holds them, left on the server" {
+	utf8_mailbox
+	interop_rc starttls "keep on" "timeout 20"
+	sed -i "s|^delivery .*|delivery mbox $TEST_TMP/mbox|" "$RC"
+	interop_fetch
+	assert_success
+	assert_output --partial "4 messages fetched"
+	interop_fetch
+	assert_success
+	assert_output --partial "no new messages"
+	"$PYTHON3" - "$TEST_TMP/mbox" "$TEST_TMP/out" <<'PY'
+import mailbox, os, re, sys
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(os.path.join(out, "new"), exist_ok=True)
+os.makedirs(os.path.join(out, "tmp"), exist_ok=True)
+mb = mailbox.mbox(src, create=False)
+for i, key in enumerate(mb.keys()):
+    data = mb.get_bytes(key, from_=False)
+    data = re.sub(rb"(?m)^>(>*From )", rb"\1", data)
+    with open(os.path.join(out, "new", "%05d" % i), "wb") as fp:
+        fp.write(data)
+PY
+	assert_maildir_matches "$TEST_TMP/held" "$TEST_TMP/out"
+	[ "$(courier_count "$U")" -eq 4 ]
+}
+
+@test "courier: -S shows UTF8 USER as sent and that popfetch sends UTF8" {
+	interop_rc implicit
+	interop_fetch -S
+	assert_success
+	assert_line --regexp '^    UTF8 USER$'
+	assert_line --regexp '^  UTF8 +popfetch sends UTF8'
+}
+
+@test "courier: a SASL mechanism Courier does not list is not sent: 69" {
+	interop_deliver 1
+	interop_rc implicit "auth scram-sha-256" "timeout 20"
+	interop_fetch
+	assert_failure 69
+	assert_output --partial "the server does not offer SCRAM-SHA-256 (its SASL mechanisms: PLAIN LOGIN CRAM-MD5"
+	[ "$(courier_count "$U")" -eq 1 ]
+}

@@ -188,7 +188,8 @@ fetch_quickly() {
 	uid = lambda i: "%08x.%08x" % (0x5f000000 + i, i * 2654435761 % (1 << 32))
 	with open(sys.argv[1], "w") as f:
 	    f.write("S: +OK ready\nC: CAPA\nS: +OK\nS: USER\nS: UIDL\nS: .\n"
-	            "C: USER test\nS: +OK\nC: PASS secret\nS: +OK\nC: LIST\n")
+	            "C: USER test\nS: +OK\nC: PASS secret\nS: +OK\n"
+	            "C: CAPA\nS: +OK\nS: USER\nS: UIDL\nS: .\nC: LIST\n")
 	    f.write("S-RAW: +OK\\r\\n" + "".join("%d 120\\r\\n" % i
 	            for i in range(1, n + 1)) + ".\\r\\n\nC: UIDL\n")
 	    f.write("S-RAW: +OK\\r\\n" + "".join("%d %s\\r\\n" % (i, uid(i))

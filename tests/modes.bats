@@ -214,6 +214,11 @@ C: USER test
 S: +OK
 C: PASS secret
 S: +OK
+C: CAPA
+S: +OK
+S: USER
+S: UIDL
+S: .
 C: LIST
 S: +OK
 S: 1 100

@@ -912,6 +912,11 @@ class Session:
         if self.cfg.no_capa:
             self.reply("-ERR unknown command")
             return
+        # A proxy in front of the store answers CAPA itself before login.
+        if self.cfg.pre_login_capa is not None and self.state == AUTHORIZATION:
+            self.reply_multi("+OK proxy capabilities", [
+                os.fsencode(w) for w in self.cfg.pre_login_capa.split()])
+            return
         caps = [b"TOP", b"USER"]
         if not self.cfg.no_uidl:
             caps.append(b"UIDL")
@@ -1149,6 +1154,9 @@ def parse_args(argv):
                         "(escapes \\r \\n \\t \\\\ \\xHH)")
     p.add_argument("--user", default="test")
     p.add_argument("--password", default="secret")
+    p.add_argument("--pre-login-capa", metavar="WORDS",
+                   help="before login answer CAPA with just these words "
+                        "(a proxy's short list); after login the full one")
     p.add_argument("--sasl", default="", metavar="MECHS",
                    help="advertise and accept these SASL mechanisms (PLAIN "
                         "LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER SCRAM-SHA-1 "

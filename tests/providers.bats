@@ -73,6 +73,16 @@ gmail_head() {
 	cat >>"$SCRIPT" <<-'EOS'
 	C: ^AUTH PLAIN AHJlY2VudDptZUBnbWFpbC5jb20AYXBwLXBhc3N3b3Jk$
 	S: +OK Welcome.
+	C: ^CAPA$
+	S: +OK Capability list follows
+	S: USER
+	S: RESP-CODES
+	S: EXPIRE 0
+	S: LOGIN-DELAY 300
+	S: TOP
+	S: UIDL
+	S: X-GOOGLE-RICO
+	S: .
 	C: ^LIST$
 	S: +OK 1 messages (120 bytes)
 	S: 1 120
@@ -184,6 +194,12 @@ outlook_head() {
 	S: +
 	C: ^[A-Za-z0-9+/=]{300,}$
 	S: +OK User successfully authenticated.
+	C: ^CAPA$
+	S: +OK
+	S: TOP
+	S: UIDL
+	S: USER
+	S: .
 	C: ^LIST$
 	S: +OK 0 0
 	S: .
@@ -325,6 +341,16 @@ outlook_head() {
 	C: ^PASS app-pass$
 	S: +OK password required.
 	S: +OK maildrop ready, 1 messages (60 octets) (517000)
+	C: ^CAPA$
+	S: +OK CAPA list follows
+	S: EXPIRE NEVER
+	S: IMPLEMENTATION popgate 2.43
+	S: PIPELINING
+	S: RESP-CODES
+	S: TOP
+	S: UIDL
+	S: USER
+	S: .
 	C: ^LIST$
 	C: ^UIDL$
 	S: +OK 1 messages (60 octets)
@@ -383,6 +409,21 @@ outlook_head() {
 	S: .
 	C: ^AUTH PLAIN [A-Za-z0-9+/=]+$
 	S: +OK 1 60
+	C: ^CAPA$
+	S: +OK Capability list follows
+	S: SASL LOGIN PLAIN CRAM-MD5 DIGEST-MD5 GSSAPI MSN NTLM
+	S: STLS
+	S: TOP
+	S: USER
+	S: LOGIN-DELAY 60
+	S: PIPELINING
+	S: EXPIRE NEVER
+	S: UIDL
+	S: RESP-CODE
+	S: AUTH-RESP-CODE
+	S: IMPLEMENTATION Yandex
+	S: STLS
+	S: .
 	C: ^LIST$
 	C: ^UIDL$
 	S: +OK 1 60

@@ -151,9 +151,9 @@ no_password_sent() {
 	[ "$(maildir_count "$MD")" -eq 2 ]
 }
 
-@test "tls off warns that the password is sent in clear, unless -q" {
+@test "tls off warns that the password is sent in clear (auth user), unless -q" {
 	popserver_start --mailbox "$MB" --log "$SLOG"
-	rc 127.0.0.1 "tls off"
+	rc 127.0.0.1 "tls off" "auth user"
 	fetch
 	assert_success
 	assert_output --partial "warning: tls is off"

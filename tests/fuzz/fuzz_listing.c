@@ -43,9 +43,7 @@ lines(const char *p, const char *end, int (*fn)(void *, char *, struct error *),
 static int
 capa(void *arg, char *line, struct error *err)
 {
-	(void)err;
-	pop3_capa_line(arg, line);
-	return 0;
+	return pop3_capa_line(arg, line, err);
 }
 
 static int

@@ -43,10 +43,12 @@ _popserver_alive() {
 
 # script_login -- prints how a scripted session starts: the greeting, CAPA
 # offering USER and UIDL (no PIPELINING: one command in flight), and the
-# login as user "test" with password "secret"; the caller goes on from LIST.
+# login as user "test" with password "secret", and the CAPA popfetch sends
+# again after login (RFC 2449 §5); the caller goes on from LIST.
 script_login() {
 	printf '%s\n' 'S: +OK ready' 'C: CAPA' 'S: +OK' 'S: USER' 'S: UIDL' \
-	    'S: .' 'C: USER test' 'S: +OK' 'C: PASS secret' 'S: +OK logged in'
+	    'S: .' 'C: USER test' 'S: +OK' 'C: PASS secret' 'S: +OK logged in' \
+	    'C: CAPA' 'S: +OK' 'S: USER' 'S: UIDL' 'S: .'
 }
 
 # popserver_account [LINE...] -- prints account "default" for the running

@@ -49,35 +49,51 @@ static void
 test_capa(void)
 {
 	struct pop3_caps	c;
+	struct error		err;
 	char			l[8][64] = { "TOP", "user", "UIDL", "PIPELINING",
 	    "SASL SCRAM-SHA-256 PLAIN", "EXPIRE NEVER", "LOGIN-DELAY 900",
 	    "X-UNKNOWN whatever" };
 	size_t			i;
 
 	memset(&c, 0, sizeof c);
+	error_clear(&err);
 	pop3_caps_clear(&c);
 	ok(c.expire == -1 && c.login_delay == -1, "capa: cleared to unknown");
 	for (i = 0; i < 8; i++)
-		pop3_capa_line(&c, l[i]);
+		pop3_capa_line(&c, l[i], &err);
 	ok(c.top && c.user && c.uidl && c.pipelining, "capa: words, any case");
 	ok(!c.stls && !c.resp_codes, "capa: what was not said is not set");
 	is_str(c.sasl, "SCRAM-SHA-256 PLAIN", "capa: SASL mechanisms");
 	ok(c.expire == -2, "capa: EXPIRE NEVER");
 	ok(c.login_delay == 900, "capa: LOGIN-DELAY 900");
 	strlcpy(l[0], "EXPIRE 0 USER", sizeof l[0]);
-	pop3_capa_line(&c, l[0]);
+	pop3_capa_line(&c, l[0], &err);
 	ok(c.expire == 0, "capa: EXPIRE 0 (per user)");
 	strlcpy(l[0], "EXPIRE soon", sizeof l[0]);
-	pop3_capa_line(&c, l[0]);
+	pop3_capa_line(&c, l[0], &err);
 	ok(c.expire == 0, "capa: a malformed EXPIRE changes nothing");
 	strlcpy(l[0], "SASL", sizeof l[0]);
-	pop3_capa_line(&c, l[0]);
+	pop3_capa_line(&c, l[0], &err);
 	is_str(c.sasl, "SCRAM-SHA-256 PLAIN", "capa: SASL without a list is ignored");
 	strlcpy(l[0], "", sizeof l[0]);
-	pop3_capa_line(&c, l[0]);
+	pop3_capa_line(&c, l[0], &err);
 	ok(1, "capa: an empty line is harmless");
+	ok(c.nlines == 12 && strcmp(c.lines[7], "X-UNKNOWN whatever") == 0 &&
+	    strcmp(c.lines[9], "EXPIRE soon") == 0,
+	    "capa: every line kept as sent, unknown and malformed ones too");
 	pop3_caps_clear(&c);
-	ok(c.sasl == NULL && !c.top, "capa: cleared again after STLS");
+	ok(c.sasl == NULL && !c.top && c.nlines == 0,
+	    "capa: cleared again after STLS");
+	for (i = 0; i < POP3_CAPA_LINES_MAX; i++) {
+		strlcpy(l[0], "X-FILLER", sizeof l[0]);
+		if (pop3_capa_line(&c, l[0], &err) == -1)
+			break;
+	}
+	strlcpy(l[0], "TOP", sizeof l[0]);
+	ok(i == POP3_CAPA_LINES_MAX && pop3_capa_line(&c, l[0], &err) == -1 &&
+	    err.ex == EX_PROTOCOL, "capa: more than POP3_CAPA_LINES_MAX lines "
+	    "is EX_PROTOCOL");
+	pop3_caps_clear(&c);
 }
 
 static void
