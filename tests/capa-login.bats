@@ -369,7 +369,7 @@ sent() {
 	run timeout 30 "$POPFETCH" -C "$RC" -S
 	assert_success
 	assert_line "    EXPIRENEVER    (not known to popfetch)"
-	assert_line "    X-EVIL ?]0;title?    (not known to popfetch)"
+	assert_line "    X-EVIL \\x1b]0;title\\x07    (not known to popfetch)"
 	assert_line --regexp '^  USER +login with USER and PASS$'
 	[[ $output != *$'\x1b'* ]]
 }
