@@ -362,6 +362,17 @@ uidstate_count(const struct uidstate *us)
 	return us->count;
 }
 
+void
+uidstate_foreach(const struct uidstate *us,
+    void (*fn)(const char *, void *), void *arg)
+{
+	struct uident	*e;
+
+	RB_FOREACH(e, uidtree, (struct uidtree *)&us->tree)
+		if (e->delivered)
+			fn(e->uid, arg);
+}
+
 int
 uidstate_lookup(const struct uidstate *us, const char *uid, time_t *first)
 {
