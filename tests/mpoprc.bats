@@ -313,3 +313,190 @@ popfetch_parses() {
 	[ "$checked" -ge 13 ]
 	[ "$failed" -eq 0 ]
 }
+
+# in_own_netns: a private network namespace works here (both-connect
+# listens on 110 and 995 there, where no real server can be in the way).
+in_own_netns() {
+	unshare -rn true 2>/dev/null && command -v ip >/dev/null
+}
+
+@test "behaviour: each mpoprc account connects to mpop's port with mpop's TLS mode (first bytes on loopback)" {
+	command -v mpop >/dev/null || skip "mpop is not installed (setup installs it)"
+	in_own_netns || skip "no private network namespace (unshare -rn, iproute2)"
+	local f name line acct tool rest failed=0 compared=0 port110=0
+	local -A mp pf why st
+	for f in "$TESTS_SRCDIR"/mpoprc/*.mpoprc; do
+		name=${f##*/}
+		grep -q "^$name[[:space:]]" "$TESTS_SRCDIR/mpoprc/EXCEPTIONS" &&
+		    continue
+		mkdir -p "$TEST_TMP/$name"
+		run timeout 600 unshare -rn "$TESTS_SRCDIR/mpoprc/both-connect" \
+		    "$f" "$TEST_TMP/$name"
+		[ "$status" -eq 0 ] || { echo "$name: $output"; failed=1; }
+		mp=() pf=() why=() st=()
+		while read -r acct tool rest; do
+			case $tool in
+			mpop) mp[$acct]=$rest ;;
+			popfetch) pf[$acct]=$rest ;;
+			why) why[$acct]=$rest ;;
+			status) st[$acct]=$rest ;;
+			esac
+		done <<<"$output"
+		for acct in "${!mp[@]}"; do
+			[ "${mp[$acct]}" = "- none" ] || compared=$((compared + 1))
+			[[ ${mp[$acct]} == "110 stls" && ${pf[$acct]} == "110 stls" &&
+			    ${why[$acct]} == "port 110 speaks STLS"* ]] &&
+			    port110=$((port110 + 1))
+			[ "${mp[$acct]}" = "${pf[$acct]}" ] && continue
+			# An account popfetch refuses (78, file:line) before
+			# connecting, such as one whose user was unset.
+			[[ ${pf[$acct]} == "- none" && ${st[$acct]} == 78 ]] &&
+			    continue
+			# Documented in fetchrc(5), DIFFERENCES FROM MPOP: no
+			# port named, popfetch's default is implicit TLS on 995
+			# (mpop's: STLS on 110 with tls on, else no TLS).
+			[[ ( ${mp[$acct]} == "110 stls" ||
+			    ${mp[$acct]} == "110 plain" ) &&
+			    ${pf[$acct]} == "995 implicit-tls" &&
+			    ${why[$acct]} == "popfetch's default: neither port nor tls_starttls is set" ]] &&
+			    continue
+			# Port 995 named, no tls_starttls: mpop tries STLS on the
+			# implicit-TLS port (no such server answers it);
+			# popfetch speaks the port's TLS.
+			[[ ${mp[$acct]} == "995 stls" &&
+			    ${pf[$acct]} == "995 implicit-tls" &&
+			    ${why[$acct]} == "port 995 speaks implicit TLS"* ]] &&
+			    continue
+			echo "$name, account $acct: mpop ${mp[$acct]}, popfetch ${pf[$acct]} (${why[$acct]})"
+			failed=1
+		done
+	done
+	[ "$failed" -eq 0 ]
+	# Most accounts really connected; tls on + port 110 (no
+	# tls_starttls) was STLS for both.
+	[ "$compared" -ge 25 ]
+	[ "$port110" -ge 2 ]
+}
+
+# mda_recorder FILE: a stand-in MDA that writes its arguments to FILE.
+mda_recorder() {
+	cat >"$TEST_TMP/mda" <<EOS
+#!/bin/sh
+printf '[%s]\n' "\$@" >"$1"
+cat >/dev/null
+EOS
+	chmod +x "$TEST_TMP/mda"
+}
+
+# both_rc FILE EXTRA...: one account for mpop and popfetch on the test
+# server, in keep mode.
+both_rc() {
+	local out=$1
+	shift
+	{
+		printf 'account default\nhost 127.0.0.1\nport %s\n' \
+		    "$POPSERVER_PORT"
+		printf 'tls off\nuser test\npassword secret\nauth user\n'
+		printf 'keep on\ntimeout 30\n'
+		printf '%s\n' "$@"
+	} >"$out"
+	chmod 600 "$out"
+}
+
+@test "behaviour: mpop's documented MDA lines get the same arguments from both tools for o'brien@example.org" {
+	command -v mpop >/dev/null || skip "mpop is not installed (setup installs it)"
+	local cmd n=0
+	printf "Return-Path: <o'brien@example.org>\nSubject: s\n\nbody\n" \
+	    >"$MB/1"
+	popserver_start --mailbox "$MB" --log "$SLOG" --max-sessions 40
+	mda_recorder "$TEST_TMP/args"
+	# The forms of mpop's manual and of tests/mpoprc/*.mpoprc, the
+	# program replaced by the recorder; then popfetch's own, unquoted.
+	while IFS= read -r cmd; do
+		n=$((n + 1))
+		for tool in mpop popfetch; do
+			rm -f "$TEST_TMP/args" "$TEST_TMP"/uidls*
+			both_rc "$TEST_TMP/rc.$tool" "only_new off" \
+			    "uidls_file $TEST_TMP/uidls.$tool" \
+			    "delivery mda $TEST_TMP/mda $cmd"
+			if [ "$tool" = mpop ]; then
+				USER=tester run mpop -C "$TEST_TMP/rc.mpop" -q
+			else
+				USER=tester run "$POPFETCH" -C "$TEST_TMP/rc.popfetch" -q
+			fi
+			assert_success
+			cp "$TEST_TMP/args" "$TEST_TMP/args.$tool"
+		done
+		run cmp "$TEST_TMP/args.mpop" "$TEST_TMP/args.popfetch"
+		assert_success
+		run cat "$TEST_TMP/args.popfetch"
+		assert_output --partial "o_brien@example.org"
+	done < <(
+		sed -n "s/^[[:space:]]*delivery mda \"[^ ]* \(.*%F.*\)\"\$/\1/p" \
+		    "$TESTS_SRCDIR"/mpoprc/*.mpoprc | sort -u
+		echo "-oi -oem -f '%F' -- \$USER"
+		echo "--host=localhost --from='%F' -- \$USER"
+		echo "-f \"%F\" -d \$USER"
+	)
+	[ "$n" -ge 4 ]
+	# Unquoted, popfetch passes the whole address as one argument.
+	both_rc "$RC" "only_new off" "uidls_file $TEST_TMP/uidls.pf" \
+	    "delivery mda $TEST_TMP/mda -f %F"
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	run cat "$TEST_TMP/args"
+	assert_output "[-f]
+[o'brien@example.org]"
+}
+
+# uids_of FILE: the UID lines of an mpop uidls file, comments left out.
+uids_of() {
+	grep -v '^#' "$1"
+}
+
+@test "behaviour: mpop, popfetch and mpop again take turns on one mpop uidls file in keep mode, nothing fetched twice" {
+	command -v mpop >/dev/null || skip "mpop is not installed (setup installs it)"
+	local u="$TEST_TMP/uidls/%U_at_%H" file="$TEST_TMP/uidls/test_at_127.0.0.1"
+	mkdir -p "$TEST_TMP/uidls" "$MD"/{new,cur,tmp}
+	make_mailbox "$MB" 2
+	popserver_start --mailbox "$MB" --log "$SLOG" --max-sessions 10
+	both_rc "$RC" "uidls_file $u" "delivery maildir $MD"
+	run mpop -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 2 ]
+	cp "$MB/msg-00001" "$MB/msg-00003"
+	cp "$MB/msg-00002" "$MB/msg-00004"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "uidls_file $file is in mpop's format"
+	[ "$(maildir_count "$MD")" -eq 4 ]
+	# The file stays mpop's: a header line with the count, sorted UIDs.
+	run uids_of "$file"
+	assert_output " 4 127.0.0.1 test
+msg-00001
+msg-00002
+msg-00003
+msg-00004"
+	# Said once only.
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	refute_output --partial "mpop's format"
+	cp "$MB/msg-00001" "$MB/msg-00005"
+	run mpop -C "$RC" -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 5 ]
+	run uids_of "$file"
+	assert_line --index 0 " 5 127.0.0.1 test"
+	# Each message crossed the wire once, whoever fetched it.
+	run bash -c "grep '^C: RETR' '$SLOG' | wc -l"
+	assert_output 5
+	# mpop leaves the file as popfetch left it, but for its own header.
+	[ "$(uids_of "$file" | head -n 5 | tail -n 4)" = "$(printf 'msg-00001\nmsg-00002\nmsg-00003\nmsg-00004')" ]
+	# popfetch, last, leaves what mpop would: the file mpop leaves
+	# now and the one popfetch leaves after one more run are alike.
+	uids_of "$file" >"$TEST_TMP/after-mpop"
+	run "$POPFETCH" -C "$RC" -q
+	assert_success
+	run diff "$TEST_TMP/after-mpop" <(uids_of "$file")
+	assert_success
+}
