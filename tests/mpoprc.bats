@@ -2,6 +2,11 @@
 # mpoprc.bats -- the keys and forms of mpop's configuration that popfetch
 # takes with mpop's meaning: bare booleans, only_new, pipelining,
 # tls_min_dh_prime_bits, source_ip; and the clear refusals of the rest.
+# Then behaviour beside the real mpop (1.4.18): every file of
+# tests/mpoprc parses in both; each account connects to the same port with
+# the same TLS mode (first bytes seen on loopback, in a network namespace
+# of its own); mpop's documented MDA lines get the same arguments; mpop
+# and popfetch take turns on one mpop uidls file.
 
 bats_require_minimum_version 1.5.0
 
