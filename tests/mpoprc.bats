@@ -504,4 +504,8 @@ msg-00004"
 	assert_success
 	run diff "$TEST_TMP/after-mpop" <(uids_of "$file")
 	assert_success
+	# --import-uids cannot write into it, and says why.
+	run "$POPFETCH" -C "$RC" --import-uids mpop "$file"
+	assert_failure 65
+	assert_output --partial "a UID list in mpop's format; a fetch uses such a uidls_file in place"
 }
