@@ -894,7 +894,7 @@ open_mpop(struct session *s, char *mpoppath, struct error *err)
 	char	*own;
 	int	 run = s->fo->mode == FETCH_RUN;
 
-	xasprintf(&own, "%s.popfetch", mpoppath);
+	own = mpop_uidls_own_path(mpoppath, s->a);
 	if (run && access(own, F_OK) == -1 && errno == ENOENT)
 		log_info(s->a->name, "uidls_file %s is in mpop's format: "
 		    "popfetch reads it and writes it back in that format, and "

@@ -76,6 +76,22 @@ mpop_uidls_detect(const char *path)
 	return line[0] == ' ';
 }
 
+char *
+mpop_uidls_own_path(const char *path, const struct account *a)
+{
+	struct buf	 b;
+	const char	*parts[] = { a->user, "@", a->host }, *p;
+	size_t		 i;
+
+	buf_init(&b);
+	buf_addstr(&b, path);
+	buf_addstr(&b, ".popfetch-");
+	for (i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		for (p = parts[i]; p != NULL && *p != '\0'; p++)
+			buf_add(&b, *p == '/' ? "_" : p, 1);
+	return b.data;
+}
+
 struct mpop_uidls *
 mpop_uidls_open(const char *path, const struct account *a,
     struct uidstate *us, int lock_wait, int sync, struct error *err)

@@ -6,8 +6,9 @@
  * and stops on anything else; popfetch's state is an append log synced
  * before each DELE (uidstate.h), which mpop could not read.  So for a
  * file in mpop's format popfetch keeps its own state beside it, in
- * FILE.popfetch: at the start of a run it takes in the UIDs mpop listed
- * for the account (read by --import-uids's parser), and at the end of a
+ * FILE.popfetch-USER@HOST: at the start of a run it takes in the UIDs
+ * mpop listed for the account (read by --import-uids's parser), and at
+ * the end of a
  * run -- after an error too, as mpop does -- it writes FILE back in
  * mpop's format, atomically: every other list as it was, the account's
  * list replaced by the UIDs popfetch's state holds.  From open to close
@@ -27,6 +28,15 @@ struct mpop_uidls;
  * popfetch's own or unreadable: uidstate_open says why); never fails.
  */
 int		 mpop_uidls_detect(const char *path);
+
+/*
+ * Where popfetch keeps its own state for account a beside mpop's file at
+ * path: "PATH.popfetch-USER@HOST" ('/' in user or host as '_').  One per
+ * mailbox, as mpop keeps one list per mailbox: accounts that share one
+ * mpop file must not share a state, whose rewrite keeps only the UIDs of
+ * one server.  Allocated.
+ */
+char		*mpop_uidls_own_path(const char *path, const struct account *a);
 
 /*
  * Lock path (waiting up to lock_wait seconds for a running mpop), read

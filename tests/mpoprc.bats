@@ -509,3 +509,58 @@ msg-00004"
 	assert_failure 65
 	assert_output --partial "a UID list in mpop's format; a fetch uses such a uidls_file in place"
 }
+
+@test "behaviour: one mpop uidls file for two mailboxes whose UIDs are alike: each keeps its own list" {
+	command -v mpop >/dev/null || skip "mpop is not installed (setup installs it)"
+	local file="$TEST_TMP/mpop_uidls" pa sa pb mba=$TEST_TMP/mba mbb=$TEST_TMP/mbb
+	mkdir -p "$mba" "$mbb" "$MD"/{new,cur,tmp}
+	make_mailbox "$mba" 2
+	make_mailbox "$mbb" 3
+	popserver_start --mailbox "$mba" --log "$SLOG" --max-sessions 10
+	pa=$POPSERVER_PORT sa=$POPSERVER_PID
+	popserver_start --mailbox "$mbb" --log "$SLOG.b" --max-sessions 10 \
+	    --user other
+	pb=$POPSERVER_PORT
+	cat >"$RC" <<EOS
+defaults
+tls off
+password secret
+auth user
+keep on
+timeout 30
+uidls_file $file
+delivery maildir $MD
+
+account a
+host 127.0.0.1
+port $pa
+user test
+
+account b
+host 127.0.0.1
+port $pb
+user other
+EOS
+	chmod 600 "$RC"
+	run mpop -C "$RC" -a -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 5 ]
+	# The same names, so the same UIDs, on both servers.
+	cp "$mba/msg-00001" "$mba/msg-00004"
+	cp "$mbb/msg-00001" "$mbb/msg-00004"
+	run "$POPFETCH" -C "$RC" -a -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 7 ]
+	run mpop -C "$RC" -a -q
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 7 ]
+	run uids_of "$file"
+	assert_line " 3 127.0.0.1 test"
+	assert_line " 4 127.0.0.1 other"
+	run bash -c "grep -c '^C: RETR' '$SLOG'; grep -c '^C: RETR' '$SLOG.b'"
+	assert_output "3
+4"
+	[ -f "$file.popfetch-test@127.0.0.1" ]
+	[ -f "$file.popfetch-other@127.0.0.1" ]
+	popserver_stop "$sa"
+}

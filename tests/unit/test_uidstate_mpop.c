@@ -161,13 +161,20 @@ int
 main(void)
 {
 	struct account	*a;
+	char		*own_path;
 
 	if (mkdtemp(dir) == NULL)
 		return 99;
 	snprintf(path, sizeof path, "%s/joe_at_pop", dir);
-	snprintf(own, sizeof own, "%s.popfetch", path);
 	a = account_new("a", "rc", 1);
 	a->host = strdup("pop.example.org");
+	a->user = strdup("joe/smith");
+	own_path = mpop_uidls_own_path(path, a);
+	snprintf(own, sizeof own, "%s.popfetch-joe_smith@pop.example.org",
+	    path);
+	is_str(own_path, own, "own state: one per mailbox, '/' as '_'");
+	free(own_path);
+	free(a->user);
 	a->user = strdup("joe smith");
 	test_detect();
 	test_turns(a);
