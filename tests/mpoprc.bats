@@ -19,6 +19,8 @@ setup() {
 
 teardown() {
 	popserver_stop || true
+	# A second server, if a test started one.
+	popserver_stop "${FIRST_SERVER_PID:-}" || true
 }
 
 # account_rc EXTRA-LINES...: a plain-text account on the test server.
@@ -512,12 +514,12 @@ msg-00004"
 
 @test "behaviour: one mpop uidls file for two mailboxes whose UIDs are alike: each keeps its own list" {
 	command -v mpop >/dev/null || skip "mpop is not installed (setup installs it)"
-	local file="$TEST_TMP/mpop_uidls" pa sa pb mba=$TEST_TMP/mba mbb=$TEST_TMP/mbb
+	local file="$TEST_TMP/mpop_uidls" pa pb mba=$TEST_TMP/mba mbb=$TEST_TMP/mbb
 	mkdir -p "$mba" "$mbb" "$MD"/{new,cur,tmp}
 	make_mailbox "$mba" 2
 	make_mailbox "$mbb" 3
 	popserver_start --mailbox "$mba" --log "$SLOG" --max-sessions 10
-	pa=$POPSERVER_PORT sa=$POPSERVER_PID
+	pa=$POPSERVER_PORT FIRST_SERVER_PID=$POPSERVER_PID
 	popserver_start --mailbox "$mbb" --log "$SLOG.b" --max-sessions 10 \
 	    --user other
 	pb=$POPSERVER_PORT
@@ -562,5 +564,4 @@ EOS
 4"
 	[ -f "$file.popfetch-test@127.0.0.1" ]
 	[ -f "$file.popfetch-other@127.0.0.1" ]
-	popserver_stop "$sa"
 }
