@@ -565,3 +565,31 @@ EOS
 	[ -f "$file.popfetch-test@127.0.0.1" ]
 	[ -f "$file.popfetch-other@127.0.0.1" ]
 }
+
+@test "behaviour: a filter with mpop's quoted '%F' gets the same arguments from both tools" {
+	command -v mpop >/dev/null || skip "mpop is not installed (setup installs it)"
+	local tool
+	printf "Return-Path: <o'brien@example.org>\nSubject: s\n\nbody\n" \
+	    >"$MB/1"
+	popserver_start --mailbox "$MB" --log "$SLOG" --max-sessions 4
+	mda_recorder "$TEST_TMP/args"
+	mkdir -p "$MD"/{new,cur,tmp}
+	for tool in mpop popfetch; do
+		rm -f "$TEST_TMP/args"
+		both_rc "$TEST_TMP/rc.$tool" "only_new off" \
+		    "uidls_file $TEST_TMP/uidls.$tool" "delivery maildir $MD" \
+		    "filter $TEST_TMP/mda --from '%F' \"%F\" -s %S"
+		if [ "$tool" = mpop ]; then
+			run mpop -C "$TEST_TMP/rc.mpop" -q
+		else
+			run "$POPFETCH" -C "$TEST_TMP/rc.popfetch" -q
+		fi
+		assert_success
+		cp "$TEST_TMP/args" "$TEST_TMP/args.$tool"
+	done
+	run cmp "$TEST_TMP/args.mpop" "$TEST_TMP/args.popfetch"
+	assert_success
+	run cat "$TEST_TMP/args.popfetch"
+	assert_line --index 1 "[o_brien@example.org]"
+	[ "$(maildir_count "$MD")" -eq 2 ]
+}
