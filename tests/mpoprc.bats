@@ -12,6 +12,7 @@ bats_require_minimum_version 1.5.0
 
 load lib/common
 load lib/popserver
+load lib/certs
 
 setup() {
 	RC=$TEST_TMP/mpoprc
@@ -592,4 +593,40 @@ EOS
 	run cat "$TEST_TMP/args.popfetch"
 	assert_line --index 1 "[o_brien@example.org]"
 	[ "$(maildir_count "$MD")" -eq 2 ]
+}
+
+@test "behaviour: tls on with port 110 and no tls_starttls (posteo's shape) fetches over STLS from a server on 110" {
+	in_own_netns || skip "no private network namespace (unshare -rn, iproute2)"
+	CERTS=$BATS_RUN_TMPDIR/certs
+	make_test_ca "$CERTS"
+	make_mailbox "$MB" 2
+	write_fetchrc "$RC" <<EOF
+account default
+host 127.0.0.1
+port 110
+tls on
+tls_trust_file $CERTS/ca.pem
+user test
+password secret
+delivery maildir $MD
+timeout 30
+EOF
+	# The server on 110 in a network namespace of its own, popfetch there.
+	cat >"$TEST_TMP/run" <<EOF
+set -eu
+ip link set lo up
+"$PYTHON3" "$TESTS_SRCDIR/popserver.py" --port 110 --port-file "$TEST_TMP/port" \\
+    --mailbox "$MB" --log "$SLOG" --tls starttls \\
+    --cert "$CERTS/server.pem" --key "$CERTS/server-key.pem" &
+pid=\$!
+trap 'kill \$pid; wait \$pid || true' EXIT
+for _ in \$(seq 600); do [ -e "$TEST_TMP/port" ] && break; sleep 0.1; done
+"$POPFETCH" -C "$RC" -v
+EOF
+	run timeout 120 unshare -rn bash "$TEST_TMP/run"
+	assert_success
+	assert_output --partial "connecting to 127.0.0.1 port 110, STLS (port 110 speaks STLS, and tls_starttls is not set)"
+	[ "$(maildir_count "$MD")" -eq 2 ]
+	run grep -c '^C: STLS' "$SLOG"
+	assert_output 1
 }
