@@ -183,6 +183,7 @@ account_new(const char *name, const char *file, int line)
 	a->file = strdup_or_null(file);
 	a->line = line;
 	a->tls = 1;
+	a->tls_starttls = -1;
 	a->tls_certcheck = 1;
 	a->auth = AUTH_AUTO;
 	a->delivery = DELIVERY_NONE;
@@ -337,12 +338,57 @@ accounts_find(struct accounts *list, const char *name)
 	return NULL;
 }
 
+enum tls_mode
+account_tls_mode(const struct account *a, const char **why)
+{
+	const char	*unused;
+
+	if (why == NULL)
+		why = &unused;
+	if (!a->tls) {
+		*why = "tls is off";
+		return TLS_MODE_OFF;
+	}
+	if (a->tls_starttls != -1) {
+		*why = a->tls_starttls ? "tls_starttls on" : "tls_starttls off";
+		return a->tls_starttls ? TLS_MODE_STLS : TLS_MODE_IMPLICIT;
+	}
+	if (a->port == 110) {
+		*why = "port 110 speaks STLS, and tls_starttls is not set";
+		return TLS_MODE_STLS;
+	}
+	if (a->port == 995)
+		*why = "port 995 speaks implicit TLS, and tls_starttls is not "
+		    "set";
+	else if (a->port == 0)
+		*why = "popfetch's default: neither port nor tls_starttls is "
+		    "set";
+	else
+		*why = "popfetch's default for a port other than 110 and 995 "
+		    "('tls_starttls on' for STLS)";
+	return TLS_MODE_IMPLICIT;
+}
+
+const char *
+account_tls_mode_name(enum tls_mode mode)
+{
+	switch (mode) {
+	case TLS_MODE_OFF:
+		return "no TLS";
+	case TLS_MODE_IMPLICIT:
+		return "implicit TLS";
+	case TLS_MODE_STLS:
+		break;
+	}
+	return "STLS";
+}
+
 int
 account_port(const struct account *a)
 {
 	if (a->port != 0)
 		return a->port;
-	return a->tls && !a->tls_starttls ? 995 : 110;
+	return account_tls_mode(a, NULL) == TLS_MODE_IMPLICIT ? 995 : 110;
 }
 
 int
@@ -356,7 +402,7 @@ account_validate(const struct account *a, struct error *err)
 		why = "no user set (add 'user NAME')";
 	else if (a->delivery == DELIVERY_NONE)
 		why = "no delivery set (add 'delivery maildir ~/Maildir')";
-	else if (!a->tls && a->tls_starttls)
+	else if (!a->tls && a->tls_starttls == 1)
 		why = "'tls_starttls on' needs 'tls on'";
 	else if (!a->tls && a->has_fingerprint)
 		why = "'tls_fingerprint' needs 'tls on'";

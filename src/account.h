@@ -30,9 +30,9 @@ struct account {
 	int		 line;
 
 	char		*host;
-	int		 port;		/* 0: 995 with implicit TLS, else 110 */
+	int		 port;		/* 0: see account_port() */
 	int		 tls;		/* default on */
-	int		 tls_starttls;	/* default off */
+	int		 tls_starttls;	/* -1: not said, see account_tls_mode() */
 	char		*tls_trust_file; /* NULL: the system trust store */
 	int		 has_fingerprint;
 	unsigned char	 tls_fingerprint[FINGERPRINT_LEN];
@@ -158,7 +158,24 @@ struct account	*accounts_find(struct accounts *, const char *name);
 /* $HOME, else the password database's home, else "/". */
 const char	*account_home_dir(void);
 
-/* The effective port: port if set, else 995 (implicit TLS) or 110. */
+enum tls_mode {
+	TLS_MODE_OFF,		/* plain text */
+	TLS_MODE_IMPLICIT,	/* TLS from the first byte (995) */
+	TLS_MODE_STLS		/* plain, then STLS (110) */
+};
+
+/*
+ * How the account's connection starts TLS, and in *why (if not NULL) a
+ * static phrase saying why, for -v and -S.  tls_starttls decides where
+ * it was written; else a named port 110 or 995 decides (that is the mode
+ * the port speaks, and what mpop, whose tls_starttls defaults to on, does
+ * on 110); else implicit TLS, popfetch's default.
+ */
+enum tls_mode	 account_tls_mode(const struct account *, const char **why);
+/* "no TLS", "implicit TLS" or "STLS", for messages. */
+const char	*account_tls_mode_name(enum tls_mode);
+
+/* The effective port: port if set, else 995 for implicit TLS, else 110. */
 int		 account_port(const struct account *);
 
 /*

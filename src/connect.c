@@ -71,15 +71,18 @@ connect_session(const struct account *a, struct pop3 **pp,
 {
 	struct transport	*t;
 	struct tls_params	 tp;
+	enum tls_mode		 mode;
+	const char		*why;
 
 	*pp = NULL;
+	mode = account_tls_mode(a, &why);
 	tls_params_of(a, &tp);
 	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
 		log_warn(a->name, "tls_certcheck is off: the server's "
 		    "certificate is not checked, so anyone on the path can "
 		    "pose as the server");
-	log_debug(a->name, "connecting to %s port %d", a->host,
-	    account_port(a));
+	log_verbose(a->name, "connecting to %s port %d, %s (%s)", a->host,
+	    account_port(a), account_tls_mode_name(mode), why);
 	if (a->tls_min_dh_prime_bits != 0)
 		log_verbose(a->name, "tls_min_dh_prime_bits is ignored: GnuTLS "
 		    "chooses finite-field groups of at least 2048 bits itself "
@@ -93,18 +96,18 @@ connect_session(const struct account *a, struct pop3 **pp,
 	*pp = pop3_new(t, a->name);
 	if (!a->pipelining)
 		pop3_lockstep(*pp);
-	if (a->tls && !a->tls_starttls &&
+	if (mode == TLS_MODE_IMPLICIT &&
 	    transport_starttls(t, &tp, err) == -1)
 		return -1;
 	if (pop3_greeting(*pp, err) == -1 || pop3_capa(*pp, err) == -1)
 		return -1;
-	if (a->tls && a->tls_starttls) {
+	if (mode == TLS_MODE_STLS) {
 		/* Without CAPA we cannot know; STLS itself will tell. */
 		if (pop3_caps(*pp)->known && !pop3_caps(*pp)->stls) {
 			error_set(err, EX_PROTOCOL, "the server does not "
-			    "offer STLS, and tls_starttls is on: not "
+			    "offer STLS, and the account uses it (%s): not "
 			    "continuing without TLS (the offer may have been "
-			    "stripped by an attacker)");
+			    "stripped by an attacker)", why);
 			return -1;
 		}
 		if (pop3_stls(*pp, &tp, err) == -1 ||

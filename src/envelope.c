@@ -124,6 +124,59 @@ envelope_shell_quote(const char *s)
 }
 
 char *
+envelope_mpop_safe(const char *s)
+{
+	struct buf	b;
+
+	buf_init(&b);
+	buf_add(&b, "", 0);
+	for (; *s != '\0'; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr(".@_-+/", *s) != NULL)
+			buf_add(&b, s, 1);
+		else
+			buf_add(&b, strchr(" \f\n\r\t\v", *s) != NULL ? "-" :
+			    "_", 1);
+	}
+	return b.data;
+}
+
+/*
+ * The quoting state of /bin/sh as far as %F needs it: outside quotes,
+ * inside '...' (nothing escapes), inside "..." (a backslash escapes).
+ */
+char *
+envelope_expand_sender(const char *cmd, const char *sender)
+{
+	struct buf	 b;
+	char		*quoted, *safe;
+	const char	*p;
+	char		 in = 0;	/* 0, '\'' or '"' */
+
+	quoted = envelope_shell_quote(sender);
+	safe = envelope_mpop_safe(sender);
+	buf_init(&b);
+	buf_add(&b, "", 0);
+	for (p = cmd; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 'F') {
+			buf_addstr(&b, in != 0 ? safe : quoted);
+			p++;
+			continue;
+		}
+		buf_add(&b, p, 1);
+		if (*p == '\\' && in != '\'' && p[1] != '\0')
+			buf_add(&b, ++p, 1);
+		else if (in == 0 && (*p == '\'' || *p == '"'))
+			in = *p;
+		else if (in != 0 && *p == in)
+			in = 0;
+	}
+	free(quoted);
+	free(safe);
+	return b.data;
+}
+
+char *
 envelope_sender_of(const char *hdr, size_t len, uint64_t msgsize)
 {
 	const char	*end;

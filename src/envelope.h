@@ -43,4 +43,21 @@ char	*envelope_sender_of(const char *hdr, size_t len, uint64_t msgsize);
  */
 char	*envelope_shell_quote(const char *s);
 
+/*
+ * s by mpop's rule for %F: letters, digits and ".@_-+/" stay, white
+ * space becomes "-", anything else "_" (o'brien@example.org becomes
+ * o_brien@example.org).  Harmless anywhere in a shell command, inside
+ * quotes too.  Allocated.
+ */
+char	*envelope_mpop_safe(const char *s);
+
+/*
+ * The shell command cmd with each %F replaced by sender: where %F stands
+ * inside single or double quotes, the user quoted it as mpop's manual
+ * says ('%F'), and it becomes envelope_mpop_safe(sender), the same bytes
+ * mpop passes; elsewhere it becomes envelope_shell_quote(sender), the
+ * whole address as one word.  Allocated.
+ */
+char	*envelope_expand_sender(const char *cmd, const char *sender);
+
 #endif

@@ -42,6 +42,7 @@
 #include "survey.h"
 #include "transport.h"
 #include "uidstate.h"
+#include "uidstate-mpop.h"
 #include "xmalloc.h"
 
 #define FETCH_BATCH	64	/* messages per group commit */
@@ -66,6 +67,7 @@ struct session {
 	struct pop3		*p;
 	struct sink		*sink;
 	struct uidstate		*us;
+	struct mpop_uidls	*mu;		/* uidls_file is mpop's, or NULL */
 	struct pop3_scan	 scan;
 	int			 deleting;	/* keep off */
 	size_t			*todo;		/* scan indexes to retrieve */
@@ -99,6 +101,10 @@ static int	connect_and_login(struct session *, const char *,
 static void	session_init(struct session *, const struct account *,
 		    const struct fetch_opts *, struct fetch_stats *);
 static int	open_local(struct session *, struct error *);
+static struct uidstate *open_state(struct session *, const char *,
+		    struct error *);
+static int	open_mpop(struct session *, char *, struct error *);
+static int	write_mpop(struct session *, int, struct error *);
 static int	plan(struct session *, struct error *);
 static int	mark_pending(struct session *, struct error *);
 static int	delivered_before(struct session *, const struct pop3_msg *,
@@ -908,17 +914,66 @@ open_local(struct session *s, struct error *err)
 	if (s->fo->mode == FETCH_DRYRUN)
 		s->sink = sink_probe_new(a->delivery, a->delivery_arg);
 	statepath = account_uidls_path(a);
-	/*
-	 * Looking (-s, -l, -n) writes nothing: with no state yet, it works on
-	 * an empty one instead of creating the file, its lock and directory.
-	 */
-	if (s->fo->mode != FETCH_RUN && access(statepath, F_OK) == -1 &&
-	    errno == ENOENT)
-		s->us = uidstate_parse_buffer(statepath, "", 0, err);
-	else
-		s->us = uidstate_open(statepath, s->fo->lock_wait, err);
+	if (mpop_uidls_detect(statepath))
+		return open_mpop(s, statepath, err);
+	s->us = open_state(s, statepath, err);
 	free(statepath);
 	return s->us == NULL ? -1 : 0;
+}
+
+/*
+ * Looking (-s, -l, -n) writes nothing: with no state yet, it works on an
+ * empty one instead of creating the file, its lock and directory.
+ */
+static struct uidstate *
+open_state(struct session *s, const char *path, struct error *err)
+{
+	if (s->fo->mode != FETCH_RUN && access(path, F_OK) == -1 &&
+	    errno == ENOENT)
+		return uidstate_parse_buffer(path, "", 0, err);
+	return uidstate_open(path, s->fo->lock_wait, err);
+}
+
+/* mpop's uidls file: popfetch's own state beside it (uidstate-mpop.h). */
+static int
+open_mpop(struct session *s, char *mpoppath, struct error *err)
+{
+	char	*own;
+	int	 run = s->fo->mode == FETCH_RUN;
+
+	own = mpop_uidls_own_path(mpoppath, s->a);
+	if (run && access(own, F_OK) == -1 && errno == ENOENT)
+		log_info(s->a->name, "uidls_file %s is in mpop's format: "
+		    "popfetch reads it and writes it back in that format, and "
+		    "keeps its own state in %s", mpoppath, own);
+	if ((s->us = open_state(s, own, err)) != NULL)
+		s->mu = mpop_uidls_open(mpoppath, s->a, s->us,
+		    s->fo->lock_wait, run, err);
+	free(own);
+	free(mpoppath);
+	return s->mu == NULL ? -1 : 0;
+}
+
+/*
+ * Write mpop's file back after every run that may have delivered, after
+ * an error too: else mpop, next, would fetch again what was delivered.
+ */
+static int
+write_mpop(struct session *s, int rc, struct error *err)
+{
+	struct error	e2;
+
+	if (s->mu == NULL || s->fo->mode != FETCH_RUN)
+		return rc;
+	error_clear(&e2);
+	if (mpop_uidls_write(s->mu, s->us, &e2) == 0)
+		return rc;
+	if (rc == 0) {
+		*err = e2;
+		return -1;
+	}
+	log_error(s->a->name, "%s", e2.msg);
+	return rc;
 }
 
 /* Messages the sink refused make the run fail, after all the others. */
@@ -950,6 +1005,7 @@ session_free(struct session *s)
 	progress_end(&s->pg);
 	pop3_free(s->p);	/* drops the connection if still open */
 	sink_free(s->sink);
+	mpop_uidls_close(s->mu);
 	uidstate_close(s->us);
 	pop3_scan_free(&s->scan);
 	free(s->todo);
@@ -1009,6 +1065,7 @@ out:
 		error_clear(&e2);
 		(void)sync_batch(&s, &e2);
 	}
+	rc = write_mpop(&s, rc, err);
 	freezero_str(pass);
 	session_free(&s);
 	return rc;

@@ -99,27 +99,24 @@ filter_run(const char *cmd, const struct filter_msg *m, const char *hdr,
 /*
  * The command with mpop's %F (the envelope sender, from Return-Path, or
  * MAILER-DAEMON) and %S (the size LIST gave).  As in mpop, %F keeps only
- * letters, digits and ".@_-+/" and turns anything else into "_", so it
- * is one harmless word with or without the quotes mpop's manual advises.
+ * letters, digits and ".@_-+/" and turns white space into "-" and
+ * anything else into "_" (envelope_mpop_safe), so it is one harmless word
+ * with or without the quotes mpop's manual advises.
  */
 static char *
 command_for(const char *cmd, const struct filter_msg *m, const char *hdr,
     size_t len)
 {
 	struct buf	 b;
-	char		*from, size[32];
-	const char	*p, *f;
+	char		*from, *safe, size[32];
+	const char	*p;
 
 	from = envelope_sender(hdr, len);
+	safe = envelope_mpop_safe(from != NULL ? from : ENVELOPE_UNKNOWN);
 	buf_init(&b);
 	for (p = cmd; *p != '\0'; p++) {
 		if (p[0] == '%' && p[1] == 'F') {
-			for (f = from != NULL ? from : ENVELOPE_UNKNOWN;
-			    *f != '\0'; f++)
-				buf_add(&b, (*f >= 'a' && *f <= 'z') ||
-				    (*f >= 'A' && *f <= 'Z') ||
-				    (*f >= '0' && *f <= '9') ||
-				    strchr(".@_-+/", *f) != NULL ? f : "_", 1);
+			buf_addstr(&b, safe);
 			p++;
 		} else if (p[0] == '%' && p[1] == 'S') {
 			snprintf(size, sizeof size, "%llu",
@@ -131,6 +128,7 @@ command_for(const char *cmd, const struct filter_msg *m, const char *hdr,
 	}
 	buf_add(&b, "", 1);
 	free(from);
+	free(safe);
 	return b.data;
 }
 

@@ -565,7 +565,8 @@ write_entry(const struct fm_entry *e, const char *acct, int first, FILE *out)
 		fprintf(out, "# sslproto '' turned TLS off in fetchmail; the "
 		    "password crosses the network in clear text.\ntls off\n");
 	} else if (e->ssl == 1) {
-		fprintf(out, "tls on\n");
+		/* Said, not left to the port: fetchmail's ssl on 110 is implicit. */
+		fprintf(out, "tls on\ntls_starttls off\n");
 	} else {
 		starttls = e->sslproto != NULL;
 		fprintf(out, "%s"

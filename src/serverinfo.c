@@ -67,8 +67,9 @@ print_tls(FILE *f, const struct account *a, struct transport *t,
 		    "network unencrypted)\n");
 		return 0;
 	}
-	fprintf(f, "TLS: %s, %s\n", a->tls_starttls ? "STLS on a plain "
-	    "connection" : "implicit", transport_tls_desc(t));
+	fprintf(f, "TLS: %s, %s\n",
+	    account_tls_mode(a, NULL) == TLS_MODE_STLS ?
+	    "STLS on a plain connection" : "implicit", transport_tls_desc(t));
 	if (transport_certinfo(t, &ci, err) == -1)
 		return -1;
 	fprintf(f, "Certificate:\n");
@@ -186,13 +187,15 @@ int
 serverinfo_print(const struct account *a, FILE *f, struct error *err)
 {
 	struct pop3	*p = NULL;
-	const char	*greeting;
+	const char	*greeting, *why;
+	enum tls_mode	 mode;
 	int		 rc = -1;
 
 	if (connect_session(a, &p, err) == -1)
 		goto out;
-	fprintf(f, "Account %s: %s port %d\n", a->name, a->host,
-	    account_port(a));
+	mode = account_tls_mode(a, &why);
+	fprintf(f, "Account %s: %s port %d, %s (%s)\n", a->name, a->host,
+	    account_port(a), account_tls_mode_name(mode), why);
 	greeting = pop3_greeting_text(p);
 	fprintf(f, "Greeting: ");
 	put_clean(f, greeting != NULL ? greeting : "");

@@ -1,7 +1,9 @@
 /*
  * sink-mda.c -- delivery through a mail delivery agent (procmail,
  * maildrop, dovecot-lda): /bin/sh -c COMMAND with %F replaced by the
- * shell-quoted envelope sender, the message on its standard input.
+ * envelope sender (shell-quoted, or mpop's safe characters where the
+ * command quotes %F itself: envelope.h), the message on its standard
+ * input.
  *
  * Spool first, then run the MDA.  Streaming into the MDA while reading
  * from the server would hand it half a message whenever the connection
@@ -72,7 +74,6 @@ static int	mda_write(struct sink *, const char *, size_t,
 static int	mda_commit(struct sink *, struct error *);
 static void	mda_abort(struct sink *);
 static void	mda_free(struct sink *);
-static char	*expand(const char *, const char *);
 static int	start(struct run *, const char *, const sigset_t *,
 		    struct error *);
 static enum feed_result feed(struct mda *, struct run *, struct error *);
@@ -120,25 +121,6 @@ mda_write(struct sink *s, const char *p, size_t n, struct error *err)
 	struct mda	*md = s->data;
 
 	return spool_write(&md->sp, p, n, err);
-}
-
-/* The command with each %F replaced by the quoted sender. */
-static char *
-expand(const char *command, const char *quoted)
-{
-	struct buf	 b;
-	const char	*p;
-
-	buf_init(&b);
-	buf_add(&b, "", 0);
-	for (p = command; *p != '\0'; p++) {
-		if (p[0] == '%' && p[1] == 'F') {
-			buf_addstr(&b, quoted);
-			p++;
-		} else
-			buf_add(&b, p, 1);
-	}
-	return b.data;
 }
 
 static int
@@ -269,7 +251,7 @@ mda_commit(struct sink *s, struct error *err)
 	struct run		 r;
 	enum feed_result	 fr;
 	sigset_t		 old;
-	char			*sender = NULL, *quoted = NULL, *cmd = NULL;
+	char			*sender = NULL, *cmd = NULL;
 	int			 rc = -1;
 
 	memset(&r, 0, sizeof r);
@@ -278,8 +260,7 @@ mda_commit(struct sink *s, struct error *err)
 		return -1;
 	if ((sender = spool_sender(&md->sp, err)) == NULL)
 		return -1;
-	quoted = envelope_shell_quote(sender);
-	cmd = expand(md->command, quoted);
+	cmd = envelope_expand_sender(md->command, sender);
 
 	sink_hold_signals(&old);
 	r.deadline = proc_now_ms() + (long long)md->timeout * 1000;
@@ -300,7 +281,6 @@ mda_commit(struct sink *s, struct error *err)
 out:
 	sink_release_signals(&old);
 	free(sender);
-	free(quoted);
 	free(cmd);
 	return rc;
 }

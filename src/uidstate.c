@@ -215,6 +215,14 @@ parse(struct uidstate *us, char *data, size_t len, struct error *err)
 		lineno++;
 		if (line[0] == '#' || line[0] == '\0')
 			goto next;
+		/* fetch reads mpop's file itself (uidstate-mpop.h). */
+		if (line[0] == ' ') {
+			error_set(err, EX_DATAERR, "%s:%zu: a UID list in "
+			    "mpop's format; a fetch uses such a uidls_file in "
+			    "place, nothing can be added to it here", us->path,
+			    lineno);
+			return -1;
+		}
 		if (strncmp(line, PENDING_TAG, strlen(PENDING_TAG)) == 0) {
 			sp = line + strlen(PENDING_TAG);
 			if (!uid_valid(sp, strlen(sp)))
@@ -360,6 +368,17 @@ size_t
 uidstate_count(const struct uidstate *us)
 {
 	return us->count;
+}
+
+void
+uidstate_foreach(const struct uidstate *us,
+    void (*fn)(const char *, void *), void *arg)
+{
+	struct uident	*e;
+
+	RB_FOREACH(e, uidtree, (struct uidtree *)&us->tree)
+		if (e->delivered)
+			fn(e->uid, arg);
 }
 
 int

@@ -50,6 +50,9 @@ struct uidstate	*uidstate_parse_buffer(const char *name, const char *data,
 void		 uidstate_close(struct uidstate *);
 
 size_t		 uidstate_count(const struct uidstate *);
+/* Call fn on every delivered UID, in strcmp order (as mpop sorts). */
+void		 uidstate_foreach(const struct uidstate *,
+		    void (*fn)(const char *uid, void *arg), void *arg);
 /* 1 and *first set when uid was delivered before; 0 if not. */
 int		 uidstate_lookup(const struct uidstate *, const char *uid,
 		    time_t *first);

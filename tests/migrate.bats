@@ -118,6 +118,7 @@ EOF
 	assert_line "account pop.example.com-b"
 	assert_line "account pop.other.net"
 	assert_line "tls on"
+	assert_line "tls_starttls off"
 	assert_line 'password "x\"y\\z"'
 	assert_line 'tls_trust_file "/etc/ssl/my.pem"'
 	assert_line --partial "is not a SHA-256 fingerprint"

@@ -443,7 +443,7 @@ C: RETR 1"
 	fetch
 	assert_success
 	run cat "$TEST_TMP/args"
-	assert_line --index 0 --regexp "^a_b___touch_/.*/pwned_@ex\.org [0-9]+$"
+	assert_line --index 0 --regexp "^a_b___touch-/.*/pwned_@ex\.org [0-9]+$"
 	assert_line --index 1 --regexp "^MAILER-DAEMON [0-9]+$"
 	[ ! -e "$TEST_TMP/pwned" ]
 	[ "$(maildir_count "$MD")" -eq 2 ]

@@ -52,7 +52,7 @@ nothing_secret_sent() {
 	    "tls_trust_file $CERTS/ca.pem"
 	serverinfo
 	assert_success
-	assert_line "Account default: localhost port $POPSERVER_PORT"
+	assert_line "Account default: localhost port $POPSERVER_PORT, STLS (tls_starttls on)"
 	assert_line --regexp '^Greeting: popserver ready <[0-9.]+@popserver>$'
 	assert_line --regexp '^TLS: STLS on a plain connection, \(TLS1\.[23]\)-'
 	assert_line --regexp '^  Subject: +CN=localhost,O=popfetch tests$'

@@ -111,7 +111,7 @@ test_defaults(void)
 	is_int(a->line, 4, "defaults: a's line");
 	is_str(a->file, "rc", "defaults: a's file");
 	is_int(a->tls, 1, "built-in: tls on");
-	is_int(a->tls_starttls, 0, "built-in: tls_starttls off");
+	is_int(a->tls_starttls, -1, "built-in: tls_starttls not said");
 	is_int(a->tls_certcheck, 1, "built-in: tls_certcheck on");
 	is_int(a->auth, AUTH_AUTO, "built-in: auth auto");
 	is_int(a->timeout, 180, "built-in: timeout 180");
@@ -782,6 +782,42 @@ test_port(void)
 	account_free(a);
 }
 
+/* The TLS mode: tls_starttls if said, else the port's own mode. */
+static void
+test_tls_mode(void)
+{
+	struct account	*a;
+	const char	*why;
+
+	a = account_new("m", "rc", 1);
+	is_int(account_tls_mode(a, &why), TLS_MODE_IMPLICIT,
+	    "mode: neither said: implicit");
+	is_str(why, "popfetch's default: neither port nor tls_starttls is "
+	    "set", "mode: why the default");
+	a->port = 110;
+	is_int(account_tls_mode(a, &why), TLS_MODE_STLS,
+	    "mode: port 110 alone: STLS, as mpop");
+	is_int(account_port(a), 110, "mode: port 110 stays");
+	a->port = 995;
+	is_int(account_tls_mode(a, NULL), TLS_MODE_IMPLICIT,
+	    "mode: port 995 alone: implicit");
+	a->port = 2995;
+	is_int(account_tls_mode(a, NULL), TLS_MODE_IMPLICIT,
+	    "mode: another port: popfetch's default");
+	a->port = 110;
+	a->tls_starttls = 0;
+	is_int(account_tls_mode(a, &why), TLS_MODE_IMPLICIT,
+	    "mode: tls_starttls off wins over port 110");
+	is_str(why, "tls_starttls off", "mode: why tls_starttls");
+	a->port = 995;
+	a->tls_starttls = 1;
+	is_int(account_tls_mode(a, NULL), TLS_MODE_STLS,
+	    "mode: tls_starttls on wins over port 995");
+	a->tls = 0;
+	is_int(account_tls_mode(a, NULL), TLS_MODE_OFF, "mode: tls off");
+	account_free(a);
+}
+
 static void
 test_password(void)
 {
@@ -1084,6 +1120,7 @@ main(void)
 	test_tilde();
 	test_uidls_path();
 	test_port();
+	test_tls_mode();
 	test_password();
 	test_validate();
 	test_load();

@@ -17,6 +17,7 @@ static char	*through_sh(const char *);
 static void	 test_sender(void);
 static void	 test_quote(void);
 static void	 test_received(void);
+static void	 test_expand(void);
 
 static char *
 sender(const char *hdr)
@@ -125,6 +126,46 @@ test_quote(void)
 	}
 }
 
+/* %F as mpop's manual writes it, and as popfetch's own. */
+static void
+test_expand(void)
+{
+	const struct {
+		const char	*cmd, *sender, *want;
+	} t[] = {
+		{ "procmail -f '%F' -d $USER", "o'brien@example.org",
+		  "procmail -f 'o_brien@example.org' -d $USER" },
+		{ "sendmail -oi -f \"%F\" -- u", "a b$(id)@x",
+		  "sendmail -oi -f \"a-b__id_@x\" -- u" },
+		{ "procmail -f %F", "o'brien@example.org",
+		  "procmail -f 'o'\\''brien@example.org'" },
+		{ "msmtp --from='%F' x %F", "a;b@x",
+		  "msmtp --from='a_b@x' x 'a;b@x'" },
+		/* A quote inside the other kind, an escaped one: no toggle. */
+		{ "x \"it's\" %F", "q'@x", "x \"it's\" 'q'\\''@x'" },
+		{ "x \\' %F", "a@x", "x \\' 'a@x'" },
+		{ "x \"a\\\"b %F\"", "a b@x", "x \"a\\\"b a-b@x\"" },
+		{ "%%F %", "a@x", "%'a@x' %" },
+	};
+	char	*got, *back;
+	size_t	 i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		got = envelope_expand_sender(t[i].cmd, t[i].sender);
+		is_str(got, t[i].want, "expand %zu: %s", i, t[i].cmd);
+		free(got);
+	}
+	is_str(got = envelope_mpop_safe("Ab9.@_-+/ \t'\"$;\x7f"),
+	    "Ab9.@_-+/--_____", "mpop's safe set");
+	free(got);
+	/* Unquoted, the whole address reaches the MDA as one word. */
+	got = envelope_expand_sender("%F", "o'brien@example.org");
+	back = through_sh(got);
+	is_str(back, "o'brien@example.org", "sh reads the unquoted %%F back");
+	free(got);
+	free(back);
+}
+
 static void
 test_received(void)
 {
@@ -157,5 +198,6 @@ main(void)
 	test_sender();
 	test_quote();
 	test_received();
+	test_expand();
 	return tap_done();
 }
