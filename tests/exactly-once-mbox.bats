@@ -69,7 +69,15 @@ fetch_keep() {
 	run "$POPFETCH" -q -C "$RC"
 	assert_success
 	assert_mbox_matches "$TEST_TMP/corpus" "$W/inbox"
-	[[ $(wc -l <"$W/inbox.popfetch-journal") -eq $1 ]]
+	# N block lines, then the line that marks the batch done.
+	[[ $(grep -vcx done "$W/inbox.popfetch-journal") -eq $1 ]]
+	[[ $(tail -n 1 "$W/inbox.popfetch-journal") == done ]]
+}
+
+# undone -- drop the batch's "done" line, as a run killed during the
+# append never writes it.
+undone() {
+	sed -i '${/^done$/d}' "$W/inbox.popfetch-journal"
 }
 
 # fetch_two -- deliver 2 messages into $W/inbox, then make the state look
@@ -85,6 +93,7 @@ fetch_two() {
 # SIGKILL during its append would leave it.
 cut_last_block() {
 	local off len
+	undone
 	read -r _ off len _ < <(tail -n 1 "$W/inbox.popfetch-journal")
 	truncate -s $((off + len / 2)) "$W/inbox"
 	CUT_AT=$off
@@ -160,6 +169,7 @@ PY
 	# One batch: three journal lines written together, blocks end to end.
 	fetch_keep 3 3000
 	local off len
+	undone
 	read -r _ off len _ < <(sed -n 2p "$W/inbox.popfetch-journal")
 	truncate -s $((off + len / 2)) "$W/inbox"
 	# As if the run died there: none of the three UIDs recorded yet.
@@ -185,16 +195,22 @@ PY
 	[[ $(stat -c %s "$W/inbox") -eq $CUT_AT ]]
 }
 
-@test "mbox: other mail after a partial block is never cut off" {
+@test "mbox: other mail after a partial block is never cut off: the account stops with 65" {
 	fetch_two
 	cut_last_block
 	# Like procmail: an empty line first, as the mbox does not end in one.
 	printf '\n\nFrom someone@example.org Sat Nov 21 10:00:00 2026\nSubject: procmail\n\nhello\n\n' >>"$W/inbox"
 	cp "$W/inbox" "$TEST_TMP/before"
 	run "$POPFETCH" -C "$RC"
+	assert_failure 65
+	assert_line --regexp "^default: mbox .*/inbox ends with [0-9]+ bytes at byte $CUT_AT that an interrupted delivery was to write but that popfetch cannot prove it wrote .*then move .*inbox.popfetch-journal away$"
+	cmp "$TEST_TMP/before" "$W/inbox"
+	run grep -c '^C: RETR' "$TEST_TMP/log"
+	assert_output 0
+	# What the message says to do: the run after it appends message 2.
+	mv "$W/inbox.popfetch-journal" "$TEST_TMP/journal.old"
+	run "$POPFETCH" -C "$RC"
 	assert_success
-	assert_output --partial "other mail follows it"
-	# Untouched up to where it ended; message 2 appended again after it.
 	cmp -n "$(stat -c %s "$TEST_TMP/before")" "$TEST_TMP/before" "$W/inbox"
 	grep -q '^Subject: procmail$' "$W/inbox"
 }
