@@ -44,7 +44,7 @@
 
 #define JOURNAL_DIGEST_LEN	32	/* SHA-256 */
 /* Trimmed at open once larger than this, to the last JOURNAL_KEEP lines. */
-#define JOURNAL_TRIM_SIZE	(256 * 1024)
+#define JOURNAL_TRIM_SIZE	(2 * 1024 * 1024)	/* 1024 lines: 1.3 MB at most */
 #define JOURNAL_KEEP		1024
 /* Bytes of the message itself kept in <head>, after the From_ line. */
 #define JOURNAL_HEAD_BODY	64
