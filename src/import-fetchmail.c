@@ -15,6 +15,8 @@
 #include "xmalloc.h"
 
 #define FM_FILE_MAX	(1024 * 1024)
+/* No host, password or MDA command is longer; a longer value is not one. */
+#define FM_VALUE_MAX	4096
 
 struct token {
 	char	*s;
@@ -137,6 +139,13 @@ lex(const char *text, const char *name, struct lexer *lx, struct error *err)
 			while (*s != '\0' && !isspace((unsigned char)*s) &&
 			    strchr(",:;#", *s) == NULL)
 				buf_add(&b, s++, 1);
+		}
+		if (b.len > FM_VALUE_MAX) {
+			error_set(err, EX_DATAERR, "%s:%d: a value longer than "
+			    "%d bytes", name, startline, FM_VALUE_MAX);
+			buf_free(&b);
+			lex_free(lx);
+			return -1;
 		}
 		if (has_control(b.data)) {
 			/* Written out, it could start a line of its own. */

@@ -251,6 +251,11 @@ refused() {
 	assert_failure 65
 	assert_output "popfetch: $TEST_TMP/huge: larger than 1024 KiB: not a .fetchmailrc"
 	((SECONDS - start < 20))
+	# A value is bounded too.
+	printf 'poll p.example.com\n user a password "%s"\n' "$(head -c 5000 /dev/zero | tr '\0' x)" >"$TEST_TMP/long"
+	run "$POPFETCH" --import-fetchmailrc "$TEST_TMP/long"
+	assert_failure 65
+	assert_output "popfetch: $TEST_TMP/long:2: a value longer than 4096 bytes"
 	# Quadratic before (30 s on a quiet machine); generous bound now.
 	"$PYTHON3" -c '
 import sys
