@@ -702,7 +702,8 @@ tail_proven(const struct journal_entry *je, const char *tail, size_t n)
 	if (n <= je->headlen)
 		return 1;
 	/* From the head's last bytes, in case "From " straddles its end. */
-	from = je->headlen - (sizeof from_ - 2);
+	from = je->headlen > sizeof from_ - 2 ? je->headlen -
+	    (sizeof from_ - 2) : 0;
 	return memmem(tail + from, n - from, from_, sizeof from_ - 1) == NULL;
 }
 
