@@ -17,6 +17,7 @@
 #include <json-c/json_object.h>
 #include <json-c/json_tokener.h>
 
+#include "log.h"
 #include "tokenstore.h"
 #include "xio.h"
 #include "xmalloc.h"
@@ -60,7 +61,7 @@ tokenstore_lock(const char *path, int wait, struct error *err)
 	struct timespec	 nap = { 0, 100 * 1000 * 1000 };
 	time_t		 deadline = time(NULL) + wait;
 	char		*lockpath;
-	int		 fd;
+	int		 fd, said = 0;
 
 	if (make_dirs(path, err) == -1)
 		return -1;
@@ -81,6 +82,9 @@ tokenstore_lock(const char *path, int wait, struct error *err)
 			    lockpath, strerror(errno));
 			goto fail;
 		}
+		if (!said++)
+			log_debug(NULL, "%s is locked by another run; "
+			    "waiting", lockpath);
 		if (time(NULL) >= deadline) {
 			error_set(err, EX_TEMPFAIL, "another popfetch run "
 			    "holds %s; try again later", lockpath);

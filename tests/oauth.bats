@@ -1,0 +1,317 @@
+#!/usr/bin/env bats
+# oauth.bats -- OAuth 2.0 built in (issue 21), against real parts: the
+# tests' own authorization server (tests/oauthserver.py, HTTPS with the
+# test CA) and a Dovecot whose oauth2 passdb checks every token popfetch
+# sends by introspection against that server.  The user and the browser
+# are played by curl at the URL popfetch prints.
+
+load lib/common
+load lib/certs
+load lib/dovecot
+load lib/oauth
+
+setup_file() {
+	make_test_ca "$BATS_RUN_TMPDIR/certs"
+	oauth_start
+	oauth_dovecot_start
+	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_CA DOVECOT_DIR \
+	    DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
+}
+
+teardown_file() {
+	dovecot_stop
+	oauth_stop
+}
+
+setup() {
+	U=user$BATS_TEST_NUMBER
+	TOKENS=$TEST_TMP/state/oauth/default
+	dovecot_add_user "$U" unused
+	SRC=$TEST_TMP/src
+	mkdir -p "$SRC"
+	make_mailbox "$SRC" 2
+	dovecot_deliver "$U" "$SRC"/*
+	echo "$U" >"$OAUTH_DIR/user"
+	echo 3600 >"$OAUTH_DIR/expires_in"
+	rm -f "$OAUTH_DIR"/{revoked,mode,hold-refresh,held,release,slow_down}
+	: >"$OAUTH_DIR/log"
+}
+
+# field NAME -- a member of the token file.
+field() {
+	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+	    "$TOKENS" "$1"
+}
+
+refreshes() {
+	grep -c '^refresh ' "$OAUTH_DIR/log" || true
+}
+
+@test "oauth: --authorize --device, then fetch from Dovecot with XOAUTH2" {
+	oauth_rc xoauth2
+	oauth_authorize
+	cat "$TEST_TMP/authorize.out"
+	[ "$AUTH_RC" -eq 0 ]
+	grep -q "open $OAUTH_URL/verify and enter the code UC" "$TEST_TMP/authorize.out"
+	grep -q "signed in as $U" "$TEST_TMP/authorize.out"
+	grep -q '^device approved' "$OAUTH_DIR/log"
+	[ "$(stat -c %a "$TOKENS")" = 600 ]
+	[ "$(stat -c %a "$(dirname "$TOKENS")")" = 700 ]
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "2 messages fetched"
+	[ "$(maildir_count "$MD")" -eq 2 ]
+	[ "$(dovecot_count "$U")" -eq 0 ]
+	grep -q "introspect $(field access_token) active" "$OAUTH_DIR/log"
+	grep -q "user=<$U>, method=XOAUTH2" "$DOVECOT_LOG"
+}
+
+@test "oauth: OAUTHBEARER, and auth auto picks XOAUTH2 from CAPA" {
+	oauth_rc oauthbearer "keep on"
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	grep -q "user=<$U>, method=OAUTHBEARER" "$DOVECOT_LOG"
+	run grep -q "user=<$U>, method=XOAUTH2" "$DOVECOT_LOG"
+	assert_failure
+	oauth_rc auto "uidls_file $TEST_TMP/uidls-auto"
+	rm -rf "$MD"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	grep -q "user=<$U>, method=XOAUTH2" "$DOVECOT_LOG"
+	[ "$(maildir_count "$MD")" -eq 2 ]
+}
+
+@test "oauth: an expiring token is refreshed and the rotated refresh token kept" {
+	echo 30 >"$OAUTH_DIR/expires_in"	# within the 60 s margin
+	oauth_rc xoauth2 "keep on" "only_new off"
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	rt1=$(field refresh_token)
+	run "$POPFETCH" -C "$RC" -v
+	assert_success
+	rt2=$(field refresh_token)
+	[ "$rt1" != "$rt2" ]
+	grep -q "^refresh $rt1 -> $rt2 " "$OAUTH_DIR/log"
+	run "$POPFETCH" -C "$RC" -v
+	assert_success
+	grep -q "^refresh $rt2 -> " "$OAUTH_DIR/log"
+	[ "$(refreshes)" -eq 2 ]
+	run grep '^reuse' "$OAUTH_DIR/log"
+	assert_failure
+	# A lasting token is used as it is.
+	echo 3600 >"$OAUTH_DIR/expires_in"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	[ "$(refreshes)" -eq 3 ]
+}
+
+@test "oauth: a token the server refuses is refreshed once, then used" {
+	oauth_rc xoauth2
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	# A token that still looks valid but that the server does not know.
+	sed -i 's/"access_token":"[^"]*"/"access_token":"at-unknown"/' "$TOKENS"
+	run "$POPFETCH" -C "$RC" -v
+	assert_success
+	assert_output --partial "refreshing it once"
+	[ "$(refreshes)" -eq 1 ]
+	[ "$(maildir_count "$MD")" -eq 2 ]
+}
+
+@test "oauth: a revoked grant is exit 77 naming --authorize; nothing fetched or deleted" {
+	oauth_rc xoauth2
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	touch "$OAUTH_DIR/revoked"
+	run "$POPFETCH" -C "$RC"
+	[ "$status" -eq 77 ]
+	assert_output --partial "default: the OAuth server refused the grant (invalid_grant, AADSTS50173)"
+	assert_output --partial "run popfetch --authorize default"
+	[ "$(maildir_count "$MD")" -eq 0 ]
+	[ "$(dovecot_count "$U")" -eq 2 ]
+}
+
+@test "oauth: no tokens yet is exit 77 naming --authorize" {
+	oauth_rc xoauth2
+	run "$POPFETCH" -C "$RC"
+	[ "$status" -eq 77 ]
+	assert_output --partial "no OAuth tokens yet"
+	assert_output --partial "run popfetch --authorize default"
+}
+
+@test "oauth: two runs sharing a token file refresh it once" {
+	echo 30 >"$OAUTH_DIR/expires_in"
+	oauth_rc xoauth2 "keep on"
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	echo 3600 >"$OAUTH_DIR/expires_in"
+	# A second account on the same mailbox and token file.
+	cp "$RC" "$TEST_TMP/rc2"
+	sed -i "s|^delivery .*|delivery maildir $TEST_TMP/md2|" "$TEST_TMP/rc2"
+	echo "uidls_file $TEST_TMP/uidls2" >>"$TEST_TMP/rc2"
+	touch "$OAUTH_DIR/hold-refresh"
+	"$POPFETCH" -C "$RC" --debug >"$TEST_TMP/a.out" 2>&1 3>&- &
+	a=$!
+	_oauth_wait_file "$OAUTH_DIR/held" "$a"
+	"$POPFETCH" -C "$TEST_TMP/rc2" --debug >"$TEST_TMP/b.out" 2>&1 3>&- &
+	b=$!
+	# B waits for A's lock while A's refresh is held.
+	_oauth_wait_for "$TEST_TMP/b.out" "locked by another run" "$b"
+	touch "$OAUTH_DIR/release"
+	wait "$a"
+	wait "$b"
+	cat "$TEST_TMP/a.out" "$TEST_TMP/b.out"
+	[ "$(refreshes)" -eq 1 ]
+	[ "$(maildir_count "$MD")" -eq 2 ]
+	[ "$(maildir_count "$TEST_TMP/md2")" -eq 2 ]
+}
+
+@test "oauth: kill -9 during a refresh leaves a usable token file" {
+	echo 30 >"$OAUTH_DIR/expires_in"
+	oauth_rc xoauth2
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	cp "$TOKENS" "$TEST_TMP/before"
+	touch "$OAUTH_DIR/hold-refresh"
+	"$POPFETCH" -C "$RC" >"$TEST_TMP/a.out" 2>&1 3>&- &
+	a=$!
+	_oauth_wait_file "$OAUTH_DIR/held" "$a"
+	kill -KILL "$a"
+	wait "$a" || true
+	touch "$OAUTH_DIR/release"
+	rm -f "$OAUTH_DIR/hold-refresh"
+	grep -q '^refresh ' "$OAUTH_DIR/log"	# the kill landed in the refresh
+	cmp "$TEST_TMP/before" "$TOKENS"
+	[ "$(stat -c %a "$TOKENS")" = 600 ]
+	[ "$(maildir_count "$MD")" -eq 0 ]
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 2 ]
+}
+
+@test "oauth: token endpoint unreachable or 5xx is exit 75, tokens kept" {
+	echo 30 >"$OAUTH_DIR/expires_in"
+	oauth_rc xoauth2
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	cp "$TOKENS" "$TEST_TMP/before"
+	echo down >"$OAUTH_DIR/mode"
+	run "$POPFETCH" -C "$RC"
+	[ "$status" -eq 75 ]
+	assert_output --partial "answered HTTP 503"
+	rm "$OAUTH_DIR/mode"
+	port=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	oauth_rc xoauth2 "oauth2_token_endpoint https://127.0.0.1:$port/token"
+	run "$POPFETCH" -C "$RC"
+	[ "$status" -eq 75 ]
+	assert_output --partial "cannot reach the OAuth server 127.0.0.1:$port"
+	cmp "$TEST_TMP/before" "$TOKENS"
+	[ "$(dovecot_count "$U")" -eq 2 ]
+}
+
+@test "oauth: hostile token endpoint answers are exit 76, tokens kept" {
+	echo 30 >"$OAUTH_DIR/expires_in"
+	oauth_rc xoauth2
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	cp "$TOKENS" "$TEST_TMP/before"
+	for m in huge types html redirect; do
+		echo "$m" >"$OAUTH_DIR/mode"
+		run "$POPFETCH" -C "$RC"
+		echo "$m: $output"
+		[ "$status" -eq 76 ]
+		grep -q "^fault $m" "$OAUTH_DIR/log"
+	done
+	run "$POPFETCH" -C "$RC"
+	assert_output --partial "redirect (HTTP 302)"
+	refute_output --partial "elsewhere.invalid"
+	cmp "$TEST_TMP/before" "$TOKENS"
+	[ "$(dovecot_count "$U")" -eq 2 ]
+}
+
+@test "oauth: tokens never appear in -v or --debug output" {
+	echo 30 >"$OAUTH_DIR/expires_in"
+	oauth_rc xoauth2
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	at1=$(field access_token) rt1=$(field refresh_token)
+	run "$POPFETCH" -C "$RC" -v --debug
+	assert_success
+	at2=$(field access_token) rt2=$(field refresh_token)
+	[ "$rt1" != "$rt2" ]
+	for t in "$at1" "$rt1" "$at2" "$rt2"; do
+		refute_output --partial "$t"
+		run grep -c -- "$t" "$TEST_TMP/authorize.out"
+		[ "$output" = 0 ]
+	done
+}
+
+@test "oauth: --browser: code + PKCE S256 with a loopback redirect" {
+	oauth_rc xoauth2
+	"$POPFETCH" -C "$RC" --authorize --browser default \
+	    </dev/null >"$TEST_TMP/b.out" 2>&1 3>&- &
+	p=$!
+	_oauth_wait_for "$TEST_TMP/b.out" "^$OAUTH_URL/authorize?" "$p"
+	url=$(grep "^$OAUTH_URL/authorize?" "$TEST_TMP/b.out")
+	[[ $url == *code_challenge_method=S256* ]]
+	[[ $url == *redirect_uri=http%3A%2F%2F127.0.0.1%3A* ]]
+	# The browser: follow the redirect to popfetch's loopback socket.
+	run curl -s -L --cacert "$OAUTH_CA" "$url"
+	assert_output --partial "popfetch: done"
+	wait "$p"
+	grep -q '^code tokens' "$OAUTH_DIR/log"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 2 ]
+}
+
+@test "oauth: --paste takes the address the browser was sent to" {
+	oauth_rc oauthbearer
+	mkfifo "$TEST_TMP/in"
+	"$POPFETCH" -C "$RC" --authorize --paste default \
+	    <"$TEST_TMP/in" >"$TEST_TMP/p.out" 2>&1 3>&- &
+	p=$!
+	exec 5>"$TEST_TMP/in"
+	_oauth_wait_for "$TEST_TMP/p.out" "^$OAUTH_URL/authorize?" "$p"
+	url=$(grep "^$OAUTH_URL/authorize?" "$TEST_TMP/p.out")
+	loc=$(curl -s -o /dev/null -w '%{redirect_url}' --cacert "$OAUTH_CA" "$url")
+	[[ $loc == http://localhost/?code=* ]]
+	echo "$loc" >&5
+	exec 5>&-
+	wait "$p"
+	cat "$TEST_TMP/p.out"
+	grep -q "signed in as $U" "$TEST_TMP/p.out"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	[ "$(maildir_count "$MD")" -eq 2 ]
+}
+
+@test "oauth: --paste refuses an address with another sign-in's state" {
+	oauth_rc xoauth2
+	run "$POPFETCH" -C "$RC" --authorize --paste default \
+	    <<<"http://localhost/?code=code-1&state=not-ours"
+	[ "$status" -eq 65 ]
+	assert_output --partial "does not carry this sign-in's state"
+	[ ! -e "$TOKENS" ]
+}
+
+@test "oauth: the device flow slows down when told to" {
+	oauth_rc xoauth2
+	touch "$OAUTH_DIR/slow_down"
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	grep -q '^device slow_down' "$OAUTH_DIR/log"
+	grep -q '^device tokens' "$OAUTH_DIR/log"
+}
+
+@test "oauth: generic without a token endpoint is a configuration error" {
+	oauth_rc xoauth2
+	grep -v oauth2_token_endpoint "$RC" | write_fetchrc "$TEST_TMP/rc3"
+	run "$POPFETCH" -C "$TEST_TMP/rc3" --authorize default
+	[ "$status" -eq 78 ]
+	assert_output --partial "needs oauth2_token_endpoint"
+}
