@@ -85,6 +85,7 @@ static int	parse_options(int, char **, struct options *);
 static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
 static int	set_mode(struct options *, enum fetch_mode);
+static int	set_authorize(struct options *, int);
 static int	option_arg(int, int, char **, struct options *);
 static int	check_options(const struct options *);
 static int	parse_retry(const char *, int *);
@@ -165,33 +166,35 @@ parse_retry(const char *arg, int *out)
 	return 0;
 }
 
+/* The long options; 1, 2, 3: the --authorize flows. */
+static const struct option longopts[] = {
+	{ "all",	no_argument,		NULL, 'a' },
+	{ "config",	required_argument,	NULL, 'C' },
+	{ "jobs",	required_argument,	NULL, 'j' },
+	{ "quiet",	no_argument,		NULL, 'q' },
+	{ "serverinfo",	no_argument,		NULL, 'S' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "debug",	no_argument,		NULL, 'd' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "version",	no_argument,		NULL, 'V' },
+	{ "status",	no_argument,		NULL, 's' },
+	{ "list",	no_argument,		NULL, 'l' },
+	{ "dry-run",	no_argument,		NULL, 'n' },
+	{ "json",	no_argument,		NULL, 'J' },
+	{ "import-fetchmailrc", optional_argument, NULL, 'I' },
+	{ "import-uids", required_argument,	NULL, 'U' },
+	{ "retry",	required_argument,	NULL, 'r' },
+	{ "daemon",	required_argument,	NULL, 'D' },
+	{ "authorize",	no_argument,		NULL, 'Z' },
+	{ "device",	no_argument,		NULL, 1 },
+	{ "browser",	no_argument,		NULL, 2 },
+	{ "paste",	no_argument,		NULL, 3 },
+	{ NULL,		0,			NULL, 0 }
+};
+
 static int
 parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{ "all",	no_argument,		NULL, 'a' },
-		{ "config",	required_argument,	NULL, 'C' },
-		{ "jobs",	required_argument,	NULL, 'j' },
-		{ "quiet",	no_argument,		NULL, 'q' },
-		{ "serverinfo",	no_argument,		NULL, 'S' },
-		{ "verbose",	no_argument,		NULL, 'v' },
-		{ "debug",	no_argument,		NULL, 'd' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ "status",	no_argument,		NULL, 's' },
-		{ "list",	no_argument,		NULL, 'l' },
-		{ "dry-run",	no_argument,		NULL, 'n' },
-		{ "json",	no_argument,		NULL, 'J' },
-		{ "import-fetchmailrc", optional_argument, NULL, 'I' },
-		{ "import-uids", required_argument,	NULL, 'U' },
-		{ "retry",	required_argument,	NULL, 'r' },
-		{ "daemon",	required_argument,	NULL, 'D' },
-		{ "authorize",	no_argument,		NULL, 'Z' },
-		{ "device",	no_argument,		NULL, 1 },
-		{ "browser",	no_argument,		NULL, 2 },
-		{ "paste",	no_argument,		NULL, 3 },
-		{ NULL,		0,			NULL, 0 }
-	};
 	int		 c;
 
 	memset(o, 0, sizeof *o);
@@ -210,18 +213,11 @@ parse_options(int argc, char **argv, struct options *o)
 			o->json = 1;
 			break;
 		case 'Z':
-			o->authorize = 1;
-			break;
 		case 1:
 		case 2:
 		case 3:
-			if (o->flow != OAUTH_FLOW_DEFAULT) {
-				log_error(NULL, "--device, --browser and "
-				    "--paste cannot be combined");
+			if (set_authorize(o, c) == -1)
 				return -1;
-			}
-			o->flow = c == 1 ? OAUTH_FLOW_DEVICE : c == 2 ?
-			    OAUTH_FLOW_BROWSER : OAUTH_FLOW_PASTE;
 			break;
 		case 'I':
 		case 'U':
@@ -356,6 +352,24 @@ option_arg(int c, int argc, char **argv, struct options *o)
 		}
 		break;
 	}
+	return 0;
+}
+
+/* --authorize (c 'Z'), or its flow: --device (1), --browser, --paste. */
+static int
+set_authorize(struct options *o, int c)
+{
+	if (c == 'Z') {
+		o->authorize = 1;
+		return 0;
+	}
+	if (o->flow != OAUTH_FLOW_DEFAULT) {
+		log_error(NULL, "--device, --browser and --paste cannot be "
+		    "combined");
+		return -1;
+	}
+	o->flow = c == 1 ? OAUTH_FLOW_DEVICE : c == 2 ? OAUTH_FLOW_BROWSER :
+	    OAUTH_FLOW_PASTE;
 	return 0;
 }
 
