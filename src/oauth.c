@@ -72,6 +72,7 @@ struct oauth_cfg {
 	char			*secret;	/* client secret, or NULL */
 	int			 have_secret;	/* secret looked up */
 	char			*path;		/* the token file */
+	char			 who[128];	/* who signed in, if said */
 };
 
 /* A flow's answer from the token or device endpoint. */
@@ -99,6 +100,7 @@ static int	 json_num(struct json_object *, const char *, long long,
 		    long long *);
 static int	 token_ok(const char *);
 static int	 refresh(struct oauth_cfg *, struct tokens *, struct error *);
+static void	 signed_in_as(const struct answer *, char *, size_t);
 static int	 save(struct oauth_cfg *, struct tokens *, struct error *);
 static void	 show(const char *, char *, size_t);
 static int	 device_flow(struct oauth_cfg *, struct tokens *,
@@ -452,7 +454,52 @@ take_tokens(struct oauth_cfg *c, const struct answer *an, struct tokens *t,
 		t->refresh = xstrdup(rt);
 	}
 	t->expires_at = expires > 0 ? (long long)time(NULL) + expires : 0;
+	signed_in_as(an, c->who, sizeof c->who);
 	return 0;
+}
+
+/*
+ * Who signed in, from the OpenID Connect id_token when the response has
+ * one (its payload's preferred_username or email; the signature does not
+ * matter here, it is only shown), made printable into who.
+ */
+static void
+signed_in_as(const struct answer *an, char *who, size_t size)
+{
+	struct json_object	*o;
+	struct json_tokener	*tok;
+	gnutls_datum_t		 in, out = { NULL, 0 };
+	const char		*idt, *p, *name = NULL;
+	char			*b64;
+	size_t			 n, i;
+
+	if (json_str(an->o, "id_token", 0, &idt) == -1 || idt == NULL ||
+	    (p = strchr(idt, '.')) == NULL || (n = strcspn(p + 1, ".")) == 0 ||
+	    n > TOKEN_MAX)
+		return;
+	b64 = xmalloc(n + 4);
+	for (i = 0; i < n; i++)
+		b64[i] = p[1 + i] == '-' ? '+' : p[1 + i] == '_' ? '/' :
+		    p[1 + i];
+	while (i % 4 != 0)
+		b64[i++] = '=';
+	in.data = (unsigned char *)b64;
+	in.size = (unsigned)i;
+	if (gnutls_base64_decode2(&in, &out) >= 0 && out.size > 0 &&
+	    memchr(out.data, '\0', out.size) == NULL) {
+		tok = json_tokener_new_ex(16);
+		o = json_tokener_parse_ex(tok, (const char *)out.data,
+		    (int)out.size);
+		json_tokener_free(tok);
+		if (o != NULL && json_object_is_type(o, json_type_object) && (json_str(o, "preferred_username", 0,
+		    &name) == 0 && name == NULL))
+			(void)json_str(o, "email", 0, &name);
+		if (name != NULL)
+			show(name, who, size);
+		json_object_put(o);
+	}
+	gnutls_free(out.data);
+	free(b64);
 }
 
 /* Spend t's refresh token; t gets the new tokens. */
@@ -569,8 +616,8 @@ oauth_authorize(const struct account *a, enum oauth_flow flow,
 		    "the sign-in lasts only as long as the access token "
 		    "(for Microsoft, the scope needs offline_access)");
 	if (rc == 0 && (rc = save(&c, &t, err)) == 0)
-		log_info(a->name, "signed in as %s; tokens saved in %s",
-		    a->user != NULL ? a->user : "(no user set)", c.path);
+		log_info(a->name, "signed in%s%s; tokens saved in %s",
+		    c.who[0] != '\0' ? " as " : "", c.who, c.path);
 out:
 	tokens_free(&t);
 	cfg_free(&c);

@@ -53,7 +53,7 @@ refreshes() {
 	cat "$TEST_TMP/authorize.out"
 	[ "$AUTH_RC" -eq 0 ]
 	grep -q "open $OAUTH_URL/verify and enter the code UC" "$TEST_TMP/authorize.out"
-	grep -q "signed in as $U" "$TEST_TMP/authorize.out"
+	grep -q "signed in as $U@example.test; tokens saved in $TOKENS" "$TEST_TMP/authorize.out"
 	grep -q '^device approved' "$OAUTH_DIR/log"
 	[ "$(stat -c %a "$TOKENS")" = 600 ]
 	[ "$(stat -c %a "$(dirname "$TOKENS")")" = 700 ]
@@ -284,7 +284,7 @@ refreshes() {
 	exec 5>&-
 	wait "$p"
 	cat "$TEST_TMP/p.out"
-	grep -q "signed in as $U" "$TEST_TMP/p.out"
+	grep -q "signed in as $U@example.test" "$TEST_TMP/p.out"
 	run "$POPFETCH" -C "$RC"
 	assert_success
 	[ "$(maildir_count "$MD")" -eq 2 ]
@@ -314,4 +314,42 @@ refreshes() {
 	run "$POPFETCH" -C "$TEST_TMP/rc3" --authorize default
 	[ "$status" -eq 78 ]
 	assert_output --partial "needs oauth2_token_endpoint"
+}
+
+@test "oauth: --daemon says once that the account needs --authorize" {
+	oauth_rc xoauth2
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	touch "$OAUTH_DIR/revoked"
+	"$POPFETCH" -C "$RC" --daemon 1s >"$TEST_TMP/d.out" 2>&1 3>&- &
+	d=$!
+	# Three polls, each refused by the authorization server.
+	deadline=$((SECONDS + 60))
+	until [ "$(grep -c '^grant refresh_token refused' "$OAUTH_DIR/log")" -ge 3 ]; do
+		((SECONDS < deadline)) || break
+		kill -0 "$d" || break
+		sleep 0.1
+	done
+	kill -TERM "$d"
+	wait "$d" || true
+	cat "$TEST_TMP/d.out"
+	[ "$(grep -c '^grant refresh_token refused' "$OAUTH_DIR/log")" -ge 3 ]
+	[ "$(grep -c 'run popfetch --authorize default' "$TEST_TMP/d.out")" -eq 1 ]
+	[ "$(dovecot_count "$U")" -eq 2 ]
+}
+
+@test "oauth: -s and --json report an account that needs --authorize" {
+	oauth_rc xoauth2
+	run "$POPFETCH" -C "$RC" -s
+	[ "$status" -eq 77 ]
+	assert_output --partial "run popfetch --authorize default"
+	run "$POPFETCH" -C "$RC" --json
+	[ "$status" -eq 77 ]
+	assert_output --partial '"exit":77'
+	assert_output --partial 'run popfetch --authorize default'
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	run "$POPFETCH" -C "$RC" -s
+	assert_success
+	assert_output --partial "2 messages"
 }

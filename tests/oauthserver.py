@@ -81,8 +81,14 @@ def issue(user, parent=None):
     STATE["refresh"][rt] = {"user": user, "used": False, "child": None}
     if parent is not None:
         STATE["refresh"][parent]["child"] = rt
-    return {"access_token": at, "refresh_token": rt, "token_type": "Bearer",
-            "expires_in": life, "scope": "pop"}
+    t = {"access_token": at, "refresh_token": rt, "token_type": "Bearer",
+         "expires_in": life, "scope": "pop"}
+    if parent is None:
+        # OpenID Connect: who signed in (the signature is not checked).
+        claims = json.dumps({"preferred_username": user + "@example.test"})
+        t["id_token"] = "e30." + base64.urlsafe_b64encode(
+            claims.encode()).decode().rstrip("=") + ".sig"
+    return t
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
