@@ -329,7 +329,7 @@ auth_oauth_method(struct pop3 *p)
 		return AUTH_XOAUTH2;
 	if (server_offers(caps, "OAUTHBEARER"))
 		return AUTH_OAUTHBEARER;
-	return AUTH_XOAUTH2;
+	return AUTH_AUTO;
 }
 
 /* The named method, or auth auto's candidates one after another. */

@@ -89,7 +89,8 @@ int		 auth_login(struct pop3 *, enum auth_method, const char *user,
 
 /*
  * For auth auto with an OAuth token: XOAUTH2 when the server offers it
- * (Microsoft and Google do), else OAUTHBEARER when it does, else XOAUTH2.
+ * (Microsoft and Google do), else OAUTHBEARER when it does, else
+ * AUTH_AUTO: the server takes no OAuth token.
  */
 enum auth_method auth_oauth_method(struct pop3 *);
 

@@ -147,6 +147,12 @@ connect_and_login(struct session *s, char **pass, struct error *err)
 			    "the network unencrypted");
 		m = oauth && s->a->auth == AUTH_AUTO ?
 		    auth_oauth_method(s->p) : s->a->auth;
+		if (oauth && m == AUTH_AUTO) {
+			error_set(err, EX_UNAVAILABLE, "the server offers "
+			    "neither XOAUTH2 nor OAUTHBEARER, so it takes no "
+			    "OAuth token (see popfetch -S)");
+			return -1;
+		}
 		rc = auth_login(s->p, m, s->a->user, s->a->host,
 		    account_port(s->a), s->a->name, *pass, &ap, err);
 		if (rc == -1 && oauth && !refreshed && err->ex == EX_NOPERM) {

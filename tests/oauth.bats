@@ -9,6 +9,7 @@ load lib/common
 load lib/certs
 load lib/dovecot
 load lib/oauth
+load lib/popserver
 
 setup_file() {
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
@@ -352,4 +353,38 @@ refreshes() {
 	run "$POPFETCH" -C "$RC" -s
 	assert_success
 	assert_output --partial "2 messages"
+}
+
+@test "oauth: auth auto on a server that takes no OAuth token says so (69)" {
+	popserver_start --mailbox "$MB" --log "$SLOG" --sasl "PLAIN"
+	make_mailbox "$MB" 1
+	mkdir -p -m 0700 "$(dirname "$TOKENS")"
+	(umask 077 && printf '{"access_token":"at-x","refresh_token":"rt-x","expires_at":4000000000}\n' >"$TOKENS")
+	{
+		popserver_account "auth auto" "oauth2_client_id popfetch-test-client" \
+		    "oauth2_token_endpoint $OAUTH_URL/token" "oauth2_token_file $TOKENS" \
+		    "delivery maildir $MD"
+	} | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC"
+	popserver_stop
+	[ "$status" -eq 69 ]
+	assert_output --partial "neither XOAUTH2 nor OAUTHBEARER"
+	run grep -c '^C: AUTH' "$SLOG"
+	[ "$output" = 0 ]
+}
+
+@test "oauth: Ctrl-C ends --authorize --device at once, storing nothing" {
+	oauth_rc xoauth2
+	# Bash starts background jobs with SIGINT ignored; give it back.
+	"$PYTHON3" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$POPFETCH" -C "$RC" --authorize \
+	    --device default </dev/null >"$TEST_TMP/c.out" 2>&1 3>&- &
+	p=$!
+	_oauth_wait_for "$TEST_TMP/c.out" "Waiting for the sign-in" "$p"
+	kill -INT "$p"
+	rc=0
+	wait "$p" || rc=$?
+	[ "$rc" -eq 130 ]
+	[ ! -e "$TOKENS" ]
 }
