@@ -85,7 +85,7 @@ struct answer {
 static int	 cfg_init(struct oauth_cfg *, const struct account *,
 		    struct error *);
 static void	 cfg_free(struct oauth_cfg *);
-static void	 add_client(struct oauth_cfg *, char **, struct error *);
+static int	 add_client(struct oauth_cfg *, char **, struct error *);
 static int	 post(struct oauth_cfg *, const char *, char *,
 		    struct answer *, struct error *);
 static void	 answer_free(struct answer *);
@@ -188,8 +188,11 @@ cfg_free(struct oauth_cfg *c)
 	free(c->path);
 }
 
-/* client_id, and the client secret when the account has one. */
-static void
+/*
+ * client_id, and the client secret when the account has one, onto form;
+ * -1 (form freed) when the secret's command fails.
+ */
+static int
 add_client(struct oauth_cfg *c, char **form, struct error *err)
 {
 	http_form_add(form, "client_id", c->a->oauth2_client_id);
@@ -202,8 +205,14 @@ add_client(struct oauth_cfg *c, char **form, struct error *err)
 			    c->a->oauth2_client_secret_eval,
 			    "oauth2_client_secret_eval", err);
 	}
+	if (error_isset(err)) {
+		freezero_str(*form);
+		*form = NULL;
+		return -1;
+	}
 	if (c->secret != NULL)
 		http_form_add(form, "client_secret", c->secret);
+	return 0;
 }
 
 /*
@@ -513,11 +522,8 @@ refresh(struct oauth_cfg *c, struct tokens *t, struct error *err)
 	log_verbose(c->a->name, "refreshing the OAuth access token");
 	http_form_add(&form, "grant_type", "refresh_token");
 	http_form_add(&form, "refresh_token", t->refresh);
-	add_client(c, &form, err);
-	if (error_isset(err)) {
-		freezero_str(form);
+	if (add_client(c, &form, err) == -1)
 		return -1;
-	}
 	if (c->scope != NULL)
 		http_form_add(&form, "scope", c->scope);
 	if (post(c, c->token, form, &an, err) == -1)
@@ -639,10 +645,11 @@ device_flow(struct oauth_cfg *c, struct tokens *t, struct error *err)
 		    "oauth2_device_endpoint (or use --browser or --paste)");
 		return -1;
 	}
-	add_client(c, &form, err);
+	if (add_client(c, &form, err) == -1)
+		return -1;
 	if (c->scope != NULL)
 		http_form_add(&form, "scope", c->scope);
-	if (error_isset(err) || post(c, c->device, form, &an, err) == -1)
+	if (post(c, c->device, form, &an, err) == -1)
 		return -1;
 	if (an.error != NULL || an.status != 200) {
 		refused(c, &an, err);
@@ -703,8 +710,8 @@ device_poll(struct oauth_cfg *c, const char *code, long long expires,
 		form = NULL;
 		http_form_add(&form, "grant_type", DEVICE_GRANT);
 		http_form_add(&form, "device_code", code);
-		add_client(c, &form, err);
-		if (error_isset(err) || post(c, c->token, form, &an, err) == -1)
+		if (add_client(c, &form, err) == -1 ||
+		    post(c, c->token, form, &an, err) == -1)
 			return -1;
 		if (an.error != NULL && strcmp(an.error,
 		    "authorization_pending") == 0) {
@@ -981,12 +988,8 @@ exchange_code(struct oauth_cfg *c, const char *code, const char *redirect,
 	http_form_add(&form, "code", code);
 	http_form_add(&form, "redirect_uri", redirect);
 	http_form_add(&form, "code_verifier", verifier);
-	add_client(c, &form, err);
-	if (error_isset(err)) {
-		freezero_str(form);
-		return -1;
-	}
-	if (post(c, c->token, form, &an, err) == -1)
+	if (add_client(c, &form, err) == -1 ||
+	    post(c, c->token, form, &an, err) == -1)
 		return -1;
 	rc = take_tokens(c, &an, t, err);
 	answer_free(&an);

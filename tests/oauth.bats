@@ -34,7 +34,7 @@ setup() {
 	dovecot_deliver "$U" "$SRC"/*
 	echo "$U" >"$OAUTH_DIR/user"
 	echo 3600 >"$OAUTH_DIR/expires_in"
-	rm -f "$OAUTH_DIR"/{revoked,mode,hold-refresh,held,release,slow_down}
+	rm -f "$OAUTH_DIR"/{revoked,mode,hold-refresh,held,release,slow_down,client_secret}
 	: >"$OAUTH_DIR/log"
 }
 
@@ -387,4 +387,24 @@ os.execv(sys.argv[1], sys.argv[1:])' "$POPFETCH" -C "$RC" --authorize \
 	wait "$p" || rc=$?
 	[ "$rc" -eq 130 ]
 	[ ! -e "$TOKENS" ]
+}
+
+@test "oauth: the client secret from oauth2_client_secret_eval; a wrong one is 78" {
+	echo s3cret-42 >"$OAUTH_DIR/client_secret"
+	oauth_rc xoauth2 "oauth2_client_secret_eval echo s3cret-42"
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	oauth_rc xoauth2 "oauth2_client_secret wrong"
+	echo 30 >"$OAUTH_DIR/expires_in"
+	sed -i 's/"expires_at":[0-9]*/"expires_at":1/' "$TOKENS"
+	run "$POPFETCH" -C "$RC" -v --debug
+	[ "$status" -eq 78 ]
+	assert_output --partial "refused the client (invalid_client, AADSTS7000215)"
+	refute_output --partial "wrong"
+	refute_output --partial "s3cret"
+	oauth_rc xoauth2 "oauth2_client_secret_eval exit 3"
+	run "$POPFETCH" -C "$RC"
+	[ "$status" -eq 78 ]
+	assert_output --partial "oauth2_client_secret_eval command failed (exit 3)"
+	[ "$(dovecot_count "$U")" -eq 2 ]
 }

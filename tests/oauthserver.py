@@ -24,6 +24,7 @@ Control files in DIR, read at each request:
                 inactive
   mode          a fault for /token: down (HTTP 503), huge (200 KiB JSON),
                 types (fields of the wrong JSON types), html, redirect
+  client_secret the secret /token requires (else invalid_client)
   slow_down     exists: the next device poll gets slow_down (then removed)
   hold-refresh  exists: a refresh's new tokens are issued, then DIR/held
                 is created and the answer waits for DIR/release (<= 60 s)
@@ -170,6 +171,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def fault(self):
         mode = ctl("mode", "")
+        if mode in ("down", "huge", "types", "html", "redirect"):
+            # Logged first: the client may hang up in the middle.
+            log("fault " + mode)
         if mode == "down":
             self.send(503, b"<html>down</html>", "text/html")
         elif mode == "huge":
@@ -186,7 +190,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                       [("Location", "https://elsewhere.invalid/token")])
         else:
             return False
-        log("fault " + mode)
         return True
 
     def error(self, code, desc, status=400):
@@ -198,6 +201,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         g = f.get("grant_type")
         user = ctl("user", "alice")
+        want = ctl("client_secret")
+        if want is not None and f.get("client_secret") != want:
+            log("invalid_client")
+            return self.error("invalid_client", "AADSTS7000215: Invalid "
+                              "client secret provided.", 401)
         if os.path.exists(path("revoked")):
             log("grant %s refused: revoked" % g)
             return self.error("invalid_grant", "AADSTS50173: The provided "
