@@ -71,6 +71,8 @@ setup(CURL *c, const char *url, const char *trust_file, int timeout,
 	}
 #if LIBCURL_VERSION_NUM >= 0x075500
 	r = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+#else
+	r = curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
 #endif
 	if (r == CURLE_OK)
 		r = curl_easy_setopt(c, CURLOPT_URL, url);
@@ -116,9 +118,6 @@ failed(CURLcode r, const char *host, const char *trust_file,
 		    trust_file != NULL ? trust_file : "(system)");
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
-#if LIBCURL_VERSION_NUM < 0x073e00
-	case CURLE_SSL_CACERT:
-#endif
 		error_set(err, EX_PROTOCOL, "the certificate of %s could not "
 		    "be verified (%s); set oauth2_trust_file if it is "
 		    "signed by a private CA", host, curl_easy_strerror(r));
