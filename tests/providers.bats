@@ -551,6 +551,12 @@ outlook_head() {
 	S: +
 	C: ^[A-Za-z0-9+/=]{300,}$
 	S: +OK User successfully authenticated.
+	C: ^CAPA$
+	S: +OK
+	S: TOP
+	S: UIDL
+	S: USER
+	S: .
 	C: ^LIST$
 	S: +OK 0 0
 	S: .
