@@ -22,7 +22,7 @@
 #include "password.h"
 #include "proc.h"
 #include "redirect.h"
-#include "rfc2047.h"
+#include "termsafe.h"
 #include "tokenstore.h"
 #include "xmalloc.h"
 
@@ -337,12 +337,9 @@ refused(struct oauth_cfg *c, const struct answer *an, struct error *err)
 static void
 show(const char *s, char *out, size_t size)
 {
-	if (size <= 1) {
-		if (size == 1)
-			out[0] = '\0';
+	if (size == 0)
 		return;
-	}
-	rfc2047_display(s, strlen(s), 0, size - 1, out, size);
+	(void)termsafe(s, strlen(s), out, size);
 }
 
 /*

@@ -19,7 +19,7 @@
 #include "http.h"
 #include "proc.h"
 #include "redirect.h"
-#include "rfc2047.h"
+#include "termsafe.h"
 #include "xmalloc.h"
 
 /* A code is a bearer secret: visible ASCII, bounded. */
@@ -64,7 +64,7 @@ code_ok(const char *t)
 static void
 show(const char *s, char *out, size_t size)
 {
-	rfc2047_display(s, strlen(s), 0, size - 1, out, size);
+	(void)termsafe(s, strlen(s), out, size);
 }
 
 /* base64url without padding (RFC 7636 appendix A) into out. */
