@@ -45,16 +45,18 @@ delivered_count() {
 	matrix_test delete+pipelining --pipelining
 }
 
-# 1,200 messages, 8 kills; with 10 ms per RETR a run needs 12 s, so every
-# kill (0.2 to 2 s in) strikes mid-fetch: before, during or after the
-# append of one of the batches of 64 messages (0.64 s each), and the runs
-# get through 6.4 s of the 12 on average before the last kill.
-@test "mbox: kill -9 at 8 random moments of a 1,200-message fetch (delete, pipelined): exactly once" {
-	kill9_loop delete 1200 8 200 1800 --pipelining --retr-delay 10
+# 1,200 messages (19 batches of 64), 8 kills at moments of progress: at
+# the listing, the first RETR, 5 % to 85 % of the fetch, and after the last
+# delivery (delete: at QUIT; keep: held at UIDL in a run with nothing new, see
+# exactly-once.bats).  5 ms per RETR keeps a kill near its moment.
+K9_PLAN="uidl retr:1 retr:5% retr:20% retr:33% retr:50% retr:85%"
+
+@test "mbox: kill -9 at 8 moments spread over a 1,200-message fetch (delete, pipelined): exactly once" {
+	kill9_loop delete 1200 "$K9_PLAN quit" --pipelining --retr-delay 5
 }
 
-@test "mbox: kill -9 at 8 random moments of a 1,200-message fetch (keep): exactly once" {
-	kill9_loop keep 1200 8 200 1800 --retr-delay 10
+@test "mbox: kill -9 at 8 moments spread over a 1,200-message fetch (keep): exactly once" {
+	kill9_loop keep 1200 "$K9_PLAN end hold:UIDL" --retr-delay 5
 }
 
 # fetch_keep N [SIZE] -- deliver N messages (keep mode, one batch) into

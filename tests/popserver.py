@@ -574,6 +574,11 @@ class Session:
             if self.fault("cut_before_reply", n):
                 self.note("FAULT cut-before-reply")
                 raise CloseConnection()
+            if (self.faulty and self.cfg.hang_on and
+                    line.split()[:1] == [self.cfg.hang_on.encode()]):
+                # E.g. QUIT: the client alive, its work done, the
+                # deletions not carried out.
+                self.hang("hang-on " + self.cfg.hang_on)
             self.mute = self.fault("drop_reply", n)
             self.dispatch(line)
             if self.mute:
@@ -1145,6 +1150,10 @@ def parse_args(argv):
             ("hang-in-retr", "go silent halfway through the Nth RETR"),
             ("hang-after", "go silent after answering the Nth command")):
         p.add_argument("--" + name, type=positive_int, metavar="N", help=what)
+    p.add_argument("--hang-on", metavar="VERB",
+                   help="go silent when the command VERB (as sent, e.g. "
+                   "QUIT) arrives, before carrying it out (in the fault "
+                   "sessions: a client held there, to be killed)")
     p.add_argument("--retr-delay", type=non_negative_int, default=0,
                    metavar="MS",
                    help="wait MS milliseconds before answering each RETR "

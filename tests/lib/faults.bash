@@ -124,38 +124,70 @@ matrix_test() {
 	(($(wc -l <"$TABLE") >= 20))
 }
 
-# kill9_loop MODE N KILLS MIN-MS SPAN-MS [SERVER-FLAGS...] -- N messages;
-# KILLS runs killed with SIGKILL each MIN-MS to MIN-MS + SPAN-MS after it
-# started (the server's --retr-delay makes that mid-fetch), then one run
-# to the end: every message exactly once, and every kill must have struck
-# a run still working.
+# kill9_loop MODE N PLAN [SERVER-FLAGS...] -- N messages; for each word of
+# PLAN one popfetch run killed with SIGKILL at the moment the word names,
+# then one run to the end: every message exactly once, every kill struck a
+# running popfetch, and the kills covered the fetch: at least one struck a
+# run before it delivered anything, one in the middle (some of its
+# messages delivered, not all) and one after the last message was
+# delivered. Moments are progress, never a timer (a busy machine only
+# slows the run down):
+#   uidl          the run's UIDL reached the server (nothing fetched yet)
+#   retr:K        the server got the run's K-th RETR
+#   retr:P%       ... at P % of the whole fetch (K = P % of N, less what
+#                 earlier runs delivered; at least 1)
+#   files:SUB:K   DIR/SUB holds K files (Maildir/tmp: a batch half staged)
+#   quit          the run sent QUIT (the server holds it there: every
+#                 message delivered and recorded, nothing deleted yet;
+#                 delete mode only -- in keep mode popfetch does not wait
+#                 for QUIT's reply)
+#   hold:VERB     the run sent VERB; the server is restarted to hold the
+#                 run there (keep mode: hold:UIDL after an end run is a
+#                 kill after the last delivery)
+#   end           not a kill: the run goes to the end and succeeds
+# Each run is its own session; the server hangs on QUIT in the killed
+# ones (--hang-on QUIT), so a run whose moment never comes is still
+# caught, at QUIT.  Writes one line per kill on fd 3.
 kill9_loop() {
-	local mode=$1 n=$2 nkills=$3 min=$4 span=$5 dir=$TEST_TMP/kill9 i ex
-	local kills=0 ms
-	shift 5
+	local mode=$1 n=$2 dir=$TEST_TMP/kill9 ex word i=0 kills=0
+	local -a plan
+	read -ra plan <<<"$3"
+	shift 3
+	local -A class=([before]=0 [mid]=0 [after]=0)
 	mkdir -p "$dir"
 	make_mailbox "$TEST_TMP/corpus" "$n"
 	cp -r "$TEST_TMP/corpus" "$dir/mb"
-	popserver_start --mailbox "$dir/mb" "$@"
+	: >"$dir/log"
+	popserver_start --mailbox "$dir/mb" --log "$dir/log" \
+	    --hang-on QUIT --fault-sessions "${#plan[@]}" "$@" || return 1
 	rc "$dir" "$mode"
-	for ((i = 0; i < nkills; i++)); do
-		"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 &
-		FETCH_PID=$!
-		ms=$((min + RANDOM % span))
-		sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-		if kill -KILL "$FETCH_PID" 2>/dev/null; then
-			kills=$((kills + 1))
+	exec {K9_FD}<"$dir/log"
+	K9_PART=
+	for word in "${plan[@]}"; do
+		i=$((i + 1))
+		if [[ $word == end ]]; then
+			"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 ||
+			    { echo "kill9_loop: run $i failed"; cat "$dir/out"; return 1; }
+			continue
 		fi
-		wait "$FETCH_PID" 2>/dev/null || true
-		FETCH_PID=
-		# What was there when it died, for the record.
-		echo "# kill $((i + 1)) after $ms ms: $(delivered_count "$dir")" \
-		    "messages delivered" >&3
+		if [[ $word == hold:* ]]; then
+			popserver_stop
+			popserver_start --mailbox "$dir/mb" --log "$dir/log" \
+			    --hang-on "${word#hold:}" --fault-sessions 1 "$@" ||
+			    return 1
+			rc "$dir" "$mode"
+		fi
+		_k9_run "$dir" "$n" "$word" "$i" || { exec {K9_FD}<&-; return 1; }
+		kills=$((kills + 1))
+		class[$K9_CLASS]=$((${class[$K9_CLASS]} + 1))
 	done
+	exec {K9_FD}<&-
 	ex=0
 	"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 || ex=$?
 	popserver_stop
-	echo "# $mode: $kills runs killed with SIGKILL, final run exit $ex;" \
+	echo "# $mode: $kills runs killed with SIGKILL: ${class[before]} before" \
+	    "their first delivery, ${class[mid]} mid-fetch, ${class[after]}" \
+	    "after the last; final run exit $ex;" \
 	    "$(grep -c 'removed the partial message' "$dir/out") partial" \
 	    "blocks cut off" >&3
 	[[ $ex -eq 0 ]] || { cat "$dir/out"; return 1; }
@@ -165,6 +197,110 @@ kill9_loop() {
 	else
 		[[ $(count_files "$dir/mb") -eq $n ]]
 	fi
-	# The kills must have struck while there was work left.
-	((kills == nkills))
+	((kills == ${#plan[@]} - $(grep -o -w end <<<"${plan[*]}" | wc -l)))
+	# Kills bunched in one place test one place: the spread is the test.
+	if ((class[before] == 0 || class[mid] == 0 || class[after] == 0)); then
+		echo "kill9_loop: the kills did not cover the fetch (before" \
+		    "${class[before]}, mid ${class[mid]}, after ${class[after]})"
+		return 1
+	fi
+}
+
+# _k9_run DIR N WORD I -- one run killed at WORD; sets K9_CLASS to before,
+# mid or after.  Fails, saying why, when the run ended on its own or the
+# moment did not come within 60 s.
+_k9_run() {
+	local dir=$1 n=$2 word=$3 i=$4 d0 d1 at="" deadline
+	d0=$(delivered_count "$dir")
+	K9_CONNECTED=0 K9_RETRS=0 K9_UIDL=0 K9_QUIT=0 K9_HELD=0 K9_CLOSED=0
+	"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 &
+	FETCH_PID=$!
+	K9_TARGET=${word#retr:}
+	if [[ $word == retr:*% ]]; then
+		K9_TARGET=$((n * ${K9_TARGET%\%} / 100 - d0))
+		((K9_TARGET > 0)) || K9_TARGET=1
+	fi
+	deadline=$((SECONDS + 60))
+	while :; do
+		_k9_read_log
+		if _k9_reached "$dir" "$word"; then
+			at=$word
+		elif ((K9_QUIT)); then
+			at="quit (before $word)"
+		elif ! _popserver_alive "$FETCH_PID"; then
+			at=""
+		elif ((SECONDS > deadline)); then
+			at=""
+			echo "kill9_loop: run $i: no '$word' after 60 s" \
+			    "(the server saw $K9_RETRS RETRs)"
+		else
+			sleep 0.01
+			continue
+		fi
+		break
+	done
+	if [[ -z $at ]] || ! kill -KILL "$FETCH_PID" 2>/dev/null; then
+		wait "$FETCH_PID" 2>/dev/null
+		echo "kill9_loop: run $i ended (exit $?) before '$word':"
+		cat "$dir/out"
+		FETCH_PID=
+		return 1
+	fi
+	wait "$FETCH_PID" 2>/dev/null || true
+	FETCH_PID=
+	# The server notices the dead client; the next run is a new session.
+	deadline=$((SECONDS + 60))
+	while ((!K9_CLOSED && SECONDS <= deadline)); do
+		sleep 0.01
+		_k9_read_log
+	done
+	((K9_CLOSED)) || { echo "kill9_loop: run $i: the server did not close"; return 1; }
+	d1=$(delivered_count "$dir")
+	if ((d1 >= n)); then
+		K9_CLASS=after
+	elif ((d1 == d0)); then
+		K9_CLASS=before
+	else
+		K9_CLASS=mid
+	fi
+	echo "# kill $i at $at: $((d1 - d0)) of $((n - d0)) delivered," \
+	    "$d1 of $n in all ($K9_CLASS)" >&3
+}
+
+# _k9_read_log -- takes in the server log's new complete lines.
+_k9_read_log() {
+	local line
+	while IFS= read -r line <&"$K9_FD"; do
+		line=$K9_PART$line K9_PART=
+		case $line in
+		CONNECT) K9_CONNECTED=1 K9_RETRS=0 K9_UIDL=0 K9_QUIT=0 K9_HELD=0
+			K9_CLOSED=0 ;;
+		"C: RETR "*) K9_RETRS=$((K9_RETRS + 1)) ;;
+		"C: UIDL"*) K9_UIDL=1 ;;
+		"FAULT hang-on QUIT") K9_QUIT=1 ;;
+		"FAULT hang-on "*) K9_HELD=1 ;;
+		CLOSE) K9_CLOSED=1 ;;
+		esac
+	done
+	K9_PART+=$line	# a line the server is still writing
+}
+
+# _k9_reached DIR WORD -- true once the moment WORD has come in this run's
+# session (files: once it has fetched something, so that leftovers of a
+# killed run do not count).
+_k9_reached() {
+	local dir=$1 word=$2 sub k
+	local -a f
+	((K9_CONNECTED)) || return 1
+	case $word in
+	uidl) ((K9_UIDL)) ;;
+	retr:*) ((K9_RETRS >= K9_TARGET)) ;;
+	quit) ((K9_QUIT)) ;;
+	hold:*) ((K9_HELD)) ;;
+	files:*:*)
+		sub=${word#files:} k=${sub##*:} sub=${sub%:*}
+		f=("$dir/$sub"/*)
+		((K9_RETRS >= k)) && [[ -e ${f[0]} ]] && ((${#f[@]} >= k)) ;;
+	*) echo "kill9_loop: unknown moment '$word'" >&2; return 1 ;;
+	esac
 }
