@@ -235,10 +235,7 @@ p.user("alice"); p.pass_("sëcret pass")
 print("in", flush=True)
 time.sleep(25)' >"$TEST_TMP/idle.out" 2>&1 3>&- 4>&- &
 	idle=$!
-	for _ in $(seq 100); do
-		[ -s "$TEST_TMP/idle.out" ] && break
-		sleep 0.1
-	done
+	wait_for 30 test -s "$TEST_TMP/idle.out"
 	[ "$(cat "$TEST_TMP/idle.out")" = in ]
 
 	master=$DOVECOT_MASTER_PID

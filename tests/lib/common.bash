@@ -13,8 +13,8 @@
 #                 same in every file: the test server's mailbox (created),
 #                 the Maildir popfetch delivers to, the fetchrc, the test
 #                 server's log, a scripted server's script.
-# and provides write_fetchrc, make_mailbox, maildir_count and
-# assert_maildir_matches (see each function).
+# and provides write_fetchrc, make_mailbox, maildir_count,
+# assert_maildir_matches and wait_for (see each function).
 
 bats_lib_dir=${BATS_LIB_DIR:-/usr/lib/bats}
 load "$bats_lib_dir/bats-support/load"
@@ -50,6 +50,23 @@ RC=$TEST_TMP/fetchrc
 SLOG=$TEST_TMP/server.log
 SCRIPT=$TEST_TMP/script
 mkdir -p "$MB"
+
+# wait_for SECONDS COMMAND... -- runs COMMAND every 0.05 s until it
+# succeeds; fails after SECONDS of wall-clock time (never a count of turns:
+# a busy machine takes longer per turn), saying on stderr what it waited
+# for.  Give generous limits: 60 s for a server's start-up.
+wait_for() {
+	local limit=${1:?wait_for SECONDS COMMAND...} end
+	shift
+	end=$((${EPOCHREALTIME//[.,]/} + limit * 1000000))
+	until "$@"; do
+		if ((${EPOCHREALTIME//[.,]/} > end)); then
+			echo "timed out after $limit s waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
 
 # write_fetchrc FILE <<EOF ... EOF
 # Writes standard input to FILE with mode 0600 (popfetch may refuse a
