@@ -36,6 +36,7 @@ t0=$(date +%s)
 logdir=$top/test-logs
 rm -rf "$logdir"
 mkdir -p "$logdir"
+: >"$logdir/started"	# this run's test logs are the newer ones
 status=0
 
 # The files that take longest, started first so that the last to finish
@@ -190,8 +191,8 @@ else
 	[ -z "${vf_pid:-}" ] || wait "$vf_pid"
 fi
 
-# Keep each failing test's log where CI output shows it.
-for f in $(find "$top"/build-normal/tests "$top"/build-sanitize/tests -name '*.log' 2>/dev/null); do
+# Keep each failing test's log where CI output shows it (this run's).
+for f in $(find "$top"/build-normal/tests "$top"/build-sanitize/tests -name '*.log' -newer "$logdir/started" 2>/dev/null); do
 	if grep -q '^not ok\|^FAIL\|^ERROR' "$f" 2>/dev/null; then
 		echo "--- $f"; tail -n 60 "$f"
 	fi
@@ -201,7 +202,7 @@ done
 dirs=$top/build-normal
 [ "$quick" -eq 1 ] || dirs="$dirs $top/build-sanitize"
 # shellcheck disable=SC2086
-"$top/tests/slowest" -n 15 $dirs >"$logdir/slowest" 2>&1
+"$top/tests/slowest" -n 15 --newer "$logdir/started" $dirs >"$logdir/slowest" 2>&1
 elapsed=$(( $(date +%s) - t0 ))
 echo
 cat "$logdir/slowest"
