@@ -177,12 +177,24 @@ start_bg() {
 	PF_PID=$!
 }
 
+# in_retr -- the server has got the RETR (and now stays silent, or
+# trickles): popfetch is waiting for the message.
+in_retr() {
+	grep -q '^C: RETR' "$SLOG"
+}
+
+# retrs_served N -- the server has got N RETRs (so popfetch holds N - 1
+# messages, received whole).
+retrs_served() {
+	(($(grep -c '^C: RETR' "$SLOG") >= $1))
+}
+
 # stop_bg SIGNAL -- send SIGNAL, wait at most 2 s; STATUS, ELAPSED.
 stop_bg() {
-	local start i
+	local start
 	kill -"$1" "$PF_PID"
 	start=$(now_ms)
-	for ((i = 0; i < 40; i++)); do
+	while (($(now_ms) - start < 2000)); do
 		kill -0 "$PF_PID" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -204,7 +216,7 @@ stop_bg() {
 	rc
 	sed -i 's/^timeout 3$/timeout 600/' "$RC"
 	start_bg
-	sleep 1.5
+	wait_for 30 in_retr
 	stop_bg TERM
 	[ "$STATUS" -eq 75 ]
 	grep -q "default: stopped by a signal" "$TEST_TMP/out"
@@ -225,7 +237,7 @@ stop_bg() {
 	rc
 	sed -i 's/^timeout 3$/timeout 600/' "$RC"
 	start_bg
-	sleep 1.5
+	wait_for 30 in_retr
 	stop_bg INT
 	[ "$STATUS" -eq 75 ]
 	nothing_delivered
@@ -240,7 +252,7 @@ stop_bg() {
 	rc
 	sed -i 's/^timeout 3$/timeout 600/' "$RC"
 	start_bg
-	sleep 1.5
+	wait_for 30 in_retr
 	stop_bg HUP
 	[ "$STATUS" -eq 75 ]
 }
@@ -252,7 +264,7 @@ stop_bg() {
 	rc "keep on"
 	sed -i 's/^timeout 3$/timeout 600/' "$RC"
 	start_bg
-	sleep 2.5
+	wait_for 30 retrs_served 4
 	stop_bg TERM
 	[ "$STATUS" -eq 75 ]
 	local got
