@@ -189,19 +189,20 @@ retrs_served() {
 	(($(grep -c '^C: RETR' "$SLOG") >= $1))
 }
 
-# stop_bg SIGNAL -- send SIGNAL, wait at most 2 s; STATUS, ELAPSED.
+# stop_bg SIGNAL [SECONDS] -- send SIGNAL, wait at most SECONDS (2); sets
+# STATUS and ELAPSED.
 stop_bg() {
-	local start
+	local start limit=${2:-2}
 	kill -"$1" "$PF_PID"
 	start=$(now_ms)
-	while (($(now_ms) - start < 2000)); do
+	while (($(now_ms) - start < limit * 1000)); do
 		kill -0 "$PF_PID" 2>/dev/null || break
 		sleep 0.05
 	done
 	ELAPSED=$(($(now_ms) - start))
 	if kill -0 "$PF_PID" 2>/dev/null; then
 		kill -KILL "$PF_PID"
-		fail "popfetch still running 2 s after SIG$1"
+		fail "popfetch still running $limit s after SIG$1"
 	fi
 	STATUS=0
 	wait "$PF_PID" || STATUS=$?
@@ -265,7 +266,9 @@ stop_bg() {
 	sed -i 's/^timeout 3$/timeout 600/' "$RC"
 	start_bg
 	wait_for 30 retrs_served 4
-	stop_bg TERM
+	# It finishes the message under way and commits what it holds: the
+	# disk may be slow on a busy machine.
+	stop_bg TERM 10
 	[ "$STATUS" -eq 75 ]
 	local got
 	got=$(maildir_count "$MD")

@@ -245,7 +245,9 @@ time.sleep(25)' >"$TEST_TMP/idle.out" 2>&1 3>&- 4>&- &
 	dir=$DOVECOT_DIR
 	SECONDS=0
 	dovecot_stop
-	[ "$SECONDS" -le 5 ]
+	# Not held until the idle client gives up (25 s); generous for a
+	# loaded machine, where the stop itself takes seconds.
+	[ "$SECONDS" -le 20 ]
 	kill "$idle" 2>/dev/null || true
 	wait "$idle" || true
 	if _dovecot_alive "$master"; then fail "master $master still running"; fi

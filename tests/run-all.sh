@@ -77,7 +77,8 @@ check() {
 	dir=$top/build-$name
 	order=
 	if [ "$target" = check ]; then
-		all=$(cd "$dir" && make -s print-tests)
+		all=$(cd "$dir" && make -s print-tests 2>"$logdir/$name.tests.err" |
+		    grep '^tests/[A-Za-z0-9_./-]*$')
 		for t in $SLOW_FIRST; do
 			case " $(echo $all) " in *" $t "*) order="$order $t" ;; esac
 		done
@@ -85,6 +86,7 @@ check() {
 			case " $(echo $SLOW_FIRST) " in *" $t "*) ;; *) order="$order $t" ;; esac
 		done
 	fi
+	echo "$order" >"$logdir/$name.tests"
 	echo "=== $name: make $target ==="
 	if [ -n "$order" ]; then
 		(cd "$dir" && make -j"$jobs" "$target" TESTS="$order") 2>&1
