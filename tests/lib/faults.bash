@@ -10,6 +10,10 @@
 
 NMSG=${NMSG:-3}
 MAX_RUNS=${MAX_RUNS:-4}
+# Cells of a matrix run side by side, this many at once: each has its own
+# server, mailbox and state, and most of a cell is waiting for processes
+# to start.
+MATRIX_JOBS=${MATRIX_JOBS:-4}
 
 faults_teardown() {
 	popserver_stop || true
@@ -37,7 +41,8 @@ clean_session() {
 	sed -n 's/^C: //p' "$dir/log"
 }
 
-# scenario MODE LABEL FAULT-FLAGS... -- one cell of the matrix: a fresh
+# scenario MODE LABEL FAULT-FLAGS... -- one cell of the matrix (case
+# number NCASE + 1; run it in a subshell, as cell does): a fresh
 # mailbox, a server faulty in its first session, popfetch run until it
 # succeeds (at most MAX_RUNS times); then every message must be in the
 # mailbox exactly once and, in delete mode, none left on the server.
@@ -73,30 +78,65 @@ scenario() {
 	[[ $verdict == ok ]]
 }
 
+# cell MODE LABEL FAULT-FLAGS... -- starts scenario in the background, at
+# most MATRIX_JOBS at once; its row goes to $TEST_TMP/rows/NNNN, so that
+# the table keeps the matrix's order.  cells_wait collects them.
+# (Only our own jobs: bats runs a timeout watchdog in the test's shell.)
+cell() {
+	local -a running
+	local p
+	while :; do
+		running=()
+		for p in "${CELL_PIDS[@]}"; do
+			kill -0 "$p" 2>/dev/null && running+=("$p")
+		done
+		((${#running[@]} < MATRIX_JOBS)) && break
+		wait -n "${running[@]}" || true
+	done
+	# Each its own fetchrc too (rc writes $RC).
+	(TABLE=$TEST_TMP/rows/$(printf '%04d' $((NCASE + 1)))
+	    RC=$TABLE.fetchrc
+	    scenario "$@" || echo "$TABLE" >>"$TEST_TMP/rows/failed") &
+	CELL_PIDS+=("$!")
+	NCASE=$((NCASE + 1))
+}
+
+# cells_wait -- waits for every cell; appends their rows to $TABLE in
+# order; fails if one did.
+cells_wait() {
+	local p
+	for p in "${CELL_PIDS[@]}"; do
+		wait "$p" || true
+	done
+	CELL_PIDS=()
+	cat "$TEST_TMP"/rows/[0-9][0-9][0-9][0-9] >>"$TABLE" 2>/dev/null
+	[[ ! -e $TEST_TMP/rows/failed ]]
+}
+
 # matrix MODE [SERVER-FLAGS...] -- every cut point of a session in MODE.
 matrix() {
-	local mode=$1 n i failed=0
+	local mode=$1 n i
 	local -a cmds
 	shift
 	mapfile -t cmds < <(clean_session "$mode" base "$@")
 	n=${#cmds[@]}
 	[[ $n -gt 5 ]] || { echo "no clean session for $mode" >&3; return 1; }
-	scenario "$mode" "after the greeting" --cut-before-reply 1 "$@" ||
-	    failed=1
+	rm -rf "$TEST_TMP/rows"
+	mkdir -p "$TEST_TMP/rows"
+	CELL_PIDS=()
+	cell "$mode" "after the greeting" --cut-before-reply 1 "$@"
 	for ((i = 1; i <= n; i++)); do
-		scenario "$mode" "before reply to ${cmds[i - 1]}" \
-		    --cut-before-reply "$i" "$@" || failed=1
-		scenario "$mode" "after reply to ${cmds[i - 1]}" \
-		    --cut-after "$i" "$@" || failed=1
+		cell "$mode" "before reply to ${cmds[i - 1]}" \
+		    --cut-before-reply "$i" "$@"
+		cell "$mode" "after reply to ${cmds[i - 1]}" \
+		    --cut-after "$i" "$@"
 	done
 	for ((i = 1; i <= NMSG; i++)); do
-		scenario "$mode" "in the body of RETR #$i" --cut-in-retr "$i" \
-		    "$@" || failed=1
+		cell "$mode" "in the body of RETR #$i" --cut-in-retr "$i" "$@"
 	done
 	# QUIT carried out (deletions done) but its +OK never arrives.
-	scenario "$mode" "QUIT done, reply lost" --drop-reply "$n" "$@" ||
-	    failed=1
-	return $failed
+	cell "$mode" "QUIT done, reply lost" --drop-reply "$n" "$@"
+	cells_wait
 }
 
 print_table() {
