@@ -45,11 +45,12 @@ delivered_count() {
 	matrix_test delete+pipelining --pipelining
 }
 
-# 1,200 messages (19 batches of 64), 8 kills at moments of progress: at
-# the listing, the first RETR, 5 % to 85 % of the fetch, and after the last
-# delivery (delete: at QUIT; keep: held at UIDL in a run with nothing new, see
-# exactly-once.bats).  5 ms per RETR keeps a kill near its moment.
-K9_PLAN="uidl retr:1 retr:5% retr:20% retr:33% retr:50% retr:85%"
+# 1,200 messages (19 batches of 64), 8 kills at moments of progress (see
+# exactly-once.bats): held at the listing, in the first RETR, in the 100th
+# and the 200th; then caught at 20 %, 33 % and 50 % of the fetch; after the
+# last delivery (delete: at QUIT; keep: held at UIDL in a run with nothing
+# new).  5 ms per RETR keeps a caught kill near its moment.
+K9_PLAN="hold:UIDL hold:retr:1 hold:retr:100 hold:retr:200 retr:20% retr:33% retr:50%"
 
 @test "mbox: kill -9 at 8 moments spread over a 1,200-message fetch (delete, pipelined): exactly once" {
 	kill9_loop delete 1200 "$K9_PLAN quit" --pipelining --retr-delay 5

@@ -46,13 +46,16 @@ delivered_count() {
 	matrix_test delete+pipelining --pipelining
 }
 
-# Kills at moments of progress spread over the fetch: at the listing, at
-# the first RETR, with a batch half staged in tmp/, at 10 % to 90 % of the
-# fetch, and after the last delivery (delete mode: at QUIT, the DELEs
-# sent; keep mode, whose QUIT needs no reply: in a run that finds nothing
-# new, held at its UIDL).  A RETR takes 4 ms, so popfetch does not run far past the moment
-# before the kill lands.
-K9_PLAN="uidl retr:1 files:Maildir/tmp:20 retr:10% retr:25% files:Maildir/tmp:50 retr:40% retr:60% retr:90%"
+# Kills at moments of progress spread over the fetch.  Held by the server
+# (certain, so first): at the listing, halfway through the first RETR,
+# through the 90th (64 delivered, a batch half received), the 100th.
+# Caught while
+# popfetch works (a RETR takes 4 ms, so it does not run far past the
+# moment): at 25 %, 40 %, 60 % and 90 % of the fetch, with 50 messages
+# staged in tmp/.  After the last delivery: delete mode at QUIT, the DELEs
+# sent; keep mode, whose QUIT needs no reply, in a run that finds nothing
+# new, held at its UIDL.
+K9_PLAN="hold:UIDL hold:retr:1 hold:retr:90 hold:retr:100 retr:25% files:Maildir/tmp:50 retr:40% retr:60% retr:90%"
 
 @test "kill -9 at 10 moments spread over a 500-message fetch (delete, pipelined): exactly once" {
 	kill9_loop delete 500 "$K9_PLAN quit" --pipelining --retr-delay 4
@@ -175,7 +178,7 @@ deliver_then_unrecord() {
 
 @test "kill9_loop fails when its kills bunch in one place" {
 	# Every kill before any delivery: the loop must not pass.
-	run kill9_loop delete 70 "uidl retr:1 uidl" --pipelining --retr-delay 4
+	run kill9_loop delete 70 "hold:UIDL retr:1 hold:retr:1" --pipelining --retr-delay 4
 	assert_failure
 	assert_output --partial "the kills did not cover the fetch (before 3, mid 0, after 0)"
 }

@@ -46,7 +46,12 @@ tests/modes.bats tests/providers.bats tests/daemon.bats tests/deadlines.bats
 tests/cyrus.bats tests/courier.bats tests/dovecot.bats tests/auth.bats
 tests/hardening.bats tests/infra.bats tests/mbox.bats tests/fetch.bats"
 
-[ -x configure ] || autoreconf -fi || exit 1
+# Regenerated here, before the builds start side by side: each would
+# otherwise rerun automake in this shared directory under the other.
+if ! [ -x configure ] || [ configure.ac -nt configure ] ||
+    [ Makefile.am -nt Makefile.in ]; then
+	autoreconf -fi || exit 1
+fi
 if [ -f config.status ]; then
 	echo "run-all.sh: this source tree is configured in place; the test builds"
 	echo "run-all.sh: need a clean one: run 'make distclean' here first"
