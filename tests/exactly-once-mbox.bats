@@ -5,7 +5,7 @@
 # whole but its UID not recorded, and a block cut short by SIGKILL.
 # Every check reads the mbox back with Python's mailbox.mbox.
 
-BATS_TEST_TIMEOUT=300
+BATS_TEST_TIMEOUT=600
 load lib/common
 load lib/popserver
 load lib/mbox

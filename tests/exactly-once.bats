@@ -7,7 +7,7 @@
 # The matrix is printed on fd 3 (bats shows it) and its rows are what
 # docs/exactly-once.md tabulates.
 
-BATS_TEST_TIMEOUT=300
+BATS_TEST_TIMEOUT=600
 load lib/common
 load lib/popserver
 load lib/faults

@@ -8,7 +8,8 @@
 #   HOME          $TEST_TMP/home, so no test ever reads or writes the real home;
 #                 XDG_STATE_HOME and XDG_CONFIG_HOME are emptied for the same
 #                 reason.
-#   BATS_TEST_TIMEOUT  60 s per test unless the caller set it.
+#   BATS_TEST_TIMEOUT  120 s per test unless the caller set it (generous:
+#                 a test that takes 10 s alone may take 60 on a loaded machine).
 #   MB, MD, RC, SLOG, SCRIPT  the scratch paths most tests use, named the
 #                 same in every file: the test server's mailbox (created),
 #                 the Maildir popfetch delivers to, the fetchrc, the test
@@ -32,7 +33,7 @@ fi
 export TESTS_SRCDIR POPFETCH PYTHON3
 
 # Every test is bounded; a file may set its own limit before loading us.
-: "${BATS_TEST_TIMEOUT:=60}"
+: "${BATS_TEST_TIMEOUT:=120}"
 
 # In setup_file there is no per-test directory yet: use the file's one.
 TEST_TMP=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-}}

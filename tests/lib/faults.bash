@@ -206,7 +206,7 @@ kill9_loop() {
 	for word in "${plan[@]}"; do
 		i=$((i + 1))
 		if [[ $word == end ]]; then
-			_k9_serve final --fault-sessions 0 || break
+			_k9_serve || break
 			"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 ||
 			    { echo "kill9_loop: run $i failed"; cat "$dir/out"; break; }
 			continue
@@ -220,7 +220,7 @@ kill9_loop() {
 	exec {K9_FD}<&- {K9_SLEEP}<&-
 	((i == ${#plan[@]} && kills == nkills)) || return 1
 	ex=0
-	_k9_serve final --fault-sessions 0 || return 1
+	_k9_serve || return 1
 	"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 || ex=$?
 	popserver_stop
 	echo "# $mode: $kills runs killed with SIGKILL: ${class[before]} before" \
@@ -243,17 +243,15 @@ kill9_loop() {
 	fi
 }
 
-# _k9_serve KIND SERVER-FLAGS... -- the test server for the next run,
-# restarted (on the same mailbox and log) with SERVER-FLAGS and the loop's
-# own unless it already runs as KIND.
+# _k9_serve FAULT... -- the faults of the next run's session (none for
+# none): written where the server reads them as the session starts
+# (--session-faults); the first call starts the server.
 _k9_serve() {
-	local kind=$1
-	shift
-	[[ $kind == "$K9_KIND" ]] && return 0
-	popserver_stop
+	echo "$*" >"$K9_DIR/faults"
+	[[ -n $K9_KIND ]] && return 0
 	popserver_start --mailbox "$K9_DIR/mb" --log "$K9_DIR/log" \
-	    --fault-sessions 100000 "$@" "${K9_FLAGS[@]}" || return 1
-	K9_KIND=$kind
+	    --session-faults "$K9_DIR/faults" "${K9_FLAGS[@]}" || return 1
+	K9_KIND=started
 	rc "$K9_DIR" "$K9_MODE"
 }
 
@@ -271,9 +269,9 @@ _k9_run() {
 		K9_TARGET=$k
 	fi
 	case $word in
-	hold:retr:*) _k9_serve "hold:retr:$k" --hang-in-retr "$k" --hang-on QUIT ;;
-	hold:*) _k9_serve "$word" --hang-on "${word#hold:}" ;;
-	*) _k9_serve quit --hang-on QUIT ;;
+	hold:retr:*) _k9_serve hang-in-retr "$k" hang-on QUIT ;;
+	hold:*) _k9_serve hang-on "${word#hold:}" ;;
+	*) _k9_serve hang-on QUIT ;;
 	esac || return 1
 	K9_CONNECTED=0 K9_RETRS=0 K9_UIDL=0 K9_QUIT=0 K9_HELD=0 K9_CLOSED=0
 	"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 &
