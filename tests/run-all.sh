@@ -41,10 +41,11 @@ status=0
 
 # The files that take longest, started first so that the last to finish
 # is not a long one started late (tests/slowest shows the current order).
-SLOW_FIRST="tests/exactly-once.bats tests/exactly-once-mbox.bats
-tests/modes.bats tests/providers.bats tests/daemon.bats tests/deadlines.bats
-tests/cyrus.bats tests/courier.bats tests/dovecot.bats tests/auth.bats
-tests/hardening.bats tests/infra.bats tests/mbox.bats tests/fetch.bats"
+SLOW_FIRST="tests/exactly-once-mbox.bats tests/exactly-once.bats
+tests/cyrus.bats tests/modes.bats tests/courier.bats tests/daemon.bats
+tests/smallpop.bats tests/fetch.bats tests/dovecot.bats tests/mbox.bats
+tests/auth.bats tests/deadlines.bats tests/infra.bats tests/hostile-stream.bats
+tests/jobs.bats tests/import-uids.bats tests/mpoprc.bats"
 
 # Regenerated here, before the builds start side by side: each would
 # otherwise rerun automake in this shared directory under the other.
@@ -161,7 +162,8 @@ fuzz_briefly() {
 heartbeat() {
 	while sleep 120; do
 		kill -0 $$ 2>/dev/null || exit 0	# run-all.sh is gone
-		running=$(ps -eo args= 2>/dev/null |
+		# This tree's files only (other checkouts may be testing too).
+		running=$(ps -eo args= 2>/dev/null | grep -F "$top/tests/" |
 		    sed -n 's|.*bats-exec-file --dummy-flag [^ ]*/tests/\([^ /]*\.bats\).*|\1|p' |
 		    sort | uniq -c | awk '{ printf "%s%s ", $2, ($1 > 1 ? "(x" $1 ")" : "") }')
 		echo "run-all.sh: $(( $(date +%s) - t0 )) s, running: ${running:-(no bats file)}"
