@@ -253,6 +253,9 @@ _k9_serve() {
 	    --session-faults "$K9_DIR/faults" "${K9_FLAGS[@]}" || return 1
 	K9_KIND=started
 	rc "$K9_DIR" "$K9_MODE"
+	# A held run waits for its kill, not for popfetch's timeout, however
+	# slowly a loaded machine lets the watcher see the moment.
+	sed -i 's/^timeout .*/timeout 300/' "$RC"
 }
 
 # _k9_run DIR N WORD I -- one run killed at WORD; sets K9_CLASS to before,
