@@ -218,9 +218,10 @@ kill9_loop() {
 		class[$K9_CLASS]=$((${class[$K9_CLASS]} + 1))
 	done
 	exec {K9_FD}<&- {K9_SLEEP}<&-
-	((i == ${#plan[@]} && kills == nkills)) || return 1
+	# Stopped here too: under `run` teardown does not know this server.
+	((i == ${#plan[@]} && kills == nkills)) || { popserver_stop; return 1; }
 	ex=0
-	_k9_serve || return 1
+	_k9_serve || { popserver_stop; return 1; }
 	"$POPFETCH" -q -C "$RC" >>"$dir/out" 2>&1 || ex=$?
 	popserver_stop
 	echo "# $mode: $kills runs killed with SIGKILL: ${class[before]} before" \
