@@ -38,17 +38,6 @@ server_count() {
 	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
 }
 
-# wait_for SECONDS COMMAND... -- poll every 0.1 s until COMMAND succeeds.
-wait_for() {
-	local i limit=$(($1 * 10))
-	shift
-	for ((i = 0; i < limit; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	echo "timed out waiting for: $*" >&2
-	return 1
-}
 
 count_is() {
 	[[ $(maildir_count "$MD") -eq $1 ]]
@@ -63,7 +52,7 @@ daemon_start() {
 daemon_stop() {
 	kill -TERM "$DAEMON_PID"
 	local ex=0
-	wait_for 10 eval '! kill -0 "$DAEMON_PID" 2>/dev/null'
+	wait_for 30 eval '! kill -0 "$DAEMON_PID" 2>/dev/null'
 	wait "$DAEMON_PID" || ex=$?
 	DAEMON_PID=
 	[[ $ex -eq 0 ]] || { cat "$OUT"; echo "daemon exit $ex"; return 1; }
@@ -76,9 +65,9 @@ daemon_stop() {
 	popserver_start --mailbox "$MB"
 	rc
 	daemon_start --daemon 1s
-	wait_for 10 count_is 2
+	wait_for 30 count_is 2
 	for f in "$TEST_TMP/second"/*; do cp "$f" "$MB/new-$(basename "$f")"; done
-	wait_for 10 count_is 5
+	wait_for 30 count_is 5
 	daemon_stop
 	mkdir -p "$TEST_TMP/all"
 	cp "$TEST_TMP/first"/* "$TEST_TMP/all/"
@@ -99,7 +88,7 @@ daemon_stop() {
 	    --cut-before-reply 1 --fault-sessions 3
 	rc
 	daemon_start --daemon 1s
-	wait_for 20 count_is 2
+	wait_for 30 count_is 2
 	daemon_stop
 	assert_maildir_matches "$TEST_TMP/orig" "$MD"
 	run grep -c "connection" "$OUT"
@@ -119,14 +108,14 @@ daemon_stop() {
 	popserver_start --mailbox "$MB"
 	rc
 	daemon_start --daemon 1s
-	wait_for 10 count_is 1
+	wait_for 30 count_is 1
 	MD_OLD=$MD
 	MD=$TEST_TMP/Other
 	rc
 	kill -HUP "$DAEMON_PID"
-	wait_for 10 grep -q "configuration re-read" "$OUT"
+	wait_for 30 grep -q "configuration re-read" "$OUT"
 	cp "$TEST_TMP/second"/* "$MB/x-second"
-	wait_for 10 count_is 1
+	wait_for 30 count_is 1
 	daemon_stop
 	assert_maildir_matches "$TEST_TMP/second" "$MD"
 	assert_maildir_matches "$TEST_TMP/first" "$MD_OLD"
@@ -187,7 +176,7 @@ daemon_stop() {
 	# The sleep itself holds the lock, so killing it frees the lock.
 	(exec 9>"$TEST_TMP/state.lock" 3>&- && flock 9 && exec sleep 30) &
 	HOLDER_PID=$!
-	wait_for 5 eval '! flock -n "$TEST_TMP/state.lock" true'
+	wait_for 30 eval '! flock -n "$TEST_TMP/state.lock" true'
 	local t0=$SECONDS
 	run "$POPFETCH" -C "$RC"
 	assert_failure 75
@@ -290,7 +279,7 @@ dgram_listen() {
 	        out.write(m + b"\n")
 	PY
 	LISTEN_PID=$!
-	wait_for 5 test -S "$1"
+	wait_for 30 test -S "$1"
 }
 
 # syslog_listen FILE -- a private /dev/log for the commands run with
@@ -327,9 +316,9 @@ in_syslog_ns() {
 	syslog_listen "$TEST_TMP/syslog"
 	in_syslog_ns "$POPFETCH" -C "$RC" --daemon 1s -a >"$OUT" 2>&1 3>&- &
 	DAEMON_PID=$!
-	wait_for 15 grep -q "default: 1 message fetched" "$TEST_TMP/default.log"
-	wait_for 15 grep -q "other: 1 message fetched" "$TEST_TMP/other.log"
-	wait_for 5 grep -q "popfetch.*default: 1 message fetched" "$TEST_TMP/syslog"
+	wait_for 30 grep -q "default: 1 message fetched" "$TEST_TMP/default.log"
+	wait_for 30 grep -q "other: 1 message fetched" "$TEST_TMP/other.log"
+	wait_for 30 grep -q "popfetch.*default: 1 message fetched" "$TEST_TMP/syslog"
 	# A poll without news writes nothing: still one summary line each
 	# after a few more polls.
 	sleep 2.5
@@ -352,8 +341,8 @@ in_syslog_ns() {
 	rc "keep on"
 	add_other
 	daemon_start --daemon 1h -a -j 2
-	wait_for 20 count_is 1
-	wait_for 20 eval '[ "$(maildir_count "$TEST_TMP/Other")" -eq 1 ]'
+	wait_for 30 count_is 1
+	wait_for 30 eval '[ "$(maildir_count "$TEST_TMP/Other")" -eq 1 ]'
 	daemon_stop
 	# Both sessions began before either ended.
 	run awk '/CONNECT$/ { c++ } /C: QUIT/ { if (c < 2) exit 1; exit 0 }' "$TEST_TMP/slog"
@@ -367,20 +356,20 @@ in_syslog_ns() {
 	dgram_listen "$TEST_TMP/notify" "$TEST_TMP/notes"
 	NOTIFY_SOCKET=$TEST_TMP/notify WATCHDOG_USEC=400000 \
 		daemon_start --daemon 1h
-	wait_for 10 count_is 1
-	wait_for 5 grep -q '^READY=1$' "$TEST_TMP/notes"
-	wait_for 5 grep -q '^STATUS=last poll [0-9:]*: 1 account, 0 failing$' "$TEST_TMP/notes"
+	wait_for 30 count_is 1
+	wait_for 30 grep -q '^READY=1$' "$TEST_TMP/notes"
+	wait_for 30 grep -q '^STATUS=last poll [0-9:]*: 1 account, 0 failing$' "$TEST_TMP/notes"
 	# Every 0.2 s, also while nothing else happens.
 	sleep 1.5
 	[ "$(grep -c '^WATCHDOG=1$' "$TEST_TMP/notes")" -ge 4 ]
 	daemon_stop
-	wait_for 5 grep -q '^STOPPING=1$' "$TEST_TMP/notes"
+	wait_for 30 grep -q '^STOPPING=1$' "$TEST_TMP/notes"
 	kill "$LISTEN_PID" 2>/dev/null || true
 	# A watchdog meant for another process is not fed.
 	dgram_listen "$TEST_TMP/notify2" "$TEST_TMP/notes2"
 	NOTIFY_SOCKET=$TEST_TMP/notify2 WATCHDOG_USEC=400000 WATCHDOG_PID=1 \
 		daemon_start --daemon 1h
-	wait_for 5 grep -q '^READY=1$' "$TEST_TMP/notes2"
+	wait_for 30 grep -q '^READY=1$' "$TEST_TMP/notes2"
 	sleep 1
 	daemon_stop
 	kill "$LISTEN_PID" 2>/dev/null || true
@@ -460,16 +449,20 @@ time.sleep(120)' "$TEST_TMP/deaf" 3>&- &
 	"$PYTHON3" "$TESTS_SRCDIR/popserver.py" --mailbox "$MB" --port 20110 \\
 		--log "$TEST_TMP/slog" >"$TEST_TMP/server.out" 2>&1 &
 	server=\$!
-	for i in \$(seq 50); do grep -q . "$TEST_TMP/slog" 2>/dev/null && break;
+	# Each wait bounded in wall-clock seconds, not turns.
+	end=\$((SECONDS + 60))
+	while [ \$SECONDS -le \$end ]; do grep -q . "$TEST_TMP/slog" 2>/dev/null && break;
 		(exec 3<>/dev/tcp/127.0.0.1/20110) 2>/dev/null && break; sleep 0.1; done
 	ip link set lo down
 	"$POPFETCH" -C "$RC" -v --daemon 1h >"$OUT" 2>&1 &
 	daemon=\$!
 	# The first poll fails: the network is unreachable.
-	for i in \$(seq 100); do grep -q "will keep trying" "$OUT" && break; sleep 0.1; done
+	end=\$((SECONDS + 30))
+	while [ \$SECONDS -le \$end ]; do grep -q "will keep trying" "$OUT" && break; sleep 0.1; done
 	date +%s >"$TEST_TMP/up-at"
 	ip link set lo up
-	for i in \$(seq 150); do
+	end=\$((SECONDS + 30))
+	while [ \$SECONDS -le \$end ]; do
 		[ "\$(find "$MD/new" -type f 2>/dev/null | wc -l)" -ge 1 ] && break
 		sleep 0.1
 	done
@@ -493,7 +486,7 @@ time.sleep(120)' "$TEST_TMP/deaf" 3>&- &
 	popserver_start --mailbox "$MB"
 	rc
 	daemon_start --daemon 1s -v
-	wait_for 10 count_is 1
-	wait_for 10 grep -q "default: no new messages" "$OUT"
+	wait_for 30 count_is 1
+	wait_for 30 grep -q "default: no new messages" "$OUT"
 	daemon_stop
 }

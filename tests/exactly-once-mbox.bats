@@ -5,7 +5,7 @@
 # whole but its UID not recorded, and a block cut short by SIGKILL.
 # Every check reads the mbox back with Python's mailbox.mbox.
 
-BATS_TEST_TIMEOUT=300
+BATS_TEST_TIMEOUT=600
 load lib/common
 load lib/popserver
 load lib/mbox
@@ -45,16 +45,19 @@ delivered_count() {
 	matrix_test delete+pipelining --pipelining
 }
 
-# 1,200 messages, 8 kills; with 10 ms per RETR a run needs 12 s, so every
-# kill (0.2 to 2 s in) strikes mid-fetch: before, during or after the
-# append of one of the batches of 64 messages (0.64 s each), and the runs
-# get through 6.4 s of the 12 on average before the last kill.
-@test "mbox: kill -9 at 8 random moments of a 1,200-message fetch (delete, pipelined): exactly once" {
-	kill9_loop delete 1200 8 200 1800 --pipelining --retr-delay 10
+# 1,200 messages (19 batches of 64), 8 kills at moments of progress (see
+# exactly-once.bats): held at the listing, in the first RETR, in the 100th
+# and the 200th; then caught at 20 %, 33 % and 50 % of the fetch; after the
+# last delivery (delete: at QUIT; keep: held at UIDL in a run with nothing
+# new).  5 ms per RETR keeps a caught kill near its moment.
+K9_PLAN="hold:UIDL hold:retr:1 hold:retr:100 hold:retr:200 retr:20% retr:33% retr:50%"
+
+@test "mbox: kill -9 at 8 moments spread over a 1,200-message fetch (delete, pipelined): exactly once" {
+	kill9_loop delete 1200 "$K9_PLAN quit" --pipelining --retr-delay 5
 }
 
-@test "mbox: kill -9 at 8 random moments of a 1,200-message fetch (keep): exactly once" {
-	kill9_loop keep 1200 8 200 1800 --retr-delay 10
+@test "mbox: kill -9 at 8 moments spread over a 1,200-message fetch (keep): exactly once" {
+	kill9_loop keep 1200 "$K9_PLAN end hold:UIDL" --retr-delay 5
 }
 
 # fetch_keep N [SIZE] -- deliver N messages (keep mode, one batch) into

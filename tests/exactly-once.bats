@@ -7,7 +7,7 @@
 # The matrix is printed on fd 3 (bats shows it) and its rows are what
 # docs/exactly-once.md tabulates.
 
-BATS_TEST_TIMEOUT=300
+BATS_TEST_TIMEOUT=600
 load lib/common
 load lib/popserver
 load lib/faults
@@ -46,14 +46,23 @@ delivered_count() {
 	matrix_test delete+pipelining --pipelining
 }
 
-# A RETR takes 4 ms, so a run needs 2 s and a batch of 64 about 250 ms:
-# each kill strikes mid-fetch, some after a batch reached new/.
-@test "kill -9 at 10 random moments of a 500-message fetch (delete, pipelined): exactly once" {
-	kill9_loop delete 500 10 50 451 --pipelining --retr-delay 4
+# Kills at moments of progress spread over the fetch.  Held by the server
+# (certain, so first): at the listing, halfway through the first RETR,
+# through the 90th (64 delivered, a batch half received), the 100th.
+# Caught while
+# popfetch works (a RETR takes 4 ms, so it does not run far past the
+# moment): at 25 %, 40 %, 60 % and 90 % of the fetch, with 50 messages
+# staged in tmp/.  After the last delivery: delete mode at QUIT, the DELEs
+# sent; keep mode, whose QUIT needs no reply, in a run that finds nothing
+# new, held at its UIDL.
+K9_PLAN="hold:UIDL hold:retr:1 hold:retr:90 hold:retr:100 retr:25% files:Maildir/tmp:50 retr:40% retr:60% retr:90%"
+
+@test "kill -9 at 10 moments spread over a 500-message fetch (delete, pipelined): exactly once" {
+	kill9_loop delete 500 "$K9_PLAN quit" --pipelining --retr-delay 4
 }
 
-@test "kill -9 at 10 random moments of a 500-message fetch (keep): exactly once" {
-	kill9_loop keep 500 10 50 451 --retr-delay 4
+@test "kill -9 at 10 moments spread over a 500-message fetch (keep): exactly once" {
+	kill9_loop keep 500 "$K9_PLAN end hold:UIDL" --retr-delay 4
 }
 
 # deliver_then_unrecord MODE -- fetch one message, then make the state
@@ -165,4 +174,11 @@ deliver_then_unrecord() {
 	assert_line --index 3 --regexp '^[0-9]+ msg-00001$'
 	[[ $(maildir_count "$TEST_TMP/w/Maildir") -eq 1 ]]
 	[[ $(count_files "$TEST_TMP/w/Maildir/tmp") -eq 0 ]]
+}
+
+@test "kill9_loop fails when its kills bunch in one place" {
+	# Every kill before any delivery: the loop must not pass.
+	run kill9_loop delete 70 "hold:UIDL retr:1 hold:retr:1" --pipelining --retr-delay 4
+	assert_failure
+	assert_output --partial "the kills did not cover the fetch (before 3, mid 0, after 0)"
 }

@@ -323,11 +323,12 @@ server_count() {
 
 @test "a second run on the same account waits, then exits 75 'already running'" {
 	make_mailbox "$MB" 1
-	popserver_start --mailbox "$MB" --hang-after 1
+	popserver_start --mailbox "$MB" --hang-after 1 --log "$SLOG"
 	rc "timeout 12"
 	"$POPFETCH" -C "$RC" -q >/dev/null 2>&1 &
 	first=$!
-	sleep 1
+	# The first run holds the account's lock once it talks to the server.
+	wait_for 30 grep -q '^C: ' "$SLOG"
 	fetch
 	kill "$first" 2>/dev/null || true
 	wait "$first" 2>/dev/null || true

@@ -133,7 +133,9 @@ PY
 	size=$(wc -c <"$TEST_TMP/big")
 	[ "$size" -gt $((19 * 1024 * 1024)) ]
 	[ "$size" -le $((20 * 1024 * 1024)) ]
-	[ "$SECONDS" -lt 10 ]
+	# Not pathologically slow (it writes 20 MB): generous for a loaded
+	# machine.
+	[ "$SECONDS" -lt 60 ]
 }
 
 @test "write_fetchrc, maildir_count and assert_maildir_matches" {
@@ -235,10 +237,7 @@ p.user("alice"); p.pass_("sëcret pass")
 print("in", flush=True)
 time.sleep(25)' >"$TEST_TMP/idle.out" 2>&1 3>&- 4>&- &
 	idle=$!
-	for _ in $(seq 100); do
-		[ -s "$TEST_TMP/idle.out" ] && break
-		sleep 0.1
-	done
+	wait_for 30 test -s "$TEST_TMP/idle.out"
 	[ "$(cat "$TEST_TMP/idle.out")" = in ]
 
 	master=$DOVECOT_MASTER_PID
@@ -248,7 +247,9 @@ time.sleep(25)' >"$TEST_TMP/idle.out" 2>&1 3>&- 4>&- &
 	dir=$DOVECOT_DIR
 	SECONDS=0
 	dovecot_stop
-	[ "$SECONDS" -le 5 ]
+	# Not held until the idle client gives up (25 s); generous for a
+	# loaded machine, where the stop itself takes seconds.
+	[ "$SECONDS" -le 20 ]
 	kill "$idle" 2>/dev/null || true
 	wait "$idle" || true
 	if _dovecot_alive "$master"; then fail "master $master still running"; fi

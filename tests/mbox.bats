@@ -155,7 +155,7 @@ f.write("From locker@ex Mon Jan  1 00:00:00 2024\nSubject: locker\n\nx\n\n")
 f.flush()
 ' "$MBOX" "$TEST_TMP/locked" 3>&- &
 	py=$!
-	while [ ! -e "$TEST_TMP/locked" ]; do sleep 0.05; done
+	wait_for 60 test -e "$TEST_TMP/locked"
 	fetch
 	wait "$py"
 	assert_success

@@ -29,6 +29,14 @@ rc() {
 	} | write_fetchrc "$RC"
 }
 
+# gone_or_zombie PID -- true once PID has exited (killed, it may stay a
+# zombie until whoever adopted it reaps it).
+gone_or_zombie() {
+	local state
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || true
+	[[ -z $state || $state == Z ]]
+}
+
 netrc() {
 	printf '%s\n' "$@" >"$HOME/.netrc"
 	chmod 600 "$HOME/.netrc"
@@ -113,14 +121,8 @@ fetch() {
 	(( took <= 5 ))
 	# What the command started in the background is gone too.
 	# (Killed, it may stay a zombie until whoever adopted it reaps it.)
-	local bg state i
-	bg=$(cat "$TEST_TMP/bg")
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		state=$(awk '{ print $3 }' "/proc/$bg/stat" 2>/dev/null) || true
-		[[ -z $state || $state == Z ]] && break
-		sleep 0.1
-	done
-	[[ -z $state || $state == Z ]]
+	BG=$(cat "$TEST_TMP/bg")
+	wait_for 10 gone_or_zombie "$BG"
 	run grep -c 'CONNECT' "$SLOG"
 	assert_output 0
 	# The lock was released: the next run fetches.

@@ -373,6 +373,7 @@ class Session:
         self.reader = LineReader(sock)
         # Faults hit only the first K sessions so a retry can succeed.
         self.faulty = number <= self.cfg.fault_sessions
+        self.over = self.session_faults()
         self.tls_active = False
         self.state = AUTHORIZATION
         self.pending_user = None
@@ -412,7 +413,31 @@ class Session:
         body = b"".join(line + CRLF for line in lines)
         self.send(first.encode("latin-1") + CRLF + dot_stuff(body) + b".\r\n")
 
+    def session_faults(self):
+        """This session's own faults from --session-faults FILE, read as
+        the session starts: a test changes them between sessions without
+        restarting the server."""
+        over = {}
+        if not self.cfg.session_faults:
+            return over
+        try:
+            with open(self.cfg.session_faults) as fp:
+                words = fp.read().split()
+        except FileNotFoundError:
+            return over
+        for name, value in zip(words[::2], words[1::2]):
+            if name == "hang-on":
+                over["hang_on"] = value
+            elif name in ("hang-in-retr", "cut-in-retr", "cut-after",
+                          "cut-before-reply", "hang-after", "drop-reply"):
+                over[name.replace("-", "_")] = int(value)
+            else:
+                raise SystemExit("--session-faults: unknown fault " + name)
+        return over
+
     def fault(self, name, count):
+        if name in self.over:
+            return self.over[name] == count
         value = getattr(self.cfg, name)
         return self.faulty and value is not None and value == count
 
@@ -574,6 +599,12 @@ class Session:
             if self.fault("cut_before_reply", n):
                 self.note("FAULT cut-before-reply")
                 raise CloseConnection()
+            hang_on = self.over.get("hang_on",
+                                    self.faulty and self.cfg.hang_on)
+            if hang_on and line.split()[:1] == [hang_on.encode()]:
+                # E.g. QUIT: the client alive, its work done, the
+                # deletions not carried out.
+                self.hang("hang-on " + hang_on)
             self.mute = self.fault("drop_reply", n)
             self.dispatch(line)
             if self.mute:
@@ -1204,6 +1235,14 @@ def parse_args(argv):
             ("hang-in-retr", "go silent halfway through the Nth RETR"),
             ("hang-after", "go silent after answering the Nth command")):
         p.add_argument("--" + name, type=positive_int, metavar="N", help=what)
+    p.add_argument("--hang-on", metavar="VERB",
+                   help="go silent when the command VERB (as sent, e.g. "
+                   "QUIT) arrives, before carrying it out (in the fault "
+                   "sessions: a client held there, to be killed)")
+    p.add_argument("--session-faults", metavar="FILE",
+                   help="each session's faults, read from FILE as it "
+                   "starts: 'hang-on VERB', 'hang-in-retr N', "
+                   "'cut-after N' ... (none if FILE is missing or empty)")
     p.add_argument("--retr-delay", type=non_negative_int, default=0,
                    metavar="MS",
                    help="wait MS milliseconds before answering each RETR "

@@ -26,15 +26,17 @@ teardown() {
 	fi
 }
 
-# wait_port PORT: until something listens on 127.0.0.1:PORT (10 s at most).
+# listening PORT: true when something accepts on 127.0.0.1:PORT.
+listening() {
+	(exec 5<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (60 s at most).
 wait_port() {
-	local i
-	for i in $(seq 100); do
-		"$PYTHON3" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on port $1" >&2
-	return 1
+	wait_for 60 listening "$1" || {
+		echo "nothing listens on port $1" >&2
+		return 1
+	}
 }
 
 # microsocks_start [flags]: a real SOCKS5 proxy on 127.0.0.1:$PROXY_PORT.
@@ -52,11 +54,8 @@ badsocks_start() {
 	    --port-file "$TEST_TMP/proxy.port" --log "$PLOG" \
 	    </dev/null >/dev/null 2>&1 3>&- &
 	PROXY_PID=$!
-	local i
-	for i in $(seq 100); do
-		[ -s "$TEST_TMP/proxy.port" ] && break
-		sleep 0.1
-	done
+	wait_for 60 test -s "$TEST_TMP/proxy.port" ||
+	    { echo "badsocks.py wrote no port file" >&2; return 1; }
 	read -r PROXY_PORT <"$TEST_TMP/proxy.port"
 }
 

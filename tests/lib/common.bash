@@ -8,13 +8,14 @@
 #   HOME          $TEST_TMP/home, so no test ever reads or writes the real home;
 #                 XDG_STATE_HOME and XDG_CONFIG_HOME are emptied for the same
 #                 reason.
-#   BATS_TEST_TIMEOUT  60 s per test unless the caller set it.
+#   BATS_TEST_TIMEOUT  120 s per test unless the caller set it (generous:
+#                 a test that takes 10 s alone may take 60 on a loaded machine).
 #   MB, MD, RC, SLOG, SCRIPT  the scratch paths most tests use, named the
 #                 same in every file: the test server's mailbox (created),
 #                 the Maildir popfetch delivers to, the fetchrc, the test
 #                 server's log, a scripted server's script.
-# and provides write_fetchrc, make_mailbox, maildir_count and
-# assert_maildir_matches (see each function).
+# and provides write_fetchrc, make_mailbox, maildir_count,
+# assert_maildir_matches and wait_for (see each function).
 
 bats_lib_dir=${BATS_LIB_DIR:-/usr/lib/bats}
 load "$bats_lib_dir/bats-support/load"
@@ -32,7 +33,7 @@ fi
 export TESTS_SRCDIR POPFETCH PYTHON3
 
 # Every test is bounded; a file may set its own limit before loading us.
-: "${BATS_TEST_TIMEOUT:=60}"
+: "${BATS_TEST_TIMEOUT:=120}"
 
 # In setup_file there is no per-test directory yet: use the file's one.
 TEST_TMP=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-}}
@@ -50,6 +51,23 @@ RC=$TEST_TMP/fetchrc
 SLOG=$TEST_TMP/server.log
 SCRIPT=$TEST_TMP/script
 mkdir -p "$MB"
+
+# wait_for SECONDS COMMAND... -- runs COMMAND every 0.05 s until it
+# succeeds; fails after SECONDS of wall-clock time (never a count of turns:
+# a busy machine takes longer per turn), saying on stderr what it waited
+# for.  Give generous limits: 60 s for a server's start-up.
+wait_for() {
+	local limit=${1:?wait_for SECONDS COMMAND...} end
+	shift
+	end=$((${EPOCHREALTIME//[.,]/} + limit * 1000000))
+	until "$@"; do
+		if ((${EPOCHREALTIME//[.,]/} > end)); then
+			echo "timed out after $limit s waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
 
 # write_fetchrc FILE <<EOF ... EOF
 # Writes standard input to FILE with mode 0600 (popfetch may refuse a

@@ -74,7 +74,7 @@ popserver_start() {
     local python=${PYTHON3:-python3}
     local server=${TESTS_SRCDIR:-$_popserver_lib_dir/..}/popserver.py
     local base=${BATS_TEST_TMPDIR:-${TMPDIR:-/tmp}}
-    local dir portfile out pid tries=0
+    local dir portfile out pid deadline
 
     dir=$(mktemp -d "$base/popserver.XXXXXX") || return 1
     portfile=$dir/port
@@ -86,7 +86,9 @@ popserver_start() {
         </dev/null >"$out" 2>&1 3>&- &
     pid=$!
 
-    # Bounded wait: 200 x 0.05 s = 10 s.
+    # Bounded in wall-clock time, generously: a loaded machine may take
+    # seconds to start python.
+    deadline=$((SECONDS + 60))
     while [ ! -s "$portfile" ]; do
         if ! _popserver_alive "$pid"; then
             wait "$pid" 2>/dev/null || true
@@ -94,9 +96,8 @@ popserver_start() {
             cat "$out" >&2 || true
             return 1
         fi
-        tries=$((tries + 1))
-        if [ "$tries" -gt 200 ]; then
-            echo "popserver_start: no port file after 10 s" >&2
+        if [ "$SECONDS" -gt "$deadline" ]; then
+            echo "popserver_start: the test server (popserver.py $*) wrote no port file within 60 s" >&2
             popserver_stop "$pid" || true
             cat "$out" >&2 || true
             return 1
@@ -117,18 +118,17 @@ popserver_start() {
     return 0
 }
 
-# popserver_stop [PID]: SIGTERM, SIGKILL after 3 s, then reap.  Stopping a
+# popserver_stop [PID]: SIGTERM, SIGKILL after 10 s, then reap.  Stopping a
 # server that already exited is not an error.
 popserver_stop() {
     local pid=${1:-${POPSERVER_PID:-}}
-    local tries=0
+    local deadline=$((SECONDS + 10))
     [ -n "$pid" ] || return 0
 
     if _popserver_alive "$pid"; then
         kill -TERM "$pid" 2>/dev/null || true
         while _popserver_alive "$pid"; do
-            tries=$((tries + 1))
-            if [ "$tries" -gt 60 ]; then
+            if [ "$SECONDS" -gt "$deadline" ]; then
                 kill -KILL "$pid" 2>/dev/null || true
                 break
             fi
