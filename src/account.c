@@ -66,7 +66,8 @@ const struct account_key account_keys[] = {
 	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
 	    "oauthbearer, external or gssapi", .bare = "on" },
 	{ KEY("delivery", DELIVERY, VAL(delivery), STR(delivery_arg)),
-	    .want = "maildir DIR, mbox FILE or mda COMMAND" },
+	    .want = "maildir DIR, mbox FILE, mda COMMAND or lmtp ADDRESS "
+	    "[RECIPIENT]" },
 	{ KEY("keep", KEEP, VAL(keep), VAL(keep_days)),
 	    .want = "on, off, or a number of days from 1 to 36500 such as 14d",
 	    .bare = "on", .min = 1, .max = 36500 },

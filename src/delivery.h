@@ -10,6 +10,7 @@ enum delivery_kind {
 	DELIVERY_MAILDIR,
 	DELIVERY_MBOX,
 	DELIVERY_MDA,
+	DELIVERY_LMTP,
 };
 
 #endif

@@ -905,10 +905,13 @@ static int
 open_local(struct session *s, struct error *err)
 {
 	const struct account	*a = s->a;
+	struct sink_dest	 d = { .kind = a->delivery,
+				    .arg = a->delivery_arg,
+				    .mda_timeout = a->mda_timeout,
+				    .timeout = a->timeout, .who = a->name };
 	char			*statepath;
 
-	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(a->delivery,
-	    a->delivery_arg, a->mda_timeout, a->name, err)) == NULL)
+	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(&d, err)) == NULL)
 		return -1;
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (s->fo->mode == FETCH_DRYRUN)
