@@ -80,6 +80,8 @@ struct account {
 	char		*proxy_password;
 	int		 fetch_limit;	/* messages per run; 0: no limit */
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
+	int		 delivery_tls;	/* SMTP_TLS_*: default auto */
+	char		*delivery_tls_trust_file; /* NULL: the system store */
 };
 TAILQ_HEAD(accounts, account);
 

@@ -486,6 +486,7 @@ parse_delivery(struct parser *p, const struct account_key *kw,
 		{ "mbox",	DELIVERY_MBOX,		1 },
 		{ "mda",	DELIVERY_MDA,		0 },
 		{ "lmtp",	DELIVERY_LMTP,		0 },
+		{ "smtp",	DELIVERY_SMTP,		0 },
 	};
 	char		*quoted = NULL;
 	const char	*arg;

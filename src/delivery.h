@@ -11,6 +11,7 @@ enum delivery_kind {
 	DELIVERY_MBOX,
 	DELIVERY_MDA,
 	DELIVERY_LMTP,
+	DELIVERY_SMTP,
 };
 
 #endif

@@ -908,7 +908,10 @@ open_local(struct session *s, struct error *err)
 	struct sink_dest	 d = { .kind = a->delivery,
 				    .arg = a->delivery_arg,
 				    .mda_timeout = a->mda_timeout,
-				    .timeout = a->timeout, .who = a->name };
+				    .timeout = a->timeout, .who = a->name,
+				    .tls = a->delivery_tls,
+				    .tls_trust_file =
+				    a->delivery_tls_trust_file };
 	char			*statepath;
 
 	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(&d, err)) == NULL)

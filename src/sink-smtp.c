@@ -1,7 +1,11 @@
 /*
  * sink-smtp.c -- delivery into a mail server over LMTP (`delivery lmtp
- * ADDRESS [RECIPIENT]`): Dovecot's or Cyrus' LMTP, so that Sieve rules
- * and quotas apply as to any mail the server receives.
+ * ADDRESS [RECIPIENT]`: Dovecot's or Cyrus' LMTP, so that Sieve rules
+ * and quotas apply as to any mail the server receives) or SMTP
+ * (`delivery smtp HOST[:PORT] RECIPIENT`: the local MTA or a relay, so
+ * that its spam filter sees the mail).  Both kinds share this file and
+ * the client in smtp.c; they differ in the greeting, the default port,
+ * STARTTLS, and LMTP's unix sockets.
  *
  * Like the MDA sink, spool first, then hand over: the server must never
  * see half a message because the POP3 connection broke.  One connection
@@ -35,9 +39,13 @@
 #include "xmalloc.h"
 
 #define LMTP_DEFAULT_PORT	24
+#define SMTP_DEFAULT_PORT	25
 
 struct dest {
 	struct smtp_params	 p;
+	struct tls_params	 tp;
+	const char		*kind;		/* "lmtp" or "smtp" */
+	char			*trust_file;
 	char			*host;		/* or path */
 	char			*rcpt;
 	char			 helo[256];
@@ -54,6 +62,7 @@ static int	smtp_sink_commit(struct sink *, struct error *);
 static void	smtp_sink_abort(struct sink *);
 static void	smtp_sink_free(struct sink *);
 static int	parse_arg(struct dest *, const char *, struct error *);
+static int	parse_rcpt(struct dest *, const char *, struct error *);
 static ssize_t	spool_reader(void *, char *, size_t, uint64_t,
 		    struct error *);
 static char	*smtp_sender(struct dest *, struct error *);
@@ -62,29 +71,42 @@ static const struct sink_ops lmtp_ops = {
 	"lmtp", smtp_sink_open, smtp_sink_write, smtp_sink_commit,
 	smtp_sink_abort, smtp_sink_free, NULL, NULL, NULL
 };
+static const struct sink_ops smtp_ops = {
+	"smtp", smtp_sink_open, smtp_sink_write, smtp_sink_commit,
+	smtp_sink_abort, smtp_sink_free, NULL, NULL, NULL
+};
 
 struct sink *
-sink_lmtp_new(const char *arg, int timeout, const char *who,
-    struct error *err)
+sink_smtp_new(const struct sink_dest *sd, struct error *err)
 {
 	struct dest	*d;
 	struct sink	*s;
+	int		 lmtp = sd->kind == DELIVERY_LMTP;
 
 	d = xcalloc(1, sizeof *d);
 	s = xcalloc(1, sizeof *s);
-	s->ops = &lmtp_ops;
+	s->ops = lmtp ? &lmtp_ops : &smtp_ops;
 	s->data = d;
+	d->kind = s->ops->name;
 	d->sp.fd = -1;
-	d->p.proto = SMTP_PROTO_LMTP;
-	d->p.timeout = timeout;
-	d->p.acct = who;
+	d->p.proto = lmtp ? SMTP_PROTO_LMTP : SMTP_PROTO_SMTP;
+	d->p.timeout = sd->timeout;
+	d->p.acct = sd->who;
+	d->p.tls = sd->tls;
+	if (sd->tls_trust_file != NULL)
+		d->trust_file = xstrdup(sd->tls_trust_file);
+	d->tp.trust_file = d->trust_file;
+	d->tp.certcheck = 1;
+	d->p.tp = &d->tp;
 	if (gethostname(d->helo, sizeof d->helo) == -1 || d->helo[0] == '\0'
 	    || strpbrk(d->helo, " \t\r\n") != NULL)
 		strlcpy(d->helo, "localhost", sizeof d->helo);
 	d->helo[sizeof d->helo - 1] = '\0';
 	d->p.helo = d->helo;
-	if (parse_arg(d, arg, err) == -1 || spool_init(&d->sp, err) == -1)
+	if (parse_arg(d, sd->arg, err) == -1 ||
+	    spool_init(&d->sp, err) == -1)
 		goto fail;
+	d->tp.host = d->host;
 	/* Now: a server that is down defers the run before any download. */
 	if ((d->conn = smtp_open(&d->p, err)) == NULL)
 		goto fail;
@@ -95,32 +117,47 @@ fail:
 	return NULL;
 }
 
-/* "ADDRESS [RECIPIENT]": /path, HOST, HOST:PORT or [IPv6]:PORT. */
+/* The recipient: as given, or (LMTP) the user running us. */
+static int
+parse_rcpt(struct dest *d, const char *sp, struct error *err)
+{
+	struct passwd	*pw;
+
+	if (*sp != '\0' && strpbrk(sp, " \t<>") == NULL)
+		d->rcpt = xstrdup(sp);
+	else if (*sp != '\0')
+		error_set(err, EX_CONFIG, "delivery %s: bad recipient '%s' "
+		    "(an address, without <> or blanks)", d->kind, sp);
+	else if (d->p.proto == SMTP_PROTO_SMTP)
+		error_set(err, EX_CONFIG, "delivery smtp: no recipient (write "
+		    "delivery smtp HOST[:PORT] RECIPIENT)");
+	else if ((pw = getpwuid(getuid())) != NULL)
+		d->rcpt = xstrdup(pw->pw_name);
+	else
+		error_set(err, EX_CONFIG, "delivery lmtp: no recipient given, "
+		    "and no user name for uid %u", (unsigned)getuid());
+	return d->rcpt != NULL ? 0 : -1;
+}
+
+/*
+ * "ADDRESS [RECIPIENT]": HOST, HOST:PORT or [IPv6]:PORT, or for LMTP a
+ * socket /path.
+ */
 static int
 parse_arg(struct dest *d, const char *arg, struct error *err)
 {
-	struct passwd	*pw;
 	const char	*sp, *colon;
 	char		*addr, *end;
-	long		 port = LMTP_DEFAULT_PORT;
+	long		 port;
 
+	port = d->p.proto == SMTP_PROTO_LMTP ? LMTP_DEFAULT_PORT :
+	    SMTP_DEFAULT_PORT;
 	sp = arg + strcspn(arg, " \t");
 	addr = xstrndup(arg, (size_t)(sp - arg));
 	sp += strspn(sp, " \t");
-	if (*sp != '\0' && strpbrk(sp, " \t<>") == NULL)
-		d->rcpt = xstrdup(sp);
-	else if (*sp != '\0') {
-		error_set(err, EX_CONFIG, "delivery lmtp: bad recipient '%s' "
-		    "(an address, without <> or blanks)", sp);
+	if (parse_rcpt(d, sp, err) == -1)
 		goto fail;
-	} else if ((pw = getpwuid(getuid())) != NULL)
-		d->rcpt = xstrdup(pw->pw_name);
-	else {
-		error_set(err, EX_CONFIG, "delivery lmtp: no recipient given, "
-		    "and no user name for uid %u", (unsigned)getuid());
-		goto fail;
-	}
-	if (addr[0] == '/') {
+	if (addr[0] == '/' && d->p.proto == SMTP_PROTO_LMTP) {
 		d->host = addr;
 		d->p.path = d->host;
 		return 0;
@@ -132,8 +169,10 @@ parse_arg(struct dest *d, const char *arg, struct error *err)
 		port = strtol(colon + 1, &end, 10);
 		if (*end != '\0' || port < 1 || port > 65535 ||
 		    colon[1] == '\0') {
-			error_set(err, EX_CONFIG, "delivery lmtp: bad port in "
-			    "'%s' (want HOST:PORT or a socket path)", addr);
+			error_set(err, EX_CONFIG, "delivery %s: bad port in "
+			    "'%s' (want HOST:PORT%s)", d->kind, addr,
+			    d->p.proto == SMTP_PROTO_LMTP ?
+			    " or a socket path" : "");
 			goto fail;
 		}
 		addr[colon - addr] = '\0';
@@ -143,8 +182,8 @@ parse_arg(struct dest *d, const char *arg, struct error *err)
 		addr[strcspn(addr, "]")] = '\0';
 	}
 	if (addr[0] == '\0') {
-		error_set(err, EX_CONFIG, "delivery lmtp: no host in '%s'",
-		    arg);
+		error_set(err, EX_CONFIG, "delivery %s: no host in '%s'",
+		    d->kind, arg);
 		goto fail;
 	}
 	d->host = addr;
@@ -216,8 +255,9 @@ smtp_sink_commit(struct sink *s, struct error *err)
 		d->down = 1;
 	if (d->conn == NULL) {
 		if (!error_isset(err))
-			error_set(err, EX_TEMPFAIL, "the LMTP server could "
-			    "not be reached earlier in this run");
+			error_set(err, EX_TEMPFAIL, "the %s server could "
+			    "not be reached earlier in this run",
+			    d->p.proto == SMTP_PROTO_LMTP ? "LMTP" : "SMTP");
 		rc = SINK_REFUSED;
 		goto out;
 	}
@@ -268,6 +308,7 @@ smtp_sink_free(struct sink *s)
 		spool_free(&d->sp);
 	free(d->host);
 	free(d->rcpt);
+	free(d->trust_file);
 	free(d);
 	free(s);
 }

@@ -18,7 +18,8 @@ sink_new(const struct sink_dest *d, struct error *err)
 	case DELIVERY_MDA:
 		return sink_mda_new(d->arg, d->mda_timeout, err);
 	case DELIVERY_LMTP:
-		return sink_lmtp_new(d->arg, d->timeout, d->who, err);
+	case DELIVERY_SMTP:
+		return sink_smtp_new(d, err);
 	case DELIVERY_NONE:
 	default:
 		error_set(err, EX_CONFIG, "no delivery set");

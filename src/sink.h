@@ -89,6 +89,8 @@ struct sink_dest {
 	const char		*arg;		/* as after `delivery KIND` */
 	int			 mda_timeout;	/* seconds per MDA run */
 	int			 timeout;	/* seconds per network wait */
+	int			 tls;		/* SMTP: SMTP_TLS_* of smtp.h */
+	const char		*tls_trust_file; /* NULL: the system's */
 	/*
 	 * Names the account in the warnings and traces a sink logs itself
 	 * (a stale lock removed, a partial message cut), so that they can
@@ -139,10 +141,10 @@ struct sink	*sink_mbox_new(const char *path, int probe, const char *who,
 struct sink	*sink_mda_new(const char *command, int timeout,
 		    struct error *);
 /*
- * Hand each message to an LMTP server: arg is "ADDRESS [RECIPIENT]"; see
- * sink-smtp.c.  Connects now.
+ * Hand each message to an LMTP server (arg "ADDRESS [RECIPIENT]") or an
+ * SMTP server (arg "HOST[:PORT] RECIPIENT"); see sink-smtp.c.  Connects
+ * now.
  */
-struct sink	*sink_lmtp_new(const char *arg, int timeout, const char *who,
-		    struct error *);
+struct sink	*sink_smtp_new(const struct sink_dest *, struct error *);
 
 #endif

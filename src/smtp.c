@@ -26,6 +26,7 @@ struct smtp {
 	int			 data_started;
 	int			 pipelining;
 	int			 size_offered;
+	int			 starttls;
 	int			 eightbit;
 	uint64_t		 size_max;	/* SIZE, 0: none given */
 };
@@ -41,6 +42,7 @@ static int	reply_line(struct smtp *, struct reply *, const char *, size_t,
 static int	command(struct smtp *, const char *, struct error *);
 static void	capabilities(struct smtp *, const char *, size_t);
 static int	hello(struct smtp *, struct error *);
+static int	starttls(struct smtp *, struct error *);
 static int	refused(struct smtp *, const char *, const struct reply *,
 		    struct error *);
 static int	envelope(struct smtp *, const char *, const char *, uint64_t,
@@ -81,7 +83,7 @@ smtp_open(const struct smtp_params *p, struct error *err)
 		    s->name, r.code, r.text);
 		goto fail;
 	}
-	if (hello(s, err) == -1) {
+	if (hello(s, err) == -1 || starttls(s, err) == -1) {
 		error_prefix(err, "the %s", s->name);
 		goto fail;
 	}
@@ -134,6 +136,8 @@ hello(struct smtp *s, struct error *err)
 	    "EHLO", s->p.helo);
 	rc = command(s, cmd.data, err);
 	buf_free(&cmd);
+	s->pipelining = s->eightbit = s->size_offered = s->starttls = 0;
+	s->size_max = 0;
 	if (rc == -1 || read_reply(s, &r, err) == -1)
 		return -1;
 	if (r.code / 100 != 2) {
@@ -143,6 +147,39 @@ hello(struct smtp *s, struct error *err)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * TLS as params->tls says, then EHLO again: what was offered in clear
+ * may have been a man in the middle's (RFC 3207 section 4.2).
+ */
+static int
+starttls(struct smtp *s, struct error *err)
+{
+	struct reply	r;
+
+	if (s->p.tls == SMTP_TLS_OFF || s->p.proto == SMTP_PROTO_LMTP ||
+	    (!s->starttls && s->p.tls == SMTP_TLS_AUTO))
+		return 0;
+	if (!s->starttls) {
+		error_set(err, EX_UNAVAILABLE, "does not offer STARTTLS "
+		    "(delivery_tls on requires it; delivery_tls off sends in "
+		    "clear)");
+		return -1;
+	}
+	if (command(s, "STARTTLS", err) == -1 || read_reply(s, &r, err) == -1)
+		return -1;
+	if (r.code != 220) {
+		error_set(err, r.code / 100 == 4 ? EX_TEMPFAIL :
+		    EX_UNAVAILABLE, "refused STARTTLS: %d %s", r.code, r.text);
+		return -1;
+	}
+	if (transport_starttls(s->t, s->p.tp, err) == -1) {
+		error_prefix(err, "STARTTLS (set delivery_tls_trust_file to "
+		    "the CA that signed its certificate)");
+		return broken(s, -1);
+	}
+	return hello(s, err);
 }
 
 /* Queue one command line; sent at the next read (or flush). */
@@ -250,6 +287,8 @@ capabilities(struct smtp *s, const char *p, size_t len)
 	word[n] = '\0';
 	if (strcasecmp(word, "PIPELINING") == 0)
 		s->pipelining = 1;
+	else if (strcasecmp(word, "STARTTLS") == 0)
+		s->starttls = 1;
 	else if (strcasecmp(word, "8BITMIME") == 0)
 		s->eightbit = 1;
 	else if (strcasecmp(word, "SIZE") == 0) {

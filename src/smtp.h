@@ -26,9 +26,14 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "tls.h"
 
 #define SMTP_REFUSED	1
 #define SMTP_REPLY_MAX	(64 * 1024)
+
+#define SMTP_TLS_AUTO	0
+#define SMTP_TLS_ON	1
+#define SMTP_TLS_OFF	2
 
 enum smtp_proto {
 	SMTP_PROTO_SMTP,
@@ -42,6 +47,15 @@ struct smtp_params {
 	int		 port;
 	const char	*path;		/* a unix socket, or NULL */
 	const char	*helo;		/* our name for EHLO/LHLO */
+	/*
+	 * STARTTLS (RFC 3207): SMTP_TLS_AUTO when offered, SMTP_TLS_ON
+	 * required (EX_UNAVAILABLE when not offered), SMTP_TLS_OFF never.
+	 * The certificate is checked as tp says, also in auto: a server
+	 * that offers TLS with a certificate we cannot verify is an error,
+	 * not a reason to send in clear.
+	 */
+	int		 tls;
+	const struct tls_params *tp;
 	int		 timeout;	/* seconds, as transport.h */
 	const char	*acct;		/* names the account in traces */
 };
@@ -53,7 +67,8 @@ typedef ssize_t	(*smtp_reader)(void *arg, char *buf, size_t len, uint64_t off,
 struct smtp;
 
 /*
- * Connect, read the greeting and say EHLO/LHLO.  A 4xx greeting or any
+ * Connect, read the greeting, say EHLO/LHLO, and STARTTLS and EHLO again
+ * as params->tls says.  A 4xx greeting or any
  * connection failure is EX_TEMPFAIL, a 5xx one EX_UNAVAILABLE.
  */
 struct smtp	*smtp_open(const struct smtp_params *, struct error *);

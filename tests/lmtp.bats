@@ -9,6 +9,7 @@ load lib/common
 load lib/certs
 load lib/dovecot
 load lib/popserver
+load lib/delivered
 
 setup_file() {
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
@@ -62,76 +63,6 @@ server_count() {
 	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
 }
 
-# assert_lmtp_delivered SRCDIR MAILDIR: every source message exactly once in
-# MAILDIR (LF line ends, a final LF added), after the trace fields the LMTP
-# server put in front (Return-Path, Delivered-To, Received) are taken off;
-# nothing else there.
-assert_lmtp_delivered() {
-	local report
-	if ! report=$("$PYTHON3" - "$1" "$2" <<'PY'
-import collections, hashlib, os, re, sys
-src, md = sys.argv[1], sys.argv[2]
-TRACE = re.compile(rb"(return-path|delivered-to|received):", re.I)
-
-def files(d):
-    return sorted(os.path.join(d, f) for f in os.listdir(d)) if os.path.isdir(d) else []
-
-def h(b):
-    return hashlib.sha256(b).hexdigest()
-
-want = collections.Counter()
-for f in files(src):
-    data = open(f, "rb").read().replace(b"\r\n", b"\n")
-    if not data.endswith(b"\n"):
-        data += b"\n"
-    want[h(data)] += 1
-
-got, bad = collections.Counter(), []
-for f in files(os.path.join(md, "new")) + files(os.path.join(md, "cur")):
-    data = open(f, "rb").read()
-    # Take off leading trace fields until what is left is a source message.
-    for _ in range(6):
-        if h(data) in want:
-            break
-        m = TRACE.match(data)
-        if not m:
-            break
-        end = data.index(b"\n") + 1
-        while data[end:end + 1] in (b" ", b"\t"):
-            end = data.index(b"\n", end) + 1
-        data = data[end:]
-    if h(data) in want:
-        got[h(data)] += 1
-    else:
-        bad.append(f)
-problems = ["unexpected: %s" % f for f in bad]
-for k, n in want.items():
-    if got[k] != n:
-        problems.append("%s: %d copies, want %d" % (k[:12], got[k], n))
-print("\n".join(problems))
-sys.exit(1 if problems else 0)
-PY
-	); then
-		echo "assert_lmtp_delivered: $report" >&2
-		return 1
-	fi
-}
-
-# lmtpserver_start [flags]: tests/lmtpserver.py storing into $STORE.
-lmtpserver_start() {
-	local pf=$TEST_TMP/lmtp.port n=0
-	"$PYTHON3" "$TESTS_SRCDIR/lmtpserver.py" --port-file "$pf" \
-	    --store "$STORE" --log "$LLOG" "$@" </dev/null \
-	    >"$TEST_TMP/lmtpserver.out" 2>&1 3>&- &
-	LMTP_PID=$!
-	while [[ ! -s $pf ]]; do
-		n=$((n + 1))
-		((n < 1200)) || { echo "lmtpserver: no port after 60 s" >&2; return 1; }
-		sleep 0.05
-	done
-	read -r LMTP_PORT <"$pf"
-}
-
 # mock_rc [extra lines]: popserver.py's mailbox $MB into lmtpserver.py.
 mock_rc() {
 	popserver_rc "timeout 20" "delivery lmtp 127.0.0.1:$LMTP_PORT bob" \
@@ -147,7 +78,7 @@ mock_rc() {
 	dovecot_rc "lmtp 127.0.0.1:$DOVECOT_LMTP_PORT $DSTU"
 	fetch
 	assert_success
-	assert_lmtp_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
+	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
 	[ "$(dovecot_count "$SRCU")" -eq 0 ]
 }
 
@@ -162,7 +93,7 @@ mock_rc() {
 	fetch
 	assert_success
 	assert_output --partial "4 messages fetched"
-	assert_lmtp_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$me")"
+	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$me")"
 	[ "$(dovecot_count "$SRCU")" -eq 0 ]
 }
 
@@ -178,7 +109,7 @@ mock_rc() {
 	assert_success
 	assert_output --partial "MAIL FROM:<alice@example.org>"
 	assert_output --partial "MAIL FROM:<>"
-	assert_lmtp_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
+	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
 }
 
 @test "lmtp: Dovecot refuses an unknown recipient (5xx): every message stays, 69" {

@@ -11,6 +11,7 @@
 
 #include "account.h"
 #include "password.h"
+#include "smtp.h"
 #include "conf.h"
 #include "error.h"
 #include "tap.h"
@@ -330,7 +331,9 @@ static const char every_key[] =
 	"proxy_user tor-isolation-1\n"
 	"proxy_password anything\n"
 	"fetch_limit 20\n"
-	"fetch_size_limit 10M\n";
+	"fetch_size_limit 10M\n"
+	"delivery_tls on\n"
+	"delivery_tls_trust_file ~/ca.pem\n";
 
 /* The bit of the key called name in the `set` mask. */
 static uint64_t
@@ -425,6 +428,9 @@ test_every_key(void)
 	is_str(a->proxy_password, "anything", "key proxy_password");
 	is_int(a->fetch_limit, 20, "key fetch_limit");
 	is_int(a->fetch_size_limit, 10 * 1024 * 1024, "key fetch_size_limit");
+	is_int(a->delivery_tls, SMTP_TLS_ON, "key delivery_tls");
+	is_str(a->delivery_tls_trust_file, HOME "/ca.pem",
+	    "key delivery_tls_trust_file");
 	/* jobs is a defaults-only key (see test below). */
 	for (i = 0, all = 0; i < (int)account_nkeys; i++)
 		if (account_keys[i].kind != KEY_IGNORED &&
@@ -485,6 +491,22 @@ test_values(void)
 	    "delivery mda: the command is not expanded");
 	is_int(a != NULL ? a->timeout : -1, 3600, "timeout 3600");
 	is_int(a != NULL ? a->port : -1, 1, "port 1");
+	accounts_free(&list);
+
+	a = one("account a\ndelivery lmtp /run/dovecot/lmtp bob\n", &list);
+	ok(a != NULL && a->delivery == DELIVERY_LMTP, "delivery lmtp");
+	is_str(a != NULL ? a->delivery_arg : NULL, "/run/dovecot/lmtp bob",
+	    "delivery lmtp: address and recipient");
+	ok(a != NULL && a->delivery_tls == SMTP_TLS_AUTO,
+	    "delivery_tls is auto by default");
+	accounts_free(&list);
+
+	a = one("account a\ndelivery smtp 127.0.0.1:25 bob@example.org\n"
+	    "delivery_tls off\n", &list);
+	ok(a != NULL && a->delivery == DELIVERY_SMTP, "delivery smtp");
+	is_str(a != NULL ? a->delivery_arg : NULL,
+	    "127.0.0.1:25 bob@example.org", "delivery smtp: host and recipient");
+	ok(a != NULL && a->delivery_tls == SMTP_TLS_OFF, "delivery_tls off");
 	accounts_free(&list);
 
 	a = one("account a\nauth auto\n", &list);
@@ -601,16 +623,20 @@ test_errors(void)
 	    "external or gssapi");
 	parse_fails("account a\ndelivery maildir\n",
 	    "rc:2: invalid value 'maildir' for 'delivery': expected maildir "
-	    "DIR, mbox FILE or mda COMMAND");
+	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT] or "
+	    "smtp HOST[:PORT] RECIPIENT");
 	parse_fails("account a\ndelivery imap x\n",
 	    "rc:2: invalid value 'imap x' for 'delivery': expected maildir "
-	    "DIR, mbox FILE or mda COMMAND");
+	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT] or "
+	    "smtp HOST[:PORT] RECIPIENT");
 	parse_fails("account a\ndelivery maildirx x\n",
 	    "rc:2: invalid value 'maildirx x' for 'delivery': expected "
-	    "maildir DIR, mbox FILE or mda COMMAND");
+	    "maildir DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT] or "
+	    "smtp HOST[:PORT] RECIPIENT");
 	parse_fails("account a\ndelivery mda \"\"\n",
 	    "rc:2: invalid value 'mda \"\"' for 'delivery': expected maildir "
-	    "DIR, mbox FILE or mda COMMAND");
+	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT] or "
+	    "smtp HOST[:PORT] RECIPIENT");
 	parse_fails("account a\nuidls_file\n",
 	    "rc:2: 'uidls_file' needs a value: a file name");
 	/* mpop's `key` alone: a string key is unset again. */
