@@ -73,7 +73,7 @@ const struct account_key account_keys[] = {
 	    "oauthbearer, external or gssapi", .bare = "on" },
 	{ KEY("delivery", DELIVERY, VAL(delivery), STR(delivery_arg)),
 	    .want = "maildir DIR, mbox FILE, mda COMMAND, lmtp ADDRESS "
-	    "[RECIPIENT] or smtp HOST[:PORT] RECIPIENT" },
+	    "[RECIPIENT], smtp HOST[:PORT] RECIPIENT or imap URL" },
 	{ KEY("keep", KEEP, VAL(keep), VAL(keep_days)),
 	    .want = "on, off, or a number of days from 1 to 36500 such as 14d",
 	    .bare = "on", .min = 1, .max = 36500 },
@@ -157,6 +157,12 @@ const struct account_key account_keys[] = {
 	{ KEY("delivery_tls_trust_file", PATH, STR(delivery_tls_trust_file)),
 	    .want = "a file name or 'system'", .bare = "system",
 	    .none = "system" },
+	{ KEY("delivery_password", SECRET, STR(delivery_password)),
+	    .want = "a password", .bare = "" },
+	{ KEY("delivery_passwordeval", STRING, STR(delivery_passwordeval)),
+	    .want = "a command", .bare = "" },
+	{ KEY("delivery_flags", STRING, STR(delivery_flags)),
+	    .want = "IMAP flags such as \\Seen", .bare = "" },
 
 	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
 	{ KEY("tls_force_sslv3", IGNORED, { 0 }), ON_OFF },

@@ -82,6 +82,9 @@ struct account {
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
 	int		 delivery_tls;	/* SMTP_TLS_*: default auto */
 	char		*delivery_tls_trust_file; /* NULL: the system store */
+	char		*delivery_password;	/* delivery imap's login */
+	char		*delivery_passwordeval;
+	char		*delivery_flags;	/* "\\Seen ..." for APPEND, or NULL */
 };
 TAILQ_HEAD(accounts, account);
 

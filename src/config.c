@@ -487,6 +487,7 @@ parse_delivery(struct parser *p, const struct account_key *kw,
 		{ "mda",	DELIVERY_MDA,		0 },
 		{ "lmtp",	DELIVERY_LMTP,		0 },
 		{ "smtp",	DELIVERY_SMTP,		0 },
+		{ "imap",	DELIVERY_IMAP,		0 },
 	};
 	char		*quoted = NULL;
 	const char	*arg;

@@ -12,6 +12,7 @@ enum delivery_kind {
 	DELIVERY_MDA,
 	DELIVERY_LMTP,
 	DELIVERY_SMTP,
+	DELIVERY_IMAP,
 };
 
 #endif

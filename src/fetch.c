@@ -912,10 +912,18 @@ open_local(struct session *s, struct error *err)
 				    .tls = a->delivery_tls,
 				    .tls_trust_file =
 				    a->delivery_tls_trust_file };
-	char			*statepath;
+	char			*statepath, *pw = NULL;
 
-	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(&d, err)) == NULL)
+	if (s->fo->mode == FETCH_RUN && a->delivery == DELIVERY_IMAP &&
+	    (pw = account_delivery_password(a, err)) == NULL && error_isset(err))
 		return -1;
+	d.password = pw;
+	d.flags = a->delivery_flags;
+	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(&d, err)) == NULL) {
+		freezero_str(pw);
+		return -1;
+	}
+	freezero_str(pw);
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (s->fo->mode == FETCH_DRYRUN)
 		s->sink = sink_probe_new(a->delivery, a->delivery_arg);

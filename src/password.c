@@ -57,6 +57,24 @@ account_password(const struct account *a, struct error *err)
 	return NULL;
 }
 
+char *
+account_delivery_password(const struct account *a, struct error *err)
+{
+	struct account	tmp;
+	char		*pw;
+
+	if (a->delivery_password != NULL)
+		return xstrdup(a->delivery_password);
+	if (a->delivery_passwordeval == NULL)
+		return NULL;
+	/* The same command runner, with the destination's command. */
+	tmp = *a;
+	tmp.passwordeval = a->delivery_passwordeval;
+	if ((pw = run_passwordeval(&tmp, err)) == NULL)
+		error_prefix(err, "delivery_passwordeval");
+	return pw;
+}
+
 /* The last source: ask on the terminal, never echoing. */
 static char *
 prompt_password(const struct account *a, struct error *err)

@@ -20,6 +20,8 @@ sink_new(const struct sink_dest *d, struct error *err)
 	case DELIVERY_LMTP:
 	case DELIVERY_SMTP:
 		return sink_smtp_new(d, err);
+	case DELIVERY_IMAP:
+		return sink_imap_new(d, err);
 	case DELIVERY_NONE:
 	default:
 		error_set(err, EX_CONFIG, "no delivery set");

@@ -91,6 +91,8 @@ struct sink_dest {
 	int			 timeout;	/* seconds per network wait */
 	int			 tls;		/* SMTP: SMTP_TLS_* of smtp.h */
 	const char		*tls_trust_file; /* NULL: the system's */
+	const char		*password;	/* IMAP: the login's, or NULL */
+	const char		*flags;		/* IMAP: APPEND's, or NULL */
 	/*
 	 * Names the account in the warnings and traces a sink logs itself
 	 * (a stale lock removed, a partial message cut), so that they can
@@ -146,5 +148,7 @@ struct sink	*sink_mda_new(const char *command, int timeout,
  * now.
  */
 struct sink	*sink_smtp_new(const struct sink_dest *, struct error *);
+/* APPEND each message to an IMAP folder (arg a URL); see sink-imap.c. */
+struct sink	*sink_imap_new(const struct sink_dest *, struct error *);
 
 #endif

@@ -1,0 +1,131 @@
+#!/usr/bin/env bats
+# imap.bats -- `delivery imap URL` into a real Dovecot IMAP started by these
+# tests (tests/lib/dovecot.bash with DOVECOT_IMAP=yes): imaps:// and
+# imap:// with STARTTLS, the folder created on [TRYCREATE], byte for byte
+# in Dovecot's maildir, the internal date from the Date field, flags,
+# delivery_passwordeval, a refused login and an unverifiable certificate.
+
+load lib/common
+load lib/certs
+load lib/dovecot
+load lib/popserver
+
+setup_file() {
+	make_test_ca "$BATS_RUN_TMPDIR/certs"
+	DOVECOT_IMAP=yes
+	dovecot_start
+	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_IMAP_PORT \
+	    DOVECOT_IMAPS_PORT DOVECOT_CA DOVECOT_DIR DOVECOT_HOME \
+	    DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
+}
+
+teardown_file() {
+	dovecot_stop
+}
+
+setup() {
+	DSTU=dst$BATS_TEST_NUMBER
+	dovecot_add_user "$DSTU" "pw-$DSTU"
+}
+
+teardown() {
+	popserver_stop || true
+}
+
+# rc URL [extra lines]: popserver.py's $MB into Dovecot's IMAP.
+rc() {
+	local url=$1
+	shift
+	popserver_rc "timeout 30" "delivery imap $url" "received_header off" \
+	    "uidls_file $TEST_TMP/state/%U" "$@"
+}
+
+fetch() {
+	run "$POPFETCH" -C "$RC" "$@"
+}
+
+server_count() {
+	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
+}
+
+@test "imap: imaps:// into a new folder (TRYCREATE), byte for byte, internal date from Date" {
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$MB"
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$MB/big" 2
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB"
+	rc "imaps://$DSTU@127.0.0.1:$DOVECOT_IMAPS_PORT/Fetched" \
+	    "delivery_password pw-$DSTU" "delivery_tls_trust_file $DOVECOT_CA"
+	fetch
+	assert_success
+	assert_output --partial "created folder Fetched"
+	[ "$(server_count)" -eq 0 ]
+	md=$(dovecot_maildir "$DSTU")/.Fetched
+	assert_maildir_matches "$TEST_TMP/orig" "$md"
+	# Dovecot keeps the internal date as the file's mtime: the corpus's
+	# Date, Mon, 02 Mar 2026 10:00:00 +0000.
+	want=$(date -d '2026-03-02 10:00:00 UTC' +%s)
+	for f in "$md"/new/* "$md"/cur/*; do
+		[[ -f $f ]] || continue
+		[ "$(stat -c %Y "$f")" -eq "$want" ] || { echo "$f: mtime $(stat -c %Y "$f")"; false; }
+	done
+}
+
+@test "imap: imap:// with STARTTLS into INBOX, delivery_flags \\Seen, password from delivery_passwordeval" {
+	make_mailbox "$MB" 3
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB"
+	rc "imap://$DSTU@127.0.0.1:$DOVECOT_IMAP_PORT" \
+	    "delivery_passwordeval echo pw-$DSTU" \
+	    "delivery_tls_trust_file $DOVECOT_CA" 'delivery_flags \Seen'
+	fetch --debug
+	assert_success
+	assert_output --partial "STARTTLS"
+	# LITERAL+ (RFC 7888), which Dovecot offers after the login: no
+	# round trip for the continuation.
+	assert_output --regexp 'APPEND "INBOX" \(\\Seen\) " 2-Mar-2026 10:00:00 \+0000" \{[0-9]+\+\}'
+	refute_output --partial "pw-$DSTU"
+	md=$(dovecot_maildir "$DSTU")
+	assert_maildir_matches "$TEST_TMP/orig" "$md"
+	# Seen: in cur/ with the S flag.
+	run find "$md/cur" -name '*:2,S' -type f
+	[ "${#lines[@]}" -eq 3 ]
+}
+
+@test "imap: a refused login stops before anything is fetched (77)" {
+	make_mailbox "$MB" 2
+	popserver_start --mailbox "$MB"
+	rc "imaps://$DSTU@127.0.0.1:$DOVECOT_IMAPS_PORT/INBOX" \
+	    "delivery_password wrong" "delivery_tls_trust_file $DOVECOT_CA"
+	fetch
+	assert_failure 77
+	assert_output --partial "the IMAP server 127.0.0.1:$DOVECOT_IMAPS_PORT refused the login of $DSTU"
+	refute_output --partial "wrong"
+	[ "$(server_count)" -eq 2 ]
+}
+
+@test "imap: a certificate that cannot be verified stops before anything is fetched" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	rc "imaps://$DSTU@127.0.0.1:$DOVECOT_IMAPS_PORT/INBOX" \
+	    "delivery_password pw-$DSTU"
+	fetch
+	assert_failure
+	assert_output --partial "set delivery_tls_trust_file to the CA"
+	[ "$(server_count)" -eq 1 ]
+}
+
+@test "imap: no password, a bad URL, bad flags: configuration errors (78)" {
+	POPSERVER_PORT=110
+	rc "imaps://$DSTU@127.0.0.1/INBOX"
+	fetch
+	assert_failure 78
+	assert_output --partial "delivery imap needs delivery_password or delivery_passwordeval"
+	rc "imaps://127.0.0.1/INBOX" "delivery_password x"
+	fetch
+	assert_failure 78
+	assert_output --partial "delivery imap: bad URL"
+	rc "imaps://u@127.0.0.1/INBOX" "delivery_password x" 'delivery_flags \Seen)'
+	fetch
+	assert_failure 78
+	assert_output --partial "delivery_flags: only flags"
+}
