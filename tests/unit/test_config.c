@@ -333,7 +333,10 @@ static const char every_key[] =
 	"fetch_limit 20\n"
 	"fetch_size_limit 10M\n"
 	"delivery_tls on\n"
-	"delivery_tls_trust_file ~/ca.pem\n";
+	"delivery_tls_trust_file ~/ca.pem\n"
+	"delivery_password imap-secret\n"
+	"delivery_passwordeval pass imap\n"
+	"delivery_flags \\Seen\n";
 
 /* The bit of the key called name in the `set` mask. */
 static uint64_t
@@ -431,6 +434,10 @@ test_every_key(void)
 	is_int(a->delivery_tls, SMTP_TLS_ON, "key delivery_tls");
 	is_str(a->delivery_tls_trust_file, HOME "/ca.pem",
 	    "key delivery_tls_trust_file");
+	is_str(a->delivery_password, "imap-secret", "key delivery_password");
+	is_str(a->delivery_passwordeval, "pass imap",
+	    "key delivery_passwordeval");
+	is_str(a->delivery_flags, "\\Seen", "key delivery_flags");
 	/* jobs is a defaults-only key (see test below). */
 	for (i = 0, all = 0; i < (int)account_nkeys; i++)
 		if (account_keys[i].kind != KEY_IGNORED &&
@@ -623,20 +630,20 @@ test_errors(void)
 	    "external or gssapi");
 	parse_fails("account a\ndelivery maildir\n",
 	    "rc:2: invalid value 'maildir' for 'delivery': expected maildir "
-	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT] or "
-	    "smtp HOST[:PORT] RECIPIENT");
-	parse_fails("account a\ndelivery imap x\n",
-	    "rc:2: invalid value 'imap x' for 'delivery': expected maildir "
-	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT] or "
-	    "smtp HOST[:PORT] RECIPIENT");
+	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
+	    "smtp HOST[:PORT] RECIPIENT or imap URL");
+	parse_fails("account a\ndelivery imap\n",
+	    "rc:2: invalid value 'imap' for 'delivery': expected maildir "
+	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
+	    "smtp HOST[:PORT] RECIPIENT or imap URL");
 	parse_fails("account a\ndelivery maildirx x\n",
 	    "rc:2: invalid value 'maildirx x' for 'delivery': expected "
-	    "maildir DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT] or "
-	    "smtp HOST[:PORT] RECIPIENT");
+	    "maildir DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
+	    "smtp HOST[:PORT] RECIPIENT or imap URL");
 	parse_fails("account a\ndelivery mda \"\"\n",
 	    "rc:2: invalid value 'mda \"\"' for 'delivery': expected maildir "
-	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT] or "
-	    "smtp HOST[:PORT] RECIPIENT");
+	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
+	    "smtp HOST[:PORT] RECIPIENT or imap URL");
 	parse_fails("account a\nuidls_file\n",
 	    "rc:2: 'uidls_file' needs a value: a file name");
 	/* mpop's `key` alone: a string key is unset again. */
