@@ -129,3 +129,101 @@ server_count() {
 	assert_failure 78
 	assert_output --partial "delivery_flags: only flags"
 }
+
+# imapserver_start [flags]: tests/imapserver.py storing into $STORE.
+imapserver_start() {
+	local pf=$TEST_TMP/imap.port n=0
+	STORE=$TEST_TMP/store
+	ILOG=$TEST_TMP/imap.log
+	"$PYTHON3" "$TESTS_SRCDIR/imapserver.py" --port-file "$pf" \
+	    --store "$STORE" --log "$ILOG" "$@" </dev/null \
+	    >"$TEST_TMP/imapserver.out" 2>&1 3>&- &
+	IMAP_PID=$!
+	while [[ ! -s $pf ]]; do
+		n=$((n + 1))
+		((n < 1200)) || { echo "imapserver: no port after 60 s" >&2; return 1; }
+		sleep 0.05
+	done
+	read -r IMAP_PORT <"$pf"
+}
+
+# mock_rc [extra lines]: into tests/imapserver.py, in clear.
+mock_rc() {
+	rc "imap://u@127.0.0.1:$IMAP_PORT/INBOX" "delivery_password secret" \
+	    "delivery_tls off" "$@"
+}
+
+@test "imap: without LITERAL+ the message waits for the continuation" {
+	make_mailbox "$MB" 2
+	cp -r "$MB" "$TEST_TMP/orig"
+	imapserver_start --no-literal-plus
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_success
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+	run grep -c '^C: p[0-9]* APPEND "INBOX" " 2-Mar-2026 10:00:00 +0000" {[0-9]*}$' "$ILOG"
+	assert_output 2
+	popserver_stop "$IMAP_PID"
+}
+
+@test "imap: NO [OVERQUOTA] defers, a plain NO refuses (69 wins over 75); both stay, the rest go" {
+	make_mailbox "$MB" 3
+	imapserver_start --append-reply "1:NO [OVERQUOTA] mailbox is full" \
+	    --append-reply "3:NO message rejected by policy"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 69
+	assert_output --partial "1 message could not be delivered (more were deferred)"
+	assert_output --partial "message 1: the IMAP server 127.0.0.1:$IMAP_PORT refused the message: [OVERQUOTA] mailbox is full; it stays on the server"
+	assert_output --partial "message 3: the IMAP server 127.0.0.1:$IMAP_PORT refused the message: message rejected by policy; it stays on the server"
+	[ "$(server_count)" -eq 2 ]
+	[ -e "$MB/msg-00001" ] && [ -e "$MB/msg-00003" ]
+	[ "$(maildir_count "$STORE")" -eq 1 ]
+	popserver_stop "$IMAP_PID"
+}
+
+@test "imap: a NO before the literal refuses without sending the message" {
+	make_mailbox "$MB" 1
+	imapserver_start --no-literal-plus --refuse-before-literal \
+	    --append-reply "1:NO [TOOBIG] too large"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 69
+	assert_output --partial "refused the message: [TOOBIG] too large"
+	[ "$(server_count)" -eq 1 ]
+	popserver_stop "$IMAP_PID"
+}
+
+@test "imap: the tagged OK lost after APPEND keeps the message (75): appended again, never lost" {
+	make_mailbox "$MB" 3
+	imapserver_start --hangup-after-append 2
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 75
+	assert_output --partial "message 2: the IMAP server 127.0.0.1:$IMAP_PORT: connection closed by the server"
+	run grep -c '^fault: hang up after APPEND 2' "$ILOG"
+	assert_output 1
+	[ "$(server_count)" -eq 1 ]
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	# The documented window: message 2 twice, nothing missing.
+	[ "$(maildir_count "$STORE")" -eq 4 ]
+	popserver_stop "$IMAP_PID"
+}
+
+@test "imap: endless untagged lines end in a clear error, nothing fetched" {
+	make_mailbox "$MB" 1
+	imapserver_start --untagged-flood 20000
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 76
+	assert_output --partial "sent more than 10000 untagged lines"
+	[ "$(server_count)" -eq 1 ]
+	popserver_stop "$IMAP_PID"
+}

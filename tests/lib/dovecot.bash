@@ -7,7 +7,7 @@
 #
 #   dovecot_start      starts Dovecot from its own config (no system-wide
 #                      config is read), listening on loopback only, on two
-#                      free ports; waits (<= 10 s) until both listen.
+#                      free ports; waits (<= 60 s, a busy machine) until they listen.
 #                      Before it, a test may set:
 #                        DOVECOT_PLAINTEXT_AUTH=yes  allow USER/PASS and AUTH
 #                                                    without TLS on the plain
@@ -288,7 +288,7 @@ dovecot_start() {
 			</dev/null >>"$DOVECOT_DIR/stderr.log" 2>&1 3>&- 4>&- &
 		DOVECOT_MASTER_PID=$!
 		export DOVECOT_MASTER_PID
-		deadline=$((SECONDS + 10))
+		deadline=$((SECONDS + 60))
 		ok=
 		while ((SECONDS <= deadline)); do
 			if ! _dovecot_alive "$DOVECOT_MASTER_PID"; then
@@ -302,7 +302,7 @@ dovecot_start() {
 			sleep 0.05
 		done
 		if _dovecot_alive "$DOVECOT_MASTER_PID"; then
-			echo "dovecot_start: ports not open after 10 s" >&2
+			echo "dovecot_start: ports not open after 60 s" >&2
 			dovecot_stop
 			return 1
 		fi
