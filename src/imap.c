@@ -572,7 +572,7 @@ imap_date_of(const char *hdr, size_t len, char *out, size_t size)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			nl = end;
-		if ((size_t)(nl - p) > 5 && strncasecmp(p, "Date:", 5) == 0) {
+		if ((size_t)(nl - p) >= 5 && strncasecmp(p, "Date:", 5) == 0) {
 			/* The field, unfolded, cut at a sane length. */
 			for (p += 5; p < end && n < sizeof field - 1; p++) {
 				if (*p == '\n' && (p + 1 >= end ||
