@@ -255,7 +255,7 @@ send_one(struct idest *d, uint64_t size, const char *date, struct error *err)
 		    date[0] != '\0' ? date : NULL, size, spool_reader, &d->sp,
 		    err);
 		if (rc != -1)
-			return rc == 0 ? 0 : SINK_REFUSED;
+			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
 		/* Gone before the message went out: once more, anew. */
 		again = tries == 0 && !imap_data_started(d->conn) &&
 		    err->ex == EX_TEMPFAIL;

@@ -275,7 +275,9 @@ smtp_sink_commit(struct sink *s, struct error *err)
 		rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size,
 		    spool_reader, &d->sp, err);
 	}
-	if (rc == -1) {
+	if (rc == SMTP_REFUSED)
+		rc = SINK_REFUSED;
+	else if (rc == -1) {
 		smtp_free(d->conn);
 		d->conn = NULL;
 		/* Our spool failing is ours to report; the rest waits. */

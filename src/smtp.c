@@ -27,6 +27,7 @@ struct smtp {
 	int			 pipelining;
 	int			 size_offered;
 	int			 starttls;
+	int			 in_hello;	/* reply lines are capabilities */
 	int			 eightbit;
 	uint64_t		 size_max;	/* SIZE, 0: none given */
 };
@@ -138,7 +139,10 @@ hello(struct smtp *s, struct error *err)
 	buf_free(&cmd);
 	s->pipelining = s->eightbit = s->size_offered = s->starttls = 0;
 	s->size_max = 0;
-	if (rc == -1 || read_reply(s, &r, err) == -1)
+	s->in_hello = 1;
+	rc = rc == -1 ? -1 : read_reply(s, &r, err);
+	s->in_hello = 0;
+	if (rc == -1)
 		return -1;
 	if (r.code / 100 != 2) {
 		error_set(err, r.code / 100 == 4 ? EX_TEMPFAIL :
@@ -231,7 +235,7 @@ read_reply(struct smtp *s, struct reply *r, struct error *err)
 		}
 		if (reply_line(s, r, line, len, &more, err) == -1)
 			return broken(s, -1);
-		if (nline++ > 0)
+		if (nline++ > 0 && s->in_hello)
 			capabilities(s, line + 4, len - 4);
 	}
 	return 0;
