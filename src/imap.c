@@ -28,7 +28,10 @@ struct imap {
 	int			 data_started;
 	int			 starttls, literalplus, logindisabled;
 	struct buf		 line;		/* the line being read */
+	struct buf		*collect;	/* untagged lines, when set */
 };
+
+#define IMAP_COLLECT_MAX	(1024 * 1024)
 
 struct resp {
 	enum imap_status	 st;
@@ -48,6 +51,9 @@ static int	starttls(struct imap *, struct error *);
 static int	refused(struct imap *, const char *, const struct resp *,
 		    struct error *);
 static int	lost(struct imap *, struct error *);
+static int	collect(struct imap *, const char *, struct buf *,
+		    struct resp *, struct error *);
+static void	search_uids(const char *, struct buf *);
 static int	send_literal(struct imap *, smtp_reader, void *,
 		    struct error *);
 static int	append_once(struct imap *, const char *, const char *,
@@ -230,6 +236,11 @@ wait_tagged(struct imap *im, const char *tag, struct resp *r,
 		}
 		if (s[0] == '*' && s[1] == ' ') {
 			capabilities(im, s);
+			if (im->collect != NULL && im->collect->len +
+			    im->line.len < IMAP_COLLECT_MAX) {
+				buf_add(im->collect, s, im->line.len);
+				buf_add(im->collect, "\n", 1);
+			}
 			if (++untagged > IMAP_UNTAGGED_MAX) {
 				error_set(err, EX_PROTOCOL, "the %s sent more "
 				    "than %d untagged lines", im->name,
@@ -583,6 +594,112 @@ imap_date_of(const char *hdr, size_t len, char *out, size_t size)
 			}
 			field[n] = '\0';
 			return date_text(field, out, size);
+		}
+		p = nl + 1;
+	}
+	return -1;
+}
+
+/* A command whose untagged lines go into out; its tagged reply into r. */
+static int
+collect(struct imap *im, const char *cmd, struct buf *out, struct resp *r,
+    struct error *err)
+{
+	char	tag[16];
+	int	rc;
+
+	buf_reset(out);
+	im->collect = out;
+	rc = command(im, tag, cmd, NULL, err) == -1 ? -1 :
+	    wait_tagged(im, tag, r, err);
+	im->collect = NULL;
+	buf_add(out, "", 1);
+	return rc;
+}
+
+/* The UIDs of a "* SEARCH ..." line in lines, as "1,5,7", or "" (max 100). */
+static void
+search_uids(const char *lines, struct buf *uids)
+{
+	const char	*p;
+	char		*end;
+	unsigned long	 u;
+	int		 n = 0;
+
+	buf_reset(uids);
+	if ((p = strstr(lines, "* SEARCH")) == NULL)
+		return;
+	for (p += 8; *p == ' ' && n < 100; p = end) {
+		u = strtoul(p + 1, &end, 10);
+		if (end == p + 1)
+			break;
+		buf_printf(uids, "%s%lu", n++ > 0 ? "," : "", u);
+	}
+	buf_add(uids, "", 1);
+}
+
+int
+imap_find(struct imap *im, const char *folder, const char *msgid,
+    uint64_t size, struct error *err)
+{
+	struct buf	 cmd, out, uids;
+	struct resp	 r;
+	const char	*p;
+	int		 found = -1;
+
+	buf_init(&cmd);
+	buf_init(&out);
+	buf_init(&uids);
+	buf_addstr(&cmd, "EXAMINE ");
+	quote(&cmd, folder);
+	if (collect(im, cmd.data, &out, &r, err) == -1)
+		goto done;
+	found = 0;
+	if (r.st != ST_OK)
+		goto done;
+	buf_reset(&cmd);
+	buf_printf(&cmd, "UID SEARCH HEADER Message-ID \"<%s>\"", msgid);
+	if (collect(im, cmd.data, &out, &r, err) == -1 ||
+	    (search_uids(out.data, &uids), uids.len <= 1))
+		goto done;
+	buf_reset(&cmd);
+	buf_printf(&cmd, "UID FETCH %s (RFC822.SIZE)", uids.data);
+	if (collect(im, cmd.data, &out, &r, err) == -1) {
+		found = -1;
+		goto done;
+	}
+	for (p = out.data; (p = strstr(p, "RFC822.SIZE ")) != NULL; p += 12)
+		if (strtoull(p + 12, NULL, 10) == size)
+			found = 1;
+done:
+	buf_free(&cmd);
+	buf_free(&out);
+	buf_free(&uids);
+	return found;
+}
+
+int
+imap_msgid_of(const char *hdr, size_t len, char *out, size_t size)
+{
+	const char	*p = hdr, *end = hdr + len, *nl, *lt, *gt;
+	size_t		 n;
+
+	while (p < end && *p != '\n') {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if ((size_t)(nl - p) > 11 &&
+		    strncasecmp(p, "Message-ID:", 11) == 0 &&
+		    (lt = memchr(p, '<', (size_t)(nl - p))) != NULL &&
+		    (gt = memchr(lt, '>', (size_t)(nl - lt))) != NULL) {
+			if ((n = (size_t)(gt - lt - 1)) == 0 || n >= size)
+				return -1;
+			memcpy(out, lt + 1, n);
+			out[n] = '\0';
+			for (p = out; *p != '\0'; p++)
+				if (*p <= ' ' || *p >= 0x7f || *p == '"' ||
+				    *p == '\\')
+					return -1;
+			return 0;
 		}
 		p = nl + 1;
 	}

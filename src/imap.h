@@ -58,6 +58,21 @@ struct imap	*imap_open(const struct imap_params *, struct error *);
 int		 imap_append(struct imap *, const char *folder,
 		    const char *flags, const char *date, uint64_t size,
 		    smtp_reader, void *arg, struct error *);
+/*
+ * Whether folder holds a message whose Message-ID field is msgid (without
+ * the angle brackets) and whose size (CRLF line ends) is size: 1 yes, 0
+ * no (or no such folder), -1 as imap_append().  For a reply lost after
+ * APPEND: the message was either appended or not, and this tells.
+ */
+int		 imap_find(struct imap *, const char *folder, const char *msgid,
+		    uint64_t size, struct error *);
+/*
+ * The Message-ID of the header section hdr (len bytes) without its angle
+ * brackets into out; -1 when there is none, or it is longer than size - 1
+ * or holds anything but printable ASCII other than '"' and '\'.
+ */
+int		 imap_msgid_of(const char *hdr, size_t len, char *out,
+		    size_t size);
 /* After imap_append() returned -1: whether message bytes went out. */
 int		 imap_data_started(const struct imap *);
 /* LOGOUT when the connection is usable, then close and free. */

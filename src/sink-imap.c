@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "imap.h"
+#include "log.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "xmalloc.h"
@@ -48,9 +49,9 @@ static char	*pct_decode(const char *, size_t);
 static ssize_t	spool_reader(void *, char *, size_t, uint64_t,
 		    struct error *);
 static int	measure(struct idest *, uint64_t *, char *, size_t,
-		    struct error *);
+		    char *, size_t, struct error *);
 static int	send_one(struct idest *, uint64_t, const char *,
-		    struct error *);
+		    const char *, struct error *);
 
 static const struct sink_ops imap_ops = {
 	"imap", imap_sink_open, imap_sink_write, imap_sink_commit,
@@ -214,20 +215,26 @@ spool_reader(void *arg, char *buf, size_t len, uint64_t off,
 	return spool_pread(arg, buf, len, off, err);
 }
 
-/* The size with CRLF line ends, and the internal date ("" when none). */
+/*
+ * The size with CRLF line ends, the internal date and the Message-ID (""
+ * when none).
+ */
 static int
 measure(struct idest *d, uint64_t *crlf, char *date, size_t size,
-    struct error *err)
+    char *msgid, size_t idsize, struct error *err)
 {
 	char		 buf[IMAP_DATE_SCAN];
 	uint64_t	 off = 0;
 	ssize_t		 n, i;
 
-	date[0] = '\0';
+	date[0] = msgid[0] = '\0';
 	*crlf = 0;
 	while ((n = spool_pread(&d->sp, buf, sizeof buf, off, err)) > 0) {
 		if (off == 0 && imap_date_of(buf, (size_t)n, date, size) == -1)
 			date[0] = '\0';
+		if (off == 0 && imap_msgid_of(buf, (size_t)n, msgid,
+		    idsize) == -1)
+			msgid[0] = '\0';
 		for (i = 0; i < n; i++)
 			*crlf += buf[i] == '\n' ? 2 : 1;
 		off += (uint64_t)n;
@@ -235,11 +242,18 @@ measure(struct idest *d, uint64_t *crlf, char *date, size_t size,
 	return n == -1 ? -1 : 0;
 }
 
-/* imap_append() on the connection, opened again when needed. */
+/*
+ * imap_append() on the connection, opened again when needed.  When the
+ * connection broke after the message went out, the new connection first
+ * looks for it by Message-ID and size: found, it is delivered; not found,
+ * it is appended now.  Without a Message-ID that cannot be told, and the
+ * message stays on the POP3 server for the next run (at least once).
+ */
 static int
-send_one(struct idest *d, uint64_t size, const char *date, struct error *err)
+send_one(struct idest *d, uint64_t size, const char *date, const char *msgid,
+    struct error *err)
 {
-	int	rc, tries, again;
+	int	rc, tries, again, doubt = 0, f = 0;
 
 	for (tries = 0;; tries++) {
 		if (d->conn == NULL && !d->down &&
@@ -251,14 +265,25 @@ send_one(struct idest *d, uint64_t size, const char *date, struct error *err)
 				    "could not be reached earlier in this run");
 			return SINK_REFUSED;
 		}
-		rc = imap_append(d->conn, d->folder, d->flags,
-		    date[0] != '\0' ? date : NULL, size, spool_reader, &d->sp,
-		    err);
+		if (doubt && (f = imap_find(d->conn, d->folder, msgid, size,
+		    err)) == 1) {
+			log_info(d->p.acct, "the message had been appended "
+			    "before the connection broke (found by its "
+			    "Message-ID); not appended again");
+			return 0;
+		}
+		rc = doubt && f == -1 ? -1 : imap_append(d->conn, d->folder,
+		    d->flags, date[0] != '\0' ? date : NULL, size,
+		    spool_reader, &d->sp, err);
 		if (rc != -1)
 			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
-		/* Gone before the message went out: once more, anew. */
-		again = tries == 0 && !imap_data_started(d->conn) &&
-		    err->ex == EX_TEMPFAIL;
+		/*
+		 * Gone before the message went out, or after it when it can
+		 * be looked up: once more, anew.
+		 */
+		doubt = imap_data_started(d->conn) && msgid[0] != '\0';
+		again = tries == 0 && err->ex == EX_TEMPFAIL &&
+		    (!imap_data_started(d->conn) || doubt);
 		imap_free(d->conn);
 		d->conn = NULL;
 		if (err->ex == EX_IOERR)
@@ -275,14 +300,14 @@ imap_sink_commit(struct sink *s, struct error *err)
 	struct idest	*d = s->data;
 	sigset_t	 old;
 	uint64_t	 size;
-	char		 date[40];
+	char		 date[40], msgid[256];
 	int		 rc;
 
-	if (spool_flush(&d->sp, err) == -1 ||
-	    measure(d, &size, date, sizeof date, err) == -1)
+	if (spool_flush(&d->sp, err) == -1 || measure(d, &size, date,
+	    sizeof date, msgid, sizeof msgid, err) == -1)
 		return -1;
 	sink_hold_signals(&old);
-	rc = send_one(d, size, date, err);
+	rc = send_one(d, size, date, msgid, err);
 	sink_release_signals(&old);
 	return rc;
 }

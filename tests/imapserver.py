@@ -2,7 +2,8 @@
 """Scriptable IMAP APPEND test server for popfetch's `delivery imap` (loopback, no TLS).
 
 Takes LOGIN (any user, password --password), CAPABILITY, APPEND (with or
-without LITERAL+), CREATE, LOGOUT.  Appended messages are stored with LF
+without LITERAL+), CREATE, EXAMINE, UID SEARCH HEADER Message-ID, UID FETCH
+(RFC822.SIZE), LOGOUT (one folder: what is stored).  Appended messages are stored with LF
 line ends in DIR/new/NNNNN (a Maildir, for assert_maildir_matches).
 Faults are chosen by progress: the K-th APPEND the server has seen, over
 all connections.  Every command line is logged to --log.
@@ -18,6 +19,7 @@ class Server:
         self.a = a
         self.appends = 0
         self.stored = 0
+        self.msgs = []  # (uid, size with CRLF, raw bytes)
         self.log = open(a.log, "a", buffering=1) if a.log else None
         self.reply = {}
         for spec in a.append_reply:
@@ -49,6 +51,18 @@ class Server:
             elif verb == "LOGIN":
                 ok = rest.endswith('"%s"' % self.a.password)
                 f.write(("%s %s\r\n" % (tag, "OK logged in" if ok else "NO [AUTHENTICATIONFAILED] no")).encode())
+            elif verb == "EXAMINE":
+                f.write(("* %d EXISTS\r\n%s OK [READ-ONLY] done\r\n" % (len(self.msgs), tag)).encode())
+            elif verb == "UID" and " SEARCH HEADER MESSAGE-ID " in rest.upper():
+                want = rest.split('"')[1].encode()
+                uids = [str(u) for u, _, d in self.msgs
+                        if b"\nmessage-id: " + want.lower() + b"\n" in b"\n" + d.lower().split(b"\r\n\r\n")[0].replace(b"\r\n", b"\n") + b"\n"]
+                f.write(("* SEARCH %s\r\n%s OK done\r\n" % (" ".join(uids), tag)).encode())
+            elif verb == "UID" and " FETCH " in rest.upper():
+                want = set(int(u) for u in rest.split()[2].split(","))
+                out = "".join("* %d FETCH (UID %d RFC822.SIZE %d)\r\n" % (i + 1, u, n)
+                              for i, (u, n, _) in enumerate(self.msgs) if u in want)
+                f.write((out + "%s OK done\r\n" % tag).encode())
             elif verb == "CREATE":
                 f.write(("%s OK created\r\n" % tag).encode())
             elif verb == "LOGOUT":
@@ -73,6 +87,9 @@ class Server:
         if len(data) < size:
             return None
         f.readline()  # the CRLF that ends the command
+        if k in self.a.hangup_in_append:
+            self.note("fault: hang up in APPEND %d" % k)
+            return None
         if k in self.a.hangup_after_append:
             self.store(data)
             self.note("fault: hang up after APPEND %d" % k)
@@ -86,6 +103,7 @@ class Server:
 
     def store(self, data):
         self.stored += 1
+        self.msgs.append((self.stored, len(data), data))
         for sub in ("tmp", "new", "cur"):
             os.makedirs(os.path.join(self.a.store, sub), exist_ok=True)
         tmp = os.path.join(self.a.store, "tmp", "%05d" % self.stored)
@@ -108,6 +126,8 @@ def main():
                     help="with --no-literal-plus: answer --append-reply instead of the continuation")
     ap.add_argument("--hangup-after-append", action="append", type=int, default=[], metavar="K",
                     help="store the K-th APPEND, then close without the tagged reply")
+    ap.add_argument("--hangup-in-append", action="append", type=int, default=[], metavar="K",
+                    help="read the K-th APPEND's message, then close without storing it")
     ap.add_argument("--untagged-flood", type=int, default=0, metavar="N",
                     help="send N untagged lines after the greeting")
     a = ap.parse_args()
