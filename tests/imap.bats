@@ -133,6 +133,7 @@ server_count() {
 # imapserver_start [flags]: tests/imapserver.py storing into $STORE.
 imapserver_start() {
 	local pf=$TEST_TMP/imap.port n=0
+	rm -f "$pf"
 	STORE=$TEST_TMP/store
 	ILOG=$TEST_TMP/imap.log
 	"$PYTHON3" "$TESTS_SRCDIR/imapserver.py" --port-file "$pf" \

@@ -231,6 +231,23 @@ mock_rc() {
 	[ "$(server_count)" -eq 1 ]
 }
 
+@test "lmtp: a hostile server (an endless line, endless continuation) ends in a clear error" {
+	make_mailbox "$MB" 1
+	lmtpserver_start --hostile longline
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 76
+	assert_output --partial "sent a reply line longer than 16384 bytes"
+	popserver_stop "$LMTP_PID"
+	lmtpserver_start --hostile continuation
+	mock_rc
+	fetch
+	assert_failure 76
+	assert_output --partial "sent a reply longer than 65536 bytes"
+	[ "$(server_count)" -eq 1 ]
+}
+
 @test "lmtp: a message over the server's SIZE is refused before sending (69)" {
 	make_mailbox "$MB" 2
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$MB/msg-00002" 1

@@ -41,6 +41,18 @@ class Server:
         if self.connections in self.a.refuse_connection:
             f.write(b"421 4.3.2 not now\r\n")
             return
+        if self.a.hostile == "longline":
+            self.note("fault: a greeting line of 100 MB")
+            chunk = b"x" * 65536
+            f.write(b"220 ")
+            for _ in range(1600):
+                f.write(chunk)
+            return
+        if self.a.hostile == "continuation":
+            self.note("fault: an endless greeting")
+            for _ in range(1000000):
+                f.write(b"220-and more\r\n")
+            return
         f.write((self.a.greeting + "\r\n").encode())
         while True:
             line = f.readline(self.a.max_line)
@@ -133,6 +145,8 @@ def main():
     ap.add_argument("--refuse-connection", action="append", type=int, default=[], metavar="N",
                     help="greet the N-th connection with 421 and close it")
     ap.add_argument("--max-line", type=int, default=1 << 20)
+    ap.add_argument("--hostile", choices=["longline", "continuation"],
+                    help="greet with one endless line, or endless 220- lines")
     a = ap.parse_args()
 
     srv = Server(a)

@@ -67,6 +67,7 @@ PY
 # lmtpserver_start [flags]: tests/lmtpserver.py storing into $STORE.
 lmtpserver_start() {
 	local pf=$TEST_TMP/lmtp.port n=0
+	rm -f "$pf"
 	"$PYTHON3" "$TESTS_SRCDIR/lmtpserver.py" --port-file "$pf" \
 	    --store "$STORE" --log "$LLOG" "$@" </dev/null \
 	    >"$TEST_TMP/lmtpserver.out" 2>&1 3>&- &

@@ -10,6 +10,18 @@
 #include "tap.h"
 
 static const char	*date(const char *);
+static const char	*msgid(const char *);
+
+/* The Message-ID of hdr, or "none". */
+static const char *
+msgid(const char *hdr)
+{
+	static char	out[64];
+
+	if (imap_msgid_of(hdr, strlen(hdr), out, sizeof out) == -1)
+		return "none";
+	return out;
+}
 
 /* The date-time of hdr, or "none". */
 static const char *
@@ -48,5 +60,13 @@ main(void)
 	is_str(date("Date: 1 Jan 2026 10:00:00 +9999\n\n"),
 	    " 1-Jan-2026 10:00:00 +0000", "a zone out of range is +0000");
 	is_str(date("X: y\n\n"), "none", "no Date field");
+	is_str(msgid("Message-ID: <a.b@c>\n\n"), "a.b@c", "a Message-ID");
+	is_str(msgid("X: y\nmessage-id:\t<x@y> (c)\n\n"), "x@y",
+	    "lower case, a comment after it");
+	is_str(msgid("Message-ID: <a\"b@c>\n\n"), "none",
+	    "a quote cannot go into SEARCH");
+	is_str(msgid("Message-ID: <>\n\n"), "none", "empty");
+	is_str(msgid("Subject: x\n\nMessage-ID: <a@b>\n"), "none",
+	    "in the body it does not count");
 	return tap_done();
 }
