@@ -8,7 +8,8 @@
 
 # assert_delivered SRCDIR MAILDIR: every source message exactly once in
 # MAILDIR (LF line ends, a final LF added), compared after the leading
-# trace fields (Return-Path, X-Original-To, Delivered-To, Received) that
+# trace fields (Return-Path, X-Original-To, Delivered-To, Received; Cyrus:
+# X-Cyrus-Session-Id, X-Sieve) that
 # the server adds, or drops (Postfix: Return-Path), on both sides;
 # nothing else there.
 assert_delivered() {
@@ -16,7 +17,7 @@ assert_delivered() {
 	if ! report=$("$PYTHON3" - "$1" "$2" <<'PY'
 import collections, hashlib, os, re, sys
 src, md = sys.argv[1], sys.argv[2]
-TRACE = re.compile(rb"(return-path|x-original-to|delivered-to|received):", re.I)
+TRACE = re.compile(rb"(return-path|x-original-to|delivered-to|received|x-cyrus-session-id|x-sieve):", re.I)
 
 def files(d):
     return sorted(os.path.join(d, f) for f in os.listdir(d)) if os.path.isdir(d) else []
