@@ -90,6 +90,12 @@ class Server:
         if k in self.a.hangup_in_append:
             self.note("fault: hang up in APPEND %d" % k)
             return None
+        if k in self.a.stall_after_append:
+            self.store(data)
+            self.note("fault: stall after APPEND %d" % k)
+            while f.read(4096):
+                pass
+            return None
         if k in self.a.hangup_after_append:
             self.store(data)
             self.note("fault: hang up after APPEND %d" % k)
@@ -126,6 +132,8 @@ def main():
                     help="with --no-literal-plus: answer --append-reply instead of the continuation")
     ap.add_argument("--hangup-after-append", action="append", type=int, default=[], metavar="K",
                     help="store the K-th APPEND, then close without the tagged reply")
+    ap.add_argument("--stall-after-append", action="append", type=int, default=[], metavar="K",
+                    help="store the K-th APPEND, then never reply (until the client goes)")
     ap.add_argument("--hangup-in-append", action="append", type=int, default=[], metavar="K",
                     help="read the K-th APPEND's message, then close without storing it")
     ap.add_argument("--untagged-flood", type=int, default=0, metavar="N",

@@ -193,6 +193,42 @@ mock_rc() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
+@test "lmtp: kill -9 while the server holds its reply: nothing lost, the message at most twice" {
+	make_mailbox "$MB" 4
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --stall-after-data 3
+	popserver_start --mailbox "$MB"
+	mock_rc
+	"$POPFETCH" -C "$RC" >"$TEST_TMP/out" 2>&1 3>&- &
+	pid=$!
+	# The fault moment by progress: message 3 stored at the destination.
+	n=0
+	until grep -q '^fault: stall after DATA 3' "$LLOG" 2>/dev/null; do
+		n=$((n + 1))
+		((n < 1200)) || { kill -9 "$pid"; false; }
+		sleep 0.05
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	# Nothing was deleted: DELE comes after the batch, never before.
+	[ "$(server_count)" -eq 4 ]
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	# Messages 1 to 3 twice at most (the documented window), 4 once.
+	run "$PYTHON3" - "$STORE" <<'PY'
+import collections, os, re, sys
+d = os.path.join(sys.argv[1], "new")
+c = collections.Counter(re.search(rb"Subject: Test message (\d+) ", open(os.path.join(d, f), "rb").read()).group(1) for f in os.listdir(d))
+print(" ".join("%s:%d" % (k.decode(), c[k]) for k in sorted(c)))
+PY
+	assert_success
+	for k in 1 2 3 4; do
+		[[ $output == *"$k:"[12]* ]]
+	done
+	[[ $output == *"4:1"* ]]
+}
+
 @test "lmtp: an idle connection the server dropped is opened again without deferring" {
 	make_mailbox "$MB" 2
 	cp -r "$MB" "$TEST_TMP/orig"

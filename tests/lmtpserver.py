@@ -81,6 +81,14 @@ class Server:
                 body = self.read_data(f)
                 if body is None:
                     return
+                if self.txn in self.a.stall_after_data:
+                    # Delivered, and the reply never comes: the test kills
+                    # the client now; wait for its end of the connection.
+                    self.store(body)
+                    self.note("fault: stall after DATA %d" % self.txn)
+                    while f.read(4096):
+                        pass
+                    return
                 if self.txn in self.hangup_after_data:
                     # Store first: the server delivered, the reply is lost.
                     self.store(body)
@@ -140,6 +148,8 @@ def main():
                     help="answer the end of DATA of transaction K with REPLY (not stored)")
     ap.add_argument("--hangup-after-data", action="append", type=int, default=[], metavar="K",
                     help="store transaction K, then close without a reply")
+    ap.add_argument("--stall-after-data", action="append", type=int, default=[], metavar="K",
+                    help="store transaction K, then never reply (until the client goes)")
     ap.add_argument("--hangup-at-mail", action="append", type=int, default=[], metavar="K",
                     help="close the connection on transaction K's MAIL command")
     ap.add_argument("--refuse-connection", action="append", type=int, default=[], metavar="N",
