@@ -26,6 +26,7 @@ struct smtp {
 	int			 data_started;
 	int			 pipelining;
 	int			 size_offered;
+	int			 chunking;	/* BDAT (RFC 3030) for DATA */
 	int			 starttls;
 	int			 in_hello;	/* reply lines are capabilities */
 	int			 eightbit;
@@ -49,6 +50,7 @@ static int	refused(struct smtp *, const char *, const struct reply *,
 static int	envelope(struct smtp *, const char *, const char *, uint64_t,
 		    struct error *);
 static int	send_data(struct smtp *, smtp_reader, void *, struct error *);
+static int	wire_size(smtp_reader, void *, uint64_t *, struct error *);
 static int	broken(struct smtp *, int);
 static int	lost(struct smtp *, struct error *);
 
@@ -138,6 +140,7 @@ hello(struct smtp *s, struct error *err)
 	rc = command(s, cmd.data, err);
 	buf_free(&cmd);
 	s->pipelining = s->eightbit = s->size_offered = s->starttls = 0;
+	s->chunking = 0;
 	s->size_max = 0;
 	s->in_hello = 1;
 	rc = rc == -1 ? -1 : read_reply(s, &r, err);
@@ -293,6 +296,8 @@ capabilities(struct smtp *s, const char *p, size_t len)
 		s->pipelining = 1;
 	else if (strcasecmp(word, "STARTTLS") == 0)
 		s->starttls = 1;
+	else if (strcasecmp(word, "CHUNKING") == 0)
+		s->chunking = 1;
 	else if (strcasecmp(word, "8BITMIME") == 0)
 		s->eightbit = 1;
 	else if (strcasecmp(word, "SIZE") == 0) {
@@ -384,8 +389,10 @@ envelope(struct smtp *s, const char *sender, const char *rcpt, uint64_t size,
 	cmds[n++] = mail.data;
 	what[n] = "the recipient";
 	cmds[n++] = to.data;
-	what[n] = "DATA";
-	cmds[n++] = "DATA";
+	if (!s->chunking) {
+		what[n] = "DATA";
+		cmds[n++] = "DATA";
+	}
 	s->dirty = 0;
 
 	for (i = 0; i < n; i++) {
@@ -398,7 +405,8 @@ envelope(struct smtp *s, const char *sender, const char *rcpt, uint64_t size,
 		}
 		if (read_reply(s, &r[i], err) == -1)
 			goto out;
-		ok = i == n - 1 ? r[i].code == 354 : r[i].code / 100 == 2;
+		ok = i == n - 1 && !s->chunking ? r[i].code == 354 :
+		    r[i].code / 100 == 2;
 		if (bad == -1 && !ok)
 			bad = i;
 		if (bad != -1 && !s->pipelining)
@@ -408,7 +416,7 @@ envelope(struct smtp *s, const char *sender, const char *rcpt, uint64_t size,
 		rc = 0;
 		goto out;
 	}
-	if (bad < n - 1 && r[n - 1].code == 354) {
+	if (!s->chunking && bad < n - 1 && r[n - 1].code == 354) {
 		/* RFC 2920: DATA went ahead anyway; end it empty. */
 		if (command(s, ".", err) == -1 ||
 		    read_reply(s, &r[n - 1], err) == -1)
@@ -421,9 +429,35 @@ out:
 	return rc;
 }
 
+/* The message's size on the wire: CRLF line ends, the last line ended. */
+static int
+wire_size(smtp_reader rd, void *arg, uint64_t *size, struct error *err)
+{
+	char		*in;
+	uint64_t	 off = 0;
+	ssize_t		 n, i;
+	char		 last = '\n';
+
+	in = xmalloc(SMTP_DATA_CHUNK);
+	*size = 0;
+	while ((n = rd(arg, in, SMTP_DATA_CHUNK, off, err)) > 0) {
+		off += (uint64_t)n;
+		for (i = 0; i < n; i++)
+			*size += in[i] == '\n' ? 2 : 1;
+		last = in[n - 1];
+	}
+	free(in);
+	if (n == -1)
+		return -1;
+	if (last != '\n')
+		*size += 2;
+	return 0;
+}
+
 /*
  * The message after 354: LF to CRLF, a '.' doubled at the start of a
- * line, a last line ended, then the lone dot.
+ * line, a last line ended, then the lone dot.  With CHUNKING instead one
+ * BDAT LAST of the exact size and no dot-stuffing.
  */
 static int
 send_data(struct smtp *s, smtp_reader rd, void *arg, struct error *err)
@@ -431,9 +465,22 @@ send_data(struct smtp *s, smtp_reader rd, void *arg, struct error *err)
 	char		*in, *out;
 	ssize_t		 n, i;
 	size_t		 o;
-	uint64_t	 off = 0;
+	uint64_t	 off = 0, size;
 	int		 bol = 1, rc = -1;
 
+	if (s->chunking) {
+		if (wire_size(rd, arg, &size, err) == -1) {
+			s->broken = 1;
+			return -1;
+		}
+		in = NULL;
+		xasprintf(&in, "BDAT %llu LAST", (unsigned long long)size);
+		rc = command(s, in, err);
+		free(in);
+		if (rc == -1)
+			return -1;
+		rc = -1;
+	}
 	s->data_started = 1;
 	in = xmalloc(SMTP_DATA_CHUNK);
 	out = xmalloc(SMTP_DATA_CHUNK * 2 + 8);
@@ -447,7 +494,7 @@ send_data(struct smtp *s, smtp_reader rd, void *arg, struct error *err)
 			break;
 		off += (uint64_t)n;
 		for (i = 0, o = 0; i < n; i++) {
-			if (bol && in[i] == '.')
+			if (bol && in[i] == '.' && !s->chunking)
 				out[o++] = '.';
 			if (in[i] == '\n')
 				out[o++] = '\r';
@@ -460,11 +507,12 @@ send_data(struct smtp *s, smtp_reader rd, void *arg, struct error *err)
 		}
 	}
 	if ((!bol && transport_write(s->t, "\r\n", 2, err) == -1) ||
-	    transport_write(s->t, ".\r\n", 3, err) == -1) {
+	    (!s->chunking && transport_write(s->t, ".\r\n", 3, err) == -1)) {
 		rc = lost(s, err);
 		goto out;
 	}
-	log_trace(s->p.acct, "->", "(the message, then \".\")", 24);
+	log_trace(s->p.acct, "->", s->chunking ? "(the message)" :
+	    "(the message, then \".\")", s->chunking ? 13 : 24);
 	rc = 0;
 out:
 	free(in);

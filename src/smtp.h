@@ -73,10 +73,11 @@ struct smtp;
  */
 struct smtp	*smtp_open(const struct smtp_params *, struct error *);
 /*
- * One message of size bytes (LF line ends; sent with CRLF, dot-stuffed,
- * ended with CRLF when the last line has none) from sender (an address
- * without brackets; "" for the null sender) to rcpt.  PIPELINING is used
- * where offered.  Results as above.
+ * One message of size bytes (LF line ends; sent with CRLF, ended with
+ * CRLF when the last line has none) from sender (an address without
+ * brackets; "" for the null sender) to rcpt: in one BDAT LAST where the
+ * server offers CHUNKING, else dot-stuffed after DATA.  PIPELINING is
+ * used where offered.  Results as above.
  */
 int		 smtp_send(struct smtp *, const char *sender, const char *rcpt,
 		    uint64_t size, smtp_reader, void *arg, struct error *);

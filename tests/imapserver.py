@@ -83,7 +83,12 @@ class Server:
                 f.write(("%s %s\r\n" % (tag, self.reply[k])).encode())
                 return True
             f.write(b"+ go ahead\r\n")
-        data = f.read(size)
+        data = b""
+        while len(data) < size:
+            chunk = f.read(size - len(data))
+            if not chunk:
+                break
+            data += chunk
         if len(data) < size:
             return None
         f.readline()  # the CRLF that ends the command

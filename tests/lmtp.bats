@@ -107,6 +107,8 @@ mock_rc() {
 	dovecot_rc "lmtp 127.0.0.1:$DOVECOT_LMTP_PORT $DSTU"
 	fetch --debug
 	assert_success
+	# Dovecot offers CHUNKING: BDAT of the exact size, no dot-stuffing.
+	assert_output --partial "BDAT 51 LAST"
 	assert_output --partial "MAIL FROM:<alice@example.org>"
 	assert_output --partial "MAIL FROM:<>"
 	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
@@ -296,6 +298,27 @@ PY
 	assert_output --partial "is larger than the LMTP server 127.0.0.1:$LMTP_PORT takes (SIZE 100000)"
 	[ "$(maildir_count "$STORE")" -eq 1 ]
 	[ -e "$MB/msg-00002" ]
+}
+
+@test "lmtp: CHUNKING: BDAT LAST of the exact size, byte for byte; a 5xx to it refuses" {
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$MB"
+	printf 'Subject: refused\n\nx' >"$MB/zz-last"
+	cp -r "$MB" "$TEST_TMP/orig"
+	n=$(server_count)
+	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME \
+	    --data-reply "$n:554 5.6.0 not this one"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 69
+	assert_output --partial "message $n: the LMTP server 127.0.0.1:$LMTP_PORT refused the message: 554 5.6.0 not this one"
+	run grep -c '^C: BDAT [0-9]* LAST$' "$LLOG"
+	assert_output "$n"
+	run grep -c '^C: DATA' "$LLOG"
+	assert_output 0
+	rm "$TEST_TMP/orig/zz-last"
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+	[ "$(server_count)" -eq 1 ]
 }
 
 @test "lmtp: without PIPELINING one command at a time, and bad arguments are config errors" {

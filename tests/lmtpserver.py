@@ -13,6 +13,17 @@ import socket
 import sys
 
 
+def read_exactly(f, n):
+    """n bytes from the unbuffered file f, fewer only at the end of input."""
+    out = b""
+    while len(out) < n:
+        chunk = f.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def parse_fault(spec):
     k, _, reply = spec.partition(":")
     return int(k), reply
@@ -73,12 +84,23 @@ class Server:
                 f.write((self.mail.get(self.txn, "250 2.1.0 ok") + "\r\n").encode())
             elif verb == "RCPT":
                 f.write((self.rcpt.get(self.txn, "250 2.1.5 ok") + "\r\n").encode())
-            elif verb == "DATA":
-                if self.txn in self.mail or self.txn in self.rcpt:
+            elif verb in ("DATA", "BDAT"):
+                if verb == "DATA" and (self.txn in self.mail or self.txn in self.rcpt):
                     f.write(b"503 5.5.1 no valid recipients\r\n")
                     continue
-                f.write(b"354 go ahead\r\n")
-                body = self.read_data(f)
+                if verb == "BDAT":
+                    # One chunk, LAST: what popfetch sends (RFC 3030).
+                    n = int(cmd.split()[1])
+                    body = read_exactly(f, n)
+                    if len(body) < n or not cmd.upper().endswith(" LAST"):
+                        return
+                    body = body.replace(b"\r\n", b"\n")
+                    if self.txn in self.mail or self.txn in self.rcpt:
+                        f.write(b"503 5.5.1 no valid recipients\r\n")
+                        continue
+                else:
+                    f.write(b"354 go ahead\r\n")
+                    body = self.read_data(f)
                 if body is None:
                     return
                 if self.txn in self.a.stall_after_data:

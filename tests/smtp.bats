@@ -18,6 +18,9 @@ setup_file() {
 	fi
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
 	POSTFIX_USERS="bob carol"
+	# Without CHUNKING, so that DATA and its dot-stuffing meet a real
+	# server here; Dovecot's LMTP (lmtp.bats) takes BDAT.
+	POSTFIX_EXTRA_CONF="smtpd_discard_ehlo_keywords = chunking"
 	postfix_start
 	export POSTFIX_PORT POSTFIX_DIR POSTFIX_CA POSTFIX_PID
 }
@@ -63,6 +66,8 @@ server_count() {
 	fetch --debug
 	assert_success
 	assert_output --partial "STARTTLS"
+	assert_output --partial '(the message, then ".")'
+	refute_output --partial "BDAT"
 	[ "$(server_count)" -eq 0 ]
 	postfix_wait bob "$n"
 	# Postfix turns a bare CR (not allowed in SMTP, RFC 5321 2.3.8) into a
