@@ -74,8 +74,10 @@ imap_open(const struct imap_params *p, struct error *err)
 	    strchr(p->host, ':') != NULL ? "[" : "", p->host,
 	    strchr(p->host, ':') != NULL ? "]" : "", p->port);
 	if ((im->t = transport_connect(p->host, p->port, p->timeout,
-	    err)) == NULL)
+	    err)) == NULL) {
+		error_prefix(err, "the %s", im->name);
 		goto fail;
+	}
 	if (p->implicit_tls && transport_starttls(im->t, p->tp, err) == -1) {
 		error_prefix(err, "the %s (set delivery_tls_trust_file to the "
 		    "CA that signed its certificate)", im->name);

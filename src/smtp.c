@@ -77,8 +77,12 @@ smtp_open(const struct smtp_params *p, struct error *err)
 	s->t = p->path != NULL ?
 	    transport_connect_unix(p->path, p->timeout, err) :
 	    transport_connect(p->host, p->port, p->timeout, err);
-	/* The transport's and the reply parser's messages name the server. */
-	if (s->t == NULL || read_reply(s, &r, err) == -1)
+	/* Which server: the POP3 server's errors look the same. */
+	if (s->t == NULL) {
+		error_prefix(err, "the %s", s->name);
+		goto fail;
+	}
+	if (read_reply(s, &r, err) == -1)
 		goto fail;
 	if (r.code / 100 != 2) {
 		error_set(err, r.code / 100 == 4 ? EX_TEMPFAIL :

@@ -133,7 +133,7 @@ mock_rc() {
 	dovecot_rc "lmtp $TEST_TMP/no-such-socket $DSTU"
 	fetch
 	assert_failure 75
-	assert_output --partial "cannot connect to $TEST_TMP/no-such-socket"
+	assert_output --partial "the LMTP server $TEST_TMP/no-such-socket: cannot connect to $TEST_TMP/no-such-socket"
 	[ "$(dovecot_count "$SRCU")" -eq 2 ]
 }
 
