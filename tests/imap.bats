@@ -26,10 +26,13 @@ teardown_file() {
 setup() {
 	DSTU=dst$BATS_TEST_NUMBER
 	dovecot_add_user "$DSTU" "pw-$DSTU"
+	IMAP_PID=
 }
 
 teardown() {
 	popserver_stop || true
+	# Also after a failed assertion: no test server outlives its test.
+	[[ -z $IMAP_PID ]] || popserver_stop "$IMAP_PID" || true
 }
 
 # rc URL [extra lines]: popserver.py's $MB into Dovecot's IMAP.
@@ -165,7 +168,6 @@ mock_rc() {
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 	run grep -c '^C: p[0-9]* APPEND "INBOX" " 2-Mar-2026 10:00:00 +0000" {[0-9]*}$' "$ILOG"
 	assert_output 2
-	popserver_stop "$IMAP_PID"
 }
 
 @test "imap: NO [OVERQUOTA] defers, a plain NO refuses (69 wins over 75); both stay, the rest go" {
@@ -182,7 +184,6 @@ mock_rc() {
 	[ "$(server_count)" -eq 2 ]
 	[ -e "$MB/msg-00001" ] && [ -e "$MB/msg-00003" ]
 	[ "$(maildir_count "$STORE")" -eq 1 ]
-	popserver_stop "$IMAP_PID"
 }
 
 @test "imap: a NO before the literal refuses without sending the message" {
@@ -195,7 +196,6 @@ mock_rc() {
 	assert_failure 69
 	assert_output --partial "refused the message: [TOOBIG] too large"
 	[ "$(server_count)" -eq 1 ]
-	popserver_stop "$IMAP_PID"
 }
 
 @test "imap: the tagged OK lost after APPEND: found by Message-ID and size, not appended twice" {
@@ -213,7 +213,6 @@ mock_rc() {
 	assert_output 1
 	[ "$(server_count)" -eq 0 ]
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
-	popserver_stop "$IMAP_PID"
 }
 
 @test "imap: the connection lost inside APPEND: not found, so appended on a new connection" {
@@ -230,7 +229,6 @@ mock_rc() {
 	assert_output 4
 	[ "$(server_count)" -eq 0 ]
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
-	popserver_stop "$IMAP_PID"
 }
 
 @test "imap: without a Message-ID a lost OK cannot be told: kept (75), appended again, never lost" {
@@ -249,7 +247,6 @@ mock_rc() {
 	[ "$(server_count)" -eq 0 ]
 	# The documented window: the first message twice, nothing missing.
 	[ "$(maildir_count "$STORE")" -eq 3 ]
-	popserver_stop "$IMAP_PID"
 }
 
 @test "imap: kill -9 while the server holds its OK: nothing lost, the message at most twice" {
@@ -284,7 +281,6 @@ PY
 		[[ $output == *"$k:"[12]* ]]
 	done
 	[[ $output == *"3:1"* ]]
-	popserver_stop "$IMAP_PID"
 }
 
 @test "imap: endless untagged lines end in a clear error, nothing fetched" {
@@ -296,5 +292,4 @@ PY
 	assert_failure 76
 	assert_output --partial "sent more than 10000 untagged lines"
 	[ "$(server_count)" -eq 1 ]
-	popserver_stop "$IMAP_PID"
 }
