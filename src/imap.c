@@ -27,6 +27,7 @@ struct imap {
 	int			 broken;
 	int			 data_started;
 	int			 starttls, literalplus, logindisabled;
+	uint64_t		 appendlimit;	/* RFC 7889; 0: none said */
 	struct buf		 line;		/* the line being read */
 	struct buf		*collect;	/* untagged lines, when set */
 };
@@ -201,7 +202,7 @@ read_line(struct imap *im, struct error *err)
 static void
 capabilities(struct imap *im, const char *line)
 {
-	const char	*p;
+	const char	*p, *q;
 
 	/* Not "OK Capability completed": the response or the code only. */
 	if (strncasecmp(line, "* CAPABILITY ", 13) == 0)
@@ -213,6 +214,8 @@ capabilities(struct imap *im, const char *line)
 	im->starttls = strcasestr(p, " STARTTLS") != NULL;
 	im->literalplus = strcasestr(p, " LITERAL+") != NULL;
 	im->logindisabled = strcasestr(p, " LOGINDISABLED") != NULL;
+	im->appendlimit = (q = strcasestr(p, " APPENDLIMIT=")) != NULL ?
+	    strtoull(q + 13, NULL, 10) : 0;
 }
 
 /*
@@ -401,6 +404,13 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 	int		 rc;
 
 	im->data_started = 0;
+	if (im->appendlimit > 0 && size > im->appendlimit) {
+		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
+		    "larger than the %s takes (APPENDLIMIT=%llu)",
+		    (unsigned long long)size, im->name,
+		    (unsigned long long)im->appendlimit);
+		return IMAP_REFUSED;
+	}
 	rc = append_once(im, folder, flags, date, size, rd, arg, &r, err);
 	if (rc != 0 || r.st == ST_OK)
 		return rc;

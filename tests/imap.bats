@@ -283,6 +283,22 @@ PY
 	[[ $output == *"3:1"* ]]
 }
 
+@test "imap: a message over the server's APPENDLIMIT is refused before sending (69)" {
+	make_mailbox "$MB" 2
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$MB/msg-00002" 1
+	imapserver_start --appendlimit 100000
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 69
+	assert_output --partial "message 2: the message ("
+	assert_output --partial "is larger than the IMAP server 127.0.0.1:$IMAP_PORT takes (APPENDLIMIT=100000)"
+	[ "$(maildir_count "$STORE")" -eq 1 ]
+	[ -e "$MB/msg-00002" ]
+	run grep -c '^C: p[0-9]* APPEND ' "$ILOG"
+	assert_output 1
+}
+
 @test "imap: endless untagged lines end in a clear error, nothing fetched" {
 	make_mailbox "$MB" 1
 	imapserver_start --untagged-flood 20000

@@ -31,7 +31,8 @@ class Server:
             self.log.write(s + "\n")
 
     def caps(self):
-        return "IMAP4rev1" + (" LITERAL+" if self.a.literal_plus else "")
+        return ("IMAP4rev1" + (" LITERAL+" if self.a.literal_plus else "") +
+                (" APPENDLIMIT=%d" % self.a.appendlimit if self.a.appendlimit else ""))
 
     def serve(self, conn):
         f = conn.makefile("rwb", buffering=0)
@@ -130,6 +131,8 @@ def main():
     ap.add_argument("--store", required=True)
     ap.add_argument("--log")
     ap.add_argument("--password", default="secret")
+    ap.add_argument("--appendlimit", type=int, default=0, metavar="BYTES",
+                    help="advertise APPENDLIMIT=BYTES (RFC 7889)")
     ap.add_argument("--no-literal-plus", dest="literal_plus", action="store_false")
     ap.add_argument("--append-reply", action="append", default=[], metavar="K:REPLY",
                     help="answer the K-th APPEND with REPLY (e.g. 'NO [OVERQUOTA] full'), not stored")
