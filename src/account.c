@@ -34,6 +34,13 @@ static const struct key_choice delivery_tls_words[] = {
 	{ "off", SMTP_TLS_OFF }, { NULL, 0 }
 };
 
+static const struct key_choice provider_words[] = {
+	{ "microsoft", OAUTH_PROVIDER_MICROSOFT },
+	{ "google", OAUTH_PROVIDER_GOOGLE },
+	{ "generic", OAUTH_PROVIDER_GENERIC },
+	{ NULL, 0 }
+};
+
 static const struct key_choice pipelining_words[] = {
 	/*
 	 * mpop's `on` pipelines even where the server does not say it can;
@@ -163,6 +170,33 @@ const struct account_key account_keys[] = {
 	    .want = "a command", .bare = "" },
 	{ KEY("delivery_flags", STRING, STR(delivery_flags)),
 	    .want = "IMAP flags such as \\Seen", .bare = "" },
+
+	/* Not in mpop: OAuth 2.0 built in (oauth.h). */
+	{ KEY("oauth2_provider", CHOICE, VAL(oauth2_provider)),
+	    .want = "microsoft, google or generic",
+	    .choices = provider_words },
+	{ KEY("oauth2_client_id", STRING, STR(oauth2_client_id)),
+	    .want = "a client (application) ID", .bare = "" },
+	{ KEY("oauth2_client_secret", SECRET, STR(oauth2_client_secret)),
+	    .want = "a client secret", .bare = "" },
+	{ KEY("oauth2_client_secret_eval", STRING,
+	    STR(oauth2_client_secret_eval)), .want = "a command", .bare = "" },
+	{ KEY("oauth2_tenant", STRING, STR(oauth2_tenant)),
+	    .want = "a tenant: common, organizations, consumers, a domain or "
+	    "an ID", .bare = "" },
+	{ KEY("oauth2_scope", STRING, STR(oauth2_scope)),
+	    .want = "scopes separated by spaces", .bare = "" },
+	{ KEY("oauth2_device_endpoint", STRING, STR(oauth2_device_endpoint)),
+	    .want = "an https: URL", .bare = "" },
+	{ KEY("oauth2_auth_endpoint", STRING, STR(oauth2_auth_endpoint)),
+	    .want = "an https: URL", .bare = "" },
+	{ KEY("oauth2_token_endpoint", STRING, STR(oauth2_token_endpoint)),
+	    .want = "an https: URL", .bare = "" },
+	{ KEY("oauth2_trust_file", PATH, STR(oauth2_trust_file)),
+	    .want = "a file name or 'system'", .bare = "system",
+	    .none = "system" },
+	{ KEY("oauth2_token_file", PATH, STR(oauth2_token_file)),
+	    .want = "a file name" },
 
 	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
 	{ KEY("tls_force_sslv3", IGNORED, { 0 }), ON_OFF },
@@ -464,6 +498,26 @@ add_path_part(struct buf *b, const char *s)
 {
 	for (; s != NULL && *s != '\0'; s++)
 		buf_add(b, *s == '/' ? "_" : s, 1);
+}
+
+char *
+account_token_path(const struct account *a)
+{
+	struct buf	 b;
+	const char	*state;
+
+	if (a->oauth2_token_file != NULL)
+		return xstrdup(a->oauth2_token_file);
+	buf_init(&b);
+	/* XDG: a relative XDG_STATE_HOME is invalid and ignored. */
+	state = getenv("XDG_STATE_HOME");
+	if (state != NULL && *state == '/')
+		buf_printf(&b, "%s/popfetch/oauth/", state);
+	else
+		buf_printf(&b, "%s/.local/state/popfetch/oauth/",
+		    account_home_dir());
+	add_path_part(&b, a->name);
+	return b.data;
 }
 
 char *

@@ -85,6 +85,26 @@ struct account {
 	char		*delivery_password;	/* delivery imap's login */
 	char		*delivery_passwordeval;
 	char		*delivery_flags;	/* "\\Seen ..." for APPEND, or NULL */
+
+	/* OAuth 2.0 (oauth.h): used when oauth2_client_id is set. */
+	int		 oauth2_provider; /* enum oauth_provider */
+	char		*oauth2_client_id;
+	char		*oauth2_client_secret;
+	char		*oauth2_client_secret_eval;
+	char		*oauth2_tenant;	/* Microsoft; NULL: common */
+	char		*oauth2_scope;	/* NULL: the provider's */
+	char		*oauth2_device_endpoint; /* NULL: the provider's */
+	char		*oauth2_auth_endpoint;
+	char		*oauth2_token_endpoint;
+	char		*oauth2_trust_file; /* NULL: the system's */
+	char		*oauth2_token_file; /* NULL: account_token_path() */
+};
+
+/* oauth2_provider: whose endpoints and scope are the defaults. */
+enum oauth_provider {
+	OAUTH_PROVIDER_GENERIC = 0,	/* every endpoint set by hand */
+	OAUTH_PROVIDER_MICROSOFT,
+	OAUTH_PROVIDER_GOOGLE,
 };
 TAILQ_HEAD(accounts, account);
 
@@ -197,5 +217,13 @@ int		 account_validate(const struct account *, struct error *);
  * '_'.  Returns an allocated string.
  */
 char		*account_uidls_path(const struct account *);
+
+/*
+ * The OAuth token file: oauth2_token_file, or
+ * $XDG_STATE_HOME/popfetch/oauth/ACCOUNT (default
+ * ~/.local/state/popfetch/oauth/ACCOUNT), '/' in the name as '_'.
+ * Returns an allocated string.
+ */
+char		*account_token_path(const struct account *);
 
 #endif

@@ -83,6 +83,7 @@ struct login {
 	const char		*host;
 	int			 port;		/* OAUTHBEARER names it */
 	enum auth_method	 auth;
+	const char		*oauth_store;	/* see struct auth_progress */
 };
 
 /* One AUTH exchange in progress. */
@@ -403,13 +404,26 @@ refuse(struct auth_progress *ap, const enum auth_method *c, size_t n,
 	ap->refusals++;
 }
 
+enum auth_method
+auth_oauth_method(struct pop3 *p)
+{
+	const struct pop3_caps	*caps = pop3_caps(p);
+
+	if (server_offers(caps, "XOAUTH2"))
+		return AUTH_XOAUTH2;
+	if (server_offers(caps, "OAUTHBEARER"))
+		return AUTH_OAUTHBEARER;
+	return AUTH_AUTO;
+}
+
 /* The named method, or auth auto's candidates one after another. */
 int
 auth_login(struct pop3 *p, enum auth_method method, const char *user,
     const char *host, int port, const char *name, const char *pass,
     struct auth_progress *ap, struct error *err)
 {
-	const struct login	 l = { name, user, host, port, method };
+	const struct login	 l = { name, user, host, port, method,
+				    ap->oauth_store };
 	const struct login	*a = &l;
 	enum auth_method c[AUTO_MAX];
 	enum auth_method last = AUTH_AUTO; /* refused on this connection */
@@ -917,7 +931,14 @@ refused(struct exchange *x, const struct pop3_reply *r, struct error *err)
 {
 	int	ex = r->ex != 0 ? r->ex : EX_NOPERM;
 
-	if (x->m == AUTH_XOAUTH2 || x->m == AUTH_OAUTHBEARER)
+	if ((x->m == AUTH_XOAUTH2 || x->m == AUTH_OAUTHBEARER) &&
+	    x->a->oauth_store != NULL)
+		error_set(err, ex, "the server refused the OAuth token with "
+		    "%s: %s (if the account's sign-in is gone, run popfetch "
+		    "--authorize %s)", auth_method_name(x->m),
+		    r->text[0] != '\0' ? r->text : "(no reason given)",
+		    x->a->oauth_store);
+	else if (x->m == AUTH_XOAUTH2 || x->m == AUTH_OAUTHBEARER)
 		error_set(err, ex, "the server refused the OAuth token with "
 		    "%s: %s (is passwordeval giving a fresh access token?)",
 		    auth_method_name(x->m), r->text[0] != '\0' ? r->text :

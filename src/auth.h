@@ -72,6 +72,11 @@ struct auth_progress {
 	unsigned	 done;		/* bit per enum auth_method: refused */
 	char		 tried[256];	/* "SCRAM-SHA-256, PLAIN", for errors */
 	unsigned	 refusals;	/* how many methods were refused */
+	const char	*oauth_store;	/* set by the caller to the account's
+					   name when the OAuth token comes
+					   from popfetch's token store (a
+					   refusal says to run --authorize),
+					   not from passwordeval */
 };
 
 /* auth_login() returned this: the server hung up; reconnect, call again. */
@@ -91,5 +96,12 @@ struct auth_progress {
 int		 auth_login(struct pop3 *, enum auth_method, const char *user,
 		    const char *host, int port, const char *name,
 		    const char *pass, struct auth_progress *, struct error *);
+
+/*
+ * For auth auto with an OAuth token: XOAUTH2 when the server offers it
+ * (Microsoft and Google do), else OAUTHBEARER when it does, else
+ * AUTH_AUTO: the server takes no OAuth token.
+ */
+enum auth_method auth_oauth_method(struct pop3 *);
 
 #endif

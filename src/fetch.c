@@ -33,6 +33,7 @@
 #include "connect.h"
 #include "fetch.h"
 #include "log.h"
+#include "oauth.h"
 #include "password.h"
 #include "pop3.h"
 #include "progress.h"
@@ -96,7 +97,7 @@ struct session {
 	char			 localhost[256]; /* for the Received: line */
 };
 
-static int	connect_and_login(struct session *, const char *,
+static int	connect_and_login(struct session *, char **,
 		    struct error *);
 static void	session_init(struct session *, const struct account *,
 		    const struct fetch_opts *, struct fetch_stats *);
@@ -141,24 +142,48 @@ static void	session_free(struct session *);
 
 /*
  * Connect and log in; again on a new connection while auth auto has a
- * method left for a server that hung up after refusing one.
+ * method left for a server that hung up after refusing one, and once
+ * with a refreshed OAuth token when the server refused the stored one
+ * (revoked early, or a clock that differs from the server's).
  */
 static int
-connect_and_login(struct session *s, const char *pass, struct error *err)
+connect_and_login(struct session *s, char **pass, struct error *err)
 {
 	struct auth_progress	ap;
-	int			rc;
+	enum auth_method	m;
+	char			*fresh;
+	int			rc, oauth = oauth_in_use(s->a), refreshed = 0;
 
 	memset(&ap, 0, sizeof ap);
 	for (;;) {
+		ap.oauth_store = oauth ? s->a->name : NULL;
 		if (connect_session(s->a, &s->p, err) == -1)
 			return -1;
-		rc = auth_login(s->p, s->a->auth, s->a->user, s->a->host,
-		    account_port(s->a), s->a->name, pass, &ap, err);
+		m = oauth && s->a->auth == AUTH_AUTO ?
+		    auth_oauth_method(s->p) : s->a->auth;
+		if (oauth && m == AUTH_AUTO) {
+			error_set(err, EX_UNAVAILABLE, "the server offers "
+			    "neither XOAUTH2 nor OAUTHBEARER, so it takes no "
+			    "OAuth token (see popfetch -S)");
+			return -1;
+		}
+		rc = auth_login(s->p, m, s->a->user, s->a->host,
+		    account_port(s->a), s->a->name, *pass, &ap, err);
 		/* Behind a proxy, what the mail store offers counts. */
 		if (rc == 0)
 			return pop3_recapa(s->p, err);
-		if (rc != AUTH_RECONNECT)
+		if (rc == -1 && oauth && !refreshed && err->ex == EX_NOPERM) {
+			log_verbose(s->a->name, "the server refused the OAuth "
+			    "access token; refreshing it once");
+			refreshed = 1;
+			error_clear(err);
+			if ((fresh = oauth_access_token(s->a, *pass, err)) ==
+			    NULL)
+				return -1;
+			freezero_str(*pass);
+			*pass = fresh;
+			memset(&ap, 0, sizeof ap);
+		} else if (rc != AUTH_RECONNECT)
 			return rc;
 		pop3_free(s->p);
 		s->p = NULL;
@@ -1038,12 +1063,15 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 
 	session_init(&s, a, fo, st);
 	/* Everything that can fail locally fails before connecting. */
-	if (auth_needs_password(a->auth) &&
+	if (oauth_in_use(a)) {
+		if ((pass = oauth_access_token(a, NULL, err)) == NULL)
+			goto out;
+	} else if (auth_needs_password(a->auth) &&
 	    (pass = account_password(a, err)) == NULL)
 		goto out;
 	if (open_local(&s, err) == -1)
 		goto out;
-	if (connect_and_login(&s, pass, err) == -1)
+	if (connect_and_login(&s, &pass, err) == -1)
 		goto out;
 	freezero_str(pass);
 	pass = NULL;

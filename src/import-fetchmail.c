@@ -15,6 +15,8 @@
 #include "xmalloc.h"
 
 #define FM_FILE_MAX	(1024 * 1024)
+/* No host, password or MDA command is longer; a longer value is not one. */
+#define FM_VALUE_MAX	4096
 
 struct token {
 	char	*s;
@@ -24,7 +26,7 @@ struct token {
 
 struct lexer {
 	struct token	*v;
-	size_t		 n;
+	size_t		 n, cap;
 };
 
 struct fm_parser {
@@ -58,6 +60,11 @@ static const char *const noise[] = {
 
 static int	lex(const char *, const char *, struct lexer *,
 		    struct error *);
+static int	has_control(const char *);
+static int	plain_name(const char *);
+static char	*comment_safe(const char *);
+static int	valid_fingerprint(const char *);
+static char	*multi_hosts(const struct fm_file *);
 static void	lex_free(struct lexer *);
 static int	is_word(const struct token *, const char *);
 static int	in_list(const char *, const char *const *, size_t);
@@ -73,10 +80,14 @@ static void	set_arg(struct fm_entry *, const char *, const char *);
 static void	end_server(struct fm_parser *);
 static void	add_entry(struct fm_parser *, const char *user);
 static void	note(struct fm_entry *, const char *, const char *);
-static void	write_entry(const struct fm_entry *, const char *, int,
+static void	write_entry(const struct fm_entry *, const char *, FILE *);
+static void	write_tls(const struct fm_entry *, const char *, FILE *);
+static void	write_delivery(const struct fm_entry *, const char *,
 		    FILE *);
 static void	write_quoted(FILE *, const char *, const char *);
-static char	*account_name(const struct fm_file *, size_t);
+static int	by_host(const void *, const void *);
+static size_t	count_lines(const char *, const char *);
+static char	*account_name(const struct fm_entry *, int);
 static char	*convert_mda(const char *, const char *);
 
 /* Words and quoted strings; ',', ':', ';' and white space separate. */
@@ -89,7 +100,7 @@ lex(const char *text, const char *name, struct lexer *lx, struct error *err)
 	char		 q;
 
 	lx->v = NULL;
-	lx->n = 0;
+	lx->n = lx->cap = 0;
 	while (*s != '\0') {
 		if (*s == '\n')
 			line++;
@@ -129,7 +140,27 @@ lex(const char *text, const char *name, struct lexer *lx, struct error *err)
 			    strchr(",:;#", *s) == NULL)
 				buf_add(&b, s++, 1);
 		}
-		lx->v = xreallocarray(lx->v, lx->n + 1, sizeof *lx->v);
+		if (b.len > FM_VALUE_MAX) {
+			error_set(err, EX_DATAERR, "%s:%d: a value longer than "
+			    "%d bytes", name, startline, FM_VALUE_MAX);
+			buf_free(&b);
+			lex_free(lx);
+			return -1;
+		}
+		if (has_control(b.data)) {
+			/* Written out, it could start a line of its own. */
+			error_set(err, EX_DATAERR, "%s:%d: a value holds a "
+			    "control character (a newline, a tab, an escape...); "
+			    "popfetch cannot write it into a fetchrc safely",
+			    name, startline);
+			buf_free(&b);
+			lex_free(lx);
+			return -1;
+		}
+		if (lx->n == lx->cap) {
+			lx->cap = lx->cap == 0 ? 256 : lx->cap * 2;
+			lx->v = xreallocarray(lx->v, lx->cap, sizeof *lx->v);
+		}
 		lx->v[lx->n].s = b.data;
 		lx->v[lx->n].quoted = b.data[0] == '\0' || q == '"' ||
 		    q == '\'';
@@ -138,6 +169,60 @@ lex(const char *text, const char *name, struct lexer *lx, struct error *err)
 		q = '\0';
 	}
 	return 0;
+}
+
+/* C0 controls and DEL; text holds no NUL (import_fetchmailrc refuses it). */
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* A local user name that means the same to every shell, quoted or not. */
+static int
+plain_name(const char *s)
+{
+	if (*s == '\0' || *s == '-')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("._@+-", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* s for a comment: printable ASCII as it is, any other byte as \xHH (no
+ * terminal controls, no bidi tricks).  Allocated. */
+static char *
+comment_safe(const char *s)
+{
+	struct buf	b;
+
+	buf_init(&b);
+	buf_add(&b, "", 0);
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f)
+			buf_add(&b, s, 1);
+		else
+			buf_printf(&b, "\\x%02x", (unsigned char)*s);
+	}
+	return b.data;
+}
+
+/* 32 pairs of hex digits separated by colons: SHA-256 as fetchrc has it. */
+static int
+valid_fingerprint(const char *s)
+{
+	size_t	i;
+
+	if (strlen(s) != 95)
+		return 0;
+	for (i = 0; i < 95; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
 }
 
 static void
@@ -346,8 +431,11 @@ add_entry(struct fm_parser *p, const char *user)
 {
 	struct fm_entry	*e;
 
-	p->f->entries = xreallocarray(p->f->entries, p->f->n + 1,
-	    sizeof *p->f->entries);
+	if (p->f->n == p->f->cap) {
+		p->f->cap = p->f->cap == 0 ? 16 : p->f->cap * 2;
+		p->f->entries = xreallocarray(p->f->entries, p->f->cap,
+		    sizeof *p->f->entries);
+	}
 	e = &p->f->entries[p->f->n++];
 	entry_copy(e, &p->server);
 	if (user != NULL)
@@ -464,6 +552,13 @@ parse_option(struct fm_parser *p)
 	}
 	if ((v = next_arg(p, w)) == NULL)
 		return -1;
+	if ((is_word(t, "is") || is_word(t, "to")) && !plain_name(v)) {
+		error_set(p->err, EX_DATAERR, "%s:%d: '%s': the local user "
+		    "goes into a shell command and must be a plain name "
+		    "(letters, digits, '.', '_', '@', '+', '-')", p->name,
+		    t->line, w);
+		return -1;
+	}
 	set_arg(e, w, v);
 	return 0;
 }
@@ -480,18 +575,50 @@ fm_free(struct fm_file *f)
 	memset(f, 0, sizeof *f);
 }
 
+static const struct fm_file *sort_file;	/* for by_host only */
+
+static int
+by_host(const void *a, const void *b)
+{
+	const size_t	*i = a, *j = b;
+
+	return strcmp(sort_file->entries[*i].host,
+	    sort_file->entries[*j].host);
+}
+
+/* Per entry, 1 when its host has other entries too: one sort, not a scan
+ * of every entry per entry (60,000 entries took 30 s).  Allocated. */
+static char *
+multi_hosts(const struct fm_file *f)
+{
+	size_t	*idx, i, j, k;
+	char	*multi;
+
+	multi = xcalloc(f->n + 1, 1);
+	idx = xreallocarray(NULL, f->n + 1, sizeof *idx);
+	for (i = 0; i < f->n; i++)
+		idx[i] = i;
+	sort_file = f;
+	qsort(idx, f->n, sizeof *idx, by_host);
+	sort_file = NULL;
+	for (i = 0; i < f->n; i = j) {
+		for (j = i + 1; j < f->n && strcmp(f->entries[idx[i]].host,
+		    f->entries[idx[j]].host) == 0; j++)
+			;
+		for (k = i; j - i > 1 && k < j; k++)
+			multi[idx[k]] = 1;
+	}
+	free(idx);
+	return multi;
+}
+
 /* The host, or host-user when the host has several entries. */
 static char *
-account_name(const struct fm_file *f, size_t k)
+account_name(const struct fm_entry *e, int multi)
 {
-	const struct fm_entry	*e = &f->entries[k];
-	char			*name, *c;
-	size_t			 i, same = 0;
+	char	*name, *c;
 
-	for (i = 0; i < f->n; i++)
-		if (strcmp(f->entries[i].host, e->host) == 0)
-			same++;
-	if (same > 1 && e->user != NULL)
+	if (multi && e->user != NULL)
 		xasprintf(&name, "%s-%s", e->host, e->user);
 	else
 		name = xstrdup(e->host);
@@ -503,8 +630,9 @@ account_name(const struct fm_file *f, size_t k)
 
 /*
  * fetchmail's %T (the local recipient) has no popfetch equivalent: it
- * becomes the local user.  %F stays: popfetch replaces it too, already
- * shell-quoted, so quotes written around it go.
+ * becomes the local user, a plain name (checked when parsed) that no
+ * shell reads as anything else.  %F stays: popfetch replaces it too,
+ * already shell-quoted, so quotes written around it go.
  */
 static char *
 convert_mda(const char *mda, const char *localuser)
@@ -526,15 +654,14 @@ convert_mda(const char *mda, const char *localuser)
 		} else if (s[0] == '%' && s[1] == 'T') {
 			buf_addstr(&b, localuser);
 			s++;
-		} else if (*s == '\n')
-			buf_add(&b, " ", 1);
-		else
+		} else
 			buf_add(&b, s, 1);
 	}
 	return b.data;
 }
 
-/* A value in fetchrc quotes: only " and \ need a backslash. */
+/* A value in fetchrc quotes: only " and \ need a backslash (the parser
+ * let no control character through). */
 static void
 write_quoted(FILE *out, const char *key, const char *v)
 {
@@ -542,25 +669,17 @@ write_quoted(FILE *out, const char *key, const char *v)
 	for (; *v != '\0'; v++) {
 		if (*v == '"' || *v == '\\')
 			fputc('\\', out);
-		fputc(*v == '\n' ? ' ' : *v, out);
+		fputc(*v, out);
 	}
 	fputs("\"\n", out);
 }
 
+/* The TLS keys; host is comment_safe already. */
 static void
-write_entry(const struct fm_entry *e, const char *acct, int first, FILE *out)
+write_tls(const struct fm_entry *e, const char *host, FILE *out)
 {
-	const char	*local, *login;
-	char		*mda;
-	int		 starttls;
+	char	*fp;
 
-	(void)first;
-	login = getenv("USER") != NULL ? getenv("USER") : "CHANGE-ME";
-	local = e->localuser != NULL ? e->localuser : login;
-	fprintf(out, "\naccount %s\n", acct);
-	write_quoted(out, "host", e->host);
-	if (e->port != 0)
-		fprintf(out, "port %d\n", e->port);
 	if (e->sslproto != NULL && e->sslproto[0] == '\0' && e->ssl != 1) {
 		fprintf(out, "# sslproto '' turned TLS off in fetchmail; the "
 		    "password crosses the network in clear text.\ntls off\n");
@@ -568,9 +687,8 @@ write_entry(const struct fm_entry *e, const char *acct, int first, FILE *out)
 		/* Said, not left to the port: fetchmail's ssl on 110 is implicit. */
 		fprintf(out, "tls on\ntls_starttls off\n");
 	} else {
-		starttls = e->sslproto != NULL;
 		fprintf(out, "%s"
-		    "tls on\ntls_starttls on\n", starttls ? "" :
+		    "tls on\ntls_starttls on\n", e->sslproto != NULL ? "" :
 		    "# fetchmail used STLS when the server offered it; "
 		    "popfetch insists on it.\n");
 	}
@@ -579,16 +697,62 @@ write_entry(const struct fm_entry *e, const char *acct, int first, FILE *out)
 		    "checked.\ntls_certcheck off\n");
 	if (e->sslcertfile != NULL)
 		write_quoted(out, "tls_trust_file", e->sslcertfile);
-	if (e->sslfingerprint != NULL) {
-		if (strlen(e->sslfingerprint) == 95)
-			fprintf(out, "tls_fingerprint %s\n", e->sslfingerprint);
-		else
-			fprintf(out, "# sslfingerprint %s is not a SHA-256 "
-			    "fingerprint; get one with\n# openssl s_client "
-			    "-connect %s:%d | openssl x509 -noout -fingerprint "
-			    "-sha256\n", e->sslfingerprint, e->host,
-			    e->port != 0 ? e->port : e->ssl == 1 ? 995 : 110);
+	if (e->sslfingerprint == NULL)
+		return;
+	if (valid_fingerprint(e->sslfingerprint)) {
+		fprintf(out, "tls_fingerprint %s\n", e->sslfingerprint);
+		return;
 	}
+	fp = comment_safe(e->sslfingerprint);
+	fprintf(out, "# sslfingerprint %s is not a SHA-256 fingerprint; get "
+	    "one with\n# openssl s_client -connect %s:%d | openssl x509 "
+	    "-noout -fingerprint -sha256\n", fp, host, e->port != 0 ?
+	    e->port : e->ssl == 1 ? 995 : 110);
+	free(fp);
+}
+
+static void
+write_delivery(const struct fm_entry *e, const char *local, FILE *out)
+{
+	char	*mda, *smtp;
+
+	if (e->mda == NULL) {
+		smtp = comment_safe(e->smtphost != NULL ? e->smtphost :
+		    "localhost");
+		fprintf(out, "# fetchmail forwarded to SMTP on %s; popfetch "
+		    "hands the message to\n# the local mail system "
+		    "instead (or use delivery maildir DIR).\n", smtp);
+		fprintf(out, "delivery mda /usr/sbin/sendmail -oi -f %%F -- "
+		    "%s\n", local);
+		free(smtp);
+		return;
+	}
+	mda = convert_mda(e->mda, local);
+	/* Unquoted, the command runs to the end of the line; one that
+	 * starts like a quoted value or with a blank is written quoted. */
+	if (mda[0] == '"' || mda[0] == '\0' || isspace((unsigned char)mda[0]))
+		write_quoted(out, "delivery mda", mda);
+	else
+		fprintf(out, "delivery mda %s\n", mda);
+	free(mda);
+}
+
+static void
+write_entry(const struct fm_entry *e, const char *acct, FILE *out)
+{
+	const char	*local, *login;
+	char		*host, *notes;
+
+	login = getenv("USER");
+	if (login == NULL || !plain_name(login))
+		login = "CHANGE-ME";
+	local = e->localuser != NULL ? e->localuser : login;
+	host = comment_safe(e->host);
+	fprintf(out, "\naccount %s\n", acct);
+	write_quoted(out, "host", e->host);
+	if (e->port != 0)
+		fprintf(out, "port %d\n", e->port);
+	write_tls(e, host, out);
 	if (e->timeout != 0)
 		fprintf(out, "timeout %d\n", e->timeout);
 	if (e->user != NULL)
@@ -608,56 +772,71 @@ write_entry(const struct fm_entry *e, const char *acct, int first, FILE *out)
 	fprintf(out, "keep %s\n", e->keep == 1 ? "on" : "off");
 	if (e->limit > 0)
 		fprintf(out, "skipsize %lld\n", e->limit);
-	if (e->mda != NULL) {
-		mda = convert_mda(e->mda, local);
-		fprintf(out, "delivery mda %s\n", mda);
-		free(mda);
-	} else {
-		fprintf(out, "# fetchmail forwarded to SMTP on %s; popfetch "
-		    "hands the message to\n# the local mail system "
-		    "instead (or use delivery maildir DIR).\n",
-		    e->smtphost != NULL ? e->smtphost : "localhost");
-		fprintf(out, "delivery mda /usr/sbin/sendmail -oi -f %%F -- "
-		    "%s\n", local);
+	write_delivery(e, local, out);
+	if (e->unmapped.len > 0) {
+		notes = comment_safe(e->unmapped.data);
+		fprintf(out, "# not mapped: %s\n", notes);
+		free(notes);
 	}
-	if (e->unmapped.len > 0)
-		fprintf(out, "# not mapped: %s\n", e->unmapped.data);
+	free(host);
 }
 
 void
-fm_write(const struct fm_file *f, const char *name, FILE *out)
+fm_write(const struct fm_file *f, const char *path, FILE *out)
 {
 	const struct fm_entry	*e;
-	char			*acct;
+	char			*acct, *name, *host, *proto, *multi;
 	size_t			 i, n = 0;
 
+	name = comment_safe(path);
+	multi = multi_hosts(f);
 	fprintf(out, "# fetchrc for popfetch, converted from %s by "
 	    "popfetch --import-fetchmailrc.\n# It may hold passwords: "
 	    "keep it private (chmod 600).\n# Mail fetchmail left on the "
 	    "server (keep) is not fetched again after:\n#   popfetch -C "
 	    "THIS-FILE --import-uids fetchmail ~/.fetchids\n", name);
-	if (f->globals.len > 0)
-		fprintf(out, "# not mapped: %s\n", f->globals.data);
+	if (f->globals.len > 0) {
+		host = comment_safe(f->globals.data);
+		fprintf(out, "# not mapped: %s\n", host);
+		free(host);
+	}
 	for (i = 0; i < f->n; i++) {
 		e = &f->entries[i];
+		host = comment_safe(e->host);
 		if (e->proto != NULL && strcmp(e->proto, "pop3") != 0 &&
 		    strcmp(e->proto, "apop") != 0 &&
 		    strcmp(e->proto, "auto") != 0) {
+			proto = comment_safe(e->proto);
 			fprintf(out, "\n# %s:%d: skipped %s: protocol %s is "
-			    "not POP3\n", name, e->line, e->host, e->proto);
+			    "not POP3\n", name, e->line, host, proto);
+			free(proto);
+			free(host);
 			continue;
 		}
-		acct = account_name(f, i);
-		fprintf(out, "\n# %s:%d: %s %s%s%s\n", name, e->line,
-		    e->skip ? "skip" : "poll", e->host,
-		    e->skip ? " (fetched only when named)" : "",
-		    n == 0 ? "" : "");
-		write_entry(e, acct, n == 0, out);
+		acct = account_name(e, multi[i]);
+		fprintf(out, "\n# %s:%d: %s %s%s\n", name, e->line,
+		    e->skip ? "skip" : "poll", host,
+		    e->skip ? " (fetched only when named)" : "");
+		write_entry(e, acct, out);
 		n++;
 		free(acct);
+		free(host);
 	}
 	if (n == 0)
 		fprintf(out, "\n# %s has no POP3 entries.\n", name);
+	free(multi);
+	free(name);
+}
+
+/* The number of the line p is on in text. */
+static size_t
+count_lines(const char *text, const char *p)
+{
+	size_t	n = 1;
+
+	for (; text < p; text++)
+		n += *text == '\n';
+	return n;
 }
 
 int
@@ -665,7 +844,7 @@ import_fetchmailrc(const char *path, FILE *out, struct error *err)
 {
 	struct fm_file	 f;
 	struct stat	 st;
-	char		*text = NULL;
+	char		*text = NULL, *nul;
 	ssize_t		 r;
 	size_t		 len = 0;
 	int		 fd, rc = -1;
@@ -683,10 +862,18 @@ import_fetchmailrc(const char *path, FILE *out, struct error *err)
 	while ((r = read(fd, text + len, FM_FILE_MAX + 1 - len)) > 0)
 		if ((len += (size_t)r) > FM_FILE_MAX)
 			break;
-	if (r == -1 || len > FM_FILE_MAX || memchr(text, '\0', len) != NULL) {
-		error_set(err, EX_DATAERR, "%s: %s", path, r == -1 ?
-		    strerror(errno) : "not a .fetchmailrc (too large, or "
-		    "binary)");
+	if (r == -1) {
+		error_set(err, EX_IOERR, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (len > FM_FILE_MAX) {
+		error_set(err, EX_DATAERR, "%s: larger than %d KiB: not a "
+		    ".fetchmailrc", path, FM_FILE_MAX / 1024);
+		goto out;
+	}
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		error_set(err, EX_DATAERR, "%s:%zu: a NUL byte: not a "
+		    ".fetchmailrc", path, count_lines(text, nul));
 		goto out;
 	}
 	text[len] = '\0';

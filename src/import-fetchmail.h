@@ -11,6 +11,12 @@
  * mda, limit, timeout -- becomes fetchrc keys; everything else is listed
  * in a comment so that nothing is dropped silently.  Entries for other
  * protocols (IMAP, ETRN...) are listed as skipped.
+ *
+ * The output cannot be changed by its input: a value holding a control
+ * character (a newline, a NUL, an escape...) is refused with file:line,
+ * values are written in fetchrc quotes, comments show anything but
+ * printable ASCII as \xHH, and the local user (`is NAME`), which goes
+ * into a shell command, must be a plain name.  Linear in the file's size.
  */
 #ifndef POPFETCH_IMPORT_FETCHMAIL_H
 #define POPFETCH_IMPORT_FETCHMAIL_H
@@ -45,7 +51,7 @@ struct fm_entry {
 
 struct fm_file {
 	struct fm_entry	*entries;
-	size_t		 n;
+	size_t		 n, cap;
 	struct buf	 globals;	/* `set` statements we do not map */
 };
 

@@ -1,12 +1,22 @@
 /* import-uids.c -- other fetchers' UID state into popfetch's; see import-uids.h. */
 #include "config.h"
 
+#include <sys/cdefs.h>
+#ifndef __unused			/* tree(3) wants it; glibc lacks it */
+#define __unused __attribute__((__unused__))
+#endif
+#include <sys/stat.h>
+#include <sys/tree.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "import-uids.h"
 #include "log.h"
@@ -16,18 +26,50 @@
 
 /* A state file line is short; anything longer is not one of these files. */
 #define LINE_MAX_LEN	4096
+/*
+ * Bounds on what is read, and so on memory: a million UIDs of 70
+ * characters fit in 64 MiB of any of the formats, two million short ones
+ * cost some 100 MB here, and either makes a state file well under
+ * UIDSTATE_FILE_MAX (which import_uids_record checks before it writes,
+ * for a state that holds much already).
+ */
+#define IMPORT_FILE_MAX		(64 * 1024 * 1024)
+#define IMPORT_UIDS_MAX		2000000
+#define IMPORT_LISTS_MAX	100000
+
+/* USER@HOST to its list, for fetchmail's one line per UID. */
+struct listkey {
+	RB_ENTRY(listkey)	 link;
+	const char		*user, *host;
+	size_t			 idx;		/* in the lists array */
+};
+RB_HEAD(listtree, listkey);
 
 struct reader {
 	FILE		*f;
 	const char	*path;
 	int		 lineno;
-	char		*line;
-	size_t		 cap;
+	char		*line;		/* LINE_MAX_LEN + 1 bytes */
 	size_t		 len;		/* of the line, without the newline */
+	uint64_t	 total;		/* bytes read so far */
+	size_t		 caplists;	/* lists allocated */
+	size_t		 nuids;		/* in all lists */
+	struct listtree	 keys;
 };
 
+static int	 listkey_cmp(struct listkey *, struct listkey *);
+RB_PROTOTYPE_STATIC(listtree, listkey, link, listkey_cmp)
+RB_GENERATE_STATIC(listtree, listkey, link, listkey_cmp)
+
 static int	 next_line(struct reader *, struct error *);
-static struct uid_list *new_list(struct uid_list **, size_t *);
+static FILE	*open_regular(const char *, struct error *);
+static struct uid_list *new_list(struct reader *, struct uid_list **,
+		    size_t *);
+static struct uid_list *fetchmail_list(struct reader *, struct uid_list **,
+		    size_t *, const char *, const char *);
+static void	 free_keys(struct reader *);
+static int	 would_fit(struct uidstate *, const struct uid_list *,
+		    const char *, time_t, struct error *);
 static int	 add_uid(struct reader *, struct uid_list *, const char *,
 		    size_t, time_t, struct error *);
 static int	 read_mpop(struct reader *, struct uid_list **, size_t *,
@@ -63,10 +105,10 @@ import_uids_read(enum uid_format fmt, const char *path,
 	*nlists = 0;
 	memset(&r, 0, sizeof r);
 	r.path = path;
-	if ((r.f = fopen(path, "r")) == NULL) {
-		error_set(err, EX_NOINPUT, "%s: %s", path, strerror(errno));
+	RB_INIT(&r.keys);
+	if ((r.f = open_regular(path, err)) == NULL)
 		return -1;
-	}
+	r.line = xmalloc(LINE_MAX_LEN + 1);
 	switch (fmt) {
 	case UIDFMT_MPOP:
 		rc = read_mpop(&r, lists, nlists, err);
@@ -84,6 +126,7 @@ import_uids_read(enum uid_format fmt, const char *path,
 	}
 	fclose(r.f);
 	free(r.line);
+	free_keys(&r);
 	if (rc == -1) {
 		import_uids_free(*lists, *nlists);
 		*lists = NULL;
@@ -142,9 +185,12 @@ import_uids_record(const struct uid_list *l, const struct account *a,
 	*added = *known = 0;
 	path = account_uidls_path(a);
 	us = uidstate_open(path, a->lock_wait, err);
-	free(path);
-	if (us == NULL)
+	if (us == NULL) {
+		free(path);
 		return -1;
+	}
+	if (would_fit(us, l, path, now, err) == -1)
+		goto out;
 	for (i = 0; i < l->n; i++) {
 		if (uidstate_lookup(us, l->uids[i], NULL)) {
 			(*known)++;
@@ -158,37 +204,153 @@ import_uids_record(const struct uid_list *l, const struct account *a,
 	rc = uidstate_sync(us, err);
 out:
 	uidstate_close(us);
+	free(path);
 	return rc;
 }
 
-/* The next line into r->line (newline removed); 0 at the end, -1 on error. */
+/* Refuse, before writing, a list that would make the state file larger
+ * than uidstate_open reads back: the real UIDs there would go with it. */
+static int
+would_fit(struct uidstate *us, const struct uid_list *l, const char *path,
+    time_t now, struct error *err)
+{
+	uint64_t	add = 0;
+	size_t		i;
+	char		stamp[32];
+
+	for (i = 0; i < l->n; i++) {
+		if (uidstate_lookup(us, l->uids[i], NULL))
+			continue;
+		/* The line uidstate_add writes: "<epoch> <uid>\n". */
+		add += (uint64_t)snprintf(stamp, sizeof stamp, "%lld ",
+		    (long long)(l->when[i] != 0 ? l->when[i] : now)) +
+		    strlen(l->uids[i]) + 1;
+	}
+	if (uidstate_bytes(us) + add <= UIDSTATE_FILE_MAX)
+		return 0;
+	error_set(err, EX_DATAERR, "%zu UIDs would make the UID state %s "
+	    "larger than the %d MiB popfetch reads back; nothing was written",
+	    l->n, path, UIDSTATE_FILE_MAX / (1024 * 1024));
+	return -1;
+}
+
+/* O_NONBLOCK and S_ISREG: a FIFO is refused at once, not waited on. */
+static FILE *
+open_regular(const char *path, struct error *err)
+{
+	struct stat	 st;
+	FILE		*f;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		error_set(err, EX_NOINPUT, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		error_set(err, EX_NOINPUT, "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		error_set(err, EX_OSERR, "%s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+/*
+ * The next line into r->line (newline removed, NUL bytes kept: getmail
+ * has them); 0 at the end, -1 on error.  Never reads more than
+ * LINE_MAX_LEN bytes of a line, nor more than IMPORT_FILE_MAX in all.
+ */
 static int
 next_line(struct reader *r, struct error *err)
 {
-	ssize_t	n;
+	int	c = EOF;
 
-	if ((n = getline(&r->line, &r->cap, r->f)) == -1)
+	r->len = 0;
+	while (r->len <= LINE_MAX_LEN && (c = getc_unlocked(r->f)) != EOF &&
+	    c != '\n')
+		r->line[r->len++] = (char)c;
+	if (c == EOF && r->len == 0)
 		return 0;
 	r->lineno++;
-	if (n > LINE_MAX_LEN) {
+	r->total += r->len + 1;
+	if (r->len > LINE_MAX_LEN) {
 		error_set(err, EX_DATAERR, "%s:%d: line too long for a UID "
-		    "state file", r->path, r->lineno);
+		    "state file (over %d bytes)", r->path, r->lineno,
+		    LINE_MAX_LEN);
 		return -1;
 	}
-	if (n > 0 && r->line[n - 1] == '\n')
-		r->line[--n] = '\0';
-	r->len = (size_t)n;
+	if (r->total > IMPORT_FILE_MAX) {
+		error_set(err, EX_DATAERR, "%s: larger than %d MiB: more UIDs "
+		    "than popfetch's state file holds", r->path,
+		    IMPORT_FILE_MAX / (1024 * 1024));
+		return -1;
+	}
+	r->line[r->len] = '\0';
 	return 1;
 }
 
+static int
+listkey_cmp(struct listkey *a, struct listkey *b)
+{
+	int	c;
+
+	if ((c = strcmp(a->user, b->user)) != 0)
+		return c;
+	return strcmp(a->host, b->host);
+}
+
+static void
+free_keys(struct reader *r)
+{
+	struct listkey	*k, *next;
+
+	RB_FOREACH_SAFE(k, listtree, &r->keys, next) {
+		RB_REMOVE(listtree, &r->keys, k);
+		free(k);
+	}
+}
+
 static struct uid_list *
-new_list(struct uid_list **v, size_t *n)
+new_list(struct reader *r, struct uid_list **v, size_t *n)
 {
 	struct uid_list	*l;
 
-	*v = xreallocarray(*v, *n + 1, sizeof **v);
+	if (*n == IMPORT_LISTS_MAX)
+		return NULL;
+	if (*n == r->caplists) {
+		r->caplists = r->caplists == 0 ? 8 : r->caplists * 2;
+		*v = xreallocarray(*v, r->caplists, sizeof **v);
+	}
 	l = &(*v)[(*n)++];
 	memset(l, 0, sizeof *l);
+	return l;
+}
+
+/* The list for user@host, made when new: a tree lookup per line, not a
+ * scan of every list (40,000 mailboxes took 4.6 s). */
+static struct uid_list *
+fetchmail_list(struct reader *r, struct uid_list **v, size_t *n,
+    const char *user, const char *host)
+{
+	struct listkey	 want, *k;
+	struct uid_list	*l;
+
+	want.user = user;
+	want.host = host;
+	if ((k = RB_FIND(listtree, &r->keys, &want)) != NULL)
+		return &(*v)[k->idx];
+	if ((l = new_list(r, v, n)) == NULL)
+		return NULL;
+	l->user = xstrdup(user);
+	l->host = xstrdup(host);
+	k = xcalloc(1, sizeof *k);
+	k->user = l->user;
+	k->host = l->host;
+	k->idx = *n - 1;
+	RB_INSERT(listtree, &r->keys, k);
 	return l;
 }
 
@@ -201,8 +363,19 @@ add_uid(struct reader *r, struct uid_list *l, const char *uid, size_t len,
 		    "printable characters)", r->path, r->lineno);
 		return -1;
 	}
-	l->uids = xreallocarray(l->uids, l->n + 1, sizeof *l->uids);
-	l->when = xreallocarray(l->when, l->n + 1, sizeof *l->when);
+	if (++r->nuids > IMPORT_UIDS_MAX) {
+		error_set(err, EX_DATAERR, "%s:%d: more than %d UIDs: more "
+		    "than popfetch imports at once", r->path, r->lineno,
+		    IMPORT_UIDS_MAX);
+		return -1;
+	}
+	/* Grown at each power of two: linear in all. */
+	if ((l->n & (l->n - 1)) == 0) {
+		l->uids = xreallocarray(l->uids, l->n == 0 ? 1 : l->n * 2,
+		    sizeof *l->uids);
+		l->when = xreallocarray(l->when, l->n == 0 ? 1 : l->n * 2,
+		    sizeof *l->when);
+	}
 	l->uids[l->n] = xstrndup(uid, len);
 	l->when[l->n] = when;
 	l->n++;
@@ -236,7 +409,8 @@ read_mpop(struct reader *r, struct uid_list **v, size_t *n,
 			if ((p = strchr(host, ' ')) == NULL || p == host ||
 			    p[1] == '\0')
 				goto bad;
-			l = new_list(v, n);
+			if ((l = new_list(r, v, n)) == NULL)
+				goto too_many;
 			l->host = xstrndup(host, p - host);
 			l->user = xstrdup(p + 1);
 			continue;
@@ -256,6 +430,10 @@ short_list:
 	    "its count (%lu): a cut-off file?", r->path, r->lineno, l->user,
 	    l->host, want);
 	return -1;
+too_many:
+	error_set(err, EX_DATAERR, "%s:%d: more than %d mailboxes: more than "
+	    "popfetch imports at once", r->path, r->lineno, IMPORT_LISTS_MAX);
+	return -1;
 bad:
 	error_set(err, EX_DATAERR, "%s:%d: not an mpop uidls file (expected "
 	    "\" COUNT HOST USER\" or a UID)", r->path, r->lineno);
@@ -273,7 +451,6 @@ read_fetchmail(struct reader *r, struct uid_list **v, size_t *n,
 {
 	struct uid_list	*l;
 	char		*sp, *at, *uid;
-	size_t		 i;
 	int		 rc;
 
 	while ((rc = next_line(r, err)) == 1) {
@@ -287,14 +464,11 @@ read_fetchmail(struct reader *r, struct uid_list **v, size_t *n,
 		    at[1] == '\0')
 			goto bad;
 		*at = '\0';
-		for (i = 0, l = NULL; i < *n; i++)
-			if (strcmp((*v)[i].user, r->line) == 0 &&
-			    strcmp((*v)[i].host, at + 1) == 0)
-				l = &(*v)[i];
-		if (l == NULL) {
-			l = new_list(v, n);
-			l->user = xstrdup(r->line);
-			l->host = xstrdup(at + 1);
+		if ((l = fetchmail_list(r, v, n, r->line, at + 1)) == NULL) {
+			error_set(err, EX_DATAERR, "%s:%d: more than %d "
+			    "mailboxes: more than popfetch imports at once",
+			    r->path, r->lineno, IMPORT_LISTS_MAX);
+			return -1;
 		}
 		if (add_uid(r, l, uid, strlen(uid), 0, err) == -1)
 			return -1;
@@ -322,7 +496,7 @@ read_getmail(struct reader *r, struct uid_list **v, size_t *n,
 		    "name is oldmail-HOST-PORT-USER)", r->path);
 		return -1;
 	}
-	l = new_list(v, n);
+	l = new_list(r, v, n);
 	l->oldmail = xstrdup(base);
 	while ((rc = next_line(r, err)) == 1) {
 		if (r->len == 0)

@@ -25,6 +25,7 @@
 #include "import-uids.h"
 #include "json.h"
 #include "log.h"
+#include "oauth.h"
 #include "progress.h"
 #include "runner.h"
 #include "rfc2047.h"
@@ -52,6 +53,8 @@ struct options {
 	int		  retries;	/* --retry N */
 	long		  interval;	/* --daemon INTERVAL; 0: one-shot */
 	const char	 *path;		/* the config file in use */
+	int		  authorize;	/* --authorize: sign in, no fetch */
+	enum oauth_flow	  flow;		/* --device, --browser, --paste */
 };
 
 /* What fetch_one (a daemon_fetch_fn) needs, and what it leaves. */
@@ -84,6 +87,7 @@ static int	parse_options(int, char **, struct options *);
 static int	select_accounts(struct accounts *, const struct options *,
 		    const char *, struct account ***, size_t *);
 static int	set_mode(struct options *, enum fetch_mode);
+static int	set_authorize(struct options *, int);
 static int	option_arg(int, int, char **, struct options *);
 static int	check_options(const struct options *);
 static int	parse_retry(const char *, int *);
@@ -99,6 +103,7 @@ static int	run_accounts(struct options *, struct account **, size_t);
 static int	run_config(struct options *);
 static int	pick_jobs(const struct options *, struct account **, size_t);
 static int	run_import(const struct options *);
+static int	run_authorize(const struct options *);
 static int	run_import_uids(const struct options *, const char *);
 static void	print_json(struct account **, const struct outcome *, size_t,
 		    int);
@@ -113,6 +118,7 @@ usage(FILE *f)
 "       popfetch --import-fetchmailrc [file]\n"
 "       popfetch [-C file] --import-uids mpop|fetchmail|getmail FILE [account ...]\n"
 "       popfetch -S [--debug] [-C file] [-a | account ...]\n"
+"       popfetch [-C file] --authorize [--device | --browser | --paste] account\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
@@ -135,6 +141,10 @@ usage(FILE *f)
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
 "      --retry N       try a temporary failure again up to N times\n"
 "      --daemon INTERVAL  poll forever, every INTERVAL (30s, 5m, 1h)\n"
+"      --authorize ACCOUNT  sign in to the account's OAuth 2.0 provider and\n"
+"                      store its tokens; with --device (a code to enter\n"
+"                      elsewhere), --browser or --paste (paste back the\n"
+"                      address the browser ends up at)\n"
 "  -h, --help          show this help\n"
 "  -V, --version       show the version\n"
 "\n"
@@ -158,29 +168,35 @@ parse_retry(const char *arg, int *out)
 	return 0;
 }
 
+/* The long options; 1, 2, 3: the --authorize flows. */
+static const struct option longopts[] = {
+	{ "all",	no_argument,		NULL, 'a' },
+	{ "config",	required_argument,	NULL, 'C' },
+	{ "jobs",	required_argument,	NULL, 'j' },
+	{ "quiet",	no_argument,		NULL, 'q' },
+	{ "serverinfo",	no_argument,		NULL, 'S' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "debug",	no_argument,		NULL, 'd' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "version",	no_argument,		NULL, 'V' },
+	{ "status",	no_argument,		NULL, 's' },
+	{ "list",	no_argument,		NULL, 'l' },
+	{ "dry-run",	no_argument,		NULL, 'n' },
+	{ "json",	no_argument,		NULL, 'J' },
+	{ "import-fetchmailrc", optional_argument, NULL, 'I' },
+	{ "import-uids", required_argument,	NULL, 'U' },
+	{ "retry",	required_argument,	NULL, 'r' },
+	{ "daemon",	required_argument,	NULL, 'D' },
+	{ "authorize",	no_argument,		NULL, 'Z' },
+	{ "device",	no_argument,		NULL, 1 },
+	{ "browser",	no_argument,		NULL, 2 },
+	{ "paste",	no_argument,		NULL, 3 },
+	{ NULL,		0,			NULL, 0 }
+};
+
 static int
 parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{ "all",	no_argument,		NULL, 'a' },
-		{ "config",	required_argument,	NULL, 'C' },
-		{ "jobs",	required_argument,	NULL, 'j' },
-		{ "quiet",	no_argument,		NULL, 'q' },
-		{ "serverinfo",	no_argument,		NULL, 'S' },
-		{ "verbose",	no_argument,		NULL, 'v' },
-		{ "debug",	no_argument,		NULL, 'd' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ "status",	no_argument,		NULL, 's' },
-		{ "list",	no_argument,		NULL, 'l' },
-		{ "dry-run",	no_argument,		NULL, 'n' },
-		{ "json",	no_argument,		NULL, 'J' },
-		{ "import-fetchmailrc", optional_argument, NULL, 'I' },
-		{ "import-uids", required_argument,	NULL, 'U' },
-		{ "retry",	required_argument,	NULL, 'r' },
-		{ "daemon",	required_argument,	NULL, 'D' },
-		{ NULL,		0,			NULL, 0 }
-	};
 	int		 c;
 
 	memset(o, 0, sizeof *o);
@@ -197,6 +213,13 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'J':
 			o->json = 1;
+			break;
+		case 'Z':
+		case 1:
+		case 2:
+		case 3:
+			if (set_authorize(o, c) == -1)
+				return -1;
 			break;
 		case 'I':
 		case 'U':
@@ -268,6 +291,18 @@ check_options(const struct options *o)
 		    "FORMAT FILE [account ...])", o->import_uids);
 		return -1;
 	}
+	if (o->flow != OAUTH_FLOW_DEFAULT && !o->authorize) {
+		log_error(NULL, "--device, --browser and --paste go with "
+		    "--authorize");
+		return -1;
+	}
+	if (o->authorize && (o->nnames != 1 || o->all || o->json ||
+	    o->mode != FETCH_RUN || o->serverinfo || o->interval > 0 ||
+	    o->retries > 0 || o->import || o->import_uids != NULL)) {
+		log_error(NULL, "--authorize takes one account name (and "
+		    "--device, --browser or --paste)");
+		return -1;
+	}
 	if (o->all && o->nnames > 0) {
 		log_error(NULL, "-a and account names cannot be combined");
 		return -1;
@@ -319,6 +354,24 @@ option_arg(int c, int argc, char **argv, struct options *o)
 		}
 		break;
 	}
+	return 0;
+}
+
+/* --authorize (c 'Z'), or its flow: --device (1), --browser, --paste. */
+static int
+set_authorize(struct options *o, int c)
+{
+	if (c == 'Z') {
+		o->authorize = 1;
+		return 0;
+	}
+	if (o->flow != OAUTH_FLOW_DEFAULT) {
+		log_error(NULL, "--device, --browser and --paste cannot be "
+		    "combined");
+		return -1;
+	}
+	o->flow = c == 1 ? OAUTH_FLOW_DEVICE : c == 2 ? OAUTH_FLOW_BROWSER :
+	    OAUTH_FLOW_PASTE;
 	return 0;
 }
 
@@ -535,6 +588,36 @@ run_import(const struct options *o)
 		return err.ex;
 	}
 	return EX_OK;
+}
+
+/* --authorize ACCOUNT: sign in and store the tokens; fetches nothing. */
+static int
+run_authorize(const struct options *o)
+{
+	struct accounts	 accts;
+	struct account	*a;
+	struct error	 err;
+	int		 ex = EX_OK;
+
+	TAILQ_INIT(&accts);
+	error_clear(&err);
+	if (config_load(o->path, &accts, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		ex = err.ex != 0 ? err.ex : EX_CONFIG;
+	} else if ((a = accounts_find(&accts, o->names[0])) == NULL) {
+		log_error(NULL, "%s: no account named '%s'", o->path,
+		    o->names[0]);
+		ex = EX_USAGE;
+	} else if (a->oauth2_client_id == NULL) {
+		log_error(a->name, "%s:%d: no oauth2_client_id set; see "
+		    "fetchrc(5) for OAuth 2.0", a->file, a->line);
+		ex = EX_CONFIG;
+	} else if (oauth_authorize(a, o->flow, &err) == -1) {
+		log_error(a->name, "%s", err.msg);
+		ex = err.ex != 0 ? err.ex : EX_SOFTWARE;
+	}
+	accounts_free(&accts);
+	return ex;
 }
 
 /*
@@ -796,6 +879,8 @@ main(int argc, char **argv)
 	o.path = path;
 	if (o.import_uids != NULL)
 		ex = run_import_uids(&o, path);
+	else if (o.authorize)
+		ex = run_authorize(&o);
 	else if (o.interval > 0)
 		ex = run_daemon(&o);
 	else

@@ -77,20 +77,3 @@ mboxrd_end(struct mboxrd *q, struct error *err)
 {
 	return pending(q, err);
 }
-
-int
-mboxrd_tail_is_ours(const char *p, size_t n)
-{
-	size_t	i = 0, k;
-
-	while (i < n && i < 2 && p[i] == '\n')
-		i++;
-	k = n - i < sizeof from_ - 1 ? n - i : sizeof from_ - 1;
-	if (memcmp(p + i, from_, k) != 0)
-		return 0;
-	for (i += k; i + sizeof from_ - 1 <= n; i++)
-		if (p[i - 1] == '\n' && memcmp(p + i, from_,
-		    sizeof from_ - 1) == 0)
-			return 0;
-	return 1;
-}

@@ -34,13 +34,4 @@ int	mboxrd_quote(struct mboxrd *, const char *, size_t, struct error *);
 /* The message ended: write what is held back (a last line's start). */
 int	mboxrd_end(struct mboxrd *, struct error *);
 
-/*
- * Whether the n bytes p, found at the end of an mbox after an interrupted
- * append of ours, can only be ours: up to two newlines of separator, then
- * a prefix of "From " or a From_ line with no other line starting "From "
- * after it (a quoted block has none).  Anything else means another
- * program wrote after us.
- */
-int	mboxrd_tail_is_ours(const char *p, size_t n);
-
 #endif

@@ -24,8 +24,9 @@
 /* Time to type a passphrase when passwordeval can prompt on a terminal. */
 #define PASSWORDEVAL_TTY_WAIT	600
 
-static char	*run_passwordeval(const struct account *, struct error *);
-static char	*first_line(int, const char *, size_t, size_t,
+static char	*run_passwordeval(const struct account *, const char *,
+		    const char *, struct error *);
+static char	*first_line(int, const char *, const char *, size_t, size_t,
 		    struct error *);
 static char	*prompt_password(const struct account *, struct error *);
 static int	 read_output(int, char *, size_t *, size_t *, long long,
@@ -41,7 +42,8 @@ account_password(const struct account *a, struct error *err)
 	if (a->password != NULL)
 		return xstrdup(a->password);
 	if (a->passwordeval != NULL)
-		return run_passwordeval(a, err);
+		return run_passwordeval(a, a->passwordeval, "passwordeval",
+		    err);
 	xasprintf(&path, "%s/.netrc", account_home_dir());
 	rc = netrc_lookup(path, a->host, a->user, &pw, err);
 	free(path);
@@ -60,19 +62,20 @@ account_password(const struct account *a, struct error *err)
 char *
 account_delivery_password(const struct account *a, struct error *err)
 {
-	struct account	tmp;
-	char		*pw;
-
 	if (a->delivery_password != NULL)
 		return xstrdup(a->delivery_password);
 	if (a->delivery_passwordeval == NULL)
 		return NULL;
 	/* The same command runner, with the destination's command. */
-	tmp = *a;
-	tmp.passwordeval = a->delivery_passwordeval;
-	if ((pw = run_passwordeval(&tmp, err)) == NULL)
-		error_prefix(err, "delivery_passwordeval");
-	return pw;
+	return run_passwordeval(a, a->delivery_passwordeval,
+	    "delivery_passwordeval", err);
+}
+
+char *
+account_secret_eval(const struct account *a, const char *cmd,
+    const char *key, struct error *err)
+{
+	return run_passwordeval(a, cmd, key, err);
 }
 
 /* The last source: ask on the terminal, never echoing. */
@@ -110,9 +113,10 @@ prompt_password(const struct account *a, struct error *err)
  * to read from it, so only the shell is killed.
  */
 static char *
-run_passwordeval(const struct account *a, struct error *err)
+run_passwordeval(const struct account *a, const char *cmd, const char *key,
+    struct error *err)
 {
-	struct proc_spec spec = { .cmd = a->passwordeval, .in = -1 };
+	struct proc_spec spec = { .cmd = cmd, .in = -1 };
 	char		 out[PASSWORD_MAX], *pw = NULL;
 	int		 pfd[2] = { -1, -1 }, status, read_errno = 0;
 	int		 bound, rc;
@@ -125,15 +129,15 @@ run_passwordeval(const struct account *a, struct error *err)
 	if (!spec.own_group && bound < PASSWORDEVAL_TTY_WAIT)
 		bound = PASSWORDEVAL_TTY_WAIT;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		error_set(err, EX_OSERR, "passwordeval: pipe: %s",
+		error_set(err, EX_OSERR, "%s: pipe: %s", key,
 		    strerror(errno));
 		goto out;
 	}
 	deadline = proc_now_ms() + (long long)bound * 1000;
 	spec.out = pfd[1];
 	if (proc_spawn(&spec, &pid) == -1) {
-		error_set(err, EX_OSERR, "passwordeval: cannot run /bin/sh: "
-		    "%s", strerror(errno));
+		error_set(err, EX_OSERR, "%s: cannot run /bin/sh: "
+		    "%s", key, strerror(errno));
 		goto out;
 	}
 	close(pfd[1]);
@@ -144,16 +148,16 @@ run_passwordeval(const struct account *a, struct error *err)
 	if (reap_bounded(pid, spec.own_group, rc == -1 ? 0 : deadline,
 	    &status) == -1 || rc == -1) {
 		if (read_errno != 0)
-			error_set(err, EX_OSERR, "passwordeval: "
-			    "%s", strerror(read_errno));
+			error_set(err, EX_OSERR, "%s: "
+			    "%s", key, strerror(read_errno));
 		else
-			error_set(err, EX_TEMPFAIL, "passwordeval "
+			error_set(err, EX_TEMPFAIL, "%s "
 			    "command did not finish within %d seconds and was "
 			    "killed; nothing was fetched (check the command, "
-			    "or raise timeout)", bound);
+			    "or raise timeout)", key, bound);
 		goto out;
 	}
-	pw = first_line(status, out, len, dropped, err);
+	pw = first_line(status, key, out, len, dropped, err);
 
 out:
 	if (pfd[0] != -1)
@@ -166,33 +170,33 @@ out:
 
 /* The password in what a command that ended with status printed. */
 static char *
-first_line(int status, const char *out, size_t len, size_t dropped,
-    struct error *err)
+first_line(int status, const char *key, const char *out, size_t len,
+    size_t dropped, struct error *err)
 {
 	const char	*nl;
 
 	if (WIFSIGNALED(status)) {
-		error_set(err, EX_CONFIG, "passwordeval command "
-		    "failed (killed by signal %d)", WTERMSIG(status));
+		error_set(err, EX_CONFIG, "%s command "
+		    "failed (killed by signal %d)", key, WTERMSIG(status));
 		return NULL;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		error_set(err, EX_CONFIG, "passwordeval command "
-		    "failed (exit %d)", WEXITSTATUS(status));
+		error_set(err, EX_CONFIG, "%s command "
+		    "failed (exit %d)", key, WEXITSTATUS(status));
 		return NULL;
 	}
 	if ((nl = memchr(out, '\n', len)) != NULL)
 		len = (size_t)(nl - out);
 	else if (dropped > 0) {
-		error_set(err, EX_CONFIG, "passwordeval command "
-		    "printed a line longer than %d bytes", PASSWORD_MAX);
+		error_set(err, EX_CONFIG, "%s command "
+		    "printed a line longer than %d bytes", key, PASSWORD_MAX);
 		return NULL;
 	}
 	if (len > 0 && out[len - 1] == '\r')
 		len--;
 	if (len == 0) {
-		error_set(err, EX_CONFIG, "passwordeval command "
-		    "failed (no output)");
+		error_set(err, EX_CONFIG, "%s command "
+		    "failed (no output)", key);
 		return NULL;
 	}
 	return xstrndup(out, len);

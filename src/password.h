@@ -23,4 +23,12 @@ char	*account_password(const struct account *, struct error *);
  */
 char	*account_delivery_password(const struct account *, struct error *);
 
+/*
+ * The first line a command prints, run as passwordeval is (bounded by the
+ * account's timeout; errors name key, the config key that gave cmd).
+ * For oauth2_client_secret_eval.  The caller freezero_str()s it.
+ */
+char	*account_secret_eval(const struct account *, const char *cmd,
+	    const char *key, struct error *);
+
 #endif

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +24,23 @@
 #include "sink-mbox-journal.h"
 #include "xmalloc.h"
 
-/* Tag, two offsets, the digest, skip and the spaces between. */
-#define JOURNAL_LINE_MAX	(SINK_TAG_LEN + 2 * JOURNAL_DIGEST_LEN + 80)
+/* Tag, two offsets, the digest, skip, the head, the check, spaces. */
+#define JOURNAL_LINE_MAX	(SINK_TAG_LEN + 2 * JOURNAL_DIGEST_LEN + \
+	2 * JOURNAL_HEAD_MAX + 100)
+#define JOURNAL_CHECK_LEN	16	/* hex digits of the FNV-1a hash */
+#define JOURNAL_FIELDS		7
 
-static int	parse_line(const char *, struct journal_entry *);
+static uint64_t	fnv1a(const char *, size_t);
 static size_t	format_line(char *, size_t, const struct journal_entry *);
 static int	write_all(int, const char *, size_t);
+static void	add_hex(char *, size_t, size_t *, const unsigned char *,
+		    size_t);
 static int	copy_tail(FILE *, int, const char *, struct error *);
+static size_t	split(char *, char **, size_t);
+static int	parse_hex(const char *, unsigned char *, size_t);
+static int	parse_off(const char *, off_t *);
+static enum journal_line parse_fields(char **, size_t,
+		    struct journal_entry *);
 
 static int
 write_all(int fd, const char *p, size_t n)
@@ -48,19 +59,43 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Damage detection, not authentication: anyone who can write the journal
+ * can write the mbox. */
+static uint64_t
+fnv1a(const char *p, size_t n)
+{
+	uint64_t	h = UINT64_C(0xcbf29ce484222325);
+
+	while (n-- > 0) {
+		h ^= (unsigned char)*p++;
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+static void
+add_hex(char *line, size_t size, size_t *n, const unsigned char *p,
+    size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len && *n < size; i++)
+		*n += (size_t)snprintf(line + *n, size - *n, "%02x", p[i]);
+}
+
 /* One journal line for e, ended by a newline, at line; its length. */
 static size_t
 format_line(char *line, size_t size, const struct journal_entry *e)
 {
-	size_t	i, n;
+	size_t	n;
 
 	n = (size_t)snprintf(line, size, "%s %jd %jd ", e->tag,
 	    (intmax_t)e->offset, (intmax_t)e->length);
-	for (i = 0; i < JOURNAL_DIGEST_LEN; i++)
-		n += (size_t)snprintf(line + n, size - n, "%02x",
-		    e->digest[i]);
-	n += (size_t)snprintf(line + n, size - n, " %jd\n",
-	    (intmax_t)e->skip);
+	add_hex(line, size, &n, e->digest, JOURNAL_DIGEST_LEN);
+	n += (size_t)snprintf(line + n, size - n, " %jd ", (intmax_t)e->skip);
+	add_hex(line, size, &n, e->head, e->headlen);
+	n += (size_t)snprintf(line + n, size - n, " %016" PRIx64 "\n",
+	    fnv1a(line, n));
 	return n;
 }
 
@@ -70,12 +105,13 @@ journal_add(const char *path, const struct journal_entry *e, size_t n,
 {
 	struct stat	 st;
 	struct buf	 b;
-	char		 line[JOURNAL_LINE_MAX];
+	char		*line;
 	char		 last = '\n';
 	size_t		 i;
 	int		 fd, rc = -1;
 
 	buf_init(&b);
+	line = xmalloc(JOURNAL_LINE_MAX);
 	/* O_NONBLOCK + S_ISREG: a FIFO planted here is refused, not waited on. */
 	if ((fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NONBLOCK |
 	    O_CLOEXEC, 0600)) == -1)
@@ -92,7 +128,7 @@ journal_add(const char *path, const struct journal_entry *e, size_t n,
 	if (last != '\n')
 		buf_add(&b, "\n", 1);
 	for (i = 0; i < n; i++)
-		buf_add(&b, line, format_line(line, sizeof line, &e[i]));
+		buf_add(&b, line, format_line(line, JOURNAL_LINE_MAX, &e[i]));
 	if (write_all(fd, b.data, b.len) == -1 || fsync(fd) == -1)
 		goto fail;
 	rc = 0;
@@ -104,44 +140,154 @@ fail:
 out:
 	if (fd != -1)
 		close(fd);
+	free(line);
 	buf_free(&b);
 	return rc;
 }
 
-/* 0 for a well-formed line, -1 otherwise. */
-static int
-parse_line(const char *line, struct journal_entry *e)
+void
+journal_done(const char *path)
 {
-	char		tag[SINK_TAG_LEN + 2], hex[2 * JOURNAL_DIGEST_LEN + 2];
-	intmax_t	off, len, skip = 0;
-	unsigned int	b;
-	size_t		i;
-	int		end = 0, more = 0;
+	int	fd;
 
-	if (sscanf(line, "%17s %jd %jd %65s%n", tag, &off, &len, hex,
-	    &end) != 4)
-		return -1;
-	/* The fifth field is optional: older lines have none. */
-	if (line[end] == ' ' && (sscanf(line + end, " %jd%n", &skip,
-	    &more) != 1 || skip < 0))
-		return -1;
-	end += more;
-	if (line[end] != '\n' && line[end] != '\0')
-		return -1;
-	if ((strcmp(tag, "-") != 0 && strlen(tag) != SINK_TAG_LEN) ||
-	    strlen(hex) != 2 * JOURNAL_DIGEST_LEN || off < 0 || len <= 0 ||
-	    skip >= len)
-		return -1;
-	for (i = 0; i < JOURNAL_DIGEST_LEN; i++) {
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
-			return -1;
-		e->digest[i] = (unsigned char)b;
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC)) ==
+	    -1)
+		return;
+	(void)write_all(fd, "done\n", 5);
+	close(fd);
+}
+
+/* Split line at single spaces into at most max fields; their number (max
+ * + 1 when there are more). */
+static size_t
+split(char *line, char **f, size_t max)
+{
+	size_t	n = 0;
+	char	*p = line;
+
+	for (;;) {
+		if (n == max)
+			return max + 1;
+		f[n++] = p;
+		if ((p = strchr(p, ' ')) == NULL)
+			return n;
+		*p++ = '\0';
 	}
-	memcpy(e->tag, tag, strlen(tag) + 1);
-	e->offset = (off_t)off;
-	e->length = (off_t)len;
-	e->skip = (off_t)skip;
+}
+
+/* Exactly 2 * len lower-case hex digits into p. */
+static int
+parse_hex(const char *s, unsigned char *p, size_t len)
+{
+	static const char	 digits[] = "0123456789abcdef";
+	const char		*hi, *lo;
+	size_t			 i;
+
+	if (strlen(s) != 2 * len)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[2 * i] == '\0' || s[2 * i + 1] == '\0' ||
+		    (hi = strchr(digits, s[2 * i])) == NULL ||
+		    (lo = strchr(digits, s[2 * i + 1])) == NULL)
+			return -1;
+		p[i] = (unsigned char)((hi - digits) << 4 | (lo - digits));
+	}
 	return 0;
+}
+
+/* A decimal offset, digits only, no overflow. */
+static int
+parse_off(const char *s, off_t *v)
+{
+	intmax_t	x = 0;
+
+	if (*s == '\0' || strlen(s) > 18)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		x = x * 10 + (*s - '0');
+	}
+	*v = (off_t)x;
+	return 0;
+}
+
+/* The fields of a whole line: tag, offset, length, digest[, skip[, head]]. */
+static enum journal_line
+parse_fields(char **f, size_t n, struct journal_entry *e)
+{
+	size_t	taglen = strlen(f[0]), hexlen;
+
+	e->skip = 0;
+	e->headlen = 0;
+	if ((strcmp(f[0], "-") != 0 && taglen != SINK_TAG_LEN) ||
+	    parse_off(f[1], &e->offset) == -1 ||
+	    parse_off(f[2], &e->length) == -1 || e->length == 0 ||
+	    parse_hex(f[3], e->digest, JOURNAL_DIGEST_LEN) == -1 ||
+	    (n > 4 && parse_off(f[4], &e->skip) == -1) ||
+	    e->skip >= e->length)
+		return JOURNAL_DAMAGED;
+	if (n > 5) {
+		hexlen = strlen(f[5]) / 2;
+		/* The head is the separator, the From_ line and the start of
+		 * the message: never shorter than what it leaves out. */
+		if (hexlen > JOURNAL_HEAD_MAX || (off_t)hexlen < e->skip ||
+		    (off_t)hexlen > e->length ||
+		    parse_hex(f[5], e->head, hexlen) == -1)
+			return JOURNAL_DAMAGED;
+		e->headlen = hexlen;
+	}
+	memcpy(e->tag, f[0], taglen + 1);
+	return n > 5 ? JOURNAL_OK : JOURNAL_OLD;
+}
+
+enum journal_line
+journal_parse_line(const char *line, struct journal_entry *e)
+{
+	char		*copy, *f[JOURNAL_FIELDS + 1];
+	size_t		 len = strcspn(line, "\n"), n, body;
+	unsigned char	 check[8];
+	uint64_t	 want = 0;
+	enum journal_line rc = JOURNAL_TORN;
+	int		 i;
+
+	if (len > JOURNAL_LINE_MAX)
+		return JOURNAL_DAMAGED;
+	memset(e, 0, sizeof *e);
+	if (len == 4 && memcmp(line, "done", 4) == 0) {
+		e->done = 1;
+		return JOURNAL_DONE;
+	}
+	copy = xmalloc(len + 1);
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	n = split(copy, f, JOURNAL_FIELDS);
+	if (n > JOURNAL_FIELDS)
+		rc = JOURNAL_DAMAGED;
+	else if (n == JOURNAL_FIELDS) {
+		if (strlen(f[6]) < 2 * sizeof check)
+			goto out;	/* cut short inside <check> */
+		body = (size_t)(f[6] - copy) - 1;
+		if (parse_hex(f[6], check, sizeof check) == -1)
+			rc = JOURNAL_DAMAGED;
+		else {
+			for (i = 0; i < 8; i++)
+				want = want << 8 | check[i];
+			rc = want != fnv1a(line, body) ? JOURNAL_DAMAGED :
+			    parse_fields(f, 6, e);
+		}
+		if (rc == JOURNAL_OLD)
+			rc = JOURNAL_DAMAGED;
+	} else if (n == 4 || n == 5) {
+		/* An older line, or a current one cut short: either way, it
+		 * proves no partial block and records only a digest match. */
+		rc = parse_fields(f, n, e);
+		if (rc == JOURNAL_DAMAGED)
+			rc = JOURNAL_TORN;
+	}
+out:
+	free(copy);
+	return rc;
 }
 
 int
@@ -149,11 +295,12 @@ journal_read(const char *path, struct journal_entry **e, size_t *n,
     struct error *err)
 {
 	struct journal_entry	 cur;
+	enum journal_line	 kind;
 	FILE			*f;
 	char			*line = NULL;
-	size_t			 cap = 0, have = 0;
+	size_t			 cap = 0, have = 0, lineno = 0;
 	struct stat		 st;
-	int			 fd, rc = 0;
+	int			 fd, rc = -1;
 
 	*e = NULL;
 	*n = 0;
@@ -173,7 +320,15 @@ journal_read(const char *path, struct journal_entry **e, size_t *n,
 		return -1;
 	}
 	while (getline(&line, &cap, f) != -1) {
-		if (parse_line(line, &cur) == -1)
+		lineno++;
+		if ((kind = journal_parse_line(line, &cur)) == JOURNAL_DAMAGED) {
+			error_set(err, EX_DATAERR, "the delivery journal %s is "
+			    "damaged at line %zu: nothing was removed; check that "
+			    "the mbox ends with whole messages, then move the "
+			    "journal away", path, lineno);
+			goto out;
+		}
+		if (kind == JOURNAL_TORN)
 			continue;
 		if (*n == have) {
 			have = have == 0 ? 64 : have * 2;
@@ -184,10 +339,14 @@ journal_read(const char *path, struct journal_entry **e, size_t *n,
 	if (ferror(f)) {
 		error_set(err, EX_IOERR, "cannot read the delivery journal "
 		    "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
 		free(*e);
 		*e = NULL;
 		*n = 0;
-		rc = -1;
 	}
 	free(line);
 	fclose(f);

@@ -106,6 +106,10 @@ static int	prefix_ok(struct mbox *, const struct journal_entry *);
 static const struct journal_entry *cached_entry(struct mbox *,
 		    const char *, struct error *);
 static int	recover(struct mbox *, struct error *);
+static int	fill_head(struct mbox *, struct journal_entry *,
+		    const char *, const struct staged *, struct error *);
+static int	tail_proven(const struct journal_entry *, const char *,
+		    size_t);
 static int	cut_partial(struct mbox *, const struct journal_entry *,
 		    off_t, struct error *);
 
@@ -361,6 +365,35 @@ copy_spool(struct mbox *m, uint64_t off, uint64_t len, struct error *err)
 }
 
 /*
+ * The first bytes of the block st will be (the separator sep, its From_
+ * line, the start of its message) into je's head: what lets a later run
+ * prove that a partial block at je's offset is this one.
+ */
+static int
+fill_head(struct mbox *m, struct journal_entry *je, const char *sep,
+    const struct staged *st, struct error *err)
+{
+	size_t	slen = strlen(sep), flen = strlen(st->fromline), body;
+	ssize_t	got;
+
+	if (slen + flen + JOURNAL_HEAD_BODY > sizeof je->head)
+		fatalx("a From_ line of %zu bytes", flen);
+	memcpy(je->head, sep, slen);
+	memcpy(je->head + slen, st->fromline, flen);
+	body = st->len < JOURNAL_HEAD_BODY ? (size_t)st->len : JOURNAL_HEAD_BODY;
+	got = spool_pread(&m->sp, (char *)je->head + slen + flen, body, st->off,
+	    err);
+	if (got == -1)
+		return -1;
+	if ((size_t)got != body) {
+		error_set(err, EX_IOERR, "the temporary file shrank");
+		return -1;
+	}
+	je->headlen = slen + flen + body;
+	return 0;
+}
+
+/*
  * Under the locks, with the mbox size at size: journal the batch (one
  * fsync), append it, fsync the mbox.
  */
@@ -383,6 +416,9 @@ append_batch(struct mbox *m, off_t size, struct error *err)
 		je[i].skip = (off_t)plen;
 		je[i].length = (off_t)(plen + m->st[i].len);
 		memcpy(je[i].digest, m->st[i].digest, sizeof je[i].digest);
+		if (fill_head(m, &je[i], i == 0 ? sep : "", &m->st[i],
+		    err) == -1)
+			goto out;
 		at += je[i].length;
 	}
 	if (journal_add(m->jpath, je, m->nst, err) == -1)
@@ -399,6 +435,7 @@ append_batch(struct mbox *m, off_t size, struct error *err)
 		    strerror(errno));
 		goto out;
 	}
+	journal_done(m->jpath);
 	rc = 0;
 out:
 	free(je);
@@ -567,7 +604,8 @@ cached_entry(struct mbox *m, const char *tag, struct error *err)
 		m->jloaded = 1;
 	}
 	for (i = m->njcache; i > 0; i--)
-		if (strcmp(m->jcache[i - 1].tag, tag) == 0)
+		if (!m->jcache[i - 1].done &&
+		    strcmp(m->jcache[i - 1].tag, tag) == 0)
 			return &m->jcache[i - 1];
 	return NULL;
 }
@@ -643,7 +681,37 @@ probe(struct mbox *m, const struct journal_entry *je, struct error *err)
 	return rc;
 }
 
-/* The mbox ends size bytes in, inside the block je describes. */
+/*
+ * Whether the n bytes tail, with which the mbox ends inside the block je
+ * describes, are provably the start of that block: the head the journal
+ * recorded, byte for byte, and after it no "From " anywhere.  Our quoted
+ * message has none at a line's start; another program's message appended
+ * after a partial block of ours starts with one, at a line's start or in
+ * the middle of our last line.  Bytes beyond the head that hold "From "
+ * in the middle of a line are ours too, but cannot be told apart: left.
+ */
+static int
+tail_proven(const struct journal_entry *je, const char *tail, size_t n)
+{
+	size_t	from;
+
+	if (je->headlen == 0)
+		return 0;	/* an older journal line: no head to compare */
+	if (memcmp(tail, je->head, n < je->headlen ? n : je->headlen) != 0)
+		return 0;
+	if (n <= je->headlen)
+		return 1;
+	/* From the head's last bytes, in case "From " straddles its end. */
+	from = je->headlen > sizeof from_ - 2 ? je->headlen -
+	    (sizeof from_ - 2) : 0;
+	return memmem(tail + from, n - from, from_, sizeof from_ - 1) == NULL;
+}
+
+/*
+ * The mbox ends size bytes in, inside the block je describes: cut it off
+ * when the tail is provably ours, else stop with EX_DATAERR and leave
+ * every byte where it is.
+ */
 static int
 cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
     struct error *err)
@@ -655,13 +723,16 @@ cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
 
 	tail = xmalloc(n);
 	got = pread(m->lk.fd, tail, n, je->offset);
-	ours = got == (ssize_t)n && mboxrd_tail_is_ours(tail, n);
+	ours = got == (ssize_t)n && tail_proven(je, tail, n);
 	free(tail);
 	if (!ours) {
-		log_warn(m->lk.who, "mbox %s: an interrupted delivery left part of "
-		    "a message at byte %jd, and other mail follows it; leaving "
-		    "it for you to remove", m->path, (intmax_t)je->offset);
-		return 0;
+		error_set(err, EX_DATAERR, "mbox %s ends with %zu bytes at byte "
+		    "%jd that an interrupted delivery was to write but that "
+		    "popfetch cannot prove it wrote (other mail may follow it); "
+		    "nothing was removed: look at the mbox from that byte, "
+		    "remove any partial message by hand, then move %s away",
+		    m->path, n, (intmax_t)je->offset, m->jpath);
+		return -1;
 	}
 	if (ftruncate(m->lk.fd, je->offset) == -1 || fsync(m->lk.fd) == -1) {
 		error_set(err, EX_IOERR, "mbox %s: cannot remove the partial "
@@ -676,11 +747,13 @@ cut_partial(struct mbox *m, const struct journal_entry *je, off_t size,
 }
 
 /*
- * Only the last batch in the journal can describe a half-written block:
- * any later append of ours would have added later entries.  Its entries
- * are the contiguous run at the end; the one the mbox ends inside, if
- * any, is cut off (the whole blocks before it stay, for mb_find).  Trim
- * the journal under the same locks.
+ * Only the last batch in the journal can describe a half-written block,
+ * and only when no "done" line follows it: any later append of ours
+ * would have added later entries.  Its entries are the contiguous run at
+ * the end; the one the mbox ends inside, if any, is cut off when provably
+ * ours (the whole blocks before it stay, for mb_find).  The batch is then
+ * marked done, so that no later run looks at it again after a mail reader
+ * has moved things around.  Trim the journal under the same locks.
  */
 static int
 recover(struct mbox *m, struct error *err)
@@ -701,16 +774,20 @@ recover(struct mbox *m, struct error *err)
 		    strerror(errno));
 		goto out;
 	}
-	for (i = n; i > 0; i--) {
-		if (st.st_size > je[i - 1].offset &&
-		    st.st_size < je[i - 1].offset + je[i - 1].length) {
-			if (cut_partial(m, &je[i - 1], st.st_size, err) == -1)
-				goto out;
-			break;
+	if (n > 0 && !je[n - 1].done) {
+		for (i = n; i > 0; i--) {
+			if (st.st_size > je[i - 1].offset &&
+			    st.st_size < je[i - 1].offset + je[i - 1].length) {
+				if (cut_partial(m, &je[i - 1], st.st_size,
+				    err) == -1)
+					goto out;
+				break;
+			}
+			if (i < 2 || je[i - 2].done || je[i - 2].offset +
+			    je[i - 2].length != je[i - 1].offset)
+				break;
 		}
-		if (i < 2 || je[i - 2].offset + je[i - 2].length !=
-		    je[i - 1].offset)
-			break;
+		journal_done(m->jpath);
 	}
 	rc = journal_trim(m->jpath, err);
 out:

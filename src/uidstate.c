@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,6 @@
 
 #define UIDSTATE_HEADER		"# popfetch uid state v1\n"
 #define PENDING_TAG		"pending "
-#define UIDSTATE_FILE_MAX	(256 * 1024 * 1024)
 
 struct uident {
 	RB_ENTRY(uident)	 link;
@@ -53,6 +53,7 @@ struct uidstate {
 	struct uidtree	 tree;
 	struct arena	 uids;		/* every uident's uid: no malloc each */
 	size_t		 count;
+	uint64_t	 size;		/* of the file, as far as we wrote it */
 };
 
 static int	uident_cmp(struct uident *, struct uident *);
@@ -274,12 +275,20 @@ load(struct uidstate *us, struct error *err)
 		close(fd);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || st.st_size > UIDSTATE_FILE_MAX) {
-		error_set(err, EX_DATAERR, "UID state %s is not a regular "
-		    "file of a sane size; move it away", us->path);
+	if (fstat(fd, &st) == -1) {
+		error_set(err, EX_IOERR, "cannot read UID state %s: %s",
+		    us->path, strerror(errno));
 		close(fd);
 		return -1;
 	}
+	if (st.st_size > UIDSTATE_FILE_MAX) {
+		error_set(err, EX_DATAERR, "UID state %s is larger than %d MiB, "
+		    "more than any POP3 mailbox needs; move it away", us->path,
+		    UIDSTATE_FILE_MAX / (1024 * 1024));
+		close(fd);
+		return -1;
+	}
+	us->size = (uint64_t)st.st_size;
 	buf_init(&b);
 	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
 		if (n == -1 && errno == EINTR)
@@ -449,6 +458,8 @@ open_append(struct uidstate *us, struct error *err)
 	if (not_regular(us->appendfd, us->path, err))
 		return -1;
 	created = st.st_size == 0;
+	us->size = (uint64_t)st.st_size + (created ? strlen(UIDSTATE_HEADER) :
+	    0);
 	if (created && (write_all(us->appendfd, UIDSTATE_HEADER,
 	    strlen(UIDSTATE_HEADER)) == -1 || fsync(us->appendfd) == -1 ||
 	    sync_dir(us->path) == -1)) {
@@ -508,8 +519,16 @@ uidstate_sync(struct uidstate *us, struct error *err)
 		    us->path, strerror(errno));
 		return -1;
 	}
+	us->size += us->unsynced.len;
 	buf_reset(&us->unsynced);
 	return 0;
+}
+
+uint64_t
+uidstate_bytes(const struct uidstate *us)
+{
+	return (us->size > 0 ? us->size : strlen(UIDSTATE_HEADER)) +
+	    us->unsynced.len;
 }
 
 int
@@ -529,6 +548,7 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 	struct buf	 b;
 	char		*tmp;
 	size_t		 i;
+	uint64_t	 written;
 	int		 fd, rc = -1;
 
 	RB_FOREACH(e, uidtree, &us->tree)
@@ -542,6 +562,7 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 	xasprintf(&tmp, "%s.tmp", us->path);
 	buf_init(&b);
 	buf_addstr(&b, UIDSTATE_HEADER);
+	written = 0;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		goto fail;
@@ -560,6 +581,7 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 		if (b.len >= 65536) {
 			if (write_all(fd, b.data, b.len) == -1)
 				goto fail;
+			written += b.len;
 			buf_reset(&b);
 		}
 	}
@@ -579,6 +601,7 @@ fail:
 		unlink(tmp);
 		goto out;
 	}
+	us->size = written + b.len;
 	/* Later records go to the new file, not the replaced one. */
 	if (us->appendfd != -1) {
 		close(us->appendfd);

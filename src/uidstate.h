@@ -25,6 +25,7 @@
 #define POPFETCH_UIDSTATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "error.h"
@@ -53,6 +54,16 @@ size_t		 uidstate_count(const struct uidstate *);
 /* Call fn on every delivered UID, in strcmp order (as mpop sorts). */
 void		 uidstate_foreach(const struct uidstate *,
 		    void (*fn)(const char *uid, void *arg), void *arg);
+
+/*
+ * The most bytes a state file may hold: uidstate_open refuses a larger
+ * one, so whatever adds UIDs in bulk (--import-uids) checks
+ * uidstate_bytes first and refuses before it writes.  3 million UIDs of
+ * 70 characters fit.
+ */
+#define UIDSTATE_FILE_MAX	(256 * 1024 * 1024)
+/* The file's size once everything added so far is synced. */
+uint64_t	 uidstate_bytes(const struct uidstate *);
 /* 1 and *first set when uid was delivered before; 0 if not. */
 int		 uidstate_lookup(const struct uidstate *, const char *uid,
 		    time_t *first);

@@ -102,6 +102,7 @@ EOF
 	assert_output "--status"
 	run complete_words popfetch --d
 	assert_output "--debug
+--device
 --dry-run"
 	run complete_words popfetch -C "$TEST_TMP/r"
 	assert_output "$TEST_TMP/rc"

@@ -69,7 +69,15 @@ fetch_keep() {
 	run "$POPFETCH" -q -C "$RC"
 	assert_success
 	assert_mbox_matches "$TEST_TMP/corpus" "$W/inbox"
-	[[ $(wc -l <"$W/inbox.popfetch-journal") -eq $1 ]]
+	# N block lines, then the line that marks the batch done.
+	[[ $(grep -vcx done "$W/inbox.popfetch-journal") -eq $1 ]]
+	[[ $(tail -n 1 "$W/inbox.popfetch-journal") == done ]]
+}
+
+# undone -- drop the batch's "done" line, as a run killed during the
+# append never writes it.
+undone() {
+	sed -i '${/^done$/d}' "$W/inbox.popfetch-journal"
 }
 
 # fetch_two -- deliver 2 messages into $W/inbox, then make the state look
@@ -85,6 +93,7 @@ fetch_two() {
 # SIGKILL during its append would leave it.
 cut_last_block() {
 	local off len
+	undone
 	read -r _ off len _ < <(tail -n 1 "$W/inbox.popfetch-journal")
 	truncate -s $((off + len / 2)) "$W/inbox"
 	CUT_AT=$off
@@ -160,6 +169,7 @@ PY
 	# One batch: three journal lines written together, blocks end to end.
 	fetch_keep 3 3000
 	local off len
+	undone
 	read -r _ off len _ < <(sed -n 2p "$W/inbox.popfetch-journal")
 	truncate -s $((off + len / 2)) "$W/inbox"
 	# As if the run died there: none of the three UIDs recorded yet.
@@ -185,16 +195,22 @@ PY
 	[[ $(stat -c %s "$W/inbox") -eq $CUT_AT ]]
 }
 
-@test "mbox: other mail after a partial block is never cut off" {
+@test "mbox: other mail after a partial block is never cut off: the account stops with 65" {
 	fetch_two
 	cut_last_block
 	# Like procmail: an empty line first, as the mbox does not end in one.
 	printf '\n\nFrom someone@example.org Sat Nov 21 10:00:00 2026\nSubject: procmail\n\nhello\n\n' >>"$W/inbox"
 	cp "$W/inbox" "$TEST_TMP/before"
 	run "$POPFETCH" -C "$RC"
+	assert_failure 65
+	assert_line --regexp "^default: mbox .*/inbox ends with [0-9]+ bytes at byte $CUT_AT that an interrupted delivery was to write but that popfetch cannot prove it wrote .*then move .*inbox.popfetch-journal away$"
+	cmp "$TEST_TMP/before" "$W/inbox"
+	run grep -c '^C: RETR' "$TEST_TMP/log"
+	assert_output 0
+	# What the message says to do: the run after it appends message 2.
+	mv "$W/inbox.popfetch-journal" "$TEST_TMP/journal.old"
+	run "$POPFETCH" -C "$RC"
 	assert_success
-	assert_output --partial "other mail follows it"
-	# Untouched up to where it ended; message 2 appended again after it.
 	cmp -n "$(stat -c %s "$TEST_TMP/before")" "$TEST_TMP/before" "$W/inbox"
 	grep -q '^Subject: procmail$' "$W/inbox"
 }
@@ -209,4 +225,182 @@ PY
 	assert_line --regexp "^default: warning: removing .*: the popfetch that took it is gone$"
 	((SECONDS - start < 10))
 	[[ ! -e $W/inbox.lock ]]
+}
+
+# --- crashes followed by other writers ------------------------------------
+# Another delivery agent (procmail, the MTA) may append to the mbox after
+# a popfetch was killed, once it has removed the dead run's dot-lock.
+# Recovery then must never take that mail for the partial block of ours.
+
+OLD_MAIL=$'From old@example.org Fri Nov 20 09:00:00 2026\nSubject: before\n\nearlier mail\n'
+FOREIGN_MAIL=$'From procmail@example.org Sat Nov 21 10:00:00 2026\nSubject: procmail\n\nhello\n\n'
+
+# crash_setup -- 3 messages of about 3000 bytes on the server (keep mode),
+# an mbox that already holds another program's message ending in a single
+# newline: a batch is 7 writes (the separator, then a From_ line and the
+# message for each).
+crash_setup() {
+	W=$TEST_TMP/w
+	make_mailbox "$TEST_TMP/corpus" 3 3000
+	mkdir -p "$W" "$TEST_TMP/expect"
+	cp -r "$TEST_TMP/corpus" "$W/mb"
+	cp "$TEST_TMP/corpus"/* "$TEST_TMP/expect/"
+	printf 'Subject: before\n\nearlier mail\n' >"$TEST_TMP/expect/old"
+	popserver_start --mailbox "$W/mb" --log "$TEST_TMP/log"
+	rc "$W" keep
+}
+
+crash_reset() {
+	rm -f "$W/inbox" "$W/inbox.popfetch-journal" "$W/state" "$W/inbox.lock"
+	printf '%s' "$OLD_MAIL" >"$W/inbox"
+}
+
+# kill_at_write K [N] -- one run of N messages (3) killed by strace's
+# fault injection on entering its K-th write(2) to the mbox: the batch's
+# journal lines are fsynced and K-1 of its writes are in.  Asserts that
+# the kill landed there.
+kill_at_write() {
+	local n=${2:-3}
+	command -v strace >/dev/null || skip "strace is not installed (./setup installs it)"
+	# LeakSanitizer cannot run under ptrace.
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	    run strace -f -qq -o "$TEST_TMP/trace" -P "$W/inbox" -e trace=write \
+	    -e inject=write:signal=KILL:when="$1" "$POPFETCH" -q -C "$RC"
+	assert_failure 137
+	[[ $(grep -c ' write(' "$TEST_TMP/trace") -eq $1 ]]
+	grep -q '+++ killed by SIGKILL +++' "$TEST_TMP/trace"
+	grep -q "^pending msg-0000$n\$" "$W/state"
+	[[ $(tail -n 1 "$W/inbox.popfetch-journal") != done ]]
+	[[ $(grep -vcx done "$W/inbox.popfetch-journal") -eq $n ]]
+}
+
+@test "mbox: killed after the journal's fsync, before the append, then a procmail delivery: kept byte for byte, 65" {
+	crash_setup
+	crash_reset
+	kill_at_write 1
+	printf '%s' "$OLD_MAIL" | cmp - "$W/inbox"
+	# procmail finds the dead run's lock stale and delivers a message
+	# shorter than our first block, where that block was to go.
+	rm "$W/inbox.lock"
+	printf '%s' "$FOREIGN_MAIL" >>"$W/inbox"
+	cp "$W/inbox" "$TEST_TMP/before"
+	: >"$TEST_TMP/log"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 65
+	assert_line --regexp "^default: mbox $W/inbox ends with [0-9]+ bytes at byte ${#OLD_MAIL} that an interrupted delivery was to write but that popfetch cannot prove it wrote"
+	refute_output --partial "removed the partial"
+	cmp "$TEST_TMP/before" "$W/inbox"
+	run grep -c '^C: RETR' "$TEST_TMP/log"
+	assert_output 0
+	# Again: the journal is not acted on while the message stands.
+	run "$POPFETCH" -C "$RC"
+	assert_failure 65
+	cmp "$TEST_TMP/before" "$W/inbox"
+}
+
+@test "mbox: a kill at every write of a batch, then another program's mail: every byte it wrote stays" {
+	crash_setup
+	local k
+	for k in 1 2 3 4 5 6 7; do
+		crash_reset
+		kill_at_write "$k"
+		printf '%s' "$FOREIGN_MAIL" >>"$W/inbox"
+		cp "$W/inbox" "$TEST_TMP/before"
+		run "$POPFETCH" -C "$RC"
+		echo "write $k: $output"
+		assert_failure 65
+		cmp "$TEST_TMP/before" "$W/inbox"
+	done
+}
+
+@test "mbox: a kill at every write of a batch, nothing else writing: the partial block goes, each message once" {
+	crash_setup
+	local k
+	for k in 1 2 3 4 5 6 7; do
+		crash_reset
+		kill_at_write "$k"
+		run "$POPFETCH" -C "$RC"
+		echo "write $k: $output"
+		assert_success
+		assert_mbox_matches "$TEST_TMP/expect" "$W/inbox"
+		[[ $(tail -n 1 "$W/inbox.popfetch-journal") == done ]]
+	done
+}
+
+@test "mbox: a kill inside a large block, then another program's mail after our partial line: kept, 65" {
+	W=$TEST_TMP/w
+	# One message of 200 KB: its copy is four writes; kill at the third.
+	make_mailbox "$TEST_TMP/corpus" 1 200000
+	mkdir -p "$W"
+	cp -r "$TEST_TMP/corpus" "$W/mb"
+	popserver_start --mailbox "$W/mb" --log "$TEST_TMP/log"
+	rc "$W" keep
+	kill_at_write 3 1
+	(($(stat -c %s "$W/inbox") > 65536))
+	printf '%s' "$FOREIGN_MAIL" >>"$W/inbox"
+	cp "$W/inbox" "$TEST_TMP/before"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 65
+	cmp "$TEST_TMP/before" "$W/inbox"
+	# Without the other mail, the same partial block is ours and goes.
+	truncate -s $(($(stat -c %s "$W/inbox") - ${#FOREIGN_MAIL})) "$W/inbox"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	assert_output --partial "removed the partial message an interrupted run left at byte 0"
+	assert_mbox_matches "$TEST_TMP/corpus" "$W/inbox"
+}
+
+@test "mbox: a damaged journal (one length changed) removes nothing and stops the account with 65" {
+	fetch_two
+	cp "$W/inbox" "$TEST_TMP/before"
+	# The issue's damage: the last block's length made larger, so that
+	# the mbox seems to end inside it; and the batch made to look
+	# interrupted, so that recovery looks at it.
+	undone
+	local off len
+	read -r _ off len _ < <(tail -n 1 "$W/inbox.popfetch-journal")
+	sed -i "\$s/^\\([^ ]* $off\\) $len /\\1 $((len + 93)) /" "$W/inbox.popfetch-journal"
+	grep -q " $off $((len + 93)) " "$W/inbox.popfetch-journal"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 65
+	assert_output --regexp "^default: the delivery journal $W/inbox.popfetch-journal is damaged at line 2: nothing was removed"
+	cmp "$TEST_TMP/before" "$W/inbox"
+	run grep -c '^C: RETR' "$TEST_TMP/log"
+	assert_output 0
+	# --dry-run does not act on it either.
+	run "$POPFETCH" -n -C "$RC"
+	assert_failure 65
+	cmp "$TEST_TMP/before" "$W/inbox"
+}
+
+@test "mbox: an older journal line (no head) never proves a partial block: nothing removed, 65" {
+	fetch_two
+	cut_last_block
+	# The line as popfetch 0.x wrote it: five fields, no head, no check.
+	sed -i '$s/^\([^ ]* [^ ]* [^ ]* [^ ]* [^ ]*\) .*/\1/' "$W/inbox.popfetch-journal"
+	[[ $(tail -n 1 "$W/inbox.popfetch-journal" | wc -w) -eq 5 ]]
+	cp "$W/inbox" "$TEST_TMP/before"
+	run "$POPFETCH" -C "$RC"
+	assert_failure 65
+	assert_output --partial "cannot prove it wrote"
+	cmp "$TEST_TMP/before" "$W/inbox"
+}
+
+@test "mbox: a batch marked done is never looked at again, however a mail reader shrank the mbox" {
+	fetch_keep 3 3000
+	# A mail reader deleted the first message: the mbox now ends inside
+	# the last block's old place.  Nothing is cut, the run succeeds.
+	"$PYTHON3" - "$W/inbox" <<'PY'
+import mailbox, sys
+mb = mailbox.mbox(sys.argv[1])
+mb.lock()
+mb.remove(next(iter(mb.keys())))
+mb.flush()
+mb.unlock()
+PY
+	cp "$W/inbox" "$TEST_TMP/before"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	refute_output --partial "removed"
+	cmp "$TEST_TMP/before" "$W/inbox"
 }

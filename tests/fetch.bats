@@ -225,9 +225,9 @@ server_count() {
 @test "connection cut after a DELE: the next run deletes without fetching again" {
 	make_mailbox "$MB" 3
 	cp -r "$MB" "$TEST_TMP/orig"
-	# CAPA USER PASS LIST UIDL, RETR x3 (one group commit), DELE 1:
-	# cut after the 9th command.
-	popserver_start --mailbox "$MB" --cut-after 9 --log "$SLOG"
+	# CAPA USER PASS CAPA LIST UIDL, RETR x3 (one group commit), DELE 1:
+	# cut after the 10th command.
+	popserver_start --mailbox "$MB" --cut-after 10 --log "$SLOG"
 	rc
 	fetch
 	assert_failure 75

@@ -231,3 +231,109 @@ fetches_only_the_new() {
 	assert_success
 	assert_output --partial "3 messages fetched"
 }
+
+@test "--import-uids: a FIFO, /dev/zero and a 200 MB line are refused at once" {
+	popfetch_rc
+	mkfifo "$TEST_TMP/fifo"
+	local start=$SECONDS
+	run timeout 20 "$POPFETCH" -C "$RC" --import-uids fetchmail "$TEST_TMP/fifo"
+	assert_failure 66
+	assert_output "popfetch: $TEST_TMP/fifo: not a regular file"
+	run timeout 20 "$POPFETCH" -C "$RC" --import-uids mpop /dev/zero
+	assert_failure 66
+	assert_output "popfetch: /dev/zero: not a regular file"
+	# One line of 200 MB (sparse: no disk): refused after 4 KiB of it.
+	truncate -s 200M "$TEST_TMP/oldmail-127.0.0.1-$DOVECOT_POP3_PORT-$U"
+	run timeout 20 "$POPFETCH" -C "$RC" --import-uids getmail "$TEST_TMP/oldmail-127.0.0.1-$DOVECOT_POP3_PORT-$U"
+	assert_failure 65
+	assert_output "popfetch: $TEST_TMP/oldmail-127.0.0.1-$DOVECOT_POP3_PORT-$U:1: line too long for a UID state file (over 4096 bytes)"
+	((SECONDS - start < 20))
+}
+
+@test "--import-uids: over 64 MiB, 2 million UIDs or 100,000 mailboxes: refused with the limit" {
+	popfetch_rc
+	# Lines of a plausible length all the way: only the total tells.
+	"$PYTHON3" - "$TEST_TMP/big" "$TEST_TMP/uids" "$TEST_TMP/boxes" "$U" <<-'PY'
+	import sys
+	with open(sys.argv[1], "w") as f:
+	    f.write(" 1000000 127.0.0.1 %s\n" % sys.argv[4])
+	    for i in range(1000000):
+	        f.write("%070d\n" % i)
+	with open(sys.argv[2], "w") as f:
+	    f.write(" 3000000 127.0.0.1 %s\n" % sys.argv[4])
+	    f.write("X\n" * 2000001)
+	with open(sys.argv[3], "w") as f:
+	    for i in range(100001):
+	        f.write("u%d@h x\n" % i)
+	PY
+	local start=$SECONDS
+	run timeout 60 "$POPFETCH" -C "$RC" --import-uids mpop "$TEST_TMP/big"
+	assert_failure 65
+	assert_output "popfetch: $TEST_TMP/big: larger than 64 MiB: more UIDs than popfetch's state file holds"
+	run timeout 60 "$POPFETCH" -C "$RC" --import-uids mpop "$TEST_TMP/uids"
+	assert_failure 65
+	assert_output "popfetch: $TEST_TMP/uids:2000002: more than 2000000 UIDs: more than popfetch imports at once"
+	run timeout 60 "$POPFETCH" -C "$RC" --import-uids fetchmail "$TEST_TMP/boxes"
+	assert_failure 65
+	assert_output "popfetch: $TEST_TMP/boxes:100001: more than 100000 mailboxes: more than popfetch imports at once"
+	rm -f "$TEST_TMP/big" "$TEST_TMP/uids" "$TEST_TMP/boxes"
+	((SECONDS - start < 60))
+}
+
+@test "--import-uids fetchmail: 100,000 mailboxes and 200,000 UIDs in linear time" {
+	popfetch_rc
+	"$PYTHON3" - "$TEST_TMP/many" "$TEST_TMP/one" "$U" <<-'PY'
+	import sys
+	with open(sys.argv[1], "w") as f:
+	    for i in range(99999):
+	        f.write("u%d@pop%d.example.com uid-%d\n" % (i, i, i))
+	    f.write("%s@127.0.0.1 uid-x\n" % sys.argv[3])
+	with open(sys.argv[2], "w") as f:
+	    for i in range(200000):
+	        f.write("%s@127.0.0.1 uid-%d\n" % (sys.argv[3], i))
+	PY
+	local start=$SECONDS
+	# A scan of every mailbox per line before: 4.6 s of CPU for 40,000
+	# mailboxes, some 30 s for these; a fraction of a second now.
+	run timeout 60 "$POPFETCH" -C "$RC" --import-uids fetchmail "$TEST_TMP/many"
+	assert_success
+	assert_output "$U: 1 UID imported from $TEST_TMP/many (0 known already)"
+	run timeout 60 "$POPFETCH" -C "$RC" --import-uids fetchmail "$TEST_TMP/one"
+	assert_success
+	assert_output "$U: 200000 UIDs imported from $TEST_TMP/one (0 known already)"
+	((SECONDS - start < 15))
+}
+
+@test "--import-uids: UIDs that would make the state larger than popfetch reads back are refused before writing" {
+	popfetch_rc "uidls_file $TEST_TMP/state"
+	# A state file 100 KB short of the limit (a comment line, sparse).
+	printf '# popfetch uid state v1\n# ' >"$TEST_TMP/state"
+	truncate -s $((256 * 1024 * 1024 - 100000 - 1)) "$TEST_TMP/state"
+	printf '\n' >>"$TEST_TMP/state"
+	cp --sparse=always "$TEST_TMP/state" "$TEST_TMP/state.before"
+	# 2,000 UIDs of 70 characters: about 160 KB of records.
+	"$PYTHON3" - "$TEST_TMP/ids" "$U" <<-'PY'
+	import sys
+	with open(sys.argv[1], "w") as f:
+	    f.write(" 2000 127.0.0.1 %s\n" % sys.argv[2])
+	    for i in range(2000):
+	        f.write("%070d\n" % i)
+	PY
+	run "$POPFETCH" -C "$RC" --import-uids mpop "$TEST_TMP/ids"
+	assert_failure 65
+	assert_output "$U: 2000 UIDs would make the UID state $TEST_TMP/state larger than the 256 MiB popfetch reads back; nothing was written"
+	cmp "$TEST_TMP/state.before" "$TEST_TMP/state"
+	# What fits still goes in, and the state still loads.
+	head -n 101 "$TEST_TMP/ids" | sed '1s/2000/100/' >"$TEST_TMP/ids100"
+	run "$POPFETCH" -C "$RC" --import-uids mpop "$TEST_TMP/ids100"
+	assert_success
+	assert_output "$U: 100 UIDs imported from $TEST_TMP/ids100 (0 known already)"
+	run "$POPFETCH" -C "$RC" "$U"
+	assert_success
+	assert_output --partial "3 messages fetched"
+	# A state over the limit says which limit.
+	truncate -s $((256 * 1024 * 1024 + 1)) "$TEST_TMP/state"
+	run "$POPFETCH" -C "$RC" "$U"
+	assert_failure 65
+	assert_output --partial "UID state $TEST_TMP/state is larger than 256 MiB"
+}

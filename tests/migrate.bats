@@ -147,3 +147,127 @@ EOF
 	run "$POPFETCH" --import-fetchmailrc "$TEST_TMP/bad" -a
 	assert_failure 64
 }
+
+# --- hostile .fetchmailrc values ---------------------------------------
+# The converted file must say only what the input's options mean: no
+# value may start a line of its own, reach a shell unquoted, or put
+# terminal controls into a comment.
+
+# refused LINE TEXT -- TEXT (printf format) as a .fetchmailrc is refused
+# with 65 naming line LINE, and nothing is written to stdout.
+refused() {
+	local line=$1
+	shift
+	# shellcheck disable=SC2059
+	printf "$@" >"$TEST_TMP/fmrc"
+	run --separate-stderr "$POPFETCH" --import-fetchmailrc "$TEST_TMP/fmrc"
+	assert_failure 65
+	[[ -z $output ]]
+	[[ $stderr == "popfetch: $TEST_TMP/fmrc:$line: "* ]] || {
+		echo "stderr: $stderr"
+		return 1
+	}
+}
+
+@test "--import-fetchmailrc: a newline, NUL or control character in any value is refused with file:line" {
+	# A newline inside quotes, raw or escaped, would start a config line.
+	refused 2 'set daemon 60\npoll "pop.example.com\ntls off" user a pass b\n'
+	assert_equal "$stderr" "popfetch: $TEST_TMP/fmrc:2: a value holds a control character (a newline, a tab, an escape...); popfetch cannot write it into a fetchrc safely"
+	refused 1 'poll "pop.example.com\\ndelivery mda touch /tmp/pwned" user a\n'
+	refused 3 'poll p.example.com\n user a pass b\n sslfingerprint "AA\\ntls_certcheck off"\n'
+	# An option without a fetchrc key goes into a comment; so do `set`s.
+	refused 2 'poll p.example.com user a\n folder "INBOX\\ntls off"\n'
+	refused 1 'set postmaster "joe\\ndelivery mda id"\npoll p user a\n'
+	refused 1 'poll p user "a\\tb"\n'
+	refused 2 'poll p user a\n password "x\033]52;c;aGk=\007"\n'
+	refused 1 'poll p user a mda "procmail\x7f"\n'
+	refused 3 'poll p\nuser a\npassword "x\0y"\n'
+	assert_equal "$stderr" "popfetch: $TEST_TMP/fmrc:3: a NUL byte: not a .fetchmailrc"
+}
+
+@test "--import-fetchmailrc: the local user (is NAME) reaches the MDA command only as a plain name" {
+	local bad
+	for bad in "joe; touch $TEST_TMP/pwned" 'x$(id)' "joe'x" 'a b' '-oQ/tmp' '`id`'; do
+		refused 2 'poll p.example.com user a\n is "%s" here mda "procmail -d %%T"\n' "$bad"
+		assert_equal "$stderr" "popfetch: $TEST_TMP/fmrc:2: 'is': the local user goes into a shell command and must be a plain name (letters, digits, '.', '_', '@', '+', '-')"
+	done
+	refused 1 'poll p.example.com user a to "joe|id"\n'
+	[[ ! -e $TEST_TMP/pwned ]]
+	# A plain name goes in as it is; with no mda, into sendmail's line.
+	printf 'poll p.example.com user a is joe.doe@x here mda "procmail -d %%T"\npoll q.example.com user b is jane\n' >"$TEST_TMP/fmrc"
+	run --separate-stderr "$POPFETCH" --import-fetchmailrc "$TEST_TMP/fmrc"
+	assert_success
+	assert_line "delivery mda procmail -d joe.doe@x"
+	assert_line "delivery mda /usr/sbin/sendmail -oi -f %F -- jane"
+	# Without `is`, the login name -- only when it is a plain name.
+	printf 'poll p.example.com user a\n' >"$TEST_TMP/fmrc"
+	USER='x; id' run --separate-stderr "$POPFETCH" --import-fetchmailrc "$TEST_TMP/fmrc"
+	assert_success
+	assert_line "delivery mda /usr/sbin/sendmail -oi -f %F -- CHANGE-ME"
+}
+
+@test "--import-fetchmailrc: comments carry no raw input, fingerprints are checked, the output is a valid fetchrc" {
+	# Bidi override, C1 and other non-ASCII bytes in values that end up
+	# in comments; a 95-character fingerprint that is not hex.
+	printf 'set logfile "\xe2\x80\xaelog"\npoll "h\xc2\x9b.example" proto imap user a\npoll p.example.com user a pass "p\xc3\xa4ss" folder "\xe2\x80\xaeX" sslfingerprint "%s"\n' \
+	    "$(printf 'ZZ:%.0s' {1..31})ZZ" >"$TEST_TMP/fmrc"
+	run --separate-stderr "$POPFETCH" --import-fetchmailrc "$TEST_TMP/fmrc"
+	assert_success
+	printf '%s\n' "$output" >"$TEST_TMP/out"
+	# Every comment line is printable ASCII.
+	run grep -n -P '^#.*[^\x20-\x7e]' "$TEST_TMP/out"
+	assert_failure
+	grep -qF '# not mapped: set logfile \xe2\x80\xaelog' "$TEST_TMP/out"
+	grep -qF 'skipped h\xc2\x9b.example: protocol imap' "$TEST_TMP/out"
+	grep -qF '# not mapped: folder \xe2\x80\xaeX' "$TEST_TMP/out"
+	grep -q '^# sslfingerprint ZZ:ZZ:.* is not a SHA-256 fingerprint' "$TEST_TMP/out"
+	run grep -c '^tls_fingerprint' "$TEST_TMP/out"
+	assert_output 0
+	# A value keeps its bytes, in quotes.
+	grep -qx "password \"p$(printf '\xc3\xa4')ss\"" "$TEST_TMP/out"
+	# An MDA command that starts with a quote is written quoted, so the
+	# fetchrc parser gives the shell the same command.
+	printf 'poll p.example.com user a mda "\\"/usr/bin/procmail\\" -d %%T" is joe\n' >"$TEST_TMP/fmrc2"
+	run --separate-stderr "$POPFETCH" --import-fetchmailrc "$TEST_TMP/fmrc2"
+	assert_success
+	assert_line 'delivery mda "\"/usr/bin/procmail\" -d joe"'
+	printf '%s\n' "$output" | write_fetchrc "$TEST_TMP/fetchrc"
+	run "$POPFETCH" -C "$TEST_TMP/fetchrc" --dry-run no-such-account
+	assert_failure 64
+	assert_output --partial "no account named 'no-such-account'"
+}
+
+@test "--import-fetchmailrc: a FIFO, /dev/zero, a file over 1 MiB refused at once; 60,000 entries in bounded time" {
+	mkfifo "$TEST_TMP/fifo"
+	local start=$SECONDS
+	run timeout 20 "$POPFETCH" --import-fetchmailrc "$TEST_TMP/fifo"
+	assert_failure 66
+	assert_output "popfetch: $TEST_TMP/fifo: not a regular file"
+	run timeout 20 "$POPFETCH" --import-fetchmailrc /dev/zero
+	assert_failure 66
+	assert_output "popfetch: /dev/zero: not a regular file"
+	# One line of 2 MB: read no further than the limit.
+	head -c 2000000 /dev/zero | tr '\0' x >"$TEST_TMP/huge"
+	run timeout 20 "$POPFETCH" --import-fetchmailrc "$TEST_TMP/huge"
+	assert_failure 65
+	assert_output "popfetch: $TEST_TMP/huge: larger than 1024 KiB: not a .fetchmailrc"
+	((SECONDS - start < 20))
+	# A value is bounded too.
+	printf 'poll p.example.com\n user a password "%s"\n' "$(head -c 5000 /dev/zero | tr '\0' x)" >"$TEST_TMP/long"
+	run "$POPFETCH" --import-fetchmailrc "$TEST_TMP/long"
+	assert_failure 65
+	assert_output "popfetch: $TEST_TMP/long:2: a value longer than 4096 bytes"
+	# Quadratic before (30 s on a quiet machine); generous bound now.
+	"$PYTHON3" -c '
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(60000):
+        f.write("poll h%d user u\n" % (i % 1000))
+' "$TEST_TMP/many"
+	start=$SECONDS
+	run --separate-stderr timeout 60 "$POPFETCH" --import-fetchmailrc "$TEST_TMP/many"
+	assert_success
+	((SECONDS - start < 15))
+	[[ $(grep -c '^account ' <<<"$output") -eq 60000 ]]
+	assert_line "account h999-u"
+}

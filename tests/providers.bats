@@ -543,3 +543,43 @@ outlook_head() {
 	assert_output --partial "no login method left to try (tried SCRAM-SHA-256)"
 	[ "$(grep -c 'CONNECT$' "$SLOG")" -eq 2 ]
 }
+
+@test "Outlook: auth auto with popfetch's own OAuth tokens picks XOAUTH2, two-step, no password sent" {
+	outlook_head
+	cat >>"$SCRIPT" <<-'EOS'
+	C: ^AUTH XOAUTH2$
+	S: +
+	C: ^[A-Za-z0-9+/=]{300,}$
+	S: +OK User successfully authenticated.
+	C: ^CAPA$
+	S: +OK
+	S: TOP
+	S: UIDL
+	S: USER
+	S: .
+	C: ^LIST$
+	S: +OK 0 0
+	S: .
+	C: ^UIDL$
+	S: +OK
+	S: .
+	C: ^QUIT$
+	S: +OK Microsoft Exchange Server POP3 server signing off.
+	EOS
+	serve
+	tok=$(printf 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9%0300d' 7)
+	mkdir -p -m 0700 "$TEST_TMP/oauth"
+	(umask 077 && printf '{"access_token":"%s","refresh_token":"rt","expires_at":4000000000}\n' \
+	    "$tok" >"$TEST_TMP/oauth/default")
+	rc me@outlook.com not-this-password "auth auto" "oauth2_provider microsoft" \
+	    "oauth2_client_id 00000000-0000-0000-0000-000000000000" \
+	    "oauth2_token_file $TEST_TMP/oauth/default"
+	fetch
+	assert_success
+	assert_output --partial "no new messages"
+	! grep -q MISMATCH "$SLOG"
+	# The XOAUTH2 message carries the stored token, not the password.
+	b64=$(sed -n 's/^C: \([A-Za-z0-9+\/=]\{300,\}\)$/\1/p' "$SLOG")
+	decoded=$(printf '%s' "$b64" | base64 -d | tr '\001' '|')
+	[ "$decoded" = "user=me@outlook.com|auth=Bearer $tok||" ]
+}

@@ -34,6 +34,9 @@
 #                                                    lmtp): on a loopback port
 #                                                    and a unix socket
 #                        DOVECOT_IMAP=yes            also IMAP and IMAPS
+#                        DOVECOT_PASSDB              a passdb { } block in place
+#                                                    of the passwd-file one
+#                                                    (e.g. driver = oauth2)
 #                      Exports:
 #                        DOVECOT_POP3_PORT   plain POP3, offers STLS
 #                        DOVECOT_POP3S_PORT  implicit TLS
@@ -152,10 +155,10 @@ auth_mechanisms = ${DOVECOT_AUTH_MECHANISMS:-plain login}
 auth_failure_delay = 0
 auth_cache_size = 0
 
-passdb {
+${DOVECOT_PASSDB:-passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $DOVECOT_DIR/passwd.d/%u
-}
+\}}
 userdb {
   driver = static
   args = uid=$_dovecot_mail_uid gid=$_dovecot_mail_gid home=$DOVECOT_HOME/%u

@@ -336,7 +336,19 @@ static const char every_key[] =
 	"delivery_tls_trust_file ~/ca.pem\n"
 	"delivery_password imap-secret\n"
 	"delivery_passwordeval pass imap\n"
-	"delivery_flags \\Seen\n";
+	"delivery_flags \\Seen\n"
+	"oauth2_provider microsoft\n"
+	"oauth2_client_id 9e5f94bc-e8a4-4e73-b8be-63364c29d753\n"
+	"oauth2_client_secret s3cret\n"
+	"oauth2_client_secret_eval pass show popfetch/client\n"
+	"oauth2_tenant contoso.onmicrosoft.com\n"
+	"oauth2_scope https://outlook.office.com/POP.AccessAsUser.All "
+	"offline_access\n"
+	"oauth2_device_endpoint https://login.example/device\n"
+	"oauth2_auth_endpoint https://login.example/authorize\n"
+	"oauth2_token_endpoint https://login.example/token\n"
+	"oauth2_trust_file ~/oauth-ca.pem\n"
+	"oauth2_token_file ~/tokens/all\n";
 
 /* The bit of the key called name in the `set` mask. */
 static uint64_t
@@ -438,6 +450,27 @@ test_every_key(void)
 	is_str(a->delivery_passwordeval, "pass imap",
 	    "key delivery_passwordeval");
 	is_str(a->delivery_flags, "\\Seen", "key delivery_flags");
+	is_int(a->oauth2_provider, OAUTH_PROVIDER_MICROSOFT,
+	    "key oauth2_provider");
+	is_str(a->oauth2_client_id, "9e5f94bc-e8a4-4e73-b8be-63364c29d753",
+	    "key oauth2_client_id");
+	is_str(a->oauth2_client_secret, "s3cret", "key oauth2_client_secret");
+	is_str(a->oauth2_client_secret_eval, "pass show popfetch/client",
+	    "key oauth2_client_secret_eval");
+	is_str(a->oauth2_tenant, "contoso.onmicrosoft.com",
+	    "key oauth2_tenant");
+	is_str(a->oauth2_scope, "https://outlook.office.com/POP.AccessAsUser.All "
+	    "offline_access", "key oauth2_scope");
+	is_str(a->oauth2_device_endpoint, "https://login.example/device",
+	    "key oauth2_device_endpoint");
+	is_str(a->oauth2_auth_endpoint, "https://login.example/authorize",
+	    "key oauth2_auth_endpoint");
+	is_str(a->oauth2_token_endpoint, "https://login.example/token",
+	    "key oauth2_token_endpoint");
+	is_str(a->oauth2_trust_file, HOME "/oauth-ca.pem",
+	    "key oauth2_trust_file");
+	is_str(a->oauth2_token_file, HOME "/tokens/all",
+	    "key oauth2_token_file");
 	/* jobs is a defaults-only key (see test below). */
 	for (i = 0, all = 0; i < (int)account_nkeys; i++)
 		if (account_keys[i].kind != KEY_IGNORED &&

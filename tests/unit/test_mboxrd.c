@@ -18,7 +18,6 @@ static char	*unquote(const char *);
 static void	test_cases(void);
 static void	test_splits(void);
 static void	test_round_trips(void);
-static void	test_tail(void);
 
 static int
 collect(void *arg, const char *p, size_t n, struct error *err)
@@ -172,26 +171,11 @@ test_round_trips(void)
 	ok(safe, "no quoted line starts with \"From \"");
 }
 
-static void
-test_tail(void)
-{
-	ok(mboxrd_tail_is_ours("", 0), "tail: nothing");
-	ok(mboxrd_tail_is_ours("\n", 1), "tail: a separator newline");
-	ok(mboxrd_tail_is_ours("\n\nFro", 5), "tail: separator, part of From");
-	ok(mboxrd_tail_is_ours("From a@b Mon\nSubject: x\n>From y\n", 33),
-	    "tail: our From_ line and a quoted body");
-	ok(!mboxrd_tail_is_ours("\n\n\nFrom a", 8), "tail: three newlines");
-	ok(!mboxrd_tail_is_ours("Subject: x\n", 11), "tail: not a From_ line");
-	ok(!mboxrd_tail_is_ours("From a\nx\n\nFrom other\n", 21),
-	    "tail: another message after ours");
-}
-
 int
 main(void)
 {
 	test_cases();
 	test_splits();
 	test_round_trips();
-	test_tail();
 	return tap_done();
 }
