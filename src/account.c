@@ -13,6 +13,7 @@
 #include "account.h"
 #include "buf.h"
 #include "error.h"
+#include "smtp.h"
 #include "xmalloc.h"
 
 #define DEFAULT_TIMEOUT	180
@@ -27,6 +28,11 @@
 #define ON_OFF		.want = "on or off", .bare = "on"
 #define SIZE_WANT	"a size in bytes, optionally with k, M or G, or off"
 #define UNSUPPORTED(n)	.name = n, .kind = KEY_UNSUPPORTED
+
+static const struct key_choice delivery_tls_words[] = {
+	{ "auto", SMTP_TLS_AUTO }, { "on", SMTP_TLS_ON },
+	{ "off", SMTP_TLS_OFF }, { NULL, 0 }
+};
 
 static const struct key_choice provider_words[] = {
 	{ "microsoft", OAUTH_PROVIDER_MICROSOFT },
@@ -73,7 +79,8 @@ const struct account_key account_keys[] = {
 	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
 	    "oauthbearer, external or gssapi", .bare = "on" },
 	{ KEY("delivery", DELIVERY, VAL(delivery), STR(delivery_arg)),
-	    .want = "maildir DIR, mbox FILE or mda COMMAND" },
+	    .want = "maildir DIR, mbox FILE, mda COMMAND, lmtp ADDRESS "
+	    "[RECIPIENT], smtp HOST[:PORT] RECIPIENT or imap URL" },
 	{ KEY("keep", KEEP, VAL(keep), VAL(keep_days)),
 	    .want = "on, off, or a number of days from 1 to 36500 such as 14d",
 	    .bare = "on", .min = 1, .max = 36500 },
@@ -147,6 +154,22 @@ const struct account_key account_keys[] = {
 	{ KEY("proxy_password", SECRET, STR(proxy_password)),
 	    .want = "a password of at most 255 bytes (RFC 1929)", .bare = "",
 	    .max = 255 },
+	/*
+	 * Not in mpop: TLS towards a delivery server (delivery smtp).  auto
+	 * takes STARTTLS where offered, and still checks the certificate.
+	 */
+	{ KEY("delivery_tls", CHOICE, VAL(delivery_tls)),
+	    .want = "auto, on or off", .bare = "on",
+	    .choices = delivery_tls_words },
+	{ KEY("delivery_tls_trust_file", PATH, STR(delivery_tls_trust_file)),
+	    .want = "a file name or 'system'", .bare = "system",
+	    .none = "system" },
+	{ KEY("delivery_password", SECRET, STR(delivery_password)),
+	    .want = "a password", .bare = "" },
+	{ KEY("delivery_passwordeval", STRING, STR(delivery_passwordeval)),
+	    .want = "a command", .bare = "" },
+	{ KEY("delivery_flags", STRING, STR(delivery_flags)),
+	    .want = "IMAP flags such as \\Seen", .bare = "" },
 
 	/* Not in mpop: OAuth 2.0 built in (oauth.h). */
 	{ KEY("oauth2_provider", CHOICE, VAL(oauth2_provider)),

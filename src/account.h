@@ -80,6 +80,11 @@ struct account {
 	char		*proxy_password;
 	int		 fetch_limit;	/* messages per run; 0: no limit */
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
+	int		 delivery_tls;	/* SMTP_TLS_*: default auto */
+	char		*delivery_tls_trust_file; /* NULL: the system store */
+	char		*delivery_password;	/* delivery imap's login */
+	char		*delivery_passwordeval;
+	char		*delivery_flags;	/* "\\Seen ..." for APPEND, or NULL */
 
 	/* OAuth 2.0 (oauth.h): used when oauth2_client_id is set. */
 	int		 oauth2_provider; /* enum oauth_provider */

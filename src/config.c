@@ -485,6 +485,9 @@ parse_delivery(struct parser *p, const struct account_key *kw,
 		{ "maildir",	DELIVERY_MAILDIR,	1 },
 		{ "mbox",	DELIVERY_MBOX,		1 },
 		{ "mda",	DELIVERY_MDA,		0 },
+		{ "lmtp",	DELIVERY_LMTP,		0 },
+		{ "smtp",	DELIVERY_SMTP,		0 },
+		{ "imap",	DELIVERY_IMAP,		0 },
 	};
 	char		*quoted = NULL;
 	const char	*arg;

@@ -930,11 +930,25 @@ static int
 open_local(struct session *s, struct error *err)
 {
 	const struct account	*a = s->a;
-	char			*statepath;
+	struct sink_dest	 d = { .kind = a->delivery,
+				    .arg = a->delivery_arg,
+				    .mda_timeout = a->mda_timeout,
+				    .timeout = a->timeout, .who = a->name,
+				    .tls = a->delivery_tls,
+				    .tls_trust_file =
+				    a->delivery_tls_trust_file };
+	char			*statepath, *pw = NULL;
 
-	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(a->delivery,
-	    a->delivery_arg, a->mda_timeout, a->name, err)) == NULL)
+	if (s->fo->mode == FETCH_RUN && a->delivery == DELIVERY_IMAP &&
+	    (pw = account_delivery_password(a, err)) == NULL && error_isset(err))
 		return -1;
+	d.password = pw;
+	d.flags = a->delivery_flags;
+	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(&d, err)) == NULL) {
+		freezero_str(pw);
+		return -1;
+	}
+	freezero_str(pw);
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (s->fo->mode == FETCH_DRYRUN)
 		s->sink = sink_probe_new(a->delivery, a->delivery_arg);

@@ -60,6 +60,18 @@ account_password(const struct account *a, struct error *err)
 }
 
 char *
+account_delivery_password(const struct account *a, struct error *err)
+{
+	if (a->delivery_password != NULL)
+		return xstrdup(a->delivery_password);
+	if (a->delivery_passwordeval == NULL)
+		return NULL;
+	/* The same command runner, with the destination's command. */
+	return run_passwordeval(a, a->delivery_passwordeval,
+	    "delivery_passwordeval", err);
+}
+
+char *
 account_secret_eval(const struct account *a, const char *cmd,
     const char *key, struct error *err)
 {

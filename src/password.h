@@ -16,6 +16,12 @@
  * freezero_str(), or NULL with err set.
  */
 char	*account_password(const struct account *, struct error *);
+/*
+ * The password of the delivery server: delivery_password, or the first
+ * line of delivery_passwordeval's output (as passwordeval's).  NULL
+ * without err set when neither is given.  Free with freezero_str().
+ */
+char	*account_delivery_password(const struct account *, struct error *);
 
 /*
  * The first line a command prints, run as passwordeval is (bounded by the

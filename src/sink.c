@@ -8,16 +8,20 @@
 #include "xmalloc.h"
 
 struct sink *
-sink_new(enum delivery_kind kind, const char *arg, int mda_timeout,
-    const char *who, struct error *err)
+sink_new(const struct sink_dest *d, struct error *err)
 {
-	switch (kind) {
+	switch (d->kind) {
 	case DELIVERY_MAILDIR:
-		return sink_maildir_new(arg, 0, err);
+		return sink_maildir_new(d->arg, 0, err);
 	case DELIVERY_MBOX:
-		return sink_mbox_new(arg, 0, who, err);
+		return sink_mbox_new(d->arg, 0, d->who, err);
 	case DELIVERY_MDA:
-		return sink_mda_new(arg, mda_timeout, err);
+		return sink_mda_new(d->arg, d->mda_timeout, err);
+	case DELIVERY_LMTP:
+	case DELIVERY_SMTP:
+		return sink_smtp_new(d, err);
+	case DELIVERY_IMAP:
+		return sink_imap_new(d, err);
 	case DELIVERY_NONE:
 	default:
 		error_set(err, EX_CONFIG, "no delivery set");

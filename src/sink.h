@@ -83,15 +83,29 @@ struct sink {
 	int			 is_open;
 };
 
+/* A destination, as the account describes it; the strings are the caller's. */
+struct sink_dest {
+	enum delivery_kind	 kind;
+	const char		*arg;		/* as after `delivery KIND` */
+	int			 mda_timeout;	/* seconds per MDA run */
+	int			 timeout;	/* seconds per network wait */
+	int			 tls;		/* SMTP: SMTP_TLS_* of smtp.h */
+	const char		*tls_trust_file; /* NULL: the system's */
+	const char		*password;	/* IMAP: the login's, or NULL */
+	const char		*flags;		/* IMAP: APPEND's, or NULL */
+	/*
+	 * Names the account in the warnings and traces a sink logs itself
+	 * (a stale lock removed, a partial message cut), so that they can
+	 * be told apart under -j; it must outlive the sink.
+	 */
+	const char		*who;
+};
+
 /*
- * The sink for a `delivery`: kind with its argument (the maildir or mbox
- * path, or the MDA command, which gets mda_timeout seconds per message);
- * checks/creates the mailbox now.  who names the account in the warnings
- * a sink logs itself (a stale lock removed, a partial message cut), so
- * that they can be told apart under -j; it must outlive the sink.
+ * The sink for a `delivery`: checks/creates the mailbox now, or connects
+ * to the server (a server that cannot be reached is EX_TEMPFAIL).
  */
-struct sink	*sink_new(enum delivery_kind, const char *arg, int mda_timeout,
-		    const char *who, struct error *);
+struct sink	*sink_new(const struct sink_dest *, struct error *);
 /*
  * A sink for sink_find only, that changes nothing (for --dry-run): it
  * creates no mailbox, takes no lock, repairs and syncs nothing, and finds
@@ -128,5 +142,13 @@ struct sink	*sink_mbox_new(const char *path, int probe, const char *who,
 /* Pipe each message into /bin/sh -c command; see sink-mda.c. */
 struct sink	*sink_mda_new(const char *command, int timeout,
 		    struct error *);
+/*
+ * Hand each message to an LMTP server (arg "ADDRESS [RECIPIENT]") or an
+ * SMTP server (arg "HOST[:PORT] RECIPIENT"); see sink-smtp.c.  Connects
+ * now.
+ */
+struct sink	*sink_smtp_new(const struct sink_dest *, struct error *);
+/* APPEND each message to an IMAP folder (arg a URL); see sink-imap.c. */
+struct sink	*sink_imap_new(const struct sink_dest *, struct error *);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -157,6 +158,40 @@ transport_connect_from(const char *host, int port, const char *source,
 	/* Commands are small and written whole; do not let Nagle hold them. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 
+	t = xcalloc(1, sizeof *t);
+	t->fd = fd;
+	t->timeout = timeout;
+	t->rbuf = xmalloc(RBUF_SIZE);
+	buf_init(&t->wbuf);
+	return t;
+}
+
+struct transport *
+transport_connect_unix(const char *path, int timeout, struct error *err)
+{
+	struct sockaddr_un	 sun;
+	struct addrinfo		 ai;
+	struct transport	*t;
+	int			 fd, e;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		error_set(err, EX_CONFIG, "socket path %s is too long (at most "
+		    "%zu bytes)", path, sizeof sun.sun_path - 1);
+		return NULL;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	memset(&ai, 0, sizeof ai);
+	ai.ai_family = AF_UNIX;
+	ai.ai_socktype = SOCK_STREAM;
+	ai.ai_addr = (struct sockaddr *)&sun;
+	ai.ai_addrlen = sizeof sun;
+	if ((fd = connect_addr(&ai, NULL, timeout, &e)) == -1) {
+		error_set(err, EX_TEMPFAIL, "cannot connect to %s: %s", path,
+		    e == ETIMEDOUT ? "timed out" : strerror(e));
+		return NULL;
+	}
 	t = xcalloc(1, sizeof *t);
 	t->fd = fd;
 	t->timeout = timeout;

@@ -59,6 +59,13 @@ struct transport *transport_connect_from(const char *host, int port,
 		    const char *source, int timeout, struct error *);
 
 /*
+ * Connect to the unix-domain stream socket at path (an LMTP server's).
+ * A path too long for a socket address is EX_CONFIG; the rest as above.
+ */
+struct transport *transport_connect_unix(const char *path, int timeout,
+		    struct error *);
+
+/*
  * Over a fresh connection to a SOCKS5 proxy (proxy names it in
  * messages): have it connect on to host:port; see socks.h.
  */

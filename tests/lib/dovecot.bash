@@ -7,7 +7,7 @@
 #
 #   dovecot_start      starts Dovecot from its own config (no system-wide
 #                      config is read), listening on loopback only, on two
-#                      free ports; waits (<= 10 s) until both listen.
+#                      free ports; waits (<= 60 s, a busy machine) until they listen.
 #                      Before it, a test may set:
 #                        DOVECOT_PLAINTEXT_AUTH=yes  allow USER/PASS and AUTH
 #                                                    without TLS on the plain
@@ -29,12 +29,19 @@
 #                                                    expired.pem for a test of
 #                                                    certificate checks)
 #                        DOVECOT_EXTRA_CONF          lines appended to the config
+#                        DOVECOT_LMTP=yes            also an LMTP service (a
+#                                                    destination for delivery
+#                                                    lmtp): on a loopback port
+#                                                    and a unix socket
+#                        DOVECOT_IMAP=yes            also IMAP and IMAPS
 #                        DOVECOT_PASSDB              a passdb { } block in place
 #                                                    of the passwd-file one
 #                                                    (e.g. driver = oauth2)
 #                      Exports:
 #                        DOVECOT_POP3_PORT   plain POP3, offers STLS
 #                        DOVECOT_POP3S_PORT  implicit TLS
+#                        DOVECOT_LMTP_PORT, DOVECOT_LMTP_SOCKET  with LMTP
+#                        DOVECOT_IMAP_PORT, DOVECOT_IMAPS_PORT   with IMAP
 #                        DOVECOT_CA          CA file that verifies the server
 #                        DOVECOT_DIR         all of this instance's files
 #                        DOVECOT_HOME        users' homes: $DOVECOT_HOME/USER
@@ -70,12 +77,12 @@
 
 DOVECOT_BIN=${DOVECOT_BIN:-/usr/sbin/dovecot}
 
-# _dovecot_free_ports -- prints two free loopback TCP ports.
+# _dovecot_free_ports [N] -- prints N (default two) free loopback TCP ports.
 _dovecot_free_ports() {
-	"${PYTHON3:-python3}" - <<'PY'
-import socket
+	"${PYTHON3:-python3}" - "${1:-2}" <<'PY'
+import socket, sys
 socks = []
-for _ in range(2):
+for _ in range(int(sys.argv[1])):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -132,7 +139,7 @@ base_dir = $DOVECOT_DIR/run
 state_dir = $DOVECOT_DIR/state
 log_path = $DOVECOT_LOG
 instance_name = popfetch-test-$$
-protocols = pop3
+protocols = pop3${DOVECOT_LMTP:+ lmtp}${DOVECOT_IMAP:+ imap}
 listen = ${DOVECOT_LISTEN:-127.0.0.1}
 shutdown_clients = yes
 
@@ -181,7 +188,42 @@ service pop3-login {
 service anvil {
   $chroot_line
 }
+$(_dovecot_lmtp_conf)
+$(_dovecot_imap_conf)
 ${DOVECOT_EXTRA_CONF:-}
+EOF
+}
+
+_dovecot_lmtp_conf() {
+	[[ -n ${DOVECOT_LMTP:-} ]] || return 0
+	cat <<EOF
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $DOVECOT_LMTP_PORT
+  }
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+EOF
+}
+
+_dovecot_imap_conf() {
+	[[ -n ${DOVECOT_IMAP:-} ]] || return 0
+	cat <<EOF
+service imap-login {
+  $chroot_line
+  inet_listener imap {
+    address = ${DOVECOT_LISTEN:-127.0.0.1}
+    port = $DOVECOT_IMAP_PORT
+  }
+  inet_listener imaps {
+    address = ${DOVECOT_LISTEN:-127.0.0.1}
+    port = $DOVECOT_IMAPS_PORT
+    ssl = yes
+  }
+}
 EOF
 }
 
@@ -230,12 +272,17 @@ dovecot_start() {
 
 	# The ports are free when picked but might be taken before Dovecot binds
 	# them: try a few times.
-	local ports port deadline ok
+	local port deadline ok all
 	for _ in 1 2 3; do
-		ports=$(_dovecot_free_ports) || return 1
-		DOVECOT_POP3_PORT=${ports% *}
-		DOVECOT_POP3S_PORT=${ports#* }
-		export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT
+		read -r DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_LMTP_PORT \
+			DOVECOT_IMAP_PORT DOVECOT_IMAPS_PORT \
+			< <(_dovecot_free_ports 5) || return 1
+		DOVECOT_LMTP_SOCKET=$DOVECOT_DIR/run/lmtp
+		export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_LMTP_PORT \
+			DOVECOT_LMTP_SOCKET DOVECOT_IMAP_PORT DOVECOT_IMAPS_PORT
+		all="$DOVECOT_POP3_PORT $DOVECOT_POP3S_PORT"
+		[[ -n ${DOVECOT_LMTP:-} ]] && all+=" $DOVECOT_LMTP_PORT"
+		[[ -n ${DOVECOT_IMAP:-} ]] && all+=" $DOVECOT_IMAP_PORT $DOVECOT_IMAPS_PORT"
 		_dovecot_write_conf || return 1
 		: >"$DOVECOT_LOG"
 		# -F keeps the master in the foreground so that $! is its pid; fds 3
@@ -244,21 +291,21 @@ dovecot_start() {
 			</dev/null >>"$DOVECOT_DIR/stderr.log" 2>&1 3>&- 4>&- &
 		DOVECOT_MASTER_PID=$!
 		export DOVECOT_MASTER_PID
-		deadline=$((SECONDS + 10))
+		deadline=$((SECONDS + 60))
 		ok=
 		while ((SECONDS <= deadline)); do
 			if ! _dovecot_alive "$DOVECOT_MASTER_PID"; then
 				break
 			fi
 			ok=1
-			for port in "$DOVECOT_POP3_PORT" "$DOVECOT_POP3S_PORT"; do
+			for port in $all; do
 				_dovecot_listening "$DOVECOT_MASTER_PID" "$port" || ok=
 			done
 			[[ -n $ok ]] && return 0
 			sleep 0.05
 		done
 		if _dovecot_alive "$DOVECOT_MASTER_PID"; then
-			echo "dovecot_start: ports not open after 10 s" >&2
+			echo "dovecot_start: ports not open after 60 s" >&2
 			dovecot_stop
 			return 1
 		fi

@@ -11,6 +11,7 @@
 
 #include "account.h"
 #include "password.h"
+#include "smtp.h"
 #include "conf.h"
 #include "error.h"
 #include "tap.h"
@@ -331,6 +332,11 @@ static const char every_key[] =
 	"proxy_password anything\n"
 	"fetch_limit 20\n"
 	"fetch_size_limit 10M\n"
+	"delivery_tls on\n"
+	"delivery_tls_trust_file ~/ca.pem\n"
+	"delivery_password imap-secret\n"
+	"delivery_passwordeval pass imap\n"
+	"delivery_flags \\Seen\n"
 	"oauth2_provider microsoft\n"
 	"oauth2_client_id 9e5f94bc-e8a4-4e73-b8be-63364c29d753\n"
 	"oauth2_client_secret s3cret\n"
@@ -437,6 +443,13 @@ test_every_key(void)
 	is_str(a->proxy_password, "anything", "key proxy_password");
 	is_int(a->fetch_limit, 20, "key fetch_limit");
 	is_int(a->fetch_size_limit, 10 * 1024 * 1024, "key fetch_size_limit");
+	is_int(a->delivery_tls, SMTP_TLS_ON, "key delivery_tls");
+	is_str(a->delivery_tls_trust_file, HOME "/ca.pem",
+	    "key delivery_tls_trust_file");
+	is_str(a->delivery_password, "imap-secret", "key delivery_password");
+	is_str(a->delivery_passwordeval, "pass imap",
+	    "key delivery_passwordeval");
+	is_str(a->delivery_flags, "\\Seen", "key delivery_flags");
 	is_int(a->oauth2_provider, OAUTH_PROVIDER_MICROSOFT,
 	    "key oauth2_provider");
 	is_str(a->oauth2_client_id, "9e5f94bc-e8a4-4e73-b8be-63364c29d753",
@@ -518,6 +531,22 @@ test_values(void)
 	    "delivery mda: the command is not expanded");
 	is_int(a != NULL ? a->timeout : -1, 3600, "timeout 3600");
 	is_int(a != NULL ? a->port : -1, 1, "port 1");
+	accounts_free(&list);
+
+	a = one("account a\ndelivery lmtp /run/dovecot/lmtp bob\n", &list);
+	ok(a != NULL && a->delivery == DELIVERY_LMTP, "delivery lmtp");
+	is_str(a != NULL ? a->delivery_arg : NULL, "/run/dovecot/lmtp bob",
+	    "delivery lmtp: address and recipient");
+	ok(a != NULL && a->delivery_tls == SMTP_TLS_AUTO,
+	    "delivery_tls is auto by default");
+	accounts_free(&list);
+
+	a = one("account a\ndelivery smtp 127.0.0.1:25 bob@example.org\n"
+	    "delivery_tls off\n", &list);
+	ok(a != NULL && a->delivery == DELIVERY_SMTP, "delivery smtp");
+	is_str(a != NULL ? a->delivery_arg : NULL,
+	    "127.0.0.1:25 bob@example.org", "delivery smtp: host and recipient");
+	ok(a != NULL && a->delivery_tls == SMTP_TLS_OFF, "delivery_tls off");
 	accounts_free(&list);
 
 	a = one("account a\nauth auto\n", &list);
@@ -634,16 +663,20 @@ test_errors(void)
 	    "external or gssapi");
 	parse_fails("account a\ndelivery maildir\n",
 	    "rc:2: invalid value 'maildir' for 'delivery': expected maildir "
-	    "DIR, mbox FILE or mda COMMAND");
-	parse_fails("account a\ndelivery imap x\n",
-	    "rc:2: invalid value 'imap x' for 'delivery': expected maildir "
-	    "DIR, mbox FILE or mda COMMAND");
+	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
+	    "smtp HOST[:PORT] RECIPIENT or imap URL");
+	parse_fails("account a\ndelivery imap\n",
+	    "rc:2: invalid value 'imap' for 'delivery': expected maildir "
+	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
+	    "smtp HOST[:PORT] RECIPIENT or imap URL");
 	parse_fails("account a\ndelivery maildirx x\n",
 	    "rc:2: invalid value 'maildirx x' for 'delivery': expected "
-	    "maildir DIR, mbox FILE or mda COMMAND");
+	    "maildir DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
+	    "smtp HOST[:PORT] RECIPIENT or imap URL");
 	parse_fails("account a\ndelivery mda \"\"\n",
 	    "rc:2: invalid value 'mda \"\"' for 'delivery': expected maildir "
-	    "DIR, mbox FILE or mda COMMAND");
+	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
+	    "smtp HOST[:PORT] RECIPIENT or imap URL");
 	parse_fails("account a\nuidls_file\n",
 	    "rc:2: 'uidls_file' needs a value: a file name");
 	/* mpop's `key` alone: a string key is unset again. */

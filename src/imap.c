@@ -1,0 +1,719 @@
+/* imap.c -- the IMAP APPEND client; see imap.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "imap.h"
+#include "log.h"
+#include "termsafe.h"
+#include "transport.h"
+#include "xmalloc.h"
+
+#define IMAP_TEXT_KEEP	300
+#define IMAP_DATA_CHUNK	65536
+
+enum imap_status { ST_OK, ST_NO, ST_BAD, ST_CONT };
+
+struct imap {
+	struct imap_params	 p;
+	struct transport	*t;
+	char			*name;
+	unsigned		 tagn;
+	int			 broken;
+	int			 data_started;
+	int			 starttls, literalplus, logindisabled;
+	uint64_t		 appendlimit;	/* RFC 7889; 0: none said */
+	struct buf		 line;		/* the line being read */
+	struct buf		*collect;	/* untagged lines, when set */
+};
+
+#define IMAP_COLLECT_MAX	(1024 * 1024)
+
+struct resp {
+	enum imap_status	 st;
+	char			 code[32];	/* "TRYCREATE", or "" */
+	char			 text[IMAP_TEXT_KEEP];
+};
+
+static int	command(struct imap *, char *, const char *, const char *,
+		    struct error *);
+static int	read_line(struct imap *, struct error *);
+static int	wait_tagged(struct imap *, const char *, struct resp *,
+		    struct error *);
+static void	capabilities(struct imap *, const char *);
+static void	quote(struct buf *, const char *);
+static int	login(struct imap *, struct error *);
+static int	starttls(struct imap *, struct error *);
+static int	refused(struct imap *, const char *, const struct resp *,
+		    struct error *);
+static int	lost(struct imap *, struct error *);
+static int	collect(struct imap *, const char *, struct buf *,
+		    struct resp *, struct error *);
+static void	search_uids(const char *, struct buf *);
+static int	send_literal(struct imap *, smtp_reader, void *,
+		    struct error *);
+static int	append_once(struct imap *, const char *, const char *,
+		    const char *, uint64_t, smtp_reader, void *,
+		    struct resp *, struct error *);
+
+struct imap *
+imap_open(const struct imap_params *p, struct error *err)
+{
+	struct imap	*im;
+	struct resp	 r;
+	char		 tag[16];
+
+	im = xcalloc(1, sizeof *im);
+	im->p = *p;
+	buf_init(&im->line);
+	xasprintf(&im->name, "IMAP server %s%s%s:%d",
+	    strchr(p->host, ':') != NULL ? "[" : "", p->host,
+	    strchr(p->host, ':') != NULL ? "]" : "", p->port);
+	if ((im->t = transport_connect(p->host, p->port, p->timeout,
+	    err)) == NULL) {
+		error_prefix(err, "the %s", im->name);
+		goto fail;
+	}
+	if (p->implicit_tls && transport_starttls(im->t, p->tp, err) == -1) {
+		error_prefix(err, "the %s (set delivery_tls_trust_file to the "
+		    "CA that signed its certificate)", im->name);
+		goto fail;
+	}
+	/* The greeting is untagged: wait for a tag that never comes... */
+	if (read_line(im, err) == -1)
+		goto fail;
+	if (strncasecmp(im->line.data, "* OK", 4) != 0) {
+		char shown[TERMSAFE_SIZE(80)];
+
+		termsafe(im->line.data, im->line.len > 80 ? 80 : im->line.len,
+		    shown, sizeof shown);
+		error_set(err, EX_UNAVAILABLE, "the %s does not take us: "
+		    "\"%s\"", im->name, shown);
+		goto fail;
+	}
+	capabilities(im, im->line.data);
+	/* ...so ask for CAPABILITY in any case: greetings need not say. */
+	if (command(im, tag, "CAPABILITY", NULL, err) == -1 ||
+	    wait_tagged(im, tag, &r, err) == -1 || starttls(im, err) == -1 ||
+	    login(im, err) == -1)
+		goto fail;
+	return im;
+
+fail:
+	im->broken = 1;
+	imap_free(im);
+	return NULL;
+}
+
+void
+imap_free(struct imap *im)
+{
+	struct error	ignored;
+	struct resp	r;
+	char		tag[16];
+
+	if (im == NULL)
+		return;
+	error_clear(&ignored);
+	if (im->t != NULL && !im->broken &&
+	    command(im, tag, "LOGOUT", NULL, &ignored) == 0)
+		(void)wait_tagged(im, tag, &r, &ignored);
+	transport_free(im->t);
+	buf_free(&im->line);
+	free(im->name);
+	free(im);
+}
+
+int
+imap_data_started(const struct imap *im)
+{
+	return im->data_started;
+}
+
+/*
+ * Send "TAG cmd": the tag goes into tag (16 bytes).  shown, when not
+ * NULL, is what the trace shows instead (a LOGIN's password).
+ */
+static int
+command(struct imap *im, char *tag, const char *cmd, const char *shown,
+    struct error *err)
+{
+	struct buf	b;
+	int		rc = 0;
+
+	snprintf(tag, 16, "p%u", ++im->tagn);
+	buf_init(&b);
+	buf_printf(&b, "%s %s", tag, shown != NULL ? shown : cmd);
+	log_trace(im->p.acct, "->", b.data, b.len);
+	buf_reset(&b);
+	buf_printf(&b, "%s %s\r\n", tag, cmd);
+	if (transport_write(im->t, b.data, b.len, err) == -1 ||
+	    transport_flush(im->t, err) == -1)
+		rc = lost(im, err);
+	explicit_bzero(b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+static int
+lost(struct imap *im, struct error *err)
+{
+	error_prefix(err, "the %s", im->name);
+	im->broken = 1;
+	return -1;
+}
+
+/* One line into im->line, NUL-terminated, without its CRLF. */
+static int
+read_line(struct imap *im, struct error *err)
+{
+	const char	*piece;
+	size_t		 len;
+
+	buf_reset(&im->line);
+	for (;;) {
+		if (transport_getline(im->t, &piece, &len, err) == -1)
+			return lost(im, err);
+		if (im->line.len + len > IMAP_LINE_MAX) {
+			error_set(err, EX_PROTOCOL, "the %s sent a line "
+			    "longer than %d bytes", im->name, IMAP_LINE_MAX);
+			im->broken = 1;
+			return -1;
+		}
+		buf_add(&im->line, piece, len);
+		if (len > 0 && piece[len - 1] == '\n')
+			break;
+	}
+	while (im->line.len > 0 && (im->line.data[im->line.len - 1] == '\n' ||
+	    im->line.data[im->line.len - 1] == '\r'))
+		im->line.len--;
+	buf_add(&im->line, "", 1);
+	im->line.len--;
+	log_trace(im->p.acct, "<-", im->line.data, im->line.len);
+	return 0;
+}
+
+/* The capabilities in a CAPABILITY response or an OK [CAPABILITY ...]. */
+static void
+capabilities(struct imap *im, const char *line)
+{
+	const char	*p, *q;
+
+	/* Not "OK Capability completed": the response or the code only. */
+	if (strncasecmp(line, "* CAPABILITY ", 13) == 0)
+		p = line + 12;
+	else if ((p = strcasestr(line, "[CAPABILITY ")) != NULL)
+		p += 11;
+	else
+		return;
+	im->starttls = strcasestr(p, " STARTTLS") != NULL;
+	im->literalplus = strcasestr(p, " LITERAL+") != NULL;
+	im->logindisabled = strcasestr(p, " LOGINDISABLED") != NULL;
+	im->appendlimit = (q = strcasestr(p, " APPENDLIMIT=")) != NULL ?
+	    strtoull(q + 13, NULL, 10) : 0;
+}
+
+/*
+ * Read until the tagged reply to tag, or a continuation ("+ ..."), which
+ * is ST_CONT.  Untagged lines only update the capabilities.
+ */
+static int
+wait_tagged(struct imap *im, const char *tag, struct resp *r,
+    struct error *err)
+{
+	const char	*s, *e;
+	size_t		 tl = strlen(tag), n;
+	int		 untagged = 0;
+
+	memset(r, 0, sizeof *r);
+	for (;;) {
+		if (read_line(im, err) == -1)
+			return -1;
+		s = im->line.data;
+		if (s[0] == '+') {
+			r->st = ST_CONT;
+			return 0;
+		}
+		if (s[0] == '*' && s[1] == ' ') {
+			capabilities(im, s);
+			if (im->collect != NULL && im->collect->len +
+			    im->line.len < IMAP_COLLECT_MAX) {
+				buf_add(im->collect, s, im->line.len);
+				buf_add(im->collect, "\n", 1);
+			}
+			if (++untagged > IMAP_UNTAGGED_MAX) {
+				error_set(err, EX_PROTOCOL, "the %s sent more "
+				    "than %d untagged lines", im->name,
+				    IMAP_UNTAGGED_MAX);
+				im->broken = 1;
+				return -1;
+			}
+			continue;
+		}
+		if (strncmp(s, tag, tl) == 0 && s[tl] == ' ')
+			break;
+		termsafe(s, im->line.len > 80 ? 80 : im->line.len, r->text,
+		    sizeof r->text);
+		error_set(err, EX_PROTOCOL, "the %s sent a line that is not "
+		    "IMAP: \"%s\"", im->name, r->text);
+		im->broken = 1;
+		return -1;
+	}
+	s += tl + 1;
+	if (strncasecmp(s, "OK", 2) == 0)
+		r->st = ST_OK;
+	else if (strncasecmp(s, "NO", 2) == 0)
+		r->st = ST_NO;
+	else
+		r->st = ST_BAD;
+	capabilities(im, s);
+	s += strcspn(s, " ");
+	s += strspn(s, " ");
+	if (*s == '[' && (e = strchr(s, ']')) != NULL) {
+		n = strcspn(s + 1, " ]");
+		if (n < sizeof r->code) {
+			memcpy(r->code, s + 1, n);
+			r->code[n] = '\0';
+		}
+	}
+	termsafe(s, strlen(s), r->text, sizeof r->text);
+	return 0;
+}
+
+/* s as an IMAP quoted string. */
+static void
+quote(struct buf *b, const char *s)
+{
+	buf_add(b, "\"", 1);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_add(b, "\\", 1);
+		buf_add(b, s, 1);
+	}
+	buf_add(b, "\"", 1);
+}
+
+static int
+starttls(struct imap *im, struct error *err)
+{
+	struct resp	r;
+	char		tag[16];
+
+	if (im->p.implicit_tls || im->p.tls == SMTP_TLS_OFF)
+		return 0;
+	if (!im->starttls) {
+		error_set(err, EX_UNAVAILABLE, "the %s does not offer "
+		    "STARTTLS (use imaps://, or delivery_tls off to send the "
+		    "password in clear)", im->name);
+		return -1;
+	}
+	if (command(im, tag, "STARTTLS", NULL, err) == -1 ||
+	    wait_tagged(im, tag, &r, err) == -1)
+		return -1;
+	if (r.st != ST_OK) {
+		error_set(err, EX_UNAVAILABLE, "the %s refused STARTTLS: %s",
+		    im->name, r.text);
+		return -1;
+	}
+	if (transport_starttls(im->t, im->p.tp, err) == -1) {
+		error_prefix(err, "the %s: STARTTLS (set "
+		    "delivery_tls_trust_file to the CA that signed its "
+		    "certificate)", im->name);
+		im->broken = 1;
+		return -1;
+	}
+	/* What was said in clear may have been a man in the middle's. */
+	im->starttls = im->literalplus = im->logindisabled = 0;
+	if (command(im, tag, "CAPABILITY", NULL, err) == -1 ||
+	    wait_tagged(im, tag, &r, err) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+login(struct imap *im, struct error *err)
+{
+	struct buf	cmd, shown;
+	struct resp	r;
+	char		tag[16];
+	int		rc = -1;
+
+	if (im->logindisabled) {
+		error_set(err, EX_UNAVAILABLE, "the %s does not take a "
+		    "password now (LOGINDISABLED)", im->name);
+		return -1;
+	}
+	buf_init(&cmd);
+	buf_init(&shown);
+	buf_addstr(&cmd, "LOGIN ");
+	quote(&cmd, im->p.user);
+	buf_add(&cmd, " ", 1);
+	buf_add(&shown, cmd.data, cmd.len);
+	buf_addstr(&shown, "(password)");
+	quote(&cmd, im->p.pass);
+	if (command(im, tag, cmd.data, shown.data, err) == -1 ||
+	    wait_tagged(im, tag, &r, err) == -1)
+		goto out;
+	if (r.st != ST_OK) {
+		error_set(err, EX_NOPERM, "the %s refused the login of %s: %s",
+		    im->name, im->p.user, r.text);
+		goto out;
+	}
+	/* Servers often list more after the login, LITERAL+ among them. */
+	if (strcasestr(r.text, "[CAPABILITY ") == NULL &&
+	    (command(im, tag, "CAPABILITY", NULL, err) == -1 ||
+	    wait_tagged(im, tag, &r, err) == -1))
+		goto out;
+	rc = 0;
+out:
+	explicit_bzero(cmd.data, cmd.len);
+	buf_free(&cmd);
+	buf_free(&shown);
+	return rc;
+}
+
+static int
+refused(struct imap *im, const char *what, const struct resp *r,
+    struct error *err)
+{
+	static const char *const later[] = { "INUSE", "UNAVAILABLE",
+	    "OVERQUOTA", "LIMIT", NULL };
+	size_t	i;
+	int	ex = r->st == ST_BAD ? EX_PROTOCOL : EX_UNAVAILABLE;
+
+	for (i = 0; r->st == ST_NO && later[i] != NULL; i++)
+		if (strcasecmp(r->code, later[i]) == 0)
+			ex = EX_TEMPFAIL;
+	error_set(err, ex, "the %s refused %s: %s", im->name, what, r->text);
+	return IMAP_REFUSED;
+}
+
+int
+imap_append(struct imap *im, const char *folder, const char *flags,
+    const char *date, uint64_t size, smtp_reader rd, void *arg,
+    struct error *err)
+{
+	struct resp	 r;
+	struct buf	 cmd;
+	char		 tag[16];
+	int		 rc;
+
+	im->data_started = 0;
+	if (im->appendlimit > 0 && size > im->appendlimit) {
+		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
+		    "larger than the %s takes (APPENDLIMIT=%llu)",
+		    (unsigned long long)size, im->name,
+		    (unsigned long long)im->appendlimit);
+		return IMAP_REFUSED;
+	}
+	rc = append_once(im, folder, flags, date, size, rd, arg, &r, err);
+	if (rc != 0 || r.st == ST_OK)
+		return rc;
+	if (r.st == ST_NO && strcasecmp(r.code, "TRYCREATE") == 0) {
+		buf_init(&cmd);
+		buf_addstr(&cmd, "CREATE ");
+		quote(&cmd, folder);
+		rc = command(im, tag, cmd.data, NULL, err);
+		buf_free(&cmd);
+		if (rc == -1 || wait_tagged(im, tag, &r, err) == -1)
+			return -1;
+		if (r.st != ST_OK)
+			return refused(im, "to create the folder", &r, err);
+		log_info(im->p.acct, "created folder %s on the %s", folder,
+		    im->name);
+		rc = append_once(im, folder, flags, date, size, rd, arg, &r,
+		    err);
+		if (rc != 0 || r.st == ST_OK)
+			return rc;
+	}
+	return refused(im, "the message", &r, err);
+}
+
+/* One APPEND; 0 with the tagged reply in r, or -1. */
+static int
+append_once(struct imap *im, const char *folder, const char *flags,
+    const char *date, uint64_t size, smtp_reader rd, void *arg,
+    struct resp *r, struct error *err)
+{
+	struct buf	cmd;
+	char		tag[16];
+	int		rc;
+
+	buf_init(&cmd);
+	buf_addstr(&cmd, "APPEND ");
+	quote(&cmd, folder);
+	if (flags != NULL)
+		buf_printf(&cmd, " (%s)", flags);
+	if (date != NULL)
+		buf_printf(&cmd, " \"%s\"", date);
+	buf_printf(&cmd, " {%llu%s}", (unsigned long long)size,
+	    im->literalplus ? "+" : "");
+	rc = command(im, tag, cmd.data, NULL, err);
+	buf_free(&cmd);
+	if (rc == -1)
+		return -1;
+	if (!im->literalplus) {
+		if (wait_tagged(im, tag, r, err) == -1)
+			return -1;
+		if (r->st != ST_CONT)
+			return 0;	/* refused before the message */
+	}
+	im->data_started = 1;
+	if (send_literal(im, rd, arg, err) == -1 ||
+	    wait_tagged(im, tag, r, err) == -1)
+		return -1;
+	if (r->st == ST_CONT) {
+		error_set(err, EX_PROTOCOL, "the %s asked for more after the "
+		    "message", im->name);
+		im->broken = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The message with CRLF line ends, then the CRLF that ends APPEND. */
+static int
+send_literal(struct imap *im, smtp_reader rd, void *arg, struct error *err)
+{
+	char		*in, *out;
+	ssize_t		 n, i;
+	size_t		 o;
+	uint64_t	 off = 0;
+	int		 rc = -1;
+
+	in = xmalloc(IMAP_DATA_CHUNK);
+	out = xmalloc(IMAP_DATA_CHUNK * 2);
+	for (;;) {
+		if ((n = rd(arg, in, IMAP_DATA_CHUNK, off, err)) == -1) {
+			im->broken = 1;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += (uint64_t)n;
+		for (i = 0, o = 0; i < n; i++) {
+			if (in[i] == '\n')
+				out[o++] = '\r';
+			out[o++] = in[i];
+		}
+		if (transport_write(im->t, out, o, err) == -1) {
+			lost(im, err);
+			goto out;
+		}
+	}
+	if (transport_write(im->t, "\r\n", 2, err) == -1) {
+		lost(im, err);
+		goto out;
+	}
+	log_trace(im->p.acct, "->", "(the message)", 13);
+	rc = 0;
+out:
+	free(in);
+	free(out);
+	return rc;
+}
+
+/* The zone of an RFC 5322 date: +hhmm, -hhmm, or an obsolete name. */
+static int
+zone_of(const char *z, int *off)
+{
+	static const struct { const char *name; int off; } names[] = {
+		{ "UT", 0 }, { "GMT", 0 }, { "Z", 0 }, { "EST", -500 },
+		{ "EDT", -400 }, { "CST", -600 }, { "CDT", -500 },
+		{ "MST", -700 }, { "MDT", -600 }, { "PST", -800 },
+		{ "PDT", -700 },
+	};
+	size_t	i;
+
+	if ((z[0] == '+' || z[0] == '-') && isdigit((unsigned char)z[1]) &&
+	    isdigit((unsigned char)z[2]) && isdigit((unsigned char)z[3]) &&
+	    isdigit((unsigned char)z[4])) {
+		*off = atoi(z + 1) * (z[0] == '-' ? -1 : 1);
+		return (*off % 100) < 60 && abs(*off) <= 1400 ? 0 : -1;
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strncasecmp(z, names[i].name, strlen(names[i].name)) == 0) {
+			*off = names[i].off;
+			return 0;
+		}
+	return -1;
+}
+
+/* "[Day, ] d Mon yyyy hh:mm[:ss] zone" into an IMAP date-time. */
+static int
+date_text(const char *s, char *out, size_t size)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char		 mon[4];
+	const char	*m;
+	int		 day, year, hh, mm, ss = 0, zone, n = 0;
+
+	if ((m = strchr(s, ',')) != NULL && m - s < 12)
+		s = m + 1;
+	if (sscanf(s, " %2d %3s %4d %2d:%2d%n", &day, mon, &year, &hh, &mm,
+	    &n) != 5 || n == 0)
+		return -1;
+	s += n;
+	if (*s == ':') {
+		if (sscanf(s, ":%2d%n", &ss, &n) != 1)
+			return -1;
+		s += n;
+	}
+	s += strspn(s, " \t");
+	if (zone_of(s, &zone) == -1)
+		zone = 0;	/* -0000 or unknown: no zone said */
+	mon[0] = (char)toupper((unsigned char)mon[0]);
+	mon[1] = (char)tolower((unsigned char)mon[1]);
+	mon[2] = (char)tolower((unsigned char)mon[2]);
+	if ((m = strstr(months, mon)) == NULL || (m - months) % 3 != 0)
+		return -1;
+	if (year < 50)
+		year += 2000;
+	else if (year < 1000)
+		year += 1900;
+	if (day < 1 || day > 31 || year > 9999 || hh > 23 || mm > 59 ||
+	    ss > 60 || hh < 0 || mm < 0 || ss < 0)
+		return -1;
+	snprintf(out, size, "%2d-%s-%04d %02d:%02d:%02d %c%04d", day, mon,
+	    year, hh, mm, ss, zone < 0 ? '-' : '+', abs(zone));
+	return 0;
+}
+
+int
+imap_date_of(const char *hdr, size_t len, char *out, size_t size)
+{
+	char		 field[256];
+	const char	*p = hdr, *end = hdr + len, *nl;
+	size_t		 n = 0;
+
+	while (p < end && *p != '\n') {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		if ((size_t)(nl - p) >= 5 && strncasecmp(p, "Date:", 5) == 0) {
+			/* The field, unfolded, cut at a sane length. */
+			for (p += 5; p < end && n < sizeof field - 1; p++) {
+				if (*p == '\n' && (p + 1 >= end ||
+				    (p[1] != ' ' && p[1] != '\t')))
+					break;
+				field[n++] = *p == '\n' || *p == '\r' ||
+				    *p == '\t' ? ' ' : *p;
+			}
+			field[n] = '\0';
+			return date_text(field, out, size);
+		}
+		p = nl + 1;
+	}
+	return -1;
+}
+
+/* A command whose untagged lines go into out; its tagged reply into r. */
+static int
+collect(struct imap *im, const char *cmd, struct buf *out, struct resp *r,
+    struct error *err)
+{
+	char	tag[16];
+	int	rc;
+
+	buf_reset(out);
+	im->collect = out;
+	rc = command(im, tag, cmd, NULL, err) == -1 ? -1 :
+	    wait_tagged(im, tag, r, err);
+	im->collect = NULL;
+	buf_add(out, "", 1);
+	return rc;
+}
+
+/* The UIDs of a "* SEARCH ..." line in lines, as "1,5,7", or "" (max 100). */
+static void
+search_uids(const char *lines, struct buf *uids)
+{
+	const char	*p;
+	char		*end;
+	unsigned long	 u;
+	int		 n = 0;
+
+	buf_reset(uids);
+	if ((p = strstr(lines, "* SEARCH")) == NULL)
+		return;
+	for (p += 8; *p == ' ' && n < 100; p = end) {
+		u = strtoul(p + 1, &end, 10);
+		if (end == p + 1)
+			break;
+		buf_printf(uids, "%s%lu", n++ > 0 ? "," : "", u);
+	}
+	buf_add(uids, "", 1);
+}
+
+int
+imap_find(struct imap *im, const char *folder, const char *msgid,
+    uint64_t size, struct error *err)
+{
+	struct buf	 cmd, out, uids;
+	struct resp	 r;
+	const char	*p;
+	int		 found = -1;
+
+	buf_init(&cmd);
+	buf_init(&out);
+	buf_init(&uids);
+	buf_addstr(&cmd, "EXAMINE ");
+	quote(&cmd, folder);
+	if (collect(im, cmd.data, &out, &r, err) == -1)
+		goto done;
+	found = 0;
+	if (r.st != ST_OK)
+		goto done;
+	buf_reset(&cmd);
+	buf_printf(&cmd, "UID SEARCH HEADER Message-ID \"<%s>\"", msgid);
+	if (collect(im, cmd.data, &out, &r, err) == -1 ||
+	    (search_uids(out.data, &uids), uids.len <= 1))
+		goto done;
+	buf_reset(&cmd);
+	buf_printf(&cmd, "UID FETCH %s (RFC822.SIZE)", uids.data);
+	if (collect(im, cmd.data, &out, &r, err) == -1) {
+		found = -1;
+		goto done;
+	}
+	for (p = out.data; (p = strstr(p, "RFC822.SIZE ")) != NULL; p += 12)
+		if (strtoull(p + 12, NULL, 10) == size)
+			found = 1;
+done:
+	buf_free(&cmd);
+	buf_free(&out);
+	buf_free(&uids);
+	return found;
+}
+
+int
+imap_msgid_of(const char *hdr, size_t len, char *out, size_t size)
+{
+	const char	*p = hdr, *end = hdr + len, *nl, *lt, *gt;
+	size_t		 n;
+
+	while (p < end && *p != '\n') {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if ((size_t)(nl - p) > 11 &&
+		    strncasecmp(p, "Message-ID:", 11) == 0 &&
+		    (lt = memchr(p, '<', (size_t)(nl - p))) != NULL &&
+		    (gt = memchr(lt, '>', (size_t)(nl - lt))) != NULL) {
+			if ((n = (size_t)(gt - lt - 1)) == 0 || n >= size)
+				return -1;
+			memcpy(out, lt + 1, n);
+			out[n] = '\0';
+			for (p = out; *p != '\0'; p++)
+				if (*p <= ' ' || *p >= 0x7f || *p == '"' ||
+				    *p == '\\')
+					return -1;
+			return 0;
+		}
+		p = nl + 1;
+	}
+	return -1;
+}

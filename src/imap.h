@@ -1,0 +1,89 @@
+/*
+ * imap.h -- an IMAP4rev1 (RFC 3501) client that does one thing: APPEND
+ * messages to a folder, for `delivery imap URL`.  On the transport, as
+ * smtp.c is.
+ *
+ * imap_append() returns 0 once the server's tagged OK for the APPEND
+ * came; IMAP_REFUSED when the server answered NO (err->ex EX_TEMPFAIL
+ * for the response codes that say "later": [INUSE], [UNAVAILABLE],
+ * [OVERQUOTA], [LIMIT]; EX_UNAVAILABLE otherwise; the message quotes the
+ * server) or BAD (EX_PROTOCOL), the connection staying usable; -1 when
+ * the connection is unusable (EX_TEMPFAIL lost or timed out, EX_PROTOCOL
+ * a reply that is not IMAP), and then the caller frees it.  A folder
+ * that does not exist ([TRYCREATE]) is created and the APPEND sent once
+ * more.  Server lines are bounded: IMAP_LINE_MAX bytes each, at most
+ * IMAP_UNTAGGED_MAX untagged lines before a tagged reply.
+ */
+#ifndef POPFETCH_IMAP_H
+#define POPFETCH_IMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "smtp.h"
+#include "tls.h"
+
+#define IMAP_REFUSED		1
+#define IMAP_LINE_MAX		(64 * 1024)
+#define IMAP_UNTAGGED_MAX	10000
+
+/* The strings belong to the caller and must outlive the connection. */
+struct imap_params {
+	const char	*host;
+	int		 port;
+	int		 implicit_tls;	/* imaps:// */
+	int		 tls;		/* imap://: SMTP_TLS_OFF or else STARTTLS */
+	const struct tls_params *tp;
+	const char	*user;
+	const char	*pass;
+	int		 timeout;	/* seconds, as transport.h */
+	const char	*acct;		/* names the account in traces */
+};
+
+struct imap;
+
+/*
+ * Connect, TLS (implicit, or STARTTLS: required unless tls is
+ * SMTP_TLS_OFF), LOGIN.  A refused login is EX_NOPERM.
+ */
+struct imap	*imap_open(const struct imap_params *, struct error *);
+/*
+ * Append one message of size bytes (LF line ends, sent with CRLF) to
+ * folder (ASCII), with flags ("\Seen", or NULL for none) and an internal
+ * date ("02-Mar-2026 10:00:00 +0000", or NULL for the server's now).
+ * LITERAL+ (RFC 7888) is used when offered.  Results as above.
+ */
+int		 imap_append(struct imap *, const char *folder,
+		    const char *flags, const char *date, uint64_t size,
+		    smtp_reader, void *arg, struct error *);
+/*
+ * Whether folder holds a message whose Message-ID field is msgid (without
+ * the angle brackets) and whose size (CRLF line ends) is size: 1 yes, 0
+ * no (or no such folder), -1 as imap_append().  For a reply lost after
+ * APPEND: the message was either appended or not, and this tells.
+ */
+int		 imap_find(struct imap *, const char *folder, const char *msgid,
+		    uint64_t size, struct error *);
+/*
+ * The Message-ID of the header section hdr (len bytes) without its angle
+ * brackets into out; -1 when there is none, or it is longer than size - 1
+ * or holds anything but printable ASCII other than '"' and '\'.
+ */
+int		 imap_msgid_of(const char *hdr, size_t len, char *out,
+		    size_t size);
+/* After imap_append() returned -1: whether message bytes went out. */
+int		 imap_data_started(const struct imap *);
+/* LOGOUT when the connection is usable, then close and free. */
+void		 imap_free(struct imap *);
+
+/*
+ * The Date field of the header section hdr (len bytes) as an IMAP
+ * date-time into out (at least 27 bytes); 0, or -1 when there is none or
+ * it cannot be read.
+ */
+int		 imap_date_of(const char *hdr, size_t len, char *out,
+		    size_t size);
+
+#endif

@@ -1,0 +1,525 @@
+/* smtp.c -- the SMTP and LMTP client; see smtp.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "log.h"
+#include "smtp.h"
+#include "termsafe.h"
+#include "transport.h"
+#include "xmalloc.h"
+
+#define SMTP_TEXT_KEEP	300	/* reply text kept for messages */
+#define SMTP_DATA_CHUNK	65536
+
+struct smtp {
+	struct smtp_params	 p;
+	struct transport	*t;
+	char			*name;
+	int			 broken;	/* the connection is unusable */
+	int			 dirty;		/* a transaction to RSET */
+	int			 data_started;
+	int			 pipelining;
+	int			 size_offered;
+	int			 chunking;	/* BDAT (RFC 3030) for DATA */
+	int			 starttls;
+	int			 in_hello;	/* reply lines are capabilities */
+	int			 eightbit;
+	uint64_t		 size_max;	/* SIZE, 0: none given */
+};
+
+struct reply {
+	int	 code;
+	char	 text[SMTP_TEXT_KEEP];	/* the first line, after the code */
+};
+
+static int	read_reply(struct smtp *, struct reply *, struct error *);
+static int	reply_line(struct smtp *, struct reply *, const char *, size_t,
+		    int *, struct error *);
+static int	command(struct smtp *, const char *, struct error *);
+static void	capabilities(struct smtp *, const char *, size_t);
+static int	hello(struct smtp *, struct error *);
+static int	starttls(struct smtp *, struct error *);
+static int	refused(struct smtp *, const char *, const struct reply *,
+		    struct error *);
+static int	envelope(struct smtp *, const char *, const char *, uint64_t,
+		    struct error *);
+static int	send_data(struct smtp *, smtp_reader, void *, struct error *);
+static int	wire_size(smtp_reader, void *, uint64_t *, struct error *);
+static int	broken(struct smtp *, int);
+static int	lost(struct smtp *, struct error *);
+
+static const char *
+proto_name(const struct smtp *s)
+{
+	return s->p.proto == SMTP_PROTO_LMTP ? "LMTP" : "SMTP";
+}
+
+struct smtp *
+smtp_open(const struct smtp_params *p, struct error *err)
+{
+	struct smtp	*s;
+	struct reply	 r;
+
+	s = xcalloc(1, sizeof *s);
+	s->p = *p;
+	if (p->path != NULL)
+		xasprintf(&s->name, "%s server %s", proto_name(s), p->path);
+	else
+		xasprintf(&s->name, "%s server %s%s%s:%d", proto_name(s),
+		    strchr(p->host, ':') != NULL ? "[" : "", p->host,
+		    strchr(p->host, ':') != NULL ? "]" : "", p->port);
+	s->t = p->path != NULL ?
+	    transport_connect_unix(p->path, p->timeout, err) :
+	    transport_connect(p->host, p->port, p->timeout, err);
+	/* Which server: the POP3 server's errors look the same. */
+	if (s->t == NULL) {
+		error_prefix(err, "the %s", s->name);
+		goto fail;
+	}
+	if (read_reply(s, &r, err) == -1)
+		goto fail;
+	if (r.code / 100 != 2) {
+		error_set(err, r.code / 100 == 4 ? EX_TEMPFAIL :
+		    EX_UNAVAILABLE, "the %s does not take mail: %d %s",
+		    s->name, r.code, r.text);
+		goto fail;
+	}
+	if (hello(s, err) == -1 || starttls(s, err) == -1) {
+		error_prefix(err, "the %s", s->name);
+		goto fail;
+	}
+	return s;
+
+fail:
+	s->broken = 1;
+	smtp_free(s);
+	return NULL;
+}
+
+int
+smtp_data_started(const struct smtp *s)
+{
+	return s->data_started;
+}
+
+const char *
+smtp_name(const struct smtp *s)
+{
+	return s->name;
+}
+
+void
+smtp_free(struct smtp *s)
+{
+	struct error	ignored;
+	struct reply	r;
+
+	if (s == NULL)
+		return;
+	error_clear(&ignored);
+	if (s->t != NULL && !s->broken && command(s, "QUIT", &ignored) == 0)
+		(void)read_reply(s, &r, &ignored);
+	transport_free(s->t);
+	free(s->name);
+	free(s);
+}
+
+/* EHLO or LHLO, and what the reply offers. */
+static int
+hello(struct smtp *s, struct error *err)
+{
+	struct buf	 cmd;
+	struct reply	 r;
+	int		 rc;
+
+	buf_init(&cmd);
+	buf_printf(&cmd, "%s %s", s->p.proto == SMTP_PROTO_LMTP ? "LHLO" :
+	    "EHLO", s->p.helo);
+	rc = command(s, cmd.data, err);
+	buf_free(&cmd);
+	s->pipelining = s->eightbit = s->size_offered = s->starttls = 0;
+	s->chunking = 0;
+	s->size_max = 0;
+	s->in_hello = 1;
+	rc = rc == -1 ? -1 : read_reply(s, &r, err);
+	s->in_hello = 0;
+	if (rc == -1)
+		return -1;
+	if (r.code / 100 != 2) {
+		error_set(err, r.code / 100 == 4 ? EX_TEMPFAIL :
+		    EX_UNAVAILABLE, "%s refused: %d %s", s->p.proto ==
+		    SMTP_PROTO_LMTP ? "LHLO" : "EHLO", r.code, r.text);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * TLS as params->tls says, then EHLO again: what was offered in clear
+ * may have been a man in the middle's (RFC 3207 section 4.2).
+ */
+static int
+starttls(struct smtp *s, struct error *err)
+{
+	struct reply	r;
+
+	if (s->p.tls == SMTP_TLS_OFF || s->p.proto == SMTP_PROTO_LMTP ||
+	    (!s->starttls && s->p.tls == SMTP_TLS_AUTO))
+		return 0;
+	if (!s->starttls) {
+		error_set(err, EX_UNAVAILABLE, "does not offer STARTTLS "
+		    "(delivery_tls on requires it; delivery_tls off sends in "
+		    "clear)");
+		return -1;
+	}
+	if (command(s, "STARTTLS", err) == -1 || read_reply(s, &r, err) == -1)
+		return -1;
+	if (r.code != 220) {
+		error_set(err, r.code / 100 == 4 ? EX_TEMPFAIL :
+		    EX_UNAVAILABLE, "refused STARTTLS: %d %s", r.code, r.text);
+		return -1;
+	}
+	if (transport_starttls(s->t, s->p.tp, err) == -1) {
+		error_prefix(err, "STARTTLS (set delivery_tls_trust_file to "
+		    "the CA that signed its certificate)");
+		return broken(s, -1);
+	}
+	return hello(s, err);
+}
+
+/* Queue one command line; sent at the next read (or flush). */
+static int
+command(struct smtp *s, const char *line, struct error *err)
+{
+	log_trace(s->p.acct, "->", line, strlen(line));
+	if (transport_write(s->t, line, strlen(line), err) == -1 ||
+	    transport_write(s->t, "\r\n", 2, err) == -1)
+		return lost(s, err);
+	return 0;
+}
+
+static int
+broken(struct smtp *s, int rc)
+{
+	s->broken = 1;
+	return rc;
+}
+
+/*
+ * One reply, all its lines.  The capabilities of a reply to EHLO/LHLO
+ * (its lines after the first) are taken as they come.
+ */
+static int
+read_reply(struct smtp *s, struct reply *r, struct error *err)
+{
+	const char	*line;
+	size_t		 len, total = 0;
+	int		 more = 1, nline = 0;
+
+	memset(r, 0, sizeof *r);
+	if (transport_flush(s->t, err) == -1)
+		return lost(s, err);
+	while (more) {
+		if (transport_getline(s->t, &line, &len, err) == -1)
+			return lost(s, err);
+		log_trace(s->p.acct, "<-", line, len);
+		if ((total += len) > SMTP_REPLY_MAX) {
+			error_set(err, EX_PROTOCOL, "the %s sent a reply "
+			    "longer than %d bytes", s->name, SMTP_REPLY_MAX);
+			return broken(s, -1);
+		}
+		if (len == 0 || line[len - 1] != '\n') {
+			error_set(err, EX_PROTOCOL, "the %s sent a reply "
+			    "line longer than %d bytes", s->name,
+			    TRANSPORT_CHUNK_MAX);
+			return broken(s, -1);
+		}
+		if (reply_line(s, r, line, len, &more, err) == -1)
+			return broken(s, -1);
+		if (nline++ > 0 && s->in_hello)
+			capabilities(s, line + 4, len - 4);
+	}
+	return 0;
+}
+
+/* "250-text" or "250 text" (or just "250"): checks it and keeps the text. */
+static int
+reply_line(struct smtp *s, struct reply *r, const char *line, size_t len,
+    int *more, struct error *err)
+{
+	char	shown[TERMSAFE_SIZE(64)];
+	int	code;
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (len < 3 || line[0] < '2' || line[0] > '5' ||
+	    !isdigit((unsigned char)line[1]) ||
+	    !isdigit((unsigned char)line[2]) ||
+	    (len > 3 && line[3] != ' ' && line[3] != '-')) {
+		termsafe(line, len > 64 ? 64 : len, shown, sizeof shown);
+		error_set(err, EX_PROTOCOL, "the %s sent a reply that is not "
+		    "%s: \"%s\"", s->name, proto_name(s), shown);
+		return -1;
+	}
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + line[2] - '0';
+	if (r->code == 0) {
+		r->code = code;
+		if (len > 4)
+			termsafe(line + 4, len - 4, r->text, sizeof r->text);
+	} else if (code != r->code) {
+		error_set(err, EX_PROTOCOL, "the %s changed the code within "
+		    "one reply (%d, then %d)", s->name, r->code, code);
+		return -1;
+	}
+	*more = len > 3 && line[3] == '-';
+	return 0;
+}
+
+static void
+capabilities(struct smtp *s, const char *p, size_t len)
+{
+	char	 word[32];
+	size_t	 n;
+
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	n = strcspn(p, " \r\n");
+	if (n > len)
+		n = len;
+	if (n >= sizeof word)
+		return;
+	memcpy(word, p, n);
+	word[n] = '\0';
+	if (strcasecmp(word, "PIPELINING") == 0)
+		s->pipelining = 1;
+	else if (strcasecmp(word, "STARTTLS") == 0)
+		s->starttls = 1;
+	else if (strcasecmp(word, "CHUNKING") == 0)
+		s->chunking = 1;
+	else if (strcasecmp(word, "8BITMIME") == 0)
+		s->eightbit = 1;
+	else if (strcasecmp(word, "SIZE") == 0) {
+		s->size_offered = 1;
+		if (n < len)
+			s->size_max = strtoull(p + n + 1, NULL, 10);
+	}
+}
+
+static int
+refused(struct smtp *s, const char *what, const struct reply *r,
+    struct error *err)
+{
+	s->dirty = 1;
+	error_set(err, r->code / 100 == 4 ? EX_TEMPFAIL : EX_UNAVAILABLE,
+	    "the %s refused %s: %d %s", s->name, what, r->code, r->text);
+	return SMTP_REFUSED;
+}
+
+int
+smtp_send(struct smtp *s, const char *sender, const char *rcpt,
+    uint64_t size, smtp_reader rd, void *arg, struct error *err)
+{
+	struct reply	r;
+	int		rc;
+
+	if (s->broken) {
+		error_set(err, EX_SOFTWARE, "smtp_send on a broken connection");
+		return -1;
+	}
+	if (s->size_max > 0 && size > s->size_max) {
+		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
+		    "larger than the %s takes (SIZE %llu)",
+		    (unsigned long long)size, s->name,
+		    (unsigned long long)s->size_max);
+		return SMTP_REFUSED;
+	}
+	s->data_started = 0;
+	if ((rc = envelope(s, sender, rcpt, size, err)) != 0)
+		return rc;
+	if (send_data(s, rd, arg, err) == -1)
+		return -1;
+	/* LMTP: one reply per accepted recipient, and there is one. */
+	if (read_reply(s, &r, err) == -1) {
+		error_prefix(err, "after the whole message was sent");
+		return -1;
+	}
+	if (r.code / 100 != 2)
+		return refused(s, "the message", &r, err);
+	return 0;
+}
+
+/* Why a reply did not come: the connection is gone. */
+static int
+lost(struct smtp *s, struct error *err)
+{
+	error_prefix(err, "the %s", s->name);
+	return broken(s, -1);
+}
+
+/*
+ * RSET when the last transaction failed, MAIL, RCPT and DATA: in one go
+ * where the destination pipelines, else one by one.  0 once DATA got
+ * 354, SMTP_REFUSED, or -1.
+ */
+static int
+envelope(struct smtp *s, const char *sender, const char *rcpt, uint64_t size,
+    struct error *err)
+{
+	struct buf	 mail, to;
+	struct reply	 r[4];
+	const char	*cmds[4], *what[4];
+	int		 n = 0, i, sent = 0, rc = -1, bad = -1, ok;
+
+	memset(r, 0, sizeof r);
+	buf_init(&mail);
+	buf_init(&to);
+	buf_printf(&mail, "MAIL FROM:<%s>", sender);
+	if (s->size_offered)
+		buf_printf(&mail, " SIZE=%llu", (unsigned long long)size);
+	if (s->eightbit)
+		buf_addstr(&mail, " BODY=8BITMIME");
+	buf_printf(&to, "RCPT TO:<%s>", rcpt);
+	if (s->dirty) {
+		what[n] = "RSET";
+		cmds[n++] = "RSET";
+	}
+	what[n] = "the sender";
+	cmds[n++] = mail.data;
+	what[n] = "the recipient";
+	cmds[n++] = to.data;
+	if (!s->chunking) {
+		what[n] = "DATA";
+		cmds[n++] = "DATA";
+	}
+	s->dirty = 0;
+
+	for (i = 0; i < n; i++) {
+		if (sent <= i) {
+			/* Pipelined: all at once; else the next one. */
+			do
+				if (command(s, cmds[sent++], err) == -1)
+					goto out;
+			while (s->pipelining && sent < n);
+		}
+		if (read_reply(s, &r[i], err) == -1)
+			goto out;
+		ok = i == n - 1 && !s->chunking ? r[i].code == 354 :
+		    r[i].code / 100 == 2;
+		if (bad == -1 && !ok)
+			bad = i;
+		if (bad != -1 && !s->pipelining)
+			break;
+	}
+	if (bad == -1) {
+		rc = 0;
+		goto out;
+	}
+	if (!s->chunking && bad < n - 1 && r[n - 1].code == 354) {
+		/* RFC 2920: DATA went ahead anyway; end it empty. */
+		if (command(s, ".", err) == -1 ||
+		    read_reply(s, &r[n - 1], err) == -1)
+			goto out;
+	}
+	rc = refused(s, what[bad], &r[bad], err);
+out:
+	buf_free(&mail);
+	buf_free(&to);
+	return rc;
+}
+
+/* The message's size on the wire: CRLF line ends, the last line ended. */
+static int
+wire_size(smtp_reader rd, void *arg, uint64_t *size, struct error *err)
+{
+	char		*in;
+	uint64_t	 off = 0;
+	ssize_t		 n, i;
+	char		 last = '\n';
+
+	in = xmalloc(SMTP_DATA_CHUNK);
+	*size = 0;
+	while ((n = rd(arg, in, SMTP_DATA_CHUNK, off, err)) > 0) {
+		off += (uint64_t)n;
+		for (i = 0; i < n; i++)
+			*size += in[i] == '\n' ? 2 : 1;
+		last = in[n - 1];
+	}
+	free(in);
+	if (n == -1)
+		return -1;
+	if (last != '\n')
+		*size += 2;
+	return 0;
+}
+
+/*
+ * The message after 354: LF to CRLF, a '.' doubled at the start of a
+ * line, a last line ended, then the lone dot.  With CHUNKING instead one
+ * BDAT LAST of the exact size and no dot-stuffing.
+ */
+static int
+send_data(struct smtp *s, smtp_reader rd, void *arg, struct error *err)
+{
+	char		*in, *out;
+	ssize_t		 n, i;
+	size_t		 o;
+	uint64_t	 off = 0, size;
+	int		 bol = 1, rc = -1;
+
+	if (s->chunking) {
+		if (wire_size(rd, arg, &size, err) == -1) {
+			s->broken = 1;
+			return -1;
+		}
+		in = NULL;
+		xasprintf(&in, "BDAT %llu LAST", (unsigned long long)size);
+		rc = command(s, in, err);
+		free(in);
+		if (rc == -1)
+			return -1;
+		rc = -1;
+	}
+	s->data_started = 1;
+	in = xmalloc(SMTP_DATA_CHUNK);
+	out = xmalloc(SMTP_DATA_CHUNK * 2 + 8);
+	for (;;) {
+		if ((n = rd(arg, in, SMTP_DATA_CHUNK, off, err)) == -1) {
+			/* Ours, not the server's: the transaction is cut. */
+			s->broken = 1;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += (uint64_t)n;
+		for (i = 0, o = 0; i < n; i++) {
+			if (bol && in[i] == '.' && !s->chunking)
+				out[o++] = '.';
+			if (in[i] == '\n')
+				out[o++] = '\r';
+			out[o++] = in[i];
+			bol = in[i] == '\n';
+		}
+		if (transport_write(s->t, out, o, err) == -1) {
+			rc = lost(s, err);
+			goto out;
+		}
+	}
+	if ((!bol && transport_write(s->t, "\r\n", 2, err) == -1) ||
+	    (!s->chunking && transport_write(s->t, ".\r\n", 3, err) == -1)) {
+		rc = lost(s, err);
+		goto out;
+	}
+	log_trace(s->p.acct, "->", s->chunking ? "(the message)" :
+	    "(the message, then \".\")", s->chunking ? 13 : 24);
+	rc = 0;
+out:
+	free(in);
+	free(out);
+	return rc;
+}

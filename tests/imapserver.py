@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Scriptable IMAP APPEND test server for popfetch's `delivery imap` (loopback, no TLS).
+
+Takes LOGIN (any user, password --password), CAPABILITY, APPEND (with or
+without LITERAL+), CREATE, EXAMINE, UID SEARCH HEADER Message-ID, UID FETCH
+(RFC822.SIZE), LOGOUT (one folder: what is stored).  Appended messages are stored with LF
+line ends in DIR/new/NNNNN (a Maildir, for assert_maildir_matches).
+Faults are chosen by progress: the K-th APPEND the server has seen, over
+all connections.  Every command line is logged to --log.
+"""
+import argparse
+import os
+import socket
+import sys
+
+
+class Server:
+    def __init__(self, a):
+        self.a = a
+        self.appends = 0
+        self.stored = 0
+        self.msgs = []  # (uid, size with CRLF, raw bytes)
+        self.log = open(a.log, "a", buffering=1) if a.log else None
+        self.reply = {}
+        for spec in a.append_reply:
+            k, _, r = spec.partition(":")
+            self.reply[int(k)] = r
+
+    def note(self, s):
+        if self.log:
+            self.log.write(s + "\n")
+
+    def caps(self):
+        return ("IMAP4rev1" + (" LITERAL+" if self.a.literal_plus else "") +
+                (" APPENDLIMIT=%d" % self.a.appendlimit if self.a.appendlimit else ""))
+
+    def serve(self, conn):
+        f = conn.makefile("rwb", buffering=0)
+        f.write(b"* OK test IMAP ready\r\n")
+        for _ in range(self.a.untagged_flood):
+            f.write(b"* OK flood\r\n")
+        while True:
+            line = f.readline(1 << 20)
+            if not line:
+                return
+            text = line.rstrip(b"\r\n").decode("latin-1")
+            self.note("C: " + text)
+            tag, _, rest = text.partition(" ")
+            verb = rest.split(" ", 1)[0].upper()
+            if verb == "CAPABILITY":
+                f.write(("* CAPABILITY %s\r\n%s OK done\r\n" % (self.caps(), tag)).encode())
+            elif verb == "LOGIN":
+                ok = rest.endswith('"%s"' % self.a.password)
+                f.write(("%s %s\r\n" % (tag, "OK logged in" if ok else "NO [AUTHENTICATIONFAILED] no")).encode())
+            elif verb == "EXAMINE":
+                f.write(("* %d EXISTS\r\n%s OK [READ-ONLY] done\r\n" % (len(self.msgs), tag)).encode())
+            elif verb == "UID" and " SEARCH HEADER MESSAGE-ID " in rest.upper():
+                want = rest.split('"')[1].encode()
+                uids = [str(u) for u, _, d in self.msgs
+                        if b"\nmessage-id: " + want.lower() + b"\n" in b"\n" + d.lower().split(b"\r\n\r\n")[0].replace(b"\r\n", b"\n") + b"\n"]
+                f.write(("* SEARCH %s\r\n%s OK done\r\n" % (" ".join(uids), tag)).encode())
+            elif verb == "UID" and " FETCH " in rest.upper():
+                want = set(int(u) for u in rest.split()[2].split(","))
+                out = "".join("* %d FETCH (UID %d RFC822.SIZE %d)\r\n" % (i + 1, u, n)
+                              for i, (u, n, _) in enumerate(self.msgs) if u in want)
+                f.write((out + "%s OK done\r\n" % tag).encode())
+            elif verb == "CREATE":
+                f.write(("%s OK created\r\n" % tag).encode())
+            elif verb == "LOGOUT":
+                f.write(("* BYE\r\n%s OK bye\r\n" % tag).encode())
+                return
+            elif verb == "APPEND":
+                if self.append(f, tag, rest) is None:
+                    return
+            else:
+                f.write(("%s BAD unknown\r\n" % tag).encode())
+
+    def append(self, f, tag, rest):
+        self.appends += 1
+        k = self.appends
+        size = int(rest[rest.rindex("{") + 1:].rstrip("}+"))
+        if not rest.endswith("+}"):
+            if self.a.literal_plus is False and k in self.reply and self.a.refuse_before_literal:
+                f.write(("%s %s\r\n" % (tag, self.reply[k])).encode())
+                return True
+            f.write(b"+ go ahead\r\n")
+        data = b""
+        while len(data) < size:
+            chunk = f.read(size - len(data))
+            if not chunk:
+                break
+            data += chunk
+        if len(data) < size:
+            return None
+        f.readline()  # the CRLF that ends the command
+        if k in self.a.hangup_in_append:
+            self.note("fault: hang up in APPEND %d" % k)
+            return None
+        if k in self.a.stall_after_append:
+            self.store(data)
+            self.note("fault: stall after APPEND %d" % k)
+            while f.read(4096):
+                pass
+            return None
+        if k in self.a.hangup_after_append:
+            self.store(data)
+            self.note("fault: hang up after APPEND %d" % k)
+            return None
+        if k in self.reply:
+            f.write(("%s %s\r\n" % (tag, self.reply[k])).encode())
+            return True
+        self.store(data)
+        f.write(("%s OK [APPENDUID 1 %d] done\r\n" % (tag, self.stored)).encode())
+        return True
+
+    def store(self, data):
+        self.stored += 1
+        self.msgs.append((self.stored, len(data), data))
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(self.a.store, sub), exist_ok=True)
+        tmp = os.path.join(self.a.store, "tmp", "%05d" % self.stored)
+        with open(tmp, "wb") as fp:
+            fp.write(data.replace(b"\r\n", b"\n"))
+        os.rename(tmp, os.path.join(self.a.store, "new", "%05d" % self.stored))
+        self.note("stored %d" % self.stored)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--store", required=True)
+    ap.add_argument("--log")
+    ap.add_argument("--password", default="secret")
+    ap.add_argument("--appendlimit", type=int, default=0, metavar="BYTES",
+                    help="advertise APPENDLIMIT=BYTES (RFC 7889)")
+    ap.add_argument("--no-literal-plus", dest="literal_plus", action="store_false")
+    ap.add_argument("--append-reply", action="append", default=[], metavar="K:REPLY",
+                    help="answer the K-th APPEND with REPLY (e.g. 'NO [OVERQUOTA] full'), not stored")
+    ap.add_argument("--refuse-before-literal", action="store_true",
+                    help="with --no-literal-plus: answer --append-reply instead of the continuation")
+    ap.add_argument("--hangup-after-append", action="append", type=int, default=[], metavar="K",
+                    help="store the K-th APPEND, then close without the tagged reply")
+    ap.add_argument("--stall-after-append", action="append", type=int, default=[], metavar="K",
+                    help="store the K-th APPEND, then never reply (until the client goes)")
+    ap.add_argument("--hangup-in-append", action="append", type=int, default=[], metavar="K",
+                    help="read the K-th APPEND's message, then close without storing it")
+    ap.add_argument("--untagged-flood", type=int, default=0, metavar="N",
+                    help="send N untagged lines after the greeting")
+    a = ap.parse_args()
+    srv = Server(a)
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    with open(a.port_file + ".tmp", "w") as fp:
+        fp.write("%d\n" % ls.getsockname()[1])
+    os.rename(a.port_file + ".tmp", a.port_file)
+    while True:
+        conn, _ = ls.accept()
+        try:
+            srv.serve(conn)
+        except (ConnectionError, OSError) as e:
+            srv.note("connection error: %s" % e)
+        finally:
+            conn.close()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(0)

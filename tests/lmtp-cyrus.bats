@@ -1,0 +1,51 @@
+#!/usr/bin/env bats
+# lmtp-cyrus.bats -- `delivery lmtp` into a real Cyrus IMAP 3.6 lmtpd on its
+# unix socket (tests/lib/cyrus.bash, unpacked by ./setup --deps-only), read
+# back through Cyrus' own pop3d: a second LMTP implementation besides
+# Dovecot's (lmtp.bats).
+
+load lib/common
+load lib/certs
+load lib/servers
+load lib/cyrus
+load lib/popserver
+load lib/delivered
+
+setup_file() {
+	servers_need usr/lib/cyrus/bin/master usr/lib/cyrus/bin/pop3d \
+		usr/lib/cyrus/bin/lmtpd /usr/sbin/saslpasswd2
+	cyrus_start
+	export CYRUS_POP3_PORT CYRUS_POP3S_PORT CYRUS_CA CYRUS_DIR CYRUS_MASTER_PID
+}
+
+teardown_file() {
+	cyrus_stop
+}
+
+teardown() {
+	popserver_stop || true
+}
+
+@test "lmtp-cyrus: a tricky mailbox into Cyrus' lmtpd over its unix socket, byte for byte" {
+	U=lm$BATS_TEST_NUMBER
+	cyrus_add_user "$U" "pw-$U"
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$MB"
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB"
+	popserver_rc "timeout 30" "delivery lmtp $CYRUS_DIR/socket/lmtp $U" \
+	    "received_header off" "uidls_file $TEST_TMP/state/%U"
+	run "$POPFETCH" -C "$RC"
+	assert_success
+	[ "$(find "$MB" -maxdepth 1 -type f | wc -l)" -eq 0 ]
+	mkdir -p "$TEST_TMP/got/new"
+	cyrus_dump "$U" "$TEST_TMP/got/new"
+	for f in "$TEST_TMP/got/new"/*; do
+		"$PYTHON3" -c 'import sys; p=sys.argv[1]; d=open(p,"rb").read(); open(p,"wb").write(d.replace(b"\r\n", b"\n"))' "$f"
+	done
+	# Cyrus drops a bare CR (Postfix makes it a space; docs/servers.md).
+	rm "$TEST_TMP/orig"/*-bare-cr
+	run grep -l '^A bareCR inside a line\.$' "$TEST_TMP/got/new"/*
+	[ "${#lines[@]}" -eq 1 ]
+	rm "${lines[0]}"
+	assert_delivered "$TEST_TMP/orig" "$TEST_TMP/got"
+}

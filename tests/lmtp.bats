@@ -1,0 +1,337 @@
+#!/usr/bin/env bats
+# lmtp.bats -- `delivery lmtp ADDRESS [RECIPIENT]`: into a real Dovecot LMTP
+# (TCP port and unix socket) started by these tests, byte for byte; and the
+# reply contract against tests/lmtpserver.py, which answers 4xx/5xx or hangs
+# up where a real server will not: accepted is deleted, 4xx and lost
+# connections defer (75), 5xx refuses (69), and nothing is ever lost.
+
+load lib/common
+load lib/certs
+load lib/dovecot
+load lib/popserver
+load lib/delivered
+
+setup_file() {
+	make_test_ca "$BATS_RUN_TMPDIR/certs"
+	DOVECOT_LMTP=yes
+	dovecot_start
+	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_LMTP_PORT \
+	    DOVECOT_LMTP_SOCKET DOVECOT_CA DOVECOT_DIR DOVECOT_HOME \
+	    DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
+}
+
+teardown_file() {
+	dovecot_stop
+}
+
+setup() {
+	SRCU=src$BATS_TEST_NUMBER
+	DSTU=dst$BATS_TEST_NUMBER
+	STORE=$TEST_TMP/store
+	LLOG=$TEST_TMP/lmtp.log
+	LMTP_PID=
+}
+
+teardown() {
+	popserver_stop || true
+	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
+}
+
+# dovecot_rc DELIVERY [extra lines]: fetch SRCU's mailbox from Dovecot POP3.
+dovecot_rc() {
+	local l
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $DOVECOT_POP3S_PORT"
+		echo "tls_trust_file $DOVECOT_CA"
+		echo "timeout 30"
+		echo "user $SRCU"
+		echo "password pw"
+		echo "delivery $1"
+		echo "received_header off"
+		shift
+		for l in "$@"; do echo "$l"; done
+	} | write_fetchrc "$RC"
+}
+
+fetch() {
+	run "$POPFETCH" -C "$RC" "$@"
+}
+
+server_count() {
+	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
+}
+
+# mock_rc [extra lines]: popserver.py's mailbox $MB into lmtpserver.py.
+mock_rc() {
+	popserver_rc "timeout 20" "delivery lmtp 127.0.0.1:$LMTP_PORT bob" \
+	    "received_header off" "uidls_file $TEST_TMP/state/%U" "$@"
+}
+
+@test "lmtp: a tricky mailbox moves into Dovecot over LMTP/TCP, byte for byte" {
+	dovecot_add_user "$SRCU" pw
+	dovecot_add_user "$DSTU" pw
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$TEST_TMP/orig"
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$TEST_TMP/orig/big" 3
+	dovecot_deliver "$SRCU" "$TEST_TMP/orig"/*
+	dovecot_rc "lmtp 127.0.0.1:$DOVECOT_LMTP_PORT $DSTU"
+	fetch
+	assert_success
+	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
+	[ "$(dovecot_count "$SRCU")" -eq 0 ]
+}
+
+@test "lmtp: over Dovecot's unix socket, to the local user name by default" {
+	local me
+	me=$(id -un)
+	dovecot_add_user "$SRCU" pw
+	dovecot_add_user "$me" pw
+	make_mailbox "$TEST_TMP/orig" 4
+	dovecot_deliver "$SRCU" "$TEST_TMP/orig"/*
+	dovecot_rc "lmtp $DOVECOT_LMTP_SOCKET"
+	fetch
+	assert_success
+	assert_output --partial "4 messages fetched"
+	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$me")"
+	[ "$(dovecot_count "$SRCU")" -eq 0 ]
+}
+
+@test "lmtp: the envelope sender is the Return-Path, as %F of delivery mda" {
+	dovecot_add_user "$SRCU" pw
+	dovecot_add_user "$DSTU" pw
+	mkdir -p "$TEST_TMP/orig"
+	printf 'Return-Path: <alice@example.org>\nSubject: a\n\nx\n' >"$TEST_TMP/orig/1"
+	printf 'Subject: no return path\n\nx\n' >"$TEST_TMP/orig/2"
+	dovecot_deliver "$SRCU" "$TEST_TMP/orig"/*
+	dovecot_rc "lmtp 127.0.0.1:$DOVECOT_LMTP_PORT $DSTU"
+	fetch --debug
+	assert_success
+	# Dovecot offers CHUNKING: BDAT of the exact size, no dot-stuffing.
+	assert_output --partial "BDAT 51 LAST"
+	assert_output --partial "MAIL FROM:<alice@example.org>"
+	assert_output --partial "MAIL FROM:<>"
+	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
+}
+
+@test "lmtp: Dovecot refuses an unknown recipient (5xx): every message stays, 69" {
+	dovecot_add_user "$SRCU" pw
+	make_mailbox "$TEST_TMP/orig" 3
+	dovecot_deliver "$SRCU" "$TEST_TMP/orig"/*
+	dovecot_rc "lmtp 127.0.0.1:$DOVECOT_LMTP_PORT nosuchuser"
+	fetch
+	assert_failure 69
+	assert_output --partial "message 1: the LMTP server 127.0.0.1:$DOVECOT_LMTP_PORT refused the recipient: 550"
+	assert_output --partial "it stays on the server"
+	[ "$(dovecot_count "$SRCU")" -eq 3 ]
+}
+
+@test "lmtp: no LMTP server: nothing is fetched or deleted, 75" {
+	dovecot_add_user "$SRCU" pw
+	make_mailbox "$TEST_TMP/orig" 2
+	dovecot_deliver "$SRCU" "$TEST_TMP/orig"/*
+	dovecot_rc "lmtp $TEST_TMP/no-such-socket $DSTU"
+	fetch
+	assert_failure 75
+	assert_output --partial "the LMTP server $TEST_TMP/no-such-socket: cannot connect to $TEST_TMP/no-such-socket"
+	[ "$(dovecot_count "$SRCU")" -eq 2 ]
+}
+
+@test "lmtp: 451 for one message defers it (75), the rest are delivered; the next run delivers it once" {
+	make_mailbox "$MB" 3
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --rcpt-reply "2:451 4.3.0 try again later"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 75
+	assert_output --partial "message 2: the LMTP server 127.0.0.1:$LMTP_PORT refused the recipient: 451 4.3.0 try again later; it stays on the server"
+	[ "$(server_count)" -eq 1 ]
+	[ -e "$MB/msg-00002" ]
+	[ "$(maildir_count "$STORE")" -eq 2 ]
+	# After the refused transaction, RSET before the next one.
+	run grep -c '^C: RSET' "$LLOG"
+	assert_output 1
+	fetch
+	assert_success
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+	[ "$(server_count)" -eq 0 ]
+}
+
+@test "lmtp: 550 after DATA refuses the message (69) and names the reply; the others go" {
+	make_mailbox "$MB" 3
+	lmtpserver_start --data-reply "1:552 5.2.2 mailbox full"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 69
+	assert_output --partial "message 1: the LMTP server 127.0.0.1:$LMTP_PORT refused the message: 552 5.2.2 mailbox full; it stays on the server"
+	[ "$(server_count)" -eq 1 ]
+	[ -e "$MB/msg-00001" ]
+	[ "$(maildir_count "$STORE")" -eq 2 ]
+}
+
+@test "lmtp: a reply lost after DATA keeps the message (75): delivered again, never lost" {
+	make_mailbox "$MB" 3
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --hangup-after-data 2
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 75
+	assert_output --partial "message 2: after the whole message was sent: the LMTP server 127.0.0.1:$LMTP_PORT: "
+	# The fault landed where intended, the run reconnected for message 3.
+	run grep -c '^fault: hang up after DATA 2' "$LLOG"
+	assert_output 1
+	run grep -c '^C: LHLO' "$LLOG"
+	assert_output 2
+	[ "$(server_count)" -eq 1 ]
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	# The documented window: message 2 twice, nothing missing.
+	[ "$(maildir_count "$STORE")" -eq 4 ]
+	run grep -l '^Subject: Test message 2 ' "$STORE"/new/*
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "lmtp: kill -9 while the server holds its reply: nothing lost, the message at most twice" {
+	make_mailbox "$MB" 4
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --stall-after-data 3
+	popserver_start --mailbox "$MB"
+	mock_rc
+	"$POPFETCH" -C "$RC" >"$TEST_TMP/out" 2>&1 3>&- &
+	pid=$!
+	# The fault moment by progress: message 3 stored at the destination.
+	n=0
+	until grep -q '^fault: stall after DATA 3' "$LLOG" 2>/dev/null; do
+		n=$((n + 1))
+		((n < 1200)) || { kill -9 "$pid"; false; }
+		sleep 0.05
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	# Nothing was deleted: DELE comes after the batch, never before.
+	[ "$(server_count)" -eq 4 ]
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	# Messages 1 to 3 twice at most (the documented window), 4 once.
+	run "$PYTHON3" - "$STORE" <<'PY'
+import collections, os, re, sys
+d = os.path.join(sys.argv[1], "new")
+c = collections.Counter(re.search(rb"Subject: Test message (\d+) ", open(os.path.join(d, f), "rb").read()).group(1) for f in os.listdir(d))
+print(" ".join("%s:%d" % (k.decode(), c[k]) for k in sorted(c)))
+PY
+	assert_success
+	for k in 1 2 3 4; do
+		[[ $output == *"$k:"[12]* ]]
+	done
+	[[ $output == *"4:1"* ]]
+}
+
+@test "lmtp: an idle connection the server dropped is opened again without deferring" {
+	make_mailbox "$MB" 2
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --hangup-at-mail 1
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_success
+	run grep -c '^fault: hang up at MAIL 1' "$LLOG"
+	assert_output 1
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+	[ "$(server_count)" -eq 0 ]
+}
+
+@test "lmtp: a server that cannot be reached again defers the rest at once" {
+	make_mailbox "$MB" 3
+	lmtpserver_start --hangup-after-data 1 --refuse-connection 2
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 75
+	assert_output --partial "message 2: the LMTP server 127.0.0.1:$LMTP_PORT does not take mail: 421"
+	assert_output --partial "message 3: the LMTP server could not be reached earlier in this run"
+	[ "$(server_count)" -eq 3 ]
+}
+
+@test "lmtp: a greeting that is not LMTP is a clear error, nothing deleted" {
+	make_mailbox "$MB" 1
+	lmtpserver_start --greeting $'\e]0;pwned\a hello'
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure
+	assert_output --partial "sent a reply that is not LMTP"
+	refute_output --partial $'\e'
+	[ "$(server_count)" -eq 1 ]
+}
+
+@test "lmtp: a hostile server (an endless line, endless continuation) ends in a clear error" {
+	make_mailbox "$MB" 1
+	lmtpserver_start --hostile longline
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 76
+	assert_output --partial "sent a reply line longer than 16384 bytes"
+	popserver_stop "$LMTP_PID"
+	lmtpserver_start --hostile continuation
+	mock_rc
+	fetch
+	assert_failure 76
+	assert_output --partial "sent a reply longer than 65536 bytes"
+	[ "$(server_count)" -eq 1 ]
+}
+
+@test "lmtp: a message over the server's SIZE is refused before sending (69)" {
+	make_mailbox "$MB" 2
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$MB/msg-00002" 1
+	lmtpserver_start --caps PIPELINING "SIZE 100000"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 69
+	assert_output --partial "message 2: the message ("
+	assert_output --partial "is larger than the LMTP server 127.0.0.1:$LMTP_PORT takes (SIZE 100000)"
+	[ "$(maildir_count "$STORE")" -eq 1 ]
+	[ -e "$MB/msg-00002" ]
+}
+
+@test "lmtp: CHUNKING: BDAT LAST of the exact size, byte for byte; a 5xx to it refuses" {
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$MB"
+	printf 'Subject: refused\n\nx' >"$MB/zz-last"
+	cp -r "$MB" "$TEST_TMP/orig"
+	n=$(server_count)
+	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME \
+	    --data-reply "$n:554 5.6.0 not this one"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 69
+	assert_output --partial "message $n: the LMTP server 127.0.0.1:$LMTP_PORT refused the message: 554 5.6.0 not this one"
+	run grep -c '^C: BDAT [0-9]* LAST$' "$LLOG"
+	assert_output "$n"
+	run grep -c '^C: DATA' "$LLOG"
+	assert_output 0
+	rm "$TEST_TMP/orig/zz-last"
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+	[ "$(server_count)" -eq 1 ]
+}
+
+@test "lmtp: without PIPELINING one command at a time, and bad arguments are config errors" {
+	make_mailbox "$MB" 2
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --caps 8BITMIME
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_success
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+	mock_rc "delivery lmtp 127.0.0.1:99999 bob"
+	fetch
+	assert_failure 78
+	assert_output --partial "bad port"
+}

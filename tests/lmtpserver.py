@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Scriptable LMTP/SMTP test server for popfetch's `delivery lmtp` (loopback only).
+
+Accepted messages are stored, dot-unstuffed with LF line ends, in
+DIR/new/NNNNN (a Maildir, so tests compare with assert_maildir_matches).
+Faults are chosen by progress: the K-th transaction (the K-th MAIL
+command the server has seen, over all connections), never by a timer.
+Every command line is logged to --log, so tests can check what was sent.
+"""
+import argparse
+import os
+import socket
+import sys
+
+
+def read_exactly(f, n):
+    """n bytes from the unbuffered file f, fewer only at the end of input."""
+    out = b""
+    while len(out) < n:
+        chunk = f.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def parse_fault(spec):
+    k, _, reply = spec.partition(":")
+    return int(k), reply
+
+
+class Server:
+    def __init__(self, args):
+        self.a = args
+        self.txn = 0
+        self.stored = 0
+        self.log = open(args.log, "a", buffering=1) if args.log else None
+        self.rcpt = dict(parse_fault(s) for s in args.rcpt_reply)
+        self.data = dict(parse_fault(s) for s in args.data_reply)
+        self.mail = dict(parse_fault(s) for s in args.mail_reply)
+        self.hangup_after_data = set(args.hangup_after_data)
+        self.hangup_at_mail = set(args.hangup_at_mail)
+        self.connections = 0
+
+    def note(self, line):
+        if self.log:
+            self.log.write(line + "\n")
+
+    def serve(self, conn):
+        self.connections += 1
+        f = conn.makefile("rwb", buffering=0)
+        if self.connections in self.a.refuse_connection:
+            f.write(b"421 4.3.2 not now\r\n")
+            return
+        if self.a.hostile == "longline":
+            self.note("fault: a greeting line of 100 MB")
+            chunk = b"x" * 65536
+            f.write(b"220 ")
+            for _ in range(1600):
+                f.write(chunk)
+            return
+        if self.a.hostile == "continuation":
+            self.note("fault: an endless greeting")
+            for _ in range(1000000):
+                f.write(b"220-and more\r\n")
+            return
+        f.write((self.a.greeting + "\r\n").encode())
+        while True:
+            line = f.readline(self.a.max_line)
+            if not line:
+                return
+            cmd = line.rstrip(b"\r\n").decode("latin-1")
+            self.note("C: " + cmd)
+            verb = cmd.split(" ", 1)[0].upper()
+            if verb in ("LHLO", "EHLO", "HELO"):
+                caps = ["test"] + self.a.caps
+                out = "".join("250-%s\r\n" % c for c in caps[:-1])
+                f.write((out + "250 %s\r\n" % caps[-1]).encode())
+            elif verb == "MAIL":
+                self.txn += 1
+                if self.txn in self.hangup_at_mail:
+                    self.note("fault: hang up at MAIL %d" % self.txn)
+                    return
+                f.write((self.mail.get(self.txn, "250 2.1.0 ok") + "\r\n").encode())
+            elif verb == "RCPT":
+                f.write((self.rcpt.get(self.txn, "250 2.1.5 ok") + "\r\n").encode())
+            elif verb in ("DATA", "BDAT"):
+                if verb == "DATA" and (self.txn in self.mail or self.txn in self.rcpt):
+                    f.write(b"503 5.5.1 no valid recipients\r\n")
+                    continue
+                if verb == "BDAT":
+                    # One chunk, LAST: what popfetch sends (RFC 3030).
+                    n = int(cmd.split()[1])
+                    body = read_exactly(f, n)
+                    if len(body) < n or not cmd.upper().endswith(" LAST"):
+                        return
+                    body = body.replace(b"\r\n", b"\n")
+                    if self.txn in self.mail or self.txn in self.rcpt:
+                        f.write(b"503 5.5.1 no valid recipients\r\n")
+                        continue
+                else:
+                    f.write(b"354 go ahead\r\n")
+                    body = self.read_data(f)
+                if body is None:
+                    return
+                if self.txn in self.a.stall_after_data:
+                    # Delivered, and the reply never comes: the test kills
+                    # the client now; wait for its end of the connection.
+                    self.store(body)
+                    self.note("fault: stall after DATA %d" % self.txn)
+                    while f.read(4096):
+                        pass
+                    return
+                if self.txn in self.hangup_after_data:
+                    # Store first: the server delivered, the reply is lost.
+                    self.store(body)
+                    self.note("fault: hang up after DATA %d" % self.txn)
+                    return
+                reply = self.data.get(self.txn)
+                if reply is None:
+                    self.store(body)
+                    reply = "250 2.0.0 ok stored"
+                f.write((reply + "\r\n").encode())
+            elif verb == "RSET":
+                f.write(b"250 2.0.0 ok\r\n")
+            elif verb == "QUIT":
+                f.write(b"221 2.0.0 bye\r\n")
+                return
+            elif verb == "NOOP":
+                f.write(b"250 2.0.0 ok\r\n")
+            else:
+                f.write(b"500 5.5.2 unknown command\r\n")
+
+    def read_data(self, f):
+        lines = []
+        while True:
+            line = f.readline()
+            if not line:
+                return None
+            if line in (b".\r\n", b".\n"):
+                break
+            if line.startswith(b"."):
+                line = line[1:]
+            lines.append(line.replace(b"\r\n", b"\n"))
+        return b"".join(lines)
+
+    def store(self, body):
+        self.stored += 1
+        d = self.a.store
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        tmp = os.path.join(d, "tmp", "%05d" % self.stored)
+        with open(tmp, "wb") as fp:
+            fp.write(body)
+        os.rename(tmp, os.path.join(d, "new", "%05d" % self.stored))
+        self.note("stored %d" % self.stored)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--store", required=True, help="Maildir for accepted mail")
+    ap.add_argument("--log")
+    ap.add_argument("--greeting", default="220 test LMTP ready")
+    ap.add_argument("--caps", nargs="*", default=["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"],
+                    help="words after the first line of the LHLO reply")
+    ap.add_argument("--mail-reply", action="append", default=[], metavar="K:REPLY")
+    ap.add_argument("--rcpt-reply", action="append", default=[], metavar="K:REPLY")
+    ap.add_argument("--data-reply", action="append", default=[], metavar="K:REPLY",
+                    help="answer the end of DATA of transaction K with REPLY (not stored)")
+    ap.add_argument("--hangup-after-data", action="append", type=int, default=[], metavar="K",
+                    help="store transaction K, then close without a reply")
+    ap.add_argument("--stall-after-data", action="append", type=int, default=[], metavar="K",
+                    help="store transaction K, then never reply (until the client goes)")
+    ap.add_argument("--hangup-at-mail", action="append", type=int, default=[], metavar="K",
+                    help="close the connection on transaction K's MAIL command")
+    ap.add_argument("--refuse-connection", action="append", type=int, default=[], metavar="N",
+                    help="greet the N-th connection with 421 and close it")
+    ap.add_argument("--max-line", type=int, default=1 << 20)
+    ap.add_argument("--hostile", choices=["longline", "continuation"],
+                    help="greet with one endless line, or endless 220- lines")
+    a = ap.parse_args()
+
+    srv = Server(a)
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    tmp = a.port_file + ".tmp"
+    with open(tmp, "w") as fp:
+        fp.write("%d\n" % ls.getsockname()[1])
+    os.rename(tmp, a.port_file)
+    while True:
+        conn, _ = ls.accept()
+        try:
+            srv.serve(conn)
+        except (ConnectionError, OSError) as e:
+            srv.note("connection error: %s" % e)
+        finally:
+            conn.close()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(0)
