@@ -19,7 +19,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static const char *const keys[] = {
 	"account ", "host \"", "port ", "tls on", "tls off",
-	"tls_starttls on", "tls_certcheck off", "tls_trust_file \"",
+	"tls_starttls on", "tls_starttls off", "tls_certcheck off", "tls_trust_file \"",
 	"tls_fingerprint ", "timeout ", "user \"", "auth apop",
 	"password \"", "keep on", "keep off", "skipsize ", "delivery mda ",
 };
