@@ -15,13 +15,6 @@
  * flight, one sink sync and one UID state fsync make the whole batch durable, and only then are
  * its DELEs queued.  With PIPELINING the QUIT rides with the last DELEs.
  *
- * For a sink that can seal a batch (sink.h), those syncs run in a thread
- * of their own while the next messages are read (struct syncjob): at most
- * one batch syncs at a time, and its DELEs are queued only once the
- * thread has made both the messages and then their UIDs durable and has
- * been joined.  The thread touches the sealed batch, its own copy of the
- * UID lines and the state file's descriptor, nothing else.
- *
  * A message is staged only once the status line after it has parsed
  * (the next reply in flight, or a NOOP's): if its terminator was not the
  * real end, what follows is no reply, and the message is thrown away.
@@ -29,9 +22,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,22 +61,6 @@
 	"Subject: Cannot display Unicode content\n"
 #define SUBSTITUTE_HEAD	128
 
-/* A batch being made durable in the sync thread; see the top. */
-struct syncjob {
-	pthread_t		 th;
-	int			 running;	/* started, not yet joined */
-	atomic_int		 done;		/* the thread has finished */
-	struct sink		*sink;
-	struct uidstate		*us;
-	struct sink_batch	*batch;
-	struct buf		 uids;		/* the batch's UID lines */
-	size_t			*idx;		/* its scan indexes */
-	size_t			 n;
-	uint64_t		 bytes;
-	int			 rc;
-	struct error		 err;
-};
-
 struct session {
 	const struct account	*a;
 	struct fetch_stats	*st;
@@ -108,7 +82,7 @@ struct session {
 	size_t			 headlen;
 	const struct fetch_opts	*fo;
 	struct progress		 pg;		/* when fo->progress */
-	size_t			*staged;	/* delivered, not yet sealed */
+	size_t			*staged;	/* delivered, not yet durable */
 	size_t			 nstaged;
 	uint64_t		 staged_bytes;
 	size_t			 retr_inflight;
@@ -117,7 +91,6 @@ struct session {
 	int			 noop_sent;	/* behind the last RETR */
 	int			 quit_sent;	/* pipelined after the last DELE */
 	int			 quit_done;	/* QUIT's +OK read */
-	struct syncjob		 job;		/* the batch being synced */
 	time_t			 now;		/* when the session started */
 	volatile sig_atomic_t	*stop;		/* see struct fetch_opts */
 	char			 localhost[256]; /* for the Received: line */
@@ -156,13 +129,7 @@ static int	got_dele(struct session *, const struct pop3_reply *,
 		    struct error *);
 static int	got_quit(struct session *, const struct pop3_reply *,
 		    struct error *);
-static int	sync_batch(struct session *, int, struct error *);
-static int	sync_now(struct session *, struct error *);
-static int	start_job(struct session *, struct sink_batch *,
-		    struct error *);
-static void	*sync_thread(void *);
-static int	reap(struct session *, int, struct error *);
-static void	settle(struct session *);
+static int	sync_batch(struct session *, struct error *);
 static int	deliver_out(void *, const char *, size_t, struct error *);
 static int	write_received(struct session *, struct error *);
 static int	not_delivered(struct session *, const struct pop3_msg *,
@@ -710,38 +677,21 @@ confirm_held(struct session *s, struct error *err)
 	if (s->fo->progress)
 		progress_message(&s->pg);
 	if (s->nstaged == FETCH_BATCH || s->staged_bytes >= FETCH_BATCH_BYTES)
-		return sync_batch(s, 0, err);
+		return sync_batch(s, err);
 	return 0;
 }
 
 /*
  * Make the staged messages and their UIDs durable, in that order, and only
- * then queue their DELEs: in the sync thread when the sink can seal the
- * batch (after the one before has been reaped), else here.  With wait,
- * return only once every batch is durable and its DELEs are queued.
+ * then queue their DELEs.
  */
 static int
-sync_batch(struct session *s, int wait, struct error *err)
-{
-	struct sink_batch	*b;
-
-	if (reap(s, 1, err) == -1)
-		return -1;
-	if (s->nstaged == 0)
-		return 0;
-	if ((b = sink_seal(s->sink)) == NULL)
-		return sync_now(s, err);
-	if (start_job(s, b, err) == -1)
-		return -1;
-	return wait ? reap(s, 1, err) : 0;
-}
-
-/* The batch, in this thread. */
-static int
-sync_now(struct session *s, struct error *err)
+sync_batch(struct session *s, struct error *err)
 {
 	size_t	i;
 
+	if (s->nstaged == 0)
+		return 0;
 	if (sink_sync(s->sink, err) == -1) {
 		/*
 		 * The batch is not delivered (the sink undid or dropped it),
@@ -761,108 +711,6 @@ sync_now(struct session *s, struct error *err)
 	s->nstaged = 0;
 	s->staged_bytes = 0;
 	return 0;
-}
-
-/* Hand the sealed batch b, with its UID lines, to the sync thread. */
-static int
-start_job(struct session *s, struct sink_batch *b, struct error *err)
-{
-	struct syncjob	*j = &s->job;
-	sigset_t	 all, old;
-
-	j->sink = s->sink;
-	j->us = s->us;
-	j->batch = b;
-	j->idx = xreallocarray(NULL, s->nstaged, sizeof *j->idx);
-	memcpy(j->idx, s->staged, s->nstaged * sizeof *j->idx);
-	j->n = s->nstaged;
-	j->bytes = s->staged_bytes;
-	s->nstaged = 0;
-	s->staged_bytes = 0;
-	j->rc = 0;
-	error_clear(&j->err);
-	atomic_store(&j->done, 0);
-	if (uidstate_take(s->us, &j->uids, &j->err) == -1)
-		j->rc = -1;
-	j->running = 1;
-	/* Signals are for this thread: the new one starts with none. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&j->th, NULL, sync_thread, j) != 0) {
-		/* No thread to be had: the same work, here. */
-		j->running = 0;
-		(void)sync_thread(j);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!j->running)
-		return reap(s, 1, err);
-	return 0;
-}
-
-/* The sync thread: the messages first, then their UIDs. */
-static void *
-sync_thread(void *arg)
-{
-	struct syncjob	*j = arg;
-
-	/* A batch whose UID lines could not be taken is still synced. */
-	if (sink_sync_batch(j->sink, j->batch, &j->err) == -1)
-		j->rc = -1;
-	j->batch = NULL;
-	if (j->rc == 0 && uidstate_write(j->us, &j->uids, &j->err) == -1)
-		j->rc = -1;
-	atomic_store(&j->done, 1);
-	return NULL;
-}
-
-/*
- * Collect the sync thread's batch once it is durable (with block, wait
- * for it): count it and queue its DELEs.  A batch that failed is not
- * delivered; its UID lines are dropped unwritten, and the session ends.
- */
-static int
-reap(struct session *s, int block, struct error *err)
-{
-	struct syncjob	*j = &s->job;
-	size_t		 i;
-	int		 rc = 0;
-
-	if (j->idx == NULL || (!block && !atomic_load(&j->done)))
-		return 0;
-	if (j->running)
-		pthread_join(j->th, NULL);
-	j->running = 0;
-	if (j->rc == -1) {
-		*err = j->err;
-		rc = -1;
-	} else {
-		s->st->fetched += j->n;
-		s->st->bytes += j->bytes;
-		for (i = 0; i < j->n && s->deleting; i++)
-			s->dq[s->dq_tail++] = j->idx[i];
-	}
-	free(j->idx);
-	j->idx = NULL;
-	buf_free(&j->uids);
-	return rc;
-}
-
-/*
- * The session failed: wait for the sync thread, and make durable what was
- * delivered and staged since, so that the next run does not fetch it
- * again (delivered is delivered).
- */
-static void
-settle(struct session *s)
-{
-	struct error	e2;
-
-	error_clear(&e2);
-	if (reap(s, 1, &e2) == -1)
-		log_error(s->a->name, "%s", e2.msg);
-	error_clear(&e2);
-	if (s->nstaged > 0 && sync_batch(s, 1, &e2) == -1)
-		log_error(s->a->name, "%s", e2.msg);
 }
 
 static int
@@ -940,9 +788,6 @@ transfer(struct session *s, struct error *err)
 
 	window = caps->pipelining ? POP3_WINDOW : 1;
 	for (;;) {
-		/* A batch synced in the meantime: its DELEs can go. */
-		if (reap(s, 0, err) == -1)
-			return -1;
 		/* Asked to stop: finish what is in flight, start nothing new. */
 		if (s->stop != NULL && *s->stop && next < s->ntodo) {
 			log_info(s->a->name, "stopping: %zu new messages left "
@@ -965,15 +810,15 @@ transfer(struct session *s, struct error *err)
 		}
 		/* The last RETR is in: close the batch, its DELEs go next. */
 		if (next == s->ntodo && s->retr_inflight == 0 && !s->held &&
-		    (s->nstaged > 0 || s->job.idx != NULL)) {
-			if (sync_batch(s, 1, err) == -1)
+		    s->nstaged > 0) {
+			if (sync_batch(s, err) == -1)
 				return -1;
 			continue;
 		}
 		/* Nothing left to send: with PIPELINING, QUIT need not wait. */
 		if (caps->pipelining && !s->quit_sent && next == s->ntodo &&
 		    s->retr_inflight == 0 && s->dq_head == s->dq_tail &&
-		    !s->held && s->job.idx == NULL && pop3_inflight(s->p) > 0) {
+		    !s->held && pop3_inflight(s->p) > 0) {
 			if (pop3_send(s->p, P3_QUIT, NULL, 0, 0, err) == -1)
 				return -1;
 			s->quit_sent = 1;
@@ -1157,10 +1002,6 @@ sink_summary(struct session *s, struct error *err)
 static void
 session_free(struct session *s)
 {
-	struct error	ignored;
-
-	error_clear(&ignored);
-	(void)reap(s, 1, &ignored);	/* never leave the thread behind */
 	progress_end(&s->pg);
 	pop3_free(s->p);	/* drops the connection if still open */
 	sink_free(s->sink);
@@ -1217,8 +1058,13 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 		goto out;
 	rc = 0;
 out:
-	if (rc == -1)
-		settle(&s);
+	if (rc == -1 && s.nstaged > 0) {
+		struct error	e2;
+
+		/* Delivered is delivered: record it, so no duplicate next run. */
+		error_clear(&e2);
+		(void)sync_batch(&s, &e2);
+	}
 	rc = write_mpop(&s, rc, err);
 	freezero_str(pass);
 	session_free(&s);

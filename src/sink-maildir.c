@@ -14,10 +14,7 @@
  * each of which would force its own journal commit), then links them all
  * into new/ and fsyncs new/ once.  Three syncs per batch instead of two
  * per message; the price is that syncfs also writes back whatever else is
- * dirty on that file system.  md_seal and md_sync_batch split md_sync in
- * two, so that fetch.c can sync a batch in another thread while the next
- * one is written: the batch carries its own names, and the only state
- * both threads touch is seq (atomic) and the directory fds.
+ * dirty on that file system.
  *
  * When the message has a tag (see sink.h), the name ends in ",U=<tag>"
  * (after the host, like Dovecot's ",S=<size>"; a reader adds ":2,<flags>"
@@ -31,7 +28,6 @@
 #include <sys/time.h>
 
 #include <dirent.h>
-#include <stdatomic.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -54,9 +50,9 @@ struct maildir {
 	char		 name[MAILDIR_NAME_MAX];
 	char		 host[128];
 	char		 tag[SINK_TAG_LEN + 1];	/* "" for none */
-	atomic_ulong	 seq;			/* Q<n>: unique within the run */
+	unsigned long	 seq;			/* Q<n>: unique within the run */
 	struct wbuf	 w;			/* buffered writes to fd */
-	char		**staged;		/* written to tmp/, not yet sealed */
+	char		**staged;		/* written to tmp/, not yet durable */
 	size_t		 nstaged;
 	int		 probe;			/* find only, changing nothing */
 	/* md_find's view, from one scan of new/, cur/ and tmp/ per run. */
@@ -74,12 +70,13 @@ static int	md_commit(struct sink *, struct error *);
 static int	md_stage(struct sink *, struct error *);
 static int	md_sync(struct sink *, struct error *);
 static int	link_new(struct maildir *, char **, struct error *);
+static void	drop_staged(struct maildir *);
 static void	md_abort(struct sink *);
 static void	md_free(struct sink *);
 static int	md_flush(struct maildir *, struct error *);
 static int	write_error(struct maildir *, struct error *);
 static int	make_dir(const char *, struct error *);
-static void	make_name(struct maildir *, char *, const char *);
+static void	make_name(struct maildir *);
 static int	md_find(struct sink *, const char *, struct error *);
 static int	scan_dir(struct maildir *, const char *, struct error *);
 static int	tag_of(const char *, char *);
@@ -87,20 +84,9 @@ static int	tag_cmp(const void *, const void *);
 static void	tidy_tmp(struct maildir *);
 static int	stale_name(const struct maildir *, const char *);
 
-/* Sealed: written to tmp/, being made durable. */
-struct sink_batch {
-	char		**names;
-	size_t		  n;
-};
-
-static struct sink_batch *md_seal(struct sink *);
-static int	md_sync_batch(struct sink *, struct sink_batch *,
-		    struct error *);
-static void	unlink_names(struct maildir *, char **, size_t);
-
 static const struct sink_ops maildir_ops = {
 	"maildir", md_open, md_write, md_commit, md_abort, md_free,
-	md_stage, md_sync, md_find, md_seal, md_sync_batch
+	md_stage, md_sync, md_find
 };
 
 /* Create a directory (and missing parents) with mode 0700. */
@@ -193,17 +179,15 @@ fail:
 	return NULL;
 }
 
-/* A fresh name for a message with tag ("" for none), into name. */
 static void
-make_name(struct maildir *md, char *name, const char *tag)
+make_name(struct maildir *md)
 {
 	struct timeval	tv;
 
 	gettimeofday(&tv, NULL);
-	snprintf(name, MAILDIR_NAME_MAX, "%lld.M%06ldP%ldQ%lu.%s%s%s",
+	snprintf(md->name, sizeof md->name, "%lld.M%06ldP%ldQ%lu.%s%s%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-	    atomic_fetch_add(&md->seq, 1) + 1, md->host,
-	    tag[0] != '\0' ? ",U=" : "", tag);
+	    ++md->seq, md->host, md->tag[0] != '\0' ? ",U=" : "", md->tag);
 }
 
 static int
@@ -216,7 +200,7 @@ md_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
 	if (mi->tag != NULL)
 		strlcpy(md->tag, mi->tag, sizeof md->tag);
 	for (tries = 0; tries < MAILDIR_LINK_TRIES; tries++) {
-		make_name(md, md->name, md->tag);
+		make_name(md);
 		md->fd = openat(md->tmpfd, md->name,
 		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (md->fd != -1 || errno != EEXIST)
@@ -278,15 +262,11 @@ md_stage(struct sink *s, struct error *err)
 	return 0;
 }
 
-/*
- * Link tmp/name into new/; on a clash pick another name: never replace.
- * Runs in the sync thread: it touches nothing of md but seq and the fds.
- */
+/* Link tmp/name into new/; on a clash pick another name: never replace. */
 static int
 link_new(struct maildir *md, char **name, struct error *err)
 {
-	char	 fresh[MAILDIR_NAME_MAX], tag[SINK_TAG_LEN + 1];
-	char	*old, *t;
+	char	*old, *tag;
 	int	 tries;
 
 	for (tries = 0; tries < MAILDIR_LINK_TRIES; tries++) {
@@ -297,17 +277,19 @@ link_new(struct maildir *md, char **name, struct error *err)
 			    "new/: %s", md->path, *name, strerror(errno));
 			return -1;
 		}
-		/* The new name must carry this message's tag. */
-		t = strstr(*name, ",U=");
-		strlcpy(tag, t != NULL ? t + 3 : "", sizeof tag);
-		make_name(md, fresh, tag);
-		if (renameat(md->tmpfd, *name, md->tmpfd, fresh) == -1) {
+		/* The new name must carry this message's tag, not the last. */
+		tag = strstr(*name, ",U=");
+		strlcpy(md->tag, tag != NULL ? tag + 3 : "", sizeof md->tag);
+		make_name(md);
+		if (renameat(md->tmpfd, *name, md->tmpfd, md->name) == -1) {
 			error_set(err, EX_IOERR, "cannot rename in %s/tmp: %s",
 			    md->path, strerror(errno));
+			md->name[0] = '\0';
 			return -1;
 		}
 		old = *name;
-		*name = xstrdup(fresh);
+		*name = xstrdup(md->name);
+		md->name[0] = '\0';
 		free(old);
 	}
 	error_set(err, EX_IOERR, "cannot find a free name in %s/new",
@@ -318,74 +300,43 @@ link_new(struct maildir *md, char **name, struct error *err)
 static int
 md_sync(struct sink *s, struct error *err)
 {
-	struct sink_batch	*b;
-
-	if ((b = md_seal(s)) == NULL)
-		return 0;
-	return md_sync_batch(s, b, err);
-}
-
-/* The staged messages, out of the sink: see sink.h. */
-static struct sink_batch *
-md_seal(struct sink *s)
-{
-	struct maildir		*md = s->data;
-	struct sink_batch	*b;
-
-	if (md->nstaged == 0)
-		return NULL;
-	b = xcalloc(1, sizeof *b);
-	b->names = md->staged;
-	b->n = md->nstaged;
-	md->staged = NULL;
-	md->nstaged = 0;
-	return b;
-}
-
-/*
- * Make a sealed batch durable: one syncfs for the data and tmp/ entries
- * of the whole batch, the links into new/, one fsync of new/.  The tmp/
- * names go last, also after a failure (linked into new/ if it got that
- * far; the caller keeps the server copies then and reports it).
- */
-static int
-md_sync_batch(struct sink *s, struct sink_batch *b, struct error *err)
-{
 	struct maildir	*md = s->data;
 	size_t		 i;
-	int		 rc = -1;
 
+	if (md->nstaged == 0)
+		return 0;
+	/* The data and tmp/ entries of the whole batch, in one go. */
 	if (syncfs(md->tmpfd) == -1) {
 		error_set(err, EX_IOERR, "cannot sync the file system of %s: "
 		    "%s", md->path, strerror(errno));
-		goto out;
+		return -1;
 	}
-	for (i = 0; i < b->n; i++)
-		if (link_new(md, &b->names[i], err) == -1)
-			goto out;
+	for (i = 0; i < md->nstaged; i++)
+		if (link_new(md, &md->staged[i], err) == -1)
+			return -1;
 	if (fsync(md->newfd) == -1) {
 		error_set(err, EX_IOERR, "cannot sync %s/new: %s", md->path,
 		    strerror(errno));
-		goto out;
+		/* The links exist but may not survive a crash: keep the
+		 * server copies; the caller reports the failure. */
+		return -1;
 	}
-	rc = 0;
-out:
-	unlink_names(md, b->names, b->n);
-	free(b->names);
-	free(b);
-	return rc;
+	/* The messages are durable; a leftover tmp file is only untidy. */
+	drop_staged(md);
+	return 0;
 }
 
-/* Remove tmp/ names (and free them). */
+/* Remove the tmp/ names of staged messages (linked into new/ if a sync got that far). */
 static void
-unlink_names(struct maildir *md, char **names, size_t n)
+drop_staged(struct maildir *md)
 {
 	size_t	i;
 
-	for (i = 0; i < n; i++) {
-		(void)unlinkat(md->tmpfd, names[i], 0);
-		free(names[i]);
+	for (i = 0; i < md->nstaged; i++) {
+		(void)unlinkat(md->tmpfd, md->staged[i], 0);
+		free(md->staged[i]);
 	}
+	md->nstaged = 0;
 }
 
 static int
@@ -417,7 +368,7 @@ md_free(struct sink *s)
 
 	if (md->fd != -1)
 		close(md->fd);
-	unlink_names(md, md->staged, md->nstaged);
+	drop_staged(md);
 	free(md->staged);
 	if (md->tmpfd != -1)
 		close(md->tmpfd);

@@ -13,11 +13,6 @@
  * file is truncated back to its old size, so it never holds half a
  * message; SIGINT, SIGTERM and SIGHUP are held back during the append.
  *
- * mb_seal and mb_sync_batch split mb_sync in two for fetch.c's sync
- * thread: the sealed batch takes the spool and the staged list with it, a
- * fresh spool takes the next messages, and only the sync thread touches
- * the locks and the mbox until the batch is done.
- *
  * SIGKILL and crashes are covered by the journal: mb_find tells a message
  * of an interrupted run that is in the mbox in whole, and sink_mbox_new
  * cuts off a block that a killed run left half written.  The journal is
@@ -91,11 +86,6 @@ static int	mb_commit(struct sink *, struct error *);
 static void	mb_abort(struct sink *);
 static void	mb_free(struct sink *);
 static int	mb_find(struct sink *, const char *, struct error *);
-static struct sink_batch *mb_seal(struct sink *);
-static int	mb_sync_batch(struct sink *, struct sink_batch *,
-		    struct error *);
-static int	write_batch(struct mbox *, struct spool *, struct staged *,
-		    size_t, struct error *);
 static int	probe(struct mbox *, const struct journal_entry *,
 		    struct error *);
 static int	check_file(const char *, struct error *);
@@ -106,10 +96,9 @@ static int	separator(struct mbox *, off_t, const char **,
 		    struct error *);
 static int	write_all(struct mbox *, const char *, size_t,
 		    struct error *);
-static int	copy_spool(struct mbox *, struct spool *, uint64_t, uint64_t,
+static int	copy_spool(struct mbox *, uint64_t, uint64_t,
 		    struct error *);
-static int	append_batch(struct mbox *, struct spool *, struct staged *,
-		    size_t, off_t, struct error *);
+static int	append_batch(struct mbox *, off_t, struct error *);
 static void	clear_batch(struct mbox *);
 static int	hash_range(struct mbox *, off_t, off_t,
 		    unsigned char *, struct error *);
@@ -122,14 +111,7 @@ static int	cut_partial(struct mbox *, const struct journal_entry *,
 
 static const struct sink_ops mbox_ops = {
 	"mbox", mb_open, mb_write, mb_commit, mb_abort, mb_free, mb_stage,
-	mb_sync, mb_find, mb_seal, mb_sync_batch
-};
-
-/* Sealed: the quoted messages in a spool of their own. */
-struct sink_batch {
-	struct spool	 sp;
-	struct staged	*st;
-	size_t		 nst;
+	mb_sync, mb_find
 };
 
 static const char from_[] = "From ";
@@ -354,16 +336,15 @@ write_all(struct mbox *m, const char *p, size_t n, struct error *err)
 	return 0;
 }
 
-/* Bytes [off, off + len) of the spool sp onto the end of the mbox. */
+/* Bytes [off, off + len) of the spool onto the end of the mbox. */
 static int
-copy_spool(struct mbox *m, struct spool *sp, uint64_t off, uint64_t len,
-    struct error *err)
+copy_spool(struct mbox *m, uint64_t off, uint64_t len, struct error *err)
 {
 	char	buf[MBOX_COPY_SIZE];
 	ssize_t	n;
 
 	while (len > 0) {
-		n = spool_pread(sp, buf, len < sizeof buf ? (size_t)len :
+		n = spool_pread(&m->sp, buf, len < sizeof buf ? (size_t)len :
 		    sizeof buf, off, err);
 		if (n == -1)
 			return -1;
@@ -380,12 +361,11 @@ copy_spool(struct mbox *m, struct spool *sp, uint64_t off, uint64_t len,
 }
 
 /*
- * Under the locks, with the mbox size at size: journal the batch (st,
- * nst, its text in sp) with one fsync, append it, fsync the mbox.
+ * Under the locks, with the mbox size at size: journal the batch (one
+ * fsync), append it, fsync the mbox.
  */
 static int
-append_batch(struct mbox *m, struct spool *sp, struct staged *st,
-    size_t nst, off_t size, struct error *err)
+append_batch(struct mbox *m, off_t size, struct error *err)
 {
 	struct journal_entry	*je;
 	const char		*sep;
@@ -395,22 +375,22 @@ append_batch(struct mbox *m, struct spool *sp, struct staged *st,
 
 	if (separator(m, size, &sep, err) == -1)
 		return -1;
-	je = xreallocarray(NULL, nst, sizeof *je);
-	for (i = 0; i < nst; i++) {
-		plen = (i == 0 ? strlen(sep) : 0) + strlen(st[i].fromline);
-		snprintf(je[i].tag, sizeof je[i].tag, "%s", st[i].tag);
+	je = xreallocarray(NULL, m->nst, sizeof *je);
+	for (i = 0; i < m->nst; i++) {
+		plen = (i == 0 ? strlen(sep) : 0) + strlen(m->st[i].fromline);
+		snprintf(je[i].tag, sizeof je[i].tag, "%s", m->st[i].tag);
 		je[i].offset = at;
 		je[i].skip = (off_t)plen;
-		je[i].length = (off_t)(plen + st[i].len);
-		memcpy(je[i].digest, st[i].digest, sizeof je[i].digest);
+		je[i].length = (off_t)(plen + m->st[i].len);
+		memcpy(je[i].digest, m->st[i].digest, sizeof je[i].digest);
 		at += je[i].length;
 	}
-	if (journal_add(m->jpath, je, nst, err) == -1)
+	if (journal_add(m->jpath, je, m->nst, err) == -1)
 		goto out;
-	for (i = 0; i < nst; i++) {
+	for (i = 0; i < m->nst; i++) {
 		if ((i == 0 && write_all(m, sep, strlen(sep), err) == -1) ||
-		    write_all(m, st[i].fromline, strlen(st[i].fromline),
-		    err) == -1 || copy_spool(m, sp, st[i].off, st[i].len,
+		    write_all(m, m->st[i].fromline, strlen(m->st[i].fromline),
+		    err) == -1 || copy_spool(m, m->st[i].off, m->st[i].len,
 		    err) == -1)
 			goto out;
 	}
@@ -429,67 +409,13 @@ static int
 mb_sync(struct sink *s, struct error *err)
 {
 	struct mbox	*m = s->data;
-	int		 rc;
-
-	if (m->nst == 0)
-		return 0;
-	rc = write_batch(m, &m->sp, m->st, m->nst, err);
-	clear_batch(m);
-	return rc;
-}
-
-/* The staged messages and their spool, out of the sink: see sink.h. */
-static struct sink_batch *
-mb_seal(struct sink *s)
-{
-	struct mbox		*m = s->data;
-	struct sink_batch	*b;
-	struct spool		 fresh;
-	struct error		 e;
-
-	error_clear(&e);
-	/* Without a second spool, mb_sync does it all in the caller's thread. */
-	if (m->nst == 0 || spool_init(&fresh, &e) == -1)
-		return NULL;
-	b = xcalloc(1, sizeof *b);
-	b->sp = m->sp;
-	b->st = m->st;
-	b->nst = m->nst;
-	m->sp = fresh;
-	m->st = NULL;
-	m->nst = m->capst = 0;
-	return b;
-}
-
-static int
-mb_sync_batch(struct sink *s, struct sink_batch *b, struct error *err)
-{
-	struct mbox	*m = s->data;
-	size_t		 i;
-	int		 rc;
-
-	rc = write_batch(m, &b->sp, b->st, b->nst, err);
-	for (i = 0; i < b->nst; i++)
-		free(b->st[i].fromline);
-	free(b->st);
-	spool_free(&b->sp);
-	free(b);
-	return rc;
-}
-
-/*
- * The batch st, nst (its text in sp) onto the mbox under the locks, with
- * signals held; on failure the mbox is cut back to its old size.
- */
-static int
-write_batch(struct mbox *m, struct spool *sp, struct staged *st, size_t nst,
-    struct error *err)
-{
 	sigset_t	 old;
 	off_t		 size = -1;
 	int		 rc = -1;
 
-	if (spool_flush(sp, err) == -1)
+	if (m->nst == 0)
+		return 0;
+	if (spool_flush(&m->sp, err) == -1)
 		return -1;
 	sink_hold_signals(&old);
 	if (mbox_lock(&m->lk, err) == -1)
@@ -499,7 +425,7 @@ write_batch(struct mbox *m, struct spool *sp, struct staged *st, size_t nst,
 		    m->path, strerror(errno));
 		goto out;
 	}
-	if ((rc = append_batch(m, sp, st, nst, size, err)) == 0)
+	if ((rc = append_batch(m, size, err)) == 0)
 		goto out;
 	/* Never leave half a message behind for a reader to choke on. */
 	if (ftruncate(m->lk.fd, size) == -1 || fsync(m->lk.fd) == -1)
@@ -509,6 +435,7 @@ write_batch(struct mbox *m, struct spool *sp, struct staged *st, size_t nst,
 out:
 	mbox_unlock(&m->lk);
 	sink_release_signals(&old);
+	clear_batch(m);
 	return rc;
 }
 

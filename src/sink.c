@@ -112,20 +112,6 @@ sink_sync(struct sink *s, struct error *err)
 	return s->ops->sync(s, err);
 }
 
-struct sink_batch *
-sink_seal(struct sink *s)
-{
-	if (s->ops->seal == NULL)
-		return NULL;
-	return s->ops->seal(s);
-}
-
-int
-sink_sync_batch(struct sink *s, struct sink_batch *b, struct error *err)
-{
-	return s->ops->sync_batch(s, b, err);
-}
-
 void
 sink_hold_signals(sigset_t *old)
 {

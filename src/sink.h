@@ -17,15 +17,6 @@
  * in sink_stage and has nothing to do in sink_sync.  Freeing a sink with
  * staged messages leaves them where a crash would.
  *
- * Overlapped group commit (optional per kind): sink_seal takes the
- * messages staged since the last seal or sync out of the sink as a batch;
- * sink_sync_batch then makes that batch durable as sink_sync would, and
- * may run in another thread while this one goes on with open, write,
- * stage and abort for the next messages (never at the same time as
- * another seal, sync, sync_batch, find or free).  It frees the batch,
- * whether or not it succeeds.  A kind without a seal op returns NULL from
- * sink_seal: its caller uses sink_sync instead.
- *
  * Errors from a sink are EX_IOERR (write failures, a full disk) or
  * EX_CANTCREAT (the mailbox cannot be created), with the path in the
  * message; EX_TEMPFAIL when a mailbox stayed locked by another program.
@@ -63,7 +54,6 @@ struct sink_msginfo {
 #define SINK_TAG_LEN	16
 
 struct sink;
-struct sink_batch;
 
 struct sink_ops {
 	const char	*name;
@@ -85,10 +75,6 @@ struct sink_ops {
 	 * 0 when it is not there; -1 with err set.
 	 */
 	int		(*find)(struct sink *, const char *tag, struct error *);
-	/* Optional (NULL): overlapped group commit, see above. */
-	struct sink_batch *(*seal)(struct sink *);
-	int		(*sync_batch)(struct sink *, struct sink_batch *,
-			    struct error *);
 };
 
 struct sink {
@@ -121,9 +107,6 @@ int	sink_commit(struct sink *, struct error *);
 void	sink_abort(struct sink *);
 int	sink_stage(struct sink *, struct error *);
 int	sink_sync(struct sink *, struct error *);
-/* NULL when the kind cannot sync in the background, or nothing is staged. */
-struct sink_batch *sink_seal(struct sink *);
-int	sink_sync_batch(struct sink *, struct sink_batch *, struct error *);
 /* The find op, or -1 with EX_SOFTWARE when the kind has none. */
 int	sink_find(struct sink *, const char *tag, struct error *);
 /* 1 when the kind can find a message it delivered. */

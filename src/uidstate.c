@@ -513,34 +513,6 @@ uidstate_sync(struct uidstate *us, struct error *err)
 }
 
 int
-uidstate_take(struct uidstate *us, struct buf *out, struct error *err)
-{
-	buf_init(out);
-	if (us->unsynced.len == 0)
-		return 0;
-	if (us->appendfd == -1 && open_append(us, err) == -1)
-		return -1;
-	*out = us->unsynced;
-	buf_init(&us->unsynced);
-	return 0;
-}
-
-int
-uidstate_write(struct uidstate *us, struct buf *b, struct error *err)
-{
-	if (b->len == 0)
-		return 0;
-	if (write_all(us->appendfd, b->data, b->len) == -1 ||
-	    fsync(us->appendfd) == -1) {
-		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
-		    us->path, strerror(errno));
-		return -1;
-	}
-	buf_reset(b);
-	return 0;
-}
-
-int
 uidstate_record(struct uidstate *us, const char *uid, time_t when,
     struct error *err)
 {

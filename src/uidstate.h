@@ -27,7 +27,6 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "buf.h"
 #include "error.h"
 
 struct uidstate;
@@ -80,17 +79,6 @@ int		 uidstate_is_pending(const struct uidstate *, const char *uid);
 int		 uidstate_add(struct uidstate *, const char *uid,
 		    time_t when, struct error *);
 int		 uidstate_sync(struct uidstate *, struct error *);
-/*
- * Group commit with the sync in another thread: uidstate_take moves the
- * lines added since the last take or sync into out (opening the file for
- * appending first, so that a failure shows here); uidstate_write appends
- * and fsyncs them and empties out.  uidstate_write touches nothing but
- * the open file, so it may run while this thread goes on adding UIDs.
- */
-int		 uidstate_take(struct uidstate *, struct buf *out,
-		    struct error *);
-int		 uidstate_write(struct uidstate *, struct buf *,
-		    struct error *);
 /*
  * Keep only the UIDs listed in live (the server's UIDL at the start of
  * the session) that were delivered, and rewrite the file atomically.
