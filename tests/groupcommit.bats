@@ -27,8 +27,41 @@ rc() {
 traced_fetch() {
 	# LeakSanitizer cannot run under ptrace: no leak check in traced runs.
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-	    run strace -f -qq -o "$TRACE" -s 4096 -e trace=openat,fsync,fdatasync,syncfs,write,sendto \
+	    run strace -f -qq -o "$TRACE" -s 4096 -e trace=openat,fsync,fdatasync,syncfs,write,sendto,linkat \
 	    "$POPFETCH" -C "$RC" "$@"
+	merge_trace
+}
+
+# merge_trace -- with more than one process or thread traced, strace may
+# print a call in two halves ("<unfinished ...>", then "<... resumed>")
+# with other calls between them.  Rewrites $TRACE with each call
+# on one line: where it began for writes (the bytes may be out from then
+# on), where it ended for everything else (a sync counts once it is done).
+merge_trace() {
+	"$PYTHON3" - "$TRACE" <<'PY'
+import re, sys
+path = sys.argv[1]
+out, open_calls = [], {}
+for line in open(path, errors="replace"):
+    line = line.rstrip("\n")
+    m = re.match(r"(\d+) +(.*) <unfinished \.\.\.>$", line)
+    if m:
+        pid, head = m.group(1), m.group(2)
+        if re.match(r"(write|sendto)\(", head):
+            out.append("%s %s = ?" % (pid, head))
+            open_calls[pid] = None
+        else:
+            open_calls[pid] = head
+        continue
+    m = re.match(r"(\d+) +<\.\.\. \w+ resumed>(.*)$", line)
+    if m:
+        head = open_calls.pop(m.group(1), None)
+        if head is not None:
+            out.append("%s %s%s" % (m.group(1), head, m.group(2)))
+        continue
+    out.append(line)
+open(path, "w").write("\n".join(out) + "\n")
+PY
 }
 
 # check_trace N_MESSAGES -- reads $TRACE; fails unless
@@ -102,6 +135,71 @@ PY
 	assert_success
 }
 
+# check_order N -- reads $TRACE; fails unless every DELE comes after the
+# syncfs, the link into new/ and the fsync of new/ of as many messages,
+# and after the fsync of as many UIDs (records, not pending lines).
+check_order() {
+	"$PYTHON3" - "$TRACE" "$1" <<'PY'
+import re, sys
+path, n = sys.argv[1], int(sys.argv[2])
+state, newdirs = set(), set()
+synced = False          # a syncfs since the last fsync of new/
+links, md_durable = 0, 0
+dirty, uid_durable, deles = 0, 0, 0
+for line in open(path, errors="replace"):
+    m = re.search(r'openat\(.*"[^"]*/state/uidls", .*\) = (\d+)', line)
+    if m:
+        state.add(int(m.group(1)))
+    m = re.search(r'openat\(.*"[^"]*/new", O_RDONLY[^)]*O_DIRECTORY.*\) = (\d+)', line)
+    if m:
+        newdirs.add(int(m.group(1)))
+    if re.search(r"\bsyncfs\(\d+\) += 0", line):
+        synced = True
+    m = re.search(r"\blinkat\(\d+, \"[^\"]*\", (\d+), .*\) = 0", line)
+    if m and int(m.group(1)) in newdirs:
+        if not synced:
+            sys.exit("a message linked into new/ before its syncfs")
+        links += 1
+    m = re.search(r"\bfsync\((\d+)\) += 0", line)
+    if m and int(m.group(1)) in newdirs and links:
+        md_durable += links
+        links, synced = 0, False
+    if m and int(m.group(1)) in state:
+        uid_durable += dirty
+        dirty = 0
+    m = re.search(r'\b(?:write|sendto)\((\d+), "(.*?)"', line)
+    if not m:
+        continue
+    fd, data = int(m.group(1)), m.group(2)
+    if fd in state:
+        # Records only ("<time> <uid>"), not the pending lines.
+        dirty += len(re.findall(r"(?:^|\\n)\d+ ", data))
+    k = len(re.findall(r"DELE \d+", data))
+    if k:
+        deles += k
+        if deles > md_durable or deles > uid_durable:
+            sys.exit("DELE %d went out with %d messages and %d UIDs durable"
+                     % (deles, md_durable, uid_durable))
+if deles != n:
+    sys.exit("%d DELEs seen, expected %d" % (deles, n))
+print("%d DELEs, each after its message's and its UID's syncs" % deles)
+PY
+}
+
+@test "each DELE after its message's syncfs, link into new/, fsync of new/ and its UID's fsync" {
+	make_mailbox "$MB" 200
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB" --pipelining --log "$SLOG"
+	rc
+	traced_fetch
+	assert_success
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+	run check_order 200
+	assert_success
+	[ "$(grep -c '^C: DELE' "$SLOG")" -eq 200 ]
+	[ -z "$(ls "$MD/tmp")" ]
+}
+
 @test "keep mode: UIDs recorded once per batch, nothing deleted" {
 	make_mailbox "$MB" 70
 	popserver_start --mailbox "$MB" --pipelining --log "$SLOG"
@@ -141,7 +239,8 @@ server_count_files() {
 @test "a connection cut mid-batch: what was delivered is recorded, nothing deleted, no duplicate next run" {
 	make_mailbox "$MB" 10
 	cp -r "$MB" "$TEST_TMP/orig"
-	# CAPA USER PASS CAPA LIST UIDL and 5 RETRs, then the connection drops.
+	# CAPA USER PASS, CAPA again (what the server offers once logged in),
+	# LIST UIDL and 5 RETRs, then the connection drops.
 	# The fifth message is whole, but no reply after it confirmed its
 	# end: it is thrown away with the connection, fetched again next run.
 	popserver_start --mailbox "$MB" --cut-after 11 --log "$SLOG"

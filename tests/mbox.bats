@@ -140,6 +140,42 @@ server_count() {
 	assert_maildir_matches "$TEST_TMP/orig" "$TEST_TMP/out"
 }
 
+@test "mbox: SIGTERM while a batch waits for the lock: whole messages only, recorded, then exactly once" {
+	make_mailbox "$MB" 100
+	cp -r "$MB" "$TEST_TMP/orig"
+	# Lock-step: once RETR 65 is served, the reply to it confirms message
+	# 64, so the first batch of 64 is synced next, and waits for the lock.
+	popserver_start --mailbox "$MB" --log "$SLOG"
+	rc
+	touch "$MBOX.lock"
+	"$POPFETCH" -C "$RC" >"$TEST_TMP/out.txt" 2>&1 3>&- &
+	pf=$!
+	for _ in $(seq 600); do
+		[ "$(grep -c '^C: RETR' "$SLOG")" -ge 65 ] && break
+		sleep 0.1
+	done
+	[ "$(grep -c '^C: RETR' "$SLOG")" -ge 65 ]
+	[ ! -s "$MBOX" ]
+	kill -TERM "$pf"
+	rm "$MBOX.lock"
+	status=0
+	wait "$pf" || status=$?
+	# Stopped (75), after what it had appended was durable: whole
+	# messages, each of them recorded, none deleted before that.
+	[ "$status" -eq 75 ]
+	grep -q "stopped by a signal" "$TEST_TMP/out.txt"
+	mbox_extract "$MBOX" "$TEST_TMP/out"
+	n=$(ls "$TEST_TMP/out/new" | wc -l)
+	[ "$n" -ge 64 ]
+	[ "$(grep -c '^[0-9]' "$TEST_TMP/state/default")" -eq "$n" ]
+	[ "$(grep -c '^C: DELE' "$SLOG")" -le "$n" ]
+	[[ $(tail -c 2 "$MBOX" | od -An -c | tr -d ' ') == '\n\n' ]]
+	[ ! -e "$MBOX.lock" ]
+	fetch
+	assert_success
+	assert_mbox_matches "$TEST_TMP/orig" "$MBOX"
+}
+
 @test "mbox: an fcntl lock held by another program is waited for" {
 	make_mailbox "$MB" 1
 	popserver_start --mailbox "$MB"
