@@ -240,6 +240,31 @@ account_inherit(struct account *dst, const struct account *src)
 	dst->set |= src->set;
 }
 
+/* Whether every key's value is the same in a and b (the name aside). */
+int
+account_same(const struct account *a, const struct account *b)
+{
+	const struct account_key	*k;
+	const struct key_field		*f;
+	const char			*x, *y;
+
+	for (k = account_keys; k < account_keys + account_nkeys; k++)
+		for (f = k->field; f < k->field + 2; f++) {
+			x = (const char *)a + f->at;
+			y = (const char *)b + f->at;
+			if (f->type == FIELD_VALUE && memcmp(x, y, f->size) != 0)
+				return 0;
+			if (f->type != FIELD_STRING)
+				continue;
+			x = *(char *const *)x;
+			y = *(char *const *)y;
+			if ((x == NULL) != (y == NULL) || (x != NULL &&
+			    strcmp(x, y) != 0))
+				return 0;
+		}
+	return 1;
+}
+
 const struct account_key *
 account_key_find(const char *name)
 {

@@ -151,6 +151,8 @@ struct account	*account_copy(const struct account *src, const char *name,
 		    const char *file, int line);
 /* Copy into dst every setting that src set explicitly. */
 void		 account_inherit(struct account *dst, const struct account *src);
+/* 1 if a and b have every key's value alike (names aside), else 0. */
+int		 account_same(const struct account *a, const struct account *b);
 void		 account_free(struct account *);
 void		 accounts_free(struct accounts *);
 struct account	*accounts_find(struct accounts *, const char *name);

@@ -51,12 +51,17 @@ static void	on_hup(int);
 static void	nap(long);
 static void	settle(const struct account *, struct poll_state *, long, int,
 		    const struct error *);
+static void	plan(const struct account *, struct poll_state *, long, int,
+		    const struct error *);
 static int	run_job(void *);
 static void	poll_due(struct account **, struct poll_state *, size_t,
 		    long, int, const struct daemon_ops *);
 static void	forget(struct poll_state *, size_t);
 static int	do_reload(const struct daemon_ops *, struct accounts *,
 		    struct account ***, size_t *, struct poll_state **);
+static void	daemon_log(struct account **, size_t);
+static struct poll_state *carry_over(struct account **, struct poll_state *,
+		    size_t, struct account **, size_t);
 
 static void
 on_stop(int sig)
@@ -149,9 +154,26 @@ daemon_retry(const struct account *a, int retries,
 	}
 }
 
-/* Plan a's next poll after a fetch that returned rc (err if -1). */
+/*
+ * Plan a's next poll after a fetch that returned rc (err if -1).  What is
+ * said about a goes to a's own logfile and syslog, opened again here (the
+ * file may have been renamed by logrotate since), never to the last one
+ * a fetch used.
+ */
 static void
 settle(const struct account *a, struct poll_state *ps, long interval, int rc,
+    const struct error *err)
+{
+	struct error	lerr;
+
+	error_clear(&lerr);
+	(void)log_targets(a->logfile, a->syslog, &lerr);
+	plan(a, ps, interval, rc, err);
+	(void)log_targets(NULL, -1, NULL);
+}
+
+static void
+plan(const struct account *a, struct poll_state *ps, long interval, int rc,
     const struct error *err)
 {
 	ps->tried = time(NULL);
@@ -191,6 +213,8 @@ run_job(void *item)
 
 	error_clear(&j->err);
 	j->rc = j->ops->fetch(j->a, j->ops->arg, &j->err);
+	/* In this process (-j 1) the next lines are not this account's. */
+	(void)log_targets(NULL, -1, NULL);
 	return j->rc == 0 ? EX_OK : j->err.ex;
 }
 
@@ -251,6 +275,56 @@ forget(struct poll_state *ps, size_t n)
 	free(ps);
 }
 
+/*
+ * The daemon's own lines go to every polled account's logfile (one line
+ * per file) and to the syslog facility of the first account that has one.
+ */
+static void
+daemon_log(struct account **sel, size_t nsel)
+{
+	const char	**files;
+	size_t		  i, n = 0;
+	int		  facility = -1;
+
+	files = xcalloc(nsel > 0 ? nsel : 1, sizeof *files);
+	for (i = 0; i < nsel; i++) {
+		if (sel[i]->logfile != NULL)
+			files[n++] = sel[i]->logfile;
+		if (facility == -1)
+			facility = sel[i]->syslog;
+	}
+	log_daemon_targets(files, n, facility);
+	free(files);
+}
+
+/*
+ * The poll state of the new accounts: an account kept (by name) keeps its
+ * plan, its backoff and its last failure, so a changed account takes
+ * effect at its next poll; a new one is due now.  Warnings said once are
+ * news again for an account whose configuration changed or went away.
+ */
+static struct poll_state *
+carry_over(struct account **osel, struct poll_state *ops, size_t on,
+    struct account **nsel, size_t nn)
+{
+	struct poll_state	*nps;
+	size_t			 i, j;
+
+	nps = xcalloc(nn > 0 ? nn : 1, sizeof *nps);
+	for (i = 0; i < on; i++) {
+		for (j = 0; j < nn; j++)
+			if (strcmp(osel[i]->name, nsel[j]->name) == 0)
+				break;
+		if (j == nn || !account_same(osel[i], nsel[j]))
+			log_once_forget(osel[i]->name);
+		if (j == nn)
+			continue;
+		nps[j] = ops[i];
+		ops[i].last = NULL;	/* moved */
+	}
+	return nps;
+}
+
 /* Swap in a freshly loaded configuration; on failure keep the old one. */
 static int
 do_reload(const struct daemon_ops *ops, struct accounts *list,
@@ -258,6 +332,7 @@ do_reload(const struct daemon_ops *ops, struct accounts *list,
 {
 	struct accounts	  nlist;
 	struct account	**nsel_v;
+	struct poll_state *nps;
 	size_t		  n;
 	struct error	  err;
 
@@ -269,6 +344,7 @@ do_reload(const struct daemon_ops *ops, struct accounts *list,
 		accounts_free(&nlist);
 		return -1;
 	}
+	nps = carry_over(*sel, *ps, *nsel, nsel_v, n);
 	forget(*ps, *nsel);
 	free(*sel);
 	accounts_free(list);
@@ -276,7 +352,8 @@ do_reload(const struct daemon_ops *ops, struct accounts *list,
 	TAILQ_CONCAT(list, &nlist, entry);
 	*sel = nsel_v;
 	*nsel = n;
-	*ps = xcalloc(n, sizeof **ps);
+	*ps = nps;
+	daemon_log(*sel, *nsel);
 	log_info(NULL, "configuration re-read: %zu account%s", n,
 	    n == 1 ? "" : "s");
 	return 0;
@@ -360,8 +437,9 @@ daemon_run(long interval, int jobs, const struct daemon_ops *ops,
 		accounts_free(&list);
 		return -1;
 	}
-	ps = xcalloc(nsel, sizeof *ps);
+	ps = xcalloc(nsel > 0 ? nsel : 1, sizeof *ps);
 	daemon_catch_signals(1);
+	daemon_log(sel, nsel);
 	log_info(NULL, "polling %zu account%s every %ld s", nsel,
 	    nsel == 1 ? "" : "s", interval);
 	if (netwatch_open() == -1)
@@ -394,6 +472,7 @@ daemon_run(long interval, int jobs, const struct daemon_ops *ops,
 	notify_send("STOPPING=1");
 	notify_stop();
 	netwatch_close();
+	log_daemon_targets(NULL, 0, -1);
 	forget(ps, nsel);
 	free(sel);
 	accounts_free(&list);

@@ -180,7 +180,7 @@ plan(struct session *s, struct error *err)
 		return -1;
 	}
 	if (s->a->keep && caps->expire == 0)
-		log_warn(s->a->name, "the server announces EXPIRE 0: it "
+		log_warn_once(s->a->name, "the server announces EXPIRE 0: it "
 		    "deletes messages once they are retrieved, whatever "
 		    "'keep on' says");
 	s->todo = xreallocarray(NULL, s->scan.count, sizeof *s->todo);

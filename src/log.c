@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -24,15 +25,22 @@
 static void	emit(int, int, const char *, const char *, const char *,
 		    va_list) __attribute__((format(printf, 5, 0)));
 
-static void	to_targets(int, const char *, size_t);
+static void	to_targets(int, const char *, const char *, size_t);
+static void	to_daemon_files(const char *, size_t);
+static void	stamp_write(int, const char *, size_t);
+static int	open_logfile(const char *, struct error *);
 static void	once_map(void);
-static uint64_t	once_hash(const char *, const char *);
+static uint64_t	once_hash(const char *);
 
 static enum log_level	cur_level = LOG_NORMAL;
 static int		cur_debug;
 static int		out_fd = STDOUT_FILENO;	/* stderr with --json */
 static int		logfile_fd = -1;
 static int		syslog_on;
+/* --daemon: where lines about no account go (log_daemon_targets). */
+static char		**daemon_files;
+static size_t		  ndaemon_files;
+static int		  daemon_facility = -1;
 
 void
 log_init(enum log_level level, int debug)
@@ -43,11 +51,16 @@ log_init(enum log_level level, int debug)
 }
 
 /*
- * log_once()'s table: hashes of "acct\0what", in memory shared with the
- * children forked later, so that what one poll's child said the next one
- * knows.  Two children racing may both say it: a repeat, nothing worse.
+ * log_once()'s table: per slot the hashes of the account and of what was
+ * said, in memory shared with the children forked later, so that what one
+ * poll's child said the next one knows.  Two children racing may both say
+ * it: a repeat, nothing worse.
  */
-static uint64_t	*once_seen;
+struct once_slot {
+	uint64_t	acct;
+	uint64_t	what;
+};
+static struct once_slot	*once_seen;
 
 static void
 once_map(void)
@@ -62,17 +75,13 @@ once_map(void)
 		once_seen = m;
 }
 
-/* FNV-1a over both strings; 0 marks a free slot, so never 0. */
+/* FNV-1a; 0 marks a free slot, so never 0. */
 static uint64_t
-once_hash(const char *acct, const char *what)
+once_hash(const char *s)
 {
-	uint64_t	 h = 14695981039346656037ULL;
-	const char	*s;
+	uint64_t	h = 14695981039346656037ULL;
 
-	for (s = acct; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	h = (h ^ 0xff) * 1099511628211ULL;
-	for (s = what; *s != '\0'; s++)
+	for (; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h != 0 ? h : 1;
 }
@@ -80,22 +89,54 @@ once_hash(const char *acct, const char *what)
 int
 log_once(const char *acct, const char *what)
 {
-	uint64_t	h;
+	uint64_t	ha, hw;
 	size_t		i;
 
 	once_map();
 	if (once_seen == NULL)
 		return 1;
-	h = once_hash(acct != NULL ? acct : "", what);
+	ha = once_hash(acct != NULL ? acct : "");
+	hw = once_hash(what);
 	for (i = 0; i < LOG_ONCE_MAX; i++) {
-		if (once_seen[i] == h)
+		if (once_seen[i].acct == ha && once_seen[i].what == hw)
 			return 0;
-		if (once_seen[i] == 0) {
-			once_seen[i] = h;
+		if (once_seen[i].acct == 0) {
+			once_seen[i].acct = ha;
+			once_seen[i].what = hw;
 			return 1;
 		}
 	}
 	return 1;
+}
+
+void
+log_once_forget(const char *acct)
+{
+	uint64_t	ha;
+	size_t		i, j;
+
+	if (once_seen == NULL)
+		return;
+	ha = once_hash(acct != NULL ? acct : "");
+	/* Keep the used slots packed: the search stops at the first free. */
+	for (i = j = 0; i < LOG_ONCE_MAX && once_seen[i].acct != 0; i++)
+		if (once_seen[i].acct != ha)
+			once_seen[j++] = once_seen[i];
+	for (; j < i; j++)
+		memset(&once_seen[j], 0, sizeof once_seen[j]);
+}
+
+void
+log_warn_once(const char *acct, const char *fmt, ...)
+{
+	char	msg[LOG_LINE_MAX];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (log_once(acct, msg))
+		log_warn(acct, "%s", msg);
 }
 
 enum log_level
@@ -131,30 +172,94 @@ emit(int fd, int prio, const char *acct, const char *tag, const char *fmt,
 		len = sizeof line - 2;
 	line[len++] = '\n';
 	(void)!write(fd, line, len);
-	to_targets(prio, line, len);
+	to_targets(prio, acct, line, len);
 }
 
-/* The same line to the account's logfile and syslog, if it has them. */
+/* A time stamp and the line, to a logfile. */
 static void
-to_targets(int prio, const char *line, size_t len)
+stamp_write(int fd, const char *line, size_t len)
 {
 	char		stamp[64];
 	struct tm	tm;
 	time_t		now;
 	int		n;
 
-	if (logfile_fd != -1) {
-		now = time(NULL);
-		localtime_r(&now, &tm);
-		n = (int)strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S ",
-		    &tm);
-		/* Two writes, but O_APPEND keeps each where it belongs. */
-		(void)!write(logfile_fd, stamp, (size_t)n);
-		(void)!write(logfile_fd, line, len);
-	}
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	n = (int)strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S ", &tm);
+	/* Two writes, but O_APPEND keeps each where it belongs. */
+	(void)!write(fd, stamp, (size_t)n);
+	(void)!write(fd, line, len);
+}
+
+/*
+ * The same line to the account's logfile and syslog, if it has them; a
+ * daemon's own line (no account, no account's log in use) to the
+ * daemon's files and syslog.
+ */
+static void
+to_targets(int prio, const char *acct, const char *line, size_t len)
+{
+	if (logfile_fd != -1)
+		stamp_write(logfile_fd, line, len);
 	if (syslog_on)
-		syslog(prio, "%.*s",
-		    (int)len - 1, line);
+		syslog(prio, "%.*s", (int)len - 1, line);
+	if (acct != NULL || logfile_fd != -1 || syslog_on)
+		return;
+	to_daemon_files(line, len);
+	if (daemon_facility != -1) {
+		openlog("popfetch", LOG_PID, daemon_facility);
+		syslog(prio, "%.*s", (int)len - 1, line);
+		closelog();
+	}
+}
+
+/*
+ * Each file is opened for the line and closed again: a file logrotate
+ * renamed is replaced by a new one at the next line.  A file that cannot
+ * be opened is skipped (its account's own poll reports it).
+ */
+static void
+to_daemon_files(const char *line, size_t len)
+{
+	struct error	err;
+	size_t		i;
+	int		fd;
+
+	for (i = 0; i < ndaemon_files; i++) {
+		error_clear(&err);
+		if ((fd = open_logfile(daemon_files[i], &err)) == -1)
+			continue;
+		stamp_write(fd, line, len);
+		close(fd);
+	}
+}
+
+void
+log_daemon_targets(const char *const *files, size_t n, int facility)
+{
+	size_t	i, j;
+
+	for (i = 0; i < ndaemon_files; i++)
+		free(daemon_files[i]);
+	free(daemon_files);
+	daemon_files = NULL;
+	ndaemon_files = 0;
+	daemon_facility = facility;
+	if (n == 0)
+		return;
+	if ((daemon_files = calloc(n, sizeof *daemon_files)) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < ndaemon_files; j++)
+			if (strcmp(daemon_files[j], files[i]) == 0)
+				break;
+		if (j < ndaemon_files)
+			continue;	/* one line per file, however shared */
+		if ((daemon_files[ndaemon_files] = strdup(files[i])) == NULL)
+			break;
+		ndaemon_files++;
+	}
 }
 
 void

@@ -30,6 +30,18 @@ void	log_init(enum log_level, int debug);
  */
 #define LOG_ONCE_MAX	512
 int	log_once(const char *acct, const char *what);
+/*
+ * Forget what log_once() knows of acct: its configuration changed, so
+ * its warnings are news again.
+ */
+void	log_once_forget(const char *acct);
+/*
+ * A warning said once per account and wording (log_once() on the text):
+ * per-connection warnings, not repeated at every poll, said again when
+ * what they say changes.
+ */
+void	log_warn_once(const char *acct, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 enum log_level log_level(void);
 int	log_debugging(void);
 
@@ -72,6 +84,15 @@ void	log_reserve_stdout(void);
  * FIFO: opened without waiting, then refused), is EX_CANTCREAT.
  */
 int	log_targets(const char *logfile, int facility, struct error *);
+
+/*
+ * --daemon: the lines about no account ("popfetch: stopping") go, while
+ * no account's log_targets() are in use, to each of files (duplicates
+ * once) and to syslog with facility (-1: not).  Each file is opened for
+ * each line, so a logfile logrotate renamed is followed.  n 0 and -1:
+ * off.  The strings are copied.
+ */
+void	log_daemon_targets(const char *const *files, size_t n, int facility);
 
 /*
  * One protocol line for the --debug trace.  dir is "<-" (from the server)

@@ -497,3 +497,93 @@ time.sleep(120)' "$TEST_TMP/deaf" 3>&- &
 	wait_for 10 grep -q "default: no new messages" "$OUT"
 	daemon_stop
 }
+
+# two_logs JOBS -- account "other" (wrong password: it fails) written
+# before "default", each with its own logfile; the daemon runs with -j JOBS.
+two_logs() {
+	: | write_fetchrc "$RC"
+	add_other "password wrong" "logfile $TEST_TMP/other.log"
+	popserver_account "timeout 5" "delivery maildir $MD" \
+	    "uidls_file $TEST_TMP/state" "logfile $TEST_TMP/default.log" \
+	    >>"$RC"
+	daemon_start --daemon 1s -a -j "$1"
+	wait_for 20 grep -q "default: 1 message fetched" "$TEST_TMP/default.log"
+	wait_for 20 grep -q "other: .*auth\|other: .*password\|other: .*login" \
+	    "$TEST_TMP/other.log"
+	daemon_stop
+	# The failure is in other's file, and only there.
+	! grep -q "other:" "$TEST_TMP/default.log"
+	! grep -q "default:" "$TEST_TMP/other.log"
+	[ "$(grep -c 'other:' "$OUT")" -ge 1 ]
+	# The daemon's own lines go to both.
+	grep -q "popfetch: polling 2 accounts" "$TEST_TMP/default.log"
+	grep -q "popfetch: polling 2 accounts" "$TEST_TMP/other.log"
+	grep -q "popfetch: stopping" "$TEST_TMP/default.log"
+	grep -q "popfetch: stopping" "$TEST_TMP/other.log"
+}
+
+@test "--daemon: an account's failure goes to its own logfile, not the last one fetched (-j 1)" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	two_logs 1
+}
+
+@test "--daemon -j 2: an account's failure goes to its own logfile, the daemon's lines to each" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	two_logs 2
+}
+
+@test "--daemon: a logfile logrotate renamed is reopened, at the next poll and on SIGHUP" {
+	make_mailbox "$TEST_TMP/first" 1
+	make_mailbox "$TEST_TMP/second" 1
+	cp "$TEST_TMP/first"/* "$MB/"
+	popserver_start --mailbox "$MB"
+	rc "logfile $TEST_TMP/default.log"
+	daemon_start --daemon 1s
+	wait_for 20 grep -q "default: 1 message fetched" "$TEST_TMP/default.log"
+	mv "$TEST_TMP/default.log" "$TEST_TMP/default.log.1"
+	kill -HUP "$DAEMON_PID"
+	wait_for 20 grep -q "popfetch: configuration re-read" "$TEST_TMP/default.log"
+	cp "$TEST_TMP/second"/* "$MB/x-second"
+	wait_for 20 grep -q "default: 1 message fetched" "$TEST_TMP/default.log"
+	daemon_stop
+	grep -q "popfetch: stopping" "$TEST_TMP/default.log"
+	# Nothing went on into the renamed file.
+	! grep -q "re-read\|stopping" "$TEST_TMP/default.log.1"
+	[ "$(grep -c 'message fetched' "$TEST_TMP/default.log.1")" -eq 1 ]
+}
+
+# passes N -- the server saw at least N logins.
+passes() {
+	[[ $(grep -c '^C: PASS' "$TEST_TMP/slog" 2>/dev/null) -ge $1 ]]
+}
+
+@test "--daemon: per-connection warnings once per account and change, not at every poll" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --log "$TEST_TMP/slog"
+	rc "auth user" "keep on" "logfile $TEST_TMP/default.log"
+	add_other "auth user"
+	daemon_start --daemon 1s -a
+	wait_for 30 passes 6
+	# Once for each account, on the terminal and in the logfile.
+	[ "$(grep -c 'default: warning: tls is off' "$OUT")" -eq 1 ]
+	[ "$(grep -c 'other: warning: tls is off' "$OUT")" -eq 1 ]
+	[ "$(grep -c 'tls is off' "$TEST_TMP/default.log")" -eq 1 ]
+	# A re-read that changes nothing says nothing again ...
+	kill -HUP "$DAEMON_PID"
+	wait_for 20 grep -q "configuration re-read" "$OUT"
+	local n
+	n=$(grep -c '^C: PASS' "$TEST_TMP/slog")
+	wait_for 30 passes $((n + 4))
+	[ "$(grep -c 'default: warning: tls is off' "$OUT")" -eq 1 ]
+	# ... one that changes the account says it once more, for it alone.
+	sed -i 's/^timeout 5$/timeout 6/' "$RC"
+	kill -HUP "$DAEMON_PID"
+	wait_for 20 eval '[ "$(grep -c "configuration re-read" "$OUT")" -eq 2 ]'
+	n=$(grep -c '^C: PASS' "$TEST_TMP/slog")
+	wait_for 30 passes $((n + 4))
+	daemon_stop
+	[ "$(grep -c 'default: warning: tls is off' "$OUT")" -eq 2 ]
+	[ "$(grep -c 'other: warning: tls is off' "$OUT")" -eq 1 ]
+}
