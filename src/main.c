@@ -108,7 +108,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: popfetch [-lnqsv] [--debug] [--json] [-C file] [-j N]\n"
+"usage: popfetch [-lnqsv] [--debug] [--json] [-C file|dir] [-j N]\n"
 "                [--retry N | --daemon INTERVAL] [-a | account ...]\n"
 "       popfetch --import-fetchmailrc [file]\n"
 "       popfetch [-C file] --import-uids mpop|fetchmail|getmail FILE [account ...]\n"
@@ -116,7 +116,8 @@ usage(FILE *f)
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
-"  -C, --config FILE   read FILE instead of ~/.fetchrc\n"
+"  -C, --config FILE   read FILE instead of ~/.fetchrc (a directory: each of\n"
+"                      its *.conf and *.rc files)\n"
 "  -j, --jobs N        fetch up to N accounts at once (default: the config's\n"
 "                      'jobs', else 1)\n"
 "  -s, --status        count the messages on the server and the new ones\n"
