@@ -104,13 +104,13 @@ json_account(struct buf *b, int first, const char *name,
 	    (unsigned long long)st->on_server_bytes, st->new_msgs,
 	    (unsigned long long)st->new_bytes);
 	if (errmsg == NULL) {
-		buf_addstr(b, "null}");
+		buf_addstr(b, "null");
 		return;
 	}
 	buf_printf(b, "{\"exit\":%d,\"class\":\"%s\",\"message\":", ex,
 	    json_exit_class(ex));
 	json_string(b, errmsg);
-	buf_addstr(b, "}}");
+	buf_addstr(b, "}");
 }
 
 void

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <string.h>
 #include <sysexits.h>
@@ -21,6 +22,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "fetch.h"
+#include "health.h"
 #include "import-fetchmail.h"
 #include "import-uids.h"
 #include "json.h"
@@ -52,7 +54,14 @@ struct options {
 	int		  retries;	/* --retry N */
 	long		  interval;	/* --daemon INTERVAL; 0: one-shot */
 	const char	 *path;		/* the config file in use */
+	int		  health;	/* --health */
+	long		  max_failures;	/* --max-failures; -1: not given */
+	long		  max_age;	/* --max-age, seconds; 0: none */
 };
+
+/* --health: unhealthy after this many failures in a row by default. */
+#define HEALTH_FAILURES_DEFAULT	3
+#define HEALTH_FAILURES_MAX	1000000
 
 /* What fetch_one (a daemon_fetch_fn) needs, and what it leaves. */
 struct attempt {
@@ -102,7 +111,12 @@ static int	run_import(const struct options *);
 static int	run_import_uids(const struct options *, const char *);
 static void	print_json(struct account **, const struct outcome *, size_t,
 		    int);
+static void	json_status(struct buf *, const char *);
 static void	report(const struct account *, const struct fetch_stats *);
+static int	run_health(struct options *);
+static void	record(const struct account *, const struct options *,
+		    const struct fetch_stats *, int, const struct error *);
+static int	needs_authorize(const struct error *);
 
 static void
 usage(FILE *f)
@@ -113,6 +127,8 @@ usage(FILE *f)
 "       popfetch --import-fetchmailrc [file]\n"
 "       popfetch [-C file] --import-uids mpop|fetchmail|getmail FILE [account ...]\n"
 "       popfetch -S [--debug] [-C file] [-a | account ...]\n"
+"       popfetch --health [--max-failures N] [--max-age DURATION] [-C file]\n"
+"                [account ...]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
@@ -136,6 +152,12 @@ usage(FILE *f)
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
 "      --retry N       try a temporary failure again up to N times\n"
 "      --daemon INTERVAL  poll forever, every INTERVAL (30s, 5m, 1h)\n"
+"      --health        exit 0 if the accounts' last polls are fine, else 1\n"
+"                      with a line for each account that is not\n"
+"      --max-failures N   --health: unhealthy after N failures in a row\n"
+"                      (default 3)\n"
+"      --max-age DURATION --health: unhealthy without a successful poll\n"
+"                      for DURATION (5m, 1h)\n"
 "  -h, --help          show this help\n"
 "  -V, --version       show the version\n"
 "\n"
@@ -180,12 +202,16 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "import-uids", required_argument,	NULL, 'U' },
 		{ "retry",	required_argument,	NULL, 'r' },
 		{ "daemon",	required_argument,	NULL, 'D' },
+		{ "health",	no_argument,		NULL, 'H' },
+		{ "max-failures", required_argument,	NULL, 'F' },
+		{ "max-age",	required_argument,	NULL, 'A' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	int		 c;
 
 	memset(o, 0, sizeof *o);
 	o->level = LOG_NORMAL;
+	o->max_failures = -1;
 	while ((c = getopt_long(argc, argv, "aC:j:qSvhVsln", longopts,
 	    NULL)) != -1) {
 		switch (c) {
@@ -199,12 +225,17 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'J':
 			o->json = 1;
 			break;
+		case 'H':
+			o->health = 1;
+			break;
 		case 'I':
 		case 'U':
 		case 'C':
 		case 'r':
 		case 'D':
 		case 'j':
+		case 'F':
+		case 'A':
 			if (option_arg(c, argc, argv, o) == -1)
 				return -1;
 			break;
@@ -269,6 +300,17 @@ check_options(const struct options *o)
 		    "FORMAT FILE [account ...])", o->import_uids);
 		return -1;
 	}
+	if (o->health && (o->mode != FETCH_RUN || o->json || o->serverinfo ||
+	    o->import || o->import_uids != NULL || o->interval > 0 ||
+	    o->retries > 0)) {
+		log_error(NULL, "--health only reads the status records: it "
+		    "takes -C, --max-failures, --max-age and account names");
+		return -1;
+	}
+	if (!o->health && (o->max_failures != -1 || o->max_age != 0)) {
+		log_error(NULL, "--max-failures and --max-age go with --health");
+		return -1;
+	}
 	if (o->all && o->nnames > 0) {
 		log_error(NULL, "-a and account names cannot be combined");
 		return -1;
@@ -307,6 +349,23 @@ option_arg(int c, int argc, char **argv, struct options *o)
 		if ((o->interval = daemon_parse_interval(optarg)) == -1) {
 			log_error(NULL, "--daemon: invalid interval '%.32s': "
 			    "use a number with s, m, h or d, such as 5m",
+			    optarg);
+			return -1;
+		}
+		break;
+	case 'F':
+		o->max_failures = (long)strtonum(optarg, 1,
+		    HEALTH_FAILURES_MAX, &errstr);
+		if (errstr != NULL) {
+			log_error(NULL, "--max-failures %.32s: use a number "
+			    "from 1 to %d", optarg, HEALTH_FAILURES_MAX);
+			return -1;
+		}
+		break;
+	case 'A':
+		if ((o->max_age = daemon_parse_interval(optarg)) == -1) {
+			log_error(NULL, "--max-age: invalid duration '%.32s': "
+			    "use a number with s, m, h or d, such as 1h",
 			    optarg);
 			return -1;
 		}
@@ -463,6 +522,7 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 	fo.progress = o->progress;
 	fo.stop = &daemon_stop;
 	rc = fetch_account(a, &fo, &at->st, err);
+	record(a, o, &at->st, rc, err);
 	if ((rc == 0 && o->mode == FETCH_RUN) || at->st.fetched > 0) {
 		/* A daemon says nothing when there was nothing to say. */
 		if (o->interval == 0 || at->st.fetched > 0 ||
@@ -470,6 +530,83 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 			report(a, &at->st);
 	}
 	return rc;
+}
+
+/*
+ * Hook for OAuth (issue 24 item 3, the `oauth` branch): 1 when err says
+ * the account's grant must be renewed by the user (popfetch --authorize),
+ * so its status record says needs_authorize and on_failure hears of it.
+ * Until that branch lands no failure means that.
+ */
+static int
+needs_authorize(const struct error *err)
+{
+	(void)err;
+	return 0;
+}
+
+/*
+ * The account's status record after a fetch (not after -s, -l, -n, nor
+ * a fetch a stop signal cut short: that says nothing of the account).
+ */
+static void
+record(const struct account *a, const struct options *o,
+    const struct fetch_stats *st, int rc, const struct error *err)
+{
+	enum health_change	change;
+	struct error		werr;
+
+	if (o->mode != FETCH_RUN || (rc == -1 && daemon_stop))
+		return;
+	error_clear(&werr);
+	if (health_update(a->name, st, rc, err, rc == -1 &&
+	    needs_authorize(err), &change, &werr) == -1)
+		log_warn_once(a->name, "%s", werr.msg);
+}
+
+/* --health: one line per unhealthy account on stdout; 0 or 1. */
+static int
+run_health(struct options *o)
+{
+	struct accounts	  accts;
+	struct account	**sel = NULL;
+	struct health_record r;
+	struct error	  err;
+	char		  why[ERROR_MSG_MAX + 64];
+	size_t		  nsel = 0, i;
+	unsigned long	  maxf;
+	int		  ex, got;
+
+	TAILQ_INIT(&accts);
+	error_clear(&err);
+	o->all = o->nnames == 0;	/* every account, unless named */
+	maxf = o->max_failures == -1 ? HEALTH_FAILURES_DEFAULT :
+	    (unsigned long)o->max_failures;
+	if (config_load(o->path, &accts, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		ex = err.ex != 0 ? err.ex : EX_CONFIG;
+		goto out;
+	}
+	if ((ex = select_accounts(&accts, o, o->path, &sel, &nsel)) != EX_OK)
+		goto out;
+	for (i = 0; i < nsel; i++) {
+		error_clear(&err);
+		if ((got = health_read(sel[i]->name, &r, &err)) == -1)
+			snprintf(why, sizeof why, "%s", err.msg);
+		else if (got == 0)
+			snprintf(why, sizeof why, "not polled yet (no status "
+			    "record)");
+		else if (health_judge(&r, maxf, o->max_age, time(NULL), why,
+		    sizeof why))
+			continue;
+		printf("%s: unhealthy: %s\n", sel[i]->name, why);
+		ex = 1;
+	}
+	fflush(stdout);
+out:
+	free(sel);
+	accounts_free(&accts);
+	return ex;
 }
 
 /* daemon_load_fn: the configuration file and the accounts chosen. */
@@ -613,6 +750,26 @@ out:
 	return ex;
 }
 
+/*
+ * Each account's object ends with "status": its status record as --health
+ * reads it (null before its first fetch), so -s --json shows a monitor
+ * the last poll's outcome too.  json_account() left the object open.
+ */
+static void
+json_status(struct buf *b, const char *name)
+{
+	struct health_record	r;
+	struct error		err;
+
+	error_clear(&err);
+	buf_addstr(b, ",\"status\":");
+	if (health_read(name, &r, &err) == 1)
+		health_json(b, name, &r);
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, "}");
+}
+
 /* The summary: one object per selected account, in the order given. */
 static void
 print_json(struct account **sel, const struct outcome *out, size_t n, int ex)
@@ -622,9 +779,11 @@ print_json(struct account **sel, const struct outcome *out, size_t n, int ex)
 
 	buf_init(&accts);
 	buf_init(&doc);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		json_account(&accts, i == 0, sel[i]->name, &out[i].st,
 		    out[i].ex, out[i].ex != EX_OK ? out[i].msg : NULL);
+		json_status(&accts, sel[i]->name);
+	}
 	json_document(&doc, ex, &accts);
 	fwrite(doc.data, 1, doc.len, stdout);
 	fflush(stdout);
@@ -795,7 +954,9 @@ main(int argc, char **argv)
 
 	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
 	o.path = path;
-	if (o.import_uids != NULL)
+	if (o.health)
+		ex = run_health(&o);
+	else if (o.import_uids != NULL)
 		ex = run_import_uids(&o, path);
 	else if (o.interval > 0)
 		ex = run_daemon(&o);

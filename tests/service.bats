@@ -170,3 +170,124 @@ reloaded() {
 	has b 1
 	has a 1
 }
+
+# field NAME KEY -- KEY of account NAME's status record (python's repr).
+field() {
+	"$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+	    "$HOME/.local/state/popfetch/status/$1.json" "$2"
+}
+
+@test "status records after each run; --health exits 0 or 1 with a line per unhealthy account" {
+	make_mailbox "$MB" 2
+	popserver_start --mailbox "$MB"
+	{ acct a; acct b "password wrong"; } | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC" --health
+	assert_failure 1
+	assert_output "a: unhealthy: not polled yet (no status record)
+b: unhealthy: not polled yet (no status record)"
+	run "$POPFETCH" -C "$RC" -a
+	assert_failure 77
+	# Every field, with its type.
+	"$PYTHON3" - "$HOME/.local/state/popfetch/status" <<-'PY'
+	import json, sys, time
+	d = sys.argv[1]
+	a = json.load(open(d + "/a.json"))
+	b = json.load(open(d + "/b.json"))
+	keys = {"version", "account", "last_attempt", "last_success", "result",
+	        "exit", "messages", "bytes", "consecutive_failures", "error",
+	        "needs_authorize"}
+	assert set(a) == keys and set(b) == keys, (a, b)
+	now = time.time()
+	assert a["version"] == 1 and a["account"] == "a"
+	assert abs(a["last_attempt"] - now) < 60 and a["last_success"] == a["last_attempt"]
+	assert a["result"] == "ok" and a["exit"] == 0 and a["error"] is None
+	assert a["messages"] == 2 and a["bytes"] > 0 and a["consecutive_failures"] == 0
+	assert a["needs_authorize"] is False
+	assert b["result"] == "noperm" and b["exit"] == 77 and b["last_success"] is None
+	assert b["consecutive_failures"] == 1 and "b" not in b["error"][:2]
+	assert b["messages"] == 0 and isinstance(b["error"], str) and b["error"]
+	PY
+	[ "$(stat -c %a "$HOME/.local/state/popfetch/status/a.json")" = 600 ]
+	run "$POPFETCH" -C "$RC" --health
+	assert_success
+	assert_output ""
+	run "$POPFETCH" -C "$RC" --health --max-failures 1
+	assert_failure 1
+	assert_output --regexp '^b: unhealthy: 1 failure in a row: .+$'
+	run "$POPFETCH" -C "$RC" --health --max-failures 1 a
+	assert_success
+	"$POPFETCH" -C "$RC" -q -a || true
+	"$POPFETCH" -C "$RC" -q -a || true
+	[ "$(field b consecutive_failures)" = 3 ]
+	[ "$(field a consecutive_failures)" = 0 ]
+	run "$POPFETCH" -C "$RC" --health
+	assert_failure 1
+	assert_output --regexp '^b: unhealthy: 3 failures in a row: '
+	# Fixed: working again, healthy.
+	sed -i 's/^password wrong$/password secret/' "$RC"
+	run "$POPFETCH" -C "$RC" -a
+	assert_success
+	[ "$(field b consecutive_failures)" = 0 ]
+	run "$POPFETCH" -C "$RC" --health --max-failures 1
+	assert_success
+	# --max-age: a success longer ago than that is not healthy.
+	"$PYTHON3" - "$HOME/.local/state/popfetch/status/a.json" <<-'PY'
+	import json, sys
+	r = json.load(open(sys.argv[1])); r["last_success"] -= 7200
+	json.dump(r, open(sys.argv[1], "w"))
+	PY
+	run "$POPFETCH" -C "$RC" --health --max-age 1h
+	assert_failure 1
+	assert_output --regexp '^a: unhealthy: last successful poll 72[0-9][0-9] s ago$'
+	run "$POPFETCH" -C "$RC" --health --max-age 3h
+	assert_success
+	# A record that is not one is named, not trusted.
+	echo '{"version":1,"consecutive_failures":"x"}' >"$HOME/.local/state/popfetch/status/b.json"
+	run "$POPFETCH" -C "$RC" --health
+	assert_failure 1
+	assert_output --partial "b: unhealthy: $HOME/.local/state/popfetch/status/b.json: not a status record"
+}
+
+@test "--health: bad values and combinations are usage errors (64)" {
+	run "$POPFETCH" --health --max-failures 0
+	assert_failure 64
+	run "$POPFETCH" --health --max-age soon
+	assert_failure 64
+	run "$POPFETCH" --max-age 1h
+	assert_failure 64
+	run "$POPFETCH" --health -s
+	assert_failure 64
+}
+
+@test "-s --json carries each account's status record" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	{ acct a; acct b; } | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC" a
+	assert_success
+	"$POPFETCH" -C "$RC" -s --json -a >"$TEST_TMP/j" 2>/dev/null
+	"$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+a, b = d["accounts"]
+assert a["status"]["consecutive_failures"] == 0 and a["status"]["messages"] == 1, a
+assert a["status"]["result"] == "ok" and a["status"]["needs_authorize"] is False
+assert b["status"] is None, b
+' "$TEST_TMP/j"
+}
+
+@test "--daemon writes each account's status record after every poll" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	{ acct a; acct b "password wrong"; } | write_fetchrc "$DIR/ab.conf"
+	daemon_start -C "$DIR" -a --daemon 1s
+	wait_for 30 eval '[ "$(field b consecutive_failures 2>/dev/null)" -ge 2 ]'
+	wait_for 30 eval '[ "$(field a messages 2>/dev/null)" = 0 ]'
+	daemon_stop
+	[ "$(field a last_success)" != None ]
+	[ "$(field b last_success)" = None ]
+	run "$POPFETCH" -C "$DIR" --health --max-failures 2
+	assert_failure 1
+	assert_output --regexp '^b: unhealthy: [0-9]+ failures in a row: '
+	refute_output --partial "a:"
+}
