@@ -181,32 +181,33 @@ parse_retry(const char *arg, int *out)
 	return 0;
 }
 
+static const struct option longopts[] = {
+	{ "all",	no_argument,		NULL, 'a' },
+	{ "config",	required_argument,	NULL, 'C' },
+	{ "jobs",	required_argument,	NULL, 'j' },
+	{ "quiet",	no_argument,		NULL, 'q' },
+	{ "serverinfo",	no_argument,		NULL, 'S' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "debug",	no_argument,		NULL, 'd' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "version",	no_argument,		NULL, 'V' },
+	{ "status",	no_argument,		NULL, 's' },
+	{ "list",	no_argument,		NULL, 'l' },
+	{ "dry-run",	no_argument,		NULL, 'n' },
+	{ "json",	no_argument,		NULL, 'J' },
+	{ "import-fetchmailrc", optional_argument, NULL, 'I' },
+	{ "import-uids", required_argument,	NULL, 'U' },
+	{ "retry",	required_argument,	NULL, 'r' },
+	{ "daemon",	required_argument,	NULL, 'D' },
+	{ "health",	no_argument,		NULL, 'H' },
+	{ "max-failures", required_argument,	NULL, 'F' },
+	{ "max-age",	required_argument,	NULL, 'A' },
+	{ NULL,		0,			NULL, 0 }
+};
+
 static int
 parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{ "all",	no_argument,		NULL, 'a' },
-		{ "config",	required_argument,	NULL, 'C' },
-		{ "jobs",	required_argument,	NULL, 'j' },
-		{ "quiet",	no_argument,		NULL, 'q' },
-		{ "serverinfo",	no_argument,		NULL, 'S' },
-		{ "verbose",	no_argument,		NULL, 'v' },
-		{ "debug",	no_argument,		NULL, 'd' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ "status",	no_argument,		NULL, 's' },
-		{ "list",	no_argument,		NULL, 'l' },
-		{ "dry-run",	no_argument,		NULL, 'n' },
-		{ "json",	no_argument,		NULL, 'J' },
-		{ "import-fetchmailrc", optional_argument, NULL, 'I' },
-		{ "import-uids", required_argument,	NULL, 'U' },
-		{ "retry",	required_argument,	NULL, 'r' },
-		{ "daemon",	required_argument,	NULL, 'D' },
-		{ "health",	no_argument,		NULL, 'H' },
-		{ "max-failures", required_argument,	NULL, 'F' },
-		{ "max-age",	required_argument,	NULL, 'A' },
-		{ NULL,		0,			NULL, 0 }
-	};
 	int		 c;
 
 	memset(o, 0, sizeof *o);
