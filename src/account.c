@@ -141,6 +141,11 @@ const struct account_key account_keys[] = {
 	    .want = "a password of at most 255 bytes (RFC 1929)", .bare = "",
 	    .max = 255 },
 
+	/* popfetch's own, for --daemon. */
+	{ KEY("interval", DURATION, VAL(interval)),
+	    .want = "a duration from 30s to 7d (30s, 5m, 1h), or off",
+	    .none = "off", .none_value = 0, .min = 30, .max = 7 * 86400 },
+
 	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
 	{ KEY("tls_force_sslv3", IGNORED, { 0 }), ON_OFF },
 

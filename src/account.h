@@ -80,6 +80,8 @@ struct account {
 	char		*proxy_password;
 	int		 fetch_limit;	/* messages per run; 0: no limit */
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
+	int		 interval;	/* --daemon: seconds between polls;
+					   0: the --daemon interval */
 };
 TAILQ_HEAD(accounts, account);
 
@@ -98,6 +100,7 @@ enum key_kind {
 	KEY_FINGERPRINT, /* a SHA-256 certificate fingerprint */
 	KEY_SYSLOG,	/* off, on or a syslog facility */
 	KEY_ADDRESS,	/* a numeric IPv4 or IPv6 address */
+	KEY_DURATION,	/* seconds, or a number with s, m, h or d; min to max */
 	KEY_IGNORED,	/* mpop takes it and does nothing; so do we */
 	KEY_UNSUPPORTED	/* refused; `want` says what to do instead */
 };

@@ -83,6 +83,8 @@ static int	 parse_number(struct parser *, const struct account_key *,
 		    const char *, int, int, int *);
 static int	 parse_size(struct parser *, const struct account_key *,
 		    const char *, uint64_t *);
+static int	 parse_duration(struct parser *, const struct account_key *,
+		    const char *, int *);
 static int	 parse_syslog(struct parser *, const struct account_key *,
 		    const char *, int *);
 static int	 parse_fingerprint(struct parser *, const struct account_key *,
@@ -602,6 +604,12 @@ apply_key(struct parser *p, const struct account_key *kw, struct account *a,
 		return parse_syslog(p, kw, value, f);
 	case KEY_ADDRESS:
 		return parse_address(p, kw, value, f);
+	case KEY_DURATION:
+		if (none) {
+			*(int *)f = kw->none_value;
+			return 0;
+		}
+		return parse_duration(p, kw, value, f);
 	case KEY_IGNORED:
 	case KEY_UNSUPPORTED:
 		break;
@@ -789,6 +797,41 @@ parse_number(struct parser *p, const struct account_key *kw, const char *value,
 	}
 	*out = (int)n;
 	return 0;
+}
+
+/* "90", "90s", "5m", "2h", "1d": seconds from kw->min to kw->max. */
+static int
+parse_duration(struct parser *p, const struct account_key *kw,
+    const char *value, int *out)
+{
+	const char	*errstr;
+	char		 digits[16];
+	size_t		 n;
+	long long	 v, unit = 1;
+
+	n = strspn(value, "0123456789");
+	if (n == 0 || n >= sizeof digits)
+		goto bad;
+	if (value[n] == 'm')
+		unit = 60;
+	else if (value[n] == 'h')
+		unit = 3600;
+	else if (value[n] == 'd')
+		unit = 86400;
+	else if (value[n] != 's' && value[n] != '\0')
+		goto bad;
+	if (value[n] != '\0' && value[n + 1] != '\0')
+		goto bad;
+	memcpy(digits, value, n);
+	digits[n] = '\0';
+	v = strtonum(digits, 0, kw->max, &errstr);
+	if (errstr != NULL || v * unit < kw->min || v * unit > kw->max)
+		goto bad;
+	*out = (int)(v * unit);
+	return 0;
+bad:
+	bad_value(p, kw, value);
+	return -1;
 }
 
 /*
