@@ -465,6 +465,22 @@ account_home_dir(void)
 	return "/";
 }
 
+char *
+account_state_dir(void)
+{
+	const char	*state;
+	char		*dir;
+
+	/* XDG: a relative XDG_STATE_HOME is invalid and ignored. */
+	state = getenv("XDG_STATE_HOME");
+	if (state != NULL && *state == '/')
+		xasprintf(&dir, "%s/popfetch", state);
+	else
+		xasprintf(&dir, "%s/.local/state/popfetch",
+		    account_home_dir());
+	return dir;
+}
+
 /* A user or host name as one path component. */
 static void
 add_path_part(struct buf *b, const char *s)

@@ -162,6 +162,12 @@ struct account	*accounts_find(struct accounts *, const char *name);
 
 /* $HOME, else the password database's home, else "/". */
 const char	*account_home_dir(void);
+/*
+ * popfetch's state directory: $XDG_STATE_HOME/popfetch, by default
+ * ~/.local/state/popfetch (status records, the daemon's pid file).
+ * Allocated.
+ */
+char		*account_state_dir(void);
 
 enum tls_mode {
 	TLS_MODE_OFF,		/* plain text */

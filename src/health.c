@@ -29,16 +29,11 @@ static int64_t	get_int(struct json_object *, const char *, int *);
 char *
 health_path(const char *name)
 {
-	const char	*state;
-	char		*dir, *path, *safe, *p;
+	char		*state, *dir, *path, *safe, *p;
 
-	/* XDG: a relative XDG_STATE_HOME is invalid and ignored. */
-	state = getenv("XDG_STATE_HOME");
-	if (state != NULL && *state == '/')
-		xasprintf(&dir, "%s/popfetch/status", state);
-	else
-		xasprintf(&dir, "%s/.local/state/popfetch/status",
-		    account_home_dir());
+	state = account_state_dir();
+	xasprintf(&dir, "%s/status", state);
+	free(state);
 	/* One path component: no '/', and no leading '.' (no "..") */
 	safe = xstrdup(name);
 	for (p = safe; *p != '\0'; p++)

@@ -55,6 +55,7 @@ struct options {
 	long		  interval;	/* --daemon INTERVAL; 0: one-shot */
 	const char	 *path;		/* the config file in use */
 	int		  health;	/* --health */
+	int		  poll_now;	/* --poll-now */
 	long		  max_failures;	/* --max-failures; -1: not given */
 	long		  max_age;	/* --max-age, seconds; 0: none */
 };
@@ -114,6 +115,7 @@ static void	print_json(struct account **, const struct outcome *, size_t,
 static void	json_status(struct buf *, const char *);
 static void	report(const struct account *, const struct fetch_stats *);
 static int	run_health(struct options *);
+static int	run_poll_now(void);
 static void	record(const struct account *, const struct options *,
 		    const struct fetch_stats *, int, const struct error *);
 static int	needs_authorize(const struct error *);
@@ -127,6 +129,7 @@ usage(FILE *f)
 "       popfetch --import-fetchmailrc [file]\n"
 "       popfetch [-C file] --import-uids mpop|fetchmail|getmail FILE [account ...]\n"
 "       popfetch -S [--debug] [-C file] [-a | account ...]\n"
+"       popfetch --poll-now\n"
 "       popfetch --health [--max-failures N] [--max-age DURATION] [-C file]\n"
 "                [account ...]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
@@ -152,6 +155,7 @@ usage(FILE *f)
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
 "      --retry N       try a temporary failure again up to N times\n"
 "      --daemon INTERVAL  poll forever, every INTERVAL (30s, 5m, 1h)\n"
+"      --poll-now      make the running daemon poll every account now\n"
 "      --health        exit 0 if the accounts' last polls are fine, else 1\n"
 "                      with a line for each account that is not\n"
 "      --max-failures N   --health: unhealthy after N failures in a row\n"
@@ -200,6 +204,7 @@ static const struct option longopts[] = {
 	{ "retry",	required_argument,	NULL, 'r' },
 	{ "daemon",	required_argument,	NULL, 'D' },
 	{ "health",	no_argument,		NULL, 'H' },
+	{ "poll-now",	no_argument,		NULL, 'W' },
 	{ "max-failures", required_argument,	NULL, 'F' },
 	{ "max-age",	required_argument,	NULL, 'A' },
 	{ NULL,		0,			NULL, 0 }
@@ -228,6 +233,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'H':
 			o->health = 1;
+			break;
+		case 'W':
+			o->poll_now = 1;
 			break;
 		case 'I':
 		case 'U':
@@ -306,6 +314,13 @@ check_options(const struct options *o)
 	    o->retries > 0)) {
 		log_error(NULL, "--health only reads the status records: it "
 		    "takes -C, --max-failures, --max-age and account names");
+		return -1;
+	}
+	if (o->poll_now && (o->health || o->mode != FETCH_RUN || o->json ||
+	    o->serverinfo || o->import || o->import_uids != NULL ||
+	    o->interval > 0 || o->retries > 0 || o->all || o->nnames > 0)) {
+		log_error(NULL, "--poll-now only signals the running daemon: "
+		    "it takes no other option");
 		return -1;
 	}
 	if (!o->health && (o->max_failures != -1 || o->max_age != 0)) {
@@ -563,6 +578,23 @@ record(const struct account *a, const struct options *o,
 	if (health_update(a->name, st, rc, err, rc == -1 &&
 	    needs_authorize(err), &change, &werr) == -1)
 		log_warn_once(a->name, "%s", werr.msg);
+}
+
+/* --poll-now: SIGUSR1 to the daemon of the pid file. */
+static int
+run_poll_now(void)
+{
+	struct error	err;
+	int		pid;
+
+	error_clear(&err);
+	if ((pid = daemon_poll_now(&err)) == -1) {
+		log_error(NULL, "%s", err.msg);
+		return err.ex;
+	}
+	log_info(NULL, "asked the daemon (pid %d) to poll every account",
+	    pid);
+	return EX_OK;
 }
 
 /* --health: one line per unhealthy account on stdout; 0 or 1. */
@@ -955,7 +987,9 @@ main(int argc, char **argv)
 
 	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
 	o.path = path;
-	if (o.health)
+	if (o.poll_now)
+		ex = run_poll_now();
+	else if (o.health)
 		ex = run_health(&o);
 	else if (o.import_uids != NULL)
 		ex = run_import_uids(&o, path);

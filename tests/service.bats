@@ -291,3 +291,94 @@ assert b["status"] is None, b
 	assert_output --regexp '^b: unhealthy: [0-9]+ failures in a row: '
 	refute_output --partial "a:"
 }
+
+# polls NAME -- how many "NAME: no new messages|fetched" lines (-v) so far.
+polls() {
+	grep -c "^$1: \(no new messages\|[0-9]* messages\? fetched\)" "$OUT"
+}
+
+@test "--daemon: an account's own interval wins over --daemon's" {
+	popserver_start --mailbox "$MB"
+	{ acct a; acct b "interval 1h"; } | write_fetchrc "$RC"
+	daemon_start -C "$RC" -a -v --daemon 1s
+	wait_for 30 eval '[ "$(polls a)" -ge 4 ]'
+	daemon_stop
+	[ "$(polls b)" -eq 1 ]
+}
+
+@test "--poll-now (SIGUSR1 through the pid file) polls every account at once" {
+	make_mailbox "$TEST_TMP/m" 2
+	popserver_start --mailbox "$MB"
+	{ acct a; acct b "interval 30s"; } | write_fetchrc "$RC"
+	run "$POPFETCH" --poll-now
+	assert_failure 69
+	assert_output --partial "no daemon to poll: $HOME/.local/state/popfetch/daemon.pid"
+	daemon_start -C "$RC" -a -v --daemon 1h
+	wait_for 20 eval '[ "$(polls b)" -eq 1 ]'
+	wait_for 20 test -s "$HOME/.local/state/popfetch/daemon.pid"
+	[ "$(cat "$HOME/.local/state/popfetch/daemon.pid")" = "$DAEMON_PID" ]
+	cp "$TEST_TMP/m/msg-00001" "$MB/"
+	run "$POPFETCH" --poll-now
+	assert_success
+	assert_output --partial "asked the daemon (pid $DAEMON_PID) to poll every account"
+	wait_for 20 has a 1
+	wait_for 20 has b 1
+	grep -q "asked to poll now: polling 2 accounts" "$OUT"
+	# Plain SIGUSR1 does the same.
+	cp "$TEST_TMP/m/msg-00002" "$MB/"
+	kill -USR1 "$DAEMON_PID"
+	wait_for 20 has a 2
+	wait_for 20 has b 2
+	daemon_stop
+	# Gone with the daemon; a stale file does not signal anything else.
+	[ ! -e "$HOME/.local/state/popfetch/daemon.pid" ]
+	sleep 60 &
+	echo $! >"$HOME/.local/state/popfetch/daemon.pid"
+	run "$POPFETCH" --poll-now
+	kill $! 2>/dev/null || true
+	assert_failure 69
+	assert_output --partial "not a running popfetch (a stale file)"
+}
+
+# rss PID -- its resident set size in KiB.
+rss() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+@test "300 accounts in a directory, 30 s intervals: one process, polls spread, memory flat" {
+	popserver_start --mailbox "$MB"
+	local i
+	for ((i = 0; i < 300; i++)); do
+		acct "u$i" "interval 30s" | write_fetchrc "$DIR/u$i.conf"
+	done
+	daemon_start -C "$DIR" -a --daemon 1h
+	local st=$HOME/.local/state/popfetch/status
+	# The first round: every account polled once.
+	wait_for 120 eval '[ "$(find "$st" -name "*.json" 2>/dev/null | wc -l)" -eq 300 ]'
+	local first
+	first=$(rss "$DAEMON_PID")
+	# No process per account: the daemon polls them itself (-j 1).
+	[ -z "$(pgrep -P "$DAEMON_PID")" ]
+	# The second round: each again 30 s (plus 0-3 s) after its first.
+	local t0
+	t0=$(date +%s)
+	wait_for 120 eval '[ "$("$PYTHON3" -c "
+import glob, json, sys
+print(sum(1 for f in glob.glob(sys.argv[1] + \"/*.json\")
+          if json.load(open(f))[\"last_attempt\"] >= int(sys.argv[2]) + 20))" "$st" "$t0")" -eq 300 ]'
+	[ -z "$(pgrep -P "$DAEMON_PID")" ]
+	local second
+	second=$(rss "$DAEMON_PID")
+	daemon_stop
+	# Memory flat: a second round adds no more than 2 MiB.
+	[ $((second - first)) -lt 2048 ] || { echo "RSS $first -> $second KiB"; false; }
+	# Spread: no second holds more than a third of the accounts' polls.
+	"$PYTHON3" - "$st" <<-'PY'
+	import collections, glob, json, sys
+	t = [json.load(open(f))["last_attempt"] for f in glob.glob(sys.argv[1] + "/*.json")]
+	c = collections.Counter(t)
+	assert len(t) == 300, len(t)
+	assert max(c.values()) <= 100, c.most_common(3)
+	assert len(c) >= 3, c
+	PY
+}
