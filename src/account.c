@@ -145,6 +145,8 @@ const struct account_key account_keys[] = {
 	{ KEY("interval", DURATION, VAL(interval)),
 	    .want = "a duration from 30s to 7d (30s, 5m, 1h), or off",
 	    .none = "off", .none_value = 0, .min = 30, .max = 7 * 86400 },
+	{ KEY("on_failure", STRING, STR(on_failure)),
+	    .want = "a command, or off", .bare = "off", .none = "off" },
 
 	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
 	{ KEY("tls_force_sslv3", IGNORED, { 0 }), ON_OFF },

@@ -82,6 +82,8 @@ struct account {
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
 	int		 interval;	/* --daemon: seconds between polls;
 					   0: the --daemon interval */
+	char		*on_failure;	/* command run when the account's
+					   state changes; NULL or "": none */
 };
 TAILQ_HEAD(accounts, account);
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "account.h"
 #include "health.h"
 #include "json.h"
+#include "proc.h"
 #include "xio.h"
 #include "xmalloc.h"
 
@@ -25,6 +27,7 @@ static int	make_dirs(const char *, struct error *);
 static int	write_atomic(const char *, const struct buf *, struct error *);
 static int	parse_record(const char *, size_t, struct health_record *);
 static int64_t	get_int(struct json_object *, const char *, int *);
+static const char *change_name(enum health_change);
 
 char *
 health_path(const char *name)
@@ -283,4 +286,60 @@ health_judge(const struct health_record *r, unsigned long max_failures,
 		return 0;
 	}
 	return 1;
+}
+
+static const char *
+change_name(enum health_change c)
+{
+	switch (c) {
+	case HEALTH_FAILING:	return "failing";
+	case HEALTH_AUTHORIZE:	return "needs_authorize";
+	case HEALTH_RECOVERED:	return "working";
+	case HEALTH_SAME:	break;
+	}
+	return "same";
+}
+
+int
+health_hook(const char *cmd, const char *name, enum health_change c, int ex,
+    const char *msg, int timeout, struct error *err)
+{
+	struct proc_spec	 spec = { .cmd = cmd, .own_group = 1 };
+	char			*set[5], **env;
+	long long		 deadline;
+	pid_t			 pid;
+	int			 status, rc, i;
+
+	xasprintf(&set[0], "POPFETCH_ACCOUNT=%s", name);
+	xasprintf(&set[1], "POPFETCH_STATE=%s", change_name(c));
+	xasprintf(&set[2], "POPFETCH_EXIT=%d", ex);
+	xasprintf(&set[3], "POPFETCH_MESSAGE=%s", msg != NULL ? msg : "");
+	set[4] = NULL;
+	env = proc_env((const char *const *)set, NULL);
+	spec.env = env;
+	if ((spec.in = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    proc_spawn(&spec, &pid) == -1) {
+		error_set(err, EX_OSERR, "on_failure: cannot run /bin/sh: %s",
+		    strerror(errno));
+		goto out;
+	}
+	deadline = proc_now_ms() + (long long)timeout * 1000;
+	while ((rc = proc_wait(pid, &status, deadline, -1, 0)) == 0 &&
+	    proc_now_ms() < deadline)
+		;
+	if (rc != 1) {
+		proc_stop(pid, 1, 0, &status);
+		error_set(err, EX_TEMPFAIL, "on_failure command did not "
+		    "finish within %d seconds and was killed", timeout);
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		error_set(err, EX_SOFTWARE, "on_failure command failed "
+		    "(status %d)", WIFEXITED(status) ? WEXITSTATUS(status) :
+		    128 + WTERMSIG(status));
+out:
+	if (spec.in != -1)
+		close(spec.in);
+	free(env);
+	for (i = 0; i < 4; i++)
+		free(set[i]);
+	return error_isset(err) ? -1 : 0;
 }

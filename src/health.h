@@ -64,6 +64,17 @@ int	health_update(const char *name, const struct fetch_stats *st, int rc,
 	    const struct error *err, int needs_authorize,
 	    enum health_change *change, struct error *werr);
 
+/*
+ * on_failure: run cmd (through /bin/sh, proc.c) for account name's
+ * change (not HEALTH_SAME), with POPFETCH_ACCOUNT, POPFETCH_STATE
+ * ("failing", "needs_authorize", "working"), POPFETCH_EXIT and
+ * POPFETCH_MESSAGE in its environment, stdin /dev/null, its output on our
+ * stderr; killed with its process group after timeout seconds.  0 when
+ * it ran and exited 0, else -1 with err saying what happened.
+ */
+int	health_hook(const char *cmd, const char *name, enum health_change,
+	    int ex, const char *msg, int timeout, struct error *err);
+
 /* r as a JSON object, appended to b. */
 void	health_json(struct buf *b, const char *name,
 	    const struct health_record *r);

@@ -563,7 +563,9 @@ needs_authorize(const struct error *err)
 
 /*
  * The account's status record after a fetch (not after -s, -l, -n, nor
- * a fetch a stop signal cut short: that says nothing of the account).
+ * a fetch a stop signal cut short: that says nothing of the account),
+ * and its on_failure command when the record says the state changed --
+ * so once per change, whichever process or run sees it.
  */
 static void
 record(const struct account *a, const struct options *o,
@@ -576,8 +578,17 @@ record(const struct account *a, const struct options *o,
 		return;
 	error_clear(&werr);
 	if (health_update(a->name, st, rc, err, rc == -1 &&
-	    needs_authorize(err), &change, &werr) == -1)
+	    needs_authorize(err), &change, &werr) == -1) {
 		log_warn_once(a->name, "%s", werr.msg);
+		return;		/* without a record, no change is certain */
+	}
+	if (change == HEALTH_SAME || a->on_failure == NULL ||
+	    *a->on_failure == '\0')
+		return;
+	error_clear(&werr);
+	if (health_hook(a->on_failure, a->name, change, rc == 0 ? EX_OK :
+	    err->ex, rc == 0 ? "" : err->msg, a->timeout, &werr) == -1)
+		log_warn(a->name, "%s", werr.msg);
 }
 
 /* --poll-now: SIGUSR1 to the daemon of the pid file. */

@@ -382,3 +382,38 @@ print(sum(1 for f in glob.glob(sys.argv[1] + \"/*.json\")
 	assert len(c) >= 3, c
 	PY
 }
+
+@test "on_failure runs once per change: failing, then working again, with its environment" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	local hook='printf "%s|%s|%s|%s\n" "$POPFETCH_ACCOUNT" "$POPFETCH_STATE" "$POPFETCH_EXIT" "$POPFETCH_MESSAGE" >>'"$TEST_TMP/hooks"
+	{ acct a "on_failure $hook"; acct b "password wrong" "on_failure $hook"; } |
+	    write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC" -a
+	assert_failure 77
+	run "$POPFETCH" -C "$RC" -a
+	run "$POPFETCH" -C "$RC" -a
+	[ "$(wc -l <"$TEST_TMP/hooks")" -eq 1 ]
+	run cat "$TEST_TMP/hooks"
+	assert_output --regexp '^b\|failing\|77\|.+$'
+	sed -i 's/^password wrong$/password secret/' "$RC"
+	run "$POPFETCH" -C "$RC" -a
+	assert_success
+	run "$POPFETCH" -C "$RC" -a
+	assert_success
+	[ "$(wc -l <"$TEST_TMP/hooks")" -eq 2 ]
+	[ "$(sed -n 2p "$TEST_TMP/hooks")" = "b|working|0|" ]
+}
+
+@test "on_failure: a hook that hangs is killed at the account's timeout; the daemon goes on" {
+	popserver_start --mailbox "$MB"
+	acct b "password wrong" "timeout 2" \
+	    "on_failure echo ran >>$TEST_TMP/hooks; exec sleep 917" |
+	    write_fetchrc "$RC"
+	daemon_start -C "$RC" -a --daemon 1s
+	wait_for 30 grep -q "b: warning: on_failure command did not finish within 2 seconds and was killed" "$OUT"
+	wait_for 30 eval '[ "$(field b consecutive_failures 2>/dev/null)" -ge 3 ]'
+	daemon_stop
+	[ "$(wc -l <"$TEST_TMP/hooks")" -eq 1 ]
+	! pgrep -f "sleep 917"
+}

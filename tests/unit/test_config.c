@@ -331,7 +331,8 @@ static const char every_key[] =
 	"proxy_password anything\n"
 	"fetch_limit 20\n"
 	"fetch_size_limit 10M\n"
-	"interval 5m\n";
+	"interval 5m\n"
+	"on_failure notify-admin \"$POPFETCH_ACCOUNT\"\n";
 
 /* The bit of the key called name in the `set` mask. */
 static uint64_t
@@ -427,6 +428,8 @@ test_every_key(void)
 	is_int(a->fetch_limit, 20, "key fetch_limit");
 	is_int(a->fetch_size_limit, 10 * 1024 * 1024, "key fetch_size_limit");
 	is_int(a->interval, 300, "key interval");
+	is_str(a->on_failure, "notify-admin \"$POPFETCH_ACCOUNT\"",
+	    "key on_failure");
 	/* jobs is a defaults-only key (see test below). */
 	for (i = 0, all = 0; i < (int)account_nkeys; i++)
 		if (account_keys[i].kind != KEY_IGNORED &&
