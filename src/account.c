@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "log.h"
 #include "buf.h"
 #include "error.h"
 #include "xmalloc.h"
@@ -34,6 +35,10 @@ static const struct key_choice pipelining_words[] = {
 	 * popfetch pipelines only where CAPA offers it.
 	 */
 	{ "auto", 1 }, { "on", 1 }, { "off", 0 }, { NULL, 0 }
+};
+
+static const struct key_choice log_format_words[] = {
+	{ "text", LOG_FORMAT_TEXT }, { "json", LOG_FORMAT_JSON }, { NULL, 0 }
 };
 
 /*
@@ -145,6 +150,8 @@ const struct account_key account_keys[] = {
 	{ KEY("interval", DURATION, VAL(interval)),
 	    .want = "a duration from 30s to 7d (30s, 5m, 1h), or off",
 	    .none = "off", .none_value = 0, .min = 30, .max = 7 * 86400 },
+	{ KEY("log_format", CHOICE, VAL(log_format)), .want = "text or json",
+	    .choices = log_format_words },
 	{ KEY("on_failure", STRING, STR(on_failure)),
 	    .want = "a command, or off", .bare = "off", .none = "off" },
 

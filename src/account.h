@@ -82,6 +82,7 @@ struct account {
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
 	int		 interval;	/* --daemon: seconds between polls;
 					   0: the --daemon interval */
+	int		 log_format;	/* enum log_format: text or json */
 	char		*on_failure;	/* command run when the account's
 					   state changes; NULL or "": none */
 };

@@ -193,6 +193,7 @@ settle(const struct account *a, struct poll_state *ps, long interval, int rc,
 
 	error_clear(&lerr);
 	(void)log_targets(a->logfile, a->syslog, &lerr);
+	log_set_format(a->log_format);
 	plan(a, ps, interval, rc, err);
 	(void)log_targets(NULL, -1, NULL);
 }
@@ -323,14 +324,15 @@ forget(struct poll_state *ps, size_t n)
 
 /*
  * The daemon's own lines go to every polled account's logfile (one line
- * per file) and to the syslog facility of the first account that has one.
+ * per file) and to the syslog facility of the first account that has one;
+ * they are JSON if any account's log_format is.
  */
 static void
 daemon_log(struct account **sel, size_t nsel)
 {
 	const char	**files;
 	size_t		  i, n = 0;
-	int		  facility = -1;
+	int		  facility = -1, json = 0;
 
 	files = xcalloc(nsel > 0 ? nsel : 1, sizeof *files);
 	for (i = 0; i < nsel; i++) {
@@ -338,8 +340,10 @@ daemon_log(struct account **sel, size_t nsel)
 			files[n++] = sel[i]->logfile;
 		if (facility == -1)
 			facility = sel[i]->syslog;
+		json |= sel[i]->log_format == LOG_FORMAT_JSON;
 	}
 	log_daemon_targets(files, n, facility);
+	log_base_format(json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
 	free(files);
 }
 

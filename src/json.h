@@ -14,10 +14,9 @@
 #define POPFETCH_JSON_H
 
 #include "buf.h"
+#include "jsonw.h"
 #include "fetch-stats.h"
 
-/* s as a JSON string, quotes included. */
-void	json_string(struct buf *, const char *s);
 
 /* The short name of a sysexits code ("tempfail", "noperm", ...). */
 const char *json_exit_class(int ex);

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "jsonw.h"
 #include "log.h"
 #include "termsafe.h"
 
@@ -26,6 +28,10 @@ static void	emit(int, int, const char *, const char *, const char *,
 		    va_list) __attribute__((format(printf, 5, 0)));
 
 static void	to_targets(int, const char *, const char *, size_t);
+static const char *level_name(int);
+static void	json_head(struct buf *, const char *, const char *);
+static void	emit_json(int, int, const char *, const char *);
+static void	write_json(int, const char *, const struct buf *);
 static void	to_daemon_files(const char *, size_t);
 static void	stamp_write(int, const char *, size_t);
 static int	open_logfile(const char *, struct error *);
@@ -37,6 +43,8 @@ static int		cur_debug;
 static int		out_fd = STDOUT_FILENO;	/* stderr with --json */
 static int		logfile_fd = -1;
 static int		syslog_on;
+static enum log_format	cur_format = LOG_FORMAT_TEXT;
+static enum log_format	base_format = LOG_FORMAT_TEXT;
 /* --daemon: where lines about no account go (log_daemon_targets). */
 static char		**daemon_files;
 static size_t		  ndaemon_files;
@@ -151,28 +159,134 @@ log_debugging(void)
 	return cur_debug;
 }
 
-/* Format "acct: tag message\n" and write it with a single write(2). */
+/*
+ * Format "acct: tag message\n" and write it with a single write(2); in
+ * the JSON format, write an object of event "log" instead (syslog always
+ * gets the text).
+ */
 static void
 emit(int fd, int prio, const char *acct, const char *tag, const char *fmt,
     va_list ap)
 {
-	char	line[LOG_LINE_MAX];
-	int	n, m;
+	char	line[LOG_LINE_MAX], msg[LOG_LINE_MAX];
+	int	n;
 	size_t	len;
 
-	n = snprintf(line, sizeof line, "%s: %s", acct != NULL ? acct :
-	    "popfetch", tag);
-	if (n < 0 || (size_t)n >= sizeof line)
-		n = 0;
-	m = vsnprintf(line + n, sizeof line - n, fmt, ap);
-	if (m < 0)
-		m = 0;
-	len = (size_t)n + (size_t)m;
+	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+		msg[0] = '\0';
+	n = snprintf(line, sizeof line, "%s: %s%s", acct != NULL ? acct :
+	    "popfetch", tag, msg);
+	len = n < 0 ? 0 : (size_t)n;
 	if (len > sizeof line - 2)
 		len = sizeof line - 2;
 	line[len++] = '\n';
+	if (cur_format == LOG_FORMAT_JSON) {
+		emit_json(fd, prio, acct, msg);
+		if (syslog_on)
+			syslog(prio, "%.*s", (int)len - 1, line);
+		return;
+	}
 	(void)!write(fd, line, len);
 	to_targets(prio, acct, line, len);
+}
+
+static const char *
+level_name(int prio)
+{
+	switch (prio) {
+	case LOG_ERR:		return "error";
+	case LOG_WARNING:	return "warning";
+	case LOG_DEBUG:		return "debug";
+	default:		return "info";
+	}
+}
+
+/* The start of every JSON line: time, account and event. */
+static void
+json_head(struct buf *b, const char *acct, const char *event)
+{
+	char		when[40];
+	struct timespec	ts;
+	struct tm	tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	buf_printf(b, "{\"time\":\"%s.%03ldZ\"", when, ts.tv_nsec / 1000000);
+	jsonw_str(b, "account", acct);
+	jsonw_str(b, "event", event);
+}
+
+static void
+emit_json(int fd, int prio, const char *acct, const char *msg)
+{
+	struct buf	b;
+
+	buf_init(&b);
+	json_head(&b, acct, "log");
+	jsonw_str(&b, "level", level_name(prio));
+	jsonw_str(&b, "message", msg);
+	buf_addstr(&b, "}\n");
+	write_json(fd, acct, &b);
+	buf_free(&b);
+}
+
+/* One JSON line to fd and to the logfile (or the daemon's files). */
+static void
+write_json(int fd, const char *acct, const struct buf *b)
+{
+	struct error	err;
+	size_t		i;
+	int		lfd;
+
+	(void)!write(fd, b->data, b->len);
+	if (logfile_fd != -1) {
+		(void)!write(logfile_fd, b->data, b->len);
+		return;
+	}
+	if (acct != NULL || syslog_on)
+		return;
+	for (i = 0; i < ndaemon_files; i++) {
+		error_clear(&err);
+		if ((lfd = open_logfile(daemon_files[i], &err)) == -1)
+			continue;
+		(void)!write(lfd, b->data, b->len);
+		close(lfd);
+	}
+}
+
+void
+log_set_format(enum log_format f)
+{
+	cur_format = f;
+}
+
+void
+log_base_format(enum log_format f)
+{
+	base_format = cur_format = f;
+}
+
+int
+log_events_on(void)
+{
+	return cur_format == LOG_FORMAT_JSON;
+}
+
+void
+log_event(const char *acct, const char *event, const struct buf *fields)
+{
+	struct buf	b;
+
+	if (cur_format != LOG_FORMAT_JSON)
+		return;
+	buf_init(&b);
+	json_head(&b, acct, event);
+	if (fields != NULL && fields->len > 0)
+		buf_add(&b, fields->data, fields->len);
+	buf_addstr(&b, "}\n");
+	write_json(out_fd, acct, &b);
+	buf_free(&b);
 }
 
 /* A time stamp and the line, to a logfile. */
@@ -322,6 +436,8 @@ log_targets(const char *logfile, int facility, struct error *err)
 	if (syslog_on)
 		closelog();
 	syslog_on = 0;
+	if (logfile == NULL && facility == -1)
+		cur_format = base_format;	/* no account's any more */
 	if (logfile != NULL && (logfile_fd = open_logfile(logfile, err)) == -1)
 		return -1;
 	if (facility != -1) {

@@ -21,6 +21,11 @@ enum log_level {
 	LOG_VERBOSE = 2,	/* -v: one line per message */
 };
 
+enum log_format {
+	LOG_FORMAT_TEXT = 0,	/* "account: message" lines */
+	LOG_FORMAT_JSON = 1	/* one JSON object per line (log_format json) */
+};
+
 void	log_init(enum log_level, int debug);
 /*
  * 1 the first time (acct, what) is asked about in this process and its
@@ -93,6 +98,26 @@ int	log_targets(const char *logfile, int facility, struct error *);
  * off.  The strings are copied.
  */
 void	log_daemon_targets(const char *const *files, size_t n, int facility);
+
+/*
+ * log_format json: from now on every line (to the terminal, the logfile,
+ * the daemon's files) is one JSON object, {"time":"2026-12-02T01:02:03.
+ * 456Z","account":"work" | null,"event":"log","level":"error" | "warning"
+ * | "info" | "debug","message":"..."}; syslog keeps the text.  The base
+ * format is what log_targets(NULL, -1, NULL) returns to (a daemon's own).
+ */
+void	log_set_format(enum log_format);
+void	log_base_format(enum log_format);
+/* Whether events are written (the JSON format is on). */
+int	log_events_on(void);
+/*
+ * An event: {"time":...,"account":...,"event":event then fields (members
+ * each led by a comma, jsonw.h) and "}"}, on the line of the results
+ * (stdout, or stderr with --json) and in the logfile; whatever the level.
+ * Nothing in the text format.
+ */
+struct buf;
+void	log_event(const char *acct, const char *event, const struct buf *);
 
 /*
  * One protocol line for the --debug trace.  dir is "<-" (from the server)

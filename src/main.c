@@ -119,6 +119,8 @@ static int	run_poll_now(void);
 static void	record(const struct account *, const struct options *,
 		    const struct fetch_stats *, int, const struct error *);
 static int	needs_authorize(const struct error *);
+static void	run_event(const struct account *, const struct fetch_stats *,
+		    int, const struct error *);
 
 static void
 usage(FILE *f)
@@ -493,6 +495,7 @@ run_account(const struct account *a, const struct options *o,
 		ex = err.ex;
 		goto out;
 	}
+	log_set_format(a->log_format);
 	if (account_validate(a, &err) == -1) {
 		log_error(a->name, "%s", err.msg);
 		ex = err.ex;
@@ -532,6 +535,7 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 	 */
 	if (o->interval > 0 && log_targets(a->logfile, a->syslog, err) == -1)
 		return -1;
+	log_set_format(a->log_format);
 	memset(&fo, 0, sizeof fo);
 	fo.lock_wait = a->lock_wait;
 	fo.mode = o->mode;
@@ -539,6 +543,7 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 	fo.stop = &daemon_stop;
 	rc = fetch_account(a, &fo, &at->st, err);
 	record(a, o, &at->st, rc, err);
+	run_event(a, &at->st, rc, err);
 	if ((rc == 0 && o->mode == FETCH_RUN) || at->st.fetched > 0) {
 		/* A daemon says nothing when there was nothing to say. */
 		if (o->interval == 0 || at->st.fetched > 0 ||
@@ -589,6 +594,35 @@ record(const struct account *a, const struct options *o,
 	if (health_hook(a->on_failure, a->name, change, rc == 0 ? EX_OK :
 	    err->ex, rc == 0 ? "" : err->msg, a->timeout, &werr) == -1)
 		log_warn(a->name, "%s", werr.msg);
+}
+
+/*
+ * log_format json: one "run" event per fetch, {"event":"run","result":
+ * "ok" | the class,"exit":0,"fetched":...,"error":null | "..."}.
+ */
+static void
+run_event(const struct account *a, const struct fetch_stats *st, int rc,
+    const struct error *err)
+{
+	struct buf	b;
+	int		ex = rc == 0 ? EX_OK : err->ex != 0 ? err->ex : EX_SOFTWARE;
+
+	if (!log_events_on())
+		return;
+	buf_init(&b);
+	jsonw_str(&b, "result", json_exit_class(ex));
+	jsonw_num(&b, "exit", (unsigned long long)ex);
+	jsonw_num(&b, "fetched", st->fetched);
+	jsonw_num(&b, "bytes", st->bytes);
+	jsonw_num(&b, "deleted", st->deleted);
+	jsonw_num(&b, "skipped", st->skipped);
+	jsonw_num(&b, "killed", st->killed);
+	jsonw_num(&b, "left", st->left);
+	jsonw_num(&b, "refused", st->refused);
+	jsonw_num(&b, "deferred", st->deferred);
+	jsonw_str(&b, "error", rc == 0 ? NULL : err->msg);
+	log_event(a->name, "run", &b);
+	buf_free(&b);
 }
 
 /* --poll-now: SIGUSR1 to the daemon of the pid file. */

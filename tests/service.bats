@@ -417,3 +417,95 @@ print(sum(1 for f in glob.glob(sys.argv[1] + \"/*.json\")
 	[ "$(wc -l <"$TEST_TMP/hooks")" -eq 1 ]
 	! pgrep -f "sleep 917"
 }
+
+# validate FILE... -- every line of each FILE is an event of the schema;
+# prints "event/action" for each, one a line.
+validate() {
+	"$PYTHON3" - "$TESTS_SRCDIR/lib/events.schema.json" "$@" <<-'PY'
+	import json, sys
+	import jsonschema
+	schema = json.load(open(sys.argv[1]))
+	v = jsonschema.Draft202012Validator(schema)
+	for path in sys.argv[2:]:
+	    for n, line in enumerate(open(path), 1):
+	        e = json.loads(line)
+	        errs = list(v.iter_errors(e))
+	        assert not errs, (path, n, line, [x.message for x in errs])
+	        print(e["event"] + "/" + str(e.get("action", e.get("level", e.get("result")))))
+	PY
+}
+
+@test "log_format json: message and run events, every kind, valid against the schema" {
+	make_mailbox "$TEST_TMP/m" 3
+	make_mailbox "$TEST_TMP/big" 1 20000
+	cp "$TEST_TMP/m"/* "$MB/"
+	cp "$TEST_TMP/big/msg-00001" "$MB/zz-big"
+	popserver_start --mailbox "$MB"
+	acct a "keep off" "log_format json" "logfile $TEST_TMP/a.log" \
+	    "skipsize 10k" "fetch_limit 1" | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC" a
+	assert_success
+	sed -i '/^fetch_limit/d' "$RC"
+	run "$POPFETCH" -C "$RC" a
+	assert_success
+	# The terminal got the same objects as the file.
+	printf '%s\n' "$output" >"$TEST_TMP/stdout"
+	run validate "$TEST_TMP/a.log" "$TEST_TMP/stdout"
+	assert_success
+	assert_line "message/delivered"
+	assert_line "message/deleted"
+	assert_line "message/left"
+	assert_line "message/skipped"
+	assert_line "run/ok"
+	assert_line "log/info"
+	# The fields of one delivery, as the message and server had them.
+	"$PYTHON3" - "$TEST_TMP/a.log" "$TEST_TMP/m/msg-00001" "$TEST_TMP/md-a" <<-'PY'
+	import json, sys, email
+	ev = [json.loads(l) for l in open(sys.argv[1])]
+	want = email.message_from_file(open(sys.argv[2]))["Message-ID"]
+	d = [e for e in ev if e["event"] == "message" and e["action"] == "delivered"]
+	assert len(d) == 3, d
+	first = d[0]
+	assert first["account"] == "a" and first["num"] == 1, first
+	assert first["message_id"] == want, (first, want)
+	assert first["uid"] and first["size"] > 100
+	assert first["destination"] == "maildir " + sys.argv[3], first
+	assert first["answer"] == "written and synced" and first["reason"] is None
+	left = [e for e in ev if e.get("action") == "left"]
+	assert len(left) == 3 and left[0]["reason"] == "fetch_limit", left
+	sk = [e for e in ev if e.get("action") == "skipped"]
+	assert len(sk) == 1 and "skipsize" in sk[0]["reason"] and sk[0]["size"] > 10000, sk
+	dl = [e for e in ev if e.get("action") == "deleted"]
+	assert len(dl) == 3, dl
+	runs = [e for e in ev if e["event"] == "run"]
+	assert [r["fetched"] for r in runs] == [1, 2] and runs[0]["left"] == 3, runs
+	assert runs[1]["skipped"] == 1 and runs[1]["error"] is None
+	PY
+}
+
+@test "log_format json: an MDA's refusal and deferral carry its answer; a failed run its error" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	{ acct r "log_format json" "delivery mda exit 1"
+	  acct d "log_format json" "delivery mda exit 75"
+	  acct p "log_format json" "password wrong"; } | write_fetchrc "$RC"
+	run "$POPFETCH" -C "$RC" -a
+	printf '%s\n' "$output" >"$TEST_TMP/out"
+	run validate "$TEST_TMP/out"
+	assert_success
+	assert_line "message/refused"
+	assert_line "message/deferred"
+	assert_line "run/noperm"
+	assert_line "log/error"
+	"$PYTHON3" - "$TEST_TMP/out" <<-'PY'
+	import json, sys
+	ev = [json.loads(l) for l in open(sys.argv[1])]
+	r = [e for e in ev if e.get("action") == "refused"][0]
+	assert r["account"] == "r" and r["destination"] == "mda exit 1", r
+	assert "1" in r["answer"], r
+	d = [e for e in ev if e.get("action") == "deferred"][0]
+	assert d["account"] == "d" and "75" in d["answer"], d
+	p = [e for e in ev if e["event"] == "run" and e["account"] == "p"][0]
+	assert p["exit"] == 77 and p["error"], p
+	PY
+}

@@ -332,6 +332,7 @@ static const char every_key[] =
 	"fetch_limit 20\n"
 	"fetch_size_limit 10M\n"
 	"interval 5m\n"
+	"log_format json\n"
 	"on_failure notify-admin \"$POPFETCH_ACCOUNT\"\n";
 
 /* The bit of the key called name in the `set` mask. */
@@ -428,6 +429,7 @@ test_every_key(void)
 	is_int(a->fetch_limit, 20, "key fetch_limit");
 	is_int(a->fetch_size_limit, 10 * 1024 * 1024, "key fetch_size_limit");
 	is_int(a->interval, 300, "key interval");
+	is_int(a->log_format, 1, "key log_format");
 	is_str(a->on_failure, "notify-admin \"$POPFETCH_ACCOUNT\"",
 	    "key on_failure");
 	/* jobs is a defaults-only key (see test below). */
