@@ -665,6 +665,10 @@ run_health(struct options *o)
 		ex = err.ex != 0 ? err.ex : EX_CONFIG;
 		goto out;
 	}
+	if (o->all && TAILQ_EMPTY(&accts)) {
+		ex = EX_OK;	/* no account yet: nothing is unhealthy */
+		goto out;
+	}
 	if ((ex = select_accounts(&accts, o, o->path, &sel, &nsel)) != EX_OK)
 		goto out;
 	for (i = 0; i < nsel; i++) {
@@ -699,6 +703,12 @@ load_accounts(void *arg, struct accounts *list, struct account ***sel,
 
 	if (config_load(o->path, list, err) == -1)
 		return -1;
+	/* A panel's empty directory: wait for files and a SIGHUP. */
+	if (o->all && TAILQ_EMPTY(list)) {
+		*sel = NULL;
+		*nsel = 0;
+		return 0;
+	}
 	if ((ex = select_accounts(list, o, o->path, sel, nsel)) != EX_OK) {
 		error_set(err, ex, "%s: no accounts to poll", o->path);
 		return -1;

@@ -509,3 +509,103 @@ validate() {
 	assert p["exit"] == 77 and p["error"], p
 	PY
 }
+
+@test "--daemon -a on an empty directory starts with no account, is healthy, and polls files added on SIGHUP" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	daemon_start -C "$DIR" -a --daemon 1h
+	wait_for 20 grep -q "polling 0 accounts" "$OUT"
+	run "$POPFETCH" -C "$DIR" --health
+	assert_success
+	acct a | write_fetchrc "$DIR/.a.conf.tmp"
+	mv "$DIR/.a.conf.tmp" "$DIR/a.conf"
+	kill -HUP "$DAEMON_PID"
+	wait_for 20 has a 1
+	daemon_stop
+	run "$POPFETCH" -C "$DIR" --health
+	assert_success
+}
+
+@test "docs/examples/popfetch-accounts.service: systemd-analyze verify; its ExecStart and ExecReload run" {
+	local unit=$TESTS_SRCDIR/../docs/examples/popfetch-accounts.service
+	if command -v systemd-analyze >/dev/null; then
+		mkdir -p "$TEST_TMP/units"
+		sed 's|/usr/local/bin/popfetch|'"$POPFETCH"'|' "$unit" \
+		    >"$TEST_TMP/units/popfetch-accounts.service"
+		run systemd-analyze verify --man=no "$TEST_TMP/units/popfetch-accounts.service"
+		[ "$status" -eq 0 ] || [[ $output == *"Failed to"*"bus"* ]] ||
+			fail "$output"
+	fi
+	make_mailbox "$TEST_TMP/m" 2
+	popserver_start --mailbox "$MB"
+	acct a | write_fetchrc "$DIR/a.conf"
+	local start reload state
+	start=$(sed -n 's/^ExecStart=//p' "$unit")
+	reload=$(sed -n 's/^ExecReload=//p' "$unit")
+	state=$(sed -n 's/^Environment=XDG_STATE_HOME=//p' "$unit")
+	[[ $start == "/usr/local/bin/popfetch -C /etc/popfetch/accounts.d -a --daemon 5m" ]]
+	[[ $state == /var/lib/popfetch ]]
+	start=${start//\/usr\/local\/bin\/popfetch/$POPFETCH}
+	start=${start//\/etc\/popfetch\/accounts.d/$DIR}
+	export XDG_STATE_HOME=$TEST_TMP/state
+	# shellcheck disable=SC2086 # the unit's words, as systemd splits them
+	$start >"$OUT" 2>&1 3>&- &
+	DAEMON_PID=$!
+	wait_for 20 grep -q "polling 1 account" "$OUT"
+	cp "$TEST_TMP/m/msg-00001" "$MB/"
+	acct b | write_fetchrc "$DIR/b.conf"
+	reload=${reload//\$MAINPID/$DAEMON_PID}
+	$reload
+	wait_for 20 has b 1
+	wait_for 20 has a 1
+	daemon_stop
+	[ -e "$TEST_TMP/state/popfetch/status/b.json" ]
+}
+
+# docker_cmd LINE -- the JSON array of a Dockerfile's CMD, one word a line.
+docker_cmd() {
+	"$PYTHON3" -c 'import json, sys; print("\n".join(json.loads(sys.argv[1])))' "$1"
+}
+
+@test "docs/examples/Dockerfile: Debian's packages exist; its CMD and HEALTHCHECK run as written" {
+	local df=$TESTS_SRCDIR/../docs/examples/Dockerfile p
+	grep -q '^FROM debian:bookworm' "$df"
+	# Every package it installs is one of this Debian's.
+	for p in $(sed -n '/apt-get install/,/rm -rf/p' "$df" | tr ' \\' '\n\n' |
+	    grep -E '^(lib|build-|auto|pkg-|ca-)'); do
+		apt-cache show "$p" >/dev/null 2>&1 || fail "no Debian package $p"
+	done
+	local -a cmd health
+	mapfile -t cmd < <(docker_cmd "$(sed -n 's/^CMD //p' "$df")")
+	mapfile -t health < <(docker_cmd "$(sed -n 's/^ *CMD \(\["popfetch", "--health".*\)/\1/p' "$df")")
+	[[ ${cmd[0]} == popfetch && ${health[1]} == --health ]]
+	export XDG_STATE_HOME=$TEST_TMP/state
+	local i
+	for i in "${!cmd[@]}"; do
+		cmd[i]=${cmd[i]/#\/etc\/popfetch\/accounts.d/$DIR}
+	done
+	for i in "${!health[@]}"; do
+		health[i]=${health[i]/#\/etc\/popfetch\/accounts.d/$DIR}
+	done
+	cmd[0]=$POPFETCH
+	health[0]=$POPFETCH
+	popserver_start --mailbox "$MB"
+	acct a "interval 30s" "password wrong" | write_fetchrc "$DIR/a.conf"
+	"${cmd[@]}" >"$OUT" 2>&1 3>&- &
+	DAEMON_PID=$!
+	wait_for 20 test -e "$TEST_TMP/state/popfetch/status/a.json"
+	# One failure: healthy still (--max-failures 3).
+	run "${health[@]}"
+	assert_success
+	kill -USR1 "$DAEMON_PID"
+	kill -USR1 "$DAEMON_PID"
+	wait_for 30 eval '[ "$(XDG_STATE_HOME=$TEST_TMP/state HOME=/nonexistent "$PYTHON3" -c "import json; print(json.load(open(\"$TEST_TMP/state/popfetch/status/a.json\"))[\"consecutive_failures\"])")" -ge 3 ] || { kill -USR1 $DAEMON_PID; false; }'
+	run "${health[@]}"
+	assert_failure 1
+	assert_output --regexp '^a: unhealthy: [0-9]+ failures in a row'
+	# The container's stop signal: gone at once, status 0.
+	kill -TERM "$DAEMON_PID"
+	wait_for 10 eval '! kill -0 "$DAEMON_PID" 2>/dev/null'
+	wait "$DAEMON_PID"
+	DAEMON_PID=
+}
