@@ -27,6 +27,7 @@
 #include "import-uids.h"
 #include "json.h"
 #include "log.h"
+#include "netwatch.h"
 #include "progress.h"
 #include "runner.h"
 #include "rfc2047.h"
@@ -541,7 +542,11 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 	fo.mode = o->mode;
 	fo.progress = o->progress;
 	fo.stop = &daemon_stop;
+	if (o->interval > 0)
+		netwatch_fetch_begin();
 	rc = fetch_account(a, &fo, &at->st, err);
+	if (o->interval > 0)
+		netwatch_fetch_end();
 	record(a, o, &at->st, rc, err);
 	run_event(a, &at->st, rc, err);
 	if ((rc == 0 && o->mode == FETCH_RUN) || at->st.fetched > 0) {

@@ -587,3 +587,58 @@ passes() {
 	[ "$(grep -c 'default: warning: tls is off' "$OUT")" -eq 2 ]
 	[ "$(grep -c 'other: warning: tls is off' "$OUT")" -eq 1 ]
 }
+
+@test "--daemon: the connection's address goes away mid-fetch: dropped at once, fetched again on the new network, each message once" {
+	if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then
+		skip "needs root and ip(8) for a private network namespace"
+	fi
+	make_mailbox "$MB" 5
+	cp -r "$MB" "$TEST_TMP/orig"
+	# The server on loopback (popserver.py binds nothing else), popfetch
+	# bound to an address of a veth link: the one that goes away.
+	rc "source_ip 10.9.0.1"
+	sed -i 's/^port .*/port 20110/; s/^timeout .*/timeout 60/' "$RC"
+	cat >"$TEST_TMP/netns.sh" <<-EOF
+	trap 'kill \$daemon \$server 2>/dev/null' EXIT TERM
+	ip link set lo up || exit 1
+	ip link add veth0 type veth peer name veth1 || exit 1
+	ip link set veth0 up && ip link set veth1 up || exit 1
+	ip addr add 10.9.0.1/24 dev veth0 || exit 1
+	# The first session goes silent halfway through the third RETR.
+	"$PYTHON3" "$TESTS_SRCDIR/popserver.py" --mailbox "$MB" --port 20110 \\
+		--port-file "$TEST_TMP/portfile" --hang-in-retr 3 \\
+		--log "$TEST_TMP/slog" >"$TEST_TMP/server.out" 2>&1 &
+	server=\$!
+	for i in \$(seq 600); do [ -s "$TEST_TMP/portfile" ] && break; sleep 0.1; done
+	"$POPFETCH" -C "$RC" --daemon 1h >"$OUT" 2>&1 &
+	daemon=\$!
+	for i in \$(seq 300); do grep -q "^C: RETR 3" "$TEST_TMP/slog" && break; sleep 0.1; done
+	grep -q "^C: RETR 3" "$TEST_TMP/slog" || exit 2
+	date +%s >"$TEST_TMP/down-at"
+	ip addr del 10.9.0.1/24 dev veth0
+	for i in \$(seq 300); do grep -q "the network changed" "$OUT" && break; sleep 0.1; done
+	date +%s >"$TEST_TMP/dropped-at"
+	ip addr add 10.9.0.1/24 dev veth0
+	for i in \$(seq 600); do
+		[ "\$(find "$MD/new" -type f 2>/dev/null | wc -l)" -ge 5 ] && break
+		sleep 0.1
+	done
+	date +%s >"$TEST_TMP/fetched-at"
+	kill -TERM \$daemon; wait \$daemon
+	kill \$server; wait \$server
+	trap - EXIT TERM
+	EOF
+	run timeout 120 unshare -n bash "$TEST_TMP/netns.sh" 3>&-
+	cat "$OUT"
+	assert_success
+	run cat "$OUT"
+	assert_output --partial "the network changed (the connection's address or route went away)"
+	# At once, not after the 60 s timeout; then again within seconds.
+	(( $(cat "$TEST_TMP/dropped-at") - $(cat "$TEST_TMP/down-at") <= 5 ))
+	(( $(cat "$TEST_TMP/fetched-at") - $(cat "$TEST_TMP/dropped-at") <= 20 ))
+	# Each message exactly once, and none left on the server.
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+	[[ $(server_count) -eq 0 ]]
+	# Two sessions: the one dropped, the one on the new network.
+	[ "$(grep -c '^CONNECT' "$TEST_TMP/slog")" -eq 2 ]
+}
