@@ -370,8 +370,13 @@ print(sum(1 for f in glob.glob(sys.argv[1] + \"/*.json\")
 	local second
 	second=$(rss "$DAEMON_PID")
 	daemon_stop
-	# Memory flat: a second round adds no more than 2 MiB.
-	[ $((second - first)) -lt 2048 ] || { echo "RSS $first -> $second KiB"; false; }
+	# Memory flat: a second round adds no more than 2 MiB (not measurable
+	# under ASan, whose quarantine keeps freed memory: LeakSanitizer checks
+	# that build instead).
+	if ! grep -qa __asan_init "$POPFETCH"; then
+		[ $((second - first)) -lt 2048 ] ||
+			{ echo "RSS $first -> $second KiB"; false; }
+	fi
 	# Spread: no second holds more than a third of the accounts' polls.
 	"$PYTHON3" - "$st" <<-'PY'
 	import collections, glob, json, sys
@@ -548,16 +553,16 @@ validate() {
 	start=${start//\/usr\/local\/bin\/popfetch/$POPFETCH}
 	start=${start//\/etc\/popfetch\/accounts.d/$DIR}
 	export XDG_STATE_HOME=$TEST_TMP/state
+	cp "$TEST_TMP/m/msg-00001" "$MB/"
 	# shellcheck disable=SC2086 # the unit's words, as systemd splits them
 	$start >"$OUT" 2>&1 3>&- &
 	DAEMON_PID=$!
 	wait_for 20 grep -q "polling 1 account" "$OUT"
-	cp "$TEST_TMP/m/msg-00001" "$MB/"
+	wait_for 20 has a 1
 	acct b | write_fetchrc "$DIR/b.conf"
 	reload=${reload//\$MAINPID/$DAEMON_PID}
 	$reload
 	wait_for 20 has b 1
-	wait_for 20 has a 1
 	daemon_stop
 	[ -e "$TEST_TMP/state/popfetch/status/b.json" ]
 }
