@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "log.h"
 #include "buf.h"
 #include "error.h"
 #include "smtp.h"
@@ -47,6 +48,10 @@ static const struct key_choice pipelining_words[] = {
 	 * popfetch pipelines only where CAPA offers it.
 	 */
 	{ "auto", 1 }, { "on", 1 }, { "off", 0 }, { NULL, 0 }
+};
+
+static const struct key_choice log_format_words[] = {
+	{ "text", LOG_FORMAT_TEXT }, { "json", LOG_FORMAT_JSON }, { NULL, 0 }
 };
 
 /*
@@ -198,6 +203,15 @@ const struct account_key account_keys[] = {
 	{ KEY("oauth2_token_file", PATH, STR(oauth2_token_file)),
 	    .want = "a file name" },
 
+	/* popfetch's own, for --daemon. */
+	{ KEY("interval", DURATION, VAL(interval)),
+	    .want = "a duration from 30s to 7d (30s, 5m, 1h), or off",
+	    .none = "off", .none_value = 0, .min = 30, .max = 7 * 86400 },
+	{ KEY("log_format", CHOICE, VAL(log_format)), .want = "text or json",
+	    .choices = log_format_words },
+	{ KEY("on_failure", STRING, STR(on_failure)),
+	    .want = "a command, or off", .bare = "off", .none = "off" },
+
 	/* mpop 1.4 takes it and does nothing: GnuTLS has no SSLv3. */
 	{ KEY("tls_force_sslv3", IGNORED, { 0 }), ON_OFF },
 
@@ -295,6 +309,31 @@ account_inherit(struct account *dst, const struct account *src)
 		}
 	}
 	dst->set |= src->set;
+}
+
+/* Whether every key's value is the same in a and b (the name aside). */
+int
+account_same(const struct account *a, const struct account *b)
+{
+	const struct account_key	*k;
+	const struct key_field		*f;
+	const char			*x, *y;
+
+	for (k = account_keys; k < account_keys + account_nkeys; k++)
+		for (f = k->field; f < k->field + 2; f++) {
+			x = (const char *)a + f->at;
+			y = (const char *)b + f->at;
+			if (f->type == FIELD_VALUE && memcmp(x, y, f->size) != 0)
+				return 0;
+			if (f->type != FIELD_STRING)
+				continue;
+			x = *(char *const *)x;
+			y = *(char *const *)y;
+			if ((x == NULL) != (y == NULL) || (x != NULL &&
+			    strcmp(x, y) != 0))
+				return 0;
+		}
+	return 1;
 }
 
 const struct account_key *
@@ -490,6 +529,22 @@ account_home_dir(void)
 	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL)
 		return pw->pw_dir;
 	return "/";
+}
+
+char *
+account_state_dir(void)
+{
+	const char	*state;
+	char		*dir;
+
+	/* XDG: a relative XDG_STATE_HOME is invalid and ignored. */
+	state = getenv("XDG_STATE_HOME");
+	if (state != NULL && *state == '/')
+		xasprintf(&dir, "%s/popfetch", state);
+	else
+		xasprintf(&dir, "%s/.local/state/popfetch",
+		    account_home_dir());
+	return dir;
 }
 
 /* A user or host name as one path component. */

@@ -98,6 +98,12 @@ struct account {
 	char		*oauth2_token_endpoint;
 	char		*oauth2_trust_file; /* NULL: the system's */
 	char		*oauth2_token_file; /* NULL: account_token_path() */
+
+	int		 interval;	/* --daemon: seconds between polls;
+					   0: the --daemon interval */
+	int		 log_format;	/* enum log_format: text or json */
+	char		*on_failure;	/* command run when the account's
+					   state changes; NULL or "": none */
 };
 
 /* oauth2_provider: whose endpoints and scope are the defaults. */
@@ -123,6 +129,7 @@ enum key_kind {
 	KEY_FINGERPRINT, /* a SHA-256 certificate fingerprint */
 	KEY_SYSLOG,	/* off, on or a syslog facility */
 	KEY_ADDRESS,	/* a numeric IPv4 or IPv6 address */
+	KEY_DURATION,	/* seconds, or a number with s, m, h or d; min to max */
 	KEY_IGNORED,	/* mpop takes it and does nothing; so do we */
 	KEY_UNSUPPORTED	/* refused; `want` says what to do instead */
 };
@@ -176,12 +183,20 @@ struct account	*account_copy(const struct account *src, const char *name,
 		    const char *file, int line);
 /* Copy into dst every setting that src set explicitly. */
 void		 account_inherit(struct account *dst, const struct account *src);
+/* 1 if a and b have every key's value alike (names aside), else 0. */
+int		 account_same(const struct account *a, const struct account *b);
 void		 account_free(struct account *);
 void		 accounts_free(struct accounts *);
 struct account	*accounts_find(struct accounts *, const char *name);
 
 /* $HOME, else the password database's home, else "/". */
 const char	*account_home_dir(void);
+/*
+ * popfetch's state directory: $XDG_STATE_HOME/popfetch, by default
+ * ~/.local/state/popfetch (status records, the daemon's pid file).
+ * Allocated.
+ */
+char		*account_state_dir(void);
 
 enum tls_mode {
 	TLS_MODE_OFF,		/* plain text */

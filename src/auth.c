@@ -320,7 +320,7 @@ named_offered(struct pop3 *p, enum auth_method m, struct error *err)
 }
 
 /*
- * Said once per account and process: USER/PASS, PLAIN and LOGIN hand the
+ * Said once per account and method (log_warn_once): USER/PASS, PLAIN and LOGIN hand the
  * password itself to the server, and here without TLS.  The other
  * methods never send it.
  */
@@ -331,9 +331,8 @@ warn_cleartext(struct pop3 *p, const struct login *a, enum auth_method m)
 		return;
 	if (m != AUTH_USER && m != AUTH_PLAIN && m != AUTH_LOGIN)
 		return;
-	if (log_once(a->name, "cleartext password"))
-		log_warn(a->name, "tls is off: the password crosses the "
-		    "network unencrypted (%s)", auth_method_name(m));
+	log_warn_once(a->name, "tls is off: the password crosses the "
+	    "network unencrypted (%s)", auth_method_name(m));
 }
 
 /* One method, named or picked by auto, on the session as it is. */

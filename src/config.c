@@ -7,8 +7,11 @@
 #include <netinet/in.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +32,10 @@
 /* A fetchrc is a few KiB; a file this large is a mistake. */
 #define CONFIG_MAX	(1024 * 1024)
 #define WHITESPACE	" \t\r\v\f"
+/* include inside include ...: deeper is a loop. */
+#define INCLUDE_DEPTH_MAX	8
+/* Files of one directory or one include pattern. */
+#define INCLUDE_FILES_MAX	10000
 /* Invalid values are echoed back to the user, but not at any length. */
 #define ECHO_MAX	64
 
@@ -39,11 +46,21 @@ struct parser {
 	struct account	*defaults;
 	struct account	*cur;		/* where settings go; NULL at the top */
 	int		 saw_password;
+	int		 depth;		/* of include */
 	struct error	*err;
 };
 
+static int	 load_path(const char *, struct accounts *,
+		    const struct account *, int, struct error *);
+static int	 load_file(int, const char *, const struct stat *,
+		    struct accounts *, const struct account *, int,
+		    struct error *);
+static int	 load_dir(const char *, struct accounts *, int,
+		    struct error *);
+static int	 config_name(const char *);
+static int	 parse_include(struct parser *, const char *);
 static int	 parse_text(const char *, const char *, struct accounts *,
-		    struct error *, int *);
+		    const struct account *, int, struct error *, int *);
 static int	 parse_line(struct parser *, char *);
 static int	 parse_account(struct parser *, const char *);
 static int	 parse_inherit(struct parser *, struct account *, const char *);
@@ -66,6 +83,8 @@ static int	 parse_number(struct parser *, const struct account_key *,
 		    const char *, int, int, int *);
 static int	 parse_size(struct parser *, const struct account_key *,
 		    const char *, uint64_t *);
+static int	 parse_duration(struct parser *, const struct account_key *,
+		    const char *, int *);
 static int	 parse_syslog(struct parser *, const struct account_key *,
 		    const char *, int *);
 static int	 parse_fingerprint(struct parser *, const struct account_key *,
@@ -85,11 +104,26 @@ static int	 read_config(int, const char *, char **, size_t *,
 int
 config_load(const char *path, struct accounts *accounts, struct error *err)
 {
-	struct stat	 st;
-	char		*text = NULL;
-	size_t		 len = 0;
-	int		 fd, rv = -1, saw_password = 0;
+	return load_path(path, accounts, NULL, 0, err);
+}
 
+/*
+ * A file, or a directory of files; defaults (NULL: the built-in ones) is
+ * what a file's accounts start from, depth how deep in include we are.
+ */
+static int
+load_path(const char *path, struct accounts *accounts,
+    const struct account *defaults, int depth, struct error *err)
+{
+	struct stat	 st;
+	int		 fd, rv = -1;
+
+	if (depth > INCLUDE_DEPTH_MAX) {
+		error_set(err, EX_CONFIG, "%s: included more than %d deep; "
+		    "do the files include each other?", path,
+		    INCLUDE_DEPTH_MAX);
+		return -1;
+	}
 	/* O_NONBLOCK: a FIFO must not hang us before the S_ISREG check. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		if (errno == ENOENT)
@@ -99,34 +133,103 @@ config_load(const char *path, struct accounts *accounts, struct error *err)
 		else
 			error_set(err, EX_CONFIG, "%s: cannot open: %s", path,
 			    strerror(errno));
-		goto out;
+		return -1;
 	}
-	if (fstat(fd, &st) == -1) {
+	if (fstat(fd, &st) == -1)
 		error_set(err, EX_IOERR, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	else if (S_ISDIR(st.st_mode))
+		rv = load_dir(path, accounts, depth, err);
+	else if (!S_ISREG(st.st_mode))
 		error_set(err, EX_CONFIG, "%s: not a regular file", path);
-		goto out;
-	}
+	else
+		rv = load_file(fd, path, &st, accounts, defaults, depth, err);
+	close(fd);
+	return rv;
+}
+
+static int
+load_file(int fd, const char *path, const struct stat *st,
+    struct accounts *accounts, const struct account *defaults, int depth,
+    struct error *err)
+{
+	char		*text = NULL;
+	size_t		 len = 0;
+	int		 rv = -1, saw_password = 0;
+
 	if (read_config(fd, path, &text, &len, err) == -1)
 		goto out;
-	if (parse_text(text, path, accounts, err, &saw_password) == -1)
+	if (parse_text(text, path, accounts, defaults, depth, err,
+	    &saw_password) == -1)
 		goto out;
-	if (saw_password && (st.st_mode & 077) != 0) {
+	if (saw_password && (st->st_mode & 077) != 0) {
 		error_set(err, EX_CONFIG, "%s: contains a password but is "
 		    "readable by others; run chmod 600 %s", path, path);
 		goto out;
 	}
 	rv = 0;
-
 out:
 	if (text != NULL) {
 		explicit_bzero(text, len);
 		free(text);
 	}
-	if (fd != -1)
-		close(fd);
+	return rv;
+}
+
+/* A name a directory's configuration is read from: *.conf or *.rc. */
+static int
+config_name(const char *name)
+{
+	size_t	n = strlen(name);
+
+	if (name[0] == '.')
+		return 0;	/* editors' and packagers' temporary files */
+	return (n > 5 && strcmp(name + n - 5, ".conf") == 0) ||
+	    (n > 3 && strcmp(name + n - 3, ".rc") == 0);
+}
+
+static int
+by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int
+wanted(const struct dirent *d)
+{
+	return config_name(d->d_name);
+}
+
+/*
+ * -C DIR: every *.conf and *.rc file, in byte order of the names, each
+ * starting from the built-in defaults (its `defaults` apply to itself).
+ */
+static int
+load_dir(const char *path, struct accounts *accounts, int depth,
+    struct error *err)
+{
+	struct dirent	**names;
+	char		 *file;
+	int		  n, i, rv = 0;
+
+	if ((n = scandir(path, &names, wanted, by_name)) == -1) {
+		error_set(err, EX_CONFIG, "%s: cannot read the directory: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	if (n > INCLUDE_FILES_MAX) {
+		error_set(err, EX_CONFIG, "%s: more than %d files", path,
+		    INCLUDE_FILES_MAX);
+		rv = -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (rv == 0) {
+			xasprintf(&file, "%s/%s", path, names[i]->d_name);
+			rv = load_path(file, accounts, NULL, depth + 1, err);
+			free(file);
+		}
+		free(names[i]);
+	}
+	free(names);
 	return rv;
 }
 
@@ -166,13 +269,14 @@ config_parse_string(const char *text, const char *name,
 {
 	int	saw_password;
 
-	return parse_text(text, name, accounts, err, &saw_password);
+	return parse_text(text, name, accounts, NULL, 0, err, &saw_password);
 }
 
 /* saw_password tells config_load() whether the permission check applies. */
 static int
 parse_text(const char *text, const char *name, struct accounts *accounts,
-    struct error *err, int *saw_password)
+    const struct account *defaults, int depth, struct error *err,
+    int *saw_password)
 {
 	struct parser	 p;
 	const char	*s, *nl;
@@ -184,7 +288,9 @@ parse_text(const char *text, const char *name, struct accounts *accounts,
 	p.file = name;
 	p.accounts = accounts;
 	p.err = err;
-	p.defaults = account_new("defaults", name, 0);
+	p.depth = depth;
+	p.defaults = defaults != NULL ? account_copy(defaults, "defaults",
+	    name, 0) : account_new("defaults", name, 0);
 
 	for (s = text; *s != '\0' && rv == 0; s = nl != NULL ? nl + 1 : "") {
 		p.line++;
@@ -225,7 +331,77 @@ parse_line(struct parser *p, char *line)
 	}
 	if (strcmp(key, "account") == 0)
 		return parse_account(p, raw);
+	if (strcmp(key, "include") == 0)
+		return parse_include(p, raw);
 	return parse_setting(p, key, raw);
+}
+
+/* glob(3)'s errors: a directory missing is no match, others are errors. */
+static int	glob_errno;
+
+static int
+glob_failed(const char *path, int e)
+{
+	(void)path;
+	if (e == ENOENT || e == ENOTDIR)
+		return 0;
+	glob_errno = e;
+	return 1;
+}
+
+/*
+ * `include GLOB`: each file (or directory) the pattern matches, in name
+ * order, starting from this file's defaults as they stand; a relative
+ * pattern is relative to this file's directory.  No match is no account.
+ */
+static int
+parse_include(struct parser *p, const char *raw)
+{
+	glob_t	 g;
+	char	*quoted = NULL, *pat = NULL, *dir, *rel;
+	size_t	 i;
+	int	 rv = -1, grc;
+
+	memset(&g, 0, sizeof g);
+	if (*raw == '"' && unquote(p, "include", raw, &quoted) == -1)
+		goto out;
+	if (*(quoted != NULL ? quoted : raw) == '\0') {
+		parse_error(p, "'include' needs a file name or pattern");
+		goto out;
+	}
+	pat = config_expand_tilde(quoted != NULL ? quoted : raw);
+	if (pat[0] != '/') {
+		dir = xstrdup(p->file);
+		xasprintf(&rel, "%s/%s", dirname(dir), pat);
+		free(dir);
+		free(pat);
+		pat = rel;
+	}
+	glob_errno = 0;
+	grc = glob(pat, 0, glob_failed, &g);
+	if (glob_errno != 0 || (grc != 0 && grc != GLOB_NOMATCH)) {
+		parse_error(p, "include %s: cannot read: %s", pat,
+		    grc == GLOB_NOSPACE ? "out of memory" :
+		    strerror(glob_errno != 0 ? glob_errno : EIO));
+		goto out;
+	}
+	if (g.gl_pathc > INCLUDE_FILES_MAX) {
+		parse_error(p, "include %s: more than %d files", pat,
+		    INCLUDE_FILES_MAX);
+		goto out;
+	}
+	for (i = 0; i < g.gl_pathc; i++)
+		if (load_path(g.gl_pathv[i], p->accounts, p->defaults,
+		    p->depth + 1, p->err) == -1)
+			goto out;
+	/* What follows must open a section of its own again. */
+	p->cur = NULL;
+	rv = 0;
+out:
+	globfree(&g);
+	free(quoted);
+	free(pat);
+	return rv;
 }
 
 /* `account NAME [: OTHER[,OTHER...]]` */
@@ -257,8 +433,12 @@ parse_account(struct parser *p, const char *raw)
 		goto out;
 	}
 	if ((old = accounts_find(p->accounts, name)) != NULL) {
-		parse_error(p, "account '%s' is already defined at line %d",
-		    name, old->line);
+		if (old->file != NULL && strcmp(old->file, p->file) != 0)
+			parse_error(p, "account '%s' is already defined in "
+			    "%s, line %d", name, old->file, old->line);
+		else
+			parse_error(p, "account '%s' is already defined at "
+			    "line %d", name, old->line);
 		goto out;
 	}
 
@@ -424,6 +604,12 @@ apply_key(struct parser *p, const struct account_key *kw, struct account *a,
 		return parse_syslog(p, kw, value, f);
 	case KEY_ADDRESS:
 		return parse_address(p, kw, value, f);
+	case KEY_DURATION:
+		if (none) {
+			*(int *)f = kw->none_value;
+			return 0;
+		}
+		return parse_duration(p, kw, value, f);
 	case KEY_IGNORED:
 	case KEY_UNSUPPORTED:
 		break;
@@ -614,6 +800,41 @@ parse_number(struct parser *p, const struct account_key *kw, const char *value,
 	}
 	*out = (int)n;
 	return 0;
+}
+
+/* "90", "90s", "5m", "2h", "1d": seconds from kw->min to kw->max. */
+static int
+parse_duration(struct parser *p, const struct account_key *kw,
+    const char *value, int *out)
+{
+	const char	*errstr;
+	char		 digits[16];
+	size_t		 n;
+	long long	 v, unit = 1;
+
+	n = strspn(value, "0123456789");
+	if (n == 0 || n >= sizeof digits)
+		goto bad;
+	if (value[n] == 'm')
+		unit = 60;
+	else if (value[n] == 'h')
+		unit = 3600;
+	else if (value[n] == 'd')
+		unit = 86400;
+	else if (value[n] != 's' && value[n] != '\0')
+		goto bad;
+	if (value[n] != '\0' && value[n + 1] != '\0')
+		goto bad;
+	memcpy(digits, value, n);
+	digits[n] = '\0';
+	v = strtonum(digits, 0, kw->max, &errstr);
+	if (errstr != NULL || v * unit < kw->min || v * unit > kw->max)
+		goto bad;
+	*out = (int)(v * unit);
+	return 0;
+bad:
+	bad_value(p, kw, value);
+	return -1;
 }
 
 /*

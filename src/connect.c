@@ -77,8 +77,9 @@ connect_session(const struct account *a, struct pop3 **pp,
 	*pp = NULL;
 	mode = account_tls_mode(a, &why);
 	tls_params_of(a, &tp);
+	/* Per connection, but said once per account (and change). */
 	if (a->tls && !a->tls_certcheck && !a->has_fingerprint)
-		log_warn(a->name, "tls_certcheck is off: the server's "
+		log_warn_once(a->name, "tls_certcheck is off: the server's "
 		    "certificate is not checked, so anyone on the path can "
 		    "pose as the server");
 	log_verbose(a->name, "connecting to %s port %d, %s (%s)", a->host,

@@ -10,11 +10,16 @@
 
 #include <sys/mman.h>
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -44,12 +49,22 @@ struct job {
 };
 
 volatile sig_atomic_t		daemon_stop;
-static volatile sig_atomic_t	reload;
+static volatile sig_atomic_t	reload;	/* SIGHUP */
+static volatile sig_atomic_t	poll_now; /* SIGUSR1 */
+static volatile sig_atomic_t	wake;	/* either: end the wait */
 
 static void	on_stop(int);
 static void	on_hup(int);
+static void	on_usr1(int);
+static long	spread(long);
+static long	interval_of(const struct account *, long);
+static char	*pid_path(void);
+static void	pid_write(void);
+static void	pid_remove(void);
 static void	nap(long);
 static void	settle(const struct account *, struct poll_state *, long, int,
+		    const struct error *);
+static void	plan(const struct account *, struct poll_state *, long, int,
 		    const struct error *);
 static int	run_job(void *);
 static void	poll_due(struct account **, struct poll_state *, size_t,
@@ -57,6 +72,9 @@ static void	poll_due(struct account **, struct poll_state *, size_t,
 static void	forget(struct poll_state *, size_t);
 static int	do_reload(const struct daemon_ops *, struct accounts *,
 		    struct account ***, size_t *, struct poll_state **);
+static void	daemon_log(struct account **, size_t);
+static struct poll_state *carry_over(struct account **, struct poll_state *,
+		    size_t, struct account **, size_t);
 
 static void
 on_stop(int sig)
@@ -70,6 +88,15 @@ on_hup(int sig)
 {
 	(void)sig;
 	reload = 1;
+	wake = 1;
+}
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	poll_now = 1;
+	wake = 1;
 }
 
 void
@@ -85,6 +112,9 @@ daemon_catch_signals(int hup_reloads)
 	/* A hang-up reloads a daemon; it ends a single run. */
 	sa.sa_handler = hup_reloads ? on_hup : on_stop;
 	sigaction(SIGHUP, &sa, NULL);
+	/* SIGUSR1 (--poll-now) polls a daemon's accounts; a run ignores it. */
+	sa.sa_handler = hup_reloads ? on_usr1 : SIG_IGN;
+	sigaction(SIGUSR1, &sa, NULL);
 }
 
 /* Sleep up to secs seconds; a signal that wants attention ends it early. */
@@ -95,7 +125,7 @@ nap(long secs)
 
 	ts.tv_sec = secs;
 	ts.tv_nsec = 0;
-	while (!daemon_stop && !reload && nanosleep(&ts, &ts) == -1 &&
+	while (!daemon_stop && !wake && nanosleep(&ts, &ts) == -1 &&
 	    errno == EINTR)
 		;
 }
@@ -149,11 +179,50 @@ daemon_retry(const struct account *a, int retries,
 	}
 }
 
-/* Plan a's next poll after a fetch that returned rc (err if -1). */
+/*
+ * Plan a's next poll after a fetch that returned rc (err if -1).  What is
+ * said about a goes to a's own logfile and syslog, opened again here (the
+ * file may have been renamed by logrotate since), never to the last one
+ * a fetch used.
+ */
 static void
 settle(const struct account *a, struct poll_state *ps, long interval, int rc,
     const struct error *err)
 {
+	struct error	lerr;
+
+	error_clear(&lerr);
+	(void)log_targets(a->logfile, a->syslog, &lerr);
+	log_set_format(a->log_format);
+	plan(a, ps, interval, rc, err);
+	(void)log_targets(NULL, -1, NULL);
+}
+
+/*
+ * A random 0 to 10 % of an interval (at most 5 minutes) added to each
+ * plan, so that accounts with one interval, started together, do not
+ * keep polling in step.
+ */
+static long
+spread(long interval)
+{
+	long	most = interval / 10 > 300 ? 300 : interval / 10;
+
+	return most > 0 ? (long)arc4random_uniform((uint32_t)most + 1) : 0;
+}
+
+/* The account's own interval, else the --daemon one. */
+static long
+interval_of(const struct account *a, long interval)
+{
+	return a->interval > 0 ? a->interval : interval;
+}
+
+static void
+plan(const struct account *a, struct poll_state *ps, long interval, int rc,
+    const struct error *err)
+{
+	interval = interval_of(a, interval);
 	ps->tried = time(NULL);
 	ps->temporary = rc != 0 && err->ex == EX_TEMPFAIL;
 	if (rc == 0) {
@@ -163,7 +232,7 @@ settle(const struct account *a, struct poll_state *ps, long interval, int rc,
 		ps->wait = 0;
 		free(ps->last);
 		ps->last = NULL;
-		ps->due = time(NULL) + interval;
+		ps->due = time(NULL) + interval + spread(interval);
 		return;
 	}
 	/* The same failure again says nothing new. */
@@ -180,7 +249,7 @@ settle(const struct account *a, struct poll_state *ps, long interval, int rc,
 			    DAEMON_BACKOFF_MAX;
 	} else
 		ps->wait = interval;
-	ps->due = time(NULL) + ps->wait;
+	ps->due = time(NULL) + ps->wait + spread(ps->wait);
 }
 
 /* runner_fn: one account's fetch in a child; the result in shared memory. */
@@ -191,6 +260,8 @@ run_job(void *item)
 
 	error_clear(&j->err);
 	j->rc = j->ops->fetch(j->a, j->ops->arg, &j->err);
+	/* In this process (-j 1) the next lines are not this account's. */
+	(void)log_targets(NULL, -1, NULL);
 	return j->rc == 0 ? EX_OK : j->err.ex;
 }
 
@@ -251,6 +322,59 @@ forget(struct poll_state *ps, size_t n)
 	free(ps);
 }
 
+/*
+ * The daemon's own lines go to every polled account's logfile (one line
+ * per file) and to the syslog facility of the first account that has one;
+ * they are JSON if any account's log_format is.
+ */
+static void
+daemon_log(struct account **sel, size_t nsel)
+{
+	const char	**files;
+	size_t		  i, n = 0;
+	int		  facility = -1, json = 0;
+
+	files = xcalloc(nsel > 0 ? nsel : 1, sizeof *files);
+	for (i = 0; i < nsel; i++) {
+		if (sel[i]->logfile != NULL)
+			files[n++] = sel[i]->logfile;
+		if (facility == -1)
+			facility = sel[i]->syslog;
+		json |= sel[i]->log_format == LOG_FORMAT_JSON;
+	}
+	log_daemon_targets(files, n, facility);
+	log_base_format(json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
+	free(files);
+}
+
+/*
+ * The poll state of the new accounts: an account kept (by name) keeps its
+ * plan, its backoff and its last failure, so a changed account takes
+ * effect at its next poll; a new one is due now.  Warnings said once are
+ * news again for an account whose configuration changed or went away.
+ */
+static struct poll_state *
+carry_over(struct account **osel, struct poll_state *ops, size_t on,
+    struct account **nsel, size_t nn)
+{
+	struct poll_state	*nps;
+	size_t			 i, j;
+
+	nps = xcalloc(nn > 0 ? nn : 1, sizeof *nps);
+	for (i = 0; i < on; i++) {
+		for (j = 0; j < nn; j++)
+			if (strcmp(osel[i]->name, nsel[j]->name) == 0)
+				break;
+		if (j == nn || !account_same(osel[i], nsel[j]))
+			log_once_forget(osel[i]->name);
+		if (j == nn)
+			continue;
+		nps[j] = ops[i];
+		ops[i].last = NULL;	/* moved */
+	}
+	return nps;
+}
+
 /* Swap in a freshly loaded configuration; on failure keep the old one. */
 static int
 do_reload(const struct daemon_ops *ops, struct accounts *list,
@@ -258,6 +382,7 @@ do_reload(const struct daemon_ops *ops, struct accounts *list,
 {
 	struct accounts	  nlist;
 	struct account	**nsel_v;
+	struct poll_state *nps;
 	size_t		  n;
 	struct error	  err;
 
@@ -269,6 +394,7 @@ do_reload(const struct daemon_ops *ops, struct accounts *list,
 		accounts_free(&nlist);
 		return -1;
 	}
+	nps = carry_over(*sel, *ps, *nsel, nsel_v, n);
 	forget(*ps, *nsel);
 	free(*sel);
 	accounts_free(list);
@@ -276,7 +402,8 @@ do_reload(const struct daemon_ops *ops, struct accounts *list,
 	TAILQ_CONCAT(list, &nlist, entry);
 	*sel = nsel_v;
 	*nsel = n;
-	*ps = xcalloc(n, sizeof **ps);
+	*ps = nps;
+	daemon_log(*sel, *nsel);
 	log_info(NULL, "configuration re-read: %zu account%s", n,
 	    n == 1 ? "" : "s");
 	return 0;
@@ -330,6 +457,99 @@ wake_up(enum net_event ev, struct poll_state *ps, size_t nsel)
 		    "suspend", n, n == 1 ? "" : "s");
 }
 
+/* The daemon's pid file, for --poll-now: in the state directory. */
+static char *
+pid_path(void)
+{
+	char	*dir, *path;
+
+	dir = account_state_dir();
+	xasprintf(&path, "%s/daemon.pid", dir);
+	free(dir);
+	return path;
+}
+
+/* Written atomically; a failure only costs --poll-now, so it is said. */
+static void
+pid_write(void)
+{
+	char	*path, *tmp;
+	FILE	*f;
+	size_t	 i;
+
+	path = pid_path();
+	xasprintf(&tmp, "%s.tmp", path);
+	for (i = 1; path[i] != '\0'; i++)
+		if (path[i] == '/') {
+			path[i] = '\0';
+			(void)mkdir(path, 0700);
+			path[i] = '/';
+		}
+	if ((f = fopen(tmp, "we")) == NULL || fprintf(f, "%ld\n",
+	    (long)getpid()) < 0 || fclose(f) == EOF || rename(tmp,
+	    path) == -1)
+		log_warn(NULL, "cannot write the pid file %s (--poll-now will "
+		    "not find this daemon): %s", path, strerror(errno));
+	free(tmp);
+	free(path);
+}
+
+/* Only our own: another daemon may have written it since. */
+static void
+pid_remove(void)
+{
+	char	*path, buf[32];
+	FILE	*f;
+
+	path = pid_path();
+	if ((f = fopen(path, "re")) != NULL) {
+		if (fgets(buf, sizeof buf, f) != NULL &&
+		    strtol(buf, NULL, 10) == (long)getpid())
+			unlink(path);
+		fclose(f);
+	}
+	free(path);
+}
+
+int
+daemon_poll_now(struct error *err)
+{
+	char		*path, buf[32], comm[64];
+	const char	*errstr;
+	FILE		*f;
+	pid_t		 pid = 0;
+
+	path = pid_path();
+	if ((f = fopen(path, "re")) == NULL) {
+		error_set(err, EX_UNAVAILABLE, "no daemon to poll: %s: %s",
+		    path, strerror(errno));
+		goto out;
+	}
+	buf[strcspn(fgets(buf, sizeof buf, f) != NULL ? buf : "", "\n")] =
+	    '\0';
+	fclose(f);
+	pid = (pid_t)strtonum(buf, 2, INT32_MAX, &errstr);
+	if (errstr != NULL) {
+		error_set(err, EX_DATAERR, "%s: not a pid file", path);
+		goto out;
+	}
+	/* A pid reused by another program must not get the signal. */
+	snprintf(comm, sizeof comm, "/proc/%ld/comm", (long)pid);
+	if ((f = fopen(comm, "re")) != NULL) {
+		if (fgets(comm, sizeof comm, f) == NULL ||
+		    strcmp(comm, "popfetch\n") != 0)
+			errno = ESRCH, pid = -1;
+		fclose(f);
+	}
+	if (pid == -1 || kill(pid, SIGUSR1) == -1)
+		error_set(err, EX_UNAVAILABLE, "no daemon to poll: %s names "
+		    "pid %s, which is %s", path, buf, errno == ESRCH ?
+		    "not a running popfetch (a stale file)" : strerror(errno));
+out:
+	free(path);
+	return error_isset(err) ? -1 : (int)pid;
+}
+
 /* -j wins; else the largest `jobs` the accounts got from defaults. */
 static int
 effective_jobs(int jobs, struct account **sel, size_t nsel)
@@ -360,20 +580,30 @@ daemon_run(long interval, int jobs, const struct daemon_ops *ops,
 		accounts_free(&list);
 		return -1;
 	}
-	ps = xcalloc(nsel, sizeof *ps);
+	ps = xcalloc(nsel > 0 ? nsel : 1, sizeof *ps);
 	daemon_catch_signals(1);
+	daemon_log(sel, nsel);
 	log_info(NULL, "polling %zu account%s every %ld s", nsel,
 	    nsel == 1 ? "" : "s", interval);
 	if (netwatch_open() == -1)
 		log_verbose(NULL, "no rtnetlink: polling on the timer alone");
 	notify_init();
 	notify_send("READY=1");
+	pid_write();
 	while (!daemon_stop) {
+		wake = 0;
 		if (reload) {
 			reload = 0;
 			notify_send("RELOADING=1");
 			(void)do_reload(ops, &list, &sel, &nsel, &ps);
 			notify_send("READY=1");
+		}
+		if (poll_now) {
+			poll_now = 0;
+			for (i = 0; i < nsel; i++)
+				ps[i].due = 0;
+			log_info(NULL, "asked to poll now: polling %zu "
+			    "account%s", nsel, nsel == 1 ? "" : "s");
 		}
 		poll_due(sel, ps, nsel, interval, effective_jobs(jobs, sel,
 		    nsel), ops);
@@ -383,17 +613,19 @@ daemon_run(long interval, int jobs, const struct daemon_ops *ops,
 		for (i = 0; i < nsel; i++)
 			if (ps[i].due < next)
 				next = ps[i].due;
-		if (next > now) {
+		if (next > now && !wake) {
 			ev = netwatch_wait((long)(next - now), &daemon_stop,
-			    &reload);
+			    &wake);
 			if (ev == NET_UP || ev == NET_RESUMED)
 				wake_up(ev, ps, nsel);
 		}
 	}
+	pid_remove();
 	log_info(NULL, "stopping");
 	notify_send("STOPPING=1");
 	notify_stop();
 	netwatch_close();
+	log_daemon_targets(NULL, 0, -1);
 	forget(ps, nsel);
 	free(sel);
 	accounts_free(&list);

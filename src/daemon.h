@@ -53,8 +53,10 @@ int	daemon_retry(const struct account *a, int retries,
 	    const struct daemon_ops *, struct error *);
 
 /*
- * Poll every selected account each interval seconds until SIGTERM or
- * SIGINT, up to jobs accounts at once, each in a child process (jobs 0:
+ * Poll every selected account each interval seconds (an account's own
+ * `interval` wins), plus a random 0 to 10 % so that accounts do not poll
+ * in step, until SIGTERM or SIGINT; SIGUSR1 polls every account at
+ * once.  Up to jobs accounts at once, each in a child process (jobs 0:
  * the largest `jobs` of the accounts, else one after the other); re-load the accounts on SIGHUP (keeping the old ones if the new
  * configuration does not load).  After a temporary failure an account
  * waits interval, then twice that, and so on up to DAEMON_BACKOFF_MAX.
@@ -66,6 +68,14 @@ int	daemon_retry(const struct account *a, int retries,
  */
 int	daemon_run(long interval, int jobs, const struct daemon_ops *,
 	    struct error *);
+
+/*
+ * --poll-now: send SIGUSR1 to the daemon whose pid is in the pid file
+ * (daemon.pid in the state directory, written by daemon_run), after
+ * checking that the pid is a popfetch.  The pid, or -1 with err set
+ * (EX_UNAVAILABLE: no daemon runs).
+ */
+int	daemon_poll_now(struct error *);
 
 /*
  * Catch SIGTERM and SIGINT (and SIGHUP: a reload when hup_reloads, else a

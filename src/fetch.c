@@ -33,6 +33,7 @@
 #include "connect.h"
 #include "fetch.h"
 #include "log.h"
+#include "msgevent.h"
 #include "oauth.h"
 #include "password.h"
 #include "pop3.h"
@@ -95,6 +96,7 @@ struct session {
 	time_t			 now;		/* when the session started */
 	volatile sig_atomic_t	*stop;		/* see struct fetch_opts */
 	char			 localhost[256]; /* for the Received: line */
+	struct msgevents	 ev;		/* log_format json */
 };
 
 static int	connect_and_login(struct session *, char **,
@@ -205,12 +207,13 @@ plan(struct session *s, struct error *err)
 		return -1;
 	}
 	if (s->a->keep && caps->expire == 0)
-		log_warn(s->a->name, "the server announces EXPIRE 0: it "
+		log_warn_once(s->a->name, "the server announces EXPIRE 0: it "
 		    "deletes messages once they are retrieved, whatever "
 		    "'keep on' says");
 	s->todo = xreallocarray(NULL, s->scan.count, sizeof *s->todo);
 	s->dq = xreallocarray(NULL, s->scan.count, sizeof *s->dq);
 	s->deleted = xcalloc(s->scan.count, 1);
+	msgev_init(&s->ev, s->scan.count);
 	s->staged = xreallocarray(NULL, FETCH_BATCH, sizeof *s->staged);
 	for (i = 0; i < s->scan.count; i++) {
 		const struct pop3_msg *m = &s->scan.msgs[i];
@@ -397,9 +400,12 @@ left_for_later(struct session *s, const struct pop3_msg *m, const char *why)
 		log_result(s->a->name, "message %lu (%llu bytes): would be left "
 		    "for the next run (%s)", m->num,
 		    (unsigned long long)m->size, why);
-	else
+	else {
 		log_verbose(s->a->name, "message %lu (%llu bytes) left for the "
 		    "next run (%s)", m->num, (unsigned long long)m->size, why);
+		msgev_emit(&s->ev, s->a, (size_t)(m - s->scan.msgs), m, "left",
+		    NULL, why);
+	}
 }
 
 static int
@@ -444,10 +450,13 @@ choose(struct session *s, struct error *err)
 			bytes = size_add(bytes, m->size);
 		} else if (v == VERDICT_SKIP) {
 			s->st->skipped++;
-			if (s->fo->mode == FETCH_RUN)
+			if (s->fo->mode == FETCH_RUN) {
 				log_info(s->a->name, "message %lu (%llu bytes) "
 				    "left on the server (%s)", m->num,
 				    (unsigned long long)m->size, why);
+				msgev_emit(&s->ev, s->a, s->todo[i], m,
+				    "skipped", NULL, why);
+			}
 		} else {
 			s->st->killed++;
 			s->dq[s->dq_tail++] = s->todo[i];
@@ -551,6 +560,7 @@ deliver_out(void *arg, const char *p, size_t n, struct error *err)
 		s->headlen += k;
 	}
 	s->msg_bytes += n;
+	msgev_bytes(&s->ev, p, n);
 	if (s->fo->progress)
 		progress_bytes(&s->pg, n);
 	if (s->size_limit > 0 && s->msg_bytes >= s->size_limit) {
@@ -591,6 +601,8 @@ not_delivered(struct session *s, const struct pop3_msg *m,
 {
 	log_error(s->a->name, "message %lu: %s; it stays on the server",
 	    m->num, why->msg);
+	msgev_emit(&s->ev, s->a, (size_t)(m - s->scan.msgs), m,
+	    why->ex == EX_TEMPFAIL ? "deferred" : "refused", why->msg, NULL);
 	if (why->ex == EX_TEMPFAIL)
 		s->st->deferred++;
 	else
@@ -622,6 +634,7 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	s->msg_bytes = 0;
 	s->oversize = 0;
 	s->headlen = 0;
+	msgev_begin(&s->ev, r->tag);
 	if (sink_open(s->sink, &mi, err) == -1)
 		return -1;
 	if ((s->a->received_header && write_received(s, err) == -1) ||
@@ -637,6 +650,8 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		    "server", m->num, (unsigned long long)m->size,
 		    (unsigned long long)s->msg_bytes, s->a->skipsize > 0 &&
 		    s->size_limit == s->a->skipsize ? "skipsize" : "killsize");
+		msgev_emit(&s->ev, s->a, r->tag, m, "skipped", NULL,
+		    "it grew past its size limit as it arrived");
 		s->st->skipped++;
 		return 0;
 	}
@@ -731,6 +746,12 @@ sync_batch(struct session *s, struct error *err)
 		return -1;
 	s->st->fetched += s->nstaged;
 	s->st->bytes += s->staged_bytes;
+	/* Durable now: only now is a message "delivered". */
+	for (i = 0; i < s->nstaged; i++)
+		msgev_emit(&s->ev, s->a, s->staged[i],
+		    &s->scan.msgs[s->staged[i]], "delivered",
+		    s->a->delivery == DELIVERY_MDA ? "exit status 0" :
+		    "written and synced", NULL);
 	for (i = 0; i < s->nstaged && s->deleting; i++)
 		s->dq[s->dq_tail++] = s->staged[i];
 	s->nstaged = 0;
@@ -750,6 +771,7 @@ got_dele(struct session *s, const struct pop3_reply *r, struct error *err)
 	}
 	s->deleted[r->tag] = 1;
 	s->st->deleted++;
+	msgev_emit(&s->ev, s->a, r->tag, m, "deleted", r->text, NULL);
 	return 0;
 }
 
@@ -1051,6 +1073,7 @@ session_free(struct session *s)
 	free(s->dq);
 	free(s->deleted);
 	free(s->staged);
+	msgev_free(&s->ev);
 }
 
 int

@@ -21,6 +21,11 @@ enum log_level {
 	LOG_VERBOSE = 2,	/* -v: one line per message */
 };
 
+enum log_format {
+	LOG_FORMAT_TEXT = 0,	/* "account: message" lines */
+	LOG_FORMAT_JSON = 1	/* one JSON object per line (log_format json) */
+};
+
 void	log_init(enum log_level, int debug);
 /*
  * 1 the first time (acct, what) is asked about in this process and its
@@ -30,6 +35,18 @@ void	log_init(enum log_level, int debug);
  */
 #define LOG_ONCE_MAX	512
 int	log_once(const char *acct, const char *what);
+/*
+ * Forget what log_once() knows of acct: its configuration changed, so
+ * its warnings are news again.
+ */
+void	log_once_forget(const char *acct);
+/*
+ * A warning said once per account and wording (log_once() on the text):
+ * per-connection warnings, not repeated at every poll, said again when
+ * what they say changes.
+ */
+void	log_warn_once(const char *acct, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 enum log_level log_level(void);
 int	log_debugging(void);
 
@@ -72,6 +89,35 @@ void	log_reserve_stdout(void);
  * FIFO: opened without waiting, then refused), is EX_CANTCREAT.
  */
 int	log_targets(const char *logfile, int facility, struct error *);
+
+/*
+ * --daemon: the lines about no account ("popfetch: stopping") go, while
+ * no account's log_targets() are in use, to each of files (duplicates
+ * once) and to syslog with facility (-1: not).  Each file is opened for
+ * each line, so a logfile logrotate renamed is followed.  n 0 and -1:
+ * off.  The strings are copied.
+ */
+void	log_daemon_targets(const char *const *files, size_t n, int facility);
+
+/*
+ * log_format json: from now on every line (to the terminal, the logfile,
+ * the daemon's files) is one JSON object, {"time":"2026-12-02T01:02:03.
+ * 456Z","account":"work" | null,"event":"log","level":"error" | "warning"
+ * | "info" | "debug","message":"..."}; syslog keeps the text.  The base
+ * format is what log_targets(NULL, -1, NULL) returns to (a daemon's own).
+ */
+void	log_set_format(enum log_format);
+void	log_base_format(enum log_format);
+/* Whether events are written (the JSON format is on). */
+int	log_events_on(void);
+/*
+ * An event: {"time":...,"account":...,"event":event then fields (members
+ * each led by a comma, jsonw.h) and "}"}, on the line of the results
+ * (stdout, or stderr with --json) and in the logfile; whatever the level.
+ * Nothing in the text format.
+ */
+struct buf;
+void	log_event(const char *acct, const char *event, const struct buf *);
 
 /*
  * One protocol line for the --debug trace.  dir is "<-" (from the server)

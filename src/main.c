@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <string.h>
 #include <sysexits.h>
@@ -21,10 +22,12 @@
 #include "conf.h"
 #include "daemon.h"
 #include "fetch.h"
+#include "health.h"
 #include "import-fetchmail.h"
 #include "import-uids.h"
 #include "json.h"
 #include "log.h"
+#include "netwatch.h"
 #include "oauth.h"
 #include "progress.h"
 #include "runner.h"
@@ -55,7 +58,15 @@ struct options {
 	const char	 *path;		/* the config file in use */
 	int		  authorize;	/* --authorize: sign in, no fetch */
 	enum oauth_flow	  flow;		/* --device, --browser, --paste */
+	int		  health;	/* --health */
+	int		  poll_now;	/* --poll-now */
+	long		  max_failures;	/* --max-failures; -1: not given */
+	long		  max_age;	/* --max-age, seconds; 0: none */
 };
+
+/* --health: unhealthy after this many failures in a row by default. */
+#define HEALTH_FAILURES_DEFAULT	3
+#define HEALTH_FAILURES_MAX	1000000
 
 /* What fetch_one (a daemon_fetch_fn) needs, and what it leaves. */
 struct attempt {
@@ -107,22 +118,34 @@ static int	run_authorize(const struct options *);
 static int	run_import_uids(const struct options *, const char *);
 static void	print_json(struct account **, const struct outcome *, size_t,
 		    int);
+static void	json_status(struct buf *, const char *);
 static void	report(const struct account *, const struct fetch_stats *);
+static int	run_health(struct options *);
+static int	run_poll_now(void);
+static void	record(const struct account *, const struct options *,
+		    const struct fetch_stats *, int, const struct error *);
+static int	needs_authorize(const struct error *);
+static void	run_event(const struct account *, const struct fetch_stats *,
+		    int, const struct error *);
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: popfetch [-lnqsv] [--debug] [--json] [-C file] [-j N]\n"
+"usage: popfetch [-lnqsv] [--debug] [--json] [-C file|dir] [-j N]\n"
 "                [--retry N | --daemon INTERVAL] [-a | account ...]\n"
 "       popfetch --import-fetchmailrc [file]\n"
 "       popfetch [-C file] --import-uids mpop|fetchmail|getmail FILE [account ...]\n"
 "       popfetch -S [--debug] [-C file] [-a | account ...]\n"
 "       popfetch [-C file] --authorize [--device | --browser | --paste] account\n"
+"       popfetch --poll-now\n"
+"       popfetch --health [--max-failures N] [--max-age DURATION] [-C file]\n"
+"                [account ...]\n"
 "Fetch mail from POP3 accounts defined in ~/.fetchrc.\n"
 "\n"
 "  -a, --all           fetch every account in the config file\n"
-"  -C, --config FILE   read FILE instead of ~/.fetchrc\n"
+"  -C, --config FILE   read FILE instead of ~/.fetchrc (a directory: each of\n"
+"                      its *.conf and *.rc files)\n"
 "  -j, --jobs N        fetch up to N accounts at once (default: the config's\n"
 "                      'jobs', else 1)\n"
 "  -s, --status        count the messages on the server and the new ones\n"
@@ -145,6 +168,13 @@ usage(FILE *f)
 "                      store its tokens; with --device (a code to enter\n"
 "                      elsewhere), --browser or --paste (paste back the\n"
 "                      address the browser ends up at)\n"
+"      --poll-now      make the running daemon poll every account now\n"
+"      --health        exit 0 if the accounts' last polls are fine, else 1\n"
+"                      with a line for each account that is not\n"
+"      --max-failures N   --health: unhealthy after N failures in a row\n"
+"                      (default 3)\n"
+"      --max-age DURATION --health: unhealthy without a successful poll\n"
+"                      for DURATION (5m, 1h)\n"
 "  -h, --help          show this help\n"
 "  -V, --version       show the version\n"
 "\n"
@@ -191,6 +221,10 @@ static const struct option longopts[] = {
 	{ "device",	no_argument,		NULL, 1 },
 	{ "browser",	no_argument,		NULL, 2 },
 	{ "paste",	no_argument,		NULL, 3 },
+	{ "health",	no_argument,		NULL, 'H' },
+	{ "poll-now",	no_argument,		NULL, 'W' },
+	{ "max-failures", required_argument,	NULL, 'F' },
+	{ "max-age",	required_argument,	NULL, 'A' },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -201,6 +235,7 @@ parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof *o);
 	o->level = LOG_NORMAL;
+	o->max_failures = -1;
 	while ((c = getopt_long(argc, argv, "aC:j:qSvhVsln", longopts,
 	    NULL)) != -1) {
 		switch (c) {
@@ -221,12 +256,20 @@ parse_options(int argc, char **argv, struct options *o)
 			if (set_authorize(o, c) == -1)
 				return -1;
 			break;
+		case 'H':
+			o->health = 1;
+			break;
+		case 'W':
+			o->poll_now = 1;
+			break;
 		case 'I':
 		case 'U':
 		case 'C':
 		case 'r':
 		case 'D':
 		case 'j':
+		case 'F':
+		case 'A':
 			if (option_arg(c, argc, argv, o) == -1)
 				return -1;
 			break;
@@ -303,6 +346,24 @@ check_options(const struct options *o)
 		    "--device, --browser or --paste)");
 		return -1;
 	}
+	if (o->health && (o->mode != FETCH_RUN || o->json || o->serverinfo ||
+	    o->import || o->import_uids != NULL || o->interval > 0 ||
+	    o->retries > 0)) {
+		log_error(NULL, "--health only reads the status records: it "
+		    "takes -C, --max-failures, --max-age and account names");
+		return -1;
+	}
+	if (o->poll_now && (o->health || o->mode != FETCH_RUN || o->json ||
+	    o->serverinfo || o->import || o->import_uids != NULL ||
+	    o->interval > 0 || o->retries > 0 || o->all || o->nnames > 0)) {
+		log_error(NULL, "--poll-now only signals the running daemon: "
+		    "it takes no other option");
+		return -1;
+	}
+	if (!o->health && (o->max_failures != -1 || o->max_age != 0)) {
+		log_error(NULL, "--max-failures and --max-age go with --health");
+		return -1;
+	}
 	if (o->all && o->nnames > 0) {
 		log_error(NULL, "-a and account names cannot be combined");
 		return -1;
@@ -341,6 +402,23 @@ option_arg(int c, int argc, char **argv, struct options *o)
 		if ((o->interval = daemon_parse_interval(optarg)) == -1) {
 			log_error(NULL, "--daemon: invalid interval '%.32s': "
 			    "use a number with s, m, h or d, such as 5m",
+			    optarg);
+			return -1;
+		}
+		break;
+	case 'F':
+		o->max_failures = (long)strtonum(optarg, 1,
+		    HEALTH_FAILURES_MAX, &errstr);
+		if (errstr != NULL) {
+			log_error(NULL, "--max-failures %.32s: use a number "
+			    "from 1 to %d", optarg, HEALTH_FAILURES_MAX);
+			return -1;
+		}
+		break;
+	case 'A':
+		if ((o->max_age = daemon_parse_interval(optarg)) == -1) {
+			log_error(NULL, "--max-age: invalid duration '%.32s': "
+			    "use a number with s, m, h or d, such as 1h",
 			    optarg);
 			return -1;
 		}
@@ -470,6 +548,7 @@ run_account(const struct account *a, const struct options *o,
 		ex = err.ex;
 		goto out;
 	}
+	log_set_format(a->log_format);
 	if (account_validate(a, &err) == -1) {
 		log_error(a->name, "%s", err.msg);
 		ex = err.ex;
@@ -509,12 +588,19 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 	 */
 	if (o->interval > 0 && log_targets(a->logfile, a->syslog, err) == -1)
 		return -1;
+	log_set_format(a->log_format);
 	memset(&fo, 0, sizeof fo);
 	fo.lock_wait = a->lock_wait;
 	fo.mode = o->mode;
 	fo.progress = o->progress;
 	fo.stop = &daemon_stop;
+	if (o->interval > 0)
+		netwatch_fetch_begin();
 	rc = fetch_account(a, &fo, &at->st, err);
+	if (o->interval > 0)
+		netwatch_fetch_end();
+	record(a, o, &at->st, rc, err);
+	run_event(a, &at->st, rc, err);
 	if ((rc == 0 && o->mode == FETCH_RUN) || at->st.fetched > 0) {
 		/* A daemon says nothing when there was nothing to say. */
 		if (o->interval == 0 || at->st.fetched > 0 ||
@@ -522,6 +608,144 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 			report(a, &at->st);
 	}
 	return rc;
+}
+
+/*
+ * Hook for OAuth (issue 24 item 3, the `oauth` branch): 1 when err says
+ * the account's grant must be renewed by the user (popfetch --authorize),
+ * so its status record says needs_authorize and on_failure hears of it.
+ * Until that branch lands no failure means that.
+ */
+static int
+needs_authorize(const struct error *err)
+{
+	(void)err;
+	return 0;
+}
+
+/*
+ * The account's status record after a fetch (not after -s, -l, -n, nor
+ * a fetch a stop signal cut short: that says nothing of the account),
+ * and its on_failure command when the record says the state changed --
+ * so once per change, whichever process or run sees it.
+ */
+static void
+record(const struct account *a, const struct options *o,
+    const struct fetch_stats *st, int rc, const struct error *err)
+{
+	enum health_change	change;
+	struct error		werr;
+
+	if (o->mode != FETCH_RUN || (rc == -1 && daemon_stop))
+		return;
+	error_clear(&werr);
+	if (health_update(a->name, st, rc, err, rc == -1 &&
+	    needs_authorize(err), &change, &werr) == -1) {
+		log_warn_once(a->name, "%s", werr.msg);
+		return;		/* without a record, no change is certain */
+	}
+	if (change == HEALTH_SAME || a->on_failure == NULL ||
+	    *a->on_failure == '\0')
+		return;
+	error_clear(&werr);
+	if (health_hook(a->on_failure, a->name, change, rc == 0 ? EX_OK :
+	    err->ex, rc == 0 ? "" : err->msg, a->timeout, &werr) == -1)
+		log_warn(a->name, "%s", werr.msg);
+}
+
+/*
+ * log_format json: one "run" event per fetch, {"event":"run","result":
+ * "ok" | the class,"exit":0,"fetched":...,"error":null | "..."}.
+ */
+static void
+run_event(const struct account *a, const struct fetch_stats *st, int rc,
+    const struct error *err)
+{
+	struct buf	b;
+	int		ex = rc == 0 ? EX_OK : err->ex != 0 ? err->ex : EX_SOFTWARE;
+
+	if (!log_events_on())
+		return;
+	buf_init(&b);
+	jsonw_str(&b, "result", json_exit_class(ex));
+	jsonw_num(&b, "exit", (unsigned long long)ex);
+	jsonw_num(&b, "fetched", st->fetched);
+	jsonw_num(&b, "bytes", st->bytes);
+	jsonw_num(&b, "deleted", st->deleted);
+	jsonw_num(&b, "skipped", st->skipped);
+	jsonw_num(&b, "killed", st->killed);
+	jsonw_num(&b, "left", st->left);
+	jsonw_num(&b, "refused", st->refused);
+	jsonw_num(&b, "deferred", st->deferred);
+	jsonw_str(&b, "error", rc == 0 ? NULL : err->msg);
+	log_event(a->name, "run", &b);
+	buf_free(&b);
+}
+
+/* --poll-now: SIGUSR1 to the daemon of the pid file. */
+static int
+run_poll_now(void)
+{
+	struct error	err;
+	int		pid;
+
+	error_clear(&err);
+	if ((pid = daemon_poll_now(&err)) == -1) {
+		log_error(NULL, "%s", err.msg);
+		return err.ex;
+	}
+	log_info(NULL, "asked the daemon (pid %d) to poll every account",
+	    pid);
+	return EX_OK;
+}
+
+/* --health: one line per unhealthy account on stdout; 0 or 1. */
+static int
+run_health(struct options *o)
+{
+	struct accounts	  accts;
+	struct account	**sel = NULL;
+	struct health_record r;
+	struct error	  err;
+	char		  why[ERROR_MSG_MAX + 64];
+	size_t		  nsel = 0, i;
+	unsigned long	  maxf;
+	int		  ex, got;
+
+	TAILQ_INIT(&accts);
+	error_clear(&err);
+	o->all = o->nnames == 0;	/* every account, unless named */
+	maxf = o->max_failures == -1 ? HEALTH_FAILURES_DEFAULT :
+	    (unsigned long)o->max_failures;
+	if (config_load(o->path, &accts, &err) == -1) {
+		log_error(NULL, "%s", err.msg);
+		ex = err.ex != 0 ? err.ex : EX_CONFIG;
+		goto out;
+	}
+	if (o->all && TAILQ_EMPTY(&accts)) {
+		ex = EX_OK;	/* no account yet: nothing is unhealthy */
+		goto out;
+	}
+	if ((ex = select_accounts(&accts, o, o->path, &sel, &nsel)) != EX_OK)
+		goto out;
+	for (i = 0; i < nsel; i++) {
+		error_clear(&err);
+		if ((got = health_read(sel[i]->name, &r, &err)) == -1)
+			snprintf(why, sizeof why, "%s", err.msg);
+		else if (got == 0)
+			snprintf(why, sizeof why, "not polled yet (no status "
+			    "record)");
+		else if (health_judge(&r, maxf, o->max_age, time(NULL), why,
+		    sizeof why))
+			continue;
+		printf("%s: unhealthy: %s\n", sel[i]->name, why);
+		ex = 1;
+	}
+	fflush(stdout);
+out:
+	free(sel);
+	accounts_free(&accts);
+	return ex;
 }
 
 /* daemon_load_fn: the configuration file and the accounts chosen. */
@@ -536,6 +760,12 @@ load_accounts(void *arg, struct accounts *list, struct account ***sel,
 
 	if (config_load(o->path, list, err) == -1)
 		return -1;
+	/* A panel's empty directory: wait for files and a SIGHUP. */
+	if (o->all && TAILQ_EMPTY(list)) {
+		*sel = NULL;
+		*nsel = 0;
+		return 0;
+	}
 	if ((ex = select_accounts(list, o, o->path, sel, nsel)) != EX_OK) {
 		error_set(err, ex, "%s: no accounts to poll", o->path);
 		return -1;
@@ -695,6 +925,26 @@ out:
 	return ex;
 }
 
+/*
+ * Each account's object ends with "status": its status record as --health
+ * reads it (null before its first fetch), so -s --json shows a monitor
+ * the last poll's outcome too.  json_account() left the object open.
+ */
+static void
+json_status(struct buf *b, const char *name)
+{
+	struct health_record	r;
+	struct error		err;
+
+	error_clear(&err);
+	buf_addstr(b, ",\"status\":");
+	if (health_read(name, &r, &err) == 1)
+		health_json(b, name, &r);
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, "}");
+}
+
 /* The summary: one object per selected account, in the order given. */
 static void
 print_json(struct account **sel, const struct outcome *out, size_t n, int ex)
@@ -704,9 +954,11 @@ print_json(struct account **sel, const struct outcome *out, size_t n, int ex)
 
 	buf_init(&accts);
 	buf_init(&doc);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		json_account(&accts, i == 0, sel[i]->name, &out[i].st,
 		    out[i].ex, out[i].ex != EX_OK ? out[i].msg : NULL);
+		json_status(&accts, sel[i]->name);
+	}
 	json_document(&doc, ex, &accts);
 	fwrite(doc.data, 1, doc.len, stdout);
 	fflush(stdout);
@@ -877,7 +1129,11 @@ main(int argc, char **argv)
 
 	path = o.config != NULL ? xstrdup(o.config) : config_default_path();
 	o.path = path;
-	if (o.import_uids != NULL)
+	if (o.poll_now)
+		ex = run_poll_now();
+	else if (o.health)
+		ex = run_health(&o);
+	else if (o.import_uids != NULL)
 		ex = run_import_uids(&o, path);
 	else if (o.authorize)
 		ex = run_authorize(&o);

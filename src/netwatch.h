@@ -17,6 +17,19 @@ enum net_event {
 	NET_SIGNAL,		/* *stop or *wake was set */
 };
 
+/*
+ * During one fetch under --daemon: a second netlink socket that the
+ * transport's waits also watch (transport_watch), so that the moment the
+ * connection's local address goes away, a new default route appears (a
+ * new network), or a link goes down taking the address with it, the
+ * connection is dropped (EX_TEMPFAIL) instead of waiting out the
+ * timeout: what was delivered stays recorded, nothing more is deleted,
+ * and the daemon polls the account again once the network settles.
+ * Without rtnetlink, nothing.
+ */
+void		netwatch_fetch_begin(void);
+void		netwatch_fetch_end(void);
+
 /* Open the netlink socket (if this system has one); 0, or -1 quietly. */
 int		netwatch_open(void);
 void		netwatch_close(void);

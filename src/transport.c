@@ -65,6 +65,8 @@ struct transport {
 
 /* Set by transport_stop_on(): a signal asked the process to stop. */
 static volatile sig_atomic_t	*stop_flag;
+static int			 watch_fd = -1;	/* transport_watch() */
+static transport_gone_fn	 watch_gone;
 
 static int	 connect_addr(const struct addrinfo *, const struct addrinfo *,
 		    int, int *);
@@ -540,6 +542,13 @@ transport_stop_on(volatile sig_atomic_t *flag)
 	stop_flag = flag;
 }
 
+void
+transport_watch(int fd, transport_gone_fn gone)
+{
+	watch_fd = fd;
+	watch_gone = gone;
+}
+
 volatile sig_atomic_t *
 transport_stop_flag(void)
 {
@@ -606,7 +615,7 @@ static int
 wait_until(int fd, short events, const struct timespec *end,
     long long *waited, struct error *err)
 {
-	struct pollfd	pfd;
+	struct pollfd	pfd[2];
 	struct timespec	t0, t1;
 	long long	ms;
 	int		n, saved;
@@ -627,19 +636,29 @@ wait_until(int fd, short events, const struct timespec *end,
 			if (ms > STOP_SLICE_MS)
 				ms = STOP_SLICE_MS;
 		}
-		pfd.fd = fd;
-		pfd.events = events;
-		pfd.revents = 0;
+		pfd[0].fd = fd;
+		pfd[0].events = events;
+		pfd[0].revents = 0;
+		pfd[1].fd = watch_fd;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		n = poll(&pfd, 1, (int)ms);
+		n = poll(pfd, watch_fd != -1 ? 2 : 1, (int)ms);
 		saved = errno;
 		if (waited != NULL) {
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			*waited += (t1.tv_sec - t0.tv_sec) * 1000LL +
 			    (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		}
-		if (n > 0)
-			return pfd.revents;
+		if (n > 0 && pfd[1].revents != 0 && watch_gone(fd)) {
+			error_set(err, EX_TEMPFAIL, "the network changed (the "
+			    "connection's address or route went away): "
+			    "connection dropped, to start again on the new "
+			    "network");
+			return -1;
+		}
+		if (n > 0 && pfd[0].revents != 0)
+			return pfd[0].revents;
 		if (n == -1 && saved != EINTR) {
 			error_set(err, EX_OSERR, "poll: %s", strerror(saved));
 			return -1;

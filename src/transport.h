@@ -38,6 +38,16 @@ void	transport_stop_on(volatile sig_atomic_t *flag);
  * -1 with EX_TEMPFAIL "stopped by a signal" once the flag is set.
  */
 int	transport_check_stop(struct error *);
+/*
+ * A watch on the network (netwatch.c, under --daemon): while fd is not -1,
+ * every wait also polls fd, and when it is readable asks gone(sock)
+ * whether the connection on sock lost its way (its local address went
+ * away, a new default route, its link down); then the wait ends at once
+ * with EX_TEMPFAIL "the network changed".  transport_watch(-1, NULL)
+ * ends it.
+ */
+typedef int	(*transport_gone_fn)(int sock);
+void	transport_watch(int fd, transport_gone_fn gone);
 /* The flag given to transport_stop_on(), or NULL. */
 volatile sig_atomic_t *transport_stop_flag(void);
 /* The timeout given at connect time, in seconds (0: none). */

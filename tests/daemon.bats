@@ -490,3 +490,148 @@ time.sleep(120)' "$TEST_TMP/deaf" 3>&- &
 	wait_for 30 grep -q "default: no new messages" "$OUT"
 	daemon_stop
 }
+
+# two_logs JOBS -- account "other" (wrong password: it fails) written
+# before "default", each with its own logfile; the daemon runs with -j JOBS.
+two_logs() {
+	: | write_fetchrc "$RC"
+	add_other "password wrong" "logfile $TEST_TMP/other.log"
+	popserver_account "timeout 5" "delivery maildir $MD" \
+	    "uidls_file $TEST_TMP/state" "logfile $TEST_TMP/default.log" \
+	    >>"$RC"
+	daemon_start --daemon 1s -a -j "$1"
+	wait_for 20 grep -q "default: 1 message fetched" "$TEST_TMP/default.log"
+	wait_for 20 grep -q "other: .*auth\|other: .*password\|other: .*login" \
+	    "$TEST_TMP/other.log"
+	daemon_stop
+	# The failure is in other's file, and only there.
+	! grep -q "other:" "$TEST_TMP/default.log"
+	! grep -q "default:" "$TEST_TMP/other.log"
+	[ "$(grep -c 'other:' "$OUT")" -ge 1 ]
+	# The daemon's own lines go to both.
+	grep -q "popfetch: polling 2 accounts" "$TEST_TMP/default.log"
+	grep -q "popfetch: polling 2 accounts" "$TEST_TMP/other.log"
+	grep -q "popfetch: stopping" "$TEST_TMP/default.log"
+	grep -q "popfetch: stopping" "$TEST_TMP/other.log"
+}
+
+@test "--daemon: an account's failure goes to its own logfile, not the last one fetched (-j 1)" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	two_logs 1
+}
+
+@test "--daemon -j 2: an account's failure goes to its own logfile, the daemon's lines to each" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	two_logs 2
+}
+
+@test "--daemon: a logfile logrotate renamed is reopened, at the next poll and on SIGHUP" {
+	make_mailbox "$TEST_TMP/first" 1
+	make_mailbox "$TEST_TMP/second" 1
+	cp "$TEST_TMP/first"/* "$MB/"
+	popserver_start --mailbox "$MB"
+	rc "logfile $TEST_TMP/default.log"
+	daemon_start --daemon 1s
+	wait_for 20 grep -q "default: 1 message fetched" "$TEST_TMP/default.log"
+	mv "$TEST_TMP/default.log" "$TEST_TMP/default.log.1"
+	kill -HUP "$DAEMON_PID"
+	wait_for 20 grep -q "popfetch: configuration re-read" "$TEST_TMP/default.log"
+	cp "$TEST_TMP/second"/* "$MB/x-second"
+	wait_for 20 grep -q "default: 1 message fetched" "$TEST_TMP/default.log"
+	daemon_stop
+	grep -q "popfetch: stopping" "$TEST_TMP/default.log"
+	# Nothing went on into the renamed file.
+	! grep -q "re-read\|stopping" "$TEST_TMP/default.log.1"
+	[ "$(grep -c 'message fetched' "$TEST_TMP/default.log.1")" -eq 1 ]
+}
+
+# passes N -- the server saw at least N logins.
+passes() {
+	[[ $(grep -c '^C: PASS' "$TEST_TMP/slog" 2>/dev/null) -ge $1 ]]
+}
+
+@test "--daemon: per-connection warnings once per account and change, not at every poll" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB" --log "$TEST_TMP/slog"
+	rc "auth user" "keep on" "logfile $TEST_TMP/default.log"
+	add_other "auth user"
+	daemon_start --daemon 1s -a
+	wait_for 30 passes 6
+	# Once for each account, on the terminal and in the logfile.
+	[ "$(grep -c 'default: warning: tls is off' "$OUT")" -eq 1 ]
+	[ "$(grep -c 'other: warning: tls is off' "$OUT")" -eq 1 ]
+	[ "$(grep -c 'tls is off' "$TEST_TMP/default.log")" -eq 1 ]
+	# A re-read that changes nothing says nothing again ...
+	kill -HUP "$DAEMON_PID"
+	wait_for 20 grep -q "configuration re-read" "$OUT"
+	local n
+	n=$(grep -c '^C: PASS' "$TEST_TMP/slog")
+	wait_for 30 passes $((n + 4))
+	[ "$(grep -c 'default: warning: tls is off' "$OUT")" -eq 1 ]
+	# ... one that changes the account says it once more, for it alone.
+	sed -i 's/^timeout 5$/timeout 6/' "$RC"
+	kill -HUP "$DAEMON_PID"
+	wait_for 20 eval '[ "$(grep -c "configuration re-read" "$OUT")" -eq 2 ]'
+	n=$(grep -c '^C: PASS' "$TEST_TMP/slog")
+	wait_for 30 passes $((n + 4))
+	daemon_stop
+	[ "$(grep -c 'default: warning: tls is off' "$OUT")" -eq 2 ]
+	[ "$(grep -c 'other: warning: tls is off' "$OUT")" -eq 1 ]
+}
+
+@test "--daemon: the connection's address goes away mid-fetch: dropped at once, fetched again on the new network, each message once" {
+	if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then
+		skip "needs root and ip(8) for a private network namespace"
+	fi
+	make_mailbox "$MB" 5
+	cp -r "$MB" "$TEST_TMP/orig"
+	# The server on loopback (popserver.py binds nothing else), popfetch
+	# bound to an address of a veth link: the one that goes away.
+	rc "source_ip 10.9.0.1"
+	sed -i 's/^port .*/port 20110/; s/^timeout .*/timeout 60/' "$RC"
+	cat >"$TEST_TMP/netns.sh" <<-EOF
+	trap 'kill \$daemon \$server 2>/dev/null' EXIT TERM
+	ip link set lo up || exit 1
+	ip link add veth0 type veth peer name veth1 || exit 1
+	ip link set veth0 up && ip link set veth1 up || exit 1
+	ip addr add 10.9.0.1/24 dev veth0 || exit 1
+	# The first session goes silent halfway through the third RETR.
+	"$PYTHON3" "$TESTS_SRCDIR/popserver.py" --mailbox "$MB" --port 20110 \\
+		--port-file "$TEST_TMP/portfile" --hang-in-retr 3 \\
+		--log "$TEST_TMP/slog" >"$TEST_TMP/server.out" 2>&1 &
+	server=\$!
+	for i in \$(seq 600); do [ -s "$TEST_TMP/portfile" ] && break; sleep 0.1; done
+	"$POPFETCH" -C "$RC" --daemon 1h >"$OUT" 2>&1 &
+	daemon=\$!
+	for i in \$(seq 300); do grep -q "^C: RETR 3" "$TEST_TMP/slog" && break; sleep 0.1; done
+	grep -q "^C: RETR 3" "$TEST_TMP/slog" || exit 2
+	date +%s >"$TEST_TMP/down-at"
+	ip addr del 10.9.0.1/24 dev veth0
+	for i in \$(seq 300); do grep -q "the network changed" "$OUT" && break; sleep 0.1; done
+	date +%s >"$TEST_TMP/dropped-at"
+	ip addr add 10.9.0.1/24 dev veth0
+	for i in \$(seq 600); do
+		[ "\$(find "$MD/new" -type f 2>/dev/null | wc -l)" -ge 5 ] && break
+		sleep 0.1
+	done
+	date +%s >"$TEST_TMP/fetched-at"
+	kill -TERM \$daemon; wait \$daemon
+	kill \$server; wait \$server
+	trap - EXIT TERM
+	EOF
+	run timeout 120 unshare -n bash "$TEST_TMP/netns.sh" 3>&-
+	cat "$OUT"
+	assert_success
+	run cat "$OUT"
+	assert_output --partial "the network changed (the connection's address or route went away)"
+	# At once, not after the 60 s timeout; then again within seconds.
+	(( $(cat "$TEST_TMP/dropped-at") - $(cat "$TEST_TMP/down-at") <= 5 ))
+	(( $(cat "$TEST_TMP/fetched-at") - $(cat "$TEST_TMP/dropped-at") <= 20 ))
+	# Each message exactly once, and none left on the server.
+	assert_maildir_matches "$TEST_TMP/orig" "$MD"
+	[[ $(server_count) -eq 0 ]]
+	# Two sessions: the one dropped, the one on the new network.
+	[ "$(grep -c '^CONNECT' "$TEST_TMP/slog")" -eq 2 ]
+}

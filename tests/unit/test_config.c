@@ -348,7 +348,10 @@ static const char every_key[] =
 	"oauth2_auth_endpoint https://login.example/authorize\n"
 	"oauth2_token_endpoint https://login.example/token\n"
 	"oauth2_trust_file ~/oauth-ca.pem\n"
-	"oauth2_token_file ~/tokens/all\n";
+	"oauth2_token_file ~/tokens/all\n"
+	"interval 5m\n"
+	"log_format json\n"
+	"on_failure notify-admin \"$POPFETCH_ACCOUNT\"\n";
 
 /* The bit of the key called name in the `set` mask. */
 static uint64_t
@@ -471,6 +474,10 @@ test_every_key(void)
 	    "key oauth2_trust_file");
 	is_str(a->oauth2_token_file, HOME "/tokens/all",
 	    "key oauth2_token_file");
+	is_int(a->interval, 300, "key interval");
+	is_int(a->log_format, 1, "key log_format");
+	is_str(a->on_failure, "notify-admin \"$POPFETCH_ACCOUNT\"",
+	    "key on_failure");
 	/* jobs is a defaults-only key (see test below). */
 	for (i = 0, all = 0; i < (int)account_nkeys; i++)
 		if (account_keys[i].kind != KEY_IGNORED &&
@@ -506,6 +513,12 @@ test_values(void)
 	struct accounts	 list;
 	struct account	*a;
 
+	a = one("account a\ninterval 90\n", &list);
+	ok(a != NULL && a->interval == 90, "interval: plain seconds");
+	accounts_free(&list);
+	a = one("account a\ninterval 2h\ninterval off\n", &list);
+	ok(a != NULL && a->interval == 0, "interval off: the --daemon one");
+	accounts_free(&list);
 	a = one("account a\n"
 	    "tls_trust_file /x\n"
 	    "tls_trust_file system\n"
@@ -607,6 +620,15 @@ test_errors(void)
 	    "name");
 	parse_fails("account a\nport\n",
 	    "rc:2: 'port' needs a value: a number from 1 to 65535");
+	parse_fails("account a\ninterval 29s\n", "rc:2: invalid value '29s' "
+	    "for 'interval': expected a duration from 30s to 7d (30s, 5m, "
+	    "1h), or off");
+	parse_fails("account a\ninterval 8d\n", "rc:2: invalid value '8d' "
+	    "for 'interval': expected a duration from 30s to 7d (30s, 5m, "
+	    "1h), or off");
+	parse_fails("account a\ninterval 5ms\n", "rc:2: invalid value '5ms' "
+	    "for 'interval': expected a duration from 30s to 7d (30s, 5m, "
+	    "1h), or off");
 	parse_fails("account a\nport 0\n", "rc:2: invalid value '0' for "
 	    "'port': expected a number from 1 to 65535");
 	parse_fails("account a\nport 65536\n", "rc:2: invalid value '65536' "
@@ -1063,6 +1085,7 @@ test_load(void)
 	struct error	 err;
 	char		*path, *want, *big;
 	size_t		 n;
+	int		 i;
 
 	xasprintf(&path, "%s/fetchrc", tmpdir);
 	write_file(path, "account a\nhost h\npassword secret\n", 0644);
@@ -1129,11 +1152,40 @@ test_load(void)
 	is_int(err.ex, EX_CONFIG, "load: missing file is EX_CONFIG");
 	free(want);
 
-	error_clear(&err);
-	is_int(config_load(tmpdir, &list, &err), -1, "load: a directory");
-	xasprintf(&want, "%s: not a regular file", tmpdir);
-	is_str(err.msg, want, "load: a directory message");
+	free(path);
+
+	/* A directory: its *.conf and *.rc files, in name order. */
+	xasprintf(&path, "%s/d", tmpdir);
+	if (mkdir(path, 0700) == -1) {
+		perror(path);
+		exit(2);
+	}
+	xasprintf(&want, "%s/b.rc", path);
+	write_file(want, "account b\nhost h\n", 0600);
 	free(want);
+	xasprintf(&want, "%s/a.conf", path);
+	write_file(want, "defaults\nport 1\naccount a\nhost h\n", 0600);
+	free(want);
+	xasprintf(&want, "%s/c.txt", path);
+	write_file(want, "not a fetchrc\n", 0600);
+	free(want);
+	TAILQ_INIT(&list);
+	error_clear(&err);
+	is_int(config_load(path, &list, &err), 0, "load: a directory");
+	ok(TAILQ_FIRST(&list) != NULL && strcmp(TAILQ_FIRST(&list)->name,
+	    "a") == 0 && TAILQ_LAST(&list, accounts) != NULL &&
+	    strcmp(TAILQ_LAST(&list, accounts)->name, "b") == 0,
+	    "load: a directory's files in name order, others skipped");
+	ok(TAILQ_LAST(&list, accounts)->port == 0,
+	    "load: each file its own defaults");
+	accounts_free(&list);
+	for (i = 0; i < 3; i++) {
+		xasprintf(&want, "%s/%s", path, (const char *[]){ "a.conf",
+		    "b.rc", "c.txt" }[i]);
+		unlink(want);
+		free(want);
+	}
+	rmdir(path);
 	free(path);
 }
 
