@@ -611,16 +611,18 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 }
 
 /*
- * Hook for OAuth (issue 24 item 3, the `oauth` branch): 1 when err says
- * the account's grant must be renewed by the user (popfetch --authorize),
- * so its status record says needs_authorize and on_failure hears of it.
- * Until that branch lands no failure means that.
+ * 1 when err says the account's grant must be renewed by the user, so its
+ * status record says needs_authorize and on_failure hears of it.  Every
+ * such error -- a refused or expired grant, no tokens yet, a token file
+ * to remove, a token the server refuses after a refresh -- ends by telling
+ * the user to run popfetch --authorize (oauth.c, tokenstore.c, auth.c),
+ * and no other error names it.
  */
 static int
 needs_authorize(const struct error *err)
 {
-	(void)err;
-	return 0;
+	return err != NULL && error_isset(err) &&
+	    strstr(err->msg, "popfetch --authorize") != NULL;
 }
 
 /*

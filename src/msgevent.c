@@ -113,6 +113,9 @@ kind_name(enum delivery_kind k)
 	case DELIVERY_MAILDIR:	return "maildir";
 	case DELIVERY_MBOX:	return "mbox";
 	case DELIVERY_MDA:	return "mda";
+	case DELIVERY_LMTP:	return "lmtp";
+	case DELIVERY_SMTP:	return "smtp";
+	case DELIVERY_IMAP:	return "imap";
 	case DELIVERY_NONE:	break;
 	}
 	return "none";

@@ -134,6 +134,12 @@ refreshes() {
 	assert_output --partial "run popfetch --authorize default"
 	[ "$(maildir_count "$MD")" -eq 0 ]
 	[ "$(dovecot_count "$U")" -eq 2 ]
+	# The status record says so: --health names it at the first failure,
+	# and on_failure hears of it (needs_authorize).
+	run "$POPFETCH" -C "$RC" --health
+	[ "$status" -eq 1 ]
+	assert_output --partial "default: unhealthy: needs authorizing again: "
+	grep -q '"needs_authorize":true' "$HOME/.local/state/popfetch/status/default.json"
 }
 
 @test "oauth: no tokens yet is exit 77 naming --authorize" {
