@@ -119,7 +119,7 @@ script_list() {
 	} >"$SCRIPT"
 	popserver_start --script "$SCRIPT" --log "$SLOG"
 	popserver_rc "timeout 10" "delivery maildir $MD" \
-	    "uidls_file $TEST_TMP/uidls" | write_fetchrc "$RC"
+	    "uidls_file $TEST_TMP/uidls"
 	run_popfetch --debug
 	assert_failure 77
 	no_control "$stderr$output"
