@@ -164,6 +164,11 @@ const struct account_key account_keys[] = {
 	{ KEY("delivery_tls_trust_file", PATH, STR(delivery_tls_trust_file)),
 	    .want = "a file name or 'system'", .bare = "system",
 	    .none = "system" },
+	{ KEY("delivery_user", STRING, STR(delivery_user)),
+	    .want = "a user name", .bare = "" },
+	{ KEY("delivery_auth", AUTH, VAL(delivery_auth)),
+	    .want = "auto, plain, login, cram-md5, scram-sha-1 or "
+	    "scram-sha-256", .bare = "auto" },
 	{ KEY("delivery_password", SECRET, STR(delivery_password)),
 	    .want = "a password", .bare = "" },
 	{ KEY("delivery_passwordeval", STRING, STR(delivery_passwordeval)),

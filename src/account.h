@@ -82,6 +82,8 @@ struct account {
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
 	int		 delivery_tls;	/* SMTP_TLS_*: default auto */
 	char		*delivery_tls_trust_file; /* NULL: the system store */
+	char		*delivery_user;	/* delivery smtp: AUTH as this */
+	enum auth_method delivery_auth;	/* delivery smtp: AUTH mechanism */
 	char		*delivery_password;	/* delivery imap's login */
 	char		*delivery_passwordeval;
 	char		*delivery_flags;	/* "\\Seen ..." for APPEND, or NULL */

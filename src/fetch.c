@@ -939,10 +939,13 @@ open_local(struct session *s, struct error *err)
 				    a->delivery_tls_trust_file };
 	char			*statepath, *pw = NULL;
 
-	if (s->fo->mode == FETCH_RUN && a->delivery == DELIVERY_IMAP &&
+	if (s->fo->mode == FETCH_RUN && (a->delivery == DELIVERY_IMAP ||
+	    (a->delivery == DELIVERY_SMTP && a->delivery_user != NULL)) &&
 	    (pw = account_delivery_password(a, err)) == NULL && error_isset(err))
 		return -1;
 	d.password = pw;
+	d.user = a->delivery_user;
+	d.auth = a->delivery_auth;
 	d.flags = a->delivery_flags;
 	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(&d, err)) == NULL) {
 		freezero_str(pw);
