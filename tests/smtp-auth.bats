@@ -19,7 +19,7 @@ setup_file() {
 	fi
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
 	# Postfix's smtpd runs as "postfix": the socket is for anyone here.
-	DOVECOT_AUTH_MECHANISMS="plain login"
+	DOVECOT_AUTH_MECHANISMS="plain login cram-md5 scram-sha-256"
 	DOVECOT_EXTRA_CONF="service auth {
   unix_listener postfix-auth {
     mode = 0666
@@ -77,11 +77,39 @@ authenticated_count() {
 	    2>/dev/null | wc -l
 }
 
-@test "smtp auth: delivery_user logs in (auto: PLAIN) after STARTTLS; the password never in the trace" {
+@test "smtp auth: auto logs in with SCRAM-SHA-256 (the server's proof checked) after STARTTLS" {
+	make_mailbox "$MB" 2
+	popserver_start --mailbox "$MB"
+	before=$(maildir_count "$(postfix_maildir bob)")
+	rc "delivery_user bob" "delivery_password s3cret-pw"
+	fetch --debug
+	assert_success
+	assert_output --partial "AUTH SCRAM-SHA-256 as bob"
+	refute_output --partial "s3cret-pw"
+	[ "$(server_count)" -eq 0 ]
+	postfix_wait bob $((before + 2))
+}
+
+@test "smtp auth: delivery_auth cram-md5" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	before=$(maildir_count "$(postfix_maildir bob)")
+	rc "delivery_user bob" "delivery_password s3cret-pw" \
+	    "delivery_auth cram-md5"
+	fetch --debug
+	assert_success
+	assert_output --partial "AUTH CRAM-MD5 as bob"
+	[ "$(server_count)" -eq 0 ]
+	postfix_wait bob $((before + 1))
+}
+
+@test "smtp auth: delivery_auth plain logs in after STARTTLS; the password never in the trace" {
 	make_mailbox "$MB" 3
 	cp -r "$MB" "$TEST_TMP/orig"
 	popserver_start --mailbox "$MB"
-	rc "delivery_user bob" "delivery_password s3cret-pw"
+	before=$(maildir_count "$(postfix_maildir bob)")
+	rc "delivery_user bob" "delivery_password s3cret-pw" \
+	    "delivery_auth plain"
 	fetch --debug
 	assert_success
 	assert_output --partial "AUTH PLAIN as bob"
@@ -90,8 +118,8 @@ authenticated_count() {
 	# PLAIN's initial response holds the password in base64.
 	refute_output --partial "$(printf '\0bob\0s3cret-pw' | base64)"
 	[ "$(server_count)" -eq 0 ]
-	postfix_wait bob 3
-	[ "$(authenticated_count)" -eq 3 ]
+	postfix_wait bob $((before + 3))
+	[ "$(authenticated_count)" -eq $((before + 3)) ]
 }
 
 @test "smtp auth: delivery_auth login, password from delivery_passwordeval" {
@@ -112,7 +140,7 @@ authenticated_count() {
 @test "smtp auth: a wrong password is refused (535): nothing fetched or deleted, 77" {
 	make_mailbox "$MB" 2
 	popserver_start --mailbox "$MB"
-	rc "delivery_user bob" "delivery_password wrong"
+	rc "delivery_user bob" "delivery_password wrong" "delivery_auth plain"
 	fetch
 	assert_failure 77
 	assert_output --partial "the SMTP server 127.0.0.1:$POSTFIX_PORT: the server rejected AUTH PLAIN: 535"
@@ -124,10 +152,10 @@ authenticated_count() {
 	make_mailbox "$MB" 1
 	popserver_start --mailbox "$MB"
 	rc "delivery_user bob" "delivery_password s3cret-pw" \
-	    "delivery_auth scram-sha-256"
+	    "delivery_auth scram-sha-1"
 	fetch
 	assert_failure 69
-	assert_output --partial "offers no AUTH mechanism popfetch can use as delivery_auth says: SCRAM-SHA-256 (it lists: PLAIN LOGIN )"
+	assert_output --partial "offers no AUTH mechanism popfetch can use as delivery_auth says: SCRAM-SHA-1 (it lists: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 )"
 	[ "$(server_count)" -eq 1 ]
 }
 
