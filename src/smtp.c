@@ -569,8 +569,14 @@ auth_io_send(void *arg, const char *line, struct error *err)
 	char		*cmd;
 	int		 rc;
 
+	char		 shown[64];
+
+	/* The mechanism, not its initial response: that holds secrets. */
+	snprintf(shown, sizeof shown, "AUTH %.*s%s", (int)strcspn(line, " "),
+	    line, strchr(line, ' ') != NULL ? " (initial response not shown)"
+	    : "");
 	xasprintf(&cmd, "AUTH %s", line);
-	rc = auth_write(s, "AUTH (mechanism and data not shown)", cmd, err);
+	rc = auth_write(s, shown, cmd, err);
 	explicit_bzero(cmd, strlen(cmd));
 	free(cmd);
 	return rc;
