@@ -352,7 +352,7 @@ login(struct imap *im, struct error *err)
 	char		tag[16];
 	int		rc = -1;
 
-	if (im->p.auth != AUTH_AUTO)
+	if (im->p.auth != AUTH_AUTO || im->p.oauth_store != NULL)
 		return authenticate(im, err);
 	if (im->logindisabled) {
 		error_set(err, EX_UNAVAILABLE, "the %s does not take a "
@@ -828,18 +828,23 @@ authenticate(struct imap *im, struct error *err)
 	};
 	struct resp	 r;
 	char		 word[40], tag[16];
+	enum auth_method m = im->p.auth;
 
-	snprintf(word, sizeof word, " %s ", auth_method_name(im->p.auth));
+	/* An OAuth token and auto: XOAUTH2 (Google), else OAUTHBEARER. */
+	if (m == AUTH_AUTO)
+		m = strcasestr(im->mechs, " XOAUTH2 ") != NULL ?
+		    AUTH_XOAUTH2 : AUTH_OAUTHBEARER;
+	snprintf(word, sizeof word, " %s ", auth_method_name(m));
 	if (strcasestr(im->mechs, word) == NULL) {
 		error_set(err, EX_UNAVAILABLE, "the %s does not offer AUTH=%s "
 		    "(delivery_auth; it lists:%s)", im->name,
-		    auth_method_name(im->p.auth), im->mechs[0] != '\0' ?
+		    auth_method_name(m), im->mechs[0] != '\0' ?
 		    im->mechs : " nothing");
 		return -1;
 	}
 	log_debug(im->p.acct, "%s: AUTHENTICATE %s as %s", im->name,
-	    auth_method_name(im->p.auth), im->p.user);
-	if (sasl_login(&io, im->p.auth, im->p.user, im->p.host, im->p.port,
+	    auth_method_name(m), im->p.user);
+	if (sasl_login(&io, m, im->p.user, im->p.host, im->p.port,
 	    im->p.acct, im->p.pass, im->p.oauth_store, err) == -1) {
 		if (!im->broken)
 			error_prefix(err, "the %s", im->name);
