@@ -30,6 +30,7 @@ struct imap {
 	int			 sasl_ir;	/* RFC 4959 */
 	char			 mechs[256];	/* " PLAIN XOAUTH2 ": AUTH=... */
 	char			 auth_tag[16];	/* of the AUTHENTICATE */
+	int			 in_auth;	/* its exchange is going on */
 	uint64_t		 appendlimit;	/* RFC 7889; 0: none said */
 	struct buf		 line;		/* the line being read */
 	struct buf		*collect;	/* untagged lines, when set */
@@ -199,7 +200,11 @@ read_line(struct imap *im, struct error *err)
 		im->line.len--;
 	buf_add(&im->line, "", 1);
 	im->line.len--;
-	log_trace(im->p.acct, "<-", im->line.data, im->line.len);
+	/* As POP3's: SASL challenges stay out of the trace. */
+	if (im->in_auth && im->line.data[0] == '+')
+		log_trace(im->p.acct, "<-", "+ (challenge not shown)", 23);
+	else
+		log_trace(im->p.acct, "<-", im->line.data, im->line.len);
 	return 0;
 }
 
@@ -829,6 +834,7 @@ authenticate(struct imap *im, struct error *err)
 	struct resp	 r;
 	char		 word[40], tag[16];
 	enum auth_method m = im->p.auth;
+	int		 rc;
 
 	/* An OAuth token and auto: XOAUTH2 (Google), else OAUTHBEARER. */
 	if (m == AUTH_AUTO)
@@ -844,8 +850,11 @@ authenticate(struct imap *im, struct error *err)
 	}
 	log_debug(im->p.acct, "%s: AUTHENTICATE %s as %s", im->name,
 	    auth_method_name(m), im->p.user);
-	if (sasl_login(&io, m, im->p.user, im->p.host, im->p.port,
-	    im->p.acct, im->p.pass, im->p.oauth_store, err) == -1) {
+	im->in_auth = 1;
+	rc = sasl_login(&io, m, im->p.user, im->p.host, im->p.port,
+	    im->p.acct, im->p.pass, im->p.oauth_store, err);
+	im->in_auth = 0;
+	if (rc == -1) {
 		if (!im->broken)
 			error_prefix(err, "the %s", im->name);
 		return -1;

@@ -235,7 +235,12 @@ read_reply(struct smtp *s, struct reply *r, struct error *err)
 	while (more) {
 		if (transport_getline(s->t, &line, &len, err) == -1)
 			return lost(s, err);
-		log_trace(s->p.acct, "<-", line, len);
+		/* As POP3's: SASL challenges stay out of the trace. */
+		if (s->in_auth && len > 3 && strncmp(line, "334", 3) == 0)
+			log_trace(s->p.acct, "<-", "334 (challenge not shown)",
+			    25);
+		else
+			log_trace(s->p.acct, "<-", line, len);
 		if ((total += len) > SMTP_REPLY_MAX) {
 			error_set(err, EX_PROTOCOL, "the %s sent a reply "
 			    "longer than %d bytes", s->name, SMTP_REPLY_MAX);

@@ -115,9 +115,13 @@ field() {
 	sed -i 's/"access_token":"[^"]*"/"access_token":"at-unknown"/' "$TOKENS"
 	old=$(field access_token)
 	[ "$old" = at-unknown ]
-	fetch -v
+	fetch -v --debug
 	assert_success
 	assert_output --partial "the delivery server refused the OAuth access token; refreshing it once"
+	# Dovecot answers the refused token with a continuation (its JSON
+	# error), then NO after the empty answer; the trace hides it.
+	assert_output --partial "+ (challenge not shown)"
+	assert_output --regexp "NO \[AUTHENTICATIONFAILED\]"
 	[ "$(field access_token)" != "$old" ]
 	[ "$(grep -c '^refresh ' "$OAUTH_DIR/log")" -eq 1 ]
 	[ "$(dovecot_count "$U")" -eq 1 ]

@@ -131,6 +131,7 @@ authenticated_count() {
 	fetch --debug
 	assert_success
 	assert_output --partial "AUTH LOGIN as bob"
+	assert_output --partial "334 (challenge not shown)"
 	assert_output --partial "(SASL response not shown)"
 	refute_output --partial "s3cret-pw"
 	[ "$(server_count)" -eq 0 ]
