@@ -962,7 +962,19 @@ open_sink(struct session *s, struct sink_dest *d, struct error *err)
 	char			*pw = NULL, *fresh;
 	int			 rc = -1;
 
-	if (a->delivery_oauth2_account != NULL && a->delivery == DELIVERY_IMAP) {
+	/* Keys a delivery kind would not use are an error, not ignored. */
+	if (a->delivery_oauth2_account != NULL && a->delivery !=
+	    DELIVERY_IMAP) {
+		error_set(err, EX_CONFIG, "delivery_oauth2_account is for "
+		    "delivery imap only");
+		return -1;
+	}
+	if (a->delivery_user != NULL && a->delivery != DELIVERY_SMTP) {
+		error_set(err, EX_CONFIG, "delivery_user is for delivery smtp "
+		    "only (delivery imap takes the user from its URL)");
+		return -1;
+	}
+	if (a->delivery_oauth2_account != NULL) {
 		if ((o = signin_of(a, err)) == NULL ||
 		    (pw = oauth_access_token(o, NULL, err)) == NULL)
 			return -1;

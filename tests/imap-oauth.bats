@@ -160,3 +160,19 @@ field() {
 	assert_output --partial "delivery_oauth2_account nosuch: no account block of that name"
 	[ "$(server_count)" -eq 1 ]
 }
+
+@test "imap oauth: delivery_oauth2_account or delivery_user with a kind that does not use it is a config error" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	popserver_rc "delivery smtp 127.0.0.1:1 bob@x" \
+	    "delivery_oauth2_account out"
+	fetch
+	assert_failure 78
+	assert_output --partial "delivery_oauth2_account is for delivery imap only"
+	popserver_rc "delivery imap imaps://u@127.0.0.1:1/INBOX" \
+	    "delivery_user bob" "delivery_password x"
+	fetch
+	assert_failure 78
+	assert_output --partial "delivery_user is for delivery smtp only"
+	[ "$(server_count)" -eq 1 ]
+}
