@@ -3,7 +3,8 @@
 # (RFC 3501 6.2.2) through auth.c's SASL layer into a real Dovecot IMAP
 # (tests/lib/dovecot.bash, DOVECOT_IMAP=yes) that offers PLAIN, LOGIN and
 # SCRAM-SHA-256 and SASL-IR (RFC 4959); a refused login and a mechanism
-# the server does not list.
+# the server does not list; tests/imapserver.py for a server without
+# SASL-IR and one whose challenges never end.
 
 load lib/common
 load lib/certs
@@ -31,6 +32,25 @@ setup() {
 
 teardown() {
 	popserver_stop || true
+	[[ -z ${IMAP_PID:-} ]] || popserver_stop "$IMAP_PID" || true
+}
+
+# imapserver_start [flags]: tests/imapserver.py storing into $STORE (as
+# in imap.bats).
+imapserver_start() {
+	local pf=$TEST_TMP/imap.port n=0
+	STORE=$TEST_TMP/store
+	ILOG=$TEST_TMP/imap.log
+	"$PYTHON3" "$TESTS_SRCDIR/imapserver.py" --port-file "$pf" \
+	    --store "$STORE" --log "$ILOG" "$@" </dev/null \
+	    >"$TEST_TMP/imapserver.out" 2>&1 3>&- &
+	IMAP_PID=$!
+	while [[ ! -s $pf ]]; do
+		n=$((n + 1))
+		((n < 1200)) || { echo "imapserver: no port after 60 s" >&2; return 1; }
+		sleep 0.05
+	done
+	read -r IMAP_PORT <"$pf"
 }
 
 # rc AUTH [LINE...]: $MB into $DSTU's INBOX over imaps:// with delivery_auth AUTH.
@@ -111,5 +131,37 @@ server_count() {
 	assert_failure 69
 	assert_output --partial "does not offer AUTH=CRAM-MD5 (delivery_auth; it lists: PLAIN LOGIN SCRAM-SHA-256 )"
 	refute_output --partial "AUTHENTICATE CRAM-MD5"
+	[ "$(server_count)" -eq 1 ]
+}
+
+@test "imap auth: without SASL-IR the initial response goes after the empty continuation" {
+	make_mailbox "$MB" 2
+	cp -r "$MB" "$TEST_TMP/orig"
+	imapserver_start --password pw-x
+	popserver_start --mailbox "$MB"
+	popserver_rc "timeout 30" \
+	    "delivery imap imap://u@127.0.0.1:$IMAP_PORT/INBOX" \
+	    "delivery_tls off" "received_header off" "delivery_auth plain" \
+	    "delivery_password pw-x"
+	fetch --debug
+	assert_success
+	assert_output --partial "-> p2 AUTHENTICATE PLAIN"$'\n'
+	refute_output --partial "initial response not shown"
+	grep -qx 'C: p2 AUTHENTICATE PLAIN' "$ILOG"
+	grep -qx 'C: (SASL response)' "$ILOG"
+	[ "$(server_count)" -eq 0 ]
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+}
+
+@test "imap auth: a server whose challenges never end: cancelled, a clear error, nothing deleted" {
+	make_mailbox "$MB" 1
+	imapserver_start --password pw-x --sasl-ir --auth-endless
+	popserver_start --mailbox "$MB"
+	popserver_rc "timeout 30" \
+	    "delivery imap imap://u@127.0.0.1:$IMAP_PORT/INBOX" \
+	    "delivery_tls off" "delivery_auth plain" "delivery_password pw-x"
+	run timeout 60 "$POPFETCH" -C "$RC"
+	assert_failure 76
+	assert_output --partial "PLAIN exchange failed: the server sent a challenge after the exchange ended"
 	[ "$(server_count)" -eq 1 ]
 }
