@@ -169,6 +169,14 @@ const struct account_key account_keys[] = {
 	{ KEY("delivery_tls_trust_file", PATH, STR(delivery_tls_trust_file)),
 	    .want = "a file name or 'system'", .bare = "system",
 	    .none = "system" },
+	{ KEY("delivery_user", STRING, STR(delivery_user)),
+	    .want = "a user name", .bare = "" },
+	{ KEY("delivery_auth", AUTH, VAL(delivery_auth)),
+	    .want = "auto, plain, login, cram-md5, scram-sha-1 or "
+	    "scram-sha-256", .bare = "auto" },
+	{ KEY("delivery_oauth2_account", STRING, STR(delivery_oauth2_account)),
+	    .want = "the name of the account block holding the OAuth "
+	    "settings", .bare = "" },
 	{ KEY("delivery_password", SECRET, STR(delivery_password)),
 	    .want = "a password", .bare = "" },
 	{ KEY("delivery_passwordeval", STRING, STR(delivery_passwordeval)),
@@ -608,4 +616,45 @@ account_uidls_path(const struct account *a)
 	if (b.data == NULL)
 		return xstrdup("");
 	return b.data;
+}
+
+/*
+ * The list head is not at hand (fetch_account() gets one account), but
+ * the links are: walk them both ways.
+ */
+const struct account *
+account_sibling(const struct account *a, const char *name)
+{
+	const struct account	*b;
+
+	if (strcmp(a->name, name) == 0)
+		return a;
+	if (a->entry.tqe_prev == NULL)		/* in no list */
+		return NULL;
+	for (b = TAILQ_PREV(a, accounts, entry); b != NULL;
+	    b = TAILQ_PREV(b, accounts, entry))
+		if (strcmp(b->name, name) == 0)
+			return b;
+	for (b = TAILQ_NEXT(a, entry); b != NULL; b = TAILQ_NEXT(b, entry))
+		if (strcmp(b->name, name) == 0)
+			return b;
+	return NULL;
+}
+
+int
+account_is_signin(const struct account *a)
+{
+	const struct account	*b;
+
+	if (a->entry.tqe_prev == NULL)		/* in no list */
+		return 0;
+	for (b = a; b != NULL; b = TAILQ_PREV(b, accounts, entry))
+		if (b->delivery_oauth2_account != NULL &&
+		    strcmp(b->delivery_oauth2_account, a->name) == 0)
+			return 1;
+	for (b = TAILQ_NEXT(a, entry); b != NULL; b = TAILQ_NEXT(b, entry))
+		if (b->delivery_oauth2_account != NULL &&
+		    strcmp(b->delivery_oauth2_account, a->name) == 0)
+			return 1;
+	return 0;
 }

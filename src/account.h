@@ -82,6 +82,10 @@ struct account {
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
 	int		 delivery_tls;	/* SMTP_TLS_*: default auto */
 	char		*delivery_tls_trust_file; /* NULL: the system store */
+	char		*delivery_user;	/* delivery smtp: AUTH as this */
+	enum auth_method delivery_auth;	/* delivery smtp: AUTH mechanism */
+	char		*delivery_oauth2_account; /* whose OAuth sign-in the
+					   delivery server takes, or NULL */
 	char		*delivery_password;	/* delivery imap's login */
 	char		*delivery_passwordeval;
 	char		*delivery_flags;	/* "\\Seen ..." for APPEND, or NULL */
@@ -188,6 +192,11 @@ int		 account_same(const struct account *a, const struct account *b);
 void		 account_free(struct account *);
 void		 accounts_free(struct accounts *);
 struct account	*accounts_find(struct accounts *, const char *name);
+/* The account named name in the list a is in (by its links), or NULL. */
+const struct account *account_sibling(const struct account *,
+		    const char *name);
+/* Whether another account of a's list names a in delivery_oauth2_account. */
+int		 account_is_signin(const struct account *);
 
 /* $HOME, else the password database's home, else "/". */
 const char	*account_home_dir(void);

@@ -88,7 +88,7 @@ struct login {
 
 /* One AUTH exchange in progress. */
 struct exchange {
-	struct pop3		*p;
+	const struct sasl_io	*io;		/* the protocol's framing */
 	const struct login	*a;
 	enum auth_method	 m;
 	Gsasl			*ctx;
@@ -118,7 +118,7 @@ static int	 send_auth(struct exchange *, char **, struct error *);
 static int	 answer(struct exchange *, const char *, struct error *);
 static int	 cancel(struct exchange *, const char *, struct error *);
 static void	 lost_in_exchange(struct exchange *, int, struct error *);
-static void	 refused(struct exchange *, const struct pop3_reply *,
+static void	 refused(struct exchange *, const struct sasl_reply *,
 		    struct error *);
 static void	 free_secret(char *);
 static int	 is_scram(enum auth_method);
@@ -335,19 +335,51 @@ warn_cleartext(struct pop3 *p, const struct login *a, enum auth_method m)
 	    "network unencrypted (%s)", auth_method_name(m));
 }
 
-/* One method, named or picked by auto, on the session as it is. */
+/* POP3's framing of the exchange (RFC 5034): "AUTH M [IR]", "+ b64". */
 static int
-try_method(struct pop3 *p, const struct login *a, enum auth_method m,
-    const char *pass, struct error *err)
+pop3_io_send(void *arg, const char *line, struct error *err)
+{
+	return pop3_send(arg, P3_AUTH, line, P3_SECRET, 0, err);
+}
+
+static int
+pop3_io_reply(void *arg, struct sasl_reply *sr, char **chal,
+    struct error *err)
+{
+	struct pop3_reply	r;
+	int			s;
+
+	memset(sr, 0, sizeof *sr);
+	if ((s = pop3_auth_reply(arg, &r, chal, err)) == 0) {
+		sr->ok = r.ok;
+		sr->ex = r.ex;
+		snprintf(sr->text, sizeof sr->text, "%s", r.text);
+	}
+	return s;
+}
+
+static int
+pop3_io_answer(void *arg, const char *line, struct error *err)
+{
+	return pop3_auth_answer(arg, line, err);
+}
+
+static void
+pop3_io_lost(void *arg, const char *step, struct error *err)
+{
+	pop3_lost_at(arg, step, err);
+}
+
+/* One SASL or OAuth mechanism over io, whatever the protocol. */
+static int
+exchange_run(const struct sasl_io *io, const struct login *a,
+    enum auth_method m, const char *pass, struct error *err)
 {
 	struct exchange	 x;
 	int		 rc = -1;
 
-	warn_cleartext(p, a, m);
-	if (m == AUTH_USER || m == AUTH_APOP)
-		return pop3_login(p, m == AUTH_APOP, a->user, pass, err);
 	memset(&x, 0, sizeof x);
-	x.p = p;
+	x.io = io;
 	x.a = a;
 	x.m = m;
 	if (m == AUTH_XOAUTH2 || m == AUTH_OAUTHBEARER) {
@@ -363,6 +395,50 @@ out:
 	if (x.ctx != NULL)
 		gsasl_done(x.ctx);
 	return rc;
+}
+
+int
+sasl_login(const struct sasl_io *io, enum auth_method m, const char *user,
+    const char *host, int port, const char *name, const char *pass,
+    const char *oauth_store, struct error *err)
+{
+	struct login	a;
+
+	if (m == AUTH_AUTO || m == AUTH_USER || m == AUTH_APOP) {
+		error_set(err, EX_SOFTWARE, "sasl_login: %s is no SASL "
+		    "mechanism", auth_method_name(m));
+		return -1;
+	}
+	memset(&a, 0, sizeof a);
+	a.name = name;
+	a.user = user;
+	a.host = host;
+	a.port = port;
+	a.auth = m;
+	a.oauth_store = oauth_store;
+	return exchange_run(io, &a, m, pass, err);
+}
+
+/* One method, named or picked by auto, on the session as it is. */
+static int
+try_method(struct pop3 *p, const struct login *a, enum auth_method m,
+    const char *pass, struct error *err)
+{
+	struct sasl_io	io = {
+		.arg = p,
+		.t = pop3_transport(p),
+		.service = "pop",
+		.cmd_max = AUTH_CMD_MAX,
+		.send = pop3_io_send,
+		.reply = pop3_io_reply,
+		.answer = pop3_io_answer,
+		.lost = pop3_io_lost,
+	};
+
+	warn_cleartext(p, a, m);
+	if (m == AUTH_USER || m == AUTH_APOP)
+		return pop3_login(p, m == AUTH_APOP, a->user, pass, err);
+	return exchange_run(&io, a, m, pass, err);
 }
 
 /*
@@ -514,7 +590,7 @@ sasl_start(struct exchange *x, const char *pass, struct error *err)
 		gsasl_session_hook_set(x->sx, x);
 	} else if (pass != NULL)
 		gsasl_property_set(x->sx, GSASL_PASSWORD, pass);
-	gsasl_property_set(x->sx, GSASL_SERVICE, "pop");
+	gsasl_property_set(x->sx, GSASL_SERVICE, x->io->service);
 	gsasl_property_set(x->sx, GSASL_HOSTNAME, x->a->host);
 	if (is_plus(x->m) && set_channel_binding(x, err) == -1)
 		return -1;
@@ -542,7 +618,7 @@ set_channel_binding(struct exchange *x, struct error *err)
 	size_t		 len, b64len;
 	int		 exporter, rc = -1;
 
-	if (transport_channel_binding(pop3_transport(x->p), &cb, &len,
+	if (transport_channel_binding(x->io->t, &cb, &len,
 	    &exporter, err) == -1) {
 		error_prefix(err, "%s needs TLS channel binding",
 		    auth_method_name(x->m));
@@ -618,18 +694,17 @@ send_auth(struct exchange *x, char **held, struct error *err)
 
 	*held = NULL;
 	if (x->first == NULL)
-		return pop3_send(x->p, P3_AUTH, auth_method_name(x->m),
-		    P3_SECRET, 0, err);
+		return x->io->send(x->io->arg, auth_method_name(x->m), err);
 	n = snprintf(cmd, sizeof cmd, "%s %s", auth_method_name(x->m),
 	    x->first[0] != '\0' ? x->first : "=");
-	/* 5 = "AUTH ": the whole line must fit. */
-	if (n < 0 || (size_t)n + 5 > AUTH_CMD_MAX) {
+	/* 5 = "AUTH ": the whole line must fit the protocol's limit. */
+	if (n < 0 || (size_t)n + 5 > x->io->cmd_max || (size_t)n + 5 >
+	    AUTH_CMD_MAX) {
 		explicit_bzero(cmd, sizeof cmd);
 		*held = x->first;
-		return pop3_send(x->p, P3_AUTH, auth_method_name(x->m),
-		    P3_SECRET, 0, err);
+		return x->io->send(x->io->arg, auth_method_name(x->m), err);
 	}
-	rc = pop3_send(x->p, P3_AUTH, cmd, P3_SECRET, 0, err);
+	rc = x->io->send(x->io->arg, cmd, err);
 	explicit_bzero(cmd, sizeof cmd);
 	return rc;
 }
@@ -637,7 +712,7 @@ send_auth(struct exchange *x, char **held, struct error *err)
 static int
 run_exchange(struct exchange *x, struct error *err)
 {
-	struct pop3_reply	 r;
+	struct sasl_reply	 r;
 	char			*chal = NULL, *held, *out = NULL;
 	int			 rc = -1, rounds = 0, s;
 
@@ -645,7 +720,8 @@ run_exchange(struct exchange *x, struct error *err)
 		return -1;
 	for (;;) {
 		free(chal);
-		if ((s = pop3_auth_reply(x->p, &r, &chal, err)) == -1) {
+		chal = NULL;
+		if ((s = x->io->reply(x->io->arg, &r, &chal, err)) == -1) {
 			lost_in_exchange(x, rounds, err);
 			goto out;
 		}
@@ -713,7 +789,7 @@ lost_in_exchange(struct exchange *x, int rounds, struct error *err)
 	snprintf(step, sizeof step, "%s AUTH %s%s", rounds == 0 ? "after" :
 	    "during", auth_method_name(x->m), rounds == 0 ? "" : " (after "
 	    "a response to its challenge)");
-	pop3_lost_at(x->p, step, err);
+	x->io->lost(x->io->arg, step, err);
 }
 
 static int
@@ -885,7 +961,7 @@ derive(struct exchange *x, const char *pass, const char *salt64,
 		    "or decode the server's salt");
 		goto out;
 	}
-	if ((timeout = transport_timeout(pop3_transport(x->p))) > 0) {
+	if ((timeout = transport_timeout(x->io->t)) > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		deadline = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
 		    (long long)timeout * 1000;
@@ -902,20 +978,20 @@ out:
 static int
 answer(struct exchange *x, const char *line, struct error *err)
 {
-	return pop3_auth_answer(x->p, line, err);
+	return x->io->answer(x->io->arg, line, err);
 }
 
 /* Give up on the exchange: "*", then read the server's -ERR. */
 static int
 cancel(struct exchange *x, const char *why, struct error *err)
 {
-	struct pop3_reply	 r;
+	struct sasl_reply	 r;
 	char			*chal = NULL;
 	int			 s;
 
-	if (pop3_auth_answer(x->p, "*", err) == -1)
+	if (x->io->answer(x->io->arg, "*", err) == -1)
 		return -1;
-	s = pop3_auth_reply(x->p, &r, &chal, err);
+	s = x->io->reply(x->io->arg, &r, &chal, err);
 	free(chal);
 	if (s == -1)
 		return -1;
@@ -926,7 +1002,7 @@ cancel(struct exchange *x, const char *why, struct error *err)
 }
 
 static void
-refused(struct exchange *x, const struct pop3_reply *r, struct error *err)
+refused(struct exchange *x, const struct sasl_reply *r, struct error *err)
 {
 	int	ex = r->ex != 0 ? r->ex : EX_NOPERM;
 

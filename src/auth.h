@@ -104,4 +104,47 @@ int		 auth_login(struct pop3 *, enum auth_method, const char *user,
  */
 enum auth_method auth_oauth_method(struct pop3 *);
 
+/*
+ * The protocol-neutral SASL layer: one mechanism's exchange (GNU SASL,
+ * or XOAUTH2/OAUTHBEARER) with the command framing a protocol gives.
+ * POP3 (RFC 5034: "AUTH M [IR]", "+ b64") is auth_login()'s; SMTP
+ * (RFC 4954: "AUTH M [IR]", "334 b64") is smtp.c's.
+ */
+struct transport;
+
+struct sasl_reply {
+	int	 ok;		/* the exchange's final answer is yes */
+	int	 ex;		/* for a no: the class (EX_TEMPFAIL...), or 0 */
+	char	 text[512];	/* the server's words, terminal-safe */
+};
+
+struct sasl_io {
+	void		*arg;		/* the protocol's connection */
+	struct transport *t;		/* channel binding, the timeout */
+	const char	*service;	/* GSSAPI/SCRAM service: "pop", "smtp" */
+	size_t		 cmd_max;	/* longest "AUTH M IR" line */
+	/* Send "AUTH " line ("MECH" or "MECH IR"); never traced. */
+	int		(*send)(void *, const char *line, struct error *);
+	/*
+	 * Read the next reply: 1 with the base64 challenge in *chal
+	 * (allocated), 0 with the final answer in r, -1 on failure.
+	 */
+	int		(*reply)(void *, struct sasl_reply *r, char **chal,
+			    struct error *);
+	/* Send one answer line (base64, or "*" to cancel); never traced. */
+	int		(*answer)(void *, const char *line, struct error *);
+	/* The server hung up at step: set err saying so. */
+	void		(*lost)(void *, const char *step, struct error *);
+};
+
+/*
+ * Log in over io with the SASL mechanism m (not AUTH_AUTO, USER, APOP).
+ * oauth_store as in struct auth_progress.  0 when logged in, else -1
+ * with err as for auth_login().
+ */
+int		 sasl_login(const struct sasl_io *, enum auth_method,
+		    const char *user, const char *host, int port,
+		    const char *name, const char *pass,
+		    const char *oauth_store, struct error *);
+
 #endif

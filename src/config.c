@@ -650,6 +650,13 @@ parse_auth(struct parser *p, const struct account_key *kw, const char *value,
 		bad_value(p, kw, value);
 		return -1;
 	}
+	/* A delivery server speaks SASL only: no USER, APOP or GSSAPI. */
+	if (strcmp(kw->name, "delivery_auth") == 0 && (*out == AUTH_USER ||
+	    *out == AUTH_APOP || *out == AUTH_EXTERNAL ||
+	    *out == AUTH_GSSAPI)) {
+		bad_value(p, kw, value);
+		return -1;
+	}
 	return 0;
 }
 

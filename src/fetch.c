@@ -104,6 +104,10 @@ static int	connect_and_login(struct session *, char **,
 static void	session_init(struct session *, const struct account *,
 		    const struct fetch_opts *, struct fetch_stats *);
 static int	open_local(struct session *, struct error *);
+static const struct account *signin_of(const struct account *,
+		    struct error *);
+static int	open_sink(struct session *, struct sink_dest *,
+		    struct error *);
 static struct uidstate *open_state(struct session *, const char *,
 		    struct error *);
 static int	open_mpop(struct session *, char *, struct error *);
@@ -947,6 +951,78 @@ session_init(struct session *s, const struct account *a,
 	s->localhost[sizeof s->localhost - 1] = '\0';
 }
 
+/*
+ * The account block whose OAuth sign-in the delivery server takes
+ * (delivery_oauth2_account), or NULL with err set.
+ */
+static const struct account *
+signin_of(const struct account *a, struct error *err)
+{
+	const struct account	*o;
+
+	if ((o = account_sibling(a, a->delivery_oauth2_account)) == NULL) {
+		error_set(err, EX_CONFIG, "delivery_oauth2_account %s: no "
+		    "account block of that name", a->delivery_oauth2_account);
+		return NULL;
+	}
+	if (o == a || o->oauth2_client_id == NULL) {
+		error_set(err, EX_CONFIG, "delivery_oauth2_account %s: that "
+		    "account block sets no oauth2_client_id", o->name);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * The sink, with the delivery server's password or OAuth token; a token
+ * the server refuses is refreshed once, as for the POP3 server.
+ */
+static int
+open_sink(struct session *s, struct sink_dest *d, struct error *err)
+{
+	const struct account	*a = s->a, *o = NULL;
+	char			*pw = NULL, *fresh;
+	int			 rc = -1;
+
+	/* Keys a delivery kind would not use are an error, not ignored. */
+	if (a->delivery_oauth2_account != NULL && a->delivery !=
+	    DELIVERY_IMAP) {
+		error_set(err, EX_CONFIG, "delivery_oauth2_account is for "
+		    "delivery imap only");
+		return -1;
+	}
+	if (a->delivery_user != NULL && a->delivery != DELIVERY_SMTP) {
+		error_set(err, EX_CONFIG, "delivery_user is for delivery smtp "
+		    "only (delivery imap takes the user from its URL)");
+		return -1;
+	}
+	if (a->delivery_oauth2_account != NULL) {
+		if ((o = signin_of(a, err)) == NULL ||
+		    (pw = oauth_access_token(o, NULL, err)) == NULL)
+			return -1;
+		d->oauth_store = o->name;
+	} else if ((a->delivery == DELIVERY_IMAP || (a->delivery ==
+	    DELIVERY_SMTP && a->delivery_user != NULL)) &&
+	    (pw = account_delivery_password(a, err)) == NULL && error_isset(err))
+		return -1;
+	d->password = pw;
+	if ((s->sink = sink_new(d, err)) == NULL && o != NULL &&
+	    err->ex == EX_NOPERM) {
+		log_verbose(a->name, "the delivery server refused the OAuth "
+		    "access token; refreshing it once");
+		error_clear(err);
+		if ((fresh = oauth_access_token(o, pw, err)) == NULL)
+			goto out;
+		freezero_str(pw);
+		d->password = pw = fresh;
+		s->sink = sink_new(d, err);
+	}
+	rc = s->sink == NULL ? -1 : 0;
+out:
+	freezero_str(pw);
+	return rc;
+}
+
 /* The sink and the UID state, before connecting: a bad path fails now. */
 static int
 open_local(struct session *s, struct error *err)
@@ -959,18 +1035,13 @@ open_local(struct session *s, struct error *err)
 				    .tls = a->delivery_tls,
 				    .tls_trust_file =
 				    a->delivery_tls_trust_file };
-	char			*statepath, *pw = NULL;
+	char			*statepath;
 
-	if (s->fo->mode == FETCH_RUN && a->delivery == DELIVERY_IMAP &&
-	    (pw = account_delivery_password(a, err)) == NULL && error_isset(err))
-		return -1;
-	d.password = pw;
+	d.user = a->delivery_user;
+	d.auth = a->delivery_auth;
 	d.flags = a->delivery_flags;
-	if (s->fo->mode == FETCH_RUN && (s->sink = sink_new(&d, err)) == NULL) {
-		freezero_str(pw);
+	if (s->fo->mode == FETCH_RUN && open_sink(s, &d, err) == -1)
 		return -1;
-	}
-	freezero_str(pw);
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (s->fo->mode == FETCH_DRYRUN)
 		s->sink = sink_probe_new(a->delivery, a->delivery_arg);

@@ -27,6 +27,10 @@ struct imap {
 	int			 broken;
 	int			 data_started;
 	int			 starttls, literalplus, logindisabled;
+	int			 sasl_ir;	/* RFC 4959 */
+	char			 mechs[256];	/* " PLAIN XOAUTH2 ": AUTH=... */
+	char			 auth_tag[16];	/* of the AUTHENTICATE */
+	int			 in_auth;	/* its exchange is going on */
 	uint64_t		 appendlimit;	/* RFC 7889; 0: none said */
 	struct buf		 line;		/* the line being read */
 	struct buf		*collect;	/* untagged lines, when set */
@@ -48,6 +52,8 @@ static int	wait_tagged(struct imap *, const char *, struct resp *,
 static void	capabilities(struct imap *, const char *);
 static void	quote(struct buf *, const char *);
 static int	login(struct imap *, struct error *);
+static int	authenticate(struct imap *, struct error *);
+static void	auth_mechs(struct imap *, const char *);
 static int	starttls(struct imap *, struct error *);
 static int	refused(struct imap *, const char *, const struct resp *,
 		    struct error *);
@@ -194,7 +200,11 @@ read_line(struct imap *im, struct error *err)
 		im->line.len--;
 	buf_add(&im->line, "", 1);
 	im->line.len--;
-	log_trace(im->p.acct, "<-", im->line.data, im->line.len);
+	/* As POP3's: SASL challenges stay out of the trace. */
+	if (im->in_auth && im->line.data[0] == '+')
+		log_trace(im->p.acct, "<-", "+ (challenge not shown)", 23);
+	else
+		log_trace(im->p.acct, "<-", im->line.data, im->line.len);
 	return 0;
 }
 
@@ -214,6 +224,8 @@ capabilities(struct imap *im, const char *line)
 	im->starttls = strcasestr(p, " STARTTLS") != NULL;
 	im->literalplus = strcasestr(p, " LITERAL+") != NULL;
 	im->logindisabled = strcasestr(p, " LOGINDISABLED") != NULL;
+	im->sasl_ir = strcasestr(p, " SASL-IR") != NULL;
+	auth_mechs(im, p);
 	im->appendlimit = (q = strcasestr(p, " APPENDLIMIT=")) != NULL ?
 	    strtoull(q + 13, NULL, 10) : 0;
 }
@@ -329,6 +341,8 @@ starttls(struct imap *im, struct error *err)
 	}
 	/* What was said in clear may have been a man in the middle's. */
 	im->starttls = im->literalplus = im->logindisabled = 0;
+	im->sasl_ir = 0;
+	im->mechs[0] = '\0';
 	if (command(im, tag, "CAPABILITY", NULL, err) == -1 ||
 	    wait_tagged(im, tag, &r, err) == -1)
 		return -1;
@@ -343,6 +357,8 @@ login(struct imap *im, struct error *err)
 	char		tag[16];
 	int		rc = -1;
 
+	if (im->p.auth != AUTH_AUTO || im->p.oauth_store != NULL)
+		return authenticate(im, err);
 	if (im->logindisabled) {
 		error_set(err, EX_UNAVAILABLE, "the %s does not take a "
 		    "password now (LOGINDISABLED)", im->name);
@@ -716,4 +732,136 @@ imap_msgid_of(const char *hdr, size_t len, char *out, size_t size)
 		p = nl + 1;
 	}
 	return -1;
+}
+
+/* The AUTH=<mechanism> capabilities, as " PLAIN XOAUTH2 ". */
+static void
+auth_mechs(struct imap *im, const char *p)
+{
+	const char	*q = p;
+	size_t		 n, used;
+
+	im->mechs[0] = '\0';
+	while ((q = strcasestr(q, " AUTH=")) != NULL) {
+		q += 6;
+		n = strcspn(q, " ]");
+		used = strlen(im->mechs);
+		if (n > 0 && used + n + 2 < sizeof im->mechs)
+			snprintf(im->mechs + used, sizeof im->mechs - used,
+			    "%s%.*s ", used == 0 ? " " : "", (int)n, q);
+	}
+}
+
+/*
+ * IMAP's framing of a SASL exchange: "TAG AUTHENTICATE M [IR]", "+ b64"
+ * continuations answered with one line each, the tagged OK/NO at the
+ * end.  Neither the lines sent nor the challenges reach the trace.
+ */
+static int
+auth_io_send(void *arg, const char *line, struct error *err)
+{
+	struct imap	*im = arg;
+	char		*cmd;
+	int		 rc;
+
+	char		 shown[64];
+
+	/* The mechanism, not its initial response: that holds secrets. */
+	snprintf(shown, sizeof shown, "AUTHENTICATE %.*s%s", (int)strcspn(line, " "),
+	    line, strchr(line, ' ') != NULL ? " (initial response not shown)"
+	    : "");
+	xasprintf(&cmd, "AUTHENTICATE %s", line);
+	rc = command(im, im->auth_tag, cmd, shown, err);
+	explicit_bzero(cmd, strlen(cmd));
+	free(cmd);
+	return rc;
+}
+
+static int
+auth_io_reply(void *arg, struct sasl_reply *sr, char **chal,
+    struct error *err)
+{
+	struct imap	*im = arg;
+	struct resp	 r;
+	const char	*c;
+
+	memset(sr, 0, sizeof *sr);
+	if (wait_tagged(im, im->auth_tag, &r, err) == -1)
+		return -1;
+	if (r.st == ST_CONT) {
+		c = im->line.data + 1;
+		c += strspn(c, " ");
+		*chal = xstrdup(c);
+		return 1;
+	}
+	sr->ok = r.st == ST_OK;
+	sr->ex = r.st == ST_NO && strcasecmp(r.code, "UNAVAILABLE") == 0 ?
+	    EX_TEMPFAIL : 0;
+	snprintf(sr->text, sizeof sr->text, "%s", r.text);
+	return 0;
+}
+
+static int
+auth_io_answer(void *arg, const char *line, struct error *err)
+{
+	struct imap	*im = arg;
+
+	log_trace(im->p.acct, "->", "(SASL response not shown)", 25);
+	if (transport_write(im->t, line, strlen(line), err) == -1 ||
+	    transport_write(im->t, "\r\n", 2, err) == -1 ||
+	    transport_flush(im->t, err) == -1)
+		return lost(im, err);
+	return 0;
+}
+
+static void
+auth_io_lost(void *arg, const char *step, struct error *err)
+{
+	(void)arg;
+	error_prefix(err, "%s", step);
+}
+
+/* AUTHENTICATE with delivery_auth's mechanism, then the new capabilities. */
+static int
+authenticate(struct imap *im, struct error *err)
+{
+	struct sasl_io	 io = {
+		.arg = im, .t = im->t, .service = "imap",
+		.cmd_max = im->sasl_ir ? 8192 : 0,
+		.send = auth_io_send, .reply = auth_io_reply,
+		.answer = auth_io_answer, .lost = auth_io_lost,
+	};
+	struct resp	 r;
+	char		 word[40], tag[16];
+	enum auth_method m = im->p.auth;
+	int		 rc;
+
+	/* An OAuth token and auto: XOAUTH2 (Google), else OAUTHBEARER. */
+	if (m == AUTH_AUTO)
+		m = strcasestr(im->mechs, " XOAUTH2 ") != NULL ?
+		    AUTH_XOAUTH2 : AUTH_OAUTHBEARER;
+	snprintf(word, sizeof word, " %s ", auth_method_name(m));
+	if (strcasestr(im->mechs, word) == NULL) {
+		error_set(err, EX_UNAVAILABLE, "the %s does not offer AUTH=%s "
+		    "(delivery_auth; it lists:%s)", im->name,
+		    auth_method_name(m), im->mechs[0] != '\0' ?
+		    im->mechs : " nothing");
+		return -1;
+	}
+	log_debug(im->p.acct, "%s: AUTHENTICATE %s as %s", im->name,
+	    auth_method_name(m), im->p.user);
+	im->in_auth = 1;
+	rc = sasl_login(&io, m, im->p.user, im->p.host, im->p.port,
+	    im->p.acct, im->p.pass, im->p.oauth_store, err);
+	im->in_auth = 0;
+	if (rc == -1) {
+		if (!im->broken)
+			error_prefix(err, "the %s", im->name);
+		return -1;
+	}
+	/* Servers often list more after the login, LITERAL+ among them. */
+	if (command(im, tag, "CAPABILITY", NULL, err) == -1 ||
+	    wait_tagged(im, tag, &r, err) == -1)
+		return -1;
+	return 0;
 }

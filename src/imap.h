@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "auth.h"
 #include "error.h"
 #include "smtp.h"
 #include "tls.h"
@@ -37,7 +38,16 @@ struct imap_params {
 	int		 tls;		/* imap://: SMTP_TLS_OFF or else STARTTLS */
 	const struct tls_params *tp;
 	const char	*user;
-	const char	*pass;
+	const char	*pass;		/* the password, or the OAuth token */
+	/*
+	 * AUTH_AUTO: LOGIN.  Any SASL mechanism of auth.h (PLAIN, SCRAM-*,
+	 * XOAUTH2, OAUTHBEARER...): AUTHENTICATE (RFC 3501 6.2.2) through
+	 * auth.c's SASL layer, with the initial response on the command
+	 * line where the server lists SASL-IR (RFC 4959) and it fits.  The
+	 * server must list AUTH=<mechanism> (else EX_UNAVAILABLE).
+	 */
+	enum auth_method auth;
+	const char	*oauth_store;	/* see struct auth_progress, or NULL */
 	int		 timeout;	/* seconds, as transport.h */
 	const char	*acct;		/* names the account in traces */
 };

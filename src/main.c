@@ -475,6 +475,9 @@ select_accounts(struct accounts *accts, const struct options *o,
 
 	if (o->all) {
 		TAILQ_FOREACH(a, accts, entry) {
+			/* A delivery server's sign-in, not a mailbox. */
+			if (account_is_signin(a) && a->host == NULL)
+				continue;
 			v = xreallocarray(v, n + 1, sizeof *v);
 			v[n++] = a;
 		}

@@ -95,6 +95,8 @@ sink_imap_new(const struct sink_dest *sd, struct error *err)
 	d->p.host = d->host;
 	d->p.user = d->user;
 	d->p.pass = d->pass;
+	d->p.auth = sd->auth;
+	d->p.oauth_store = sd->oauth_store;
 	d->p.tp = &d->tp;
 	d->p.tls = sd->tls;
 	d->p.timeout = sd->timeout;

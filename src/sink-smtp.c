@@ -48,6 +48,9 @@ struct dest {
 	char			*trust_file;
 	char			*host;		/* or path */
 	char			*rcpt;
+	char			*user;		/* AUTH: delivery_user */
+	char			*pass;		/* its password, kept for
+						   reconnecting */
 	char			 helo[256];
 	struct smtp		*conn;		/* NULL after a loss */
 	int			 down;		/* reconnecting failed */
@@ -103,6 +106,19 @@ sink_smtp_new(const struct sink_dest *sd, struct error *err)
 		strlcpy(d->helo, "localhost", sizeof d->helo);
 	d->helo[sizeof d->helo - 1] = '\0';
 	d->p.helo = d->helo;
+	if (!lmtp && sd->user != NULL) {
+		if (sd->password == NULL) {
+			error_set(err, EX_CONFIG, "delivery smtp: "
+			    "delivery_user is set but no password: set "
+			    "delivery_password or delivery_passwordeval");
+			goto fail;
+		}
+		d->pass = xstrdup(sd->password);
+		d->user = xstrdup(sd->user);
+		d->p.user = d->user;
+		d->p.pass = d->pass;
+		d->p.auth = sd->auth;
+	}
 	if (parse_arg(d, sd->arg, err) == -1 ||
 	    spool_init(&d->sp, err) == -1)
 		goto fail;
@@ -311,6 +327,8 @@ smtp_sink_free(struct sink *s)
 	free(d->host);
 	free(d->rcpt);
 	free(d->trust_file);
+	free(d->user);
+	freezero_str(d->pass);
 	free(d);
 	free(s);
 }

@@ -91,7 +91,12 @@ struct sink_dest {
 	int			 timeout;	/* seconds per network wait */
 	int			 tls;		/* SMTP: SMTP_TLS_* of smtp.h */
 	const char		*tls_trust_file; /* NULL: the system's */
-	const char		*password;	/* IMAP: the login's, or NULL */
+	const char		*password;	/* IMAP, SMTP: the login's, or NULL */
+	const char		*user;		/* SMTP: AUTH as this, or NULL */
+	int			 auth;		/* enum auth_method */
+	const char		*oauth_store;	/* IMAP: the password is the
+						   token of this account's
+						   sign-in, or NULL */
 	const char		*flags;		/* IMAP: APPEND's, or NULL */
 	/*
 	 * Names the account in the warnings and traces a sink logs itself

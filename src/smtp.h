@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "auth.h"
 #include "error.h"
 #include "tls.h"
 
@@ -58,6 +59,16 @@ struct smtp_params {
 	const struct tls_params *tp;
 	int		 timeout;	/* seconds, as transport.h */
 	const char	*acct;		/* names the account in traces */
+	/*
+	 * SMTP AUTH (RFC 4954) after STARTTLS when user is set (SMTP only):
+	 * auth names the mechanism, or AUTH_AUTO for the strongest the
+	 * server lists of SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, LOGIN,
+	 * CRAM-MD5.  Never without TLS unless tls is SMTP_TLS_OFF.  A
+	 * refusal is EX_NOPERM (EX_TEMPFAIL for a 4xx one).
+	 */
+	const char	*user;
+	const char	*pass;
+	enum auth_method auth;
 };
 
 /* Fill buf with the message's bytes from offset off: bytes read, 0 at the end, or -1. */

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Scriptable IMAP APPEND test server for popfetch's `delivery imap` (loopback, no TLS).
 
-Takes LOGIN (any user, password --password), CAPABILITY, APPEND (with or
+Takes LOGIN (any user, password --password), AUTHENTICATE PLAIN (with
+an initial response only when --sasl-ir lists SASL-IR; --auth-endless
+answers every response with another challenge, a hostile server),
+CAPABILITY, APPEND (with or
 without LITERAL+), CREATE, EXAMINE, UID SEARCH HEADER Message-ID, UID FETCH
 (RFC822.SIZE), LOGOUT (one folder: what is stored).  Appended messages are stored with LF
 line ends in DIR/new/NNNNN (a Maildir, for assert_maildir_matches).
@@ -9,6 +12,8 @@ Faults are chosen by progress: the K-th APPEND the server has seen, over
 all connections.  Every command line is logged to --log.
 """
 import argparse
+import base64
+import binascii
 import os
 import socket
 import sys
@@ -31,7 +36,8 @@ class Server:
             self.log.write(s + "\n")
 
     def caps(self):
-        return ("IMAP4rev1" + (" LITERAL+" if self.a.literal_plus else "") +
+        return ("IMAP4rev1 AUTH=PLAIN" + (" SASL-IR" if self.a.sasl_ir else "") +
+                (" LITERAL+" if self.a.literal_plus else "") +
                 (" APPENDLIMIT=%d" % self.a.appendlimit if self.a.appendlimit else ""))
 
     def serve(self, conn):
@@ -52,6 +58,9 @@ class Server:
             elif verb == "LOGIN":
                 ok = rest.endswith('"%s"' % self.a.password)
                 f.write(("%s %s\r\n" % (tag, "OK logged in" if ok else "NO [AUTHENTICATIONFAILED] no")).encode())
+            elif verb == "AUTHENTICATE":
+                if self.authenticate(f, tag, rest) is None:
+                    return
             elif verb == "EXAMINE":
                 f.write(("* %d EXISTS\r\n%s OK [READ-ONLY] done\r\n" % (len(self.msgs), tag)).encode())
             elif verb == "UID" and " SEARCH HEADER MESSAGE-ID " in rest.upper():
@@ -74,6 +83,34 @@ class Server:
                     return
             else:
                 f.write(("%s BAD unknown\r\n" % tag).encode())
+
+    def authenticate(self, f, tag, rest):
+        words = rest.split(" ")
+        if len(words) < 2 or words[1].upper() != "PLAIN":
+            f.write(("%s NO unsupported mechanism\r\n" % tag).encode())
+            return True
+        if len(words) > 2 and not self.a.sasl_ir:
+            f.write(("%s BAD no SASL-IR here\r\n" % tag).encode())
+            return True
+        resp = words[2] if len(words) > 2 else None
+        while resp is None or self.a.auth_endless:
+            f.write(b"+ \r\n")
+            line = f.readline(1 << 20)
+            if not line:
+                return None
+            resp = line.rstrip(b"\r\n").decode("latin-1")
+            self.note("C: (SASL response)")
+            if resp == "*":
+                f.write(("%s BAD cancelled\r\n" % tag).encode())
+                return True
+        try:
+            parts = base64.b64decode(resp, validate=True).split(b"\0")
+        except (binascii.Error, ValueError):
+            parts = []
+        ok = len(parts) == 3 and parts[2] == self.a.password.encode()
+        f.write(("%s %s\r\n" % (tag, "OK logged in" if ok else
+                                  "NO [AUTHENTICATIONFAILED] no")).encode())
+        return True
 
     def append(self, f, tag, rest):
         self.appends += 1
@@ -133,6 +170,9 @@ def main():
     ap.add_argument("--password", default="secret")
     ap.add_argument("--appendlimit", type=int, default=0, metavar="BYTES",
                     help="advertise APPENDLIMIT=BYTES (RFC 7889)")
+    ap.add_argument("--sasl-ir", action="store_true", help="list SASL-IR")
+    ap.add_argument("--auth-endless", action="store_true",
+                    help="answer every AUTHENTICATE response with another challenge")
     ap.add_argument("--no-literal-plus", dest="literal_plus", action="store_false")
     ap.add_argument("--append-reply", action="append", default=[], metavar="K:REPLY",
                     help="answer the K-th APPEND with REPLY (e.g. 'NO [OVERQUOTA] full'), not stored")

@@ -14,7 +14,8 @@
 #   oauth_rc AUTH [LINE...]  writes $RC: account default on Dovecot's POP3S
 #                      port as user $U, `oauth2_provider generic` with the
 #                      three endpoint keys, the token file in $TOKENS
-#   oauth_authorize    runs popfetch --authorize --device in the background,
+#   oauth_authorize    runs popfetch --authorize --device (for the account
+#                      $OAUTH_ACCOUNT, default "default") in the background,
 #                      plays the user with curl at the printed complete URL
 #                      and waits for it to end; its output is in
 #                      $TEST_TMP/authorize.out, its status in $AUTH_RC
@@ -129,7 +130,7 @@ _oauth_wait_file() {
 
 oauth_authorize() {
 	local out=$TEST_TMP/authorize.out pid url
-	"$POPFETCH" -C "$RC" --authorize --device "$@" default \
+	"$POPFETCH" -C "$RC" --authorize --device "$@" "${OAUTH_ACCOUNT:-default}" \
 		</dev/null >"$out" 2>&1 3>&- &
 	pid=$!
 	if _oauth_wait_for "$out" "or open https://" "$pid"; then

@@ -334,6 +334,9 @@ static const char every_key[] =
 	"fetch_size_limit 10M\n"
 	"delivery_tls on\n"
 	"delivery_tls_trust_file ~/ca.pem\n"
+	"delivery_user smtp-bob\n"
+	"delivery_auth scram-sha-256\n"
+	"delivery_oauth2_account imap-out\n"
 	"delivery_password imap-secret\n"
 	"delivery_passwordeval pass imap\n"
 	"delivery_flags \\Seen\n"
@@ -449,6 +452,10 @@ test_every_key(void)
 	is_int(a->delivery_tls, SMTP_TLS_ON, "key delivery_tls");
 	is_str(a->delivery_tls_trust_file, HOME "/ca.pem",
 	    "key delivery_tls_trust_file");
+	is_str(a->delivery_user, "smtp-bob", "key delivery_user");
+	is_int(a->delivery_auth, AUTH_SCRAM_SHA_256, "key delivery_auth");
+	is_str(a->delivery_oauth2_account, "imap-out",
+	    "key delivery_oauth2_account");
 	is_str(a->delivery_password, "imap-secret", "key delivery_password");
 	is_str(a->delivery_passwordeval, "pass imap",
 	    "key delivery_passwordeval");
