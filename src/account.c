@@ -242,8 +242,8 @@ const struct account_key account_keys[] = {
 	    .want = "write 'tls_certcheck off' instead" },
 };
 const size_t	account_nkeys = sizeof account_keys / sizeof account_keys[0];
-_Static_assert(sizeof account_keys / sizeof account_keys[0] <= 64,
-    "the set mask of struct account is a uint64_t");
+_Static_assert(sizeof account_keys / sizeof account_keys[0] <=
+    ACCOUNT_KEYS_MAX, "struct keyset has a bit for every key");
 
 static char	*strdup_or_null(const char *);
 static void	 replace_str(char **, const char *);
@@ -305,7 +305,7 @@ account_inherit(struct account *dst, const struct account *src)
 	char				*to;
 
 	for (k = account_keys; k < account_keys + account_nkeys; k++) {
-		if ((src->set & account_key_bit(k)) == 0)
+		if (!keyset_has(&src->set, k))
 			continue;
 		for (f = k->field; f < k->field + 2; f++) {
 			to = (char *)dst + f->at;
@@ -316,7 +316,7 @@ account_inherit(struct account *dst, const struct account *src)
 				memcpy(to, from, f->size);
 		}
 	}
-	dst->set |= src->set;
+	keyset_union(&dst->set, &src->set);
 }
 
 /* Whether every key's value is the same in a and b (the name aside). */
@@ -356,10 +356,35 @@ account_key_find(const char *name)
 	return NULL;
 }
 
-uint64_t
-account_key_bit(const struct account_key *k)
+void
+keyset_add(struct keyset *s, const struct account_key *k)
 {
-	return UINT64_C(1) << (k - account_keys);
+	size_t	i = (size_t)(k - account_keys);
+
+	s->w[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+int
+keyset_has(const struct keyset *s, const struct account_key *k)
+{
+	size_t	i = (size_t)(k - account_keys);
+
+	return (s->w[i / 64] >> (i % 64)) & 1;
+}
+
+void
+keyset_union(struct keyset *dst, const struct keyset *src)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof dst->w / sizeof dst->w[0]; i++)
+		dst->w[i] |= src->w[i];
+}
+
+int
+keyset_equal(const struct keyset *a, const struct keyset *b)
+{
+	return memcmp(a->w, b->w, sizeof a->w) == 0;
 }
 
 void *

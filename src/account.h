@@ -24,6 +24,16 @@
 
 #define FINGERPRINT_LEN	32		/* SHA-256 */
 
+/*
+ * Which keys an account's own lines (or what it inherits) set: a bit per
+ * entry of account_keys[], by index.  Room for ACCOUNT_KEYS_MAX keys; a
+ * static assertion in account.c keeps the table within it.
+ */
+#define ACCOUNT_KEYS_MAX	256
+struct keyset {
+	uint64_t	 w[ACCOUNT_KEYS_MAX / 64];
+};
+
 struct account {
 	char		*name;
 	char		*file;		/* where it was defined, for messages */
@@ -50,7 +60,7 @@ struct account {
 	char		*uidls_file;	/* NULL: default, see account_uidls_path() */
 	int		 timeout;	/* seconds, default 180 */
 
-	uint64_t	 set;		/* account_key_bit() of each key set here */
+	struct keyset	 set;		/* the keys set here (keyset_*()) */
 
 	uint64_t	 skipsize;	/* leave larger messages; 0: off */
 	uint64_t	 killsize;	/* delete larger messages unread; 0: off */
@@ -174,8 +184,11 @@ extern const size_t		account_nkeys;
 
 /* The key called name, or NULL. */
 const struct account_key *account_key_find(const char *name);
-/* Its bit in struct account's `set` mask. */
-uint64_t	 account_key_bit(const struct account_key *);
+/* The key set (or not) in a keyset; the union and equality of two. */
+void		 keyset_add(struct keyset *, const struct account_key *);
+int		 keyset_has(const struct keyset *, const struct account_key *);
+void		 keyset_union(struct keyset *, const struct keyset *);
+int		 keyset_equal(const struct keyset *, const struct keyset *);
 /* Where its field i lives in a. */
 void		*account_field(struct account *, const struct account_key *,
 		    int i);

@@ -447,7 +447,7 @@ parse_account(struct parser *p, const char *raw)
 	 * must not pick it up over x's own defaults.
 	 */
 	a = account_copy(p->defaults, name, p->file, p->line);
-	a->set = 0;
+	memset(&a->set, 0, sizeof a->set);
 	if (*s == ':' && parse_inherit(p, a, s + 1) == -1)
 		goto out;
 
@@ -547,7 +547,7 @@ parse_setting(struct parser *p, const char *key, const char *raw)
 	}
 	if (apply_key(p, kw, p->cur, raw, value) == -1)
 		goto out;
-	p->cur->set |= account_key_bit(kw);
+	keyset_add(&p->cur->set, kw);
 	rv = 0;
 
 out:

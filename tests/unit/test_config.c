@@ -22,7 +22,7 @@
 static int	 parse(const char *, struct accounts *, struct error *);
 static void	 parse_fails(const char *, const char *);
 static struct account *one(const char *, struct accounts *);
-static uint64_t	 bit(const char *);
+static struct keyset keys(const char *);
 static int	 same_values(const struct account *, const struct account *,
 		    int);
 static void	 test_defaults(void);
@@ -85,6 +85,7 @@ test_defaults(void)
 	struct accounts	 list;
 	struct error	 err;
 	struct account	*a, *b;
+	struct keyset	 want;
 
 	is_int(parse(
 	    "defaults\n"
@@ -117,7 +118,8 @@ test_defaults(void)
 	is_int(a->auth, AUTH_AUTO, "built-in: auth auto");
 	is_int(a->timeout, 180, "built-in: timeout 180");
 	is_int(b->port, 2000, "built-in port overridden");
-	ok(a->set == bit("host"), "set mask: only what a's lines set");
+	want = keys("host");
+	ok(keyset_equal(&a->set, &want), "set mask: only what a's lines set");
 out:
 	accounts_free(&list);
 }
@@ -128,6 +130,7 @@ test_inherit(void)
 	struct accounts	 list;
 	struct error	 err;
 	struct account	*a;
+	struct keyset	 want;
 	const char	*base =
 	    "defaults\n"
 	    "timeout 30\n"
@@ -154,8 +157,9 @@ test_inherit(void)
 		    " b's");
 		is_int(a->timeout, 60, "inherit: defaults b had are not "
 		    "inherited");
-		ok(a->set == (bit("port") | bit("user") | bit("keep") |
-		    bit("host")), "inherit: inherited keys count as set");
+		want = keys("port user keep host");
+		ok(keyset_equal(&a->set, &want),
+		    "inherit: inherited keys count as set");
 	}
 	accounts_free(&list);
 
@@ -357,12 +361,21 @@ static const char every_key[] =
 	"on_failure notify-admin \"$POPFETCH_ACCOUNT\"\n";
 
 /* The bit of the key called name in the `set` mask. */
-static uint64_t
-bit(const char *name)
+/* The keyset of the space-separated key names. */
+static struct keyset
+keys(const char *names)
 {
-	const struct account_key	*k = account_key_find(name);
+	struct keyset			 s;
+	const struct account_key	*k;
+	char				*copy = xstrdup(names), *w, *save;
 
-	return k != NULL ? account_key_bit(k) : 0;
+	memset(&s, 0, sizeof s);
+	for (w = strtok_r(copy, " ", &save); w != NULL;
+	    w = strtok_r(NULL, " ", &save))
+		if ((k = account_key_find(w)) != NULL)
+			keyset_add(&s, k);
+	free(copy);
+	return s;
 }
 
 /* Whether a and b hold the same values for every key's fields. */
@@ -400,7 +413,7 @@ test_every_key(void)
 	struct accounts	 list;
 	struct account	*a, *b, *copy;
 	unsigned char	 fp[FINGERPRINT_LEN];
-	uint64_t	 all;
+	struct keyset	 all;
 	char		*text;
 	int		 i;
 
@@ -486,12 +499,14 @@ test_every_key(void)
 	is_str(a->on_failure, "notify-admin \"$POPFETCH_ACCOUNT\"",
 	    "key on_failure");
 	/* jobs is a defaults-only key (see test below). */
-	for (i = 0, all = 0; i < (int)account_nkeys; i++)
+	memset(&all, 0, sizeof all);
+	for (i = 0; i < (int)account_nkeys; i++)
 		if (account_keys[i].kind != KEY_IGNORED &&
 		    account_keys[i].kind != KEY_UNSUPPORTED &&
 		    !account_keys[i].defaults_only)
-			all |= account_key_bit(&account_keys[i]);
-	is_int(a->set, all, "every key: the text sets every key there is");
+			keyset_add(&all, &account_keys[i]);
+	ok(keyset_equal(&a->set, &all),
+	    "every key: the text sets every key there is");
 	accounts_free(&list);
 
 	/* Inheritance and copies take every key, each string a copy. */
@@ -499,10 +514,12 @@ test_every_key(void)
 	b = one(text, &list);
 	free(text);
 	a = accounts_find(&list, "all");
-	ok(a != NULL && b != NULL && same_values(a, b, 1) && b->set == all,
+	ok(a != NULL && b != NULL && same_values(a, b, 1) &&
+	    keyset_equal(&b->set, &all),
 	    "every key: inherited with its value and its set bit");
 	copy = a != NULL ? account_copy(a, "copy", "f", 9) : NULL;
-	ok(copy != NULL && same_values(a, copy, 1) && copy->set == all &&
+	ok(copy != NULL && same_values(a, copy, 1) &&
+	    keyset_equal(&copy->set, &all) &&
 	    strcmp(copy->name, "copy") == 0 && copy->line == 9,
 	    "every key: copied, each string a copy");
 	account_free(copy);
