@@ -43,9 +43,10 @@ status=0
 # is not a long one started late (tests/slowest shows the current order).
 SLOW_FIRST="tests/exactly-once-mbox.bats tests/exactly-once.bats
 tests/cyrus.bats tests/modes.bats tests/courier.bats tests/daemon.bats
+tests/service.bats tests/mpoprc.bats tests/proxies.bats tests/oauth.bats
 tests/smallpop.bats tests/fetch.bats tests/dovecot.bats tests/mbox.bats
 tests/auth.bats tests/deadlines.bats tests/infra.bats tests/hostile-stream.bats
-tests/jobs.bats tests/import-uids.bats tests/mpoprc.bats"
+tests/jobs.bats tests/import-uids.bats"
 
 # Regenerated here, before the builds start side by side: each would
 # otherwise rerun automake in this shared directory under the other.
