@@ -23,7 +23,6 @@
 /* A record is a few hundred bytes; anything this large is not one. */
 #define RECORD_MAX	(64 * 1024)
 
-static int	make_dirs(const char *, struct error *);
 static int	write_atomic(const char *, const struct buf *, struct error *);
 static int	parse_record(const char *, size_t, struct health_record *);
 static int64_t	get_int(struct json_object *, const char *, int *);
@@ -48,34 +47,12 @@ health_path(const char *name)
 	return path;
 }
 
-/* Create the directories above path, 0700. */
-static int
-make_dirs(const char *path, struct error *err)
-{
-	char	*copy, *p;
-
-	copy = xstrdup(path);
-	for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
-		*p = '\0';
-		if (mkdir(copy, 0700) == -1 && errno != EEXIST) {
-			error_set(err, EX_CANTCREAT, "cannot create directory "
-			    "%s for the status record: %s", copy,
-			    strerror(errno));
-			free(copy);
-			return -1;
-		}
-		*p = '/';
-	}
-	free(copy);
-	return 0;
-}
-
 /* Temporary file, fsync, rename over path, fsync the directory. */
 static int
 write_atomic(const char *path, const struct buf *b, struct error *err)
 {
-	char	*tmp, *dcopy;
-	int	 fd, dfd, rv = -1;
+	char	*tmp;
+	int	 fd, rv = -1;
 
 	xasprintf(&tmp, "%s.tmp.%ld", path, (long)getpid());
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
@@ -84,7 +61,7 @@ write_atomic(const char *path, const struct buf *b, struct error *err)
 		    strerror(errno));
 		goto out;
 	}
-	if (write(fd, b->data, b->len) != (ssize_t)b->len || fsync(fd) == -1) {
+	if (xwrite_all(fd, b->data, b->len) == -1 || fsync(fd) == -1) {
 		error_set(err, EX_IOERR, "status record %s: %s", tmp,
 		    strerror(errno != 0 ? errno : EIO));
 		close(fd);
@@ -98,13 +75,7 @@ write_atomic(const char *path, const struct buf *b, struct error *err)
 		unlink(tmp);
 		goto out;
 	}
-	dcopy = xstrdup(path);
-	if ((dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) != -1) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	free(dcopy);
+	(void)xsync_parent(path);
 	rv = 0;
 out:
 	free(tmp);
@@ -257,7 +228,7 @@ health_update(const char *name, const struct fetch_stats *st, int rc,
 	health_json(&b, name, &r);
 	buf_add(&b, "\n", 1);
 	path = health_path(name);
-	rv = make_dirs(path, werr) == -1 ? -1 : write_atomic(path, &b, werr);
+	rv = xmkdir_parents(path, "the status record", werr) == -1 ? -1 : write_atomic(path, &b, werr);
 	free(path);
 	buf_free(&b);
 	return rv;

@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "sink-mbox-journal.h"
+#include "xio.h"
 #include "xmalloc.h"
 
 /* Tag, two offsets, the digest, skip, the head, the check, spaces. */
@@ -32,7 +33,6 @@
 
 static uint64_t	fnv1a(const char *, size_t);
 static size_t	format_line(char *, size_t, const struct journal_entry *);
-static int	write_all(int, const char *, size_t);
 static void	add_hex(char *, size_t, size_t *, const unsigned char *,
 		    size_t);
 static int	copy_tail(FILE *, int, const char *, struct error *);
@@ -41,23 +41,6 @@ static int	parse_hex(const char *, unsigned char *, size_t);
 static int	parse_off(const char *, off_t *);
 static enum journal_line parse_fields(char **, size_t,
 		    struct journal_entry *);
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Damage detection, not authentication: anyone who can write the journal
  * can write the mbox. */
@@ -129,7 +112,7 @@ journal_add(const char *path, const struct journal_entry *e, size_t n,
 		buf_add(&b, "\n", 1);
 	for (i = 0; i < n; i++)
 		buf_add(&b, line, format_line(line, JOURNAL_LINE_MAX, &e[i]));
-	if (write_all(fd, b.data, b.len) == -1 || fsync(fd) == -1)
+	if (xwrite_all(fd, b.data, b.len) == -1 || fsync(fd) == -1)
 		goto fail;
 	rc = 0;
 	goto out;
@@ -153,7 +136,7 @@ journal_done(const char *path)
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC)) ==
 	    -1)
 		return;
-	(void)write_all(fd, "done\n", 5);
+	(void)xwrite_all(fd, "done\n", 5);
 	close(fd);
 }
 
@@ -372,7 +355,7 @@ copy_tail(FILE *f, int fd, const char *tmp, struct error *err)
 	for (i = n > JOURNAL_KEEP ? n - JOURNAL_KEEP : 0; i < n; i++) {
 		const char *l = ring[i % JOURNAL_KEEP];
 
-		if (rc == 0 && write_all(fd, l, strlen(l)) == -1) {
+		if (rc == 0 && xwrite_all(fd, l, strlen(l)) == -1) {
 			error_set(err, EX_IOERR, "cannot write %s: %s", tmp,
 			    strerror(errno));
 			rc = -1;

@@ -25,35 +25,10 @@
 /* A token file is small; a bigger one is not ours. */
 #define TOKENFILE_MAX	(64 * 1024)
 
-static int	make_dirs(const char *, struct error *);
 static int	check_file(int, const char *, struct error *);
 static int	parse(const char *, const char *, struct tokens *,
 		    struct error *);
 static char	*get_string(struct json_object *, const char *);
-static int	write_all(int, const char *, size_t);
-static int	sync_dir(const char *);
-
-/* The directories above path, 0700 when made here. */
-static int
-make_dirs(const char *path, struct error *err)
-{
-	char	*copy, *p;
-
-	copy = xstrdup(path);
-	for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
-		*p = '\0';
-		if (mkdir(copy, 0700) == -1 && errno != EEXIST) {
-			error_set(err, EX_CANTCREAT, "cannot create directory "
-			    "%s for the OAuth tokens: %s", copy,
-			    strerror(errno));
-			free(copy);
-			return -1;
-		}
-		*p = '/';
-	}
-	free(copy);
-	return 0;
-}
 
 int
 tokenstore_lock(const char *path, int wait, struct error *err)
@@ -63,7 +38,7 @@ tokenstore_lock(const char *path, int wait, struct error *err)
 	char		*lockpath;
 	int		 fd, said = 0;
 
-	if (make_dirs(path, err) == -1)
+	if (xmkdir_parents(path, "the OAuth tokens", err) == -1)
 		return -1;
 	xasprintf(&lockpath, "%s.lock", path);
 	/* O_NONBLOCK: a FIFO put there must not hang the run in open(). */
@@ -199,39 +174,6 @@ parse(const char *path, const char *text, struct tokens *t,
 	return 0;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-sync_dir(const char *path)
-{
-	char	*copy;
-	int	 fd, rc;
-
-	copy = xstrdup(path);
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(copy);
-	if (fd == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int
 tokenstore_write(const char *path, const struct tokens *t,
     struct error *err)
@@ -241,7 +183,7 @@ tokenstore_write(const char *path, const struct tokens *t,
 	char			*tmp;
 	int			 fd, rc = -1;
 
-	if (make_dirs(path, err) == -1)
+	if (xmkdir_parents(path, "the OAuth tokens", err) == -1)
 		return -1;
 	o = json_object_new_object();
 	if (t->access != NULL)
@@ -262,8 +204,8 @@ tokenstore_write(const char *path, const struct tokens *t,
 		    strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, text, strlen(text)) == -1 ||
-	    write_all(fd, "\n", 1) == -1 || fsync(fd) == -1) {
+	if (xwrite_all(fd, text, strlen(text)) == -1 ||
+	    xwrite_all(fd, "\n", 1) == -1 || fsync(fd) == -1) {
 		error_set(err, EX_IOERR, "cannot write %s: %s", tmp,
 		    strerror(errno));
 		close(fd);
@@ -271,7 +213,7 @@ tokenstore_write(const char *path, const struct tokens *t,
 		goto out;
 	}
 	if (close(fd) == -1 || rename(tmp, path) == -1 ||
-	    sync_dir(path) == -1) {
+	    xsync_parent(path) == -1) {
 		error_set(err, EX_IOERR, "cannot replace %s: %s", path,
 		    strerror(errno));
 		(void)unlink(tmp);

@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "uid.h"
 #include "uidstate.h"
+#include "xio.h"
 #include "xmalloc.h"
 
 #define UIDSTATE_HEADER		"# popfetch uid state v1\n"
@@ -60,7 +61,6 @@ static int	uident_cmp(struct uident *, struct uident *);
 RB_PROTOTYPE_STATIC(uidtree, uident, link, uident_cmp)
 RB_GENERATE_STATIC(uidtree, uident, link, uident_cmp)
 
-static int	make_parent(const char *, struct error *);
 static int	not_regular(int, const char *, struct error *);
 static int	take_lock(struct uidstate *, int, struct error *);
 static int	load(struct uidstate *, struct error *);
@@ -68,35 +68,12 @@ static int	parse(struct uidstate *, char *, size_t, struct error *);
 static struct uident *insert(struct uidstate *, const char *, time_t);
 static struct uident *find(const struct uidstate *, const char *);
 static void	mark_delivered(struct uidstate *, struct uident *);
-static int	write_all(int, const char *, size_t);
-static int	sync_dir(const char *);
 static int	open_append(struct uidstate *, struct error *);
 
 static int
 uident_cmp(struct uident *a, struct uident *b)
 {
 	return strcmp(a->uid, b->uid);
-}
-
-/* Create the directories above path, 0700. */
-static int
-make_parent(const char *path, struct error *err)
-{
-	char	*copy, *p;
-
-	copy = xstrdup(path);
-	for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
-		*p = '\0';
-		if (mkdir(copy, 0700) == -1 && errno != EEXIST) {
-			error_set(err, EX_CANTCREAT, "cannot create directory "
-			    "%s for the UID state: %s", copy, strerror(errno));
-			free(copy);
-			return -1;
-		}
-		*p = '/';
-	}
-	free(copy);
-	return 0;
 }
 
 /*
@@ -318,7 +295,7 @@ uidstate_open(const char *path, int lock_wait, struct error *err)
 	us->lockfd = us->appendfd = -1;
 	buf_init(&us->unsynced);
 	RB_INIT(&us->tree);
-	if (make_parent(path, err) == -1 || take_lock(us, lock_wait, err) == -1
+	if (xmkdir_parents(path, "the UID state", err) == -1 || take_lock(us, lock_wait, err) == -1
 	    || load(us, err) == -1) {
 		uidstate_close(us);
 		return NULL;
@@ -403,40 +380,6 @@ uidstate_lookup(const struct uidstate *us, const char *uid, time_t *first)
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-sync_dir(const char *path)
-{
-	char	*copy, *dir;
-	int	 fd, rc;
-
-	copy = xstrdup(path);
-	dir = dirname(copy);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(copy);
-	if (fd == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-static int
 open_append(struct uidstate *us, struct error *err)
 {
 	struct stat	st;
@@ -460,9 +403,9 @@ open_append(struct uidstate *us, struct error *err)
 	created = st.st_size == 0;
 	us->size = (uint64_t)st.st_size + (created ? strlen(UIDSTATE_HEADER) :
 	    0);
-	if (created && (write_all(us->appendfd, UIDSTATE_HEADER,
+	if (created && (xwrite_all(us->appendfd, UIDSTATE_HEADER,
 	    strlen(UIDSTATE_HEADER)) == -1 || fsync(us->appendfd) == -1 ||
-	    sync_dir(us->path) == -1)) {
+	    xsync_parent(us->path) == -1)) {
 		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
 		    us->path, strerror(errno));
 		return -1;
@@ -513,7 +456,7 @@ uidstate_sync(struct uidstate *us, struct error *err)
 		return 0;
 	if (us->appendfd == -1 && open_append(us, err) == -1)
 		return -1;
-	if (write_all(us->appendfd, us->unsynced.data, us->unsynced.len) == -1 ||
+	if (xwrite_all(us->appendfd, us->unsynced.data, us->unsynced.len) == -1 ||
 	    fsync(us->appendfd) == -1) {
 		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
 		    us->path, strerror(errno));
@@ -579,13 +522,13 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 		e->pending = 0;
 		buf_printf(&b, "%lld %s\n", (long long)e->first, e->uid);
 		if (b.len >= 65536) {
-			if (write_all(fd, b.data, b.len) == -1)
+			if (xwrite_all(fd, b.data, b.len) == -1)
 				goto fail;
 			written += b.len;
 			buf_reset(&b);
 		}
 	}
-	if (write_all(fd, b.data, b.len) == -1 || fsync(fd) == -1) {
+	if (xwrite_all(fd, b.data, b.len) == -1 || fsync(fd) == -1) {
 fail:
 		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
 		    tmp, strerror(errno));
@@ -595,7 +538,7 @@ fail:
 		goto out;
 	}
 	if (close(fd) == -1 || rename(tmp, us->path) == -1 ||
-	    sync_dir(us->path) == -1) {
+	    xsync_parent(us->path) == -1) {
 		error_set(err, EX_IOERR, "cannot replace UID state %s: %s",
 		    us->path, strerror(errno));
 		unlink(tmp);

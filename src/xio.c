@@ -1,11 +1,16 @@
 /* xio.c -- small I/O helpers; see xio.h. */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "xio.h"
 #include "xmalloc.h"
 
@@ -102,5 +107,61 @@ wbuf_write(struct wbuf *w, const char *p, size_t n)
 		p += take;
 		n -= take;
 	}
+	return 0;
+}
+
+int
+xwrite_all(int fd, const void *buf, size_t n)
+{
+	const char	*p = buf;
+	ssize_t		 w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+xsync_parent(const char *path)
+{
+	char	*copy;
+	int	 fd, rc, saved;
+
+	copy = xstrdup(path);
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd == -1)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+int
+xmkdir_parents(const char *path, const char *what, struct error *err)
+{
+	char	*copy, *p;
+
+	copy = xstrdup(path);
+	for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(copy, 0700) == -1 && errno != EEXIST) {
+			error_set(err, EX_CANTCREAT, "cannot create directory "
+			    "%s for %s: %s", copy, what, strerror(errno));
+			free(copy);
+			return -1;
+		}
+		*p = '/';
+	}
+	free(copy);
 	return 0;
 }

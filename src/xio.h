@@ -1,5 +1,7 @@
 /*
- * xio.h -- small I/O helpers: reading whole files, buffered appends.
+ * xio.h -- small I/O helpers: reading whole files, buffered appends, and
+ * the steps of a durable write (whole writes, parent directories made and
+ * synced) shared by the UID state, the journal, the token and status files.
  */
 #ifndef POPFETCH_XIO_H
 #define POPFETCH_XIO_H
@@ -7,6 +9,8 @@
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct error;
 
 /*
  * Read from fd until end of file or until cap bytes are in buf, retrying
@@ -41,5 +45,19 @@ int	wbuf_flush(struct wbuf *);
  * fewer), from the buffer or the file.  0, or -1 with errno set.
  */
 int	wbuf_truncate(struct wbuf *, uint64_t size);
+
+/* All n bytes of p to fd, over EINTR and short writes: 0, or -1 (errno). */
+int	xwrite_all(int fd, const void *p, size_t n);
+
+/* fsync(2) the directory holding path, so a rename or a new file in it
+ * lasts: 0, or -1 with errno set. */
+int	xsync_parent(const char *path);
+
+/*
+ * The directories above path, 0700 where made here (an existing one is
+ * left as it is).  0, or -1 with err: "cannot create directory D for
+ * WHAT: why" (EX_CANTCREAT).
+ */
+int	xmkdir_parents(const char *path, const char *what, struct error *);
 
 #endif
