@@ -1033,3 +1033,10 @@ free_secret(char *s)
 		free(s);
 	}
 }
+
+void
+sasl_shown(const char *verb, const char *line, char *out, size_t size)
+{
+	snprintf(out, size, "%s %.*s%s", verb, (int)strcspn(line, " "), line,
+	    strchr(line, ' ') != NULL ? " (initial response not shown)" : "");
+}

@@ -138,6 +138,14 @@ struct sasl_io {
 };
 
 /*
+ * What the trace shows of "VERB LINE" (LINE as given to sasl_io's send):
+ * the verb and the mechanism, never the initial response, which holds
+ * secrets.  Into out (size > 0, always terminated).
+ */
+void		 sasl_shown(const char *verb, const char *line, char *out,
+		    size_t size);
+
+/*
  * Log in over io with the SASL mechanism m (not AUTH_AUTO, USER, APOP).
  * oauth_store as in struct auth_progress.  0 when logged in, else -1
  * with err as for auth_login().

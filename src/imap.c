@@ -766,10 +766,7 @@ auth_io_send(void *arg, const char *line, struct error *err)
 
 	char		 shown[64];
 
-	/* The mechanism, not its initial response: that holds secrets. */
-	snprintf(shown, sizeof shown, "AUTHENTICATE %.*s%s", (int)strcspn(line, " "),
-	    line, strchr(line, ' ') != NULL ? " (initial response not shown)"
-	    : "");
+	sasl_shown("AUTHENTICATE", line, shown, sizeof shown);
 	xasprintf(&cmd, "AUTHENTICATE %s", line);
 	rc = command(im, im->auth_tag, cmd, shown, err);
 	explicit_bzero(cmd, strlen(cmd));

@@ -576,10 +576,7 @@ auth_io_send(void *arg, const char *line, struct error *err)
 
 	char		 shown[64];
 
-	/* The mechanism, not its initial response: that holds secrets. */
-	snprintf(shown, sizeof shown, "AUTH %.*s%s", (int)strcspn(line, " "),
-	    line, strchr(line, ' ') != NULL ? " (initial response not shown)"
-	    : "");
+	sasl_shown("AUTH", line, shown, sizeof shown);
 	xasprintf(&cmd, "AUTH %s", line);
 	rc = auth_write(s, shown, cmd, err);
 	explicit_bzero(cmd, strlen(cmd));
