@@ -761,10 +761,8 @@ static int
 auth_io_send(void *arg, const char *line, struct error *err)
 {
 	struct imap	*im = arg;
-	char		*cmd;
+	char		*cmd, shown[64];
 	int		 rc;
-
-	char		 shown[64];
 
 	sasl_shown("AUTHENTICATE", line, shown, sizeof shown);
 	xasprintf(&cmd, "AUTHENTICATE %s", line);

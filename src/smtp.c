@@ -571,10 +571,8 @@ static int
 auth_io_send(void *arg, const char *line, struct error *err)
 {
 	struct smtp	*s = arg;
-	char		*cmd;
+	char		*cmd, shown[64];
 	int		 rc;
-
-	char		 shown[64];
 
 	sasl_shown("AUTH", line, shown, sizeof shown);
 	xasprintf(&cmd, "AUTH %s", line);
