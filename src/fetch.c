@@ -973,6 +973,13 @@ signin_of(const struct account *a, struct error *err)
 	return o;
 }
 
+/* A sink's refresher (sink_token_fn): arg is the sign-in's account. */
+static char *
+refresh_token(const void *arg, const char *refused, struct error *err)
+{
+	return oauth_access_token(arg, refused, err);
+}
+
 /*
  * The sink, with the delivery server's password or OAuth token; a token
  * the server refuses is refreshed once, as for the POP3 server.
@@ -986,9 +993,16 @@ open_sink(struct session *s, struct sink_dest *d, struct error *err)
 
 	/* Keys a delivery kind would not use are an error, not ignored. */
 	if (a->delivery_oauth2_account != NULL && a->delivery !=
-	    DELIVERY_IMAP) {
+	    DELIVERY_IMAP && a->delivery != DELIVERY_GMAIL) {
 		error_set(err, EX_CONFIG, "delivery_oauth2_account is for "
-		    "delivery imap only");
+		    "delivery imap and gmail only");
+		return -1;
+	}
+	if (a->delivery == DELIVERY_GMAIL &&
+	    a->delivery_oauth2_account == NULL) {
+		error_set(err, EX_CONFIG, "delivery gmail needs "
+		    "delivery_oauth2_account, the account block of a Google "
+		    "sign-in (see README, \"Delivering into Gmail\")");
 		return -1;
 	}
 	if (a->delivery_user != NULL && a->delivery != DELIVERY_SMTP) {
@@ -1001,6 +1015,8 @@ open_sink(struct session *s, struct sink_dest *d, struct error *err)
 		    (pw = oauth_access_token(o, NULL, err)) == NULL)
 			return -1;
 		d->oauth_store = o->name;
+		d->refresh = refresh_token;
+		d->refresh_arg = o;
 	} else if ((a->delivery == DELIVERY_IMAP || (a->delivery ==
 	    DELIVERY_SMTP && a->delivery_user != NULL)) &&
 	    (pw = account_delivery_password(a, err)) == NULL && error_isset(err))
@@ -1035,17 +1051,27 @@ open_local(struct session *s, struct error *err)
 				    .tls = a->delivery_tls,
 				    .tls_trust_file =
 				    a->delivery_tls_trust_file };
-	char			*statepath;
+	char			*statepath, *journal;
+	int			 rc;
 
 	d.user = a->delivery_user;
 	d.auth = a->delivery_auth;
 	d.flags = a->delivery_flags;
-	if (s->fo->mode == FETCH_RUN && open_sink(s, &d, err) == -1)
+	d.api_url = a->gmail_api_url;
+	d.never_spam = a->gmail_never_spam;
+	statepath = account_uidls_path(a);
+	/* The sink opens it once the UID state below is locked. */
+	xasprintf(&journal, "%s.destjournal", statepath);
+	d.journal = journal;
+	rc = s->fo->mode == FETCH_RUN ? open_sink(s, &d, err) : 0;
+	free(journal);
+	if (rc == -1) {
+		free(statepath);
 		return -1;
+	}
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (s->fo->mode == FETCH_DRYRUN)
 		s->sink = sink_probe_new(a->delivery, a->delivery_arg);
-	statepath = account_uidls_path(a);
 	if (mpop_uidls_detect(statepath))
 		return open_mpop(s, statepath, err);
 	s->us = open_state(s, statepath, err);

@@ -22,6 +22,8 @@ sink_new(const struct sink_dest *d, struct error *err)
 		return sink_smtp_new(d, err);
 	case DELIVERY_IMAP:
 		return sink_imap_new(d, err);
+	case DELIVERY_GMAIL:
+		return sink_gmail_new(d, err);
 	case DELIVERY_NONE:
 	default:
 		error_set(err, EX_CONFIG, "no delivery set");
