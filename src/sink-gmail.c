@@ -59,6 +59,7 @@
 #define GMAIL_LIST_MAX		(1024 * 1024)	/* a labels.list answer */
 #define GMAIL_WHY_LEN		300	/* of Gmail's message, as shown */
 #define GMAIL_BOUNDARY_LEN	32
+#define SEND_AGAIN		(SINK_REFUSED + 1)	/* answer(): wait over */
 
 /* The multipart body of an import, read in three parts. */
 struct upload {
@@ -175,6 +176,12 @@ sink_gmail_new(const struct sink_dest *sd, struct error *err)
 	d->proto.what = "the Gmail API";
 	d->proto.timeout = sd->timeout;
 	d->proto.plain_ok = sd->tls == SMTP_TLS_OFF;
+	if (strncasecmp(d->base, "https://", 8) != 0 && !(d->proto.plain_ok &&
+	    strncasecmp(d->base, "http://", 7) == 0)) {
+		error_set(err, EX_CONFIG, "gmail_api_url %.200s: only https: "
+		    "URLs (http: with delivery_tls off)", d->base);
+		goto fail;
+	}
 	if (parse_labels(d, sd->arg != NULL ? sd->arg : "", err) == -1 ||
 	    spool_init(&d->sp, err) == -1 ||
 	    (d->hc = http_conn_new(err)) == NULL)
@@ -682,7 +689,7 @@ in_doubt(struct gdest *d, const struct dj_entry *e, const char *why,
 	return SINK_REFUSED;
 }
 
-/* An import's answer: 0 delivered, SINK_REFUSED, 1 ask again, or -1. */
+/* An import's answer: 0 delivered, SINK_REFUSED, SEND_AGAIN, or -1. */
 static int
 answer(struct gdest *d, const struct dj_entry *e, struct http_reply *r,
     int tries, struct error *err)
@@ -711,7 +718,7 @@ answer(struct gdest *d, const struct dj_entry *e, struct http_reply *r,
 			log_verbose(d->who, "Gmail asks to slow down (%s); "
 			    "waiting %ld s", why, wait);
 			sleep((unsigned)wait);
-			return 1;
+			return SEND_AGAIN;
 		}
 		d->down = 1;
 		error_set(err, EX_TEMPFAIL, "Gmail asks to slow down (%s); "
@@ -776,7 +783,7 @@ import(struct gdest *d, const struct dj_entry *e, struct error *err)
 		}
 		rc = answer(d, e, &r, tries, err);
 		http_reply_free(&r);
-		if (rc != 1)
+		if (rc != SEND_AGAIN)
 			break;
 	}
 	free(url);
