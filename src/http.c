@@ -40,6 +40,7 @@ static int	check_url(const struct http_request *, struct error *);
 static void	host_of(const char *, char *, size_t);
 static void	failed(CURLcode, const char *, const struct http_request *,
 		    struct error *);
+static void	scrub(struct curl_slist *);
 
 static int	curl_ready;
 
@@ -261,6 +262,13 @@ failed(CURLcode r, const char *host, const struct http_request *rq,
 	}
 }
 
+static void
+scrub(struct curl_slist *l)
+{
+	for (; l != NULL; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+}
+
 struct http_conn *
 http_conn_new(struct error *err)
 {
@@ -338,7 +346,8 @@ http_request(struct http_conn *h, const struct http_request *rq,
 out:
 	if (x.data != NULL)
 		freezero(x.data, x.len + 1);
-	curl_slist_free_all(hdr);	/* holds the token: libcurl's memory */
+	scrub(hdr);	/* the token, in libcurl's memory */
+	curl_slist_free_all(hdr);
 	return rc;
 }
 

@@ -30,12 +30,11 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+#include <unistd.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -113,6 +112,7 @@ static int	list_labels(struct gdest *, struct json_object **,
 static const char *label_id(struct json_object *, const char *);
 static int	create_label(struct gdest *, const char *, char **,
 		    struct error *);
+static int	is_system(const char *);
 static int	lookup(struct gdest *, const char *, struct error *);
 static int	measure(struct gdest *, struct dj_entry *, struct error *);
 static int	journal(struct gdest *, const struct dj_entry *,
@@ -300,20 +300,42 @@ why_of(const struct http_reply *r, char *out, size_t size)
 	json_object_put(o);
 }
 
-/* 429, or Gmail's 403 for a rate limit (rateLimitExceeded and kin). */
+/*
+ * 429, or Gmail's 403 for a rate limit: error.status RESOURCE_EXHAUSTED
+ * or an error.errors[].reason such as userRateLimitExceeded.
+ */
 static int
 rate_limited(const struct http_reply *r)
 {
-	struct json_object	*o;
-	int			 yes;
+	struct json_object	*o, *e, *v, *a, *reason;
+	const char		*t;
+	size_t			 i;
+	int			 yes = 0;
 
 	if (r->status == 429)
 		return 1;
 	if (r->status != 403 || parse_json(r, &o) == -1)
 		return 0;
-	yes = strstr(json_object_to_json_string(o), "ateLimitExceeded\"") !=
-	    NULL || strstr(json_object_to_json_string(o),
-	    "\"RESOURCE_EXHAUSTED\"") != NULL;
+	if (json_object_object_get_ex(o, "error", &e) &&
+	    json_object_is_type(e, json_type_object)) {
+		if (json_object_object_get_ex(e, "status", &v) &&
+		    json_object_is_type(v, json_type_string) &&
+		    strcmp(json_object_get_string(v), "RESOURCE_EXHAUSTED") == 0)
+			yes = 1;
+		if (json_object_object_get_ex(e, "errors", &a) &&
+		    json_object_is_type(a, json_type_array))
+			for (i = 0; i < json_object_array_length(a); i++) {
+				v = json_object_array_get_idx(a, i);
+				if (!json_object_is_type(v, json_type_object) ||
+				    !json_object_object_get_ex(v, "reason",
+				    &reason) || !json_object_is_type(reason,
+				    json_type_string))
+					continue;
+				t = json_object_get_string(reason);
+				if (strcasestr(t, "RateLimitExceeded") != NULL)
+					yes = 1;
+			}
+	}
 	json_object_put(o);
 	return yes;
 }
@@ -568,7 +590,7 @@ out:
 static int
 measure(struct gdest *d, struct dj_entry *e, struct error *err)
 {
-	char			 buf[GMAIL_SCAN], out[2 * GMAIL_SCAN];
+	char			*buf, *out;
 	gnutls_hash_hd_t	 h;
 	uint64_t		 off = 0;
 	ssize_t			 n, i;
@@ -580,7 +602,9 @@ measure(struct gdest *d, struct dj_entry *e, struct error *err)
 		error_set(err, EX_SOFTWARE, "gnutls_hash_init failed");
 		return -1;
 	}
-	while ((n = spool_pread(&d->sp, buf, sizeof buf, off, err)) > 0) {
+	buf = xmalloc(GMAIL_SCAN);
+	out = xmalloc(2 * GMAIL_SCAN);
+	while ((n = spool_pread(&d->sp, buf, GMAIL_SCAN, off, err)) > 0) {
 		if (off == 0 && imap_msgid_of(buf, (size_t)n, e->msgid,
 		    sizeof e->msgid) == -1)
 			e->msgid[0] = '\0';
@@ -594,6 +618,8 @@ measure(struct gdest *d, struct dj_entry *e, struct error *err)
 		off += (uint64_t)n;
 	}
 	gnutls_hash_deinit(h, e->digest);
+	free(buf);
+	free(out);
 	return n == -1 ? -1 : 0;
 }
 

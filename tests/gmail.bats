@@ -68,7 +68,7 @@ gmail_stop() {
 # rc [LINE...]: $MB into the mock, signed in as the account block "out".
 rc() {
 	local delivery="delivery gmail"
-	if [[ ${1:-} == delivery* ]]; then
+	if [[ ${1:-} == "delivery "* ]]; then
 		delivery=$1
 		shift
 	fi
@@ -323,7 +323,7 @@ for f in os.listdir(sys.argv[1]):
 	[ "$(server_count)" -eq 1 ]
 }
 
-@test "gmail: no sign-in block, bad labels, a plain http: URL: configuration errors (78)" {
+@test "gmail: no sign-in block, bad labels, a plain http: URL, keys of other kinds: configuration errors (78)" {
 	make_mailbox "$MB" 1
 	gmail_start
 	popserver_start --mailbox "$MB"
@@ -340,5 +340,13 @@ for f in os.listdir(sys.argv[1]):
 	fetch
 	assert_failure 78
 	assert_output --partial "gmail_api_url http://127.0.0.1:1: only https: URLs (http: with delivery_tls off)"
+	rc 'delivery_flags \Seen'
+	fetch
+	assert_failure 78
+	assert_output --partial "delivery_flags is for delivery imap (delivery gmail takes labels"
+	popserver_rc "delivery maildir $MD" "gmail_never_spam on"
+	fetch
+	assert_failure 78
+	assert_output --partial "gmail_api_url and gmail_never_spam are for delivery gmail only"
 	[ "$(server_count)" -eq 1 ]
 }
