@@ -106,6 +106,7 @@ static void	session_init(struct session *, const struct account *,
 static int	open_local(struct session *, struct error *);
 static const struct account *signin_of(const struct account *,
 		    struct error *);
+static char	*journal_path(const struct account *, const char *, int);
 static int	open_sink(struct session *, struct sink_dest *,
 		    struct error *);
 static struct uidstate *open_state(struct session *, const char *,
@@ -1023,6 +1024,22 @@ out:
 	return rc;
 }
 
+/*
+ * The pending journal of a destination that can be asked (IMAP), beside
+ * the account's own UID state file (with mpop's shared file, beside
+ * popfetch's own for the account); allocated.
+ */
+static char *
+journal_path(const struct account *a, const char *statepath, int mpop)
+{
+	char	*own, *path;
+
+	own = mpop ? mpop_uidls_own_path(statepath, a) : xstrdup(statepath);
+	xasprintf(&path, "%s.dest-journal", own);
+	free(own);
+	return path;
+}
+
 /* The sink and the UID state, before connecting: a bad path fails now. */
 static int
 open_local(struct session *s, struct error *err)
@@ -1035,18 +1052,26 @@ open_local(struct session *s, struct error *err)
 				    .tls = a->delivery_tls,
 				    .tls_trust_file =
 				    a->delivery_tls_trust_file };
-	char			*statepath;
+	char			*statepath, *journal;
+	int			 mpop, rc;
 
 	d.user = a->delivery_user;
 	d.auth = a->delivery_auth;
 	d.flags = a->delivery_flags;
-	if (s->fo->mode == FETCH_RUN && open_sink(s, &d, err) == -1)
+	statepath = account_uidls_path(a);
+	mpop = mpop_uidls_detect(statepath);
+	journal = journal_path(a, statepath, mpop);
+	d.journal = journal;
+	rc = s->fo->mode == FETCH_RUN ? open_sink(s, &d, err) : 0;
+	free(journal);
+	if (rc == -1) {
+		free(statepath);
 		return -1;
+	}
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (s->fo->mode == FETCH_DRYRUN)
 		s->sink = sink_probe_new(a->delivery, a->delivery_arg);
-	statepath = account_uidls_path(a);
-	if (mpop_uidls_detect(statepath))
+	if (mpop)
 		return open_mpop(s, statepath, err);
 	s->us = open_state(s, statepath, err);
 	free(statepath);
