@@ -945,7 +945,9 @@ imap_find(struct imap *im, const char *folder, const struct imap_lookup *lk,
 	    lk->uidvalidity == im->uidvalidity)
 		return find_by_uid(im, lk, err);
 	rc = 0;
-	if (lk->msgid != NULL && lk->msgid[0] != '\0')
+	/* From a file: nothing that would end the quoted string early. */
+	if (lk->msgid != NULL && lk->msgid[0] != '\0' &&
+	    strpbrk(lk->msgid, "\"\\") == NULL)
 		rc = find_by_msgid(im, lk, err);
 	if (rc == 0 && lk->digest != NULL)
 		rc = find_by_digest(im, lk, err);
