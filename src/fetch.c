@@ -108,6 +108,7 @@ static int	delivery_keys_fit(const struct account *, struct error *);
 static char	*refresh_token(const void *, const char *, struct error *);
 static const struct account *signin_of(const struct account *,
 		    struct error *);
+static char	*journal_path(const struct account *, const char *, int);
 static int	open_sink(struct session *, struct sink_dest *,
 		    struct error *);
 static struct uidstate *open_state(struct session *, const char *,
@@ -1061,6 +1062,22 @@ out:
 	return rc;
 }
 
+/*
+ * The pending journal of a destination that can be asked (IMAP), beside
+ * the account's own UID state file (with mpop's shared file, beside
+ * popfetch's own for the account); allocated.
+ */
+static char *
+journal_path(const struct account *a, const char *statepath, int mpop)
+{
+	char	*own, *path;
+
+	own = mpop ? mpop_uidls_own_path(statepath, a) : xstrdup(statepath);
+	xasprintf(&path, "%s.dest-journal", own);
+	free(own);
+	return path;
+}
+
 /* The sink and the UID state, before connecting: a bad path fails now. */
 static int
 open_local(struct session *s, struct error *err)
@@ -1074,7 +1091,7 @@ open_local(struct session *s, struct error *err)
 				    .tls_trust_file =
 				    a->delivery_tls_trust_file };
 	char			*statepath, *journal;
-	int			 rc;
+	int			 mpop, rc;
 
 	d.user = a->delivery_user;
 	d.auth = a->delivery_auth;
@@ -1082,8 +1099,8 @@ open_local(struct session *s, struct error *err)
 	d.api_url = a->gmail_api_url;
 	d.never_spam = a->gmail_never_spam;
 	statepath = account_uidls_path(a);
-	/* The sink opens it once the UID state below is locked. */
-	xasprintf(&journal, "%s.destjournal", statepath);
+	mpop = mpop_uidls_detect(statepath);
+	journal = journal_path(a, statepath, mpop);
 	d.journal = journal;
 	rc = s->fo->mode == FETCH_RUN ? open_sink(s, &d, err) : 0;
 	free(journal);
@@ -1094,7 +1111,7 @@ open_local(struct session *s, struct error *err)
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (s->fo->mode == FETCH_DRYRUN)
 		s->sink = sink_probe_new(a->delivery, a->delivery_arg);
-	if (mpop_uidls_detect(statepath))
+	if (mpop)
 		return open_mpop(s, statepath, err);
 	s->us = open_state(s, statepath, err);
 	free(statepath);

@@ -8,17 +8,29 @@
  * opened again once when lost, and the rest of the run deferred when that
  * fails.  A tagged OK is delivered; NO with a code that says "later", or
  * a lost connection, leaves the message on the POP3 server (75); any
- * other NO or BAD leaves it there too (69).  A connection lost after the
- * message went out but before the tagged OK came is the window where the
- * folder may hold the message we keep (docs/exactly-once.md).
+ * other NO or BAD leaves it there too (69).
+ *
+ * Exactly once (docs/exactly-once.md): before a message with a tag goes
+ * out, a line naming it (tag, size as sent, SHA-256, Message-ID) is
+ * fsynced to the account's pending journal (destjournal.h), and the
+ * APPENDUID the server answers is noted there after.  A run cut short
+ * between the server's OK and the UID record leaves the UID pending; the
+ * next run's find op looks the journal's message up in the folder
+ * (imap_find()) and records it instead of appending it again.  A
+ * connection lost after the message went out but before the tagged OK
+ * came is looked up the same way on the new connection.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+
+#include "destjournal.h"
 #include "imap.h"
 #include "log.h"
 #include "sink.h"
@@ -35,6 +47,9 @@ struct idest {
 	struct imap		*conn;
 	int			 down;
 	struct spool		 sp;
+	char			 tag[SINK_TAG_LEN + 1];	/* "" for none */
+	char			*journal_path;		/* or NULL */
+	struct destjournal	*dj;			/* opened when needed */
 };
 
 static int	imap_sink_open(struct sink *, const struct sink_msginfo *,
@@ -48,14 +63,18 @@ static int	parse_url(struct idest *, const char *, struct error *);
 static char	*pct_decode(const char *, size_t);
 static ssize_t	spool_reader(void *, char *, size_t, uint64_t,
 		    struct error *);
-static int	measure(struct idest *, uint64_t *, char *, size_t,
-		    char *, size_t, struct error *);
-static int	send_one(struct idest *, uint64_t, const char *,
+static int	measure(struct idest *, struct dj_entry *, char *, size_t,
+		    struct error *);
+static void	lookup_of(const struct dj_entry *, struct imap_lookup *);
+static int	journal(struct idest *, struct error *);
+static void	note_uid(struct idest *, struct dj_entry *);
+static int	send_one(struct idest *, const struct dj_entry *,
 		    const char *, struct error *);
+static int	imap_sink_find(struct sink *, const char *, struct error *);
 
 static const struct sink_ops imap_ops = {
 	"imap", imap_sink_open, imap_sink_write, imap_sink_commit,
-	imap_sink_abort, imap_sink_free, NULL, NULL, NULL
+	imap_sink_abort, imap_sink_free, NULL, NULL, imap_sink_find
 };
 
 struct sink *
@@ -89,6 +108,8 @@ sink_imap_new(const struct sink_dest *sd, struct error *err)
 	}
 	if (sd->tls_trust_file != NULL)
 		d->trust_file = xstrdup(sd->tls_trust_file);
+	if (sd->journal != NULL)
+		d->journal_path = xstrdup(sd->journal);
 	d->tp.host = d->host;
 	d->tp.trust_file = d->trust_file;
 	d->tp.certcheck = 1;
@@ -198,7 +219,7 @@ imap_sink_open(struct sink *s, const struct sink_msginfo *mi,
 {
 	struct idest	*d = s->data;
 
-	(void)mi;
+	snprintf(d->tag, sizeof d->tag, "%s", mi->tag != NULL ? mi->tag : "");
 	return spool_reset(&d->sp, err);
 }
 
@@ -218,45 +239,131 @@ spool_reader(void *arg, char *buf, size_t len, uint64_t off,
 }
 
 /*
- * The size with CRLF line ends, the internal date and the Message-ID (""
- * when none).
+ * The size and SHA-256 of the message as sent (CRLF line ends), its
+ * Message-ID ("" when none) into e, and the internal date.
  */
 static int
-measure(struct idest *d, uint64_t *crlf, char *date, size_t size,
-    char *msgid, size_t idsize, struct error *err)
+measure(struct idest *d, struct dj_entry *e, char *date, size_t size,
+    struct error *err)
 {
-	char		 buf[IMAP_DATE_SCAN];
+	gnutls_hash_hd_t h;
+	char		*buf, *out;
 	uint64_t	 off = 0;
 	ssize_t		 n, i;
+	size_t		 o;
 
-	date[0] = msgid[0] = '\0';
-	*crlf = 0;
-	while ((n = spool_pread(&d->sp, buf, sizeof buf, off, err)) > 0) {
+	memset(e, 0, sizeof *e);
+	snprintf(e->tag, sizeof e->tag, "%s", d->tag);
+	date[0] = '\0';
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		error_set(err, EX_SOFTWARE, "cannot start SHA-256");
+		return -1;
+	}
+	buf = xmalloc(IMAP_DATE_SCAN);
+	out = xmalloc(2 * IMAP_DATE_SCAN);
+	while ((n = spool_pread(&d->sp, buf, IMAP_DATE_SCAN, off, err)) > 0) {
 		if (off == 0 && imap_date_of(buf, (size_t)n, date, size) == -1)
 			date[0] = '\0';
-		if (off == 0 && imap_msgid_of(buf, (size_t)n, msgid,
-		    idsize) == -1)
-			msgid[0] = '\0';
-		for (i = 0; i < n; i++)
-			*crlf += buf[i] == '\n' ? 2 : 1;
+		if (off == 0 && imap_msgid_of(buf, (size_t)n, e->msgid,
+		    sizeof e->msgid) == -1)
+			e->msgid[0] = '\0';
+		for (i = 0, o = 0; i < n; i++) {
+			if (buf[i] == '\n')
+				out[o++] = '\r';
+			out[o++] = buf[i];
+		}
+		gnutls_hash(h, out, o);
+		e->size += o;
 		off += (uint64_t)n;
 	}
+	gnutls_hash_deinit(h, e->digest);
+	free(buf);
+	free(out);
 	return n == -1 ? -1 : 0;
+}
+
+static void
+lookup_of(const struct dj_entry *e, struct imap_lookup *lk)
+{
+	unsigned long	v = 0, u = 0;
+
+	memset(lk, 0, sizeof *lk);
+	lk->msgid = e->msgid;
+	lk->size = e->size;
+	lk->digest = e->digest;
+	if (sscanf(e->destid, "%lu:%lu", &v, &u) == 2 && v <= UINT32_MAX &&
+	    u <= UINT32_MAX) {
+		lk->uidvalidity = (uint32_t)v;
+		lk->uid = (uint32_t)u;
+	}
+}
+
+/* The pending journal, opened when first needed (the UID state is
+ * locked by then); 0 with d->dj NULL when there is none. */
+static int
+journal(struct idest *d, struct error *err)
+{
+	if (d->dj != NULL || d->journal_path == NULL)
+		return 0;
+	d->dj = destjournal_open(d->journal_path, d->p.acct, err);
+	return d->dj == NULL ? -1 : 0;
+}
+
+/* The APPENDUID into the journal; losing it only slows a lookup. */
+static void
+note_uid(struct idest *d, struct dj_entry *e)
+{
+	struct error	err;
+	uint32_t	v, u;
+
+	error_clear(&err);
+	if (d->dj == NULL || e->tag[0] == '\0' || d->conn == NULL ||
+	    imap_appended_uid(d->conn, &v, &u) == -1)
+		return;
+	snprintf(e->destid, sizeof e->destid, "%lu:%lu", (unsigned long)v,
+	    (unsigned long)u);
+	if (destjournal_note(d->dj, e, &err) == -1)
+		log_warn(d->p.acct, "%s", err.msg);
+}
+
+/* Whether an interrupted run appended the message of tag. */
+static int
+imap_sink_find(struct sink *s, const char *tag, struct error *err)
+{
+	struct idest		*d = s->data;
+	const struct dj_entry	*e;
+	struct imap_lookup	 lk;
+	int			 rc;
+
+	if (journal(d, err) == -1)
+		return -1;
+	/* Not in the journal: it never went out. */
+	if (d->dj == NULL || (e = destjournal_lookup(d->dj, tag)) == NULL)
+		return 0;
+	lookup_of(e, &lk);
+	if (d->conn == NULL && (d->conn = imap_open(&d->p, err)) == NULL)
+		return -1;
+	if ((rc = imap_find(d->conn, d->folder, &lk, err)) == -1) {
+		imap_free(d->conn);
+		d->conn = NULL;
+	}
+	return rc;
 }
 
 /*
  * imap_append() on the connection, opened again when needed.  When the
  * connection broke after the message went out, the new connection first
- * looks for it by Message-ID and size: found, it is delivered; not found,
- * it is appended now.  Without a Message-ID that cannot be told, and the
- * message stays on the POP3 server for the next run (at least once).
+ * looks for it (imap_find(), by Message-ID and size, else by size and
+ * digest): found, it is delivered; not found, it is appended now.
  */
 static int
-send_one(struct idest *d, uint64_t size, const char *date, const char *msgid,
+send_one(struct idest *d, const struct dj_entry *e, const char *date,
     struct error *err)
 {
-	int	rc, tries, again, doubt = 0, f = 0;
+	struct imap_lookup	lk;
+	int			rc, tries, again, doubt = 0, f = 0;
 
+	lookup_of(e, &lk);
 	for (tries = 0;; tries++) {
 		if (d->conn == NULL && !d->down &&
 		    (d->conn = imap_open(&d->p, err)) == NULL)
@@ -267,25 +374,21 @@ send_one(struct idest *d, uint64_t size, const char *date, const char *msgid,
 				    "could not be reached earlier in this run");
 			return SINK_REFUSED;
 		}
-		if (doubt && (f = imap_find(d->conn, d->folder, msgid, size,
+		if (doubt && (f = imap_find(d->conn, d->folder, &lk,
 		    err)) == 1) {
 			log_info(d->p.acct, "the message had been appended "
-			    "before the connection broke (found by its "
-			    "Message-ID); not appended again");
+			    "before the connection broke (found in %s); not "
+			    "appended again", d->folder);
 			return 0;
 		}
 		rc = doubt && f == -1 ? -1 : imap_append(d->conn, d->folder,
-		    d->flags, date[0] != '\0' ? date : NULL, size,
+		    d->flags, date[0] != '\0' ? date : NULL, e->size,
 		    spool_reader, &d->sp, err);
 		if (rc != -1)
 			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
-		/*
-		 * Gone before the message went out, or after it when it can
-		 * be looked up: once more, anew.
-		 */
-		doubt = imap_data_started(d->conn) && msgid[0] != '\0';
-		again = tries == 0 && err->ex == EX_TEMPFAIL &&
-		    (!imap_data_started(d->conn) || doubt);
+		/* Gone before the message went out, or after it: once more. */
+		doubt = doubt || imap_data_started(d->conn);
+		again = tries == 0 && err->ex == EX_TEMPFAIL;
 		imap_free(d->conn);
 		d->conn = NULL;
 		if (err->ex == EX_IOERR)
@@ -300,17 +403,23 @@ static int
 imap_sink_commit(struct sink *s, struct error *err)
 {
 	struct idest	*d = s->data;
+	struct dj_entry	 e;
 	sigset_t	 old;
-	uint64_t	 size;
-	char		 date[40], msgid[256];
+	char		 date[40];
 	int		 rc;
 
-	if (spool_flush(&d->sp, err) == -1 || measure(d, &size, date,
-	    sizeof date, msgid, sizeof msgid, err) == -1)
+	if (spool_flush(&d->sp, err) == -1 || measure(d, &e, date,
+	    sizeof date, err) == -1)
+		return -1;
+	/* Durably noted before any of it leaves, so a later run can ask. */
+	if (e.tag[0] != '\0' && (journal(d, err) == -1 ||
+	    (d->dj != NULL && destjournal_add(d->dj, &e, err) == -1)))
 		return -1;
 	sink_hold_signals(&old);
-	rc = send_one(d, size, date, msgid, err);
+	rc = send_one(d, &e, date, err);
 	sink_release_signals(&old);
+	if (rc == 0)
+		note_uid(d, &e);
 	return rc;
 }
 
@@ -330,6 +439,8 @@ imap_sink_free(struct sink *s)
 	struct idest	*d = s->data;
 
 	imap_free(d->conn);
+	destjournal_free(d->dj);
+	free(d->journal_path);
 	if (d->sp.fd != -1)
 		spool_free(&d->sp);
 	if (d->pass != NULL)

@@ -117,6 +117,11 @@ struct sink_dest {
 	 */
 	const char		*journal;
 	/*
+	 * IMAP (Gmail): the account's pending journal (destjournal.h), next
+	 * to its UID state, or NULL for none (then nothing is found).
+	 */
+	const char		*journal;
+	/*
 	 * Names the account in the warnings and traces a sink logs itself
 	 * (a stale lock removed, a partial message cut), so that they can
 	 * be told apart under -j; it must outlive the sink.
