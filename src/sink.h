@@ -112,13 +112,9 @@ struct sink_dest {
 	sink_token_fn		 refresh;
 	const void		*refresh_arg;
 	/*
-	 * IMAP, Gmail: the pending journal's path (destjournal.h), opened
-	 * when first needed, once the UID state is locked; NULL: none.
-	 */
-	const char		*journal;
-	/*
-	 * IMAP (Gmail): the account's pending journal (destjournal.h), next
-	 * to its UID state, or NULL for none (then nothing is found).
+	 * IMAP, Gmail: the account's pending journal (destjournal.h), next
+	 * to its UID state, opened when first needed (once the UID state is
+	 * locked), or NULL for none (then nothing is found).
 	 */
 	const char		*journal;
 	/*
