@@ -67,8 +67,7 @@ struct upload {
 	size_t		 headlen, taillen;
 	uint64_t	 off;		/* into the whole body */
 	uint64_t	 msglen;	/* the message with CRLF line ends */
-	uint64_t	 spoff;		/* into the spool */
-	int		 cr_sent;	/* the CR of a LF went out, not the LF */
+	struct spool_crlf crlf;		/* where the message is */
 };
 
 struct gdest {
@@ -638,8 +637,8 @@ journal(struct gdest *d, const struct dj_entry *e, struct error *err)
 static void
 upload_rewind(struct upload *u)
 {
-	u->off = u->spoff = 0;
-	u->cr_sent = 0;
+	u->off = 0;
+	memset(&u->crlf, 0, sizeof u->crlf);
 }
 
 /* The multipart body: head, the message with CRLF line ends, tail. */
@@ -647,33 +646,24 @@ static ssize_t
 upload_read(void *arg, char *buf, size_t len, struct error *err)
 {
 	struct upload	*u = arg;
-	char		 in[16384];
-	size_t		 o = 0, i, want;
+	size_t		 o = 0;
+	uint64_t	 left;
 	ssize_t		 n;
 
 	while (o < len && u->off < u->headlen)
 		buf[o++] = u->head[u->off++];
-	while (o < len && u->off < u->headlen + u->msglen) {
-		want = len - o < sizeof in ? len - o : sizeof in;
-		if ((n = spool_pread(u->sp, in, want, u->spoff, err)) <= 0) {
-			if (n == 0)
-				error_set(err, EX_IOERR, "the spooled message "
-				    "ended early");
+	if (o < len && u->off < u->headlen + u->msglen) {
+		left = u->headlen + u->msglen - u->off;
+		if ((n = spool_read_crlf(u->sp, &u->crlf, buf + o,
+		    left < len - o ? (size_t)left : len - o, err)) == -1)
+			return -1;
+		if (n == 0) {
+			error_set(err, EX_IOERR, "the spooled message ended "
+			    "early");
 			return -1;
 		}
-		for (i = 0; i < (size_t)n && o < len; i++) {
-			if (in[i] == '\n' && !u->cr_sent) {
-				buf[o++] = '\r';
-				u->off++;
-				u->cr_sent = 1;
-				if (o == len)
-					break;
-			}
-			buf[o++] = in[i];
-			u->off++;
-			u->cr_sent = 0;
-		}
-		u->spoff += i;
+		o += (size_t)n;
+		u->off += (uint64_t)n;
 	}
 	while (o < len && u->off >= u->headlen + u->msglen &&
 	    u->off < u->headlen + u->msglen + u->taillen) {
