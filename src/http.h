@@ -52,6 +52,12 @@ struct http_request {
 	http_reader	 reader;	/* ... or from here, reader_len bytes */
 	void		*reader_arg;
 	uint64_t	 reader_len;
+	/*
+	 * A body from a reader is never sent twice by libcurl on its own
+	 * (no seek callback): when a kept connection turns out closed after
+	 * the body began, the request fails (EX_TEMPFAIL, body_sent) and the
+	 * caller, who knows whether a second copy would harm, decides.
+	 */
 	const char	*trust_file;	/* NULL: the system's */
 	const char	*trust_key;	/* the key that sets it, for errors */
 	const char	*what;		/* "the OAuth server", for errors */

@@ -117,7 +117,7 @@ static int	measure(struct gdest *, struct dj_entry *, struct error *);
 static int	journal(struct gdest *, const struct dj_entry *,
 		    struct error *);
 static ssize_t	upload_read(void *, char *, size_t, struct error *);
-static void	upload_rewind(struct upload *);
+static void	upload_rewind(void *);
 static int	import(struct gdest *, const struct dj_entry *,
 		    struct error *);
 static int	answer(struct gdest *, const struct dj_entry *,
@@ -437,7 +437,10 @@ label_id(struct json_object *o, const char *name)
 	return NULL;
 }
 
-/* users.labels.create; *id the new label's (allocated). */
+/*
+ * users.labels.create; *id the new label's (allocated).  1 when Gmail
+ * says it exists (409: made meanwhile, or a request of ours sent twice).
+ */
 static int
 create_label(struct gdest *d, const char *name, char **id, struct error *err)
 {
@@ -463,7 +466,9 @@ create_label(struct gdest *d, const char *name, char **id, struct error *err)
 		goto out;
 	json_object_put(o);
 	o = NULL;
-	if (r.status != 200) {
+	if (r.status == 409)
+		rc = 1;
+	else if (r.status != 200) {
 		why_of(&r, why, sizeof why);
 		error_set(err, r.status >= 500 || rate_limited(&r) ?
 		    EX_TEMPFAIL : EX_UNAVAILABLE, "Gmail did not create the "
@@ -509,7 +514,7 @@ resolve_labels(struct gdest *d, struct error *err)
 	const char		*id;
 	char			*made;
 	size_t			 i;
-	int			 rc = -1;
+	int			 rc = -1, made_rc;
 
 	if (d->meta != NULL)
 		return 0;
@@ -528,8 +533,21 @@ resolve_labels(struct gdest *d, struct error *err)
 			json_object_array_add(ids, json_object_new_string(id));
 			continue;
 		}
-		if (create_label(d, d->names[i], &made, err) == -1)
+		if ((made_rc = create_label(d, d->names[i], &made, err)) == -1)
 			goto out;
+		if (made_rc == 1) {
+			/* It exists after all: list again, once. */
+			json_object_put(list);
+			if (list_labels(d, &list, err) == -1)
+				goto out;
+			if ((id = label_id(list, d->names[i])) == NULL) {
+				error_set(err, EX_PROTOCOL, "Gmail says the "
+				    "label %s exists but does not list it",
+				    d->names[i]);
+				goto out;
+			}
+			made = xstrdup(id);
+		}
 		json_object_array_add(ids, json_object_new_string(made));
 		free(made);
 	}
@@ -635,8 +653,10 @@ journal(struct gdest *d, const struct dj_entry *e, struct error *err)
 }
 
 static void
-upload_rewind(struct upload *u)
+upload_rewind(void *arg)
 {
+	struct upload	*u = arg;
+
 	u->off = 0;
 	memset(&u->crlf, 0, sizeof u->crlf);
 }

@@ -175,6 +175,16 @@ for f in os.listdir(sys.argv[1]):
 	[ "$(grep -c '^labels.list' "$GLOG")" -eq 2 ]
 }
 
+@test "gmail: a label made meanwhile (409 on create) is listed again and applied" {
+	signed_in 1 "delivery gmail Raced"
+	touch "$GDIR/create-conflict"
+	fetch
+	assert_success
+	grep -q '^labels.create Raced -> 409, Label_1 made elsewhere' "$GLOG"
+	[ "$(grep -c '^labels.list' "$GLOG")" -eq 2 ]
+	[ "$(meta 1 labelIds)" = Label_1 ]
+}
+
 @test "gmail: a token Gmail refuses is refreshed once, then used" {
 	signed_in 2
 	sed -i 's/"access_token":"[^"]*"/"access_token":"at-unknown"/' "$TOKENS"
@@ -203,6 +213,7 @@ for f in os.listdir(sys.argv[1]):
 	echo "2 429:3600" >"$GDIR/faults"
 	fetch
 	assert_failure 75
+	grep -q '^fault import 2 429:3600' "$GLOG"
 	assert_output --partial "Gmail asks to slow down (HTTP 429: Too many concurrent requests for user); this message and the rest wait for a later run"
 	[ "$(server_count)" -eq 2 ]
 	# Message 3 was not sent at all.
@@ -224,16 +235,25 @@ for f in os.listdir(sys.argv[1]):
 	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"
 }
 
-@test "gmail: 500 and 503 defer (75) and the rest go; 400 refuses with Gmail's message (69)" {
+@test "gmail: 500 and 503 defer (75) and the rest go; then 400 refuses with Gmail's message (69)" {
 	signed_in 4
-	printf '1 500\n2 503\n3 400\n' >"$GDIR/faults"
+	printf '1 500\n2 503\n' >"$GDIR/faults"
 	fetch
-	assert_failure 69
-	assert_output --partial "Gmail refused the message (HTTP 400: Invalid message: no recipients)"
+	assert_failure 75
+	assert_output --partial "message 1: HTTP 500: Backend Error after the message went out; Gmail does not show it (yet)"
 	assert_output --partial "HTTP 503: The service is currently unavailable."
-	[ "$(server_count)" -eq 3 ]
+	grep -q '^fault import 1 500' "$GLOG"
+	grep -q '^fault import 2 503' "$GLOG"
+	[ "$(server_count)" -eq 2 ]
 	# A 5xx after the upload: Gmail is asked whether it kept it.
 	[ "$(grep -c '^list rfc822msgid:<msg-00001\..*spamtrash=true -> 0' "$GLOG")" -eq 1 ]
+	# Imports 5 and 6 are messages 1 and 2 again.
+	echo '5 400' >"$GDIR/faults"
+	fetch
+	assert_failure 69
+	assert_output --partial "message 1: Gmail refused the message (HTTP 400: Invalid message: no recipients)"
+	grep -q '^fault import 5 400' "$GLOG"
+	[ "$(server_count)" -eq 1 ]
 	rm "$GDIR/faults"
 	fetch
 	assert_success
@@ -268,12 +288,24 @@ for f in os.listdir(sys.argv[1]):
 	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"
 }
 
+@test "gmail: a kept connection the API closed after its answer: the next imports go on a new one, once each" {
+	signed_in 3
+	printf '1 close\n2 close\n' >"$GDIR/faults"
+	fetch --debug
+	assert_success
+	grep -q '^fault import 1 close' "$GLOG"
+	grep -q '^fault import 2 close' "$GLOG"
+	[ "$(server_count)" -eq 0 ]
+	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"
+}
+
 @test "gmail: kill -9 while Gmail holds its answer: the next run finds the message (pending journal); exactly once" {
 	signed_in 3
 	echo "2 stall" >"$GDIR/faults"
 	"$POPFETCH" -C "$RC" >"$TEST_TMP/out" 2>&1 3>&- &
 	pid=$!
 	wait_for 60 test -e "$GDIR/stalled-2" || { kill -9 "$pid"; false; }
+	grep -q '^fault import 2 stall' "$GLOG"
 	kill -9 "$pid"
 	wait "$pid" || true
 	touch "$GDIR/release"

@@ -21,7 +21,8 @@ An imported message is stored byte-exact in DIR/raw/NNNNN, with LF line
 ends in DIR/new/NNNNN (a maildir for assert_maildir_matches; written to
 DIR/tmp first, then renamed), its labels and the import's parameters in
 DIR/meta/NNNNN.  DIR/labels (JSON, read at start if present) seeds the
-user labels {name: id}.
+user labels {name: id}; while DIR/create-conflict exists, users.labels.create
+makes the label and answers 409 (as if another client had made it).
 
 Faults, by progress: DIR/faults, read at each import, holds lines
 "K ACTION" for the K-th import request (counting every one, refused ones
@@ -34,6 +35,8 @@ too).  ACTION:
   stall             store, create DIR/stalled-K, answer once DIR/release
                     exists (at most 60 s)
   hang              store nothing, answer nothing for 120 s
+  close             store, answer 200 (keep-alive), then close the
+                    connection unannounced
   html | huge | types   store nothing, answer 200 with an HTML page,
                     2 MiB of JSON, or an "id" that is a number
 Written to DIR: port; log (one line per request: "import 3 -> 200 m00003
@@ -255,6 +258,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     409, "Label name exists or conflicts", "ALREADY_EXISTS"))
             lid = "Label_%d" % (len(STATE["labels"]) + 1)
             STATE["labels"][name] = lid
+            if os.path.exists(path("create-conflict")):
+                # Made by someone else just before: 409 as Gmail answers.
+                log("labels.create %s -> 409, %s made elsewhere" % (name, lid))
+                return self.send(409, google_error(
+                    409, "Label name exists or conflicts", "ALREADY_EXISTS"))
             log("labels.create %s -> %s" % (name, lid))
             return self.send(200, {"id": lid, "name": name})
         self.send(404, google_error(404, "Not Found", "NOT_FOUND"))
@@ -331,6 +339,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     time.time() < deadline:
                 time.sleep(0.05)
         self.send(200, {"id": mid, "threadId": mid, "labelIds": labels})
+        if code == "close":
+            self.drop()
 
 
 def main():
