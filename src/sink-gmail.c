@@ -124,6 +124,9 @@ static int	answer(struct gdest *, const struct dj_entry *,
 		    struct http_reply *, int, struct error *);
 static int	in_doubt(struct gdest *, const struct dj_entry *,
 		    const char *, struct error *);
+static void	note_id(struct gdest *, const struct dj_entry *,
+		    const char *);
+static int	by_id(struct gdest *, const char *, struct error *);
 
 static const struct sink_ops gmail_ops = {
 	"gmail", gm_open, gm_write, gm_commit, gm_abort, gm_free, NULL, NULL,
@@ -694,6 +697,60 @@ upload_read(void *arg, char *buf, size_t len, struct error *err)
 }
 
 /*
+ * Gmail's id for the message, added to its journal line (not synced:
+ * without it a later look-up searches by Message-ID instead).
+ */
+static void
+note_id(struct gdest *d, const struct dj_entry *e, const char *id)
+{
+	struct dj_entry	 n;
+	struct error	 err;
+
+	if (d->dj == NULL || e->tag[0] == '\0' || id[0] == '\0' ||
+	    strlen(id) > DESTJOURNAL_DESTID_MAX ||
+	    id[strspn(id, "0123456789abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ_-")] != '\0')
+		return;
+	n = *e;
+	strlcpy(n.destid, id, sizeof n.destid);
+	error_clear(&err);
+	if (destjournal_note(d->dj, &n, &err) == -1)
+		log_warn(d->who, "%s", err.msg);
+}
+
+/*
+ * users.messages.get of the id Gmail gave for the message: 1 there, 0
+ * not (404: deleted since, or never), -1 with err.
+ */
+static int
+by_id(struct gdest *d, const char *id, struct error *err)
+{
+	struct http_request	 rq = d->proto;
+	struct http_reply	 r;
+	char			*url, why[TERMSAFE_SIZE(GMAIL_WHY_LEN)];
+	int			 rc = -1;
+
+	xasprintf(&url, "%s/gmail/v1/users/me/messages/%s?format=minimal",
+	    d->base, id);
+	rq.method = "GET";
+	rq.url = url;
+	if (call(d, &rq, &r, err) == -1)
+		goto out;
+	if (r.status == 200 || r.status == 404)
+		rc = r.status == 200;
+	else {
+		why_of(&r, why, sizeof why);
+		error_set(err, r.status >= 500 || rate_limited(&r) ?
+		    EX_TEMPFAIL : EX_UNAVAILABLE, "Gmail did not answer the "
+		    "look-up of a message (%s)", why);
+	}
+	http_reply_free(&r);
+out:
+	free(url);
+	return rc;
+}
+
+/*
  * The upload went out and no answer told what became of it: Gmail is
  * asked.  0 found (delivered), SINK_REFUSED not found or not known (the
  * message stays pending: the next run asks again), -1 with err.
@@ -731,6 +788,7 @@ answer(struct gdest *d, const struct dj_entry *e, struct http_reply *r,
     int tries, struct error *err)
 {
 	char			 why[TERMSAFE_SIZE(GMAIL_WHY_LEN)];
+	char			 ctx[TERMSAFE_SIZE(GMAIL_WHY_LEN) + 20];
 	struct json_object	*o, *id;
 	long			 wait;
 
@@ -744,6 +802,7 @@ answer(struct gdest *d, const struct dj_entry *e, struct http_reply *r,
 			    "the message stays on the server", r->status);
 			return -1;
 		}
+		note_id(d, e, json_object_get_string(id));
 		json_object_put(o);
 		return 0;
 	}
@@ -761,8 +820,10 @@ answer(struct gdest *d, const struct dj_entry *e, struct http_reply *r,
 		    "this message and the rest wait for a later run", why);
 		return SINK_REFUSED;
 	}
-	if (r->status >= 500)
-		return in_doubt(d, e, why, err);
+	if (r->status >= 500) {
+		snprintf(ctx, sizeof ctx, "Gmail answered %s", why);
+		return in_doubt(d, e, ctx, err);
+	}
 	error_set(err, EX_UNAVAILABLE, "Gmail refused the message (%s)", why);
 	return SINK_REFUSED;
 }
@@ -864,6 +925,7 @@ gm_find(struct sink *s, const char *tag, struct error *err)
 {
 	struct gdest		*d = s->data;
 	const struct dj_entry	*e;
+	int			 found;
 
 	if (d->jpath == NULL)
 		return 0;
@@ -872,6 +934,9 @@ gm_find(struct sink *s, const char *tag, struct error *err)
 		return -1;
 	if ((e = destjournal_lookup(d->dj, tag)) == NULL)
 		return 0;	/* never sent */
+	/* Gmail's own id when its answer came: exact, and no search. */
+	if (e->destid[0] != '\0' && (found = by_id(d, e->destid, err)) != 0)
+		return found;
 	if (e->msgid[0] == '\0') {
 		log_verbose(d->who, "a message an earlier run may have "
 		    "imported has no Message-ID to look it up by; importing "

@@ -240,7 +240,7 @@ for f in os.listdir(sys.argv[1]):
 	printf '1 500\n2 503\n' >"$GDIR/faults"
 	fetch
 	assert_failure 75
-	assert_output --partial "message 1: HTTP 500: Backend Error after the message went out; Gmail does not show it (yet)"
+	assert_output --partial "message 1: Gmail answered HTTP 500: Backend Error after the message went out; Gmail does not show it (yet)"
 	assert_output --partial "HTTP 503: The service is currently unavailable."
 	grep -q '^fault import 1 500' "$GLOG"
 	grep -q '^fault import 2 503' "$GLOG"
@@ -315,6 +315,10 @@ for f in os.listdir(sys.argv[1]):
 	fetch -v
 	assert_success
 	assert_output --partial "was delivered by an interrupted run"
+	# Message 1's answer had come (its UID not yet durable): found by
+	# the id Gmail gave; message 2's had not: found by its Message-ID.
+	[ "$(grep -c '^get m00001 -> 200' "$GLOG")" -eq 1 ]
+	[ "$(grep -c '^list rfc822msgid:<msg-00001\.' "$GLOG")" -eq 0 ]
 	[ "$(grep -c '^list rfc822msgid:<msg-00002\..* -> 1' "$GLOG")" -eq 1 ]
 	[ "$(server_count)" -eq 0 ]
 	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"

@@ -234,10 +234,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 r["messages"] = found
             return self.send(200, r)
         pre = "/gmail/v1/users/me/messages/"
-        if u.path.startswith(pre) and u.path[len(pre):] in STATE["msgs"]:
+        if u.path.startswith(pre):
             k = u.path[len(pre):]
-            return self.send(200, {"id": k, "threadId": k,
-                                   "sizeEstimate": len(STATE["msgs"][k])})
+            log("get %s -> %s" % (k, 200 if k in STATE["msgs"] else 404))
+            if k in STATE["msgs"]:
+                return self.send(200, {"id": k, "threadId": k, "sizeEstimate":
+                                       len(STATE["msgs"][k])})
         self.send(404, google_error(404, "Not Found", "NOT_FOUND"))
 
     def do_POST(self):
