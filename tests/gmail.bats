@@ -198,6 +198,19 @@ for f in os.listdir(sys.argv[1]):
 	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"
 }
 
+@test "gmail: 401 again after a refresh stops the run (77) naming --authorize; nothing deleted" {
+	signed_in 2
+	printf '1 401\n2 401\n' >"$GDIR/faults"
+	fetch
+	assert_failure 77
+	assert_output --partial "Gmail refused the OAuth access token even after a refresh; run popfetch --authorize out"
+	grep -q '^fault import 2 401' "$GLOG"
+	[ "$(grep -c '^refresh ' "$OAUTH_DIR/log")" -eq 1 ]
+	[ "$(grep -c '^import ' "$GLOG")" -eq 2 ]
+	[ "$(server_count)" -eq 2 ]
+	[ ! -d "$GDIR/raw" ]
+}
+
 @test "gmail: a revoked grant stops the run (77) naming --authorize; nothing deleted" {
 	signed_in 2
 	touch "$OAUTH_DIR/revoked"
