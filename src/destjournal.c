@@ -372,6 +372,17 @@ destjournal_note(struct destjournal *j, const struct dj_entry *e,
 	return append(j, e, 0, err);
 }
 
+int
+destjournal_sync(struct destjournal *j, struct error *err)
+{
+	if (fsync(j->fd) == -1) {
+		error_set(err, EX_IOERR, "cannot sync the delivery journal "
+		    "%s: %s", j->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 const struct dj_entry *
 destjournal_lookup(const struct destjournal *j, const char *tag)
 {

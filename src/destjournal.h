@@ -81,6 +81,11 @@ int		destjournal_add(struct destjournal *, const struct dj_entry *,
 /* Append e again (with its destid now), without fsync; as add otherwise. */
 int		destjournal_note(struct destjournal *, const struct dj_entry *,
 		    struct error *);
+/*
+ * fsync what was noted: notes of a batch, then one sync, stand for as
+ * many adds (call it before any of their messages leaves).  EX_IOERR.
+ */
+int		destjournal_sync(struct destjournal *, struct error *);
 /* The last entry for tag, read at open or added since, or NULL. */
 const struct dj_entry *destjournal_lookup(const struct destjournal *,
 		    const char *tag);

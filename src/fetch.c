@@ -85,6 +85,7 @@ struct session {
 	const struct fetch_opts	*fo;
 	struct progress		 pg;		/* when fo->progress */
 	size_t			*staged;	/* delivered, not yet durable */
+	uint64_t		*staged_len;	/* their sizes */
 	size_t			 nstaged;
 	uint64_t		 staged_bytes;
 	size_t			 retr_inflight;
@@ -140,6 +141,7 @@ static int	got_dele(struct session *, const struct pop3_reply *,
 static int	got_quit(struct session *, const struct pop3_reply *,
 		    struct error *);
 static int	sync_batch(struct session *, struct error *);
+static int	accepted(struct session *, struct error *);
 static int	deliver_out(void *, const char *, size_t, struct error *);
 static int	write_received(struct session *, struct error *);
 static int	not_delivered(struct session *, const struct pop3_msg *,
@@ -222,6 +224,8 @@ plan(struct session *s, struct error *err)
 	s->deleted = xcalloc(s->scan.count, 1);
 	msgev_init(&s->ev, s->scan.count);
 	s->staged = xreallocarray(NULL, FETCH_BATCH, sizeof *s->staged);
+	s->staged_len = xreallocarray(NULL, FETCH_BATCH,
+	    sizeof *s->staged_len);
 	for (i = 0; i < s->scan.count; i++) {
 		const struct pop3_msg *m = &s->scan.msgs[i];
 		int	 before;
@@ -711,9 +715,7 @@ confirm_held(struct session *s, struct error *err)
 		error_set(err, why.ex, "message %lu: %s", m->num, why.msg);
 		return -1;
 	}
-	if (m->uid != NULL &&
-	    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
-		return -1;
+	s->staged_len[s->nstaged] = s->msg_bytes;
 	s->staged[s->nstaged++] = s->held_tag;
 	s->staged_bytes += s->msg_bytes;
 	if (s->fo->progress && log_level() >= LOG_VERBOSE)
@@ -725,6 +727,36 @@ confirm_held(struct session *s, struct error *err)
 		progress_message(&s->pg);
 	if (s->nstaged == FETCH_BATCH || s->staged_bytes >= FETCH_BATCH_BYTES)
 		return sync_batch(s, err);
+	return 0;
+}
+
+/*
+ * After the sink's sync: the staged messages it refused one by one leave
+ * the batch (not recorded, not deleted); the UIDs of the others are
+ * recorded, in memory until the state's sync.
+ */
+static int
+accepted(struct session *s, struct error *err)
+{
+	const struct pop3_msg	*m;
+	struct error		 why;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < s->nstaged; i++) {
+		m = &s->scan.msgs[s->staged[i]];
+		error_clear(&why);
+		if (sink_outcome(s->sink, i, &why) == SINK_REFUSED) {
+			s->staged_bytes -= s->staged_len[i];
+			(void)not_delivered(s, m, &why);
+			continue;
+		}
+		if (m->uid != NULL &&
+		    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
+			return -1;
+		s->staged_len[n] = s->staged_len[i];
+		s->staged[n++] = s->staged[i];
+	}
+	s->nstaged = n;
 	return 0;
 }
 
@@ -749,7 +781,7 @@ sync_batch(struct session *s, struct error *err)
 		s->staged_bytes = 0;
 		return -1;
 	}
-	if (uidstate_sync(s->us, err) == -1)
+	if (accepted(s, err) == -1 || uidstate_sync(s->us, err) == -1)
 		return -1;
 	s->st->fetched += s->nstaged;
 	s->st->bytes += s->staged_bytes;
@@ -1209,6 +1241,7 @@ session_free(struct session *s)
 	free(s->dq);
 	free(s->deleted);
 	free(s->staged);
+	free(s->staged_len);
 	msgev_free(&s->ev);
 }
 

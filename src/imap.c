@@ -88,6 +88,11 @@ static int	read_literal(struct imap *, uint64_t, unsigned char *,
 static void	appenduid(struct imap *, const struct resp *);
 static int	send_literal(struct imap *, smtp_reader, void *,
 		    struct error *);
+static int	append_start(struct imap *, const char *, const char *,
+		    const char *, uint64_t, smtp_reader, void *, char *,
+		    struct resp *, struct error *);
+static int	append_end(struct imap *, const char *, struct resp *,
+		    struct error *);
 static int	append_once(struct imap *, const char *, const char *,
 		    const char *, uint64_t, smtp_reader, void *,
 		    struct resp *, struct error *);
@@ -477,14 +482,17 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 	return refused(im, "the message", &r, err);
 }
 
-/* One APPEND; 0 with the tagged reply in r, or -1. */
+/*
+ * Send one APPEND and its literal, the tag into tag (16 bytes): 0 once
+ * the message went out (its reply still to come), 1 with r the refusal
+ * the server sent instead of the continuation (no LITERAL+), or -1.
+ */
 static int
-append_once(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg,
+append_start(struct imap *im, const char *folder, const char *flags,
+    const char *date, uint64_t size, smtp_reader rd, void *arg, char *tag,
     struct resp *r, struct error *err)
 {
 	struct buf	cmd;
-	char		tag[16];
 	int		rc;
 
 	buf_init(&cmd);
@@ -504,11 +512,19 @@ append_once(struct imap *im, const char *folder, const char *flags,
 		if (wait_tagged(im, tag, r, err) == -1)
 			return -1;
 		if (r->st != ST_CONT)
-			return 0;	/* refused before the message */
+			return 1;	/* refused before the message */
 	}
 	im->data_started = 1;
-	if (send_literal(im, rd, arg, err) == -1 ||
-	    wait_tagged(im, tag, r, err) == -1)
+	return send_literal(im, rd, arg, err);
+}
+
+/* The tagged reply to an APPEND whose message went out, into r. */
+static int
+append_end(struct imap *im, const char *tag, struct resp *r,
+    struct error *err)
+{
+	im->au_validity = im->au_uid = 0;
+	if (wait_tagged(im, tag, r, err) == -1)
 		return -1;
 	if (r->st == ST_CONT) {
 		error_set(err, EX_PROTOCOL, "the %s asked for more after the "
@@ -519,6 +535,66 @@ append_once(struct imap *im, const char *folder, const char *flags,
 	if (r->st == ST_OK)
 		appenduid(im, r);
 	return 0;
+}
+
+/* One APPEND; 0 with the tagged reply in r, or -1. */
+static int
+append_once(struct imap *im, const char *folder, const char *flags,
+    const char *date, uint64_t size, smtp_reader rd, void *arg,
+    struct resp *r, struct error *err)
+{
+	char	tag[16];
+	int	rc;
+
+	rc = append_start(im, folder, flags, date, size, rd, arg, tag, r, err);
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
+	return append_end(im, tag, r, err);
+}
+
+int
+imap_literal_plus(const struct imap *im)
+{
+	return im->literalplus;
+}
+
+int
+imap_append_send(struct imap *im, const char *folder, const char *flags,
+    const char *date, uint64_t size, smtp_reader rd, void *arg, char *tag,
+    struct error *err)
+{
+	struct resp	r;
+
+	im->data_started = 0;
+	if (!im->literalplus) {
+		error_set(err, EX_SOFTWARE, "imap_append_send without "
+		    "LITERAL+");
+		return -1;
+	}
+	if (im->appendlimit > 0 && size > im->appendlimit) {
+		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
+		    "larger than the %s takes (APPENDLIMIT=%llu)",
+		    (unsigned long long)size, im->name,
+		    (unsigned long long)im->appendlimit);
+		return IMAP_REFUSED;
+	}
+	return append_start(im, folder, flags, date, size, rd, arg, tag, &r,
+	    err) == 0 ? 0 : -1;
+}
+
+int
+imap_append_wait(struct imap *im, const char *tag, int *trycreate,
+    struct error *err)
+{
+	struct resp	r;
+
+	*trycreate = 0;
+	if (append_end(im, tag, &r, err) == -1)
+		return -1;
+	if (r.st == ST_OK)
+		return 0;
+	*trycreate = r.st == ST_NO && strcasecmp(r.code, "TRYCREATE") == 0;
+	return refused(im, "the message", &r, err);
 }
 
 /* "[APPENDUID uidvalidity uid]" (RFC 4315) in an APPEND's tagged OK. */

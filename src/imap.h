@@ -69,6 +69,24 @@ int		 imap_append(struct imap *, const char *folder,
 		    const char *flags, const char *date, uint64_t size,
 		    smtp_reader, void *arg, struct error *);
 /*
+ * Several APPENDs in flight, where the server has LITERAL+ (RFC 7888;
+ * imap_literal_plus()): imap_append_send() sends one APPEND with its
+ * message and does not wait (0; IMAP_REFUSED over APPENDLIMIT, nothing
+ * sent; -1 as imap_append(), imap_data_started() then telling whether
+ * any of the message went out), its tag into tag (16 bytes); then
+ * imap_append_wait() reads the tagged replies in the order sent, each
+ * with its results as imap_append()'s (after 0, imap_appended_uid() has
+ * its APPENDUID).  *trycreate says that a NO was [TRYCREATE]: the caller
+ * sends that message again through imap_append(), which creates the
+ * folder.
+ */
+int		 imap_literal_plus(const struct imap *);
+int		 imap_append_send(struct imap *, const char *folder,
+		    const char *flags, const char *date, uint64_t size,
+		    smtp_reader, void *arg, char *tag, struct error *);
+int		 imap_append_wait(struct imap *, const char *tag,
+		    int *trycreate, struct error *);
+/*
  * What imap_find() looks for: a message appended earlier, as the pending
  * journal (destjournal.h) or the APPEND just cut short describe it.  The
  * strings and the digest belong to the caller.

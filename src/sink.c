@@ -137,6 +137,14 @@ sink_release_signals(const sigset_t *old)
 }
 
 int
+sink_outcome(struct sink *s, size_t i, struct error *err)
+{
+	if (s->ops->outcome == NULL)
+		return 0;
+	return s->ops->outcome(s, i, err);
+}
+
+int
 sink_can_find(const struct sink *s)
 {
 	return s->ops->find != NULL;

@@ -170,6 +170,24 @@ mock_rc() {
 	assert_output 2
 }
 
+@test "imap: with LITERAL+ up to 8 APPENDs are in flight, each answered on its own" {
+	make_mailbox "$MB" 20
+	cp -r "$MB" "$TEST_TMP/orig"
+	imapserver_start --append-reply "5:NO message rejected by policy"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch --debug
+	assert_failure 69
+	# The most APPENDs sent and not yet answered, from the trace.
+	run awk '$3 == "->" && $5 == "APPEND" { a[$4] = 1; if (++n - r > m) m = n - r }
+	    $3 == "<-" && ($4 in a) { r++ } END { print m }' <<<"$output"
+	assert_output 8
+	# Message 5 alone stays; the others are delivered and deleted.
+	[ "$(server_count)" -eq 1 ] && [ -e "$MB/msg-00005" ]
+	rm "$TEST_TMP/orig/msg-00005"
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+}
+
 @test "imap: NO [OVERQUOTA] defers, a plain NO refuses (69 wins over 75); both stay, the rest go" {
 	make_mailbox "$MB" 3
 	imapserver_start --append-reply "1:NO [OVERQUOTA] mailbox is full" \
