@@ -130,7 +130,7 @@ static int	by_id(struct gdest *, const char *, struct error *);
 
 static const struct sink_ops gmail_ops = {
 	"gmail", gm_open, gm_write, gm_commit, gm_abort, gm_free, NULL, NULL,
-	gm_find
+	gm_find, NULL
 };
 
 /* The labels Gmail names itself: their ids are their names. */
