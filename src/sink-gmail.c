@@ -127,6 +127,11 @@ static int	in_doubt(struct gdest *, const struct dj_entry *,
 static void	note_id(struct gdest *, const struct dj_entry *,
 		    const char *);
 static int	by_id(struct gdest *, const char *, struct error *);
+static int	open_journal(struct gdest *, struct error *);
+static int	find_entry(struct gdest *, const struct dj_entry *,
+		    struct error *);
+static int	sent_before(struct gdest *, const struct dj_entry *,
+		    struct error *);
 
 static const struct sink_ops gmail_ops = {
 	"gmail", gm_open, gm_write, gm_commit, gm_abort, gm_free, NULL, NULL,
@@ -647,11 +652,8 @@ measure(struct gdest *d, struct dj_entry *e, struct error *err)
 static int
 journal(struct gdest *d, const struct dj_entry *e, struct error *err)
 {
-	if (d->jpath == NULL || e->tag[0] == '\0')
+	if (d->dj == NULL || e->tag[0] == '\0')
 		return 0;
-	if (d->dj == NULL &&
-	    (d->dj = destjournal_open(d->jpath, d->who, err)) == NULL)
-		return -1;
 	return destjournal_add(d->dj, e, err);
 }
 
@@ -911,6 +913,12 @@ gm_commit(struct sink *s, struct error *err)
 		d->down = 1;
 		return SINK_REFUSED;
 	}
+	if (open_journal(d, err) == -1)
+		return -1;
+	if ((rc = sent_before(d, &e, err)) == 1)
+		return 0;
+	if (rc == -1)
+		return err->ex == EX_TEMPFAIL ? SINK_REFUSED : -1;
 	if (journal(d, &e, err) == -1)
 		return -1;
 	sink_hold_signals(&old);
@@ -919,31 +927,79 @@ gm_commit(struct sink *s, struct error *err)
 	return rc;
 }
 
+/* The journal, opened when first needed (the UID state is locked then). */
+static int
+open_journal(struct gdest *d, struct error *err)
+{
+	if (d->jpath == NULL || d->dj != NULL)
+		return 0;
+	d->dj = destjournal_open(d->jpath, d->who, err);
+	return d->dj == NULL ? -1 : 0;
+}
+
+/*
+ * Whether Gmail holds the message of a journal line: by the id Gmail gave
+ * when its answer came (exact, no search), else by Message-ID.  1, 0, or
+ * -1 with err.
+ */
+static int
+find_entry(struct gdest *d, const struct dj_entry *e, struct error *err)
+{
+	int	found;
+
+	if (e->destid[0] != '\0' && (found = by_id(d, e->destid, err)) != 0)
+		return found;
+	if (e->msgid[0] == '\0')
+		return 0;
+	return lookup(d, e->msgid, err);
+}
+
+/*
+ * A message the journal names was sent by an earlier run that did not
+ * learn its fate (a lost reply, a 5xx; its UID is no longer pending once
+ * that run ended): Gmail is asked before it is sent again.  0 send it, 1
+ * Gmail holds it, -1 with err (EX_TEMPFAIL when Gmail could not be asked:
+ * the message waits for a later run).
+ */
+static int
+sent_before(struct gdest *d, const struct dj_entry *now, struct error *err)
+{
+	const struct dj_entry	*e;
+	int			 f;
+
+	if (d->dj == NULL || now->tag[0] == '\0' ||
+	    (e = destjournal_lookup(d->dj, now->tag)) == NULL)
+		return 0;
+	if ((f = find_entry(d, e, err)) == 1)
+		log_info(d->who, "an earlier run had imported the message "
+		    "(Gmail holds it); not imported again");
+	if (f == -1 && (err->ex == EX_TEMPFAIL || err->ex == EX_UNAVAILABLE ||
+	    err->ex == EX_PROTOCOL)) {
+		error_prefix(err, "cannot ask Gmail whether an earlier run "
+		    "imported the message");
+		err->ex = EX_TEMPFAIL;	/* the message waits: see gm_commit */
+	}
+	return f;
+}
+
 /* The message journalled under tag, looked up in Gmail. */
 static int
 gm_find(struct sink *s, const char *tag, struct error *err)
 {
 	struct gdest		*d = s->data;
 	const struct dj_entry	*e;
-	int			 found;
 
-	if (d->jpath == NULL)
-		return 0;
-	if (d->dj == NULL &&
-	    (d->dj = destjournal_open(d->jpath, d->who, err)) == NULL)
+	if (open_journal(d, err) == -1)
 		return -1;
-	if ((e = destjournal_lookup(d->dj, tag)) == NULL)
+	if (d->dj == NULL || (e = destjournal_lookup(d->dj, tag)) == NULL)
 		return 0;	/* never sent */
-	/* Gmail's own id when its answer came: exact, and no search. */
-	if (e->destid[0] != '\0' && (found = by_id(d, e->destid, err)) != 0)
-		return found;
-	if (e->msgid[0] == '\0') {
+	if (e->destid[0] == '\0' && e->msgid[0] == '\0') {
 		log_verbose(d->who, "a message an earlier run may have "
 		    "imported has no Message-ID to look it up by; importing "
 		    "it again");
 		return 0;
 	}
-	return lookup(d, e->msgid, err);
+	return find_entry(d, e, err);
 }
 
 static void

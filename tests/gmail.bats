@@ -274,6 +274,24 @@ for f in os.listdir(sys.argv[1]):
 	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"
 }
 
+@test "gmail: a 500 for a message Gmail kept, its search lagging: the next run finds it before sending it again" {
+	signed_in 2
+	echo "1 hide500" >"$GDIR/faults"
+	fetch
+	assert_failure 75
+	assert_output --partial "message 1: Gmail answered HTTP 500: Backend Error after the message went out; Gmail does not show it (yet)"
+	grep -q '^fault import 1 hide500' "$GLOG"
+	[ "$(server_count)" -eq 1 ]
+	rm "$GDIR/faults"
+	fetch
+	assert_success
+	assert_output --partial "an earlier run had imported the message (Gmail holds it); not imported again"
+	[ "$(grep -c '^list rfc822msgid:<msg-00001\..* -> 1' "$GLOG")" -eq 1 ]
+	[ "$(grep -c '^import ' "$GLOG")" -eq 2 ]
+	[ "$(server_count)" -eq 0 ]
+	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"
+}
+
 @test "gmail: the reply lost after Gmail stored the message: found by Message-ID, not imported twice" {
 	signed_in 3
 	echo "2 drop" >"$GDIR/faults"

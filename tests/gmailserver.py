@@ -37,6 +37,8 @@ too).  ACTION:
   hang              store nothing, answer nothing for 120 s
   close             store, answer 200 (keep-alive), then close the
                     connection unannounced
+  hide500           store, answer 500, and leave the message out of the
+                    next rfc822msgid search (a search index lagging)
   html | huge | types   store nothing, answer 200 with an HTML page,
                     2 MiB of JSON, or an "id" that is a number
 Written to DIR: port; log (one line per request: "import 3 -> 200 m00003
@@ -61,7 +63,8 @@ DIR = sys.argv[1]
 CERT, KEY = sys.argv[2], sys.argv[3]
 ARGS = sys.argv[4:]
 LOCK = threading.Lock()
-STATE = {"imports": 0, "stored": 0, "labels": {}, "msgs": {}}
+STATE = {"imports": 0, "stored": 0, "labels": {}, "msgs": {},
+         "hidden": set()}
 
 
 def opt(name):
@@ -226,7 +229,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     400, "unsupported query", "INVALID_ARGUMENT"))
             mid = want[12:].strip("<>")
             found = [{"id": k, "threadId": k} for k, raw in
-                     sorted(STATE["msgs"].items()) if msgid_of(raw) == mid]
+                     sorted(STATE["msgs"].items()) if msgid_of(raw) == mid
+                     and k not in STATE["hidden"]]
+            # A lagging search finds a hidden message the next time.
+            STATE["hidden"] -= {k for k, raw in STATE["msgs"].items()
+                                if msgid_of(raw) == mid}
             log("list %s spamtrash=%s -> %d" % (
                 want, q.get("includeSpamTrash", ["false"])[0], len(found)))
             r = {"resultSizeEstimate": len(found)}
@@ -329,6 +336,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if code == "types":
             return self.send(200, {"id": 12345, "labelIds": "INBOX"})
         mid = store(raw, labels, params)
+        if code == "hide500":
+            # Kept, but answered 500, and Gmail's search lags behind.
+            STATE["hidden"].add(mid)
+            log("import %d stored %s, answered 500" % (k, mid))
+            return self.send(500, google_error(500, "Backend Error",
+                                               "INTERNAL"))
         log("import %d -> 200 %s labels=%s params=%s" % (
             k, mid, ",".join(labels),
             ",".join("%s=%s" % kv for kv in sorted(params.items()))))
