@@ -347,6 +347,32 @@ PY
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
 
+@test "imap: the same kill without LITERAL+ (one APPEND at a time, each waiting for its continuation): exactly once" {
+	make_mailbox "$MB" 3
+	cp -r "$MB" "$TEST_TMP/orig"
+	imapserver_start --no-literal-plus --stall-after-append 2
+	popserver_start --mailbox "$MB"
+	mock_rc
+	kill9_when '^fault: stall after APPEND 2'
+	run grep -c '^stored 2$' "$ILOG"
+	assert_output 1
+	# Message 3 never went out: one APPEND at a time.
+	run grep -c '^C: p[0-9]* APPEND ' "$ILOG"
+	assert_output 2
+	[ "$(server_count)" -eq 3 ]
+	: >"$ILOG"
+	fetch
+	assert_success
+	run grep -c '^C: p[0-9]* UID FETCH 1 (UID RFC822.SIZE)$' "$ILOG"
+	assert_output 1
+	run grep -c '^C: p[0-9]* APPEND ' "$ILOG"
+	assert_output 1
+	[ "$(server_count)" -eq 0 ]
+	run msgid_counts
+	assert_output "msg-00001:1 msg-00002:1 msg-00003:1"
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+}
+
 @test "imap: kill -9 in the middle of message 2's literal: not stored, appended once by the next run" {
 	make_mailbox "$MB" 3 20000
 	cp -r "$MB" "$TEST_TMP/orig"
