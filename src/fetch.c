@@ -772,8 +772,8 @@ sync_batch(struct session *s, struct error *err)
 	if (sink_sync(s->sink, err) == -1) {
 		/*
 		 * The batch is not delivered (the sink undid or dropped it),
-		 * so its UIDs, added in memory only, must never be synced:
-		 * nothing is staged any more, and the session ends.
+		 * so its UIDs are never recorded: nothing is staged any
+		 * more, and the session ends.
 		 */
 		s->nstaged = 0;
 		s->staged_bytes = 0;
