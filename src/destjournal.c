@@ -28,8 +28,10 @@ struct destjournal {
 	const char	*who;
 	int		 fd;
 	int		 need_nl;	/* the file ends inside a line */
-	struct dj_entry	*e;		/* oldest first */
+	struct dj_entry	*e;		/* read at open, oldest first */
 	size_t		 n;
+	struct dj_entry	*run;		/* added since, oldest first */
+	size_t		 nrun;
 };
 
 static uint64_t	fnv1a(const char *, size_t);
@@ -37,7 +39,7 @@ static int	word_ok(const char *, size_t, int);
 static int	entry_ok(const struct dj_entry *);
 static size_t	format_line(char *, const struct dj_entry *);
 static int	parse_line(char *, size_t, struct dj_entry *);
-static void	remember(struct destjournal *, const struct dj_entry *);
+static void	remember(struct dj_entry *, size_t *, const struct dj_entry *);
 static int	open_file(struct destjournal *, struct error *);
 static int	load(struct destjournal *, off_t, struct error *);
 static void	parse_all(struct destjournal *, char *, size_t, int);
@@ -158,17 +160,21 @@ parse_line(char *line, size_t len, struct dj_entry *e)
 	return entry_ok(e) ? 0 : -1;
 }
 
-/* Into memory, newest last; the oldest half goes when it is full. */
+/*
+ * Into memory, newest last; the oldest half goes when it is full.  What
+ * was read at open and what this run added are kept apart, so that a
+ * long run cannot push out the entries of the run before it.
+ */
 static void
-remember(struct destjournal *j, const struct dj_entry *e)
+remember(struct dj_entry *a, size_t *n, const struct dj_entry *e)
 {
 	size_t	half = DESTJOURNAL_KEEP / 2;
 
-	if (j->n == DESTJOURNAL_KEEP) {
-		memmove(j->e, j->e + half, (j->n - half) * sizeof *j->e);
-		j->n -= half;
+	if (*n == DESTJOURNAL_KEEP) {
+		memmove(a, a + half, (*n - half) * sizeof *a);
+		*n -= half;
 	}
-	j->e[j->n++] = *e;
+	a[(*n)++] = *e;
 }
 
 /* Open or create the file, then read it. */
@@ -259,7 +265,7 @@ parse_all(struct destjournal *j, char *buf, size_t len, int partial)
 		if (partial && lineno == 1)
 			continue;
 		if (parse_line(p, (size_t)(nl - p), &e) == 0)
-			remember(j, &e);
+			remember(j->e, &j->n, &e);
 		else if (bad++ == 0)
 			firstbad = lineno;
 	}
@@ -354,7 +360,9 @@ append(struct destjournal *j, const struct dj_entry *e, int sync,
 		return -1;
 	}
 	j->need_nl = 0;
-	remember(j, e);
+	if (j->run == NULL)
+		j->run = xreallocarray(NULL, DESTJOURNAL_KEEP, sizeof *j->run);
+	remember(j->run, &j->nrun, e);
 	return 0;
 }
 
@@ -388,6 +396,9 @@ destjournal_lookup(const struct destjournal *j, const char *tag)
 {
 	size_t	i;
 
+	for (i = j->nrun; i > 0; i--)
+		if (strcmp(j->run[i - 1].tag, tag) == 0)
+			return &j->run[i - 1];
 	for (i = j->n; i > 0; i--)
 		if (strcmp(j->e[i - 1].tag, tag) == 0)
 			return &j->e[i - 1];
@@ -397,7 +408,7 @@ destjournal_lookup(const struct destjournal *j, const char *tag)
 size_t
 destjournal_count(const struct destjournal *j)
 {
-	return j->n;
+	return j->n + j->nrun;
 }
 
 void
@@ -408,6 +419,7 @@ destjournal_free(struct destjournal *j)
 	if (j->fd != -1)
 		close(j->fd);
 	free(j->e);
+	free(j->run);
 	free(j->path);
 	free(j);
 }

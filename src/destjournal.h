@@ -31,7 +31,8 @@
  * warning; the journal is an aid to finding a message, never proof that
  * one was delivered, so a skipped line can at worst send a message again.
  * Memory is bounded: at most the last DESTJOURNAL_READ_MAX bytes of the
- * file are read, and at most DESTJOURNAL_KEEP entries kept.
+ * file are read, and at most DESTJOURNAL_KEEP entries kept of those, and
+ * as many of the entries added since (the newest).
  */
 #ifndef POPFETCH_DESTJOURNAL_H
 #define POPFETCH_DESTJOURNAL_H

@@ -9,11 +9,13 @@
  * in flight: one without PIPELINING, POP3_WINDOW with it.  Replies come
  * back in order, so each is handled as it arrives.
  *
- * Delivery is group-committed: each message is staged in the sink and its
- * UID appended to the state without waiting for the disk; every
+ * Delivery is group-committed: each message is staged in the sink; every
  * FETCH_BATCH messages (or FETCH_BATCH_BYTES), and when no RETR is left in
- * flight, one sink sync and one UID state fsync make the whole batch durable, and only then are
- * its DELEs queued.  With PIPELINING the QUIT rides with the last DELEs.
+ * flight, one sink sync makes the whole batch durable (a sink with an
+ * outcome op may say then that some of it was refused), the accepted
+ * messages' UIDs are appended to the state with one fsync, and only then
+ * are their DELEs queued.  With PIPELINING the QUIT rides with the last
+ * DELEs.
  *
  * A message is staged only once the status line after it has parsed
  * (the next reply in flight, or a NOOP's): if its terminator was not the
@@ -774,8 +776,8 @@ sync_batch(struct session *s, struct error *err)
 	if (sink_sync(s->sink, err) == -1) {
 		/*
 		 * The batch is not delivered (the sink undid or dropped it),
-		 * so its UIDs, added in memory only, must never be synced:
-		 * nothing is staged any more, and the session ends.
+		 * so its UIDs are never recorded: nothing is staged any
+		 * more, and the session ends.
 		 */
 		s->nstaged = 0;
 		s->staged_bytes = 0;

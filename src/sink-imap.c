@@ -468,8 +468,14 @@ send_one(struct idest *d, struct staged *st, int doubt, int *appended,
 			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
 		}
 		/* Gone before the message went out, or after it: once more. */
-		doubt = doubt || imap_data_started(d->conn);
 		again = tries == 0 && err->ex == EX_TEMPFAIL;
+		/*
+		 * Unsure whether it is there: later, not refused (a refusal
+		 * counts towards delivery_reject_limit).
+		 */
+		if (doubt && f == -1)
+			err->ex = EX_TEMPFAIL;
+		doubt = doubt || imap_data_started(d->conn);
 		imap_free(d->conn);
 		d->conn = NULL;
 		if (err->ex == EX_IOERR)
@@ -487,6 +493,8 @@ pipe_send(struct idest *d, struct staged *st, int *lost, struct error *err)
 	struct span	sp = { &d->sp, st->start, st->len };
 	int		rc;
 
+	if (st->state != Q_QUEUED)
+		return 0;	/* in doubt: send_one() looks first */
 	rc = imap_append_send(d->conn, d->folder, d->flags,
 	    st->date[0] != '\0' ? st->date : NULL, st->e.size, span_reader,
 	    &sp, st->ptag, &st->why);
@@ -604,8 +612,16 @@ imap_sink_stage(struct sink *s, struct error *err)
 	st->start = d->cur;
 	st->len = d->sp.w.size - d->cur;
 	st->state = Q_QUEUED;
-	if (measure(d, st, err) == -1)
+	if (measure(d, st, err) == -1 || journal(d, err) == -1)
 		return -1;
+	/*
+	 * An earlier run sent it and did not learn its fate (the UID state
+	 * forgets pending UIDs when a run ends): looked for before it is
+	 * sent again.
+	 */
+	if (d->dj != NULL && st->e.tag[0] != '\0' &&
+	    destjournal_lookup(d->dj, st->e.tag) != NULL)
+		st->state = Q_DOUBT;
 	d->nq++;
 	return 0;
 }

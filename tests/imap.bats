@@ -347,6 +347,32 @@ PY
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
 
+@test "imap: the same kill without LITERAL+ (one APPEND at a time, each waiting for its continuation): exactly once" {
+	make_mailbox "$MB" 3
+	cp -r "$MB" "$TEST_TMP/orig"
+	imapserver_start --no-literal-plus --stall-after-append 2
+	popserver_start --mailbox "$MB"
+	mock_rc
+	kill9_when '^fault: stall after APPEND 2'
+	run grep -c '^stored 2$' "$ILOG"
+	assert_output 1
+	# Message 3 never went out: one APPEND at a time.
+	run grep -c '^C: p[0-9]* APPEND ' "$ILOG"
+	assert_output 2
+	[ "$(server_count)" -eq 3 ]
+	: >"$ILOG"
+	fetch
+	assert_success
+	run grep -c '^C: p[0-9]* UID FETCH 1 (UID RFC822.SIZE)$' "$ILOG"
+	assert_output 1
+	run grep -c '^C: p[0-9]* APPEND ' "$ILOG"
+	assert_output 1
+	[ "$(server_count)" -eq 0 ]
+	run msgid_counts
+	assert_output "msg-00001:1 msg-00002:1 msg-00003:1"
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+}
+
 @test "imap: kill -9 in the middle of message 2's literal: not stored, appended once by the next run" {
 	make_mailbox "$MB" 3 20000
 	cp -r "$MB" "$TEST_TMP/orig"
@@ -360,9 +386,10 @@ PY
 	: >"$ILOG"
 	fetch
 	assert_success
-	# Looked for (the journal names it), not found, appended: 2 and 3.
+	# Looked for (the journal names it) when the run starts and again
+	# just before it is sent, not found, appended: 2 and 3.
 	run grep -c '^C: p[0-9]* UID SEARCH HEADER Message-ID "<msg-00002\.' "$ILOG"
-	assert_output 1
+	assert_output 2
 	run grep -c '^C: p[0-9]* APPEND ' "$ILOG"
 	assert_output 2
 	[ "$(server_count)" -eq 0 ]
@@ -405,6 +432,31 @@ PY
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
 
+@test "imap: a BODY[] longer than the message looked for: that message deferred (75), the rest go on" {
+	printf 'Subject: one\n\nfirst\n' >"$MB/m1"
+	printf 'Subject: two\n\nsecond\n' >"$MB/m2"
+	imapserver_start --hangup-after-append 1 --body-extra 100000000
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 75
+	assert_output --partial "message 1: the IMAP server 127.0.0.1:$IMAP_PORT answered FETCH BODY[] with something it was not asked for; it stays on the server"
+	run grep -c '^C: p[0-9]* UID FETCH 1 (BODY.PEEK\[\])$' "$ILOG"
+	assert_output 1
+	# Message 1, in doubt, stays; message 2 went.
+	[ "$(server_count)" -eq 1 ] && [ -e "$MB/m1" ]
+	# The run ended, its pending UIDs forgotten, but the journal still
+	# names message 1: the next run looks for it before sending it.
+	: >"$ILOG"
+	fetch
+	assert_failure 75
+	run grep -c '^C: p[0-9]* UID FETCH 1 (BODY.PEEK\[\])$' "$ILOG"
+	assert_output 1
+	run grep -c '^C: p[0-9]* APPEND ' "$ILOG"
+	assert_output 0
+	[ -e "$MB/m1" ]
+}
+
 @test "imap: a changed UIDVALIDITY: the APPENDUID is not trusted; same Message-ID and size, other bytes: not ours" {
 	make_mailbox "$MB" 2
 	cp -r "$MB" "$TEST_TMP/orig"
@@ -428,8 +480,9 @@ PY
 	assert_success
 	run grep -c '^C: p[0-9]* UID FETCH 1 (UID RFC822.SIZE)$' "$ILOG"
 	assert_output 0
+	# At the start and before sending it again.
 	run grep -c '^C: p[0-9]* UID SEARCH HEADER Message-ID "<msg-00001\.' "$ILOG"
-	assert_output 1
+	assert_output 2
 	# The look-alike fetched and compared, then passed over.
 	run grep -c '^C: p[0-9]* UID FETCH 1 (BODY.PEEK\[\])$' "$ILOG"
 	[ "$output" -ge 1 ]

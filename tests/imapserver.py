@@ -72,7 +72,8 @@ class Server:
                 want = set(int(u) for u in rest.split()[2].split(","))
                 for i, (u, n, d) in enumerate(self.msgs):
                     if u in want:
-                        f.write(b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (i + 1, u, n) + d + b")\r\n")
+                        d += b"x" * self.a.body_extra
+                        f.write(b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (i + 1, u, len(d)) + d + b")\r\n")
                 f.write(("%s OK done\r\n" % tag).encode())
             elif verb == "UID" and " SEARCH HEADER MESSAGE-ID " in rest.upper():
                 want = rest.split('"')[1].encode()
@@ -214,6 +215,8 @@ def main():
                     help="read the K-th APPEND's message, then close without storing it")
     ap.add_argument("--stall-in-append", action="append", type=int, default=[], metavar="K",
                     help="read half the K-th APPEND's message, then never reply (until the client goes)")
+    ap.add_argument("--body-extra", type=int, default=0, metavar="N",
+                    help="a hostile FETCH BODY[]: N bytes more than RFC822.SIZE said")
     ap.add_argument("--uidvalidity", type=int, default=1, metavar="N",
                     help="the folder's UIDVALIDITY (APPENDUID and EXAMINE)")
     ap.add_argument("--untagged-flood", type=int, default=0, metavar="N",

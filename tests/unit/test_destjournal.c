@@ -193,7 +193,7 @@ test_trim(void)
 			break;
 	}
 	ok(i == n, "%d entries written", n);
-	ok(destjournal_count(j) <= DESTJOURNAL_KEEP, "memory stays bounded");
+	ok(destjournal_count(j) <= 2 * DESTJOURNAL_KEEP, "memory stays bounded");
 	ok(destjournal_lookup(j, "0000000000001770") == NULL &&
 	    destjournal_lookup(j, "000000000000176f") != NULL,
 	    "the newest entry is in memory");
@@ -212,6 +212,36 @@ test_trim(void)
 	ok(j != NULL && destjournal_count(j) > 0 &&
 	    destjournal_lookup(j, "000000000000176f") != NULL,
 	    "the trimmed journal reads back whole");
+	destjournal_free(j);
+	free(path);
+}
+
+/* A long run does not push out what the run before it left. */
+static void
+test_survives_run(void)
+{
+	struct destjournal	*j;
+	struct dj_entry		 e;
+	struct error		 err;
+	char			*path, tag[20];
+	int			 i;
+
+	error_clear(&err);
+	xasprintf(&path, "%s/survive", dir);
+	j = destjournal_open(path, "test", &err);
+	sample(&e, "aaaaaaaaaaaaaaaa", 5, "left@before");
+	ok(j != NULL && destjournal_add(j, &e, &err) == 0, "an entry");
+	destjournal_free(j);
+	j = destjournal_open(path, "test", &err);
+	for (i = 0; j != NULL && i < 3 * DESTJOURNAL_KEEP; i++) {
+		snprintf(tag, sizeof tag, "%016x", i);
+		sample(&e, tag, (uint64_t)i, "");
+		if (destjournal_note(j, &e, &err) == -1)
+			break;
+	}
+	ok(j != NULL && destjournal_lookup(j, "aaaaaaaaaaaaaaaa") != NULL,
+	    "the earlier run's entry is there after %d of this run's",
+	    3 * DESTJOURNAL_KEEP);
 	destjournal_free(j);
 	free(path);
 }
@@ -241,6 +271,7 @@ main(void)
 	test_roundtrip();
 	test_damage();
 	test_trim();
+	test_survives_run();
 	test_not_regular();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
