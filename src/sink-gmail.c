@@ -843,6 +843,7 @@ import(struct gdest *d, const struct dj_entry *e, struct error *err)
 	int			 rc, tries;
 	size_t			 i;
 
+	/* 128 random bits: no message holds the boundary, by chance or not. */
 	arc4random_buf(rnd, sizeof rnd);
 	for (i = 0; i < sizeof rnd; i++)
 		snprintf(b + 2 * i, 3, "%02x", rnd[i]);
