@@ -153,12 +153,27 @@ for f in os.listdir(sys.argv[1]):
 	assert_output 0
 }
 
-@test "gmail: labels by name, created once and applied; gmail_never_spam on sends neverMarkSpam" {
+@test "gmail: labels by name, created once and applied; gmail_never_spam on sends neverMarkSpam; JSON events valid" {
 	echo '{"Receipts": "Label_1"}' >"$GDIR/labels"
 	signed_in 2 'delivery gmail INBOX receipts "Fetched mail"' \
-	    "gmail_never_spam on"
+	    "gmail_never_spam on" "log_format json" "logfile $TEST_TMP/events"
 	fetch
 	assert_success
+	# The message events name the destination as written.
+	run "$PYTHON3" - "$TESTS_SRCDIR/lib/events.schema.json" "$TEST_TMP/events" <<-'PY'
+	import json, sys
+	import jsonschema
+	v = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))
+	for line in open(sys.argv[2]):
+	    e = json.loads(line)
+	    assert not list(v.iter_errors(e)), line
+	    if e["event"] == "message":
+	        print(e["action"], e["destination"])
+	PY
+	assert_success
+	assert_output --partial 'delivered gmail INBOX receipts "Fetched mail"'
+	# The log lines went to the logfile, as JSON events too.
+	run cat "$TEST_TMP/events"
 	assert_output --partial "created the Gmail label Fetched mail"
 	for i in 1 2; do
 		[ "$(meta $i labelIds)" = INBOX,Label_1,Label_2 ]
