@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "mono.h"
 #include "pbkdf2.h"
 #include "pop3.h"
 #include "termsafe.h"
@@ -952,7 +953,6 @@ derive(struct exchange *x, const char *pass, const char *salt64,
 	size_t		 saltlen;
 	long long	 deadline = 0;
 	int		 timeout, rc = -1;
-	struct timespec	 ts;
 
 	if (gsasl_saslprep(pass, GSASL_ALLOW_UNASSIGNED, &prep, NULL) !=
 	    GSASL_OK || gsasl_base64_from(salt64, strlen(salt64), &salt,
@@ -961,11 +961,8 @@ derive(struct exchange *x, const char *pass, const char *salt64,
 		    "or decode the server's salt");
 		goto out;
 	}
-	if ((timeout = transport_timeout(x->io->t)) > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		deadline = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-		    (long long)timeout * 1000;
-	}
+	if ((timeout = transport_timeout(x->io->t)) > 0)
+		deadline = mono_now_ms() + (long long)timeout * 1000;
 	rc = pbkdf2(x->m == AUTH_SCRAM_SHA_1 || x->m == AUTH_SCRAM_SHA_1_PLUS ?
 	    PBKDF2_SHA1 : PBKDF2_SHA256, prep, strlen(prep), salt, saltlen,
 	    iter, key, transport_stop_flag(), deadline, &x->why);

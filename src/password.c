@@ -14,6 +14,7 @@
 
 #include "account.h"
 #include "error.h"
+#include "mono.h"
 #include "netrc.h"
 #include "password.h"
 #include "proc.h"
@@ -133,7 +134,7 @@ run_passwordeval(const struct account *a, const char *cmd, const char *key,
 		    strerror(errno));
 		goto out;
 	}
-	deadline = proc_now_ms() + (long long)bound * 1000;
+	deadline = mono_now_ms() + (long long)bound * 1000;
 	spec.out = pfd[1];
 	if (proc_spawn(&spec, &pid) == -1) {
 		error_set(err, EX_OSERR, "%s: cannot run /bin/sh: "
@@ -218,7 +219,7 @@ read_output(int fd, char *out, size_t *len, size_t *dropped,
 	int		r;
 
 	for (;;) {
-		if ((left = deadline - proc_now_ms()) <= 0)
+		if ((left = deadline - mono_now_ms()) <= 0)
 			return -1;
 		r = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
 		if (r == -1 && errno != EINTR) {
@@ -261,7 +262,7 @@ reap_bounded(pid_t pid, int own_group, long long deadline, int *status)
 	do
 		if ((rc = proc_wait(pid, status, deadline, -1, 0)) != 0)
 			return rc == 1 ? 0 : -1;
-	while (proc_now_ms() < deadline);
+	while (mono_now_ms() < deadline);
 	proc_stop(pid, own_group, 0, status);
 	return -1;
 }

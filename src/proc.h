@@ -45,12 +45,9 @@ int		proc_spawn(const struct proc_spec *, pid_t *pid);
  */
 char		**proc_env(const char *const *set, const char *const *unset);
 
-/* Milliseconds on the monotonic clock, for the deadlines below. */
-long long	proc_now_ms(void);
-
 /*
  * Wait until pid exits, fd (when not -1) is ready for events, or the
- * deadline (proc_now_ms() scale) passes.  1 when pid exited and was
+ * deadline (mono_now_ms() scale) passes.  1 when pid exited and was
  * reaped (*status set); 0 otherwise, the caller looking at fd and the
  * clock; -1 when pid is not our child.
  */

@@ -38,6 +38,7 @@
 
 #include "buf.h"
 #include "envelope.h"
+#include "mono.h"
 #include "proc.h"
 #include "sink.h"
 #include "sink-spool.h"
@@ -181,7 +182,7 @@ feed(struct mda *md, struct run *r, struct error *err)
 				    "MDA: %s", strerror(errno));
 				return FEED_ERROR;
 			}
-			if ((left = r->deadline - proc_now_ms()) <= 0)
+			if ((left = r->deadline - mono_now_ms()) <= 0)
 				return FEED_TIMEOUT;
 			pfd.fd = r->fd;
 			pfd.events = POLLOUT;
@@ -197,7 +198,7 @@ reap(struct run *r, long long deadline)
 	do
 		if (proc_wait(r->pid, &r->status, deadline, -1, 0) != 0)
 			return 1;
-	while (proc_now_ms() < deadline);
+	while (mono_now_ms() < deadline);
 	return 0;
 }
 
@@ -263,7 +264,7 @@ mda_commit(struct sink *s, struct error *err)
 	cmd = envelope_expand_sender(md->command, sender);
 
 	sink_hold_signals(&old);
-	r.deadline = proc_now_ms() + (long long)md->timeout * 1000;
+	r.deadline = mono_now_ms() + (long long)md->timeout * 1000;
 	if (start(&r, cmd, &old, err) == -1)
 		goto out;
 	fr = feed(md, &r, err);

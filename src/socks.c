@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "mono.h"
 #include "socks.h"
 
 #define SOCKS_VERSION	5
@@ -46,7 +47,6 @@ static int	 login(const struct hs *, const struct socks_login *,
 		    struct error *);
 static int	 io(const struct hs *, unsigned char *, size_t, int,
 		    struct error *);
-static long long now_ms(void);
 static const char *reply_text(int);
 
 int
@@ -68,7 +68,7 @@ socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
 	hs.proxy = proxy;
 	hs.timeout = timeout;
 	hs.stop = stop;
-	hs.deadline = now_ms() + (long long)timeout * 1000;
+	hs.deadline = mono_now_ms() + (long long)timeout * 1000;
 	if (greet(&hs, lg, err) == -1)
 		return -1;
 
@@ -254,7 +254,7 @@ io(const struct hs *hs, unsigned char *buf, size_t len, int out,
 			error_set(err, EX_TEMPFAIL, "stopped by a signal");
 			return -1;
 		}
-		left = hs->deadline - now_ms();
+		left = hs->deadline - mono_now_ms();
 		if (left <= 0) {
 			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s: the "
 			    "handshake did not finish within %d seconds",
@@ -267,15 +267,6 @@ io(const struct hs *hs, unsigned char *buf, size_t len, int out,
 		    STOP_SLICE_MS));
 	}
 	return 0;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* RFC 1928, section 6. */
