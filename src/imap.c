@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "dial.h"
 #include "imap.h"
 #include "log.h"
 #include "termsafe.h"
@@ -70,9 +71,11 @@ static int	append_once(struct imap *, const char *, const char *,
 struct imap *
 imap_open(const struct imap_params *p, struct error *err)
 {
+	struct dial_params	 dp = { 0 };
 	struct imap	*im;
 	struct resp	 r;
 	char		 tag[16];
+	int		 tls_failed;
 
 	im = xcalloc(1, sizeof *im);
 	im->p = *p;
@@ -80,14 +83,17 @@ imap_open(const struct imap_params *p, struct error *err)
 	xasprintf(&im->name, "IMAP server %s%s%s:%d",
 	    strchr(p->host, ':') != NULL ? "[" : "", p->host,
 	    strchr(p->host, ':') != NULL ? "]" : "", p->port);
-	if ((im->t = transport_connect(p->host, p->port, p->timeout,
-	    err)) == NULL) {
-		error_prefix(err, "the %s", im->name);
-		goto fail;
-	}
-	if (p->implicit_tls && transport_starttls(im->t, p->tp, err) == -1) {
-		error_prefix(err, "the %s (set delivery_tls_trust_file to the "
-		    "CA that signed its certificate)", im->name);
+	dp.host = p->host;
+	dp.port = p->port;
+	dp.tls = p->implicit_tls ? p->tp : NULL;
+	dp.timeout = p->timeout;
+	dp.acct = p->acct;
+	if ((im->t = dial(&dp, &tls_failed, err)) == NULL) {
+		if (tls_failed)
+			error_prefix(err, "the %s (set delivery_tls_trust_file "
+			    "to the CA that signed its certificate)", im->name);
+		else
+			error_prefix(err, "the %s", im->name);
 		goto fail;
 	}
 	/* The greeting is untagged: wait for a tag that never comes... */

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "dial.h"
 #include "log.h"
 #include "smtp.h"
 #include "termsafe.h"
@@ -67,6 +68,7 @@ proto_name(const struct smtp *s)
 struct smtp *
 smtp_open(const struct smtp_params *p, struct error *err)
 {
+	struct dial_params	 dp = { 0 };
 	struct smtp	*s;
 	struct reply	 r;
 
@@ -78,9 +80,12 @@ smtp_open(const struct smtp_params *p, struct error *err)
 		xasprintf(&s->name, "%s server %s%s%s:%d", proto_name(s),
 		    strchr(p->host, ':') != NULL ? "[" : "", p->host,
 		    strchr(p->host, ':') != NULL ? "]" : "", p->port);
-	s->t = p->path != NULL ?
-	    transport_connect_unix(p->path, p->timeout, err) :
-	    transport_connect(p->host, p->port, p->timeout, err);
+	dp.host = p->host;
+	dp.port = p->port;
+	dp.path = p->path;
+	dp.timeout = p->timeout;
+	dp.acct = p->acct;
+	s->t = dial(&dp, NULL, err);
 	/* Which server: the POP3 server's errors look the same. */
 	if (s->t == NULL) {
 		error_prefix(err, "the %s", s->name);

@@ -22,7 +22,6 @@
 #include "buf.h"
 #include "error.h"
 #include "mono.h"
-#include "socks.h"
 #include "tls.h"
 #include "transport.h"
 #include "xmalloc.h"
@@ -73,6 +72,7 @@ static int	 connect_addr(const struct addrinfo *, const struct addrinfo *,
 		    int, int *);
 static struct addrinfo *source_addr(const char *, struct error *);
 static int	 errno_rank(int);
+static int	 raw_ok(const struct transport *, struct error *);
 static int	 wait_fd(int, short, int, struct error *);
 static int	 wait_until(int, short, const struct timespec *,
 		    long long *, struct error *);
@@ -201,13 +201,69 @@ transport_connect_unix(const char *path, int timeout, struct error *err)
 	return t;
 }
 
-int
-transport_socks5(struct transport *t, const char *proxy,
-    const struct socks_login *lg, const char *host, int port,
-    struct error *err)
+/* Raw exchanges are for a fresh connection only: nothing buffered either way. */
+static int
+raw_ok(const struct transport *t, struct error *err)
 {
-	return socks5_connect(t->fd, proxy, lg, host, port, t->timeout,
-	    stop_flag, err);
+	if (t->tls != NULL || t->rlen > 0 || t->woff < t->wbuf.len) {
+		error_set(err, EX_SOFTWARE, "unbuffered I/O on a connection "
+		    "already in use");
+		return -1;
+	}
+	return 0;
+}
+
+int
+transport_send_raw(struct transport *t, const void *p, size_t len,
+    const struct timespec *end, struct error *err)
+{
+	size_t	done = 0;
+	ssize_t	n;
+	short	events;
+
+	if (raw_ok(t, err) == -1)
+		return -1;
+	while (done < len) {
+		n = io_write(t, (const char *)p + done, len - done, &events,
+		    err);
+		if (n == -1) {
+			t->broken = 1;
+			return -1;
+		}
+		if (n >= 0)
+			done += (size_t)n;
+		else if (wait_until(t->fd, events, end, NULL, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+ssize_t
+transport_recv_raw(struct transport *t, void *p, size_t len,
+    const struct timespec *end, struct error *err)
+{
+	size_t	done = 0;
+	ssize_t	n;
+	short	events;
+
+	if (raw_ok(t, err) == -1)
+		return -1;
+	while (done < len) {
+		n = io_read(t, (char *)p + done, len - done, &events, err);
+		if (n == -1) {
+			t->broken = 1;
+			return -1;
+		}
+		if (n == 0) {
+			t->eof = 1;
+			break;
+		}
+		if (n > 0)
+			done += (size_t)n;
+		else if (wait_until(t->fd, events, end, NULL, err) == -1)
+			return -1;
+	}
+	return (ssize_t)done;
 }
 
 int
