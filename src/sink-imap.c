@@ -21,6 +21,7 @@
 
 #include "imap.h"
 #include "log.h"
+#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "xmalloc.h"
@@ -308,9 +309,9 @@ imap_sink_commit(struct sink *s, struct error *err)
 	if (spool_flush(&d->sp, err) == -1 || measure(d, &size, date,
 	    sizeof date, msgid, sizeof msgid, err) == -1)
 		return -1;
-	sink_hold_signals(&old);
+	sig_hold(&old);
 	rc = send_one(d, size, date, msgid, err);
-	sink_release_signals(&old);
+	sig_release(&old);
 	return rc;
 }
 

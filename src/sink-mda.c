@@ -40,6 +40,7 @@
 #include "envelope.h"
 #include "mono.h"
 #include "proc.h"
+#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "xmalloc.h"
@@ -89,8 +90,10 @@ static const struct sink_ops mda_ops = {
 };
 
 struct sink *
-sink_mda_new(const char *command, int timeout, struct error *err)
+sink_mda_new(const struct sink_dest *d, struct error *err)
 {
+	const char	*command = d->arg;
+	int		 timeout = d->mda_timeout;
 	struct mda	*md;
 	struct sink	*s;
 
@@ -263,7 +266,7 @@ mda_commit(struct sink *s, struct error *err)
 		return -1;
 	cmd = envelope_expand_sender(md->command, sender);
 
-	sink_hold_signals(&old);
+	sig_hold(&old);
 	r.deadline = mono_now_ms() + (long long)md->timeout * 1000;
 	if (start(&r, cmd, &old, err) == -1)
 		goto out;
@@ -280,7 +283,7 @@ mda_commit(struct sink *s, struct error *err)
 	}
 	rc = fr == FEED_ERROR ? -1 : outcome(md, &r, fr, err);
 out:
-	sink_release_signals(&old);
+	sig_release(&old);
 	free(sender);
 	free(cmd);
 	return rc;

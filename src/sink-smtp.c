@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
+#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "smtp.h"
@@ -265,7 +266,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 	    (sender = smtp_sender(d, err)) == NULL)
 		return -1;
 	/* Whole or not at all: a signal waits until the server has replied. */
-	sink_hold_signals(&old);
+	sig_hold(&old);
 	if (d->conn == NULL && !d->down &&
 	    (d->conn = smtp_open(&d->p, err)) == NULL)
 		d->down = 1;
@@ -301,7 +302,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 			rc = SINK_REFUSED;
 	}
 out:
-	sink_release_signals(&old);
+	sig_release(&old);
 	free(sender);
 	return rc;
 }
