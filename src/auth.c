@@ -790,7 +790,10 @@ lost_in_exchange(struct exchange *x, int rounds, struct error *err)
 	snprintf(step, sizeof step, "%s AUTH %s%s", rounds == 0 ? "after" :
 	    "during", auth_method_name(x->m), rounds == 0 ? "" : " (after "
 	    "a response to its challenge)");
-	x->io->lost(x->io->arg, step, err);
+	if (x->io->lost != NULL)
+		x->io->lost(x->io->arg, step, err);
+	else
+		error_prefix(err, "%s", step);
 }
 
 static int
@@ -1031,9 +1034,18 @@ free_secret(char *s)
 	}
 }
 
-void
-sasl_shown(const char *verb, const char *line, char *out, size_t size)
+int
+sasl_command(const char *verb, const char *line, sasl_write_fn write,
+    void *arg, struct error *err)
 {
-	snprintf(out, size, "%s %.*s%s", verb, (int)strcspn(line, " "), line,
-	    strchr(line, ' ') != NULL ? " (initial response not shown)" : "");
+	char	*cmd, shown[64];
+	int	 rc;
+
+	snprintf(shown, sizeof shown, "%s %.*s%s", verb,
+	    (int)strcspn(line, " "), line, strchr(line, ' ') != NULL ?
+	    " (initial response not shown)" : "");
+	xasprintf(&cmd, "%s %s", verb, line);
+	rc = write(arg, cmd, shown, err);
+	free_secret(cmd);
+	return rc;
 }

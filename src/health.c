@@ -296,11 +296,7 @@ health_hook(const char *cmd, const char *name, enum health_change c, int ex,
 		goto out;
 	}
 	deadline = mono_now_ms() + (long long)timeout * 1000;
-	while ((rc = proc_wait(pid, &status, deadline, -1, 0)) == 0 &&
-	    mono_now_ms() < deadline)
-		;
-	if (rc != 1) {
-		proc_stop(pid, 1, 0, &status);
+	if ((rc = proc_wait_or_stop(pid, &status, deadline, 1, 0)) != 1) {
 		error_set(err, EX_TEMPFAIL, "on_failure command did not "
 		    "finish within %d seconds and was killed", timeout);
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -764,18 +764,18 @@ auth_mechs(struct imap *im, const char *p)
  * end.  Neither the lines sent nor the challenges reach the trace.
  */
 static int
-auth_io_send(void *arg, const char *line, struct error *err)
+auth_command(void *arg, const char *cmd, const char *shown,
+    struct error *err)
 {
 	struct imap	*im = arg;
-	char		*cmd, shown[64];
-	int		 rc;
 
-	sasl_shown("AUTHENTICATE", line, shown, sizeof shown);
-	xasprintf(&cmd, "AUTHENTICATE %s", line);
-	rc = command(im, im->auth_tag, cmd, shown, err);
-	explicit_bzero(cmd, strlen(cmd));
-	free(cmd);
-	return rc;
+	return command(im, im->auth_tag, cmd, shown, err);
+}
+
+static int
+auth_io_send(void *arg, const char *line, struct error *err)
+{
+	return sasl_command("AUTHENTICATE", line, auth_command, arg, err);
 }
 
 static int
@@ -815,13 +815,6 @@ auth_io_answer(void *arg, const char *line, struct error *err)
 	return 0;
 }
 
-static void
-auth_io_lost(void *arg, const char *step, struct error *err)
-{
-	(void)arg;
-	error_prefix(err, "%s", step);
-}
-
 /* AUTHENTICATE with delivery_auth's mechanism, then the new capabilities. */
 static int
 authenticate(struct imap *im, struct error *err)
@@ -830,7 +823,7 @@ authenticate(struct imap *im, struct error *err)
 		.arg = im, .t = im->t, .service = "imap",
 		.cmd_max = im->sasl_ir ? 8192 : 0,
 		.send = auth_io_send, .reply = auth_io_reply,
-		.answer = auth_io_answer, .lost = auth_io_lost,
+		.answer = auth_io_answer,
 	};
 	struct resp	 r;
 	char		 word[40], tag[16];

@@ -157,6 +157,30 @@ proc_wait(pid_t pid, int *status, long long deadline, int fd, short events)
 	return reaped(pid, status) == 1;
 }
 
+int
+proc_wait_until(pid_t pid, int *status, long long deadline)
+{
+	int	rc;
+
+	do
+		if ((rc = proc_wait(pid, status, deadline, -1, 0)) != 0)
+			return rc;
+	while (mono_now_ms() < deadline);
+	return 0;
+}
+
+int
+proc_wait_or_stop(pid_t pid, int *status, long long deadline, int own_group,
+    int grace_ms)
+{
+	int	rc;
+
+	if ((rc = proc_wait_until(pid, status, deadline)) != 0)
+		return rc;
+	proc_stop(pid, own_group, grace_ms, status);
+	return 0;
+}
+
 void
 proc_stop(pid_t pid, int own_group, int grace_ms, int *status)
 {
@@ -166,9 +190,8 @@ proc_stop(pid_t pid, int own_group, int grace_ms, int *status)
 		if (own_group)
 			(void)kill(-pid, SIGTERM);
 		(void)kill(pid, SIGTERM);
-		while (mono_now_ms() < deadline)
-			if (proc_wait(pid, status, deadline, -1, 0) != 0)
-				goto out;
+		if (proc_wait_until(pid, status, deadline) != 0)
+			goto out;
 	}
 	if (own_group)
 		(void)kill(-pid, SIGKILL);

@@ -55,6 +55,21 @@ int		proc_wait(pid_t pid, int *status, long long deadline, int fd,
 		    short events);
 
 /*
+ * Wait for pid until it exits or the deadline passes (at least one look):
+ * 1 when it exited and was reaped (*status set), 0 when it runs on, -1
+ * when pid is not our child.
+ */
+int		proc_wait_until(pid_t pid, int *status, long long deadline);
+/*
+ * "Wait for the child until the deadline, then kill it": as
+ * proc_wait_until(), and past the deadline proc_stop(pid, own_group,
+ * grace_ms).  1 when pid exited by itself, 0 when it was stopped (reaped
+ * too, *status set), -1 when pid is not our child.
+ */
+int		proc_wait_or_stop(pid_t pid, int *status, long long deadline,
+		    int own_group, int grace_ms);
+
+/*
  * Stop pid, and its process group when own_group: SIGTERM, then SIGKILL
  * after grace_ms (0: at once); pid is always reaped (*status set), and
  * whatever it left in its group is killed.

@@ -270,9 +270,9 @@ redirect_open_browser(const char *url)
 	    b != NULL && *b != '\0' ? b : "xdg-open", q);
 	spec.cmd = cmd;
 	/* The shell puts the browser in the background and ends at once. */
-	if (proc_spawn(&spec, &pid) == 0 &&
-	    proc_wait(pid, &status, mono_now_ms() + 5000, -1, 0) != 1)
-		proc_stop(pid, 1, 0, &status);
+	if (proc_spawn(&spec, &pid) == 0)
+		(void)proc_wait_or_stop(pid, &status, mono_now_ms() + 5000, 1,
+		    0);
 	free(q);
 	free(cmd);
 }

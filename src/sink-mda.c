@@ -79,7 +79,6 @@ static void	mda_free(struct sink *);
 static int	start(struct run *, const char *, const sigset_t *,
 		    struct error *);
 static enum feed_result feed(struct mda *, struct run *, struct error *);
-static int	reap(struct run *, long long);
 static void	kill_group(struct run *);
 static int	outcome(struct mda *, struct run *, enum feed_result,
 		    struct error *);
@@ -194,17 +193,6 @@ feed(struct mda *md, struct run *r, struct error *err)
 	}
 }
 
-/* Wait for the MDA until the deadline; 1 when reaped, 0 when still running. */
-static int
-reap(struct run *r, long long deadline)
-{
-	do
-		if (proc_wait(r->pid, &r->status, deadline, -1, 0) != 0)
-			return 1;
-	while (mono_now_ms() < deadline);
-	return 0;
-}
-
 /* Politely, then not; the child is reaped in any case. */
 static void
 kill_group(struct run *r)
@@ -277,10 +265,9 @@ mda_commit(struct sink *s, struct error *err)
 		r.timed_out = fr == FEED_TIMEOUT;
 	}
 	close(r.fd);
-	if (fr != FEED_ERROR && fr != FEED_TIMEOUT && !reap(&r, r.deadline)) {
-		kill_group(&r);
+	if (fr != FEED_ERROR && fr != FEED_TIMEOUT && proc_wait_or_stop(r.pid,
+	    &r.status, r.deadline, 1, MDA_KILL_GRACE_MS) == 0)
 		r.timed_out = 1;
-	}
 	rc = fr == FEED_ERROR ? -1 : outcome(md, &r, fr, err);
 out:
 	sig_release(&old);

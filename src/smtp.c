@@ -562,9 +562,11 @@ out:
 #define SMTP_AUTH_LINE_MAX	500	/* RFC 4954 section 4: 512 in all */
 
 static int
-auth_write(struct smtp *s, const char *what, const char *line,
+auth_write(void *arg, const char *line, const char *what,
     struct error *err)
 {
+	struct smtp	*s = arg;
+
 	log_trace(s->p.acct, "->", what, strlen(what));
 	if (transport_write(s->t, line, strlen(line), err) == -1 ||
 	    transport_write(s->t, "\r\n", 2, err) == -1)
@@ -575,16 +577,7 @@ auth_write(struct smtp *s, const char *what, const char *line,
 static int
 auth_io_send(void *arg, const char *line, struct error *err)
 {
-	struct smtp	*s = arg;
-	char		*cmd, shown[64];
-	int		 rc;
-
-	sasl_shown("AUTH", line, shown, sizeof shown);
-	xasprintf(&cmd, "AUTH %s", line);
-	rc = auth_write(s, shown, cmd, err);
-	explicit_bzero(cmd, strlen(cmd));
-	free(cmd);
-	return rc;
+	return sasl_command("AUTH", line, auth_write, arg, err);
 }
 
 static int
@@ -615,14 +608,7 @@ auth_io_reply(void *arg, struct sasl_reply *sr, char **chal,
 static int
 auth_io_answer(void *arg, const char *line, struct error *err)
 {
-	return auth_write(arg, "(SASL response not shown)", line, err);
-}
-
-static void
-auth_io_lost(void *arg, const char *step, struct error *err)
-{
-	(void)arg;
-	error_prefix(err, "%s", step);
+	return auth_write(arg, line, "(SASL response not shown)", err);
 }
 
 /* The mechanism to use: the one named, or auto's pick; -1 if none. */
@@ -659,7 +645,7 @@ login(struct smtp *s, struct error *err)
 	struct sasl_io	 io = {
 		.arg = s, .service = "smtp", .cmd_max = SMTP_AUTH_LINE_MAX,
 		.send = auth_io_send, .reply = auth_io_reply,
-		.answer = auth_io_answer, .lost = auth_io_lost,
+		.answer = auth_io_answer,
 	};
 	enum auth_method m;
 
