@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,8 @@ static int	 connect_addr(const struct addrinfo *, const struct addrinfo *,
 		    int, int *);
 static struct addrinfo *source_addr(const char *, struct error *);
 static int	 errno_rank(int);
-static int	 raw_ok(const struct transport *, struct error *);
+static ssize_t	 raw_io(struct transport *, char *, size_t, int,
+		    const struct timespec *, struct error *);
 static int	 wait_fd(int, short, int, struct error *);
 static int	 wait_until(int, short, const struct timespec *,
 		    long long *, struct error *);
@@ -201,69 +203,57 @@ transport_connect_unix(const char *path, int timeout, struct error *err)
 	return t;
 }
 
-/* Raw exchanges are for a fresh connection only: nothing buffered either way. */
-static int
-raw_ok(const struct transport *t, struct error *err)
-{
-	if (t->tls != NULL || t->rlen > 0 || t->woff < t->wbuf.len) {
-		error_set(err, EX_SOFTWARE, "unbuffered I/O on a connection "
-		    "already in use");
-		return -1;
-	}
-	return 0;
-}
-
-int
-transport_send_raw(struct transport *t, const void *p, size_t len,
+/*
+ * All of len bytes out, or len bytes in (fewer only at end of input),
+ * unbuffered, on a fresh connection only (nothing buffered either way).
+ * The bytes moved, or -1.
+ */
+static ssize_t
+raw_io(struct transport *t, char *p, size_t len, int out,
     const struct timespec *end, struct error *err)
 {
 	size_t	done = 0;
 	ssize_t	n;
 	short	events;
 
-	if (raw_ok(t, err) == -1)
+	if (t->tls != NULL || t->rlen > 0 || t->woff < t->wbuf.len) {
+		error_set(err, EX_SOFTWARE, "unbuffered I/O on a connection "
+		    "already in use");
 		return -1;
+	}
 	while (done < len) {
-		n = io_write(t, (const char *)p + done, len - done, &events,
-		    err);
+		n = out ? io_write(t, p + done, len - done, &events, err) :
+		    io_read(t, p + done, len - done, &events, err);
 		if (n == -1) {
 			t->broken = 1;
 			return -1;
+		}
+		if (n == 0 && !out) {
+			t->eof = 1;
+			break;
 		}
 		if (n >= 0)
 			done += (size_t)n;
 		else if (wait_until(t->fd, events, end, NULL, err) == -1)
 			return -1;
 	}
-	return 0;
+	return (ssize_t)done;
+}
+
+int
+transport_send_raw(struct transport *t, const void *p, size_t len,
+    const struct timespec *end, struct error *err)
+{
+	/* raw_io() only reads from p when out. */
+	return raw_io(t, (char *)(uintptr_t)p, len, 1, end, err) == -1 ? -1 :
+	    0;
 }
 
 ssize_t
 transport_recv_raw(struct transport *t, void *p, size_t len,
     const struct timespec *end, struct error *err)
 {
-	size_t	done = 0;
-	ssize_t	n;
-	short	events;
-
-	if (raw_ok(t, err) == -1)
-		return -1;
-	while (done < len) {
-		n = io_read(t, (char *)p + done, len - done, &events, err);
-		if (n == -1) {
-			t->broken = 1;
-			return -1;
-		}
-		if (n == 0) {
-			t->eof = 1;
-			break;
-		}
-		if (n > 0)
-			done += (size_t)n;
-		else if (wait_until(t->fd, events, end, NULL, err) == -1)
-			return -1;
-	}
-	return (ssize_t)done;
+	return raw_io(t, p, len, 0, end, err);
 }
 
 int
