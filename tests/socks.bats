@@ -191,7 +191,7 @@ rc() {
 	rc pop.example.invalid 995 "timeout 60"
 	"$POPFETCH" -C "$RC" >"$TEST_TMP/out" 2>&1 3>&- &
 	local pid=$! ex=0 t0
-	wait_for 60 grep -q '^STALLED$' "$PLOG" ||
+	wait_for 60 grep -qs '^STALLED$' "$PLOG" ||
 	    fail "the proxy never got the CONNECT request"
 	t0=$SECONDS
 	kill -TERM "$pid"
