@@ -47,8 +47,6 @@ static void	imap_sink_abort(struct sink *);
 static void	imap_sink_free(struct sink *);
 static int	parse_url(struct idest *, const char *, struct error *);
 static char	*pct_decode(const char *, size_t);
-static ssize_t	spool_reader(void *, char *, size_t, uint64_t,
-		    struct error *);
 static int	measure(struct idest *, uint64_t *, char *, size_t,
 		    char *, size_t, struct error *);
 static int	send_one(struct idest *, uint64_t, const char *,
@@ -211,13 +209,6 @@ imap_sink_write(struct sink *s, const char *p, size_t n, struct error *err)
 	return spool_write(&d->sp, p, n, err);
 }
 
-static ssize_t
-spool_reader(void *arg, char *buf, size_t len, uint64_t off,
-    struct error *err)
-{
-	return spool_pread(arg, buf, len, off, err);
-}
-
 /*
  * The size with CRLF line ends, the internal date and the Message-ID (""
  * when none).
@@ -277,7 +268,7 @@ send_one(struct idest *d, uint64_t size, const char *date, const char *msgid,
 		}
 		rc = doubt && f == -1 ? -1 : imap_append(d->conn, d->folder,
 		    d->flags, date[0] != '\0' ? date : NULL, size,
-		    spool_reader, &d->sp, err);
+		    spool_read_at, &d->sp, err);
 		if (rc != -1)
 			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
 		/*

@@ -67,8 +67,6 @@ static void	smtp_sink_abort(struct sink *);
 static void	smtp_sink_free(struct sink *);
 static int	parse_arg(struct dest *, const char *, struct error *);
 static int	parse_rcpt(struct dest *, const char *, struct error *);
-static ssize_t	spool_reader(void *, char *, size_t, uint64_t,
-		    struct error *);
 static char	*smtp_sender(struct dest *, struct error *);
 
 static const struct sink_ops lmtp_ops = {
@@ -230,13 +228,6 @@ smtp_sink_write(struct sink *s, const char *p, size_t n, struct error *err)
 	return spool_write(&d->sp, p, n, err);
 }
 
-static ssize_t
-spool_reader(void *arg, char *buf, size_t len, uint64_t off,
-    struct error *err)
-{
-	return spool_pread(arg, buf, len, off, err);
-}
-
 /*
  * The %F rule of `delivery mda` (Return-Path), as an SMTP path: the null
  * sender when there is none, or when the address would need quoting.
@@ -278,7 +269,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 		rc = SINK_REFUSED;
 		goto out;
 	}
-	rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size, spool_reader,
+	rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size, spool_read_at,
 	    &d->sp, err);
 	if (rc == -1 && !smtp_data_started(d->conn) && err->ex == EX_TEMPFAIL) {
 		/* The server let an idle connection go: once more, anew. */
@@ -290,7 +281,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 			goto out;
 		}
 		rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size,
-		    spool_reader, &d->sp, err);
+		    spool_read_at, &d->sp, err);
 	}
 	if (rc == SMTP_REFUSED)
 		rc = SINK_REFUSED;
