@@ -16,6 +16,7 @@
 #include "account.h"
 #include "health.h"
 #include "json.h"
+#include "mono.h"
 #include "proc.h"
 #include "xio.h"
 #include "xmalloc.h"
@@ -294,12 +295,8 @@ health_hook(const char *cmd, const char *name, enum health_change c, int ex,
 		    strerror(errno));
 		goto out;
 	}
-	deadline = proc_now_ms() + (long long)timeout * 1000;
-	while ((rc = proc_wait(pid, &status, deadline, -1, 0)) == 0 &&
-	    proc_now_ms() < deadline)
-		;
-	if (rc != 1) {
-		proc_stop(pid, 1, 0, &status);
+	deadline = mono_now_ms() + (long long)timeout * 1000;
+	if ((rc = proc_wait_or_stop(pid, &status, deadline, 1, 0)) != 1) {
 		error_set(err, EX_TEMPFAIL, "on_failure command did not "
 		    "finish within %d seconds and was killed", timeout);
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

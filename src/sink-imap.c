@@ -21,6 +21,7 @@
 
 #include "imap.h"
 #include "log.h"
+#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "xmalloc.h"
@@ -46,8 +47,6 @@ static void	imap_sink_abort(struct sink *);
 static void	imap_sink_free(struct sink *);
 static int	parse_url(struct idest *, const char *, struct error *);
 static char	*pct_decode(const char *, size_t);
-static ssize_t	spool_reader(void *, char *, size_t, uint64_t,
-		    struct error *);
 static int	measure(struct idest *, uint64_t *, char *, size_t,
 		    char *, size_t, struct error *);
 static int	send_one(struct idest *, uint64_t, const char *,
@@ -210,13 +209,6 @@ imap_sink_write(struct sink *s, const char *p, size_t n, struct error *err)
 	return spool_write(&d->sp, p, n, err);
 }
 
-static ssize_t
-spool_reader(void *arg, char *buf, size_t len, uint64_t off,
-    struct error *err)
-{
-	return spool_pread(arg, buf, len, off, err);
-}
-
 /*
  * The size with CRLF line ends, the internal date and the Message-ID (""
  * when none).
@@ -276,7 +268,7 @@ send_one(struct idest *d, uint64_t size, const char *date, const char *msgid,
 		}
 		rc = doubt && f == -1 ? -1 : imap_append(d->conn, d->folder,
 		    d->flags, date[0] != '\0' ? date : NULL, size,
-		    spool_reader, &d->sp, err);
+		    spool_read_at, &d->sp, err);
 		if (rc != -1)
 			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
 		/*
@@ -308,9 +300,9 @@ imap_sink_commit(struct sink *s, struct error *err)
 	if (spool_flush(&d->sp, err) == -1 || measure(d, &size, date,
 	    sizeof date, msgid, sizeof msgid, err) == -1)
 		return -1;
-	sink_hold_signals(&old);
+	sig_hold(&old);
 	rc = send_one(d, size, date, msgid, err);
-	sink_release_signals(&old);
+	sig_release(&old);
 	return rc;
 }
 

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
+#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "smtp.h"
@@ -66,8 +67,6 @@ static void	smtp_sink_abort(struct sink *);
 static void	smtp_sink_free(struct sink *);
 static int	parse_arg(struct dest *, const char *, struct error *);
 static int	parse_rcpt(struct dest *, const char *, struct error *);
-static ssize_t	spool_reader(void *, char *, size_t, uint64_t,
-		    struct error *);
 static char	*smtp_sender(struct dest *, struct error *);
 
 static const struct sink_ops lmtp_ops = {
@@ -229,13 +228,6 @@ smtp_sink_write(struct sink *s, const char *p, size_t n, struct error *err)
 	return spool_write(&d->sp, p, n, err);
 }
 
-static ssize_t
-spool_reader(void *arg, char *buf, size_t len, uint64_t off,
-    struct error *err)
-{
-	return spool_pread(arg, buf, len, off, err);
-}
-
 /*
  * The %F rule of `delivery mda` (Return-Path), as an SMTP path: the null
  * sender when there is none, or when the address would need quoting.
@@ -265,7 +257,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 	    (sender = smtp_sender(d, err)) == NULL)
 		return -1;
 	/* Whole or not at all: a signal waits until the server has replied. */
-	sink_hold_signals(&old);
+	sig_hold(&old);
 	if (d->conn == NULL && !d->down &&
 	    (d->conn = smtp_open(&d->p, err)) == NULL)
 		d->down = 1;
@@ -277,7 +269,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 		rc = SINK_REFUSED;
 		goto out;
 	}
-	rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size, spool_reader,
+	rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size, spool_read_at,
 	    &d->sp, err);
 	if (rc == -1 && !smtp_data_started(d->conn) && err->ex == EX_TEMPFAIL) {
 		/* The server let an idle connection go: once more, anew. */
@@ -289,7 +281,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 			goto out;
 		}
 		rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size,
-		    spool_reader, &d->sp, err);
+		    spool_read_at, &d->sp, err);
 	}
 	if (rc == SMTP_REFUSED)
 		rc = SINK_REFUSED;
@@ -301,7 +293,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 			rc = SINK_REFUSED;
 	}
 out:
-	sink_release_signals(&old);
+	sig_release(&old);
 	free(sender);
 	return rc;
 }

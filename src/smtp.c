@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "dial.h"
 #include "log.h"
 #include "smtp.h"
 #include "termsafe.h"
@@ -67,6 +68,7 @@ proto_name(const struct smtp *s)
 struct smtp *
 smtp_open(const struct smtp_params *p, struct error *err)
 {
+	struct dial_params	 dp = { 0 };
 	struct smtp	*s;
 	struct reply	 r;
 
@@ -78,9 +80,12 @@ smtp_open(const struct smtp_params *p, struct error *err)
 		xasprintf(&s->name, "%s server %s%s%s:%d", proto_name(s),
 		    strchr(p->host, ':') != NULL ? "[" : "", p->host,
 		    strchr(p->host, ':') != NULL ? "]" : "", p->port);
-	s->t = p->path != NULL ?
-	    transport_connect_unix(p->path, p->timeout, err) :
-	    transport_connect(p->host, p->port, p->timeout, err);
+	dp.host = p->host;
+	dp.port = p->port;
+	dp.path = p->path;
+	dp.timeout = p->timeout;
+	dp.acct = p->acct;
+	s->t = dial(&dp, NULL, err);
 	/* Which server: the POP3 server's errors look the same. */
 	if (s->t == NULL) {
 		error_prefix(err, "the %s", s->name);
@@ -557,9 +562,11 @@ out:
 #define SMTP_AUTH_LINE_MAX	500	/* RFC 4954 section 4: 512 in all */
 
 static int
-auth_write(struct smtp *s, const char *what, const char *line,
+auth_write(void *arg, const char *line, const char *what,
     struct error *err)
 {
+	struct smtp	*s = arg;
+
 	log_trace(s->p.acct, "->", what, strlen(what));
 	if (transport_write(s->t, line, strlen(line), err) == -1 ||
 	    transport_write(s->t, "\r\n", 2, err) == -1)
@@ -570,16 +577,7 @@ auth_write(struct smtp *s, const char *what, const char *line,
 static int
 auth_io_send(void *arg, const char *line, struct error *err)
 {
-	struct smtp	*s = arg;
-	char		*cmd, shown[64];
-	int		 rc;
-
-	sasl_shown("AUTH", line, shown, sizeof shown);
-	xasprintf(&cmd, "AUTH %s", line);
-	rc = auth_write(s, shown, cmd, err);
-	explicit_bzero(cmd, strlen(cmd));
-	free(cmd);
-	return rc;
+	return sasl_command("AUTH", line, auth_write, arg, err);
 }
 
 static int
@@ -610,14 +608,7 @@ auth_io_reply(void *arg, struct sasl_reply *sr, char **chal,
 static int
 auth_io_answer(void *arg, const char *line, struct error *err)
 {
-	return auth_write(arg, "(SASL response not shown)", line, err);
-}
-
-static void
-auth_io_lost(void *arg, const char *step, struct error *err)
-{
-	(void)arg;
-	error_prefix(err, "%s", step);
+	return auth_write(arg, line, "(SASL response not shown)", err);
 }
 
 /* The mechanism to use: the one named, or auto's pick; -1 if none. */
@@ -654,7 +645,7 @@ login(struct smtp *s, struct error *err)
 	struct sasl_io	 io = {
 		.arg = s, .service = "smtp", .cmd_max = SMTP_AUTH_LINE_MAX,
 		.send = auth_io_send, .reply = auth_io_reply,
-		.answer = auth_io_answer, .lost = auth_io_lost,
+		.answer = auth_io_answer,
 	};
 	enum auth_method m;
 
