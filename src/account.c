@@ -20,6 +20,7 @@
 #define DEFAULT_TIMEOUT	180
 #define DEFAULT_MDA_TIMEOUT	300
 #define DEFAULT_LOCK_WAIT	5
+#define DEFAULT_REJECT_LIMIT	3	/* runs, as the issue asks */
 #define TIMEOUT_MAX	3600
 
 #define STR(m)	{ FIELD_STRING, offsetof(struct account, m), 0 }
@@ -183,6 +184,12 @@ const struct account_key account_keys[] = {
 	    .want = "a command", .bare = "" },
 	{ KEY("delivery_flags", STRING, STR(delivery_flags)),
 	    .want = "IMAP flags such as \\Seen", .bare = "" },
+	/* Not in mpop: what becomes of a message refused run after run. */
+	{ KEY("delivery_reject_limit", NUMBER, VAL(delivery_reject_limit)),
+	    .want = "a number of runs from 0 to 1000 (0 or off: never set "
+	    "aside)", .none = "off", .min = 0, .max = 1000 },
+	{ KEY("reject_maildir", PATH, STR(reject_maildir)),
+	    .want = "a directory, or off", .bare = "off", .none = "off" },
 
 	/* Not in mpop: OAuth 2.0 built in (oauth.h). */
 	{ KEY("oauth2_provider", CHOICE, VAL(oauth2_provider)),
@@ -273,6 +280,7 @@ account_new(const char *name, const char *file, int line)
 	a->lock_wait = DEFAULT_LOCK_WAIT;
 	a->only_new = 1;
 	a->pipelining = 1;
+	a->delivery_reject_limit = DEFAULT_REJECT_LIMIT;
 	return a;
 }
 

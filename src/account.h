@@ -99,6 +99,13 @@ struct account {
 	char		*delivery_password;	/* delivery imap's login */
 	char		*delivery_passwordeval;
 	char		*delivery_flags;	/* "\\Seen ..." for APPEND, or NULL */
+	/*
+	 * Runs that refused a message (permanently) before it is set aside:
+	 * delivered to reject_maildir when set, else left on the server and
+	 * not tried again until --retry-refused.  0: never set aside.
+	 */
+	int		 delivery_reject_limit;
+	char		*reject_maildir;
 
 	/* OAuth 2.0 (oauth.h): used when oauth2_client_id is set. */
 	int		 oauth2_provider; /* enum oauth_provider */

@@ -57,6 +57,7 @@ struct dest {
 	struct spool		 sp;
 };
 
+static void	reconnect_failed(struct dest *, struct error *);
 static int	smtp_sink_open(struct sink *, const struct sink_msginfo *,
 		    struct error *);
 static int	smtp_sink_write(struct sink *, const char *, size_t,
@@ -253,6 +254,19 @@ smtp_sender(struct dest *d, struct error *err)
 	return sender;
 }
 
+/*
+ * A server that took the run's first connection and refuses a new one (its
+ * greeting, STARTTLS, AUTH) says nothing of the message: the message waits
+ * for a later run, and is not counted as refused (delivery_reject_limit).
+ */
+static void
+reconnect_failed(struct dest *d, struct error *err)
+{
+	d->down = 1;
+	if (err->ex == EX_UNAVAILABLE)
+		err->ex = EX_TEMPFAIL;
+}
+
 static int
 smtp_sink_commit(struct sink *s, struct error *err)
 {
@@ -268,7 +282,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 	sink_hold_signals(&old);
 	if (d->conn == NULL && !d->down &&
 	    (d->conn = smtp_open(&d->p, err)) == NULL)
-		d->down = 1;
+		reconnect_failed(d, err);
 	if (d->conn == NULL) {
 		if (!error_isset(err))
 			error_set(err, EX_TEMPFAIL, "the %s server could "
@@ -284,7 +298,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 		smtp_free(d->conn);
 		error_clear(err);
 		if ((d->conn = smtp_open(&d->p, err)) == NULL) {
-			d->down = 1;
+			reconnect_failed(d, err);
 			rc = SINK_REFUSED;
 			goto out;
 		}

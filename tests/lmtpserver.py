@@ -50,7 +50,7 @@ class Server:
         self.connections += 1
         f = conn.makefile("rwb", buffering=0)
         if self.connections in self.a.refuse_connection:
-            f.write(b"421 4.3.2 not now\r\n")
+            f.write((self.a.refuse_greeting + "\r\n").encode())
             return
         if self.a.hostile == "longline":
             self.note("fault: a greeting line of 100 MB")
@@ -175,7 +175,9 @@ def main():
     ap.add_argument("--hangup-at-mail", action="append", type=int, default=[], metavar="K",
                     help="close the connection on transaction K's MAIL command")
     ap.add_argument("--refuse-connection", action="append", type=int, default=[], metavar="N",
-                    help="greet the N-th connection with 421 and close it")
+                    help="greet the N-th connection with --refuse-greeting and close it")
+    ap.add_argument("--refuse-greeting", default="421 4.3.2 not now",
+                    help="what --refuse-connection says")
     ap.add_argument("--max-line", type=int, default=1 << 20)
     ap.add_argument("--hostile", choices=["longline", "continuation"],
                     help="greet with one endless line, or endless 220- lines")
