@@ -77,6 +77,7 @@ static struct uident *find(const struct uidstate *, const char *);
 static void	mark_delivered(struct uidstate *, struct uident *);
 static int	open_append(struct uidstate *, struct error *);
 static int	parse_refused(struct uidstate *, char *);
+static int	rewrite_line(struct uident *, struct buf *);
 
 static int
 uident_cmp(struct uident *a, struct uident *b)
@@ -555,6 +556,24 @@ uidstate_record(struct uidstate *us, const char *uid, time_t when,
 	return uidstate_sync(us, err);
 }
 
+/*
+ * Add to b the line that keeps e, and return 1; 0 when e goes: gone from
+ * the server, or a pending entry still open at the end (not delivered).
+ * Refusals count until the message is delivered or gone.
+ */
+static int
+rewrite_line(struct uident *e, struct buf *b)
+{
+	e->pending = 0;
+	if (e->live && e->delivered)
+		buf_printf(b, "%lld %s\n", (long long)e->first, e->uid);
+	else if (e->live && e->refusals > 0)
+		buf_printf(b, REFUSED_TAG "%u %s\n", e->refusals, e->uid);
+	else
+		return 0;
+	return 1;
+}
+
 int
 uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
     struct error *err)
@@ -582,17 +601,7 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 	if (fd == -1)
 		goto fail;
 	RB_FOREACH_SAFE(e, uidtree, &us->tree, next) {
-		/*
-		 * A pending entry still open at the end was not delivered;
-		 * refusals count until the message is delivered or gone.
-		 */
-		if (e->live && !e->delivered && e->refusals > 0) {
-			e->pending = 0;
-			buf_printf(&b, REFUSED_TAG "%u %s\n", e->refusals,
-			    e->uid);
-			goto flush;
-		}
-		if (!e->live || !e->delivered) {
+		if (!rewrite_line(e, &b)) {
 			/* Its uid stays in the arena until close. */
 			RB_REMOVE(uidtree, &us->tree, e);
 			if (e->delivered)
@@ -600,9 +609,6 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 			free(e);
 			continue;
 		}
-		e->pending = 0;
-		buf_printf(&b, "%lld %s\n", (long long)e->first, e->uid);
-flush:
 		if (b.len >= 65536) {
 			if (xwrite_all(fd, b.data, b.len) == -1)
 				goto fail;
