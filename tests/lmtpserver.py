@@ -24,6 +24,11 @@ def read_exactly(f, n):
     return out
 
 
+def parse_word(spec):
+    w, _, reply = spec.partition(":")
+    return w, reply
+
+
 def parse_fault(spec):
     k, _, reply = spec.partition(":")
     return int(k), reply
@@ -40,6 +45,8 @@ class Server:
         self.mail = dict(parse_fault(s) for s in args.mail_reply)
         self.hangup_after_data = set(args.hangup_after_data)
         self.hangup_at_mail = set(args.hangup_at_mail)
+        self.auth_reply = dict((m.upper(), r) for m, r in
+                               (parse_word(s) for s in args.auth_reply))
         self.connections = 0
 
     def note(self, line):
@@ -121,6 +128,9 @@ class Server:
                     self.store(body)
                     reply = "250 2.0.0 ok stored"
                 f.write((reply + "\r\n").encode())
+            elif verb == "AUTH":
+                if not self.auth(f, cmd):
+                    return
             elif verb == "RSET":
                 f.write(b"250 2.0.0 ok\r\n")
             elif verb == "QUIT":
@@ -130,6 +140,28 @@ class Server:
                 f.write(b"250 2.0.0 ok\r\n")
             else:
                 f.write(b"500 5.5.2 unknown command\r\n")
+
+    def auth(self, f, cmd):
+        """AUTH: the scripted reply for the mechanism at once, else accept
+        PLAIN, LOGIN and CRAM-MD5 after their rounds (any credentials)."""
+        words = cmd.split()
+        mech = words[1].upper() if len(words) > 1 else ""
+        self.note("auth: " + mech)
+        if mech in self.auth_reply:
+            f.write((self.auth_reply[mech] + "\r\n").encode())
+            return True
+        rounds = {"PLAIN": 0 if len(words) > 2 else 1, "LOGIN": 2,
+                  "CRAM-MD5": 1}.get(mech)
+        if rounds is None:
+            f.write(b"504 5.5.4 unrecognized authentication type\r\n")
+            return True
+        for k in range(rounds):
+            chal = b"PDEyMzQuNTY3OEB0ZXN0Pg==" if mech == "CRAM-MD5" else b""
+            f.write(b"334 " + chal + b"\r\n")
+            if not f.readline(self.a.max_line):
+                return False
+        f.write(b"235 2.7.0 authenticated\r\n")
+        return True
 
     def read_data(self, f):
         lines = []
@@ -178,6 +210,8 @@ def main():
                     help="greet the N-th connection with --refuse-greeting and close it")
     ap.add_argument("--refuse-greeting", default="421 4.3.2 not now",
                     help="what --refuse-connection says")
+    ap.add_argument("--auth-reply", action="append", default=[], metavar="MECH:REPLY",
+                    help="answer AUTH MECH with REPLY at once (list it with --caps 'AUTH ...')")
     ap.add_argument("--max-line", type=int, default=1 << 20)
     ap.add_argument("--hostile", choices=["longline", "continuation"],
                     help="greet with one endless line, or endless 220- lines")
