@@ -41,6 +41,10 @@
 #define LMTP_DEFAULT_PORT	24
 #define SMTP_DEFAULT_PORT	25
 
+/* Why the rest of a run is deferred at once (struct dest's down). */
+#define DOWN_UNREACHABLE	1	/* connecting again failed */
+#define DOWN_SILENT		2	/* a reply did not come in time */
+
 struct dest {
 	struct smtp_params	 p;
 	struct tls_params	 tp;
@@ -53,7 +57,7 @@ struct dest {
 						   reconnecting */
 	char			 helo[256];
 	struct smtp		*conn;		/* NULL after a loss */
-	int			 down;		/* reconnecting failed */
+	int			 down;		/* DOWN_*: not tried again */
 	struct spool		 sp;
 };
 
@@ -262,7 +266,7 @@ smtp_sender(struct dest *d, struct error *err)
 static void
 reconnect_failed(struct dest *d, struct error *err)
 {
-	d->down = 1;
+	d->down = DOWN_UNREACHABLE;
 	if (err->ex == EX_UNAVAILABLE)
 		err->ex = EX_TEMPFAIL;
 }
@@ -285,15 +289,17 @@ smtp_sink_commit(struct sink *s, struct error *err)
 		reconnect_failed(d, err);
 	if (d->conn == NULL) {
 		if (!error_isset(err))
-			error_set(err, EX_TEMPFAIL, "the %s server could "
-			    "not be reached earlier in this run",
-			    d->p.proto == SMTP_PROTO_LMTP ? "LMTP" : "SMTP");
+			error_set(err, EX_TEMPFAIL, "the %s server %s earlier "
+			    "in this run", d->p.proto == SMTP_PROTO_LMTP ?
+			    "LMTP" : "SMTP", d->down == DOWN_SILENT ? "did not "
+			    "answer within timeout" : "could not be reached");
 		rc = SINK_REFUSED;
 		goto out;
 	}
 	rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size, spool_reader,
 	    &d->sp, err);
-	if (rc == -1 && !smtp_data_started(d->conn) && err->ex == EX_TEMPFAIL) {
+	if (rc == -1 && !smtp_data_started(d->conn) && err->ex == EX_TEMPFAIL &&
+	    smtp_hung_up(d->conn)) {
 		/* The server let an idle connection go: once more, anew. */
 		smtp_free(d->conn);
 		error_clear(err);
@@ -308,6 +314,12 @@ smtp_sink_commit(struct sink *s, struct error *err)
 	if (rc == SMTP_REFUSED)
 		rc = SINK_REFUSED;
 	else if (rc == -1) {
+		/*
+		 * A server that let a wait run out is not waited for again:
+		 * one timeout per run, not one per message.
+		 */
+		if (err->ex == EX_TEMPFAIL && !smtp_hung_up(d->conn))
+			d->down = DOWN_SILENT;
 		smtp_free(d->conn);
 		d->conn = NULL;
 		/* Our spool failing is ours to report; the rest waits. */

@@ -114,6 +114,12 @@ smtp_data_started(const struct smtp *s)
 	return s->data_started;
 }
 
+int
+smtp_hung_up(const struct smtp *s)
+{
+	return transport_lost(s->t);
+}
+
 const char *
 smtp_name(const struct smtp *s)
 {
