@@ -12,6 +12,8 @@
  * serves every message of the run; when it is lost, the next message
  * connects again, and when that fails too the rest of the run is
  * deferred at once instead of waiting for a dead server once per message.
+ * A server that went silent past the timeout is not waited for again in
+ * the run either (only one that hung up is retried at once).
  *
  * Outcomes (smtp.h): accepted is delivered; a 4xx reply or a lost
  * connection is SINK_REFUSED with EX_TEMPFAIL (the message stays on the
