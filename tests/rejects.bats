@@ -98,6 +98,9 @@ tried() {
 	fetch --json
 	assert_success
 	assert_output --partial '"set_aside":1'
+	# The status record of the last fetch says so too.
+	run cat "$HOME/.local/state/popfetch/status/default.json"
+	assert_output --partial '"set_aside":1'
 	# The rewrite at the end of a run keeps the count.
 	run grep -c "^#refused 3 " "$STATE"
 	assert_output 1
