@@ -268,6 +268,68 @@ tried() {
 	assert_output 4
 }
 
+@test "rejects: a 5xx from SMTP counts, a 4xx does not" {
+	make_mailbox "$MB" 2
+	# Run 1: transactions 1 (451) and 2 (550); run 2: 3 and 4 (550).
+	lmtpserver_start --greeting "220 test ESMTP" \
+	    --rcpt-reply "1:451 4.3.0 later" --data-reply "2:550 5.7.1 spam" \
+	    --data-reply "4:550 5.7.1 spam"
+	popserver_start --mailbox "$MB"
+	popserver_rc "timeout 20" \
+	    "delivery smtp 127.0.0.1:$LMTP_PORT bob@popfetch.test" \
+	    "received_header off" "uidls_file $TEST_TMP/state/%U@%H" \
+	    "delivery_reject_limit 2"
+	fetch
+	assert_failure 69
+	assert_output --partial "message 1: the SMTP server 127.0.0.1:$LMTP_PORT refused the recipient: 451 4.3.0 later; it stays on the server"
+	assert_output --partial "message 2: the SMTP server 127.0.0.1:$LMTP_PORT refused the message: 550 5.7.1 spam; it stays on the server (refused in 1 of the 2 runs"
+	fetch
+	assert_failure 69
+	assert_output --partial "refused in 2 runs: set aside"
+	fetch
+	assert_success
+	assert_output --partial "1 message refused in 2 runs or more is set aside"
+	[ "$(server_count)" -eq 1 ]
+	[ "$(maildir_count "$STORE")" -eq 1 ]
+	run grep -c '^C: MAIL' "$LLOG"
+	assert_output 4
+}
+
+@test "rejects: an IMAP NO counts, NO [OVERQUOTA] does not" {
+	make_mailbox "$MB" 2
+	local pf=$TEST_TMP/imap.port
+	# APPENDs: run 1 is 1 (OVERQUOTA) and 2 (NO); run 2 is 3 and 4 (NO).
+	"$PYTHON3" "$TESTS_SRCDIR/imapserver.py" --port-file "$pf" \
+	    --store "$STORE" --log "$TEST_TMP/imap.log" \
+	    --append-reply "1:NO [OVERQUOTA] full" \
+	    --append-reply "2:NO not this one" --append-reply "4:NO not this one" \
+	    </dev/null >"$TEST_TMP/imapserver.out" 2>&1 3>&- &
+	LMTP_PID=$!
+	wait_for 60 test -s "$pf"
+	popserver_start --mailbox "$MB"
+	popserver_rc "timeout 20" \
+	    "delivery imap imap://u@127.0.0.1:$(cat "$pf")/INBOX" \
+	    "delivery_password secret" "delivery_tls off" \
+	    "received_header off" "uidls_file $TEST_TMP/state/%U@%H" \
+	    "delivery_reject_limit 2" "reject_maildir $RJ"
+	fetch
+	assert_failure 69
+	assert_output --partial "message 1: the IMAP server"
+	assert_output --partial "full; it stays on the server"
+	assert_output --partial "message 2: the IMAP server"
+	assert_output --partial "not this one; it stays on the server (refused in 1 of the 2 runs"
+	fetch
+	assert_failure 69
+	assert_output --partial "refused in 2 runs: the next run delivers it to reject_maildir"
+	fetch
+	assert_success
+	assert_output --partial "delivered to reject_maildir"
+	[ "$(maildir_count "$RJ")" -eq 1 ]
+	[ "$(server_count)" -eq 0 ]
+	run grep -c '^#refused ' "$STATE"
+	assert_output 0
+}
+
 @test "rejects: a server that refuses to take the connection back (554 greeting) refuses no message" {
 	make_mailbox "$MB" 2
 	# The connection drops at message 2's MAIL; the new one is greeted 554.
