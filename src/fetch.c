@@ -113,6 +113,7 @@ static int	connect_and_login(struct session *, char **,
 static void	session_init(struct session *, const struct account *,
 		    const struct fetch_opts *, struct fetch_stats *);
 static int	open_local(struct session *, struct error *);
+static int	open_reject(struct session *, struct error *);
 static const struct account *signin_of(const struct account *,
 		    struct error *);
 static int	open_sink(struct session *, struct sink_dest *,
@@ -1182,25 +1183,38 @@ open_local(struct session *s, struct error *err)
 	d.flags = a->delivery_flags;
 	if (s->fo->mode == FETCH_RUN && open_sink(s, &d, err) == -1)
 		return -1;
-	if (s->fo->mode == FETCH_RUN && a->reject_maildir != NULL &&
-	    a->delivery_reject_limit > 0 && (s->reject =
-	    sink_maildir_new(a->reject_maildir, 0, err)) == NULL) {
-		error_prefix(err, "reject_maildir");
-		return -1;
-	}
 	/* --dry-run looks, read-only, for what an interrupted run left. */
-	if (s->fo->mode == FETCH_DRYRUN) {
+	if (s->fo->mode == FETCH_DRYRUN)
 		s->sink = sink_probe_new(a->delivery, a->delivery_arg);
-		if (a->reject_maildir != NULL)
-			s->reject = sink_probe_new(DELIVERY_MAILDIR,
-			    a->reject_maildir);
-	}
 	statepath = account_uidls_path(a);
 	if (mpop_uidls_detect(statepath))
 		return open_mpop(s, statepath, err);
 	s->us = open_state(s, statepath, err);
 	free(statepath);
 	return s->us == NULL ? -1 : 0;
+}
+
+/*
+ * reject_maildir's sink, made (or probed, for --dry-run) before
+ * connecting, like the delivery's: a bad path fails now.
+ */
+static int
+open_reject(struct session *s, struct error *err)
+{
+	const struct account	*a = s->a;
+
+	if (a->reject_maildir == NULL || a->delivery_reject_limit <= 0)
+		return 0;
+	if (s->fo->mode == FETCH_DRYRUN)
+		s->reject = sink_probe_new(DELIVERY_MAILDIR, a->reject_maildir);
+	if (s->fo->mode != FETCH_RUN)
+		return 0;
+	if ((s->reject = sink_maildir_new(a->reject_maildir, 0, err)) ==
+	    NULL) {
+		error_prefix(err, "reject_maildir");
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -1315,7 +1329,7 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	} else if (auth_needs_password(a->auth) &&
 	    (pass = account_password(a, err)) == NULL)
 		goto out;
-	if (open_local(&s, err) == -1)
+	if (open_local(&s, err) == -1 || open_reject(&s, err) == -1)
 		goto out;
 	if (connect_and_login(&s, &pass, err) == -1)
 		goto out;
