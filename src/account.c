@@ -129,6 +129,12 @@ const struct account_key account_keys[] = {
 	{ KEY("mda_timeout", NUMBER, VAL(mda_timeout)),
 	    .want = "a number of seconds from 1 to 3600", .min = 1,
 	    .max = TIMEOUT_MAX },
+	/* Not in mpop: what becomes of a message refused run after run. */
+	{ KEY("delivery_reject_limit", NUMBER, VAL(delivery_reject_limit)),
+	    .want = "a number of runs from 0 to 1000 (0 or off: never set "
+	    "aside)", .none = "off", .min = 0, .max = 1000 },
+	{ KEY("reject_maildir", PATH, STR(reject_maildir)),
+	    .want = "a directory, or off", .bare = "off", .none = "off" },
 	{ KEY("lock_wait", NUMBER, VAL(lock_wait)),
 	    .want = "a number of seconds from 0 to 3600", .min = 0,
 	    .max = 3600 },
@@ -184,12 +190,6 @@ const struct account_key account_keys[] = {
 	    .want = "a command", .bare = "" },
 	{ KEY("delivery_flags", STRING, STR(delivery_flags)),
 	    .want = "IMAP flags such as \\Seen", .bare = "" },
-	/* Not in mpop: what becomes of a message refused run after run. */
-	{ KEY("delivery_reject_limit", NUMBER, VAL(delivery_reject_limit)),
-	    .want = "a number of runs from 0 to 1000 (0 or off: never set "
-	    "aside)", .none = "off", .min = 0, .max = 1000 },
-	{ KEY("reject_maildir", PATH, STR(reject_maildir)),
-	    .want = "a directory, or off", .bare = "off", .none = "off" },
 
 	/* Not in mpop: OAuth 2.0 built in (oauth.h). */
 	{ KEY("oauth2_provider", CHOICE, VAL(oauth2_provider)),
