@@ -113,7 +113,6 @@ static int	connect_and_login(struct session *, char **,
 static void	session_init(struct session *, const struct account *,
 		    const struct fetch_opts *, struct fetch_stats *);
 static int	open_local(struct session *, struct error *);
-static int	open_reject(struct session *, struct error *);
 static const struct account *signin_of(const struct account *,
 		    struct error *);
 static int	open_sink(struct session *, struct sink_dest *,
@@ -125,6 +124,7 @@ static int	write_mpop(struct session *, int, struct error *);
 static int	plan(struct session *, struct error *);
 static int	mark_pending(struct session *, struct error *);
 static struct sink *sink_for(const struct session *, size_t);
+static int	open_reject(struct session *, struct error *);
 static int	classify_aside(struct session *, size_t, struct error *);
 static void	tell_aside(const struct session *);
 static int	count_refusal(struct session *, const struct pop3_msg *,
