@@ -76,7 +76,7 @@ struct session {
 	struct sink		*reject;	/* reject_maildir's, or NULL */
 	struct sink		*cur;		/* the message's: sink or reject */
 	char			*aside;		/* per scan index: ASIDE_* */
-	size_t			 reject_staged;	/* of the batch, into reject */
+	struct sink		*batch_sink;	/* the staged messages' */
 	struct uidstate		*us;
 	struct mpop_uidls	*mu;		/* uidls_file is mpop's, or NULL */
 	struct pop3_scan	 scan;
@@ -127,8 +127,8 @@ static struct sink *sink_for(const struct session *, size_t);
 static int	open_reject(struct session *, struct error *);
 static int	classify_aside(struct session *, size_t, struct error *);
 static void	tell_aside(const struct session *);
-static int	count_refusal(struct session *, const struct pop3_msg *,
-		    const struct error *, struct error *);
+static void	count_refusal(struct session *, const struct pop3_msg *,
+		    const struct error *);
 static void	log_rejected(const struct session *, size_t);
 static int	delivered_before(struct session *, const struct pop3_msg *,
 		    int *, struct error *);
@@ -156,7 +156,7 @@ static int	sync_batch(struct session *, struct error *);
 static int	deliver_out(void *, const char *, size_t, struct error *);
 static int	write_received(struct session *, struct error *);
 static int	not_delivered(struct session *, const struct pop3_msg *,
-		    const struct error *, struct error *);
+		    const struct error *);
 static int	sink_summary(struct session *, struct error *);
 static int	is_substitute(const struct session *);
 static int	finish(struct session *, struct error *);
@@ -684,13 +684,12 @@ write_received(struct session *s, struct error *err)
  */
 static int
 not_delivered(struct session *s, const struct pop3_msg *m,
-    const struct error *why, struct error *err)
+    const struct error *why)
 {
 	if (why->ex == EX_UNAVAILABLE && m->uid != NULL &&
-	    s->a->delivery_reject_limit > 0) {
-		if (count_refusal(s, m, why, err) == -1)
-			return -1;
-	} else
+	    s->a->delivery_reject_limit > 0)
+		count_refusal(s, m, why);
+	else
 		log_error(s->a->name, "message %lu: %s; it stays on the server",
 		    m->num, why->msg);
 	msgev_emit(&s->ev, s->a, (size_t)(m - s->scan.msgs), m,
@@ -704,17 +703,25 @@ not_delivered(struct session *s, const struct pop3_msg *m,
 
 /*
  * One more run refused m, durably (a crash later in the run keeps the
- * count); the line says how many, and what comes of it at the limit.
+ * count); the line says how many, and what comes of it at the limit.  A
+ * count that cannot be written is a warning: the message is tried again
+ * as often as before, nothing is lost (the UID state's next sync reports
+ * the disk's trouble).
  */
-static int
+static void
 count_refusal(struct session *s, const struct pop3_msg *m,
-    const struct error *why, struct error *err)
+    const struct error *why)
 {
 	unsigned int	runs = uidstate_refusals(s->us, m->uid) + 1;
 	int		limit = s->a->delivery_reject_limit;
+	struct error	werr;
 
-	if (uidstate_set_refusals(s->us, m->uid, runs, err) == -1)
-		return -1;
+	error_clear(&werr);
+	if (uidstate_set_refusals(s->us, m->uid, runs, &werr) == -1) {
+		log_warn(s->a->name, "message %lu: cannot count its refusal: %s",
+		    m->num, werr.msg);
+		runs--;
+	}
 	if (runs < (unsigned int)limit)
 		log_error(s->a->name, "message %lu: %s; it stays on the server "
 		    "(refused in %u of the %d runs delivery_reject_limit "
@@ -729,7 +736,6 @@ count_refusal(struct session *s, const struct pop3_msg *m,
 		    "refused in %u runs: set aside, later runs do not try it "
 		    "(popfetch --retry-refused %s does)", m->num, why->msg, runs,
 		    s->a->name);
-	return 0;
 }
 
 static int
@@ -821,8 +827,14 @@ confirm_held(struct session *s, struct error *err)
 
 	s->held = 0;
 	error_clear(&why);
+	/* A batch goes into one sink: a set-aside message closes the batch. */
+	if (s->nstaged > 0 && s->batch_sink != s->cur &&
+	    sync_batch(s, err) == -1) {
+		sink_abort(s->cur);
+		return -1;
+	}
 	if ((rc = sink_stage(s->cur, &why)) == SINK_REFUSED)
-		return not_delivered(s, m, &why, err);
+		return not_delivered(s, m, &why);
 	if (rc == -1) {
 		error_set(err, why.ex, "message %lu: %s", m->num, why.msg);
 		return -1;
@@ -831,8 +843,7 @@ confirm_held(struct session *s, struct error *err)
 	    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
 		return -1;
 	s->staged[s->nstaged++] = s->held_tag;
-	if (s->cur == s->reject)
-		s->reject_staged++;
+	s->batch_sink = s->cur;
 	s->staged_bytes += s->msg_bytes;
 	if (s->fo->progress && log_level() >= LOG_VERBOSE)
 		progress_end(&s->pg);	/* the line below replaces it */
@@ -857,8 +868,7 @@ sync_batch(struct session *s, struct error *err)
 
 	if (s->nstaged == 0)
 		return 0;
-	if (sink_sync(s->sink, err) == -1 || (s->reject_staged > 0 &&
-	    sink_sync(s->reject, err) == -1)) {
+	if (sink_sync(s->batch_sink, err) == -1) {
 		/*
 		 * The batch is not delivered (the sink undid or dropped it),
 		 * so its UIDs, added in memory only, must never be synced:
@@ -866,7 +876,6 @@ sync_batch(struct session *s, struct error *err)
 		 */
 		s->nstaged = 0;
 		s->staged_bytes = 0;
-		s->reject_staged = 0;
 		return -1;
 	}
 	if (uidstate_sync(s->us, err) == -1)
@@ -888,7 +897,6 @@ sync_batch(struct session *s, struct error *err)
 		s->dq[s->dq_tail++] = s->staged[i];
 	s->nstaged = 0;
 	s->staged_bytes = 0;
-	s->reject_staged = 0;
 	return 0;
 }
 

@@ -151,6 +151,29 @@ tried() {
 	assert_output 0
 }
 
+@test "rejects: a set-aside message between others: each sink gets its own, nothing lost" {
+	make_mailbox "$MB" 3
+	make_mailbox "$TEST_TMP/more" 4
+	touch "$TEST_TMP/refuse"
+	popserver_start --mailbox "$MB"
+	rc "delivery_reject_limit 1" "reject_maildir $RJ"
+	fetch
+	assert_failure 69
+	# One new message on each side of the set-aside one.
+	cp "$TEST_TMP/more/msg-00001" "$MB/msg-00001a"
+	cp "$TEST_TMP/more/msg-00004" "$MB/msg-00004"
+	fetch -v
+	assert_success
+	assert_output --partial "was delivered to reject_maildir $RJ instead"
+	assert_output --partial "3 messages fetched"
+	[ "$(maildir_count "$MD")" -eq 4 ]
+	[ "$(maildir_count "$RJ")" -eq 1 ]
+	run grep -l '^Subject: Test message 2 ' "$RJ"/new/*
+	assert_success
+	[ "$(tried 2)" -eq 1 ]
+	[ "$(server_count)" -eq 0 ]
+}
+
 @test "rejects: temporary refusals (75) never count" {
 	make_mailbox "$MB" 2
 	touch "$TEST_TMP/defer"
