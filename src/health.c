@@ -122,6 +122,8 @@ parse_record(const char *text, size_t len, struct health_record *r)
 	r->messages = (unsigned long)get_int(o, "messages", &bad);
 	r->bytes = (uint64_t)get_int(o, "bytes", &bad);
 	r->failures = (unsigned long)get_int(o, "consecutive_failures", &bad);
+	/* Older records lack it: 0. */
+	r->set_aside = (unsigned long)get_int(o, "set_aside", &bad);
 	if (json_object_object_get_ex(o, "needs_authorize", &v))
 		r->needs_authorize = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "error", &v) &&
@@ -187,8 +189,8 @@ health_json(struct buf *b, const char *name, const struct health_record *r)
 		json_string(b, r->error);
 	else
 		buf_addstr(b, "null");
-	buf_printf(b, ",\"needs_authorize\":%s}", r->needs_authorize ?
-	    "true" : "false");
+	buf_printf(b, ",\"set_aside\":%lu,\"needs_authorize\":%s}",
+	    r->set_aside, r->needs_authorize ? "true" : "false");
 }
 
 int
@@ -211,6 +213,7 @@ health_update(const char *name, const struct fetch_stats *st, int rc,
 	r.last_attempt = time(NULL);
 	r.messages = st->fetched;
 	r.bytes = st->bytes;
+	r.set_aside = st->set_aside;
 	if (rc == 0) {
 		r.last_success = r.last_attempt;
 		*change = was_failing ? HEALTH_RECOVERED : HEALTH_SAME;

@@ -27,6 +27,11 @@
  * and stays on the server, and the session goes on with the next message.  err says why; err->ex is EX_TEMPFAIL when a later run
  * should try again (an MDA exiting 75, or hanging past its timeout), and
  * EX_UNAVAILABLE when the delivery failed (an MDA's other exit statuses).
+ * EX_UNAVAILABLE says that this message was refused (a 5xx reply, an IMAP
+ * NO): fetch counts it towards delivery_reject_limit.  A destination
+ * that fails as a whole (lost, unreachable, or refusing a new connection
+ * it took earlier in the run) uses another class, so that no message is
+ * set aside for it.
  */
 #ifndef POPFETCH_SINK_H
 #define POPFETCH_SINK_H

@@ -34,6 +34,7 @@ struct smtp {
 	uint64_t		 size_max;	/* SIZE, 0: none given */
 	char			 mechs[256];	/* " PLAIN LOGIN ": AUTH's list */
 	int			 in_auth;	/* keep a 334's challenge whole */
+	int			 auth_code;	/* the last AUTH's final reply */
 	char			*chal;		/* that challenge (base64) */
 };
 
@@ -116,6 +117,12 @@ int
 smtp_data_started(const struct smtp *s)
 {
 	return s->data_started;
+}
+
+int
+smtp_hung_up(const struct smtp *s)
+{
+	return transport_lost(s->t);
 }
 
 const char *
@@ -599,6 +606,7 @@ auth_io_reply(void *arg, struct sasl_reply *sr, char **chal,
 		s->chal = NULL;
 		return 1;
 	}
+	s->auth_code = r.code;
 	sr->ok = r.code == 235;
 	sr->ex = r.code / 100 == 4 ? EX_TEMPFAIL : 0;
 	snprintf(sr->text, sizeof sr->text, "%d %s", r.code, r.text);
@@ -611,31 +619,83 @@ auth_io_answer(void *arg, const char *line, struct error *err)
 	return auth_write(arg, line, "(SASL response not shown)", err);
 }
 
-/* The mechanism to use: the one named, or auto's pick; -1 if none. */
-static int
-pick_mechanism(struct smtp *s, enum auth_method *m, struct error *err)
-{
-	static const enum auth_method order[] = {
-		AUTH_SCRAM_SHA_256, AUTH_SCRAM_SHA_1, AUTH_PLAIN, AUTH_LOGIN,
-		AUTH_CRAM_MD5,
-	};
-	char	word[40];
-	size_t	i;
+/* auto's order, strongest first. */
+static const enum auth_method auto_order[] = {
+	AUTH_SCRAM_SHA_256, AUTH_SCRAM_SHA_1, AUTH_PLAIN, AUTH_LOGIN,
+	AUTH_CRAM_MD5,
+};
+#define AUTO_N	(sizeof auto_order / sizeof auto_order[0])
 
-	for (i = 0; i < sizeof order / sizeof order[0]; i++) {
-		*m = s->p.auth == AUTH_AUTO ? order[i] : s->p.auth;
-		snprintf(word, sizeof word, " %s ", auth_method_name(*m));
-		if (strcasestr(s->mechs, word) != NULL)
-			return 0;
-		if (s->p.auth != AUTH_AUTO)
-			break;
+static int
+listed(const struct smtp *s, enum auth_method m)
+{
+	char	word[40];
+
+	snprintf(word, sizeof word, " %s ", auth_method_name(m));
+	return strcasestr(s->mechs, word) != NULL;
+}
+
+/*
+ * The next mechanism to try (from auto_order[*i] on, advancing *i), or -1
+ * with err set when none is left: the one delivery_auth names, or auto's
+ * next the server lists that was not refused (done[]).  After a refusal,
+ * auto never turns to PLAIN or LOGIN on a connection without TLS.
+ */
+static int
+pick_mechanism(struct smtp *s, size_t *i, const char *done,
+    enum auth_method *m, struct error *err)
+{
+	int	clear = !transport_is_tls(s->t);
+
+	if (s->p.auth != AUTH_AUTO && *i == 0 && listed(s, s->p.auth)) {
+		*m = s->p.auth;
+		*i = AUTO_N;
+		return 0;
 	}
+	for (; s->p.auth == AUTH_AUTO && *i < AUTO_N; (*i)++) {
+		*m = auto_order[*i];
+		if (done[*i] || !listed(s, *m) || (clear && done[AUTO_N] &&
+		    (*m == AUTH_PLAIN || *m == AUTH_LOGIN)))
+			continue;
+		(*i)++;
+		return 0;
+	}
+	if (done[AUTO_N])
+		return -1;	/* err holds the last refusal */
 	error_set(err, EX_UNAVAILABLE, "offers no AUTH mechanism popfetch "
 	    "can use%s%s (it lists:%s)", s->p.auth != AUTH_AUTO ?
 	    " as delivery_auth says: " : "", s->p.auth != AUTH_AUTO ?
 	    auth_method_name(s->p.auth) : "", s->mechs[0] != '\0' ?
 	    s->mechs : " nothing");
 	return -1;
+}
+
+/*
+ * After m was refused: whether auto may try another mechanism, marking
+ * in done[] what is not worth a try.  Only a plain refusal on a
+ * connection still up counts (not a 4xx, a failed exchange or a lost
+ * connection).  A 535 to SCRAM rules out the other SCRAM (the same
+ * secrets); a 535 to PLAIN or LOGIN, which sent the password itself,
+ * says the password is wrong, so nothing else is tried.  504 (not
+ * supported after all) and other refusals rule out m alone.
+ */
+static int
+worth_next(struct smtp *s, enum auth_method m, char *done,
+    const struct error *err)
+{
+	size_t	j;
+	int	scram = m == AUTH_SCRAM_SHA_1 || m == AUTH_SCRAM_SHA_256;
+
+	if (s->p.auth != AUTH_AUTO || err->ex != EX_NOPERM || s->broken ||
+	    transport_lost(s->t))
+		return 0;
+	done[AUTO_N] = 1;
+	for (j = 0; j < AUTO_N; j++)
+		if (auto_order[j] == m || (s->auth_code == 535 && scram &&
+		    (auto_order[j] == AUTH_SCRAM_SHA_1 ||
+		    auto_order[j] == AUTH_SCRAM_SHA_256)))
+			done[j] = 1;
+	return !(s->auth_code == 535 && (m == AUTH_PLAIN || m == AUTH_LOGIN));
 }
 
 /* Log in when delivery_user is set; over TLS unless delivery_tls off. */
@@ -648,7 +708,11 @@ login(struct smtp *s, struct error *err)
 		.answer = auth_io_answer,
 	};
 	enum auth_method m;
+	char		 done[AUTO_N + 1];	/* [AUTO_N]: one was refused */
+	char		 tried[128] = "";	/* ", M1, M2" */
+	size_t		 i = 0;
 
+	memset(done, 0, sizeof done);
 	if (s->p.user == NULL || s->p.proto == SMTP_PROTO_LMTP)
 		return 0;
 	io.t = s->t;
@@ -663,12 +727,32 @@ login(struct smtp *s, struct error *err)
 		    "(unset delivery_user to send without logging in)");
 		return -1;
 	}
-	if (pick_mechanism(s, &m, err) == -1)
-		return -1;
-	log_debug(s->p.acct, "%s: AUTH %s as %s", s->name,
-	    auth_method_name(m), s->p.user);
-	if (sasl_login(&io, m, s->p.user, s->p.host != NULL ? s->p.host :
-	    "localhost", s->p.port, s->p.acct, s->p.pass, NULL, err) == -1)
-		return broken(s, -1);
+	for (;;) {
+		if (pick_mechanism(s, &i, done, &m, err) == -1) {
+			if (done[AUTO_N])
+				error_prefix(err, "tried %s", tried + 2);
+			return -1;
+		}
+		log_debug(s->p.acct, "%s: AUTH %s as %s", s->name,
+		    auth_method_name(m), s->p.user);
+		error_clear(err);
+		if (sasl_login(&io, m, s->p.user, s->p.host != NULL ?
+		    s->p.host : "localhost", s->p.port, s->p.acct, s->p.pass,
+		    NULL, err) == 0)
+			break;
+		strlcat(tried, ", ", sizeof tried);
+		strlcat(tried, auth_method_name(m), sizeof tried);
+		if (!worth_next(s, m, done, err)) {
+			if (done[AUTO_N] && strchr(tried + 2, ',') != NULL)
+				error_prefix(err, "tried %s", tried + 2);
+			return broken(s, -1);
+		}
+		log_verbose(s->p.acct, "%s: auth auto: %s failed (%s); trying "
+		    "the next mechanism it lists", s->name,
+		    auth_method_name(m), err->msg);
+	}
+	if (done[AUTO_N])
+		log_verbose(s->p.acct, "%s: logged in with %s", s->name,
+		    auth_method_name(m));
 	return 0;
 }
