@@ -1210,6 +1210,7 @@ static int
 open_reject(struct session *s, struct error *err)
 {
 	const struct account	*a = s->a;
+	struct sink_dest	 rd;
 
 	if (a->reject_maildir == NULL || a->delivery_reject_limit <= 0)
 		return 0;
@@ -1217,8 +1218,11 @@ open_reject(struct session *s, struct error *err)
 		s->reject = sink_probe_new(DELIVERY_MAILDIR, a->reject_maildir);
 	if (s->fo->mode != FETCH_RUN)
 		return 0;
-	if ((s->reject = sink_maildir_new(a->reject_maildir, 0, err)) ==
-	    NULL) {
+	memset(&rd, 0, sizeof rd);
+	rd.kind = DELIVERY_MAILDIR;
+	rd.arg = a->reject_maildir;
+	rd.who = a->name;
+	if ((s->reject = sink_new(&rd, err)) == NULL) {
 		error_prefix(err, "reject_maildir");
 		return -1;
 	}
