@@ -9,11 +9,13 @@
  * in flight: one without PIPELINING, POP3_WINDOW with it.  Replies come
  * back in order, so each is handled as it arrives.
  *
- * Delivery is group-committed: each message is staged in the sink and its
- * UID appended to the state without waiting for the disk; every
+ * Delivery is group-committed: each message is staged in the sink; every
  * FETCH_BATCH messages (or FETCH_BATCH_BYTES), and when no RETR is left in
- * flight, one sink sync and one UID state fsync make the whole batch durable, and only then are
- * its DELEs queued.  With PIPELINING the QUIT rides with the last DELEs.
+ * flight, one sink sync makes the whole batch durable (a sink with an
+ * outcome op may say then that some of it was refused), the accepted
+ * messages' UIDs are appended to the state with one fsync, and only then
+ * are their DELEs queued.  With PIPELINING the QUIT rides with the last
+ * DELEs.
  *
  * A message is staged only once the status line after it has parsed
  * (the next reply in flight, or a NOOP's): if its terminator was not the
@@ -94,6 +96,7 @@ struct session {
 	const struct fetch_opts	*fo;
 	struct progress		 pg;		/* when fo->progress */
 	size_t			*staged;	/* delivered, not yet durable */
+	uint64_t		*staged_len;	/* their sizes */
 	size_t			 nstaged;
 	uint64_t		 staged_bytes;
 	size_t			 retr_inflight;
@@ -115,6 +118,7 @@ static void	session_init(struct session *, const struct account *,
 static int	open_local(struct session *, struct error *);
 static const struct account *signin_of(const struct account *,
 		    struct error *);
+static char	*journal_path(const struct account *, const char *, int);
 static int	open_sink(struct session *, struct sink_dest *,
 		    struct error *);
 static struct uidstate *open_state(struct session *, const char *,
@@ -153,6 +157,7 @@ static int	got_dele(struct session *, const struct pop3_reply *,
 static int	got_quit(struct session *, const struct pop3_reply *,
 		    struct error *);
 static int	sync_batch(struct session *, struct error *);
+static int	accepted(struct session *, struct error *);
 static int	deliver_out(void *, const char *, size_t, struct error *);
 static int	write_received(struct session *, struct error *);
 static int	not_delivered(struct session *, const struct pop3_msg *,
@@ -236,6 +241,8 @@ plan(struct session *s, struct error *err)
 	s->aside = xcalloc(s->scan.count, 1);
 	msgev_init(&s->ev, s->scan.count);
 	s->staged = xreallocarray(NULL, FETCH_BATCH, sizeof *s->staged);
+	s->staged_len = xreallocarray(NULL, FETCH_BATCH,
+	    sizeof *s->staged_len);
 	for (i = 0; i < s->scan.count; i++) {
 		const struct pop3_msg *m = &s->scan.msgs[i];
 		int	 before;
@@ -839,9 +846,7 @@ confirm_held(struct session *s, struct error *err)
 		error_set(err, why.ex, "message %lu: %s", m->num, why.msg);
 		return -1;
 	}
-	if (m->uid != NULL &&
-	    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
-		return -1;
+	s->staged_len[s->nstaged] = s->msg_bytes;
 	s->staged[s->nstaged++] = s->held_tag;
 	s->batch_sink = s->cur;
 	s->staged_bytes += s->msg_bytes;
@@ -854,6 +859,36 @@ confirm_held(struct session *s, struct error *err)
 		progress_message(&s->pg);
 	if (s->nstaged == FETCH_BATCH || s->staged_bytes >= FETCH_BATCH_BYTES)
 		return sync_batch(s, err);
+	return 0;
+}
+
+/*
+ * After the sink's sync: the staged messages it refused one by one leave
+ * the batch (not recorded, not deleted); the UIDs of the others are
+ * recorded, in memory until the state's sync.
+ */
+static int
+accepted(struct session *s, struct error *err)
+{
+	const struct pop3_msg	*m;
+	struct error		 why;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < s->nstaged; i++) {
+		m = &s->scan.msgs[s->staged[i]];
+		error_clear(&why);
+		if (sink_outcome(s->batch_sink, i, &why) == SINK_REFUSED) {
+			s->staged_bytes -= s->staged_len[i];
+			(void)not_delivered(s, m, &why);
+			continue;
+		}
+		if (m->uid != NULL &&
+		    uidstate_add(s->us, m->uid, time(NULL), err) == -1)
+			return -1;
+		s->staged_len[n] = s->staged_len[i];
+		s->staged[n++] = s->staged[i];
+	}
+	s->nstaged = n;
 	return 0;
 }
 
@@ -871,14 +906,14 @@ sync_batch(struct session *s, struct error *err)
 	if (sink_sync(s->batch_sink, err) == -1) {
 		/*
 		 * The batch is not delivered (the sink undid or dropped it),
-		 * so its UIDs, added in memory only, must never be synced:
-		 * nothing is staged any more, and the session ends.
+		 * so its UIDs are never recorded: nothing is staged any
+		 * more, and the session ends.
 		 */
 		s->nstaged = 0;
 		s->staged_bytes = 0;
 		return -1;
 	}
-	if (uidstate_sync(s->us, err) == -1)
+	if (accepted(s, err) == -1 || uidstate_sync(s->us, err) == -1)
 		return -1;
 	s->st->fetched += s->nstaged;
 	s->st->bytes += s->staged_bytes;
@@ -1172,6 +1207,22 @@ out:
 	return rc;
 }
 
+/*
+ * The pending journal of a destination that can be asked (IMAP), beside
+ * the account's own UID state file (with mpop's shared file, beside
+ * popfetch's own for the account); allocated.
+ */
+static char *
+journal_path(const struct account *a, const char *statepath, int mpop)
+{
+	char	*own, *path;
+
+	own = mpop ? mpop_uidls_own_path(statepath, a) : xstrdup(statepath);
+	xasprintf(&path, "%s.dest-journal", own);
+	free(own);
+	return path;
+}
+
 /* The sink and the UID state, before connecting: a bad path fails now. */
 static int
 open_local(struct session *s, struct error *err)
@@ -1184,18 +1235,26 @@ open_local(struct session *s, struct error *err)
 				    .tls = a->delivery_tls,
 				    .tls_trust_file =
 				    a->delivery_tls_trust_file };
-	char			*statepath;
+	char			*statepath, *journal;
+	int			 mpop, rc;
 
 	d.user = a->delivery_user;
 	d.auth = a->delivery_auth;
 	d.flags = a->delivery_flags;
-	if (s->fo->mode == FETCH_RUN && open_sink(s, &d, err) == -1)
+	statepath = account_uidls_path(a);
+	mpop = mpop_uidls_detect(statepath);
+	journal = journal_path(a, statepath, mpop);
+	d.journal = journal;
+	rc = s->fo->mode == FETCH_RUN ? open_sink(s, &d, err) : 0;
+	free(journal);
+	if (rc == -1) {
+		free(statepath);
 		return -1;
+	}
 	/* --dry-run looks, read-only, for what an interrupted run left. */
 	if (s->fo->mode == FETCH_DRYRUN)
 		s->sink = sink_probe_new(a->delivery, a->delivery_arg);
-	statepath = account_uidls_path(a);
-	if (mpop_uidls_detect(statepath))
+	if (mpop)
 		return open_mpop(s, statepath, err);
 	s->us = open_state(s, statepath, err);
 	free(statepath);
@@ -1322,6 +1381,7 @@ session_free(struct session *s)
 	free(s->deleted);
 	free(s->aside);
 	free(s->staged);
+	free(s->staged_len);
 	msgev_free(&s->ev);
 }
 

@@ -2,10 +2,13 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <gnutls/crypto.h>
 
 #include "buf.h"
 #include "dial.h"
@@ -33,6 +36,10 @@ struct imap {
 	char			 auth_tag[16];	/* of the AUTHENTICATE */
 	int			 in_auth;	/* its exchange is going on */
 	uint64_t		 appendlimit;	/* RFC 7889; 0: none said */
+	uint32_t		 au_validity;	/* the last APPENDUID, */
+	uint32_t		 au_uid;	/* or 0 */
+	char			*examined;	/* the folder EXAMINEd, or NULL */
+	uint32_t		 uidvalidity;	/* its UIDVALIDITY, or 0 */
 	struct buf		 line;		/* the line being read */
 	struct buf		*collect;	/* untagged lines, when set */
 };
@@ -62,7 +69,30 @@ static int	lost(struct imap *, struct error *);
 static int	collect(struct imap *, const char *, struct buf *,
 		    struct resp *, struct error *);
 static void	search_uids(const char *, struct buf *);
+static void	keep_newest(unsigned long *, size_t *, size_t, unsigned long);
+static size_t	search_newest(const char *, unsigned long *, size_t);
+static int	compare_bodies(struct imap *, const unsigned long *, size_t,
+		    const struct imap_lookup *, struct error *);
+static int	item_num(const char *, const char *, uint64_t *);
+static int	examine(struct imap *, const char *, struct error *);
+static int	find_by_uid(struct imap *, const struct imap_lookup *,
+		    struct error *);
+static int	find_by_msgid(struct imap *, const struct imap_lookup *,
+		    struct error *);
+static int	find_by_digest(struct imap *, const struct imap_lookup *,
+		    struct error *);
+static int	fetch_digest(struct imap *, unsigned long,
+		    const struct imap_lookup *, struct error *);
+static int	literal_len(const struct buf *, uint64_t *);
+static int	read_literal(struct imap *, uint64_t, unsigned char *,
+		    struct error *);
+static void	appenduid(struct imap *, const struct resp *);
 static int	send_literal(struct imap *, smtp_reader, void *,
+		    struct error *);
+static int	append_start(struct imap *, const char *, const char *,
+		    const char *, uint64_t, smtp_reader, void *, char *,
+		    struct resp *, struct error *);
+static int	append_end(struct imap *, const char *, struct resp *,
 		    struct error *);
 static int	append_once(struct imap *, const char *, const char *,
 		    const char *, uint64_t, smtp_reader, void *,
@@ -137,6 +167,7 @@ imap_free(struct imap *im)
 		(void)wait_tagged(im, tag, &r, &ignored);
 	transport_free(im->t);
 	buf_free(&im->line);
+	free(im->examined);
 	free(im->name);
 	free(im);
 }
@@ -426,6 +457,7 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 	int		 rc;
 
 	im->data_started = 0;
+	im->au_validity = im->au_uid = 0;
 	if (im->appendlimit > 0 && size > im->appendlimit) {
 		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
 		    "larger than the %s takes (APPENDLIMIT=%llu)",
@@ -456,14 +488,17 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 	return refused(im, "the message", &r, err);
 }
 
-/* One APPEND; 0 with the tagged reply in r, or -1. */
+/*
+ * Send one APPEND and its literal, the tag into tag (16 bytes): 0 once
+ * the message went out (its reply still to come), 1 with r the refusal
+ * the server sent instead of the continuation (no LITERAL+), or -1.
+ */
 static int
-append_once(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg,
+append_start(struct imap *im, const char *folder, const char *flags,
+    const char *date, uint64_t size, smtp_reader rd, void *arg, char *tag,
     struct resp *r, struct error *err)
 {
 	struct buf	cmd;
-	char		tag[16];
 	int		rc;
 
 	buf_init(&cmd);
@@ -483,11 +518,19 @@ append_once(struct imap *im, const char *folder, const char *flags,
 		if (wait_tagged(im, tag, r, err) == -1)
 			return -1;
 		if (r->st != ST_CONT)
-			return 0;	/* refused before the message */
+			return 1;	/* refused before the message */
 	}
 	im->data_started = 1;
-	if (send_literal(im, rd, arg, err) == -1 ||
-	    wait_tagged(im, tag, r, err) == -1)
+	return send_literal(im, rd, arg, err);
+}
+
+/* The tagged reply to an APPEND whose message went out, into r. */
+static int
+append_end(struct imap *im, const char *tag, struct resp *r,
+    struct error *err)
+{
+	im->au_validity = im->au_uid = 0;
+	if (wait_tagged(im, tag, r, err) == -1)
 		return -1;
 	if (r->st == ST_CONT) {
 		error_set(err, EX_PROTOCOL, "the %s asked for more after the "
@@ -495,6 +538,101 @@ append_once(struct imap *im, const char *folder, const char *flags,
 		im->broken = 1;
 		return -1;
 	}
+	if (r->st == ST_OK)
+		appenduid(im, r);
+	return 0;
+}
+
+/* One APPEND; 0 with the tagged reply in r, or -1. */
+static int
+append_once(struct imap *im, const char *folder, const char *flags,
+    const char *date, uint64_t size, smtp_reader rd, void *arg,
+    struct resp *r, struct error *err)
+{
+	char	tag[16];
+	int	rc;
+
+	rc = append_start(im, folder, flags, date, size, rd, arg, tag, r, err);
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
+	return append_end(im, tag, r, err);
+}
+
+int
+imap_literal_plus(const struct imap *im)
+{
+	return im->literalplus;
+}
+
+int
+imap_append_send(struct imap *im, const char *folder, const char *flags,
+    const char *date, uint64_t size, smtp_reader rd, void *arg, char *tag,
+    struct error *err)
+{
+	struct resp	r;
+
+	im->data_started = 0;
+	if (!im->literalplus) {
+		error_set(err, EX_SOFTWARE, "imap_append_send without "
+		    "LITERAL+");
+		return -1;
+	}
+	if (im->appendlimit > 0 && size > im->appendlimit) {
+		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
+		    "larger than the %s takes (APPENDLIMIT=%llu)",
+		    (unsigned long long)size, im->name,
+		    (unsigned long long)im->appendlimit);
+		return IMAP_REFUSED;
+	}
+	return append_start(im, folder, flags, date, size, rd, arg, tag, &r,
+	    err) == 0 ? 0 : -1;
+}
+
+int
+imap_append_wait(struct imap *im, const char *tag, int *trycreate,
+    struct error *err)
+{
+	struct resp	r;
+
+	*trycreate = 0;
+	if (append_end(im, tag, &r, err) == -1)
+		return -1;
+	if (r.st == ST_OK)
+		return 0;
+	*trycreate = r.st == ST_NO && strcasecmp(r.code, "TRYCREATE") == 0;
+	return refused(im, "the message", &r, err);
+}
+
+/* "[APPENDUID uidvalidity uid]" (RFC 4315) in an APPEND's tagged OK. */
+static void
+appenduid(struct imap *im, const struct resp *r)
+{
+	unsigned long long	v, u;
+	const char		*p;
+	char			*end;
+
+	if (strcasecmp(r->code, "APPENDUID") != 0 ||
+	    (p = strchr(r->text, ' ')) == NULL)
+		return;
+	v = strtoull(p + 1, &end, 10);
+	if (end == p + 1 || *end != ' ' || v == 0 || v > UINT32_MAX)
+		return;
+	p = end;
+	u = strtoull(p + 1, &end, 10);
+	if (end == p + 1 || *end != ']' || u == 0 || u > UINT32_MAX)
+		return;
+	im->au_validity = (uint32_t)v;
+	im->au_uid = (uint32_t)u;
+}
+
+int
+imap_appended_uid(const struct imap *im, uint32_t *uidvalidity,
+    uint32_t *uid)
+{
+	if (im->au_uid == 0)
+		return -1;
+	*uidvalidity = im->au_validity;
+	*uid = im->au_uid;
 	return 0;
 }
 
@@ -672,44 +810,322 @@ search_uids(const char *lines, struct buf *uids)
 	buf_add(uids, "", 1);
 }
 
-int
-imap_find(struct imap *im, const char *folder, const char *msgid,
-    uint64_t size, struct error *err)
+/* u into uids (*n of max, largest first), when among the max largest. */
+static void
+keep_newest(unsigned long *uids, size_t *n, size_t max, unsigned long u)
+{
+	size_t	i;
+
+	for (i = *n < max ? (*n)++ : max; i > 0 && uids[i - 1] < u; i--)
+		if (i < max)
+			uids[i] = uids[i - 1];
+	if (i < max)
+		uids[i] = u;
+}
+
+/*
+ * The max largest UIDs of a "* SEARCH ..." line in lines into uids,
+ * largest first: the messages appended last.  Their number.
+ */
+static size_t
+search_newest(const char *lines, unsigned long *uids, size_t max)
+{
+	const char	*p;
+	char		*end;
+	unsigned long	 u;
+	size_t		 n = 0;
+
+	if ((p = strstr(lines, "* SEARCH")) == NULL)
+		return 0;
+	for (p += 8; *p == ' '; p = end) {
+		u = strtoul(p + 1, &end, 10);
+		if (end == p + 1 || u == 0)
+			break;
+		keep_newest(uids, &n, max, u);
+	}
+	return n;
+}
+
+/*
+ * Whether one of the n candidates is lk's message by its digest (each
+ * fetched in turn); without a digest, the first is taken.
+ */
+static int
+compare_bodies(struct imap *im, const unsigned long *uids, size_t n,
+    const struct imap_lookup *lk, struct error *err)
+{
+	size_t	i;
+	int	found = 0;
+
+	if (lk->digest == NULL)
+		return n > 0;
+	for (i = 0; i < n && found == 0; i++)
+		found = fetch_digest(im, uids[i], lk, err);
+	return found;
+}
+
+/* The number after "name " in a FETCH response line: 0, or -1. */
+static int
+item_num(const char *line, const char *name, uint64_t *v)
+{
+	const char	*p = line;
+	size_t		 len = strlen(name);
+	char		*end;
+
+	while ((p = strcasestr(p, name)) != NULL) {
+		if ((p[-1] == ' ' || p[-1] == '(') && p[len] == ' ' &&
+		    isdigit((unsigned char)p[len + 1])) {
+			*v = strtoull(p + len + 1, &end, 10);
+			return 0;
+		}
+		p += len;
+	}
+	return -1;
+}
+
+/* Select folder read-only (once per connection): 1, 0 none such, -1. */
+static int
+examine(struct imap *im, const char *folder, struct error *err)
+{
+	struct buf	 cmd, out;
+	struct resp	 r;
+	const char	*p;
+	int		 rc = -1;
+
+	if (im->examined != NULL && strcmp(im->examined, folder) == 0)
+		return 1;
+	buf_init(&cmd);
+	buf_init(&out);
+	buf_addstr(&cmd, "EXAMINE ");
+	quote(&cmd, folder);
+	if (collect(im, cmd.data, &out, &r, err) == -1)
+		goto done;
+	rc = r.st == ST_OK;
+	im->uidvalidity = 0;
+	if ((p = strcasestr(out.data, "[UIDVALIDITY ")) != NULL)
+		im->uidvalidity = (uint32_t)strtoul(p + 13, NULL, 10);
+	free(im->examined);
+	im->examined = rc == 1 ? xstrdup(folder) : NULL;
+done:
+	buf_free(&cmd);
+	buf_free(&out);
+	return rc;
+}
+
+/* The UID APPENDUID named, same size: 1, 0, -1. */
+static int
+find_by_uid(struct imap *im, const struct imap_lookup *lk,
+    struct error *err)
+{
+	struct buf	 out;
+	struct resp	 r;
+	char		 cmd[64];
+	const char	*p;
+	uint64_t	 uid, size;
+	int		 found = 0;
+
+	buf_init(&out);
+	snprintf(cmd, sizeof cmd, "UID FETCH %lu (UID RFC822.SIZE)",
+	    (unsigned long)lk->uid);
+	if (collect(im, cmd, &out, &r, err) == -1)
+		found = -1;
+	for (p = out.data; found == 0 && p != NULL && *p != '\0';
+	    p = strchr(p, '\n') != NULL ? strchr(p, '\n') + 1 : NULL)
+		if (item_num(p, "UID", &uid) == 0 && uid == lk->uid &&
+		    item_num(p, "RFC822.SIZE", &size) == 0 && size == lk->size)
+			found = 1;
+	buf_free(&out);
+	return found;
+}
+
+/*
+ * By Message-ID and size, then by digest: a message of the same
+ * Message-ID and size may still be another (a list's copy): 1, 0, -1.
+ */
+static int
+find_by_msgid(struct imap *im, const struct imap_lookup *lk,
+    struct error *err)
 {
 	struct buf	 cmd, out, uids;
 	struct resp	 r;
+	unsigned long	 cand[IMAP_FIND_CANDIDATES];
 	const char	*p;
+	uint64_t	 uid, size;
+	size_t		 n = 0;
 	int		 found = -1;
 
 	buf_init(&cmd);
 	buf_init(&out);
 	buf_init(&uids);
-	buf_addstr(&cmd, "EXAMINE ");
-	quote(&cmd, folder);
+	buf_printf(&cmd, "UID SEARCH HEADER Message-ID \"<%s>\"", lk->msgid);
 	if (collect(im, cmd.data, &out, &r, err) == -1)
 		goto done;
 	found = 0;
-	if (r.st != ST_OK)
+	if ((search_uids(out.data, &uids), uids.len <= 1))
 		goto done;
 	buf_reset(&cmd);
-	buf_printf(&cmd, "UID SEARCH HEADER Message-ID \"<%s>\"", msgid);
-	if (collect(im, cmd.data, &out, &r, err) == -1 ||
-	    (search_uids(out.data, &uids), uids.len <= 1))
-		goto done;
-	buf_reset(&cmd);
+	/* A UID FETCH's responses carry the UID (RFC 3501 6.4.8). */
 	buf_printf(&cmd, "UID FETCH %s (RFC822.SIZE)", uids.data);
 	if (collect(im, cmd.data, &out, &r, err) == -1) {
 		found = -1;
 		goto done;
 	}
-	for (p = out.data; (p = strstr(p, "RFC822.SIZE ")) != NULL; p += 12)
-		if (strtoull(p + 12, NULL, 10) == size)
-			found = 1;
+	for (p = out.data; p != NULL && *p != '\0';
+	    p = strchr(p, '\n') != NULL ? strchr(p, '\n') + 1 : NULL)
+		if (item_num(p, "UID", &uid) == 0 && uid <= ULONG_MAX &&
+		    item_num(p, "RFC822.SIZE", &size) == 0 && size == lk->size)
+			keep_newest(cand, &n, IMAP_FIND_CANDIDATES,
+			    (unsigned long)uid);
+	found = compare_bodies(im, cand, n, lk, err);
 done:
 	buf_free(&cmd);
 	buf_free(&out);
 	buf_free(&uids);
 	return found;
+}
+
+/*
+ * The newest few messages of exactly lk->size bytes, compared by digest:
+ * 1, 0, -1.  A message without a Message-ID, or a server whose HEADER
+ * search missed it.
+ */
+static int
+find_by_digest(struct imap *im, const struct imap_lookup *lk,
+    struct error *err)
+{
+	struct buf	 out;
+	struct resp	 r;
+	unsigned long	 uids[IMAP_FIND_CANDIDATES];
+	char		 cmd[96];
+	size_t		 n;
+	int		 found = -1;
+
+	if (lk->size > 0)
+		snprintf(cmd, sizeof cmd, "UID SEARCH LARGER %llu SMALLER "
+		    "%llu", (unsigned long long)lk->size - 1,
+		    (unsigned long long)lk->size + 1);
+	else
+		snprintf(cmd, sizeof cmd, "UID SEARCH SMALLER 1");
+	buf_init(&out);
+	if (collect(im, cmd, &out, &r, err) == 0) {
+		n = search_newest(out.data, uids, IMAP_FIND_CANDIDATES);
+		found = compare_bodies(im, uids, n, lk, err);
+	}
+	buf_free(&out);
+	return found;
+}
+
+int
+imap_find(struct imap *im, const char *folder, const struct imap_lookup *lk,
+    struct error *err)
+{
+	int	rc;
+
+	if ((rc = examine(im, folder, err)) != 1)
+		return rc;
+	if (lk->uid != 0 && lk->uidvalidity != 0 &&
+	    lk->uidvalidity == im->uidvalidity)
+		return find_by_uid(im, lk, err);
+	rc = 0;
+	/* From a file: nothing that would end the quoted string early. */
+	if (lk->msgid != NULL && lk->msgid[0] != '\0' &&
+	    strpbrk(lk->msgid, "\"\\") == NULL)
+		rc = find_by_msgid(im, lk, err);
+	if (rc == 0 && lk->digest != NULL)
+		rc = find_by_digest(im, lk, err);
+	return rc;
+}
+
+/* The n of a line that ends in a literal's "{n}": 1, else 0. */
+static int
+literal_len(const struct buf *line, uint64_t *n)
+{
+	const char	*p, *e = line->data + line->len;
+	char		*end;
+
+	if (line->len < 3 || e[-1] != '}' ||
+	    (p = memrchr(line->data, '{', line->len)) == NULL ||
+	    !isdigit((unsigned char)p[1]))
+		return 0;
+	*n = strtoull(p + 1, &end, 10);
+	return end == e - 1;
+}
+
+/* n bytes of a literal, through SHA-256 into digest. */
+static int
+read_literal(struct imap *im, uint64_t n, unsigned char *digest,
+    struct error *err)
+{
+	gnutls_hash_hd_t	 h;
+	char			*buf;
+	ssize_t			 got;
+	uint64_t		 left = n;
+	char			 shown[64];
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		error_set(err, EX_SOFTWARE, "cannot start SHA-256");
+		im->broken = 1;
+		return -1;
+	}
+	buf = xmalloc(IMAP_DATA_CHUNK);
+	for (; left > 0; left -= (uint64_t)got) {
+		got = transport_read(im->t, buf, left < IMAP_DATA_CHUNK ?
+		    (size_t)left : IMAP_DATA_CHUNK, err);
+		if (got == -1)
+			break;
+		gnutls_hash(h, buf, (size_t)got);
+	}
+	gnutls_hash_deinit(h, digest);
+	free(buf);
+	if (left > 0)
+		return lost(im, err);
+	snprintf(shown, sizeof shown, "(%llu bytes of a message)",
+	    (unsigned long long)n);
+	log_trace(im->p.acct, "<-", shown, strlen(shown));
+	return 0;
+}
+
+/*
+ * UID FETCH uid (BODY.PEEK[]): whether the body's digest is lk's (1) or
+ * not (0), or -1.  Only one literal, no longer than lk->size, is read.
+ */
+static int
+fetch_digest(struct imap *im, unsigned long uid, const struct imap_lookup *lk,
+    struct error *err)
+{
+	unsigned char	 got[32];
+	char		 tag[16], cmd[64];
+	uint64_t	 n;
+	size_t		 tl;
+	int		 match = 0, literals = 0, lines = 0;
+
+	snprintf(cmd, sizeof cmd, "UID FETCH %lu (BODY.PEEK[])", uid);
+	if (command(im, tag, cmd, NULL, err) == -1)
+		return -1;
+	tl = strlen(tag);
+	for (;;) {
+		if (read_line(im, err) == -1)
+			return -1;
+		if (strncmp(im->line.data, tag, tl) == 0 &&
+		    im->line.data[tl] == ' ')
+			return match;
+		/* Untagged responses; after the literal, the rest of its. */
+		if (++lines > IMAP_UNTAGGED_MAX || (literals == 0 &&
+		    strncmp(im->line.data, "* ", 2) != 0))
+			goto bad;
+		if (!literal_len(&im->line, &n))
+			continue;
+		if (++literals > 1 || n > lk->size)
+			goto bad;
+		if (read_literal(im, n, got, err) == -1)
+			return -1;
+		match = n == lk->size && memcmp(got, lk->digest, 32) == 0;
+	}
+bad:
+	error_set(err, EX_PROTOCOL, "the %s answered FETCH BODY[] with "
+	    "something it was not asked for", im->name);
+	im->broken = 1;
+	return -1;
 }
 
 int

@@ -69,13 +69,54 @@ int		 imap_append(struct imap *, const char *folder,
 		    const char *flags, const char *date, uint64_t size,
 		    smtp_reader, void *arg, struct error *);
 /*
- * Whether folder holds a message whose Message-ID field is msgid (without
- * the angle brackets) and whose size (CRLF line ends) is size: 1 yes, 0
- * no (or no such folder), -1 as imap_append().  For a reply lost after
- * APPEND: the message was either appended or not, and this tells.
+ * Several APPENDs in flight, where the server has LITERAL+ (RFC 7888;
+ * imap_literal_plus()): imap_append_send() sends one APPEND with its
+ * message and does not wait (0; IMAP_REFUSED over APPENDLIMIT, nothing
+ * sent; -1 as imap_append(), imap_data_started() then telling whether
+ * any of the message went out), its tag into tag (16 bytes); then
+ * imap_append_wait() reads the tagged replies in the order sent, each
+ * with its results as imap_append()'s (after 0, imap_appended_uid() has
+ * its APPENDUID).  *trycreate says that a NO was [TRYCREATE]: the caller
+ * sends that message again through imap_append(), which creates the
+ * folder.
  */
-int		 imap_find(struct imap *, const char *folder, const char *msgid,
-		    uint64_t size, struct error *);
+int		 imap_literal_plus(const struct imap *);
+int		 imap_append_send(struct imap *, const char *folder,
+		    const char *flags, const char *date, uint64_t size,
+		    smtp_reader, void *arg, char *tag, struct error *);
+int		 imap_append_wait(struct imap *, const char *tag,
+		    int *trycreate, struct error *);
+/*
+ * What imap_find() looks for: a message appended earlier, as the pending
+ * journal (destjournal.h) or the APPEND just cut short describe it.  The
+ * strings and the digest belong to the caller.
+ */
+struct imap_lookup {
+	const char		*msgid;		/* without <>, or "" */
+	uint64_t		 size;		/* as appended: CRLF line ends */
+	const unsigned char	*digest;	/* SHA-256 of those bytes, or NULL */
+	uint32_t		 uidvalidity;	/* APPENDUID's, or 0 */
+	uint32_t		 uid;
+};
+/* Messages of the right size whose bodies imap_find() may fetch. */
+#define IMAP_FIND_CANDIDATES	4
+/*
+ * Whether folder holds the message lk describes: 1 yes, 0 no (or no such
+ * folder), -1 as imap_append().  Asked in this order, each when it can
+ * tell: the APPENDUID's UID under the same UIDVALIDITY (with the same
+ * RFC822.SIZE); UID SEARCH HEADER Message-ID with RFC822.SIZE; the
+ * IMAP_FIND_CANDIDATES newest messages of exactly that size, fetched
+ * (BODY.PEEK[], so no \Seen is set) and compared by digest.  Leaves the
+ * folder selected read-only (EXAMINE); APPEND works there as anywhere.
+ */
+int		 imap_find(struct imap *, const char *folder,
+		    const struct imap_lookup *, struct error *);
+/*
+ * After imap_append() returned 0: the UIDPLUS APPENDUID (RFC 4315) the
+ * server answered into *uidvalidity and *uid; -1 when it said none.
+ */
+int		 imap_appended_uid(const struct imap *, uint32_t *uidvalidity,
+		    uint32_t *uid);
 /*
  * The Message-ID of the header section hdr (len bytes) without its angle
  * brackets into out; -1 when there is none, or it is longer than size - 1

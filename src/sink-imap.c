@@ -8,17 +8,35 @@
  * opened again once when lost, and the rest of the run deferred when that
  * fails.  A tagged OK is delivered; NO with a code that says "later", or
  * a lost connection, leaves the message on the POP3 server (75); any
- * other NO or BAD leaves it there too (69).  A connection lost after the
- * message went out but before the tagged OK came is the window where the
- * folder may hold the message we keep (docs/exactly-once.md).
+ * other NO or BAD leaves it there too (69).
+ *
+ * Group commit: stage only queues a message in the spool (the batch's
+ * messages one after the other); sync hands the batch over.  It first
+ * notes a line per message with a tag (tag, size as sent, SHA-256,
+ * Message-ID) in the account's pending journal (destjournal.h) and
+ * fsyncs it once, then APPENDs the messages: up to IMAP_INFLIGHT in
+ * flight where the server has LITERAL+, else one by one; the outcome op
+ * then says which were accepted, so that only those are recorded and
+ * deleted.  The APPENDUID of each is noted in the journal after its OK.
+ *
+ * Exactly once (docs/exactly-once.md): a run cut short between the
+ * server's OK and the UID record leaves the UID pending; the next run's
+ * find op looks the journal's message up in the folder (imap_find()) and
+ * records it instead of appending it again.  A connection lost after a
+ * message went out but before its tagged OK came is looked up the same
+ * way on the new connection.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+
+#include "destjournal.h"
 #include "imap.h"
 #include "log.h"
 #include "sighold.h"
@@ -27,6 +45,26 @@
 #include "xmalloc.h"
 
 #define IMAP_DATE_SCAN	65536	/* where the Date field is looked for */
+/* APPENDs in flight at once, where the server has LITERAL+. */
+#define IMAP_INFLIGHT	8
+
+/* A message staged: where it is in the spool, and what became of it. */
+enum qstate { Q_QUEUED, Q_SENT, Q_DOUBT, Q_DONE };
+struct staged {
+	uint64_t	 start, len;	/* in the spool, LF line ends */
+	struct dj_entry	 e;		/* its journal line */
+	char		 date[40];	/* the internal date, or "" */
+	char		 ptag[16];	/* its APPEND's tag while in flight */
+	enum qstate	 state;
+	int		 rc;		/* once Q_DONE: 0 or SINK_REFUSED */
+	struct error	 why;		/* ... and why */
+};
+
+/* What the literal reader reads: one message of the spool. */
+struct span {
+	struct spool	*sp;
+	uint64_t	 start, len;
+};
 
 struct idest {
 	struct imap_params	 p;
@@ -36,6 +74,13 @@ struct idest {
 	struct imap		*conn;
 	int			 down;
 	struct spool		 sp;
+	char			 tag[SINK_TAG_LEN + 1];	/* "" for none */
+	char			*journal_path;		/* or NULL */
+	struct destjournal	*dj;			/* opened when needed */
+	struct staged		*q;	/* staged since the last sync */
+	size_t			 nq, qcap;
+	uint64_t		 cur;	/* where the open message starts */
+	int			 synced; /* q holds a sync's outcomes */
 };
 
 static int	imap_sink_open(struct sink *, const struct sink_msginfo *,
@@ -45,16 +90,31 @@ static int	imap_sink_write(struct sink *, const char *, size_t,
 static int	imap_sink_commit(struct sink *, struct error *);
 static void	imap_sink_abort(struct sink *);
 static void	imap_sink_free(struct sink *);
+static int	imap_sink_stage(struct sink *, struct error *);
+static int	imap_sink_sync(struct sink *, struct error *);
+static int	imap_sink_find(struct sink *, const char *, struct error *);
+static int	imap_sink_outcome(struct sink *, size_t, struct error *);
 static int	parse_url(struct idest *, const char *, struct error *);
 static char	*pct_decode(const char *, size_t);
-static int	measure(struct idest *, uint64_t *, char *, size_t,
-		    char *, size_t, struct error *);
-static int	send_one(struct idest *, uint64_t, const char *,
-		    const char *, struct error *);
+static ssize_t	span_reader(void *, char *, size_t, uint64_t,
+		    struct error *);
+static int	measure(struct idest *, struct staged *, struct error *);
+static void	lookup_of(const struct dj_entry *, struct imap_lookup *);
+static int	journal(struct idest *, struct error *);
+static int	note_batch(struct idest *, struct error *);
+static void	take_uid(struct idest *, struct staged *);
+static int	send_one(struct idest *, struct staged *, int, int *,
+		    struct error *);
+static int	pipe_send(struct idest *, struct staged *, int *,
+		    struct error *);
+static void	pipe_reply(struct idest *, struct staged *, int *);
+static int	pipeline(struct idest *, struct error *);
+static int	hand_over(struct idest *, struct error *);
 
 static const struct sink_ops imap_ops = {
 	"imap", imap_sink_open, imap_sink_write, imap_sink_commit,
-	imap_sink_abort, imap_sink_free, NULL, NULL, NULL
+	imap_sink_abort, imap_sink_free, imap_sink_stage, imap_sink_sync,
+	imap_sink_find, imap_sink_outcome
 };
 
 struct sink *
@@ -88,6 +148,8 @@ sink_imap_new(const struct sink_dest *sd, struct error *err)
 	}
 	if (sd->tls_trust_file != NULL)
 		d->trust_file = xstrdup(sd->tls_trust_file);
+	if (sd->journal != NULL)
+		d->journal_path = xstrdup(sd->journal);
 	d->tp.host = d->host;
 	d->tp.trust_file = d->trust_file;
 	d->tp.certcheck = 1;
@@ -191,14 +253,20 @@ bad:
 	return -1;
 }
 
+/* A message after the staged ones, in the same spool. */
 static int
 imap_sink_open(struct sink *s, const struct sink_msginfo *mi,
     struct error *err)
 {
 	struct idest	*d = s->data;
 
-	(void)mi;
-	return spool_reset(&d->sp, err);
+	if (d->synced)
+		d->nq = d->synced = 0;
+	snprintf(d->tag, sizeof d->tag, "%s", mi->tag != NULL ? mi->tag : "");
+	if (d->nq == 0 && spool_reset(&d->sp, err) == -1)
+		return -1;
+	d->cur = d->sp.w.size;
+	return 0;
 }
 
 static int
@@ -209,46 +277,173 @@ imap_sink_write(struct sink *s, const char *p, size_t n, struct error *err)
 	return spool_write(&d->sp, p, n, err);
 }
 
+static ssize_t
+span_reader(void *arg, char *buf, size_t len, uint64_t off,
+    struct error *err)
+{
+	struct span	*sp = arg;
+
+	if (off >= sp->len)
+		return 0;
+	if (len > sp->len - off)
+		len = (size_t)(sp->len - off);
+	return spool_pread(sp->sp, buf, len, sp->start + off, err);
+}
+
 /*
- * The size with CRLF line ends, the internal date and the Message-ID (""
- * when none).
+ * The size and SHA-256 of the message as sent (CRLF line ends), its
+ * Message-ID ("" when none) into st->e, and its internal date.
  */
 static int
-measure(struct idest *d, uint64_t *crlf, char *date, size_t size,
-    char *msgid, size_t idsize, struct error *err)
+measure(struct idest *d, struct staged *st, struct error *err)
 {
-	char		 buf[IMAP_DATE_SCAN];
+	struct span	 sp = { &d->sp, st->start, st->len };
+	gnutls_hash_hd_t h;
+	char		*buf, *out;
 	uint64_t	 off = 0;
 	ssize_t		 n, i;
+	size_t		 o;
 
-	date[0] = msgid[0] = '\0';
-	*crlf = 0;
-	while ((n = spool_pread(&d->sp, buf, sizeof buf, off, err)) > 0) {
-		if (off == 0 && imap_date_of(buf, (size_t)n, date, size) == -1)
-			date[0] = '\0';
-		if (off == 0 && imap_msgid_of(buf, (size_t)n, msgid,
-		    idsize) == -1)
-			msgid[0] = '\0';
-		for (i = 0; i < n; i++)
-			*crlf += buf[i] == '\n' ? 2 : 1;
+	memset(&st->e, 0, sizeof st->e);
+	snprintf(st->e.tag, sizeof st->e.tag, "%s", d->tag);
+	st->date[0] = '\0';
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		error_set(err, EX_SOFTWARE, "cannot start SHA-256");
+		return -1;
+	}
+	buf = xmalloc(IMAP_DATE_SCAN);
+	out = xmalloc(2 * IMAP_DATE_SCAN);
+	while ((n = span_reader(&sp, buf, IMAP_DATE_SCAN, off, err)) > 0) {
+		if (off == 0 && imap_date_of(buf, (size_t)n, st->date,
+		    sizeof st->date) == -1)
+			st->date[0] = '\0';
+		if (off == 0 && imap_msgid_of(buf, (size_t)n, st->e.msgid,
+		    sizeof st->e.msgid) == -1)
+			st->e.msgid[0] = '\0';
+		for (i = 0, o = 0; i < n; i++) {
+			if (buf[i] == '\n')
+				out[o++] = '\r';
+			out[o++] = buf[i];
+		}
+		gnutls_hash(h, out, o);
+		st->e.size += o;
 		off += (uint64_t)n;
 	}
+	gnutls_hash_deinit(h, st->e.digest);
+	free(buf);
+	free(out);
 	return n == -1 ? -1 : 0;
+}
+
+static void
+lookup_of(const struct dj_entry *e, struct imap_lookup *lk)
+{
+	unsigned long	v = 0, u = 0;
+
+	memset(lk, 0, sizeof *lk);
+	lk->msgid = e->msgid;
+	lk->size = e->size;
+	lk->digest = e->digest;
+	if (sscanf(e->destid, "%lu:%lu", &v, &u) == 2 && v <= UINT32_MAX &&
+	    u <= UINT32_MAX) {
+		lk->uidvalidity = (uint32_t)v;
+		lk->uid = (uint32_t)u;
+	}
+}
+
+/* The pending journal, opened when first needed (the UID state is
+ * locked by then); 0 with d->dj NULL when there is none. */
+static int
+journal(struct idest *d, struct error *err)
+{
+	if (d->dj != NULL || d->journal_path == NULL)
+		return 0;
+	d->dj = destjournal_open(d->journal_path, d->p.acct, err);
+	return d->dj == NULL ? -1 : 0;
+}
+
+/*
+ * The journal lines of the staged messages with a tag, made durable with
+ * one fsync before any of them leaves, so that a later run can ask.
+ */
+static int
+note_batch(struct idest *d, struct error *err)
+{
+	size_t	i, n = 0;
+
+	if (journal(d, err) == -1)
+		return -1;
+	for (i = 0; d->dj != NULL && i < d->nq; i++) {
+		if (d->q[i].e.tag[0] == '\0')
+			continue;
+		if (destjournal_note(d->dj, &d->q[i].e, err) == -1)
+			return -1;
+		n++;
+	}
+	return n > 0 ? destjournal_sync(d->dj, err) : 0;
+}
+
+/*
+ * The APPENDUID of the APPEND just answered into the journal; losing it
+ * only slows a lookup.
+ */
+static void
+take_uid(struct idest *d, struct staged *st)
+{
+	struct error	err;
+	uint32_t	v, u;
+
+	error_clear(&err);
+	if (d->dj == NULL || st->e.tag[0] == '\0' || d->conn == NULL ||
+	    imap_appended_uid(d->conn, &v, &u) == -1)
+		return;
+	snprintf(st->e.destid, sizeof st->e.destid, "%lu:%lu",
+	    (unsigned long)v, (unsigned long)u);
+	if (destjournal_note(d->dj, &st->e, &err) == -1)
+		log_warn(d->p.acct, "%s", err.msg);
+}
+
+/* Whether an interrupted run appended the message of tag. */
+static int
+imap_sink_find(struct sink *s, const char *tag, struct error *err)
+{
+	struct idest		*d = s->data;
+	const struct dj_entry	*e;
+	struct imap_lookup	 lk;
+	int			 rc;
+
+	if (journal(d, err) == -1)
+		return -1;
+	/* Not in the journal: it never went out. */
+	if (d->dj == NULL || (e = destjournal_lookup(d->dj, tag)) == NULL)
+		return 0;
+	lookup_of(e, &lk);
+	if (d->conn == NULL && (d->conn = imap_open(&d->p, err)) == NULL)
+		return -1;
+	if ((rc = imap_find(d->conn, d->folder, &lk, err)) == -1) {
+		imap_free(d->conn);
+		d->conn = NULL;
+	}
+	return rc;
 }
 
 /*
  * imap_append() on the connection, opened again when needed.  When the
- * connection broke after the message went out, the new connection first
- * looks for it by Message-ID and size: found, it is delivered; not found,
- * it is appended now.  Without a Message-ID that cannot be told, and the
- * message stays on the POP3 server for the next run (at least once).
+ * message may be there already (doubt: the connection broke after it
+ * went out), the new connection first looks for it (imap_find(): by
+ * Message-ID and size, else by size and digest): found, it is delivered;
+ * not found, it is appended now (*appended set).
  */
 static int
-send_one(struct idest *d, uint64_t size, const char *date, const char *msgid,
+send_one(struct idest *d, struct staged *st, int doubt, int *appended,
     struct error *err)
 {
-	int	rc, tries, again, doubt = 0, f = 0;
+	struct span		sp = { &d->sp, st->start, st->len };
+	struct imap_lookup	lk;
+	int			rc, tries, again, f = 0;
 
+	*appended = 0;
+	lookup_of(&st->e, &lk);
 	for (tries = 0;; tries++) {
 		if (d->conn == NULL && !d->down &&
 		    (d->conn = imap_open(&d->p, err)) == NULL)
@@ -259,25 +454,29 @@ send_one(struct idest *d, uint64_t size, const char *date, const char *msgid,
 				    "could not be reached earlier in this run");
 			return SINK_REFUSED;
 		}
-		if (doubt && (f = imap_find(d->conn, d->folder, msgid, size,
+		if (doubt && (f = imap_find(d->conn, d->folder, &lk,
 		    err)) == 1) {
 			log_info(d->p.acct, "the message had been appended "
-			    "before the connection broke (found by its "
-			    "Message-ID); not appended again");
+			    "before the connection broke (found in %s); not "
+			    "appended again", d->folder);
 			return 0;
 		}
 		rc = doubt && f == -1 ? -1 : imap_append(d->conn, d->folder,
-		    d->flags, date[0] != '\0' ? date : NULL, size,
-		    spool_read_at, &d->sp, err);
-		if (rc != -1)
+		    d->flags, st->date[0] != '\0' ? st->date : NULL,
+		    st->e.size, span_reader, &sp, err);
+		if (rc != -1) {
+			*appended = rc == 0;
 			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
+		}
+		/* Gone before the message went out, or after it: once more. */
+		again = tries == 0 && err->ex == EX_TEMPFAIL;
 		/*
-		 * Gone before the message went out, or after it when it can
-		 * be looked up: once more, anew.
+		 * Unsure whether it is there: later, not refused (a refusal
+		 * counts towards delivery_reject_limit).
 		 */
-		doubt = imap_data_started(d->conn) && msgid[0] != '\0';
-		again = tries == 0 && err->ex == EX_TEMPFAIL &&
-		    (!imap_data_started(d->conn) || doubt);
+		if (doubt && f == -1)
+			err->ex = EX_TEMPFAIL;
+		doubt = doubt || imap_data_started(d->conn);
 		imap_free(d->conn);
 		d->conn = NULL;
 		if (err->ex == EX_IOERR)
@@ -288,22 +487,187 @@ send_one(struct idest *d, uint64_t size, const char *date, const char *msgid,
 	}
 }
 
+/* One APPEND of the batch out; on a loss, *lost set. */
+static int
+pipe_send(struct idest *d, struct staged *st, int *lost, struct error *err)
+{
+	struct span	sp = { &d->sp, st->start, st->len };
+	int		rc;
+
+	if (st->state != Q_QUEUED)
+		return 0;	/* in doubt: send_one() looks first */
+	rc = imap_append_send(d->conn, d->folder, d->flags,
+	    st->date[0] != '\0' ? st->date : NULL, st->e.size, span_reader,
+	    &sp, st->ptag, &st->why);
+	if (rc == IMAP_REFUSED) {
+		st->state = Q_DONE;
+		st->rc = SINK_REFUSED;
+	} else if (rc == -1) {
+		*lost = 1;
+		st->state = imap_data_started(d->conn) ? Q_DOUBT : Q_QUEUED;
+		if (st->why.ex == EX_IOERR) {
+			*err = st->why;
+			return -1;
+		}
+		error_clear(&st->why);
+	} else
+		st->state = Q_SENT;
+	return 0;
+}
+
+/* The reply to a message of the batch in flight. */
+static void
+pipe_reply(struct idest *d, struct staged *st, int *lost)
+{
+	int	rc, trycreate;
+
+	if (*lost || (rc = imap_append_wait(d->conn, st->ptag, &trycreate,
+	    &st->why)) == -1) {
+		*lost = 1;
+		st->state = Q_DOUBT;
+		error_clear(&st->why);
+	} else if (rc == IMAP_REFUSED && trycreate) {
+		st->state = Q_QUEUED;
+		error_clear(&st->why);
+	} else {
+		st->state = Q_DONE;
+		st->rc = rc == 0 ? 0 : SINK_REFUSED;
+		if (rc == 0)
+			take_uid(d, st);
+	}
+}
+
+/*
+ * Several APPENDs in flight (LITERAL+), at most IMAP_INFLIGHT: a server
+ * goes on storing what it received after the client is gone, and a run
+ * that looks for a killed run's messages must not look before it is
+ * done (docs/exactly-once.md).  A message refused on its own is done;
+ * one refused for [TRYCREATE] is queued again (send_one() creates the
+ * folder); when the connection breaks, what went out is in doubt and the
+ * rest still queued.  -1 only when the spool cannot be read.
+ */
+static int
+pipeline(struct idest *d, struct error *err)
+{
+	size_t	sent = 0, done;
+	int	lost = 0;
+
+	for (done = 0; done < d->nq; done++) {
+		for (; !lost && sent < d->nq && sent - done < IMAP_INFLIGHT;
+		    sent++)
+			if (pipe_send(d, &d->q[sent], &lost, err) == -1)
+				return -1;
+		if (d->q[done].state == Q_SENT)
+			pipe_reply(d, &d->q[done], &lost);
+	}
+	if (lost) {
+		imap_free(d->conn);
+		d->conn = NULL;
+	}
+	return 0;
+}
+
+/* Every staged message to the server, each with its outcome. */
+static int
+hand_over(struct idest *d, struct error *err)
+{
+	struct staged	*st;
+	size_t		 i;
+	int		 appended;
+
+	if (d->nq > 1 && d->conn != NULL && imap_literal_plus(d->conn) &&
+	    pipeline(d, err) == -1)
+		return -1;
+	for (i = 0; i < d->nq; i++) {
+		st = &d->q[i];
+		if (st->state == Q_DONE)
+			continue;
+		st->rc = send_one(d, st, st->state == Q_DOUBT, &appended,
+		    &st->why);
+		if (st->rc == -1) {
+			*err = st->why;
+			return -1;
+		}
+		st->state = Q_DONE;
+		if (appended)
+			take_uid(d, st);
+	}
+	return 0;
+}
+
+/* The message joins the batch; it leaves at the next sync. */
+static int
+imap_sink_stage(struct sink *s, struct error *err)
+{
+	struct idest	*d = s->data;
+	struct staged	*st;
+
+	if (spool_flush(&d->sp, err) == -1)
+		return -1;
+	if (d->nq == d->qcap) {
+		d->qcap = d->qcap == 0 ? 16 : d->qcap * 2;
+		d->q = xreallocarray(d->q, d->qcap, sizeof *d->q);
+	}
+	st = &d->q[d->nq];
+	memset(st, 0, sizeof *st);
+	st->start = d->cur;
+	st->len = d->sp.w.size - d->cur;
+	st->state = Q_QUEUED;
+	if (measure(d, st, err) == -1 || journal(d, err) == -1)
+		return -1;
+	/*
+	 * An earlier run sent it and did not learn its fate (the UID state
+	 * forgets pending UIDs when a run ends): looked for before it is
+	 * sent again.
+	 */
+	if (d->dj != NULL && st->e.tag[0] != '\0' &&
+	    destjournal_lookup(d->dj, st->e.tag) != NULL)
+		st->state = Q_DOUBT;
+	d->nq++;
+	return 0;
+}
+
+static int
+imap_sink_sync(struct sink *s, struct error *err)
+{
+	struct idest	*d = s->data;
+	sigset_t	 old;
+	int		 rc;
+
+	if (d->nq == 0 || d->synced)
+		return 0;
+	d->synced = 1;
+	if (note_batch(d, err) == -1)
+		return -1;
+	sig_hold(&old);
+	rc = hand_over(d, err);
+	sig_release(&old);
+	return rc;
+}
+
+static int
+imap_sink_outcome(struct sink *s, size_t i, struct error *err)
+{
+	struct idest	*d = s->data;
+
+	if (!d->synced || i >= d->nq || d->q[i].state != Q_DONE) {
+		error_set(err, EX_SOFTWARE, "no outcome for message %zu", i);
+		return SINK_REFUSED;
+	}
+	if (d->q[i].rc != 0)
+		*err = d->q[i].why;
+	return d->q[i].rc;
+}
+
+/* One message alone: staged, then synced at once. */
 static int
 imap_sink_commit(struct sink *s, struct error *err)
 {
 	struct idest	*d = s->data;
-	sigset_t	 old;
-	uint64_t	 size;
-	char		 date[40], msgid[256];
-	int		 rc;
 
-	if (spool_flush(&d->sp, err) == -1 || measure(d, &size, date,
-	    sizeof date, msgid, sizeof msgid, err) == -1)
+	if (imap_sink_stage(s, err) == -1 || imap_sink_sync(s, err) == -1)
 		return -1;
-	sig_hold(&old);
-	rc = send_one(d, size, date, msgid, err);
-	sig_release(&old);
-	return rc;
+	return imap_sink_outcome(s, d->nq - 1, err);
 }
 
 static void
@@ -313,7 +677,7 @@ imap_sink_abort(struct sink *s)
 	struct error	 ignored;
 
 	error_clear(&ignored);
-	(void)spool_reset(&d->sp, &ignored);
+	(void)spool_truncate(&d->sp, d->cur, &ignored);
 }
 
 static void
@@ -322,6 +686,9 @@ imap_sink_free(struct sink *s)
 	struct idest	*d = s->data;
 
 	imap_free(d->conn);
+	free(d->q);
+	destjournal_free(d->dj);
+	free(d->journal_path);
 	if (d->sp.fd != -1)
 		spool_free(&d->sp);
 	if (d->pass != NULL)

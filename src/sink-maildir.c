@@ -86,7 +86,7 @@ static int	stale_name(const struct maildir *, const char *);
 
 static const struct sink_ops maildir_ops = {
 	"maildir", md_open, md_write, md_commit, md_abort, md_free,
-	md_stage, md_sync, md_find
+	md_stage, md_sync, md_find, NULL
 };
 
 /* Create a directory (and missing parents) with mode 0700. */

@@ -116,7 +116,7 @@ static int	cut_partial(struct mbox *, const struct journal_entry *,
 
 static const struct sink_ops mbox_ops = {
 	"mbox", mb_open, mb_write, mb_commit, mb_abort, mb_free, mb_stage,
-	mb_sync, mb_find
+	mb_sync, mb_find, NULL
 };
 
 static const char from_[] = "From ";

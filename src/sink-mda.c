@@ -85,7 +85,7 @@ static int	outcome(struct mda *, struct run *, enum feed_result,
 
 static const struct sink_ops mda_ops = {
 	"mda", mda_open, mda_write, mda_commit, mda_abort, mda_free, NULL,
-	NULL, NULL
+	NULL, NULL, NULL
 };
 
 struct sink *

@@ -78,11 +78,11 @@ static char	*smtp_sender(struct dest *, struct error *);
 
 static const struct sink_ops lmtp_ops = {
 	"lmtp", smtp_sink_open, smtp_sink_write, smtp_sink_commit,
-	smtp_sink_abort, smtp_sink_free, NULL, NULL, NULL
+	smtp_sink_abort, smtp_sink_free, NULL, NULL, NULL, NULL
 };
 static const struct sink_ops smtp_ops = {
 	"smtp", smtp_sink_open, smtp_sink_write, smtp_sink_commit,
-	smtp_sink_abort, smtp_sink_free, NULL, NULL, NULL
+	smtp_sink_abort, smtp_sink_free, NULL, NULL, NULL, NULL
 };
 
 struct sink *

@@ -133,6 +133,14 @@ sink_sync(struct sink *s, struct error *err)
 }
 
 int
+sink_outcome(struct sink *s, size_t i, struct error *err)
+{
+	if (s->ops->outcome == NULL)
+		return 0;
+	return s->ops->outcome(s, i, err);
+}
+
+int
 sink_can_find(const struct sink *s)
 {
 	return s->ops->find != NULL;

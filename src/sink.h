@@ -15,7 +15,9 @@
  * staged message counts as not delivered: its UID is not yet durable and
  * it is not deleted on the server.  A kind without stage/sync ops commits
  * in sink_stage and has nothing to do in sink_sync.  Freeing a sink with
- * staged messages leaves them where a crash would.
+ * staged messages leaves them where a crash would.  A kind may also hand
+ * the batch over in sync and have each message accepted or refused on
+ * its own: its outcome op says which (IMAP).
  *
  * Errors from a sink are EX_IOERR (write failures, a full disk) or
  * EX_CANTCREAT (the mailbox cannot be created), with the path in the
@@ -79,6 +81,16 @@ struct sink_ops {
 	 * 0 when it is not there; -1 with err set.
 	 */
 	int		(*find)(struct sink *, const char *tag, struct error *);
+	/*
+	 * Optional (NULL: every message a sync made durable is delivered),
+	 * for a kind whose stage only queues a message and whose sync hands
+	 * the batch over, each message accepted or not on its own (IMAP,
+	 * several APPENDs in flight): after sink_sync() returned 0, what
+	 * became of the i-th message staged before it (0 the first): 0
+	 * delivered, or SINK_REFUSED with err set as commit's.  Valid until
+	 * the next sink_open().
+	 */
+	int		(*outcome)(struct sink *, size_t i, struct error *);
 };
 
 struct sink {
@@ -102,6 +114,11 @@ struct sink_dest {
 						   token of this account's
 						   sign-in, or NULL */
 	const char		*flags;		/* IMAP: APPEND's, or NULL */
+	/*
+	 * IMAP (Gmail): the account's pending journal (destjournal.h), next
+	 * to its UID state, or NULL for none (then nothing is found).
+	 */
+	const char		*journal;
 	/*
 	 * Names the account in the warnings and traces a sink logs itself
 	 * (a stale lock removed, a partial message cut), so that they can
@@ -132,6 +149,8 @@ int	sink_commit(struct sink *, struct error *);
 void	sink_abort(struct sink *);
 int	sink_stage(struct sink *, struct error *);
 int	sink_sync(struct sink *, struct error *);
+/* The outcome op, or 0 when the kind has none. */
+int	sink_outcome(struct sink *, size_t i, struct error *);
 /* The find op, or -1 with EX_SOFTWARE when the kind has none. */
 int	sink_find(struct sink *, const char *tag, struct error *);
 /* 1 when the kind can find a message it delivered. */

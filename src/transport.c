@@ -351,6 +351,33 @@ transport_getline(struct transport *t, const char **line, size_t *len,
 	return 0;
 }
 
+ssize_t
+transport_read(struct transport *t, char *buf, size_t len,
+    struct error *err)
+{
+	struct timespec	 end;
+	size_t		 n;
+
+	if (t->woff < t->wbuf.len && transport_flush(t, err) == -1)
+		return -1;
+	mono_deadline(&end, t->timeout);
+	while (t->rlen == 0) {
+		if (t->eof) {
+			error_set(err, EX_TEMPFAIL,
+			    "connection closed by the server");
+			return -1;
+		}
+		if (fill(t, 1, t->timeout > 0 ? &end : NULL, err) == -1)
+			return -1;
+	}
+	n = len < t->rlen ? len : t->rlen;
+	memcpy(buf, t->rbuf + t->roff, n);
+	t->roff += n;
+	t->rlen -= n;
+	t->rscan = t->rscan > n ? t->rscan - n : 0;
+	return (ssize_t)n;
+}
+
 int
 transport_write(struct transport *t, const void *data, size_t len,
     struct error *err)

@@ -114,6 +114,15 @@ int	transport_starttls(struct transport *, const struct tls_params *,
 int	transport_getline(struct transport *, const char **line, size_t *len,
 	    struct error *);
 
+/*
+ * Up to len bytes of input into buf, as they come (an IMAP literal, whose
+ * length was said before it): the number read, at least 1, or -1 (as
+ * transport_getline(), whose waits it shares).  Reads past no line end
+ * the caller did not ask for: what is left stays for the next call.
+ */
+ssize_t	transport_read(struct transport *, char *buf, size_t len,
+	    struct error *);
+
 /* Queue bytes to send; sends when the queue is large, and before any read. */
 int	transport_write(struct transport *, const void *, size_t,
 	    struct error *);

@@ -5,8 +5,10 @@ Takes LOGIN (any user, password --password), AUTHENTICATE PLAIN (with
 an initial response only when --sasl-ir lists SASL-IR; --auth-endless
 answers every response with another challenge, a hostile server),
 CAPABILITY, APPEND (with or
-without LITERAL+), CREATE, EXAMINE, UID SEARCH HEADER Message-ID, UID FETCH
-(RFC822.SIZE), LOGOUT (one folder: what is stored).  Appended messages are stored with LF
+without LITERAL+; the OK carries APPENDUID), CREATE, EXAMINE (with
+UIDVALIDITY), UID SEARCH HEADER Message-ID, UID SEARCH LARGER/SMALLER, UID
+FETCH (RFC822.SIZE) and (BODY.PEEK[]), LOGOUT (one folder: what is stored,
+kept while the server runs, over connections).  Appended messages are stored with LF
 line ends in DIR/new/NNNNN (a Maildir, for assert_maildir_matches).
 Faults are chosen by progress: the K-th APPEND the server has seen, over
 all connections.  Every command line is logged to --log.
@@ -62,7 +64,17 @@ class Server:
                 if self.authenticate(f, tag, rest) is None:
                     return
             elif verb == "EXAMINE":
-                f.write(("* %d EXISTS\r\n%s OK [READ-ONLY] done\r\n" % (len(self.msgs), tag)).encode())
+                f.write(("* %d EXISTS\r\n* OK [UIDVALIDITY %d] ok\r\n%s OK [READ-ONLY] done\r\n"
+                         % (len(self.msgs), self.a.uidvalidity, tag)).encode())
+            elif verb == "UID" and " SEARCH " in rest.upper() and "HEADER" not in rest.upper():
+                f.write(("* SEARCH %s\r\n%s OK done\r\n" % (self.size_search(rest), tag)).encode())
+            elif verb == "UID" and " FETCH " in rest.upper() and "BODY.PEEK[]" in rest.upper():
+                want = set(int(u) for u in rest.split()[2].split(","))
+                for i, (u, n, d) in enumerate(self.msgs):
+                    if u in want:
+                        d += b"x" * self.a.body_extra
+                        f.write(b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (i + 1, u, len(d)) + d + b")\r\n")
+                f.write(("%s OK done\r\n" % tag).encode())
             elif verb == "UID" and " SEARCH HEADER MESSAGE-ID " in rest.upper():
                 want = rest.split('"')[1].encode()
                 uids = [str(u) for u, _, d in self.msgs
@@ -83,6 +95,17 @@ class Server:
                     return
             else:
                 f.write(("%s BAD unknown\r\n" % tag).encode())
+
+    def size_search(self, rest):
+        """UID SEARCH [LARGER n] [SMALLER n]: the UIDs, as a string."""
+        words = rest.upper().split()[2:]
+        larger, smaller = -1, 1 << 62
+        for i in range(0, len(words) - 1, 2):
+            if words[i] == "LARGER":
+                larger = int(words[i + 1])
+            elif words[i] == "SMALLER":
+                smaller = int(words[i + 1])
+        return " ".join(str(u) for u, n, _ in self.msgs if larger < n < smaller)
 
     def authenticate(self, f, tag, rest):
         words = rest.split(" ")
@@ -122,6 +145,12 @@ class Server:
                 return True
             f.write(b"+ go ahead\r\n")
         data = b""
+        if k in self.a.stall_in_append:
+            data = f.read(size // 2)
+            self.note("fault: stall in APPEND %d after %d of %d bytes" % (k, len(data), size))
+            while f.read(4096):
+                pass
+            return None
         while len(data) < size:
             chunk = f.read(size - len(data))
             if not chunk:
@@ -147,7 +176,7 @@ class Server:
             f.write(("%s %s\r\n" % (tag, self.reply[k])).encode())
             return True
         self.store(data)
-        f.write(("%s OK [APPENDUID 1 %d] done\r\n" % (tag, self.stored)).encode())
+        f.write(("%s OK [APPENDUID %d %d] done\r\n" % (tag, self.a.uidvalidity, self.stored)).encode())
         return True
 
     def store(self, data):
@@ -184,6 +213,12 @@ def main():
                     help="store the K-th APPEND, then never reply (until the client goes)")
     ap.add_argument("--hangup-in-append", action="append", type=int, default=[], metavar="K",
                     help="read the K-th APPEND's message, then close without storing it")
+    ap.add_argument("--stall-in-append", action="append", type=int, default=[], metavar="K",
+                    help="read half the K-th APPEND's message, then never reply (until the client goes)")
+    ap.add_argument("--body-extra", type=int, default=0, metavar="N",
+                    help="a hostile FETCH BODY[]: N bytes more than RFC822.SIZE said")
+    ap.add_argument("--uidvalidity", type=int, default=1, metavar="N",
+                    help="the folder's UIDVALIDITY (APPENDUID and EXAMINE)")
     ap.add_argument("--untagged-flood", type=int, default=0, metavar="N",
                     help="send N untagged lines after the greeting")
     a = ap.parse_args()

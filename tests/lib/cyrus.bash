@@ -16,6 +16,9 @@
 #                    -PLUS forms) and CYRUS_EXTRA_CONF (lines for imapd.conf).
 #                    Exports CYRUS_POP3_PORT (STLS), CYRUS_POP3S_PORT
 #                    (implicit TLS), CYRUS_CA, CYRUS_DIR, CYRUS_MASTER_PID.
+#                    With CYRUS_IMAP=yes also imapd (package cyrus-imapd),
+#                    on CYRUS_IMAP_PORT (plain, STARTTLS offered): a
+#                    destination for delivery imap.
 #   cyrus_stop       stops master and its children, removes CYRUS_DIR; safe
 #                    twice or without a start.
 #   cyrus_add_user NAME PASSWORD   a SASL user in the private sasldb
@@ -46,7 +49,8 @@ _cyrus_env() {
 }
 
 _cyrus_write_conf() {
-	local owner user group
+	local owner user group imap=
+	[[ -z ${CYRUS_IMAP_PORT:-} ]] || imap="	imap cmd=\"$CYRUS_BIN/imapd -C $CYRUS_DIR/imapd.conf\" listen=\"127.0.0.1:$CYRUS_IMAP_PORT\" prefork=0 maxchild=20"
 	owner=$(servers_mail_owner)
 	user=${owner% *}
 	group=${owner#* }
@@ -81,6 +85,7 @@ SERVICES {
 	pop3 cmd="$CYRUS_BIN/pop3d -C $CYRUS_DIR/imapd.conf" listen="127.0.0.1:$CYRUS_POP3_PORT" prefork=0 maxchild=20
 	pop3s cmd="$CYRUS_BIN/pop3d -s -C $CYRUS_DIR/imapd.conf" listen="127.0.0.1:$CYRUS_POP3S_PORT" prefork=0 maxchild=20
 	lmtpunix cmd="$CYRUS_BIN/lmtpd -C $CYRUS_DIR/imapd.conf" listen="$CYRUS_DIR/socket/lmtp" prefork=0 maxchild=4
+$imap
 }
 EVENTS {
 }
@@ -105,10 +110,10 @@ cyrus_start() {
 
 	local ports deadline ok port
 	for _ in 1 2 3; do
-		ports=$(servers_free_ports 2) || return 1
-		CYRUS_POP3_PORT=${ports% *}
-		CYRUS_POP3S_PORT=${ports#* }
-		export CYRUS_POP3_PORT CYRUS_POP3S_PORT
+		ports=$(servers_free_ports 3) || return 1
+		read -r CYRUS_POP3_PORT CYRUS_POP3S_PORT CYRUS_IMAP_PORT <<<"$ports"
+		[[ ${CYRUS_IMAP:-} == yes ]] || CYRUS_IMAP_PORT=
+		export CYRUS_POP3_PORT CYRUS_POP3S_PORT CYRUS_IMAP_PORT
 		_cyrus_write_conf || return 1
 		# -D: stay in the foreground, so that $! is master's pid; fds 3
 		# and 4 belong to bats and must not be inherited.
@@ -124,7 +129,8 @@ cyrus_start() {
 		deadline=$((SECONDS + 10))
 		while ((SECONDS <= deadline)) && servers_alive "$CYRUS_MASTER_PID"; do
 			ok=1
-			for port in "$CYRUS_POP3_PORT" "$CYRUS_POP3S_PORT"; do
+			for port in "$CYRUS_POP3_PORT" "$CYRUS_POP3S_PORT" \
+			    ${CYRUS_IMAP_PORT:+"$CYRUS_IMAP_PORT"}; do
 				servers_listening "$CYRUS_MASTER_PID" "$port" || ok=
 			done
 			[[ -S $CYRUS_DIR/socket/lmtp ]] || ok=

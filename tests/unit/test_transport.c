@@ -75,7 +75,9 @@ static void	 serve_close(int, void *);
 static void	 serve_plain_greeting(int, void *);
 static void	 serve_tls(int, void *);
 
+static void	 serve_literal(int, void *);
 static void	 test_lines(void);
+static void	 test_literal(void);
 static void	 test_timeout(void);
 static void	 test_big_write(void);
 static void	 test_autoflush(void);
@@ -95,6 +97,7 @@ main(void)
 	signal(SIGPIPE, SIG_DFL);
 
 	test_lines();
+	test_literal();
 	test_timeout();
 	test_big_write();
 	test_autoflush();
@@ -229,6 +232,52 @@ serve_lines(int fd, void *arg)
 	for (i = 0; i < LONG_LINE / 1000; i++)
 		write_all(fd, buf, sizeof buf);
 	write_all(fd, "\r\nafter\r\npartial", 16);
+}
+
+/* An IMAP FETCH with a literal that ends inside a line, in two reads. */
+static void
+serve_literal(int fd, void *arg)
+{
+	(void)arg;
+	write_all(fd, "* 1 FETCH (BODY[] {11}\r\nab\ncd", 29);
+	usleep(100000);
+	write_all(fd, "\r\nefgh UID 7)\r\np1 OK\r\n", 22);
+}
+
+static void
+test_literal(void)
+{
+	struct server		 s;
+	struct transport	*t;
+	struct error		 err;
+	const char		*line;
+	char			 lit[32];
+	size_t			 len, got = 0;
+	ssize_t			 n;
+	int			 reads = 0;
+
+	error_clear(&err);
+	server_start(&s, serve_literal, NULL);
+	t = transport_connect("127.0.0.1", s.port, TIMEOUT, &err);
+	ok(t != NULL && transport_getline(t, &line, &len, &err) == 0 &&
+	    len == 24 && line[len - 3] == '}', "the line announcing a literal");
+	while (t != NULL && got < 11 && (n = transport_read(t, lit + got,
+	    11 - got, &err)) > 0) {
+		got += (size_t)n;
+		reads++;
+	}
+	ok(got == 11 && memcmp(lit, "ab\ncd\r\nefgh", 11) == 0,
+	    "transport_read: the literal's 11 bytes, a line end among them");
+	ok(reads >= 2, "in more than one read, as they came");
+	ok(t != NULL && transport_getline(t, &line, &len, &err) == 0 &&
+	    len == 9 && memcmp(line, " UID 7)\r\n", 9) == 0,
+	    "the rest of the line after the literal, not a byte more or less");
+	ok(t != NULL && transport_getline(t, &line, &len, &err) == 0 &&
+	    len == 7, "then the next line");
+	ok(t != NULL && transport_read(t, lit, sizeof lit, &err) == -1 &&
+	    err.ex == EX_TEMPFAIL, "transport_read at the end: EX_TEMPFAIL");
+	transport_free(t);
+	is_int(server_wait(&s), 0, "server done");
 }
 
 static void
