@@ -178,6 +178,12 @@ imap_data_started(const struct imap *im)
 	return im->data_started;
 }
 
+int
+imap_hung_up(const struct imap *im)
+{
+	return transport_lost(im->t);
+}
+
 /*
  * Send "TAG cmd": the tag goes into tag (16 bytes).  shown, when not
  * NULL, is what the trace shows instead (a LOGIN's password).
