@@ -20,6 +20,7 @@
 #define DEFAULT_TIMEOUT	180
 #define DEFAULT_MDA_TIMEOUT	300
 #define DEFAULT_LOCK_WAIT	5
+#define DEFAULT_REJECT_LIMIT	3	/* runs, as the issue asks */
 #define TIMEOUT_MAX	3600
 
 #define STR(m)	{ FIELD_STRING, offsetof(struct account, m), 0 }
@@ -129,6 +130,12 @@ const struct account_key account_keys[] = {
 	{ KEY("mda_timeout", NUMBER, VAL(mda_timeout)),
 	    .want = "a number of seconds from 1 to 3600", .min = 1,
 	    .max = TIMEOUT_MAX },
+	/* Not in mpop: what becomes of a message refused run after run. */
+	{ KEY("delivery_reject_limit", NUMBER, VAL(delivery_reject_limit)),
+	    .want = "a number of runs from 0 to 1000 (0 or off: never set "
+	    "aside)", .none = "off", .min = 0, .max = 1000 },
+	{ KEY("reject_maildir", PATH, STR(reject_maildir)),
+	    .want = "a directory, or off", .bare = "off", .none = "off" },
 	{ KEY("lock_wait", NUMBER, VAL(lock_wait)),
 	    .want = "a number of seconds from 0 to 3600", .min = 0,
 	    .max = 3600 },
@@ -282,6 +289,7 @@ account_new(const char *name, const char *file, int line)
 	a->lock_wait = DEFAULT_LOCK_WAIT;
 	a->only_new = 1;
 	a->pipelining = 1;
+	a->delivery_reject_limit = DEFAULT_REJECT_LIMIT;
 	return a;
 }
 

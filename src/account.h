@@ -80,6 +80,13 @@ struct account {
 
 	int		 received_header; /* prepend a Received: line; default on */
 	int		 mda_timeout;	/* seconds an MDA may run, default 300 */
+	/*
+	 * Runs that refused a message (permanently) before it is set aside:
+	 * delivered to reject_maildir when set, else left on the server and
+	 * not tried again until --retry-refused.  0: never set aside.
+	 */
+	int		 delivery_reject_limit;
+	char		*reject_maildir;
 	int		 only_new;	/* keep mode: fetch only unseen; default on */
 	int		 pipelining;	/* 0: lock-step; 1: when offered (auto) */
 	int		 tls_min_dh_prime_bits; /* accepted from mpop; 0 unset */

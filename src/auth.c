@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "mono.h"
 #include "pbkdf2.h"
 #include "pop3.h"
 #include "termsafe.h"
@@ -789,7 +790,10 @@ lost_in_exchange(struct exchange *x, int rounds, struct error *err)
 	snprintf(step, sizeof step, "%s AUTH %s%s", rounds == 0 ? "after" :
 	    "during", auth_method_name(x->m), rounds == 0 ? "" : " (after "
 	    "a response to its challenge)");
-	x->io->lost(x->io->arg, step, err);
+	if (x->io->lost != NULL)
+		x->io->lost(x->io->arg, step, err);
+	else
+		error_prefix(err, "%s", step);
 }
 
 static int
@@ -952,7 +956,6 @@ derive(struct exchange *x, const char *pass, const char *salt64,
 	size_t		 saltlen;
 	long long	 deadline = 0;
 	int		 timeout, rc = -1;
-	struct timespec	 ts;
 
 	if (gsasl_saslprep(pass, GSASL_ALLOW_UNASSIGNED, &prep, NULL) !=
 	    GSASL_OK || gsasl_base64_from(salt64, strlen(salt64), &salt,
@@ -961,11 +964,8 @@ derive(struct exchange *x, const char *pass, const char *salt64,
 		    "or decode the server's salt");
 		goto out;
 	}
-	if ((timeout = transport_timeout(x->io->t)) > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		deadline = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-		    (long long)timeout * 1000;
-	}
+	if ((timeout = transport_timeout(x->io->t)) > 0)
+		deadline = mono_now_ms() + (long long)timeout * 1000;
 	rc = pbkdf2(x->m == AUTH_SCRAM_SHA_1 || x->m == AUTH_SCRAM_SHA_1_PLUS ?
 	    PBKDF2_SHA1 : PBKDF2_SHA256, prep, strlen(prep), salt, saltlen,
 	    iter, key, transport_stop_flag(), deadline, &x->why);
@@ -1034,9 +1034,18 @@ free_secret(char *s)
 	}
 }
 
-void
-sasl_shown(const char *verb, const char *line, char *out, size_t size)
+int
+sasl_command(const char *verb, const char *line, sasl_write_fn write,
+    void *arg, struct error *err)
 {
-	snprintf(out, size, "%s %.*s%s", verb, (int)strcspn(line, " "), line,
-	    strchr(line, ' ') != NULL ? " (initial response not shown)" : "");
+	char	*cmd, shown[64];
+	int	 rc;
+
+	snprintf(shown, sizeof shown, "%s %.*s%s", verb,
+	    (int)strcspn(line, " "), line, strchr(line, ' ') != NULL ?
+	    " (initial response not shown)" : "");
+	xasprintf(&cmd, "%s %s", verb, line);
+	rc = write(arg, cmd, shown, err);
+	free_secret(cmd);
+	return rc;
 }

@@ -133,17 +133,24 @@ struct sasl_io {
 			    struct error *);
 	/* Send one answer line (base64, or "*" to cancel); never traced. */
 	int		(*answer)(void *, const char *line, struct error *);
-	/* The server hung up at step: set err saying so. */
+	/*
+	 * The server hung up at step: set err saying so.  NULL: err gets
+	 * step in front of the transport's message.
+	 */
 	void		(*lost)(void *, const char *step, struct error *);
 };
 
 /*
- * What the trace shows of "VERB LINE" (LINE as given to sasl_io's send):
- * the verb and the mechanism, never the initial response, which holds
- * secrets.  Into out (size > 0, always terminated).
+ * A sasl_io's send for a protocol whose command is "VERB LINE" (SMTP's
+ * AUTH, IMAP's AUTHENTICATE): builds the command, hands it to write with
+ * what the trace may show of it (the verb and the mechanism, never the
+ * initial response, which holds secrets), and wipes it after.  Returns
+ * what write returned.
  */
-void		 sasl_shown(const char *verb, const char *line, char *out,
-		    size_t size);
+typedef int	(*sasl_write_fn)(void *arg, const char *cmd, const char *shown,
+		    struct error *);
+int		 sasl_command(const char *verb, const char *line,
+		    sasl_write_fn write, void *arg, struct error *);
 
 /*
  * Log in over io with the SASL mechanism m (not AUTH_AUTO, USER, APOP).

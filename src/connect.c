@@ -1,7 +1,9 @@
 /*
- * connect.c -- the way to a logged-out session: TCP (directly or through
- * a SOCKS5 proxy), TLS or STLS with the account's checks, greeting,
- * CAPA and UTF8; see connect.h.  fetch.c and serverinfo.c (-S) share it.
+ * connect.c -- the way to a logged-out session: the account's dial
+ * parameters (TCP directly or through a SOCKS5 proxy, implicit TLS with
+ * the account's checks; dial.c opens the connection), then the POP3
+ * part: greeting, CAPA, STLS and UTF8; see connect.h.  fetch.c and
+ * serverinfo.c (-S) share it.
  */
 #include "config.h"
 
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "connect.h"
+#include "dial.h"
 #include "log.h"
 #include "pop3.h"
 #include "socks.h"
@@ -16,8 +19,9 @@
 #include "transport.h"
 
 static void	tls_params_of(const struct account *, struct tls_params *);
-static int	connect_proxy(const struct account *, struct transport **,
-		    struct error *);
+static void	dial_params_of(const struct account *,
+		    const struct socks_login *, const struct tls_params *,
+		    enum tls_mode, struct dial_params *);
 
 static void
 tls_params_of(const struct account *a, struct tls_params *tp)
@@ -33,42 +37,29 @@ tls_params_of(const struct account *a, struct tls_params *tp)
 	tp->crl_file = a->tls_crl_file;
 }
 
-/*
- * Through the SOCKS5 proxy: source_ip applies to the connection to the
- * proxy, the only one this host makes; the server's name goes to the
- * proxy unresolved.
- */
-static int
-connect_proxy(const struct account *a, struct transport **tp,
-    struct error *err)
+/* Where the account's server is, and how to get there. */
+static void
+dial_params_of(const struct account *a, const struct socks_login *lg,
+    const struct tls_params *tp, enum tls_mode mode, struct dial_params *dp)
 {
-	struct socks_login	 lg = { a->proxy_user, a->proxy_password };
-	char			 proxy[300];
-	int			 port;
-
-	port = a->proxy_port != 0 ? a->proxy_port : SOCKS_DEFAULT_PORT;
-	snprintf(proxy, sizeof proxy, "%s%s%s:%d",
-	    strchr(a->proxy_host, ':') != NULL ? "[" : "", a->proxy_host,
-	    strchr(a->proxy_host, ':') != NULL ? "]" : "", port);
-	log_debug(a->name, "connecting through SOCKS proxy %s", proxy);
-	if ((*tp = transport_connect_from(a->proxy_host, port, a->source_ip,
-	    a->timeout, err)) == NULL) {
-		error_prefix(err, "SOCKS proxy");
-		return -1;
-	}
-	if (transport_socks5(*tp, proxy, a->proxy_user != NULL ? &lg : NULL,
-	    a->host, account_port(a), err) == -1) {
-		transport_free(*tp);
-		*tp = NULL;
-		return -1;
-	}
-	return 0;
+	memset(dp, 0, sizeof *dp);
+	dp->host = a->host;
+	dp->port = account_port(a);
+	dp->source_ip = a->source_ip;
+	dp->proxy_host = a->proxy_host;
+	dp->proxy_port = a->proxy_port;
+	dp->proxy_login = a->proxy_user != NULL ? lg : NULL;
+	dp->tls = mode == TLS_MODE_IMPLICIT ? tp : NULL;
+	dp->timeout = a->timeout;
+	dp->acct = a->name;
 }
 
 int
 connect_session(const struct account *a, struct pop3 **pp,
     struct error *err)
 {
+	struct socks_login	 lg = { a->proxy_user, a->proxy_password };
+	struct dial_params	 dp;
 	struct transport	*t;
 	struct tls_params	 tp;
 	enum tls_mode		 mode;
@@ -88,18 +79,12 @@ connect_session(const struct account *a, struct pop3 **pp,
 		log_verbose(a->name, "tls_min_dh_prime_bits is ignored: GnuTLS "
 		    "chooses finite-field groups of at least 2048 bits itself "
 		    "(see fetchrc(5))");
-	if (a->proxy_host != NULL) {
-		if (connect_proxy(a, &t, err) == -1)
-			return -1;
-	} else if ((t = transport_connect_from(a->host, account_port(a),
-	    a->source_ip, a->timeout, err)) == NULL)
+	dial_params_of(a, &lg, &tp, mode, &dp);
+	if ((t = dial(&dp, NULL, err)) == NULL)
 		return -1;
 	*pp = pop3_new(t, a->name);
 	if (!a->pipelining)
 		pop3_lockstep(*pp);
-	if (mode == TLS_MODE_IMPLICIT &&
-	    transport_starttls(t, &tp, err) == -1)
-		return -1;
 	if (pop3_greeting(*pp, err) == -1 || pop3_capa(*pp, err) == -1)
 		return -1;
 	if (mode == TLS_MODE_STLS) {

@@ -21,6 +21,9 @@ struct fetch_stats {
 	unsigned long	 killed;	/* killsize or filter: deleted unread */
 	unsigned long	 deferred;	/* the sink said: try later (MDA 75) */
 	unsigned long	 refused;	/* the sink said: failed (MDA error) */
+	unsigned long	 set_aside;	/* refused in delivery_reject_limit
+					   runs: not tried, or to
+					   reject_maildir */
 	unsigned long	 left;		/* over fetch_limit/fetch_size_limit:
 					   waits for the next run */
 	uint64_t	 left_bytes;

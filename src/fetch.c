@@ -65,11 +65,20 @@
 	"Subject: Cannot display Unicode content\n"
 #define SUBSTITUTE_HEAD	128
 
+/* What became of a message refused in delivery_reject_limit runs. */
+#define ASIDE_NONE	0
+#define ASIDE_REJECT	1	/* delivered to reject_maildir instead */
+#define ASIDE_LEFT	2	/* left on the server, not tried */
+
 struct session {
 	const struct account	*a;
 	struct fetch_stats	*st;
 	struct pop3		*p;
 	struct sink		*sink;
+	struct sink		*reject;	/* reject_maildir's, or NULL */
+	struct sink		*cur;		/* the message's: sink or reject */
+	char			*aside;		/* per scan index: ASIDE_* */
+	struct sink		*batch_sink;	/* the staged messages' */
 	struct uidstate		*us;
 	struct mpop_uidls	*mu;		/* uidls_file is mpop's, or NULL */
 	struct pop3_scan	 scan;
@@ -120,6 +129,13 @@ static int	open_mpop(struct session *, char *, struct error *);
 static int	write_mpop(struct session *, int, struct error *);
 static int	plan(struct session *, struct error *);
 static int	mark_pending(struct session *, struct error *);
+static struct sink *sink_for(const struct session *, size_t);
+static int	open_reject(struct session *, struct error *);
+static int	classify_aside(struct session *, size_t, struct error *);
+static void	tell_aside(const struct session *);
+static void	count_refusal(struct session *, const struct pop3_msg *,
+		    const struct error *);
+static void	log_rejected(const struct session *, size_t);
 static int	delivered_before(struct session *, const struct pop3_msg *,
 		    int *, struct error *);
 static int	expired(const struct session *, const struct pop3_msg *);
@@ -224,6 +240,7 @@ plan(struct session *s, struct error *err)
 	s->todo = xreallocarray(NULL, s->scan.count, sizeof *s->todo);
 	s->dq = xreallocarray(NULL, s->scan.count, sizeof *s->dq);
 	s->deleted = xcalloc(s->scan.count, 1);
+	s->aside = xcalloc(s->scan.count, 1);
 	msgev_init(&s->ev, s->scan.count);
 	s->staged = xreallocarray(NULL, FETCH_BATCH, sizeof *s->staged);
 	s->staged_len = xreallocarray(NULL, FETCH_BATCH,
@@ -232,7 +249,8 @@ plan(struct session *s, struct error *err)
 		const struct pop3_msg *m = &s->scan.msgs[i];
 		int	 before;
 
-		if (delivered_before(s, m, &before, err) == -1)
+		if (classify_aside(s, i, err) == -1 ||
+		    delivered_before(s, m, &before, err) == -1)
 			return -1;
 		/* only_new off, keep mode: every run fetches them again. */
 		if (before && !s->deleting && !s->a->only_new &&
@@ -245,8 +263,10 @@ plan(struct session *s, struct error *err)
 				s->st->kept++;
 			continue;
 		}
-		s->todo[s->ntodo++] = i;
+		if (s->aside[i] != ASIDE_LEFT)
+			s->todo[s->ntodo++] = i;
 	}
+	tell_aside(s);
 	log_debug(s->a->name, "%zu messages on the server, %zu new, %zu "
 	    "to delete from earlier runs", s->scan.count, s->ntodo,
 	    s->dq_tail);
@@ -266,15 +286,74 @@ mark_pending(struct session *s, struct error *err)
 	size_t		  i, n = 0;
 	int		  rc;
 
-	if (!sink_can_find(s->sink) || !s->scan.have_uids)
+	if (!s->scan.have_uids)
 		return uidstate_sync(s->us, err);
 	uids = xreallocarray(NULL, s->ntodo + 1, sizeof *uids);
 	for (i = 0; i < s->ntodo; i++)
-		if (s->scan.msgs[s->todo[i]].uid != NULL)
+		if (s->scan.msgs[s->todo[i]].uid != NULL &&
+		    sink_can_find(sink_for(s, s->todo[i])))
 			uids[n++] = s->scan.msgs[s->todo[i]].uid;
-	rc = uidstate_pending(s->us, uids, n, err);
+	rc = n > 0 ? uidstate_pending(s->us, uids, n, err) :
+	    uidstate_sync(s->us, err);
 	free(uids);
 	return rc;
+}
+
+/* The sink message i goes to: reject_maildir's once it is set aside. */
+static struct sink *
+sink_for(const struct session *s, size_t i)
+{
+	return s->aside[i] == ASIDE_REJECT ? s->reject : s->sink;
+}
+
+/*
+ * A message refused in delivery_reject_limit runs is set aside, so that
+ * it no longer holds up a run: it goes to reject_maildir, or stays on the
+ * server untried until --retry-refused forgets its refusals.
+ */
+static int
+classify_aside(struct session *s, size_t i, struct error *err)
+{
+	const struct pop3_msg	*m = &s->scan.msgs[i];
+	unsigned int		 runs;
+
+	if (m->uid == NULL || s->a->delivery_reject_limit <= 0 ||
+	    (runs = uidstate_refusals(s->us, m->uid)) <
+	    (unsigned int)s->a->delivery_reject_limit)
+		return 0;
+	if (s->fo->retry_refused) {
+		log_verbose(s->a->name, "message %lu (UID %s), refused in %u "
+		    "runs: trying it again (--retry-refused)", m->num, m->uid,
+		    runs);
+		return uidstate_set_refusals(s->us, m->uid, 0, err);
+	}
+	s->st->set_aside++;
+	s->aside[i] = s->a->reject_maildir != NULL ? ASIDE_REJECT :
+	    ASIDE_LEFT;
+	log_verbose(s->a->name, "message %lu (UID %s) was refused in %u "
+	    "runs: set aside, %s", m->num, m->uid, runs,
+	    s->aside[i] == ASIDE_REJECT ? "it goes to reject_maildir" :
+	    "it stays on the server untried");
+	return 0;
+}
+
+/* Once a run: the set-aside messages left on the server, and the way out. */
+static void
+tell_aside(const struct session *s)
+{
+	size_t		i;
+	unsigned long	left = 0;
+
+	for (i = 0; i < s->scan.count; i++)
+		if (s->aside[i] == ASIDE_LEFT)
+			left++;
+	if (left == 0 || s->fo->mode != FETCH_RUN)
+		return;
+	log_info(s->a->name, "%lu message%s refused in %d runs or more %s set "
+	    "aside on the server, not tried (popfetch --retry-refused %s "
+	    "tries %s again)", left, left == 1 ? "" : "s",
+	    s->a->delivery_reject_limit, left == 1 ? "is" : "are", s->a->name,
+	    left == 1 ? "it" : "them");
 }
 
 /*
@@ -286,8 +365,9 @@ static int
 delivered_before(struct session *s, const struct pop3_msg *m, int *before,
     struct error *err)
 {
-	char	tag[SINK_TAG_LEN + 1];
-	int	found;
+	struct sink	*sk = sink_for(s, (size_t)(m - s->scan.msgs));
+	char		 tag[SINK_TAG_LEN + 1];
+	int		 found;
 
 	*before = 0;
 	if (m->uid == NULL)
@@ -297,11 +377,11 @@ delivered_before(struct session *s, const struct pop3_msg *m, int *before,
 		return 0;
 	}
 	/* Without a sink (--status, --list; MDA) nothing is looked up. */
-	if (s->sink == NULL || !uidstate_is_pending(s->us, m->uid) ||
-	    !sink_can_find(s->sink))
+	if (sk == NULL || !uidstate_is_pending(s->us, m->uid) ||
+	    !sink_can_find(sk))
 		return 0;
 	make_tag(s, m->uid, tag);
-	if ((found = sink_find(s->sink, tag, err)) == -1)
+	if ((found = sink_find(sk, tag, err)) == -1)
 		return -1;
 	if (!found) {
 		log_debug(s->a->name, "message %lu (UID %s): an earlier run "
@@ -579,7 +659,7 @@ deliver_out(void *arg, const char *p, size_t n, struct error *err)
 	if (s->size_limit > 0 && s->msg_bytes >= s->size_limit) {
 		if (!s->oversize) {
 			s->oversize = 1;
-			sink_abort(s->sink);
+			sink_abort(s->cur);
 		}
 		if (s->msg_bytes / OVERSIZE_DISCARD_FACTOR >= s->size_limit) {
 			error_set(err, EX_PROTOCOL, "the server sends far more "
@@ -590,7 +670,7 @@ deliver_out(void *arg, const char *p, size_t n, struct error *err)
 		}
 		return 0;
 	}
-	return sink_write(s->sink, p, n, err);
+	return sink_write(s->cur, p, n, err);
 }
 
 /* The trace header goes through the sink like the message, whatever kind. */
@@ -602,18 +682,25 @@ write_received(struct session *s, struct error *err)
 
 	h = received_header(s->a->host, s->a->user, s->localhost,
 	    transport_tls_desc(pop3_transport(s->p)), time(NULL));
-	rc = sink_write(s->sink, h, strlen(h), err);
+	rc = sink_write(s->cur, h, strlen(h), err);
 	free(h);
 	return rc;
 }
 
-/* The sink refused the message: it stays on the server, the run goes on. */
+/*
+ * The sink refused the message: it stays on the server, the run goes on.
+ * A permanent refusal counts towards delivery_reject_limit.
+ */
 static int
 not_delivered(struct session *s, const struct pop3_msg *m,
     const struct error *why)
 {
-	log_error(s->a->name, "message %lu: %s; it stays on the server",
-	    m->num, why->msg);
+	if (why->ex == EX_UNAVAILABLE && m->uid != NULL &&
+	    s->a->delivery_reject_limit > 0)
+		count_refusal(s, m, why);
+	else
+		log_error(s->a->name, "message %lu: %s; it stays on the server",
+		    m->num, why->msg);
 	msgev_emit(&s->ev, s->a, (size_t)(m - s->scan.msgs), m,
 	    why->ex == EX_TEMPFAIL ? "deferred" : "refused", why->msg, NULL);
 	if (why->ex == EX_TEMPFAIL)
@@ -621,6 +708,43 @@ not_delivered(struct session *s, const struct pop3_msg *m,
 	else
 		s->st->refused++;
 	return 0;
+}
+
+/*
+ * One more run refused m, durably (a crash later in the run keeps the
+ * count); the line says how many, and what comes of it at the limit.  A
+ * count that cannot be written is a warning: the message is tried again
+ * as often as before, nothing is lost (the UID state's next sync reports
+ * the disk's trouble).
+ */
+static void
+count_refusal(struct session *s, const struct pop3_msg *m,
+    const struct error *why)
+{
+	unsigned int	runs = uidstate_refusals(s->us, m->uid) + 1;
+	int		limit = s->a->delivery_reject_limit;
+	struct error	werr;
+
+	error_clear(&werr);
+	if (uidstate_set_refusals(s->us, m->uid, runs, &werr) == -1) {
+		log_warn(s->a->name, "message %lu: cannot count its refusal: %s",
+		    m->num, werr.msg);
+		runs--;
+	}
+	if (runs < (unsigned int)limit)
+		log_error(s->a->name, "message %lu: %s; it stays on the server "
+		    "(refused in %u of the %d runs delivery_reject_limit "
+		    "allows)", m->num, why->msg, runs, limit);
+	else if (s->a->reject_maildir != NULL)
+		log_error(s->a->name, "message %lu: %s; it stays on the server, "
+		    "refused in %u runs: the next run delivers it to "
+		    "reject_maildir %s", m->num, why->msg, runs,
+		    s->a->reject_maildir);
+	else
+		log_error(s->a->name, "message %lu: %s; it stays on the server, "
+		    "refused in %u runs: set aside, later runs do not try it "
+		    "(popfetch --retry-refused %s does)", m->num, why->msg, runs,
+		    s->a->name);
 }
 
 static int
@@ -640,7 +764,8 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	mi.uid = m->uid;
 	mi.size = m->size;
 	mi.tag = NULL;
-	if (m->uid != NULL && sink_can_find(s->sink)) {
+	s->cur = sink_for(s, r->tag);
+	if (m->uid != NULL && sink_can_find(s->cur)) {
 		make_tag(s, m->uid, tag);
 		mi.tag = tag;
 	}
@@ -648,12 +773,12 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 	s->oversize = 0;
 	s->headlen = 0;
 	msgev_begin(&s->ev, r->tag);
-	if (sink_open(s->sink, &mi, err) == -1)
+	if (sink_open(s->cur, &mi, err) == -1)
 		return -1;
 	if ((s->a->received_header && write_received(s, err) == -1) ||
 	    pop3_read_body(s->p, deliver_out, s, err) == -1) {
 		if (!s->oversize)
-			sink_abort(s->sink);
+			sink_abort(s->cur);
 		error_prefix(err, "message %lu", m->num);
 		return -1;
 	}
@@ -669,7 +794,7 @@ got_retr(struct session *s, const struct pop3_reply *r, struct error *err)
 		return 0;
 	}
 	if (is_substitute(s)) {
-		sink_abort(s->sink);
+		sink_abort(s->cur);
 		log_error(s->a->name, "message %lu: the server sent its "
 		    "\"Cannot display Unicode content\" notice in place of "
 		    "the message (its headers are UTF-8, and the server did "
@@ -711,7 +836,13 @@ confirm_held(struct session *s, struct error *err)
 
 	s->held = 0;
 	error_clear(&why);
-	if ((rc = sink_stage(s->sink, &why)) == SINK_REFUSED)
+	/* A batch goes into one sink: a set-aside message closes the batch. */
+	if (s->nstaged > 0 && s->batch_sink != s->cur &&
+	    sync_batch(s, err) == -1) {
+		sink_abort(s->cur);
+		return -1;
+	}
+	if ((rc = sink_stage(s->cur, &why)) == SINK_REFUSED)
 		return not_delivered(s, m, &why);
 	if (rc == -1) {
 		error_set(err, why.ex, "message %lu: %s", m->num, why.msg);
@@ -719,6 +850,7 @@ confirm_held(struct session *s, struct error *err)
 	}
 	s->staged_len[s->nstaged] = s->msg_bytes;
 	s->staged[s->nstaged++] = s->held_tag;
+	s->batch_sink = s->cur;
 	s->staged_bytes += s->msg_bytes;
 	if (s->fo->progress && log_level() >= LOG_VERBOSE)
 		progress_end(&s->pg);	/* the line below replaces it */
@@ -747,7 +879,7 @@ accepted(struct session *s, struct error *err)
 	for (i = 0; i < s->nstaged; i++) {
 		m = &s->scan.msgs[s->staged[i]];
 		error_clear(&why);
-		if (sink_outcome(s->sink, i, &why) == SINK_REFUSED) {
+		if (sink_outcome(s->batch_sink, i, &why) == SINK_REFUSED) {
 			s->staged_bytes -= s->staged_len[i];
 			(void)not_delivered(s, m, &why);
 			continue;
@@ -773,7 +905,7 @@ sync_batch(struct session *s, struct error *err)
 
 	if (s->nstaged == 0)
 		return 0;
-	if (sink_sync(s->sink, err) == -1) {
+	if (sink_sync(s->batch_sink, err) == -1) {
 		/*
 		 * The batch is not delivered (the sink undid or dropped it),
 		 * so its UIDs are never recorded: nothing is staged any
@@ -788,16 +920,33 @@ sync_batch(struct session *s, struct error *err)
 	s->st->fetched += s->nstaged;
 	s->st->bytes += s->staged_bytes;
 	/* Durable now: only now is a message "delivered". */
-	for (i = 0; i < s->nstaged; i++)
+	for (i = 0; i < s->nstaged; i++) {
+		if (s->aside[s->staged[i]] == ASIDE_REJECT)
+			log_rejected(s, s->staged[i]);
 		msgev_emit(&s->ev, s->a, s->staged[i],
 		    &s->scan.msgs[s->staged[i]], "delivered",
+		    s->aside[s->staged[i]] == ASIDE_REJECT ?
+		    "set aside: written and synced into reject_maildir" :
 		    s->a->delivery == DELIVERY_MDA ? "exit status 0" :
 		    "written and synced", NULL);
+	}
 	for (i = 0; i < s->nstaged && s->deleting; i++)
 		s->dq[s->dq_tail++] = s->staged[i];
 	s->nstaged = 0;
 	s->staged_bytes = 0;
 	return 0;
+}
+
+/* A set-aside message is in reject_maildir, durably: say so. */
+static void
+log_rejected(const struct session *s, size_t i)
+{
+	const struct pop3_msg	*m = &s->scan.msgs[i];
+
+	log_info(s->a->name, "message %lu (UID %s), refused by the delivery in "
+	    "%d runs or more, was delivered to reject_maildir %s instead%s",
+	    m->num, m->uid, s->a->delivery_reject_limit, s->a->reject_maildir,
+	    s->deleting ? "; it is deleted on the server" : "");
 }
 
 static int
@@ -857,7 +1006,7 @@ next_reply(struct session *s, struct pop3_reply *r, struct error *err)
 abort:
 	if (s->held) {
 		m = &s->scan.msgs[s->held_tag];
-		sink_abort(s->sink);
+		sink_abort(s->cur);
 		s->held = 0;
 		if (err->ex == EX_PROTOCOL)
 			error_prefix(err, "message %lu was not delivered: the "
@@ -1153,6 +1302,33 @@ open_local(struct session *s, struct error *err)
 }
 
 /*
+ * reject_maildir's sink, made (or probed, for --dry-run) before
+ * connecting, like the delivery's: a bad path fails now.
+ */
+static int
+open_reject(struct session *s, struct error *err)
+{
+	const struct account	*a = s->a;
+	struct sink_dest	 rd;
+
+	if (a->reject_maildir == NULL || a->delivery_reject_limit <= 0)
+		return 0;
+	if (s->fo->mode == FETCH_DRYRUN)
+		s->reject = sink_probe_new(DELIVERY_MAILDIR, a->reject_maildir);
+	if (s->fo->mode != FETCH_RUN)
+		return 0;
+	memset(&rd, 0, sizeof rd);
+	rd.kind = DELIVERY_MAILDIR;
+	rd.arg = a->reject_maildir;
+	rd.who = a->name;
+	if ((s->reject = sink_new(&rd, err)) == NULL) {
+		error_prefix(err, "reject_maildir");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Looking (-s, -l, -n) writes nothing: with no state yet, it works on an
  * empty one instead of creating the file, its lock and directory.
  */
@@ -1236,12 +1412,14 @@ session_free(struct session *s)
 	progress_end(&s->pg);
 	pop3_free(s->p);	/* drops the connection if still open */
 	sink_free(s->sink);
+	sink_free(s->reject);
 	mpop_uidls_close(s->mu);
 	uidstate_close(s->us);
 	pop3_scan_free(&s->scan);
 	free(s->todo);
 	free(s->dq);
 	free(s->deleted);
+	free(s->aside);
 	free(s->staged);
 	free(s->staged_len);
 	msgev_free(&s->ev);
@@ -1263,7 +1441,7 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	} else if (auth_needs_password(a->auth) &&
 	    (pass = account_password(a, err)) == NULL)
 		goto out;
-	if (open_local(&s, err) == -1)
+	if (open_local(&s, err) == -1 || open_reject(&s, err) == -1)
 		goto out;
 	if (connect_and_login(&s, &pass, err) == -1)
 		goto out;

@@ -32,6 +32,8 @@ struct fetch_opts {
 	int			 lock_wait;	/* seconds to wait for another run */
 	enum fetch_mode		 mode;
 	int			 progress;	/* draw the live line on stderr */
+	/* --retry-refused: forget the refusals that set messages aside */
+	int			 retry_refused;
 	/*
 	 * NULL, or a flag a signal handler sets: once set, no new message is
 	 * retrieved; those in hand are delivered, recorded and deleted (in

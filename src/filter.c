@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "envelope.h"
 #include "filter.h"
+#include "mono.h"
 #include "proc.h"
 #include "xmalloc.h"
 
@@ -185,13 +186,13 @@ static int
 wait_bounded(pid_t pid, int fd, const char *p, size_t len, int timeout,
     int *status)
 {
-	long long	deadline = proc_now_ms() + (long long)timeout * 1000;
+	long long	deadline = mono_now_ms() + (long long)timeout * 1000;
 	int		rc;
 
 	for (;;) {
 		(void)feed(&fd, &p, &len);
 		rc = proc_wait(pid, status, deadline, fd, POLLOUT);
-		if (rc == 0 && proc_now_ms() < deadline)
+		if (rc == 0 && mono_now_ms() < deadline)
 			continue;
 		if (fd != -1)
 			close(fd);

@@ -16,6 +16,7 @@
 #include "account.h"
 #include "health.h"
 #include "json.h"
+#include "mono.h"
 #include "proc.h"
 #include "xio.h"
 #include "xmalloc.h"
@@ -121,6 +122,8 @@ parse_record(const char *text, size_t len, struct health_record *r)
 	r->messages = (unsigned long)get_int(o, "messages", &bad);
 	r->bytes = (uint64_t)get_int(o, "bytes", &bad);
 	r->failures = (unsigned long)get_int(o, "consecutive_failures", &bad);
+	/* Older records lack it: 0. */
+	r->set_aside = (unsigned long)get_int(o, "set_aside", &bad);
 	if (json_object_object_get_ex(o, "needs_authorize", &v))
 		r->needs_authorize = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "error", &v) &&
@@ -186,8 +189,8 @@ health_json(struct buf *b, const char *name, const struct health_record *r)
 		json_string(b, r->error);
 	else
 		buf_addstr(b, "null");
-	buf_printf(b, ",\"needs_authorize\":%s}", r->needs_authorize ?
-	    "true" : "false");
+	buf_printf(b, ",\"set_aside\":%lu,\"needs_authorize\":%s}",
+	    r->set_aside, r->needs_authorize ? "true" : "false");
 }
 
 int
@@ -210,6 +213,7 @@ health_update(const char *name, const struct fetch_stats *st, int rc,
 	r.last_attempt = time(NULL);
 	r.messages = st->fetched;
 	r.bytes = st->bytes;
+	r.set_aside = st->set_aside;
 	if (rc == 0) {
 		r.last_success = r.last_attempt;
 		*change = was_failing ? HEALTH_RECOVERED : HEALTH_SAME;
@@ -294,12 +298,8 @@ health_hook(const char *cmd, const char *name, enum health_change c, int ex,
 		    strerror(errno));
 		goto out;
 	}
-	deadline = proc_now_ms() + (long long)timeout * 1000;
-	while ((rc = proc_wait(pid, &status, deadline, -1, 0)) == 0 &&
-	    proc_now_ms() < deadline)
-		;
-	if (rc != 1) {
-		proc_stop(pid, 1, 0, &status);
+	deadline = mono_now_ms() + (long long)timeout * 1000;
+	if ((rc = proc_wait_or_stop(pid, &status, deadline, 1, 0)) != 1) {
 		error_set(err, EX_TEMPFAIL, "on_failure command did not "
 		    "finish within %d seconds and was killed", timeout);
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -30,6 +30,8 @@ struct health_record {
 	int		 ex;			/* of the last attempt */
 	unsigned long	 messages;		/* delivered by it */
 	uint64_t	 bytes;
+	unsigned long	 set_aside;		/* refused in
+						   delivery_reject_limit runs */
 	unsigned long	 failures;		/* consecutive, up to it */
 	int		 needs_authorize;	/* an OAuth grant to renew */
 	char		 error[ERROR_MSG_MAX];	/* "" after a success */

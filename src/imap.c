@@ -11,6 +11,7 @@
 #include <gnutls/crypto.h>
 
 #include "buf.h"
+#include "dial.h"
 #include "imap.h"
 #include "log.h"
 #include "termsafe.h"
@@ -100,9 +101,11 @@ static int	append_once(struct imap *, const char *, const char *,
 struct imap *
 imap_open(const struct imap_params *p, struct error *err)
 {
+	struct dial_params	 dp = { 0 };
 	struct imap	*im;
 	struct resp	 r;
 	char		 tag[16];
+	int		 tls_failed;
 
 	im = xcalloc(1, sizeof *im);
 	im->p = *p;
@@ -110,14 +113,17 @@ imap_open(const struct imap_params *p, struct error *err)
 	xasprintf(&im->name, "IMAP server %s%s%s:%d",
 	    strchr(p->host, ':') != NULL ? "[" : "", p->host,
 	    strchr(p->host, ':') != NULL ? "]" : "", p->port);
-	if ((im->t = transport_connect(p->host, p->port, p->timeout,
-	    err)) == NULL) {
-		error_prefix(err, "the %s", im->name);
-		goto fail;
-	}
-	if (p->implicit_tls && transport_starttls(im->t, p->tp, err) == -1) {
-		error_prefix(err, "the %s (set delivery_tls_trust_file to the "
-		    "CA that signed its certificate)", im->name);
+	dp.host = p->host;
+	dp.port = p->port;
+	dp.tls = p->implicit_tls ? p->tp : NULL;
+	dp.timeout = p->timeout;
+	dp.acct = p->acct;
+	if ((im->t = dial(&dp, &tls_failed, err)) == NULL) {
+		if (tls_failed)
+			error_prefix(err, "the %s (set delivery_tls_trust_file "
+			    "to the CA that signed its certificate)", im->name);
+		else
+			error_prefix(err, "the %s", im->name);
 		goto fail;
 	}
 	/* The greeting is untagged: wait for a tag that never comes... */
@@ -170,6 +176,12 @@ int
 imap_data_started(const struct imap *im)
 {
 	return im->data_started;
+}
+
+int
+imap_hung_up(const struct imap *im)
+{
+	return transport_lost(im->t);
 }
 
 /*
@@ -1174,18 +1186,18 @@ auth_mechs(struct imap *im, const char *p)
  * end.  Neither the lines sent nor the challenges reach the trace.
  */
 static int
-auth_io_send(void *arg, const char *line, struct error *err)
+auth_command(void *arg, const char *cmd, const char *shown,
+    struct error *err)
 {
 	struct imap	*im = arg;
-	char		*cmd, shown[64];
-	int		 rc;
 
-	sasl_shown("AUTHENTICATE", line, shown, sizeof shown);
-	xasprintf(&cmd, "AUTHENTICATE %s", line);
-	rc = command(im, im->auth_tag, cmd, shown, err);
-	explicit_bzero(cmd, strlen(cmd));
-	free(cmd);
-	return rc;
+	return command(im, im->auth_tag, cmd, shown, err);
+}
+
+static int
+auth_io_send(void *arg, const char *line, struct error *err)
+{
+	return sasl_command("AUTHENTICATE", line, auth_command, arg, err);
 }
 
 static int
@@ -1225,13 +1237,6 @@ auth_io_answer(void *arg, const char *line, struct error *err)
 	return 0;
 }
 
-static void
-auth_io_lost(void *arg, const char *step, struct error *err)
-{
-	(void)arg;
-	error_prefix(err, "%s", step);
-}
-
 /* AUTHENTICATE with delivery_auth's mechanism, then the new capabilities. */
 static int
 authenticate(struct imap *im, struct error *err)
@@ -1240,7 +1245,7 @@ authenticate(struct imap *im, struct error *err)
 		.arg = im, .t = im->t, .service = "imap",
 		.cmd_max = im->sasl_ir ? 8192 : 0,
 		.send = auth_io_send, .reply = auth_io_reply,
-		.answer = auth_io_answer, .lost = auth_io_lost,
+		.answer = auth_io_answer,
 	};
 	struct resp	 r;
 	char		 word[40], tag[16];

@@ -126,6 +126,11 @@ int		 imap_msgid_of(const char *hdr, size_t len, char *out,
 		    size_t size);
 /* After imap_append() returned -1: whether message bytes went out. */
 int		 imap_data_started(const struct imap *);
+/*
+ * After a failure: whether the server closed the connection (rather than
+ * letting a wait run out).
+ */
+int		 imap_hung_up(const struct imap *);
 /* LOGOUT when the connection is usable, then close and free. */
 void		 imap_free(struct imap *);
 

@@ -40,11 +40,12 @@ json_account(struct buf *b, int first, const char *name,
 	json_string(b, name);
 	buf_printf(b, ",\"fetched\":%lu,\"left\":%lu,\"deleted\":%lu,"
 	    "\"skipped\":%lu,"
-	    "\"killed\":%lu,\"kept\":%lu,\"failed\":%lu,\"bytes\":%llu,"
+	    "\"killed\":%lu,\"kept\":%lu,\"failed\":%lu,\"set_aside\":%lu,"
+	    "\"bytes\":%llu,"
 	    "\"on_server\":%lu,\"on_server_bytes\":%llu,\"new\":%lu,"
 	    "\"new_bytes\":%llu,\"error\":", st->fetched, st->left,
 	    st->deleted,
-	    st->skipped, st->killed, st->kept, st->failed,
+	    st->skipped, st->killed, st->kept, st->failed, st->set_aside,
 	    (unsigned long long)st->bytes, st->on_server,
 	    (unsigned long long)st->on_server_bytes, st->new_msgs,
 	    (unsigned long long)st->new_bytes);

@@ -62,6 +62,7 @@ struct options {
 	int		  poll_now;	/* --poll-now */
 	long		  max_failures;	/* --max-failures; -1: not given */
 	long		  max_age;	/* --max-age, seconds; 0: none */
+	int		  retry_refused;	/* --retry-refused */
 };
 
 /* --health: unhealthy after this many failures in a row by default. */
@@ -134,6 +135,7 @@ usage(FILE *f)
 	fprintf(f,
 "usage: popfetch [-lnqsv] [--debug] [--json] [-C file|dir] [-j N]\n"
 "                [--retry N | --daemon INTERVAL] [-a | account ...]\n"
+"       popfetch [-C file] --retry-refused [-a | account ...]\n"
 "       popfetch --import-fetchmailrc [file]\n"
 "       popfetch [-C file] --import-uids mpop|fetchmail|getmail FILE [account ...]\n"
 "       popfetch -S [--debug] [-C file] [-a | account ...]\n"
@@ -163,6 +165,8 @@ usage(FILE *f)
 "                      (from FILE), so that they are not fetched again\n"
 "      --debug         trace the POP3 dialogue on stderr (secrets hidden)\n"
 "      --retry N       try a temporary failure again up to N times\n"
+"      --retry-refused try again the messages set aside after the\n"
+"                      delivery refused them (delivery_reject_limit)\n"
 "      --daemon INTERVAL  poll forever, every INTERVAL (30s, 5m, 1h)\n"
 "      --authorize ACCOUNT  sign in to the account's OAuth 2.0 provider and\n"
 "                      store its tokens; with --device (a code to enter\n"
@@ -225,6 +229,7 @@ static const struct option longopts[] = {
 	{ "poll-now",	no_argument,		NULL, 'W' },
 	{ "max-failures", required_argument,	NULL, 'F' },
 	{ "max-age",	required_argument,	NULL, 'A' },
+	{ "retry-refused", no_argument,		NULL, 'R' },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -261,6 +266,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'W':
 			o->poll_now = 1;
+			break;
+		case 'R':
+			o->retry_refused = 1;
 			break;
 		case 'I':
 		case 'U':
@@ -362,6 +370,14 @@ check_options(const struct options *o)
 	}
 	if (!o->health && (o->max_failures != -1 || o->max_age != 0)) {
 		log_error(NULL, "--max-failures and --max-age go with --health");
+		return -1;
+	}
+	if (o->retry_refused && (o->mode != FETCH_RUN || o->serverinfo ||
+	    o->import || o->import_uids != NULL || o->authorize ||
+	    o->health || o->poll_now || o->interval > 0)) {
+		log_error(NULL, "--retry-refused goes with a fetch: it takes "
+		    "account names (or -a) and the options of a fetch, not "
+		    "-s, -l, -n, -S, --daemon or another action");
 		return -1;
 	}
 	if (o->all && o->nnames > 0) {
@@ -596,6 +612,7 @@ fetch_one(const struct account *a, void *arg, struct error *err)
 	fo.lock_wait = a->lock_wait;
 	fo.mode = o->mode;
 	fo.progress = o->progress;
+	fo.retry_refused = o->retry_refused;
 	fo.stop = &daemon_stop;
 	if (o->interval > 0)
 		netwatch_fetch_begin();
@@ -682,6 +699,7 @@ run_event(const struct account *a, const struct fetch_stats *st, int rc,
 	jsonw_num(&b, "left", st->left);
 	jsonw_num(&b, "refused", st->refused);
 	jsonw_num(&b, "deferred", st->deferred);
+	jsonw_num(&b, "set_aside", st->set_aside);
 	jsonw_str(&b, "error", rc == 0 ? NULL : err->msg);
 	log_event(a->name, "run", &b);
 	buf_free(&b);

@@ -16,6 +16,7 @@
 #include <ifaddrs.h>
 #endif
 
+#include "mono.h"
 #include "netwatch.h"
 #include "transport.h"
 
@@ -195,21 +196,12 @@ netwatch_close(void)
 	nl = -1;
 }
 
-static long long
-clock_ms(clockid_t id)
-{
-	struct timespec	ts;
-
-	clock_gettime(id, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* How far CLOCK_BOOTTIME is ahead of CLOCK_MONOTONIC: the time slept. */
 static long long
 slept_ms(void)
 {
 #ifdef CLOCK_BOOTTIME
-	return clock_ms(CLOCK_BOOTTIME) - clock_ms(CLOCK_MONOTONIC);
+	return mono_clock_ms(CLOCK_BOOTTIME) - mono_now_ms();
 #else
 	return 0;
 #endif
@@ -257,12 +249,12 @@ netwatch_wait(long secs, volatile sig_atomic_t *stop,
 	long long	now, end, first = 0, last = 0, slept;
 	int		timeout, r;
 
-	end = clock_ms(CLOCK_MONOTONIC) + secs * 1000;
+	end = mono_now_ms() + secs * 1000;
 	slept = slept_ms();
 	for (;;) {
 		if (*stop || *wake)
 			return NET_SIGNAL;
-		now = clock_ms(CLOCK_MONOTONIC);
+		now = mono_now_ms();
 		if (first != 0 && (now - last >= QUIET_MS ||
 		    now - first >= SETTLE_MAX_MS))
 			return NET_UP;
@@ -283,7 +275,7 @@ netwatch_wait(long secs, volatile sig_atomic_t *stop,
 		if (r == -1 && errno != EINTR)
 			return NET_TIMEOUT;
 		if (r > 0 && drain()) {
-			last = clock_ms(CLOCK_MONOTONIC);
+			last = mono_now_ms();
 			if (first == 0)
 				first = last;
 		}

@@ -18,6 +18,7 @@
 #include "account.h"
 #include "http.h"
 #include "log.h"
+#include "mono.h"
 #include "oauth.h"
 #include "password.h"
 #include "proc.h"
@@ -673,7 +674,7 @@ device_poll(struct oauth_cfg *c, const char *code, long long expires,
 	struct answer	 an;
 	struct timespec	 nap;
 	char		*form;
-	long long	 deadline = proc_now_ms() + expires * 1000;
+	long long	 deadline = mono_now_ms() + expires * 1000;
 	int		 rc;
 
 	for (;;) {
@@ -681,7 +682,7 @@ device_poll(struct oauth_cfg *c, const char *code, long long expires,
 		nap.tv_nsec = 0;
 		while (nanosleep(&nap, &nap) == -1 && errno == EINTR)
 			;
-		if (proc_now_ms() > deadline) {
+		if (mono_now_ms() > deadline) {
 			error_set(err, EX_NOPERM, "the code expired before the "
 			    "sign-in was done; run popfetch --authorize %s "
 			    "again", c->a->name);

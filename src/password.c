@@ -14,6 +14,7 @@
 
 #include "account.h"
 #include "error.h"
+#include "mono.h"
 #include "netrc.h"
 #include "password.h"
 #include "proc.h"
@@ -31,7 +32,6 @@ static char	*first_line(int, const char *, const char *, size_t, size_t,
 static char	*prompt_password(const struct account *, struct error *);
 static int	 read_output(int, char *, size_t *, size_t *, long long,
 		    int *);
-static int	 reap_bounded(pid_t, int, long long, int *);
 
 char *
 account_password(const struct account *a, struct error *err)
@@ -133,7 +133,7 @@ run_passwordeval(const struct account *a, const char *cmd, const char *key,
 		    strerror(errno));
 		goto out;
 	}
-	deadline = proc_now_ms() + (long long)bound * 1000;
+	deadline = mono_now_ms() + (long long)bound * 1000;
 	spec.out = pfd[1];
 	if (proc_spawn(&spec, &pid) == -1) {
 		error_set(err, EX_OSERR, "%s: cannot run /bin/sh: "
@@ -145,8 +145,8 @@ run_passwordeval(const struct account *a, const char *cmd, const char *key,
 
 	/* A failed read gives the child no more time: kill it at once. */
 	rc = read_output(pfd[0], out, &len, &dropped, deadline, &read_errno);
-	if (reap_bounded(pid, spec.own_group, rc == -1 ? 0 : deadline,
-	    &status) == -1 || rc == -1) {
+	if (proc_wait_or_stop(pid, &status, rc == -1 ? 0 : deadline,
+	    spec.own_group, 0) != 1 || rc == -1) {
 		if (read_errno != 0)
 			error_set(err, EX_OSERR, "%s: "
 			    "%s", key, strerror(read_errno));
@@ -218,7 +218,7 @@ read_output(int fd, char *out, size_t *len, size_t *dropped,
 	int		r;
 
 	for (;;) {
-		if ((left = deadline - proc_now_ms()) <= 0)
+		if ((left = deadline - mono_now_ms()) <= 0)
 			return -1;
 		r = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
 		if (r == -1 && errno != EINTR) {
@@ -249,19 +249,3 @@ read_output(int fd, char *out, size_t *len, size_t *dropped,
 	return 0;
 }
 
-/*
- * Wait for the child until the deadline (0: not at all); past it, kill it
- * (and its group if it has one), reap it and return -1.
- */
-static int
-reap_bounded(pid_t pid, int own_group, long long deadline, int *status)
-{
-	int	rc;
-
-	do
-		if ((rc = proc_wait(pid, status, deadline, -1, 0)) != 0)
-			return rc == 1 ? 0 : -1;
-	while (proc_now_ms() < deadline);
-	proc_stop(pid, own_group, 0, status);
-	return -1;
-}

@@ -6,12 +6,12 @@
 
 #include <gnutls/crypto.h>
 
+#include "mono.h"
 #include "pbkdf2.h"
 
 /* Iterations between two looks at the flag and the clock (~2 ms). */
 #define SLICE	2048
 
-static long long	now_ms(void);
 static int		interrupted(volatile sig_atomic_t *, long long,
 			    struct error *);
 
@@ -19,15 +19,6 @@ size_t
 pbkdf2_len(enum pbkdf2_hash h)
 {
 	return h == PBKDF2_SHA1 ? 20 : 32;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -38,7 +29,7 @@ interrupted(volatile sig_atomic_t *stop, long long deadline_ms,
 		error_set(err, EX_TEMPFAIL, "stopped by a signal");
 		return 1;
 	}
-	if (deadline_ms != 0 && now_ms() >= deadline_ms) {
+	if (deadline_ms != 0 && mono_now_ms() >= deadline_ms) {
 		error_set(err, EX_TEMPFAIL, "deriving the SCRAM key took "
 		    "longer than the timeout");
 		return 1;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mono.h"
 #include "proc.h"
 #include "xmalloc.h"
 
@@ -102,15 +103,6 @@ out:
 	return e == 0 ? 0 : -1;
 }
 
-long long
-proc_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 pidfd_of(pid_t pid)
 {
@@ -145,7 +137,7 @@ proc_wait(pid_t pid, int *status, long long deadline, int fd, short events)
 
 	if ((rc = reaped(pid, status)) != 0)
 		return rc;
-	if ((left = deadline - proc_now_ms()) <= 0)
+	if ((left = deadline - mono_now_ms()) <= 0)
 		return 0;
 	pidfd = pidfd_of(pid);
 	if (pidfd != -1) {
@@ -165,18 +157,41 @@ proc_wait(pid_t pid, int *status, long long deadline, int fd, short events)
 	return reaped(pid, status) == 1;
 }
 
+int
+proc_wait_until(pid_t pid, int *status, long long deadline)
+{
+	int	rc;
+
+	do
+		if ((rc = proc_wait(pid, status, deadline, -1, 0)) != 0)
+			return rc;
+	while (mono_now_ms() < deadline);
+	return 0;
+}
+
+int
+proc_wait_or_stop(pid_t pid, int *status, long long deadline, int own_group,
+    int grace_ms)
+{
+	int	rc;
+
+	if ((rc = proc_wait_until(pid, status, deadline)) != 0)
+		return rc;
+	proc_stop(pid, own_group, grace_ms, status);
+	return 0;
+}
+
 void
 proc_stop(pid_t pid, int own_group, int grace_ms, int *status)
 {
-	long long	deadline = proc_now_ms() + grace_ms;
+	long long	deadline = mono_now_ms() + grace_ms;
 
 	if (grace_ms > 0) {
 		if (own_group)
 			(void)kill(-pid, SIGTERM);
 		(void)kill(pid, SIGTERM);
-		while (proc_now_ms() < deadline)
-			if (proc_wait(pid, status, deadline, -1, 0) != 0)
-				goto out;
+		if (proc_wait_until(pid, status, deadline) != 0)
+			goto out;
 	}
 	if (own_group)
 		(void)kill(-pid, SIGKILL);

@@ -45,17 +45,29 @@ int		proc_spawn(const struct proc_spec *, pid_t *pid);
  */
 char		**proc_env(const char *const *set, const char *const *unset);
 
-/* Milliseconds on the monotonic clock, for the deadlines below. */
-long long	proc_now_ms(void);
-
 /*
  * Wait until pid exits, fd (when not -1) is ready for events, or the
- * deadline (proc_now_ms() scale) passes.  1 when pid exited and was
+ * deadline (mono_now_ms() scale) passes.  1 when pid exited and was
  * reaped (*status set); 0 otherwise, the caller looking at fd and the
  * clock; -1 when pid is not our child.
  */
 int		proc_wait(pid_t pid, int *status, long long deadline, int fd,
 		    short events);
+
+/*
+ * Wait for pid until it exits or the deadline passes (at least one look):
+ * 1 when it exited and was reaped (*status set), 0 when it runs on, -1
+ * when pid is not our child.
+ */
+int		proc_wait_until(pid_t pid, int *status, long long deadline);
+/*
+ * "Wait for the child until the deadline, then kill it": as
+ * proc_wait_until(), and past the deadline proc_stop(pid, own_group,
+ * grace_ms).  1 when pid exited by itself, 0 when it was stopped (reaped
+ * too, *status set), -1 when pid is not our child.
+ */
+int		proc_wait_or_stop(pid_t pid, int *status, long long deadline,
+		    int own_group, int grace_ms);
 
 /*
  * Stop pid, and its process group when own_group: SIGTERM, then SIGKILL

@@ -17,6 +17,7 @@
 #include <gnutls/crypto.h>
 
 #include "http.h"
+#include "mono.h"
 #include "proc.h"
 #include "redirect.h"
 #include "termsafe.h"
@@ -192,7 +193,7 @@ read_request(int fd, char *buf, size_t size, long long deadline)
 	long long	left;
 
 	while (got + 1 < size) {
-		if ((left = deadline - proc_now_ms()) <= 0)
+		if ((left = deadline - mono_now_ms()) <= 0)
 			return -1;
 		if (poll(&pfd, 1, (int)(left > 10000 ? 10000 : left)) <= 0)
 			continue;
@@ -219,16 +220,16 @@ redirect_wait(int lfd, const char *state, char **code, struct error *err)
 	static const char nf[] = "HTTP/1.1 404 Not Found\r\nConnection: "
 	    "close\r\n\r\n";
 	struct pollfd	 pfd = { lfd, POLLIN, 0 };
-	long long	 deadline = proc_now_ms() + REDIRECT_WAIT * 1000LL;
+	long long	 deadline = mono_now_ms() + REDIRECT_WAIT * 1000LL;
 	char		 req[REDIRECT_LINE_MAX];
 	int		 fd, rc;
 
-	while (proc_now_ms() < deadline) {
+	while (mono_now_ms() < deadline) {
 		if (poll(&pfd, 1, 1000) <= 0)
 			continue;
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 			continue;
-		if (read_request(fd, req, sizeof req, proc_now_ms() + 30000) ==
+		if (read_request(fd, req, sizeof req, mono_now_ms() + 30000) ==
 		    -1 || strncmp(req, "GET ", 4) != 0 ||
 		    (strstr(req, "state=") == NULL &&
 		    strstr(req, "error=") == NULL)) {
@@ -269,9 +270,9 @@ redirect_open_browser(const char *url)
 	    b != NULL && *b != '\0' ? b : "xdg-open", q);
 	spec.cmd = cmd;
 	/* The shell puts the browser in the background and ends at once. */
-	if (proc_spawn(&spec, &pid) == 0 &&
-	    proc_wait(pid, &status, proc_now_ms() + 5000, -1, 0) != 1)
-		proc_stop(pid, 1, 0, &status);
+	if (proc_spawn(&spec, &pid) == 0)
+		(void)proc_wait_or_stop(pid, &status, mono_now_ms() + 5000, 1,
+		    0);
 	free(q);
 	free(cmd);
 }

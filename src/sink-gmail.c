@@ -45,6 +45,7 @@
 #include "http.h"
 #include "imap.h"
 #include "log.h"
+#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "smtp.h"
@@ -922,9 +923,9 @@ gm_commit(struct sink *s, struct error *err)
 		return err->ex == EX_TEMPFAIL ? SINK_REFUSED : -1;
 	if (journal(d, &e, err) == -1)
 		return -1;
-	sink_hold_signals(&old);
+	sig_hold(&old);
 	rc = import(d, &e, err);
-	sink_release_signals(&old);
+	sig_release(&old);
 	return rc;
 }
 

@@ -39,11 +39,14 @@
 #include "destjournal.h"
 #include "imap.h"
 #include "log.h"
+#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "xmalloc.h"
 
 #define IMAP_DATE_SCAN	65536	/* where the Date field is looked for */
+#define DOWN_UNREACHABLE	1	/* connecting again failed */
+#define DOWN_SILENT		2	/* a reply did not come in time */
 /* APPENDs in flight at once, where the server has LITERAL+. */
 #define IMAP_INFLIGHT	8
 
@@ -71,7 +74,7 @@ struct idest {
 	char			*host, *user, *pass, *folder, *flags;
 	char			*trust_file;
 	struct imap		*conn;
-	int			 down;
+	int			 down;		/* DOWN_*: not tried again */
 	struct spool		 sp;
 	char			 tag[SINK_TAG_LEN + 1];	/* "" for none */
 	char			*journal_path;		/* or NULL */
@@ -445,12 +448,22 @@ send_one(struct idest *d, struct staged *st, int doubt, int *appended,
 	lookup_of(&st->e, &lk);
 	for (tries = 0;; tries++) {
 		if (d->conn == NULL && !d->down &&
-		    (d->conn = imap_open(&d->p, err)) == NULL)
-			d->down = 1;
+		    (d->conn = imap_open(&d->p, err)) == NULL) {
+			/*
+			 * A server that took the run's first connection and
+			 * refuses a new one says nothing of the message: it
+			 * waits, and is not counted as refused.
+			 */
+			d->down = DOWN_UNREACHABLE;
+			if (err->ex == EX_UNAVAILABLE)
+				err->ex = EX_TEMPFAIL;
+		}
 		if (d->conn == NULL) {
 			if (!error_isset(err))
-				error_set(err, EX_TEMPFAIL, "the IMAP server "
-				    "could not be reached earlier in this run");
+				error_set(err, EX_TEMPFAIL, "the IMAP server %s "
+				    "earlier in this run", d->down ==
+				    DOWN_SILENT ? "did not answer within "
+				    "timeout" : "could not be reached");
 			return SINK_REFUSED;
 		}
 		if (doubt && (f = imap_find(d->conn, d->folder, &lk,
@@ -467,8 +480,15 @@ send_one(struct idest *d, struct staged *st, int doubt, int *appended,
 			*appended = rc == 0;
 			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
 		}
-		/* Gone before the message went out, or after it: once more. */
-		again = tries == 0 && err->ex == EX_TEMPFAIL;
+		/*
+		 * Hung up before the message went out, or after it: once
+		 * more.  A server that let a wait run out is not waited for
+		 * again: one timeout per run, not one per message.
+		 */
+		again = tries == 0 && err->ex == EX_TEMPFAIL &&
+		    imap_hung_up(d->conn);
+		if (err->ex == EX_TEMPFAIL && !imap_hung_up(d->conn))
+			d->down = DOWN_SILENT;
 		/*
 		 * Unsure whether it is there: later, not refused (a refusal
 		 * counts towards delivery_reject_limit).
@@ -560,6 +580,9 @@ pipeline(struct idest *d, struct error *err)
 			pipe_reply(d, &d->q[done], &lost);
 	}
 	if (lost) {
+		/* Silent rather than gone: not waited for again this run. */
+		if (!imap_hung_up(d->conn))
+			d->down = DOWN_SILENT;
 		imap_free(d->conn);
 		d->conn = NULL;
 	}
@@ -638,9 +661,9 @@ imap_sink_sync(struct sink *s, struct error *err)
 	d->synced = 1;
 	if (note_batch(d, err) == -1)
 		return -1;
-	sink_hold_signals(&old);
+	sig_hold(&old);
 	rc = hand_over(d, err);
-	sink_release_signals(&old);
+	sig_release(&old);
 	return rc;
 }
 

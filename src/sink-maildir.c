@@ -117,8 +117,10 @@ make_dir(const char *path, struct error *err)
 }
 
 struct sink *
-sink_maildir_new(const char *dir, int probe, struct error *err)
+sink_maildir_new(const struct sink_dest *d, struct error *err)
 {
+	const char	*dir = d->arg;
+	int		 probe = d->probe;
 	struct maildir	*md;
 	struct sink	*s;
 	char		*sub = NULL;

@@ -35,6 +35,7 @@
 
 #include "envelope.h"
 #include "log.h"
+#include "sighold.h"
 #include "sink-mbox-journal.h"
 #include "mboxrd.h"
 #include "sink.h"
@@ -151,9 +152,10 @@ check_file(const char *path, struct error *err)
 }
 
 struct sink *
-sink_mbox_new(const char *path, int probe, const char *who,
-    struct error *err)
+sink_mbox_new(const struct sink_dest *d, struct error *err)
 {
+	const char	*path = d->arg, *who = d->who;
+	int		 probe = d->probe;
 	struct mbox	*m;
 	struct sink	*s;
 
@@ -454,7 +456,7 @@ mb_sync(struct sink *s, struct error *err)
 		return 0;
 	if (spool_flush(&m->sp, err) == -1)
 		return -1;
-	sink_hold_signals(&old);
+	sig_hold(&old);
 	if (mbox_lock(&m->lk, err) == -1)
 		goto out;
 	if ((size = lseek(m->lk.fd, 0, SEEK_END)) == -1) {
@@ -471,7 +473,7 @@ mb_sync(struct sink *s, struct error *err)
 		    (long long)size, strerror(errno));
 out:
 	mbox_unlock(&m->lk);
-	sink_release_signals(&old);
+	sig_release(&old);
 	clear_batch(m);
 	return rc;
 }

@@ -38,7 +38,9 @@
 
 #include "buf.h"
 #include "envelope.h"
+#include "mono.h"
 #include "proc.h"
+#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "xmalloc.h"
@@ -77,7 +79,6 @@ static void	mda_free(struct sink *);
 static int	start(struct run *, const char *, const sigset_t *,
 		    struct error *);
 static enum feed_result feed(struct mda *, struct run *, struct error *);
-static int	reap(struct run *, long long);
 static void	kill_group(struct run *);
 static int	outcome(struct mda *, struct run *, enum feed_result,
 		    struct error *);
@@ -88,8 +89,10 @@ static const struct sink_ops mda_ops = {
 };
 
 struct sink *
-sink_mda_new(const char *command, int timeout, struct error *err)
+sink_mda_new(const struct sink_dest *d, struct error *err)
 {
+	const char	*command = d->arg;
+	int		 timeout = d->mda_timeout;
 	struct mda	*md;
 	struct sink	*s;
 
@@ -181,24 +184,13 @@ feed(struct mda *md, struct run *r, struct error *err)
 				    "MDA: %s", strerror(errno));
 				return FEED_ERROR;
 			}
-			if ((left = r->deadline - proc_now_ms()) <= 0)
+			if ((left = r->deadline - mono_now_ms()) <= 0)
 				return FEED_TIMEOUT;
 			pfd.fd = r->fd;
 			pfd.events = POLLOUT;
 			(void)poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
 		}
 	}
-}
-
-/* Wait for the MDA until the deadline; 1 when reaped, 0 when still running. */
-static int
-reap(struct run *r, long long deadline)
-{
-	do
-		if (proc_wait(r->pid, &r->status, deadline, -1, 0) != 0)
-			return 1;
-	while (proc_now_ms() < deadline);
-	return 0;
 }
 
 /* Politely, then not; the child is reaped in any case. */
@@ -262,8 +254,8 @@ mda_commit(struct sink *s, struct error *err)
 		return -1;
 	cmd = envelope_expand_sender(md->command, sender);
 
-	sink_hold_signals(&old);
-	r.deadline = proc_now_ms() + (long long)md->timeout * 1000;
+	sig_hold(&old);
+	r.deadline = mono_now_ms() + (long long)md->timeout * 1000;
 	if (start(&r, cmd, &old, err) == -1)
 		goto out;
 	fr = feed(md, &r, err);
@@ -273,13 +265,12 @@ mda_commit(struct sink *s, struct error *err)
 		r.timed_out = fr == FEED_TIMEOUT;
 	}
 	close(r.fd);
-	if (fr != FEED_ERROR && fr != FEED_TIMEOUT && !reap(&r, r.deadline)) {
-		kill_group(&r);
+	if (fr != FEED_ERROR && fr != FEED_TIMEOUT && proc_wait_or_stop(r.pid,
+	    &r.status, r.deadline, 1, MDA_KILL_GRACE_MS) == 0)
 		r.timed_out = 1;
-	}
 	rc = fr == FEED_ERROR ? -1 : outcome(md, &r, fr, err);
 out:
-	sink_release_signals(&old);
+	sig_release(&old);
 	free(sender);
 	free(cmd);
 	return rc;

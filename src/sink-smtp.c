@@ -12,6 +12,8 @@
  * serves every message of the run; when it is lost, the next message
  * connects again, and when that fails too the rest of the run is
  * deferred at once instead of waiting for a dead server once per message.
+ * A server that went silent past the timeout is not waited for again in
+ * the run either (only one that hung up is retried at once).
  *
  * Outcomes (smtp.h): accepted is delivered; a 4xx reply or a lost
  * connection is SINK_REFUSED with EX_TEMPFAIL (the message stays on the
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
+#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "smtp.h"
@@ -40,6 +43,10 @@
 
 #define LMTP_DEFAULT_PORT	24
 #define SMTP_DEFAULT_PORT	25
+
+/* Why the rest of a run is deferred at once (struct dest's down). */
+#define DOWN_UNREACHABLE	1	/* connecting again failed */
+#define DOWN_SILENT		2	/* a reply did not come in time */
 
 struct dest {
 	struct smtp_params	 p;
@@ -53,10 +60,11 @@ struct dest {
 						   reconnecting */
 	char			 helo[256];
 	struct smtp		*conn;		/* NULL after a loss */
-	int			 down;		/* reconnecting failed */
+	int			 down;		/* DOWN_*: not tried again */
 	struct spool		 sp;
 };
 
+static void	reconnect_failed(struct dest *, struct error *);
 static int	smtp_sink_open(struct sink *, const struct sink_msginfo *,
 		    struct error *);
 static int	smtp_sink_write(struct sink *, const char *, size_t,
@@ -66,8 +74,6 @@ static void	smtp_sink_abort(struct sink *);
 static void	smtp_sink_free(struct sink *);
 static int	parse_arg(struct dest *, const char *, struct error *);
 static int	parse_rcpt(struct dest *, const char *, struct error *);
-static ssize_t	spool_reader(void *, char *, size_t, uint64_t,
-		    struct error *);
 static char	*smtp_sender(struct dest *, struct error *);
 
 static const struct sink_ops lmtp_ops = {
@@ -229,13 +235,6 @@ smtp_sink_write(struct sink *s, const char *p, size_t n, struct error *err)
 	return spool_write(&d->sp, p, n, err);
 }
 
-static ssize_t
-spool_reader(void *arg, char *buf, size_t len, uint64_t off,
-    struct error *err)
-{
-	return spool_pread(arg, buf, len, off, err);
-}
-
 /*
  * The %F rule of `delivery mda` (Return-Path), as an SMTP path: the null
  * sender when there is none, or when the address would need quoting.
@@ -253,6 +252,19 @@ smtp_sender(struct dest *d, struct error *err)
 	return sender;
 }
 
+/*
+ * A server that took the run's first connection and refuses a new one (its
+ * greeting, STARTTLS, AUTH) says nothing of the message: the message waits
+ * for a later run, and is not counted as refused (delivery_reject_limit).
+ */
+static void
+reconnect_failed(struct dest *d, struct error *err)
+{
+	d->down = DOWN_UNREACHABLE;
+	if (err->ex == EX_UNAVAILABLE)
+		err->ex = EX_TEMPFAIL;
+}
+
 static int
 smtp_sink_commit(struct sink *s, struct error *err)
 {
@@ -265,35 +277,43 @@ smtp_sink_commit(struct sink *s, struct error *err)
 	    (sender = smtp_sender(d, err)) == NULL)
 		return -1;
 	/* Whole or not at all: a signal waits until the server has replied. */
-	sink_hold_signals(&old);
+	sig_hold(&old);
 	if (d->conn == NULL && !d->down &&
 	    (d->conn = smtp_open(&d->p, err)) == NULL)
-		d->down = 1;
+		reconnect_failed(d, err);
 	if (d->conn == NULL) {
 		if (!error_isset(err))
-			error_set(err, EX_TEMPFAIL, "the %s server could "
-			    "not be reached earlier in this run",
-			    d->p.proto == SMTP_PROTO_LMTP ? "LMTP" : "SMTP");
+			error_set(err, EX_TEMPFAIL, "the %s server %s earlier "
+			    "in this run", d->p.proto == SMTP_PROTO_LMTP ?
+			    "LMTP" : "SMTP", d->down == DOWN_SILENT ? "did not "
+			    "answer within timeout" : "could not be reached");
 		rc = SINK_REFUSED;
 		goto out;
 	}
-	rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size, spool_reader,
+	rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size, spool_read_at,
 	    &d->sp, err);
-	if (rc == -1 && !smtp_data_started(d->conn) && err->ex == EX_TEMPFAIL) {
+	if (rc == -1 && !smtp_data_started(d->conn) && err->ex == EX_TEMPFAIL &&
+	    smtp_hung_up(d->conn)) {
 		/* The server let an idle connection go: once more, anew. */
 		smtp_free(d->conn);
 		error_clear(err);
 		if ((d->conn = smtp_open(&d->p, err)) == NULL) {
-			d->down = 1;
+			reconnect_failed(d, err);
 			rc = SINK_REFUSED;
 			goto out;
 		}
 		rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size,
-		    spool_reader, &d->sp, err);
+		    spool_read_at, &d->sp, err);
 	}
 	if (rc == SMTP_REFUSED)
 		rc = SINK_REFUSED;
 	else if (rc == -1) {
+		/*
+		 * A server that let a wait run out is not waited for again:
+		 * one timeout per run, not one per message.
+		 */
+		if (err->ex == EX_TEMPFAIL && !smtp_hung_up(d->conn))
+			d->down = DOWN_SILENT;
 		smtp_free(d->conn);
 		d->conn = NULL;
 		/* Our spool failing is ours to report; the rest waits. */
@@ -301,7 +321,7 @@ smtp_sink_commit(struct sink *s, struct error *err)
 			rc = SINK_REFUSED;
 	}
 out:
-	sink_release_signals(&old);
+	sig_release(&old);
 	free(sender);
 	return rc;
 }

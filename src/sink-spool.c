@@ -147,6 +147,13 @@ spool_read_crlf(struct spool *sp, struct spool_crlf *c, char *buf,
 	return (ssize_t)o;
 }
 
+ssize_t
+spool_read_at(void *spool, char *p, size_t n, uint64_t off,
+    struct error *err)
+{
+	return spool_pread(spool, p, n, off, err);
+}
+
 /* Only the header section is read, and no more than ENVELOPE_HEADER_MAX. */
 char *
 spool_sender(struct spool *sp, struct error *err)

@@ -40,6 +40,12 @@ int	spool_flush(struct spool *, struct error *);
 /* Read from offset off; returns bytes read (0 at the end) or -1. */
 ssize_t	spool_pread(struct spool *, char *, size_t, uint64_t,
 	    struct error *);
+/*
+ * The same with the spool as a void *, the shape of the destinations'
+ * message readers (smtp_reader of smtp.h): pass it with the spool as arg.
+ */
+ssize_t	spool_read_at(void *spool, char *, size_t, uint64_t,
+	    struct error *);
 
 /* Where spool_read_crlf() is: zero it to read from the start. */
 struct spool_crlf {

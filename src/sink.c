@@ -1,51 +1,66 @@
 /* sink.c -- the delivery interface and the choice of kind; see sink.h. */
 #include "config.h"
 
-#include <signal.h>
 #include <stdlib.h>
 
 #include "sink.h"
 #include "xmalloc.h"
 
+/*
+ * The kinds, one row each (fdm's one struct per delivery kind): adding a
+ * kind is its file and its row.  probes: the kind can make a sink that
+ * changes nothing, for sink_find() alone.
+ */
+static const struct sink_kind {
+	enum delivery_kind	 kind;
+	struct sink		*(*new)(const struct sink_dest *,
+				    struct error *);
+	int			 probes;
+} kinds[] = {
+	{ DELIVERY_MAILDIR,	sink_maildir_new,	1 },
+	{ DELIVERY_MBOX,	sink_mbox_new,		1 },
+	{ DELIVERY_MDA,		sink_mda_new,		0 },
+	{ DELIVERY_LMTP,	sink_smtp_new,		0 },
+	{ DELIVERY_SMTP,	sink_smtp_new,		0 },
+	{ DELIVERY_IMAP,	sink_imap_new,		0 },
+	{ DELIVERY_GMAIL,	sink_gmail_new,		0 },
+};
+
+static const struct sink_kind *
+kind_of(enum delivery_kind kind)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (kinds[i].kind == kind)
+			return &kinds[i];
+	return NULL;
+}
+
 struct sink *
 sink_new(const struct sink_dest *d, struct error *err)
 {
-	switch (d->kind) {
-	case DELIVERY_MAILDIR:
-		return sink_maildir_new(d->arg, 0, err);
-	case DELIVERY_MBOX:
-		return sink_mbox_new(d->arg, 0, d->who, err);
-	case DELIVERY_MDA:
-		return sink_mda_new(d->arg, d->mda_timeout, err);
-	case DELIVERY_LMTP:
-	case DELIVERY_SMTP:
-		return sink_smtp_new(d, err);
-	case DELIVERY_IMAP:
-		return sink_imap_new(d, err);
-	case DELIVERY_GMAIL:
-		return sink_gmail_new(d, err);
-	case DELIVERY_NONE:
-	default:
+	const struct sink_kind	*k;
+
+	if ((k = kind_of(d->kind)) == NULL) {
 		error_set(err, EX_CONFIG, "no delivery set");
 		return NULL;
 	}
+	return k->new(d, err);
 }
 
 struct sink *
 sink_probe_new(enum delivery_kind kind, const char *arg)
 {
-	struct error	ignored;
+	const struct sink_kind	*k;
+	struct sink_dest	 d = { .kind = kind, .arg = arg, .probe = 1 };
+	struct error		 ignored;
 
 	/* Probing sinks cannot fail: they look at nothing before find. */
 	error_clear(&ignored);
-	switch (kind) {
-	case DELIVERY_MAILDIR:
-		return sink_maildir_new(arg, 1, &ignored);
-	case DELIVERY_MBOX:
-		return sink_mbox_new(arg, 1, NULL, &ignored);
-	default:
+	if ((k = kind_of(kind)) == NULL || !k->probes)
 		return NULL;
-	}
+	return k->new(&d, &ignored);
 }
 
 void
@@ -116,24 +131,6 @@ sink_sync(struct sink *s, struct error *err)
 	if (s->ops->sync == NULL)
 		return 0;
 	return s->ops->sync(s, err);
-}
-
-void
-sink_hold_signals(sigset_t *old)
-{
-	sigset_t	set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, old);
-}
-
-void
-sink_release_signals(const sigset_t *old)
-{
-	sigprocmask(SIG_SETMASK, old, NULL);
 }
 
 int

@@ -29,11 +29,15 @@
  * and stays on the server, and the session goes on with the next message.  err says why; err->ex is EX_TEMPFAIL when a later run
  * should try again (an MDA exiting 75, or hanging past its timeout), and
  * EX_UNAVAILABLE when the delivery failed (an MDA's other exit statuses).
+ * EX_UNAVAILABLE says that this message was refused (a 5xx reply, an IMAP
+ * NO): fetch counts it towards delivery_reject_limit.  A destination
+ * that fails as a whole (lost, unreachable, or refusing a new connection
+ * it took earlier in the run) uses another class, so that no message is
+ * set aside for it.
  */
 #ifndef POPFETCH_SINK_H
 #define POPFETCH_SINK_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -135,6 +139,8 @@ struct sink_dest {
 	 * be told apart under -j; it must outlive the sink.
 	 */
 	const char		*who;
+	int			 probe;		/* sink_probe_new()'s: for
+						   sink_find() alone */
 };
 
 /*
@@ -165,21 +171,15 @@ int	sink_find(struct sink *, const char *tag, struct error *);
 int	sink_can_find(const struct sink *);
 
 /*
- * For the kinds: hold back SIGINT, SIGTERM and SIGHUP while a message is
- * handed over, so that an interrupt cannot leave half of it behind; the
- * signal takes effect when released.
+ * One constructor per kind, the rows of sink.c's table of kinds; with
+ * dest->probe, the sink sink_probe_new() describes.
  */
-void	sink_hold_signals(sigset_t *old);
-void	sink_release_signals(const sigset_t *old);
-
-/* One constructor per kind. */
-struct sink	*sink_maildir_new(const char *dir, int probe, struct error *);
-/* Append to the mbox file path (created 0600 now if missing). */
-struct sink	*sink_mbox_new(const char *path, int probe, const char *who,
-		    struct error *);
-/* Pipe each message into /bin/sh -c command; see sink-mda.c. */
-struct sink	*sink_mda_new(const char *command, int timeout,
-		    struct error *);
+/* Deliver into the maildir dest->arg. */
+struct sink	*sink_maildir_new(const struct sink_dest *, struct error *);
+/* Append to the mbox file dest->arg (created 0600 now if missing). */
+struct sink	*sink_mbox_new(const struct sink_dest *, struct error *);
+/* Pipe each message into /bin/sh -c dest->arg; see sink-mda.c. */
+struct sink	*sink_mda_new(const struct sink_dest *, struct error *);
 /*
  * Hand each message to an LMTP server (arg "ADDRESS [RECIPIENT]") or an
  * SMTP server (arg "HOST[:PORT] RECIPIENT"); see sink-smtp.c.  Connects

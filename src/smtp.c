@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "dial.h"
 #include "log.h"
 #include "smtp.h"
 #include "termsafe.h"
@@ -33,6 +34,7 @@ struct smtp {
 	uint64_t		 size_max;	/* SIZE, 0: none given */
 	char			 mechs[256];	/* " PLAIN LOGIN ": AUTH's list */
 	int			 in_auth;	/* keep a 334's challenge whole */
+	int			 auth_code;	/* the last AUTH's final reply */
 	char			*chal;		/* that challenge (base64) */
 };
 
@@ -67,6 +69,7 @@ proto_name(const struct smtp *s)
 struct smtp *
 smtp_open(const struct smtp_params *p, struct error *err)
 {
+	struct dial_params	 dp = { 0 };
 	struct smtp	*s;
 	struct reply	 r;
 
@@ -78,9 +81,12 @@ smtp_open(const struct smtp_params *p, struct error *err)
 		xasprintf(&s->name, "%s server %s%s%s:%d", proto_name(s),
 		    strchr(p->host, ':') != NULL ? "[" : "", p->host,
 		    strchr(p->host, ':') != NULL ? "]" : "", p->port);
-	s->t = p->path != NULL ?
-	    transport_connect_unix(p->path, p->timeout, err) :
-	    transport_connect(p->host, p->port, p->timeout, err);
+	dp.host = p->host;
+	dp.port = p->port;
+	dp.path = p->path;
+	dp.timeout = p->timeout;
+	dp.acct = p->acct;
+	s->t = dial(&dp, NULL, err);
 	/* Which server: the POP3 server's errors look the same. */
 	if (s->t == NULL) {
 		error_prefix(err, "the %s", s->name);
@@ -111,6 +117,12 @@ int
 smtp_data_started(const struct smtp *s)
 {
 	return s->data_started;
+}
+
+int
+smtp_hung_up(const struct smtp *s)
+{
+	return transport_lost(s->t);
 }
 
 const char *
@@ -557,9 +569,11 @@ out:
 #define SMTP_AUTH_LINE_MAX	500	/* RFC 4954 section 4: 512 in all */
 
 static int
-auth_write(struct smtp *s, const char *what, const char *line,
+auth_write(void *arg, const char *line, const char *what,
     struct error *err)
 {
+	struct smtp	*s = arg;
+
 	log_trace(s->p.acct, "->", what, strlen(what));
 	if (transport_write(s->t, line, strlen(line), err) == -1 ||
 	    transport_write(s->t, "\r\n", 2, err) == -1)
@@ -570,16 +584,7 @@ auth_write(struct smtp *s, const char *what, const char *line,
 static int
 auth_io_send(void *arg, const char *line, struct error *err)
 {
-	struct smtp	*s = arg;
-	char		*cmd, shown[64];
-	int		 rc;
-
-	sasl_shown("AUTH", line, shown, sizeof shown);
-	xasprintf(&cmd, "AUTH %s", line);
-	rc = auth_write(s, shown, cmd, err);
-	explicit_bzero(cmd, strlen(cmd));
-	free(cmd);
-	return rc;
+	return sasl_command("AUTH", line, auth_write, arg, err);
 }
 
 static int
@@ -601,6 +606,7 @@ auth_io_reply(void *arg, struct sasl_reply *sr, char **chal,
 		s->chal = NULL;
 		return 1;
 	}
+	s->auth_code = r.code;
 	sr->ok = r.code == 235;
 	sr->ex = r.code / 100 == 4 ? EX_TEMPFAIL : 0;
 	snprintf(sr->text, sizeof sr->text, "%d %s", r.code, r.text);
@@ -610,41 +616,86 @@ auth_io_reply(void *arg, struct sasl_reply *sr, char **chal,
 static int
 auth_io_answer(void *arg, const char *line, struct error *err)
 {
-	return auth_write(arg, "(SASL response not shown)", line, err);
+	return auth_write(arg, line, "(SASL response not shown)", err);
 }
 
-static void
-auth_io_lost(void *arg, const char *step, struct error *err)
-{
-	(void)arg;
-	error_prefix(err, "%s", step);
-}
+/* auto's order, strongest first. */
+static const enum auth_method auto_order[] = {
+	AUTH_SCRAM_SHA_256, AUTH_SCRAM_SHA_1, AUTH_PLAIN, AUTH_LOGIN,
+	AUTH_CRAM_MD5,
+};
+#define AUTO_N	(sizeof auto_order / sizeof auto_order[0])
 
-/* The mechanism to use: the one named, or auto's pick; -1 if none. */
 static int
-pick_mechanism(struct smtp *s, enum auth_method *m, struct error *err)
+listed(const struct smtp *s, enum auth_method m)
 {
-	static const enum auth_method order[] = {
-		AUTH_SCRAM_SHA_256, AUTH_SCRAM_SHA_1, AUTH_PLAIN, AUTH_LOGIN,
-		AUTH_CRAM_MD5,
-	};
 	char	word[40];
-	size_t	i;
 
-	for (i = 0; i < sizeof order / sizeof order[0]; i++) {
-		*m = s->p.auth == AUTH_AUTO ? order[i] : s->p.auth;
-		snprintf(word, sizeof word, " %s ", auth_method_name(*m));
-		if (strcasestr(s->mechs, word) != NULL)
-			return 0;
-		if (s->p.auth != AUTH_AUTO)
-			break;
+	snprintf(word, sizeof word, " %s ", auth_method_name(m));
+	return strcasestr(s->mechs, word) != NULL;
+}
+
+/*
+ * The next mechanism to try (from auto_order[*i] on, advancing *i), or -1
+ * with err set when none is left: the one delivery_auth names, or auto's
+ * next the server lists that was not refused (done[]).  After a refusal,
+ * auto never turns to PLAIN or LOGIN on a connection without TLS.
+ */
+static int
+pick_mechanism(struct smtp *s, size_t *i, const char *done,
+    enum auth_method *m, struct error *err)
+{
+	int	clear = !transport_is_tls(s->t);
+
+	if (s->p.auth != AUTH_AUTO && *i == 0 && listed(s, s->p.auth)) {
+		*m = s->p.auth;
+		*i = AUTO_N;
+		return 0;
 	}
+	for (; s->p.auth == AUTH_AUTO && *i < AUTO_N; (*i)++) {
+		*m = auto_order[*i];
+		if (done[*i] || !listed(s, *m) || (clear && done[AUTO_N] &&
+		    (*m == AUTH_PLAIN || *m == AUTH_LOGIN)))
+			continue;
+		(*i)++;
+		return 0;
+	}
+	if (done[AUTO_N])
+		return -1;	/* err holds the last refusal */
 	error_set(err, EX_UNAVAILABLE, "offers no AUTH mechanism popfetch "
 	    "can use%s%s (it lists:%s)", s->p.auth != AUTH_AUTO ?
 	    " as delivery_auth says: " : "", s->p.auth != AUTH_AUTO ?
 	    auth_method_name(s->p.auth) : "", s->mechs[0] != '\0' ?
 	    s->mechs : " nothing");
 	return -1;
+}
+
+/*
+ * After m was refused: whether auto may try another mechanism, marking
+ * in done[] what is not worth a try.  Only a plain refusal on a
+ * connection still up counts (not a 4xx, a failed exchange or a lost
+ * connection).  A 535 to SCRAM rules out the other SCRAM (the same
+ * secrets); a 535 to PLAIN or LOGIN, which sent the password itself,
+ * says the password is wrong, so nothing else is tried.  504 (not
+ * supported after all) and other refusals rule out m alone.
+ */
+static int
+worth_next(struct smtp *s, enum auth_method m, char *done,
+    const struct error *err)
+{
+	size_t	j;
+	int	scram = m == AUTH_SCRAM_SHA_1 || m == AUTH_SCRAM_SHA_256;
+
+	if (s->p.auth != AUTH_AUTO || err->ex != EX_NOPERM || s->broken ||
+	    transport_lost(s->t))
+		return 0;
+	done[AUTO_N] = 1;
+	for (j = 0; j < AUTO_N; j++)
+		if (auto_order[j] == m || (s->auth_code == 535 && scram &&
+		    (auto_order[j] == AUTH_SCRAM_SHA_1 ||
+		    auto_order[j] == AUTH_SCRAM_SHA_256)))
+			done[j] = 1;
+	return !(s->auth_code == 535 && (m == AUTH_PLAIN || m == AUTH_LOGIN));
 }
 
 /* Log in when delivery_user is set; over TLS unless delivery_tls off. */
@@ -654,10 +705,14 @@ login(struct smtp *s, struct error *err)
 	struct sasl_io	 io = {
 		.arg = s, .service = "smtp", .cmd_max = SMTP_AUTH_LINE_MAX,
 		.send = auth_io_send, .reply = auth_io_reply,
-		.answer = auth_io_answer, .lost = auth_io_lost,
+		.answer = auth_io_answer,
 	};
 	enum auth_method m;
+	char		 done[AUTO_N + 1];	/* [AUTO_N]: one was refused */
+	char		 tried[128] = "";	/* ", M1, M2" */
+	size_t		 i = 0;
 
+	memset(done, 0, sizeof done);
 	if (s->p.user == NULL || s->p.proto == SMTP_PROTO_LMTP)
 		return 0;
 	io.t = s->t;
@@ -672,12 +727,32 @@ login(struct smtp *s, struct error *err)
 		    "(unset delivery_user to send without logging in)");
 		return -1;
 	}
-	if (pick_mechanism(s, &m, err) == -1)
-		return -1;
-	log_debug(s->p.acct, "%s: AUTH %s as %s", s->name,
-	    auth_method_name(m), s->p.user);
-	if (sasl_login(&io, m, s->p.user, s->p.host != NULL ? s->p.host :
-	    "localhost", s->p.port, s->p.acct, s->p.pass, NULL, err) == -1)
-		return broken(s, -1);
+	for (;;) {
+		if (pick_mechanism(s, &i, done, &m, err) == -1) {
+			if (done[AUTO_N])
+				error_prefix(err, "tried %s", tried + 2);
+			return -1;
+		}
+		log_debug(s->p.acct, "%s: AUTH %s as %s", s->name,
+		    auth_method_name(m), s->p.user);
+		error_clear(err);
+		if (sasl_login(&io, m, s->p.user, s->p.host != NULL ?
+		    s->p.host : "localhost", s->p.port, s->p.acct, s->p.pass,
+		    NULL, err) == 0)
+			break;
+		strlcat(tried, ", ", sizeof tried);
+		strlcat(tried, auth_method_name(m), sizeof tried);
+		if (!worth_next(s, m, done, err)) {
+			if (done[AUTO_N] && strchr(tried + 2, ',') != NULL)
+				error_prefix(err, "tried %s", tried + 2);
+			return broken(s, -1);
+		}
+		log_verbose(s->p.acct, "%s: auth auto: %s failed (%s); trying "
+		    "the next mechanism it lists", s->name,
+		    auth_method_name(m), err->msg);
+	}
+	if (done[AUTO_N])
+		log_verbose(s->p.acct, "%s: logged in with %s", s->name,
+		    auth_method_name(m));
 	return 0;
 }

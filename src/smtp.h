@@ -99,6 +99,12 @@ int		 smtp_send(struct smtp *, const char *sender, const char *rcpt,
  * again on a new connection cannot make a second copy.
  */
 int		 smtp_data_started(const struct smtp *);
+/*
+ * After smtp_send() returned -1: 1 when the server closed the connection
+ * (or it broke), 0 when it is still there but went silent past the
+ * timeout (or sent what is not SMTP).
+ */
+int		 smtp_hung_up(const struct smtp *);
 /* "LMTP server 127.0.0.1:24" or "LMTP server /run/dovecot/lmtp". */
 const char	*smtp_name(const struct smtp *);
 /* Say QUIT when the connection is usable, then close and free. */

@@ -7,15 +7,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "error.h"
+#include "mono.h"
 #include "socks.h"
+#include "transport.h"
 
 #define SOCKS_VERSION	5
 #define METHOD_NONE	0x00
@@ -30,15 +29,11 @@
 
 /* One handshake: the proxy, and when its whole handshake must be done. */
 struct hs {
-	int		 fd;
+	struct transport *t;
 	const char	*proxy;
-	int		 timeout;	/* seconds, for messages */
-	long long	 deadline;	/* CLOCK_MONOTONIC, milliseconds */
-	volatile sig_atomic_t *stop;	/* a signal asked us to stop */
+	int		 timeout;	/* seconds (<= 0: no limit) */
+	struct timespec	 end;		/* mono_deadline() of timeout */
 };
-
-/* How long a wait goes before it looks at the stop flag again. */
-#define STOP_SLICE_MS	250
 
 static int	 greet(const struct hs *, const struct socks_login *,
 		    struct error *);
@@ -46,12 +41,11 @@ static int	 login(const struct hs *, const struct socks_login *,
 		    struct error *);
 static int	 io(const struct hs *, unsigned char *, size_t, int,
 		    struct error *);
-static long long now_ms(void);
 static const char *reply_text(int);
 
 int
-socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
-    const char *host, int port, int timeout, volatile sig_atomic_t *stop,
+socks5_connect(struct transport *t, const char *proxy,
+    const struct socks_login *lg, const char *host, int port,
     struct error *err)
 {
 	unsigned char	 req[4 + 1 + NAME_MAX_LEN + 2], ans[4 + 256 + 2];
@@ -64,11 +58,10 @@ socks5_connect(int fd, const char *proxy, const struct socks_login *lg,
 	 * One deadline for all of it: a proxy that answers each step just
 	 * in time must not multiply the timeout.
 	 */
-	hs.fd = fd;
+	hs.t = t;
 	hs.proxy = proxy;
-	hs.timeout = timeout;
-	hs.stop = stop;
-	hs.deadline = now_ms() + (long long)timeout * 1000;
+	hs.timeout = transport_timeout(t);
+	mono_deadline(&hs.end, hs.timeout);
 	if (greet(&hs, lg, err) == -1)
 		return -1;
 
@@ -216,66 +209,40 @@ login(const struct hs *hs, const struct socks_login *lg, struct error *err)
 }
 
 /*
- * Write all of buf (out) or read exactly len bytes into it (in) on the
- * non-blocking fd, by the handshake's deadline; never more, so the
- * server's first bytes stay unread.
+ * Write all of buf (out) or read exactly len bytes into it (in), by the
+ * handshake's deadline, on the transport's waits (so a stop request ends
+ * it too); never more, so the server's first bytes stay unread.
  */
 static int
 io(const struct hs *hs, unsigned char *buf, size_t len, int out,
     struct error *err)
 {
-	struct pollfd	 pfd;
-	const char	*proxy = hs->proxy;
-	int		 fd = hs->fd;
-	ssize_t		 r;
-	size_t		 done = 0;
-	long long	 left;
+	const struct timespec	*end = hs->timeout > 0 ? &hs->end : NULL;
+	volatile sig_atomic_t	*stop = transport_stop_flag();
+	ssize_t			 n;
 
-	while (done < len) {
-		r = out ? send(fd, buf + done, len - done, MSG_NOSIGNAL) :
-		    recv(fd, buf + done, len - done, 0);
-		if (r > 0) {
-			done += (size_t)r;
-			continue;
-		}
-		if (r == 0) {
-			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s closed the "
-			    "connection during the handshake", proxy);
-			return -1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s: %s", proxy,
-			    strerror(errno));
-			return -1;
-		}
-		if (hs->stop != NULL && *hs->stop) {
-			error_set(err, EX_TEMPFAIL, "stopped by a signal");
-			return -1;
-		}
-		left = hs->deadline - now_ms();
-		if (left <= 0) {
-			error_set(err, EX_TEMPFAIL, "SOCKS proxy %s: the "
-			    "handshake did not finish within %d seconds",
-			    proxy, hs->timeout);
-			return -1;
-		}
-		pfd.fd = fd;
-		pfd.events = out ? POLLOUT : POLLIN;
-		(void)poll(&pfd, 1, (int)(left < STOP_SLICE_MS ? left :
-		    STOP_SLICE_MS));
+	if (out)
+		n = transport_send_raw(hs->t, buf, len, end, err) == -1 ? -1 :
+		    (ssize_t)len;
+	else
+		n = transport_recv_raw(hs->t, buf, len, end, err);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0) {
+		error_set(err, EX_TEMPFAIL, "SOCKS proxy %s closed the "
+		    "connection during the handshake", hs->proxy);
+		return -1;
 	}
-	return 0;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (stop != NULL && *stop)
+		return -1;	/* "stopped by a signal", as any wait */
+	if (end != NULL && err->ex == EX_TEMPFAIL && mono_left_ms(end) == 0) {
+		error_clear(err);
+		error_set(err, EX_TEMPFAIL, "SOCKS proxy %s: the handshake did "
+		    "not finish within %d seconds", hs->proxy, hs->timeout);
+		return -1;
+	}
+	error_prefix(err, "SOCKS proxy %s", hs->proxy);
+	return -1;
 }
 
 /* RFC 1928, section 6. */

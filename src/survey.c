@@ -56,7 +56,7 @@ survey_choose(const struct account *a, struct pop3 *p,
 void
 survey_status(const struct account *a, const struct fetch_stats *st)
 {
-	char	all[32], fresh[32], left[96] = "";
+	char	all[32], fresh[32], left[96] = "", aside[128] = "";
 
 	progress_human_size(all, sizeof all, st->on_server_bytes);
 	progress_human_size(fresh, sizeof fresh, st->new_bytes);
@@ -65,9 +65,14 @@ survey_status(const struct account *a, const struct fetch_stats *st)
 		snprintf(left, sizeof left, "; a run takes %lu, %lu wait for "
 		    "the next (fetch_limit/fetch_size_limit)",
 		    st->new_msgs - st->left, st->left);
-	log_result(a->name, "%lu message%s (%s) on the server, %lu new (%s)%s",
+	if (st->set_aside > 0)
+		snprintf(aside, sizeof aside, "; %lu refused, set aside (%s)",
+		    st->set_aside, a->reject_maildir != NULL ? "the next run "
+		    "delivers them to reject_maildir" : "popfetch "
+		    "--retry-refused tries them again");
+	log_result(a->name, "%lu message%s (%s) on the server, %lu new (%s)%s%s",
 	    st->on_server, st->on_server == 1 ? "" : "s", all, st->new_msgs,
-	    fresh, left);
+	    fresh, left, aside);
 }
 
 /* --list on a terminal: the narrowest the columns get. */

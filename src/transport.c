@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 
 #include "buf.h"
 #include "error.h"
-#include "socks.h"
+#include "mono.h"
 #include "tls.h"
 #include "transport.h"
 #include "xmalloc.h"
@@ -72,11 +73,11 @@ static int	 connect_addr(const struct addrinfo *, const struct addrinfo *,
 		    int, int *);
 static struct addrinfo *source_addr(const char *, struct error *);
 static int	 errno_rank(int);
+static ssize_t	 raw_io(struct transport *, char *, size_t, int,
+		    const struct timespec *, struct error *);
 static int	 wait_fd(int, short, int, struct error *);
 static int	 wait_until(int, short, const struct timespec *,
 		    long long *, struct error *);
-static void	 deadline(struct timespec *, int);
-static long long remaining_ms(const struct timespec *);
 static int	 progress(struct transport *, long long, struct error *);
 static ssize_t	 io_read(struct transport *, void *, size_t, short *,
 		    struct error *);
@@ -202,13 +203,57 @@ transport_connect_unix(const char *path, int timeout, struct error *err)
 	return t;
 }
 
-int
-transport_socks5(struct transport *t, const char *proxy,
-    const struct socks_login *lg, const char *host, int port,
-    struct error *err)
+/*
+ * All of len bytes out, or len bytes in (fewer only at end of input),
+ * unbuffered, on a fresh connection only (nothing buffered either way).
+ * The bytes moved, or -1.
+ */
+static ssize_t
+raw_io(struct transport *t, char *p, size_t len, int out,
+    const struct timespec *end, struct error *err)
 {
-	return socks5_connect(t->fd, proxy, lg, host, port, t->timeout,
-	    stop_flag, err);
+	size_t	done = 0;
+	ssize_t	n;
+	short	events;
+
+	if (t->tls != NULL || t->rlen > 0 || t->woff < t->wbuf.len) {
+		error_set(err, EX_SOFTWARE, "unbuffered I/O on a connection "
+		    "already in use");
+		return -1;
+	}
+	while (done < len) {
+		n = out ? io_write(t, p + done, len - done, &events, err) :
+		    io_read(t, p + done, len - done, &events, err);
+		if (n == -1) {
+			t->broken = 1;
+			return -1;
+		}
+		if (n == 0 && !out) {
+			t->eof = 1;
+			break;
+		}
+		if (n >= 0)
+			done += (size_t)n;
+		else if (wait_until(t->fd, events, end, NULL, err) == -1)
+			return -1;
+	}
+	return (ssize_t)done;
+}
+
+int
+transport_send_raw(struct transport *t, const void *p, size_t len,
+    const struct timespec *end, struct error *err)
+{
+	/* raw_io() only reads from p when out. */
+	return raw_io(t, (char *)(uintptr_t)p, len, 1, end, err) == -1 ? -1 :
+	    0;
+}
+
+ssize_t
+transport_recv_raw(struct transport *t, void *p, size_t len,
+    const struct timespec *end, struct error *err)
+{
+	return raw_io(t, p, len, 0, end, err);
 }
 
 int
@@ -239,12 +284,12 @@ transport_starttls(struct transport *t, const struct tls_params *tp,
 	if ((t->tls = tls_new(t->fd, tp, err)) == NULL)
 		return -1;
 	/* The whole handshake, not each step: a trickle must not hold us. */
-	deadline(&end, t->timeout);
+	mono_deadline(&end, t->timeout);
 	while ((r = tls_handshake(t->tls, err)) == TLS_AGAIN) {
 		events = tls_events(t->tls);
 		if (wait_until(t->fd, events, t->timeout > 0 ? &end : NULL,
 		    NULL, err) == -1) {
-			if (err->ex == EX_TEMPFAIL && remaining_ms(&end) == 0)
+			if (err->ex == EX_TEMPFAIL && mono_left_ms(&end) == 0)
 				error_prefix(err, "the TLS handshake did not "
 				    "finish in time");
 			r = -1;
@@ -273,7 +318,7 @@ transport_getline(struct transport *t, const char **line, size_t *len,
 		return -1;
 
 	/* The whole piece within the timeout, however it is dribbled out. */
-	deadline(&end, t->timeout);
+	mono_deadline(&end, t->timeout);
 
 	for (;;) {
 		p = t->rbuf + t->roff;
@@ -315,7 +360,7 @@ transport_read(struct transport *t, char *buf, size_t len,
 
 	if (t->woff < t->wbuf.len && transport_flush(t, err) == -1)
 		return -1;
-	deadline(&end, t->timeout);
+	mono_deadline(&end, t->timeout);
 	while (t->rlen == 0) {
 		if (t->eof) {
 			error_set(err, EX_TEMPFAIL,
@@ -598,27 +643,6 @@ transport_check_stop(struct error *err)
 	return 0;
 }
 
-/* end = now + secs on the monotonic clock. */
-static void
-deadline(struct timespec *end, int secs)
-{
-	clock_gettime(CLOCK_MONOTONIC, end);
-	end->tv_sec += secs;
-}
-
-/* Milliseconds until end, 0 once it has passed. */
-static long long
-remaining_ms(const struct timespec *end)
-{
-	struct timespec	now;
-	long long	ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (end->tv_sec - now.tv_sec) * 1000LL +
-	    (end->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : ms;
-}
-
 /*
  * Wait until fd is ready for events, at most timeout seconds (EINTR does
  * not restart the clock).  Returns the revents, or -1 with err set.
@@ -628,7 +652,7 @@ wait_fd(int fd, short events, int timeout, struct error *err)
 {
 	struct timespec	end;
 
-	deadline(&end, timeout);
+	mono_deadline(&end, timeout);
 	return wait_until(fd, events, timeout > 0 ? &end : NULL, NULL, err);
 }
 
@@ -643,8 +667,7 @@ wait_until(int fd, short events, const struct timespec *end,
     long long *waited, struct error *err)
 {
 	struct pollfd	pfd[2];
-	struct timespec	t0, t1;
-	long long	ms;
+	long long	ms, t0;
 	int		n, saved;
 
 	for (;;) {
@@ -654,7 +677,7 @@ wait_until(int fd, short events, const struct timespec *end,
 		}
 		ms = STOP_SLICE_MS;
 		if (end != NULL) {
-			ms = remaining_ms(end);
+			ms = mono_left_ms(end);
 			if (ms == 0) {
 				error_set(err, EX_TEMPFAIL, "timed out waiting "
 				    "for the server");
@@ -669,14 +692,11 @@ wait_until(int fd, short events, const struct timespec *end,
 		pfd[1].fd = watch_fd;
 		pfd[1].events = POLLIN;
 		pfd[1].revents = 0;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = mono_now_ms();
 		n = poll(pfd, watch_fd != -1 ? 2 : 1, (int)ms);
 		saved = errno;
-		if (waited != NULL) {
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-			*waited += (t1.tv_sec - t0.tv_sec) * 1000LL +
-			    (t1.tv_nsec - t0.tv_nsec) / 1000000;
-		}
+		if (waited != NULL)
+			*waited += mono_now_ms() - t0;
 		if (n > 0 && pfd[1].revents != 0 && watch_gone(fd)) {
 			error_set(err, EX_TEMPFAIL, "the network changed (the "
 			    "connection's address or route went away): "
@@ -828,7 +848,7 @@ fill(struct transport *t, int wait, const struct timespec *end,
 		waited = 0;
 		if (wait_until(t->fd, events, end, &waited, err) == -1) {
 			if (err->ex == EX_TEMPFAIL && end != NULL &&
-			    remaining_ms(end) == 0) {
+			    mono_left_ms(end) == 0) {
 				error_clear(err);
 				error_set(err, EX_TEMPFAIL, "timed out after %d "
 				    "seconds waiting for the server",

@@ -78,13 +78,19 @@ struct transport *transport_connect_unix(const char *path, int timeout,
 		    struct error *);
 
 /*
- * Over a fresh connection to a SOCKS5 proxy (proxy names it in
- * messages): have it connect on to host:port; see socks.h.
+ * Unbuffered exchanges on a fresh connection, before any buffered I/O and
+ * before TLS (a SOCKS5 handshake, which must leave the server's first
+ * bytes in the socket): send all len bytes, or receive exactly len bytes
+ * and not one more.  Both wait as every wait here does (the stop flag,
+ * the network watch), until end (mono_deadline(); NULL: no limit).
+ * transport_send_raw() returns 0; transport_recv_raw() the bytes read,
+ * fewer than len only at end of input; both -1 with err set (a timeout is
+ * EX_TEMPFAIL, and end has passed).
  */
-struct socks_login;
-int	transport_socks5(struct transport *, const char *proxy,
-	    const struct socks_login *, const char *host, int port,
-	    struct error *);
+int	transport_send_raw(struct transport *, const void *, size_t,
+	    const struct timespec *end, struct error *);
+ssize_t	transport_recv_raw(struct transport *, void *, size_t,
+	    const struct timespec *end, struct error *);
 
 /*
  * Start TLS over the connection: right after connect for implicit TLS, or

@@ -28,6 +28,12 @@
 
 #define UIDSTATE_HEADER		"# popfetch uid state v1\n"
 #define PENDING_TAG		"pending "
+/*
+ * "#refused <runs> <uid>": a comment to the versions before it, which so
+ * read a file with such lines as before (the message is tried again).
+ */
+#define REFUSED_TAG		"#refused "
+#define REFUSED_MAX		1000000
 
 struct uident {
 	RB_ENTRY(uident)	 link;
@@ -36,6 +42,7 @@ struct uident {
 	unsigned int		 delivered:1;	/* a record line was seen */
 	unsigned int		 pending:1;	/* a pending line was seen */
 	unsigned int		 live:1;
+	unsigned int		 refusals;	/* runs that refused it */
 };
 RB_HEAD(uidtree, uident);
 
@@ -69,6 +76,8 @@ static struct uident *insert(struct uidstate *, const char *, time_t);
 static struct uident *find(const struct uidstate *, const char *);
 static void	mark_delivered(struct uidstate *, struct uident *);
 static int	open_append(struct uidstate *, struct error *);
+static int	parse_refused(struct uidstate *, char *);
+static int	rewrite_line(struct uident *, struct buf *);
 
 static int
 uident_cmp(struct uident *a, struct uident *b)
@@ -191,6 +200,12 @@ parse(struct uidstate *us, char *data, size_t len, struct error *err)
 	while ((nl = memchr(line, '\n', len - (size_t)(line - data))) != NULL) {
 		*nl = '\0';
 		lineno++;
+		if (strncmp(line, REFUSED_TAG, strlen(REFUSED_TAG)) == 0) {
+			if (strlen(line) != (size_t)(nl - line) ||
+			    parse_refused(us, line + strlen(REFUSED_TAG)) == -1)
+				goto bad;
+			goto next;
+		}
 		if (line[0] == '#' || line[0] == '\0')
 			goto next;
 		/* fetch reads mpop's file itself (uidstate-mpop.h). */
@@ -228,6 +243,25 @@ bad:
 next:
 		line = nl + 1;
 	}
+	return 0;
+}
+
+/* "<runs> <uid>" after REFUSED_TAG; the last line of a UID counts. */
+static int
+parse_refused(struct uidstate *us, char *p)
+{
+	const char	*errstr;
+	char		*sp;
+	long long	 n;
+
+	if ((sp = strchr(p, ' ')) == NULL || !uid_valid(sp + 1,
+	    strlen(sp + 1)))
+		return -1;
+	*sp = '\0';
+	n = strtonum(p, 0, REFUSED_MAX, &errstr);
+	if (errstr != NULL || p[strspn(p, "0123456789")] != '\0')
+		return -1;
+	insert(us, sp + 1, time(NULL))->refusals = (unsigned int)n;
 	return 0;
 }
 
@@ -467,6 +501,45 @@ uidstate_sync(struct uidstate *us, struct error *err)
 	return 0;
 }
 
+unsigned int
+uidstate_refusals(const struct uidstate *us, const char *uid)
+{
+	struct uident	*e;
+
+	if ((e = find(us, uid)) == NULL || e->delivered)
+		return 0;
+	return e->refusals;
+}
+
+int
+uidstate_set_refusals(struct uidstate *us, const char *uid,
+    unsigned int runs, struct error *err)
+{
+	char	line[sizeof REFUSED_TAG + 16 + UID_MAX + 2];
+	int	n;
+
+	if (strlen(uid) > UID_MAX)
+		fatalx("UID too long for the state file");
+	if (runs > REFUSED_MAX)
+		runs = REFUSED_MAX;
+	insert(us, uid, time(NULL))->refusals = runs;
+	/*
+	 * Its own write, apart from the records waiting in unsynced: those
+	 * must not reach the disk before their messages do.
+	 */
+	n = snprintf(line, sizeof line, REFUSED_TAG "%u %s\n", runs, uid);
+	if (us->appendfd == -1 && open_append(us, err) == -1)
+		return -1;
+	if (xwrite_all(us->appendfd, line, (size_t)n) == -1 ||
+	    fsync(us->appendfd) == -1) {
+		error_set(err, EX_IOERR, "cannot write UID state %s: %s",
+		    us->path, strerror(errno));
+		return -1;
+	}
+	us->size += (uint64_t)n;
+	return 0;
+}
+
 uint64_t
 uidstate_bytes(const struct uidstate *us)
 {
@@ -481,6 +554,24 @@ uidstate_record(struct uidstate *us, const char *uid, time_t when,
 	if (uidstate_add(us, uid, when, err) == -1)
 		return -1;
 	return uidstate_sync(us, err);
+}
+
+/*
+ * Add to b the line that keeps e, and return 1; 0 when e goes: gone from
+ * the server, or a pending entry still open at the end (not delivered).
+ * Refusals count until the message is delivered or gone.
+ */
+static int
+rewrite_line(struct uident *e, struct buf *b)
+{
+	e->pending = 0;
+	if (e->live && e->delivered)
+		buf_printf(b, "%lld %s\n", (long long)e->first, e->uid);
+	else if (e->live && e->refusals > 0)
+		buf_printf(b, REFUSED_TAG "%u %s\n", e->refusals, e->uid);
+	else
+		return 0;
+	return 1;
 }
 
 int
@@ -510,8 +601,7 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 	if (fd == -1)
 		goto fail;
 	RB_FOREACH_SAFE(e, uidtree, &us->tree, next) {
-		/* A pending entry still open at the end was not delivered. */
-		if (!e->live || !e->delivered) {
+		if (!rewrite_line(e, &b)) {
 			/* Its uid stays in the arena until close. */
 			RB_REMOVE(uidtree, &us->tree, e);
 			if (e->delivered)
@@ -519,8 +609,6 @@ uidstate_rewrite(struct uidstate *us, const char *const *live, size_t nlive,
 			free(e);
 			continue;
 		}
-		e->pending = 0;
-		buf_printf(&b, "%lld %s\n", (long long)e->first, e->uid);
 		if (b.len >= 65536) {
 			if (xwrite_all(fd, b.data, b.len) == -1)
 				goto fail;

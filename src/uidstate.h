@@ -18,6 +18,12 @@
  * fetch to ask the sink whether the message arrived.  The rewrite drops
  * pending lines.
  *
+ * A message the delivery refused (permanently) is counted per run in a
+ * "#refused <runs> <uid>" line (uidstate_set_refusals), kept by the rewrite
+ * while the message is on the server and not delivered; the last such
+ * line of a UID counts.  The '#' makes it a comment to versions that
+ * know no such line: they read the file as before.
+ *
  * A lock (flock on "<file>.lock") held from uidstate_open to
  * uidstate_close keeps two runs from fetching the same account at once.
  */
@@ -90,9 +96,19 @@ int		 uidstate_is_pending(const struct uidstate *, const char *uid);
 int		 uidstate_add(struct uidstate *, const char *uid,
 		    time_t when, struct error *);
 int		 uidstate_sync(struct uidstate *, struct error *);
+/* Runs that refused uid (0 when none did, or it was delivered since). */
+unsigned int	 uidstate_refusals(const struct uidstate *, const char *uid);
+/*
+ * Set uid's count of refusing runs to runs (0: forget them), durably: its
+ * own line, appended and fsync'd at once; records added but not synced
+ * stay unwritten.
+ */
+int		 uidstate_set_refusals(struct uidstate *, const char *uid,
+		    unsigned int runs, struct error *);
 /*
  * Keep only the UIDs listed in live (the server's UIDL at the start of
- * the session) that were delivered, and rewrite the file atomically.
+ * the session) that were delivered, or were refused and not delivered
+ * since, and rewrite the file atomically.
  */
 int		 uidstate_rewrite(struct uidstate *, const char *const *live,
 		    size_t nlive, struct error *);

@@ -12,6 +12,9 @@ client's greeting and CONNECT request, logs the request to --log as
            method, the head of the CONNECT reply, the bound address),
            then refuses: each step within the client's timeout, the
            whole handshake not (logs "GREETING" when the client's came)
+  stall    answers the greeting, then sends 2 of the 4 bytes that head
+           the CONNECT reply, logs "STALLED" and sends nothing more
+           until the client goes away
 It never connects anywhere.  Exits after --max-sessions connections.
 """
 import argparse
@@ -56,6 +59,13 @@ def session(conn, mode, log, delay):
     port = int.from_bytes(recv_exact(conn, 2), "big")
     with open(log, "a") as f:
         f.write("REQUEST %d %s %d\n" % (atyp, addr, port))
+    if mode == "stall":
+        conn.sendall(b"\x05\x00")
+        with open(log, "a") as f:
+            f.write("STALLED\n")
+        while conn.recv(1):
+            pass
+        return
     if mode == "slow":
         time.sleep(delay)
         conn.sendall(b"\x05\x05\x00\x01")
@@ -68,7 +78,8 @@ def session(conn, mode, log, delay):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--mode", required=True,
-                   choices=("refuse", "close", "garbage", "auth", "slow"))
+                   choices=("refuse", "close", "garbage", "auth", "slow",
+                            "stall"))
     p.add_argument("--delay", type=float, default=2.0)
     p.add_argument("--port-file", required=True)
     p.add_argument("--log", required=True)

@@ -11,6 +11,16 @@ import argparse
 import os
 import socket
 import sys
+import time
+
+
+class Hangup(Exception):
+    """A fault ended the connection."""
+
+
+# The reply code each step's hostile answer pretends to be.
+STEP_CODE = {"greeting": b"220", "lhlo": b"250", "mail": b"250",
+             "rcpt": b"250", "data": b"354", "middata": b"250", "dot": b"250"}
 
 
 def read_exactly(f, n):
@@ -22,6 +32,21 @@ def read_exactly(f, n):
             break
         out += chunk
     return out
+
+
+def parse_word(spec):
+    w, _, reply = spec.partition(":")
+    return w, reply
+
+
+def parse_step_fault(spec):
+    """STEP[@K]:ACTION -> (STEP, K or None, ACTION)."""
+    where, _, action = spec.partition(":")
+    step, _, k = where.partition("@")
+    if step not in STEP_CODE or action not in ("hangup", "garbage", "endless",
+                                               "longline", "silent"):
+        raise SystemExit("bad --fault %r" % spec)
+    return step, (int(k) if k else None), action
 
 
 def parse_fault(spec):
@@ -40,7 +65,49 @@ class Server:
         self.mail = dict(parse_fault(s) for s in args.mail_reply)
         self.hangup_after_data = set(args.hangup_after_data)
         self.hangup_at_mail = set(args.hangup_at_mail)
+        self.auth_reply = dict((m.upper(), r) for m, r in
+                               (parse_word(s) for s in args.auth_reply))
         self.connections = 0
+        self.hellos = 0
+        self.faults = {}
+        for spec in args.fault:
+            step, k, action = parse_step_fault(spec)
+            self.faults[step] = (k, action)
+
+    def armed(self, step, n):
+        k, action = self.faults.get(step, (0, None))
+        return action is not None and (k is None or k == n)
+
+    def act(self, f, step, n):
+        """Play the fault set for step (the n-th of its kind), if any:
+        raises Hangup once the connection is done with."""
+        if not self.armed(step, n):
+            return
+        action = self.faults[step][1]
+        self.note("fault: %s at %s %d" % (action, step, n))
+        code = STEP_CODE[step]
+        if action == "garbage":
+            f.write(b"\x1b]0;pwned\x07\x00\xff garbage, not a reply\r\n")
+        elif action == "endless":
+            lines = (code + b"-and more\r\n") * 4096
+            while True:
+                f.write(lines)
+        elif action == "longline":
+            # 1 GB in one line, streamed: the client must stop reading.
+            chunk = b"x" * 65536
+            f.write(code + b" ")
+            for _ in range(16384):
+                f.write(chunk)
+            f.write(b"\r\n")
+        elif action == "silent" and step == "middata":
+            # Stop reading: the client's writes block.  Ended by the test.
+            while True:
+                time.sleep(3600)
+        if action in ("garbage", "longline", "silent"):
+            # Until the client hangs up, answering nothing more.
+            while f.read(65536):
+                pass
+        raise Hangup()
 
     def note(self, line):
         if self.log:
@@ -49,8 +116,9 @@ class Server:
     def serve(self, conn):
         self.connections += 1
         f = conn.makefile("rwb", buffering=0)
+        self.act(f, "greeting", self.connections)
         if self.connections in self.a.refuse_connection:
-            f.write(b"421 4.3.2 not now\r\n")
+            f.write((self.a.refuse_greeting + "\r\n").encode())
             return
         if self.a.hostile == "longline":
             self.note("fault: a greeting line of 100 MB")
@@ -73,16 +141,20 @@ class Server:
             self.note("C: " + cmd)
             verb = cmd.split(" ", 1)[0].upper()
             if verb in ("LHLO", "EHLO", "HELO"):
+                self.hellos += 1
+                self.act(f, "lhlo", self.hellos)
                 caps = ["test"] + self.a.caps
                 out = "".join("250-%s\r\n" % c for c in caps[:-1])
                 f.write((out + "250 %s\r\n" % caps[-1]).encode())
             elif verb == "MAIL":
                 self.txn += 1
+                self.act(f, "mail", self.txn)
                 if self.txn in self.hangup_at_mail:
                     self.note("fault: hang up at MAIL %d" % self.txn)
                     return
                 f.write((self.mail.get(self.txn, "250 2.1.0 ok") + "\r\n").encode())
             elif verb == "RCPT":
+                self.act(f, "rcpt", self.txn)
                 f.write((self.rcpt.get(self.txn, "250 2.1.5 ok") + "\r\n").encode())
             elif verb in ("DATA", "BDAT"):
                 if verb == "DATA" and (self.txn in self.mail or self.txn in self.rcpt):
@@ -99,10 +171,15 @@ class Server:
                         f.write(b"503 5.5.1 no valid recipients\r\n")
                         continue
                 else:
+                    self.act(f, "data", self.txn)
                     f.write(b"354 go ahead\r\n")
                     body = self.read_data(f)
                 if body is None:
                     return
+                if self.armed("dot", self.txn):
+                    # Delivered, then the reply to the final dot is the fault.
+                    self.store(body)
+                    self.act(f, "dot", self.txn)
                 if self.txn in self.a.stall_after_data:
                     # Delivered, and the reply never comes: the test kills
                     # the client now; wait for its end of the connection.
@@ -121,6 +198,9 @@ class Server:
                     self.store(body)
                     reply = "250 2.0.0 ok stored"
                 f.write((reply + "\r\n").encode())
+            elif verb == "AUTH":
+                if not self.auth(f, cmd):
+                    return
             elif verb == "RSET":
                 f.write(b"250 2.0.0 ok\r\n")
             elif verb == "QUIT":
@@ -131,9 +211,34 @@ class Server:
             else:
                 f.write(b"500 5.5.2 unknown command\r\n")
 
+    def auth(self, f, cmd):
+        """AUTH: the scripted reply for the mechanism at once, else accept
+        PLAIN, LOGIN and CRAM-MD5 after their rounds (any credentials)."""
+        words = cmd.split()
+        mech = words[1].upper() if len(words) > 1 else ""
+        self.note("auth: " + mech)
+        if mech in self.auth_reply:
+            f.write((self.auth_reply[mech] + "\r\n").encode())
+            return True
+        rounds = {"PLAIN": 0 if len(words) > 2 else 1, "LOGIN": 2,
+                  "CRAM-MD5": 1}.get(mech)
+        if rounds is None:
+            f.write(b"504 5.5.4 unrecognized authentication type\r\n")
+            return True
+        for k in range(rounds):
+            chal = b"PDEyMzQuNTY3OEB0ZXN0Pg==" if mech == "CRAM-MD5" else b""
+            f.write(b"334 " + chal + b"\r\n")
+            if not f.readline(self.a.max_line):
+                return False
+        f.write(b"235 2.7.0 authenticated\r\n")
+        return True
+
     def read_data(self, f):
         lines = []
+        got = 0
         while True:
+            if got > 65536 and self.armed("middata", self.txn):
+                self.act(f, "middata", self.txn)
             line = f.readline()
             if not line:
                 return None
@@ -142,6 +247,7 @@ class Server:
             if line.startswith(b"."):
                 line = line[1:]
             lines.append(line.replace(b"\r\n", b"\n"))
+            got += len(line)
         return b"".join(lines)
 
     def store(self, body):
@@ -175,7 +281,15 @@ def main():
     ap.add_argument("--hangup-at-mail", action="append", type=int, default=[], metavar="K",
                     help="close the connection on transaction K's MAIL command")
     ap.add_argument("--refuse-connection", action="append", type=int, default=[], metavar="N",
-                    help="greet the N-th connection with 421 and close it")
+                    help="greet the N-th connection with --refuse-greeting and close it")
+    ap.add_argument("--refuse-greeting", default="421 4.3.2 not now",
+                    help="what --refuse-connection says")
+    ap.add_argument("--auth-reply", action="append", default=[], metavar="MECH:REPLY",
+                    help="answer AUTH MECH with REPLY at once (list it with --caps 'AUTH ...')")
+    ap.add_argument("--fault", action="append", default=[], metavar="STEP[@K]:ACTION",
+                    help="at STEP (greeting, lhlo, mail, rcpt, data, middata, dot), the K-th"
+                    " (default: every one), ACTION: hangup, garbage, endless (continuation"
+                    " lines), longline (1 GB), silent (never answer)")
     ap.add_argument("--max-line", type=int, default=1 << 20)
     ap.add_argument("--hostile", choices=["longline", "continuation"],
                     help="greet with one endless line, or endless 220- lines")
@@ -194,6 +308,8 @@ def main():
         conn, _ = ls.accept()
         try:
             srv.serve(conn)
+        except Hangup:
+            pass
         except (ConnectionError, OSError) as e:
             srv.note("connection error: %s" % e)
         finally:

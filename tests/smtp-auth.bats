@@ -192,3 +192,67 @@ authenticated_count() {
 	assert_failure 78
 	assert_output --partial "delivery_auth"
 }
+
+@test "smtp auth: auto falls back past a refused SCRAM-SHA-256 (a hashed password) to PLAIN over TLS" {
+	make_mailbox "$MB" 1
+	dovecot_add_user carol carol-pw
+	# Stored hashed, Dovecot cannot do SCRAM for carol: it refuses (535).
+	hash=$(printf %s carol-pw | "$PYTHON3" -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha256(sys.stdin.buffer.read()).digest()).decode())')
+	printf 'carol:{SHA256}%s::::::\n' "$hash" >"$DOVECOT_DIR/passwd.d/carol"
+	popserver_start --mailbox "$MB"
+	before=$(maildir_count "$(postfix_maildir bob)")
+	rc "delivery_user carol" "delivery_password carol-pw"
+	fetch -v
+	assert_success
+	assert_output --partial "auth auto: SCRAM-SHA-256 failed (the server rejected AUTH SCRAM-SHA-256: 535"
+	assert_output --partial "logged in with PLAIN"
+	refute_output --partial "carol-pw"
+	[ "$(server_count)" -eq 0 ]
+	postfix_wait bob $((before + 1))
+}
+
+@test "smtp auth: auto stops after PLAIN is refused (535): the password is wrong, nothing else tried" {
+	make_mailbox "$MB" 1
+	popserver_start --mailbox "$MB"
+	rc "delivery_user bob" "delivery_password wrong-pw"
+	fetch -v
+	assert_failure 77
+	assert_output --partial "tried SCRAM-SHA-256, PLAIN: the server rejected AUTH PLAIN: 535"
+	refute_output --partial "AUTH LOGIN"
+	refute_output --partial "CRAM-MD5 failed"
+	[ "$(server_count)" -eq 1 ]
+}
+
+@test "smtp auth: 504 to a listed mechanism: auto takes the next one the server lists" {
+	make_mailbox "$MB" 1
+	lmtpserver_start --greeting "220 plain ESMTP" \
+	    --caps PIPELINING "AUTH SCRAM-SHA-256 CRAM-MD5" \
+	    --auth-reply "SCRAM-SHA-256:504 5.5.4 not here after all"
+	popserver_start --mailbox "$MB"
+	popserver_rc "timeout 20" "delivery smtp 127.0.0.1:$LMTP_PORT bob@x" \
+	    "delivery_user bob" "delivery_password s3cret-pw" \
+	    "delivery_tls off" "uidls_file $TEST_TMP/state/%U"
+	fetch -v
+	assert_success
+	assert_output --partial "auth auto: SCRAM-SHA-256 failed (the server rejected AUTH SCRAM-SHA-256: 504 5.5.4 not here after all)"
+	run grep '^auth: ' "$LLOG"
+	assert_output "$(printf 'auth: SCRAM-SHA-256\nauth: CRAM-MD5')"
+	[ "$(server_count)" -eq 0 ]
+}
+
+@test "smtp auth: without TLS, auto never falls back to PLAIN or LOGIN" {
+	make_mailbox "$MB" 1
+	lmtpserver_start --greeting "220 plain ESMTP" \
+	    --caps PIPELINING "AUTH SCRAM-SHA-256 PLAIN LOGIN" \
+	    --auth-reply "SCRAM-SHA-256:535 5.7.8 no"
+	popserver_start --mailbox "$MB"
+	popserver_rc "timeout 20" "delivery smtp 127.0.0.1:$LMTP_PORT bob@x" \
+	    "delivery_user bob" "delivery_password s3cret-pw" \
+	    "delivery_tls off" "uidls_file $TEST_TMP/state/%U"
+	fetch
+	assert_failure 77
+	assert_output --partial "tried SCRAM-SHA-256: the server rejected AUTH SCRAM-SHA-256: 535 5.7.8 no"
+	run grep -c '^auth: ' "$LLOG"
+	assert_output 1
+	[ "$(server_count)" -eq 1 ]
+}

@@ -184,6 +184,33 @@ rc() {
 	PROXY_PID=
 }
 
+@test "SIGTERM while a proxy stalls in the middle of its CONNECT reply: exit 75 at once" {
+	# The handshake waits on the transport's waits, so the stop flag ends
+	# a read that has half of what it needs, not only one that has none.
+	badsocks_start stall
+	rc pop.example.invalid 995 "timeout 60"
+	"$POPFETCH" -C "$RC" >"$TEST_TMP/out" 2>&1 3>&- &
+	local pid=$! ex=0 t0
+	wait_for 60 grep -qs '^STALLED$' "$PLOG" ||
+	    fail "the proxy never got the CONNECT request"
+	t0=$SECONDS
+	kill -TERM "$pid"
+	wait_for 10 eval "! kill -0 $pid 2>/dev/null" || {
+		kill -KILL "$pid"
+		fail "SIGTERM did not end the stalled handshake within 10 s"
+	}
+	wait "$pid" || ex=$?
+	[ "$ex" -eq 75 ] || fail "exit $ex, not 75"
+	[ $((SECONDS - t0)) -le 3 ] || fail "took $((SECONDS - t0)) s"
+	run cat "$TEST_TMP/out"
+	assert_output --partial "stopped by a signal"
+	run cat "$PLOG"
+	assert_line "REQUEST 3 pop.example.invalid 995"
+	kill "$PROXY_PID" 2>/dev/null || true
+	wait "$PROXY_PID" || true
+	PROXY_PID=
+}
+
 @test "no proxy listening: a temporary failure naming the proxy" {
 	PROXY_PORT=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	rc pop.example.invalid 995

@@ -325,6 +325,8 @@ static const char every_key[] =
 	"tls_crl_file ~/crl.pem\n"
 	"received_header off\n"
 	"mda_timeout 17\n"
+	"delivery_reject_limit 5\n"
+	"reject_maildir ~/Rejected\n"
 	"lock_wait 7\n"
 	"only_new off\n"
 	"pipelining off\n"
@@ -453,6 +455,10 @@ test_every_key(void)
 	is_str(a->tls_crl_file, HOME "/crl.pem", "key tls_crl_file");
 	is_int(a->received_header, 0, "key received_header");
 	is_int(a->mda_timeout, 17, "key mda_timeout");
+	is_int(a->delivery_reject_limit, 5, "key delivery_reject_limit");
+	ok(a->reject_maildir != NULL && strstr(a->reject_maildir,
+	    "/Rejected") != NULL && a->reject_maildir[0] == '/',
+	    "key reject_maildir (~ expanded)");
 	is_int(a->lock_wait, 7, "key lock_wait");
 	is_int(a->only_new, 0, "key only_new");
 	is_int(a->pipelining, 0, "key pipelining");

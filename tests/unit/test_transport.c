@@ -1,7 +1,8 @@
 /*
  * test_transport.c -- the transport against a server forked on 127.0.0.1:
  * line pieces, end of input, timeouts, large writes, SIGPIPE, the STLS
- * injection check, and TLS with a certificate made at test time.
+ * injection check, the unbuffered exchanges of a proxy handshake, and TLS
+ * with a certificate made at test time.
  */
 #include "config.h"
 
@@ -26,6 +27,7 @@
 #include <gnutls/x509.h>
 
 #include "error.h"
+#include "mono.h"
 #include "transport.h"
 
 #include "tap.h"
@@ -82,6 +84,7 @@ static void	 test_autoflush(void);
 static void	 test_inject(void);
 static void	 test_sigpipe(void);
 static void	 test_connect_errors(void);
+static void	 test_raw(void);
 static int	 make_cert(struct tls_server *, const char *, unsigned char *);
 static struct transport *tls_connect(struct tls_server *, struct server *,
 		    const char *, const struct tls_params *, struct error *);
@@ -101,6 +104,7 @@ main(void)
 	test_inject();
 	test_sigpipe();
 	test_connect_errors();
+	test_raw();
 	test_tls();
 	return tap_done();
 }
@@ -381,6 +385,68 @@ test_timeout(void)
 	is_str(err.msg, "timed out after 1 seconds waiting for the server",
 	    "timeout message");
 	ok(took > 0.9 && took < 3, "timeout took about 1 s (%.2f)", took);
+	transport_free(t);
+	server_wait(&s);
+}
+
+/*
+ * The unbuffered exchanges (a SOCKS5 handshake's): exactly the bytes
+ * asked for and not one more, so buffered reading goes on where they
+ * stopped; refused while anything is queued; bounded by their deadline;
+ * short at end of input.
+ */
+static void
+test_raw(void)
+{
+	struct server		 s;
+	struct transport	*t;
+	struct error		 err;
+	struct timespec		 end;
+	const char		*line;
+	char			 buf[32];
+	size_t			 len;
+	double			 start;
+
+	error_clear(&err);
+	server_start(&s, serve_echo, NULL);
+	t = transport_connect("127.0.0.1", s.port, TIMEOUT, &err);
+	ok(t != NULL, "raw: connect");
+	if (t == NULL) {
+		server_wait(&s);
+		return;
+	}
+	mono_deadline(&end, TIMEOUT);
+	ok(transport_send_raw(t, "ping\n", 5, &end, &err) == 0,
+	    "raw: send");
+	ok(transport_recv_raw(t, buf, 4, &end, &err) == 4 &&
+	    memcmp(buf, "+OK ", 4) == 0, "raw: exactly 4 bytes");
+	ok(transport_getline(t, &line, &len, &err) == 0 && len == 9 &&
+	    memcmp(line, "got ping\n", 9) == 0,
+	    "raw: buffered reading goes on at the next byte");
+	ok(transport_write(t, "x", 1, &err) == 0 &&
+	    transport_recv_raw(t, buf, 1, &end, &err) == -1 &&
+	    err.ex == EX_SOFTWARE, "raw: refused with a command queued");
+	transport_free(t);
+	server_wait(&s);
+
+	error_clear(&err);
+	server_start(&s, serve_silent, NULL);
+	t = transport_connect("127.0.0.1", s.port, TIMEOUT, &err);
+	mono_deadline(&end, 1);
+	start = now();
+	ok(t != NULL && transport_recv_raw(t, buf, 4, &end, &err) == -1 &&
+	    err.ex == EX_TEMPFAIL && mono_left_ms(&end) == 0,
+	    "raw: a silent peer ends at the deadline (%s)", err.msg);
+	ok(now() - start < 3, "raw: about 1 s");
+	transport_free(t);
+	server_wait(&s);
+
+	error_clear(&err);
+	server_start(&s, serve_close, NULL);
+	t = transport_connect("127.0.0.1", s.port, TIMEOUT, &err);
+	mono_deadline(&end, TIMEOUT);
+	ok(t != NULL && transport_recv_raw(t, buf, 4, &end, &err) == 0,
+	    "raw: end of input is a short count");
 	transport_free(t);
 	server_wait(&s);
 }

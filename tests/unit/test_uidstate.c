@@ -179,6 +179,57 @@ main(void)
 		    "the rewrite drops pending lines");
 	}
 	uidstate_close(us);
+	/* Refusal counts: the last line of a UID counts, kept by the rewrite. */
+	put("# popfetch uid state v1\n5 x\n#refused 1 r\n#refused 2 r\n"
+	    "#refused 4 gone\n#refused 1 x\n");
+	error_clear(&err);
+	us = uidstate_open(path, 0, &err);
+	ok(us != NULL && uidstate_refusals(us, "r") == 2 &&
+	    !uidstate_lookup(us, "r", NULL) && uidstate_count(us) == 1,
+	    "a refused UID has its count and is not delivered");
+	ok(us != NULL && uidstate_refusals(us, "x") == 0,
+	    "a delivered UID has no count");
+	ok(us != NULL && uidstate_set_refusals(us, "r", 3, &err) == 0 &&
+	    strstr(slurp(), "#refused 3 r\n") != NULL,
+	    "a new count is appended at once");
+	ok(us != NULL && uidstate_add(us, "s", 7, &err) == 0 &&
+	    uidstate_set_refusals(us, "t", 1, &err) == 0 &&
+	    strstr(slurp(), " s\n") == NULL,
+	    "a count written does not write records not yet synced");
+	{
+		const char *all[] = { "r", "t", "x" };
+
+		ok(us != NULL && uidstate_rewrite(us, all, 3, &err) == 0 &&
+		    strcmp(slurp(), "# popfetch uid state v1\n#refused 3 r\n"
+		    "#refused 1 t\n5 x\n") == 0,
+		    "the rewrite keeps counts of messages still there: %s",
+		    slurp());
+	}
+	ok(us != NULL && uidstate_record(us, "r", 8, &err) == 0 &&
+	    uidstate_refusals(us, "r") == 0, "delivery clears the count");
+	{
+		const char *all[] = { "r", "x" };
+
+		ok(us != NULL && uidstate_rewrite(us, all, 2, &err) == 0 &&
+		    strcmp(slurp(), "# popfetch uid state v1\n8 r\n5 x\n") ==
+		    0, "the rewrite forgets the count of a delivered message");
+	}
+	uidstate_close(us);
+	put("# popfetch uid state v1\n#refused 1\n");
+	error_clear(&err);
+	us = uidstate_open(path, 0, &err);
+	ok(us == NULL && err.ex == EX_DATAERR, "a broken count line is corrupt");
+	put("# popfetch uid state v1\n#refused 99999999999 r\n");
+	error_clear(&err);
+	us = uidstate_open(path, 0, &err);
+	ok(us == NULL && err.ex == EX_DATAERR, "a count out of range is corrupt");
+	/* Any other comment is still a comment. */
+	put("# popfetch uid state v1\n#refusedx 1 r\n# refused 1 r\n");
+	error_clear(&err);
+	us = uidstate_open(path, 0, &err);
+	ok(us != NULL && uidstate_refusals(us, "r") == 0, "other comments");
+	uidstate_close(us);
+
 	put("# popfetch uid state v1\npending bad\x01uid\n");
 	error_clear(&err);
 	us = uidstate_open(path, 0, &err);

@@ -90,6 +90,9 @@ test_turns(struct account *a)
 	    "open: mine delivered, the other account's not");
 	uidstate_add(us, "m0", 1, &err);
 	uidstate_sync(us, &err);
+	/* A refused message was not delivered: mpop may fetch it. */
+	ok(uidstate_set_refusals(us, "m9", 2, &err) == 0,
+	    "a refusal count in the state beside");
 	ok(mpop_uidls_write(m, us, &err) == 0, "write");
 	is_str(lists(), " 2 pop.other.example bob\no1\no2\n"
 	    " 3 Pop.Example.org joe smith\nm0\nm1\nm2\n",
