@@ -86,7 +86,8 @@ const struct account_key account_keys[] = {
 	    "oauthbearer, external or gssapi", .bare = "on" },
 	{ KEY("delivery", DELIVERY, VAL(delivery), STR(delivery_arg)),
 	    .want = "maildir DIR, mbox FILE, mda COMMAND, lmtp ADDRESS "
-	    "[RECIPIENT], smtp HOST[:PORT] RECIPIENT or imap URL" },
+	    "[RECIPIENT], smtp HOST[:PORT] RECIPIENT, imap URL or gmail "
+	    "[LABEL...]" },
 	{ KEY("keep", KEEP, VAL(keep), VAL(keep_days)),
 	    .want = "on, off, or a number of days from 1 to 36500 such as 14d",
 	    .bare = "on", .min = 1, .max = 36500 },
@@ -190,6 +191,14 @@ const struct account_key account_keys[] = {
 	    .want = "a command", .bare = "" },
 	{ KEY("delivery_flags", STRING, STR(delivery_flags)),
 	    .want = "IMAP flags such as \\Seen", .bare = "" },
+	/*
+	 * Not in mpop: delivery gmail.  Gmail's spam classifier has its say
+	 * unless never_spam; the URL is for tests and Google-compatible
+	 * services (https: unless delivery_tls off).
+	 */
+	{ KEY("gmail_never_spam", BOOL, VAL(gmail_never_spam)), ON_OFF },
+	{ KEY("gmail_api_url", STRING, STR(gmail_api_url)),
+	    .want = "an https: URL such as https://gmail.googleapis.com" },
 
 	/* Not in mpop: OAuth 2.0 built in (oauth.h). */
 	{ KEY("oauth2_provider", CHOICE, VAL(oauth2_provider)),

@@ -106,6 +106,8 @@ struct account {
 	char		*delivery_password;	/* delivery imap's login */
 	char		*delivery_passwordeval;
 	char		*delivery_flags;	/* "\\Seen ..." for APPEND, or NULL */
+	int		 gmail_never_spam;	/* delivery gmail: neverMarkSpam */
+	char		*gmail_api_url;	/* delivery gmail: NULL, Google's */
 
 	/* OAuth 2.0 (oauth.h): used when oauth2_client_id is set. */
 	int		 oauth2_provider; /* enum oauth_provider */

@@ -681,24 +681,28 @@ parse_delivery(struct parser *p, const struct account_key *kw,
 		{ "lmtp",	DELIVERY_LMTP,		0 },
 		{ "smtp",	DELIVERY_SMTP,		0 },
 		{ "imap",	DELIVERY_IMAP,		0 },
+		{ "gmail",	DELIVERY_GMAIL,		0 },
 	};
 	char		*quoted = NULL;
 	const char	*arg;
 	size_t		 i, len;
-	int		 rv = -1;
+	int		 rv = -1, gmail;
 
 	len = strcspn(value, WHITESPACE);
 	arg = value + len;
 	arg += strspn(arg, WHITESPACE);
-	if (*raw != '"' && *arg == '"') {
-		if (unquote(p, kw->name, arg, &quoted) == -1)
-			goto out;
-		arg = quoted;
-	}
 	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		if (strlen(kinds[i].name) == len &&
 		    strncmp(value, kinds[i].name, len) == 0)
 			break;
+	}
+	/* Gmail's labels are words, each "quoted" when it holds blanks. */
+	gmail = i < sizeof kinds / sizeof kinds[0] &&
+	    kinds[i].kind == DELIVERY_GMAIL;
+	if (*raw != '"' && *arg == '"' && !gmail) {
+		if (unquote(p, kw->name, arg, &quoted) == -1)
+			goto out;
+		arg = quoted;
 	}
 	if (len == 8 && strncmp(value, "exchange", 8) == 0) {
 		parse_error(p, "'delivery exchange' (an Exchange pickup "
@@ -706,7 +710,7 @@ parse_delivery(struct parser *p, const struct account_key *kw,
 		    "or 'delivery mda COMMAND'");
 		goto out;
 	}
-	if (i == sizeof kinds / sizeof kinds[0] || *arg == '\0') {
+	if (i == sizeof kinds / sizeof kinds[0] || (*arg == '\0' && !gmail)) {
 		bad_value(p, kw, value);
 		goto out;
 	}

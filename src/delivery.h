@@ -13,6 +13,7 @@ enum delivery_kind {
 	DELIVERY_LMTP,
 	DELIVERY_SMTP,
 	DELIVERY_IMAP,
+	DELIVERY_GMAIL,
 };
 
 #endif

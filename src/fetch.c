@@ -116,6 +116,8 @@ static int	connect_and_login(struct session *, char **,
 static void	session_init(struct session *, const struct account *,
 		    const struct fetch_opts *, struct fetch_stats *);
 static int	open_local(struct session *, struct error *);
+static int	delivery_keys_fit(const struct account *, struct error *);
+static char	*refresh_token(const void *, const char *, struct error *);
 static const struct account *signin_of(const struct account *,
 		    struct error *);
 static char	*journal_path(const struct account *, const char *, int);
@@ -1157,6 +1159,50 @@ signin_of(const struct account *a, struct error *err)
 	return o;
 }
 
+/* Keys a delivery kind would not use are an error, not ignored. */
+static int
+delivery_keys_fit(const struct account *a, struct error *err)
+{
+	if (a->delivery_oauth2_account != NULL && a->delivery !=
+	    DELIVERY_IMAP && a->delivery != DELIVERY_GMAIL) {
+		error_set(err, EX_CONFIG, "delivery_oauth2_account is for "
+		    "delivery imap and gmail only");
+		return -1;
+	}
+	if (a->delivery != DELIVERY_GMAIL && (a->gmail_api_url != NULL ||
+	    a->gmail_never_spam)) {
+		error_set(err, EX_CONFIG, "gmail_api_url and gmail_never_spam "
+		    "are for delivery gmail only");
+		return -1;
+	}
+	if (a->delivery == DELIVERY_GMAIL && a->delivery_flags != NULL) {
+		error_set(err, EX_CONFIG, "delivery_flags is for delivery imap "
+		    "(delivery gmail takes labels: delivery gmail INBOX "
+		    "UNREAD ...)");
+		return -1;
+	}
+	if (a->delivery == DELIVERY_GMAIL &&
+	    a->delivery_oauth2_account == NULL) {
+		error_set(err, EX_CONFIG, "delivery gmail needs "
+		    "delivery_oauth2_account, the account block of a Google "
+		    "sign-in (see README, \"Delivering into Gmail\")");
+		return -1;
+	}
+	if (a->delivery_user != NULL && a->delivery != DELIVERY_SMTP) {
+		error_set(err, EX_CONFIG, "delivery_user is for delivery smtp "
+		    "only (delivery imap takes the user from its URL)");
+		return -1;
+	}
+	return 0;
+}
+
+/* A sink's refresher (sink_token_fn): arg is the sign-in's account. */
+static char *
+refresh_token(const void *arg, const char *refused, struct error *err)
+{
+	return oauth_access_token(arg, refused, err);
+}
+
 /*
  * The sink, with the delivery server's password or OAuth token; a token
  * the server refuses is refreshed once, as for the POP3 server.
@@ -1168,23 +1214,15 @@ open_sink(struct session *s, struct sink_dest *d, struct error *err)
 	char			*pw = NULL, *fresh;
 	int			 rc = -1;
 
-	/* Keys a delivery kind would not use are an error, not ignored. */
-	if (a->delivery_oauth2_account != NULL && a->delivery !=
-	    DELIVERY_IMAP) {
-		error_set(err, EX_CONFIG, "delivery_oauth2_account is for "
-		    "delivery imap only");
+	if (delivery_keys_fit(a, err) == -1)
 		return -1;
-	}
-	if (a->delivery_user != NULL && a->delivery != DELIVERY_SMTP) {
-		error_set(err, EX_CONFIG, "delivery_user is for delivery smtp "
-		    "only (delivery imap takes the user from its URL)");
-		return -1;
-	}
 	if (a->delivery_oauth2_account != NULL) {
 		if ((o = signin_of(a, err)) == NULL ||
 		    (pw = oauth_access_token(o, NULL, err)) == NULL)
 			return -1;
 		d->oauth_store = o->name;
+		d->refresh = refresh_token;
+		d->refresh_arg = o;
 	} else if ((a->delivery == DELIVERY_IMAP || (a->delivery ==
 	    DELIVERY_SMTP && a->delivery_user != NULL)) &&
 	    (pw = account_delivery_password(a, err)) == NULL && error_isset(err))
@@ -1241,6 +1279,8 @@ open_local(struct session *s, struct error *err)
 	d.user = a->delivery_user;
 	d.auth = a->delivery_auth;
 	d.flags = a->delivery_flags;
+	d.api_url = a->gmail_api_url;
+	d.never_spam = a->gmail_never_spam;
 	statepath = account_uidls_path(a);
 	mpop = mpop_uidls_detect(statepath);
 	journal = journal_path(a, statepath, mpop);

@@ -1,6 +1,7 @@
-/* http.c -- an HTTPS form POST through libcurl; see http.h. */
+/* http.c -- HTTPS requests through libcurl; see http.h. */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,40 +11,95 @@
 #include "http.h"
 #include "xmalloc.h"
 
-/* What the body callback collects. */
-struct body {
-	char	*data;
-	size_t	 len;
-	int	 too_big;
+/* Bytes of body per second of the transfer's time limit beyond timeout. */
+#define HTTP_RATE_FLOOR	(64 * 1024)
+
+struct http_conn {
+	CURL	*c;
+};
+
+/* What the callbacks of one request share. */
+struct xfer {
+	const struct http_request *rq;
+	char		*data;		/* the answer's body */
+	size_t		 len, max;
+	int		 too_big;
+	long		 retry_after;
+	uint64_t	 sent;		/* body bytes handed to libcurl */
+	struct error	 rerr;		/* the reader's */
+	int		 reader_failed;
 };
 
 static size_t	collect(char *, size_t, size_t, void *);
-static int	setup(CURL *, const char *, const char *, int, struct body *,
-		    struct error *);
+static size_t	header(char *, size_t, size_t, void *);
+static size_t	feed(char *, size_t, size_t, void *);
+static int	setup(CURL *, const struct http_request *, struct xfer *,
+		    struct curl_slist **, struct error *);
+static int	setup_body(CURL *, const struct http_request *, struct xfer *);
+static int	check_url(const struct http_request *, struct error *);
 static void	host_of(const char *, char *, size_t);
-static void	failed(CURLcode, const char *, const char *, struct error *);
+static void	failed(CURLcode, const char *, const struct http_request *,
+		    struct error *);
+static void	scrub(struct curl_slist *);
 
 static int	curl_ready;
 
-/* libcurl's write callback: keep up to HTTP_BODY_MAX bytes, then stop. */
+/* libcurl's write callback: keep up to max bytes, then stop. */
 static size_t
 collect(char *p, size_t size, size_t n, void *arg)
 {
-	struct body	*b = arg;
+	struct xfer	*x = arg;
 	size_t		 len = size * n;
 
-	if (len > HTTP_BODY_MAX - b->len) {
-		b->too_big = 1;
+	if (len > x->max - x->len) {
+		x->too_big = 1;
 		return 0;	/* makes libcurl stop with CURLE_WRITE_ERROR */
 	}
-	b->data = xreallocarray(b->data, 1, b->len + len + 1);
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = '\0';
+	x->data = xreallocarray(x->data, 1, x->len + len + 1);
+	memcpy(x->data + x->len, p, len);
+	x->len += len;
+	x->data[x->len] = '\0';
 	return len;
 }
 
-/* The host part of url, for messages (the URL may carry a tenant, no secret). */
+/* libcurl's header callback: only Retry-After (seconds) is wanted. */
+static size_t
+header(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer	*x = arg;
+	size_t		 len = size * n, i = 12;
+	long		 v = 0;
+
+	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+		while (i < len && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		if (i == len || !isdigit((unsigned char)p[i]))
+			return len;	/* an HTTP date: as if none */
+		for (; i < len && isdigit((unsigned char)p[i]); i++)
+			if ((v = v * 10 + (p[i] - '0')) > 86400)
+				v = 86400;
+		x->retry_after = v;
+	}
+	return len;
+}
+
+/* libcurl's read callback: the body from the request's reader. */
+static size_t
+feed(char *buf, size_t size, size_t n, void *arg)
+{
+	struct xfer	*x = arg;
+	ssize_t		 got;
+
+	got = x->rq->reader(x->rq->reader_arg, buf, size * n, &x->rerr);
+	if (got < 0) {
+		x->reader_failed = 1;
+		return CURL_READFUNC_ABORT;
+	}
+	x->sent += (uint64_t)got;
+	return (size_t)got;
+}
+
+/* The host part of url, for messages (never the path or the query). */
 static void
 host_of(const char *url, char *out, size_t size)
 {
@@ -59,35 +115,85 @@ host_of(const char *url, char *out, size_t size)
 }
 
 static int
-setup(CURL *c, const char *url, const char *trust_file, int timeout,
-    struct body *b, struct error *err)
+check_url(const struct http_request *rq, struct error *err)
 {
-	CURLcode	r = CURLE_OK;
+	char	host[256];
 
-	if (strncasecmp(url, "https://", 8) != 0) {
-		error_set(err, EX_CONFIG, "OAuth endpoint %.200s is not an "
-		    "https: URL", url);
-		return -1;
+	if (strncasecmp(rq->url, "https://", 8) == 0 ||
+	    (rq->plain_ok && strncasecmp(rq->url, "http://", 7) == 0))
+		return 0;
+	host_of(rq->url, host, sizeof host);
+	error_set(err, EX_CONFIG, "the URL of %s on %s is not an https: URL",
+	    rq->what, host);
+	return -1;
+}
+
+static int
+setup_body(CURL *c, const struct http_request *rq, struct xfer *x)
+{
+	CURLcode	r;
+
+	if (strcmp(rq->method, "GET") == 0)
+		return curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK ?
+		    0 : -1;
+	if (rq->reader == NULL) {
+		r = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)rq->body_len);
+		if (r == CURLE_OK)
+			r = curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+		return r == CURLE_OK ? 0 : -1;
 	}
+	r = curl_easy_setopt(c, CURLOPT_POST, 1L);
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)rq->reader_len);
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(c, CURLOPT_READFUNCTION, feed);
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(c, CURLOPT_READDATA, x);
+	return r == CURLE_OK ? 0 : -1;
+}
+
+static int
+setup(CURL *c, const struct http_request *rq, struct xfer *x,
+    struct curl_slist **hdr, struct error *err)
+{
+	CURLcode	r;
+	uint64_t	blen = rq->reader != NULL ? rq->reader_len :
+			    rq->body_len;
+	long		limit = rq->timeout + (long)(blen / HTTP_RATE_FLOOR);
+	char		*line;
+
 #if LIBCURL_VERSION_NUM >= 0x075500
-	r = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	r = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, rq->plain_ok ?
+	    "https,http" : "https");
 #else
-	r = curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+	r = curl_easy_setopt(c, CURLOPT_PROTOCOLS, rq->plain_ok ?
+	    (long)(CURLPROTO_HTTPS | CURLPROTO_HTTP) : (long)CURLPROTO_HTTPS);
 #endif
 	if (r == CURLE_OK)
-		r = curl_easy_setopt(c, CURLOPT_URL, url);
+		r = curl_easy_setopt(c, CURLOPT_URL, rq->url);
 	if (r == CURLE_OK)
 		r = curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	if (r == CURLE_OK)
 		r = curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	if (r == CURLE_OK)
 		r = curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (r == CURLE_OK && trust_file != NULL)
-		r = curl_easy_setopt(c, CURLOPT_CAINFO, trust_file);
+	if (r == CURLE_OK && rq->trust_file != NULL)
+		r = curl_easy_setopt(c, CURLOPT_CAINFO, rq->trust_file);
 	if (r == CURLE_OK)
-		r = curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout);
+		r = curl_easy_setopt(c, CURLOPT_TIMEOUT, limit);
 	if (r == CURLE_OK)
-		r = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)timeout);
+		r = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
+		    (long)rq->timeout);
+	/* A stalled exchange ends after timeout seconds of silence. */
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+		    (long)rq->timeout);
 	if (r == CURLE_OK)
 		r = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (r == CURLE_OK)
@@ -96,12 +202,35 @@ setup(CURL *c, const char *url, const char *trust_file, int timeout,
 	if (r == CURLE_OK)
 		r = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 	if (r == CURLE_OK)
-		r = curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+		r = curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header);
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	/* Proxies come from the config only, never from the environment. */
 	if (r == CURLE_OK)
 		r = curl_easy_setopt(c, CURLOPT_PROXY, "");
-	if (r != CURLE_OK) {
-		error_set(err, EX_SOFTWARE, "libcurl: %s", curl_easy_strerror(r));
+	if (r != CURLE_OK || setup_body(c, rq, x) == -1) {
+		error_set(err, EX_SOFTWARE, "libcurl: cannot set up a %s",
+		    rq->method);
+		return -1;
+	}
+	*hdr = curl_slist_append(*hdr, "Accept: application/json");
+	/* No 100-continue round trip: the answer comes at the end anyway. */
+	*hdr = curl_slist_append(*hdr, "Expect:");
+	if (rq->content_type != NULL) {
+		xasprintf(&line, "Content-Type: %s", rq->content_type);
+		*hdr = curl_slist_append(*hdr, line);
+		free(line);
+	}
+	if (rq->bearer != NULL) {
+		xasprintf(&line, "Authorization: Bearer %s", rq->bearer);
+		*hdr = curl_slist_append(*hdr, line);
+		freezero_str(line);
+	}
+	if (*hdr == NULL || curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdr) !=
+	    CURLE_OK) {
+		error_set(err, EX_SOFTWARE, "libcurl: cannot set up the headers");
 		return -1;
 	}
 	return 0;
@@ -109,82 +238,140 @@ setup(CURL *c, const char *url, const char *trust_file, int timeout,
 
 /* A transfer that failed: which class, and a line naming the host. */
 static void
-failed(CURLcode r, const char *host, const char *trust_file,
+failed(CURLcode r, const char *host, const struct http_request *rq,
     struct error *err)
 {
 	switch (r) {
 	case CURLE_SSL_CACERT_BADFILE:
-		error_set(err, EX_CONFIG, "cannot use oauth2_trust_file %s",
-		    trust_file != NULL ? trust_file : "(system)");
+		error_set(err, EX_CONFIG, "cannot use %s %s", rq->trust_key,
+		    rq->trust_file != NULL ? rq->trust_file : "(system)");
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 		error_set(err, EX_PROTOCOL, "the certificate of %s could not "
-		    "be verified (%s); set oauth2_trust_file if it is "
-		    "signed by a private CA", host, curl_easy_strerror(r));
+		    "be verified (%s); set %s if it is signed by a private CA",
+		    host, curl_easy_strerror(r), rq->trust_key);
 		break;
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		error_set(err, EX_CONFIG, "OAuth endpoint on %s: only https: "
-		    "is used", host);
+		error_set(err, EX_CONFIG, "%s on %s: only https: is used",
+		    rq->what, host);
 		break;
 	default:
-		error_set(err, EX_TEMPFAIL, "cannot reach the OAuth server %s: "
-		    "%s", host, curl_easy_strerror(r));
+		error_set(err, EX_TEMPFAIL, "cannot reach %s %s: %s", rq->what,
+		    host, curl_easy_strerror(r));
 		break;
 	}
+}
+
+static void
+scrub(struct curl_slist *l)
+{
+	for (; l != NULL; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+}
+
+struct http_conn *
+http_conn_new(struct error *err)
+{
+	struct http_conn	*h;
+
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
+			return NULL;
+		}
+		curl_ready = 1;
+	}
+	h = xcalloc(1, sizeof *h);
+	if ((h->c = curl_easy_init()) == NULL) {
+		free(h);
+		error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
+		return NULL;
+	}
+	return h;
+}
+
+void
+http_conn_free(struct http_conn *h)
+{
+	if (h == NULL)
+		return;
+	curl_easy_cleanup(h->c);
+	free(h);
+}
+
+int
+http_request(struct http_conn *h, const struct http_request *rq,
+    struct http_reply *reply, struct error *err)
+{
+	struct xfer		 x;
+	struct curl_slist	*hdr = NULL;
+	char			 host[256];
+	CURLcode		 r;
+	int			 rc = -1;
+
+	memset(reply, 0, sizeof *reply);
+	reply->retry_after = -1;
+	memset(&x, 0, sizeof x);
+	x.rq = rq;
+	x.max = rq->body_max != 0 ? rq->body_max : HTTP_BODY_MAX;
+	x.retry_after = -1;
+	error_clear(&x.rerr);
+	host_of(rq->url, host, sizeof host);
+	if (check_url(rq, err) == -1)
+		return -1;
+	/* Options of the previous request do not carry over. */
+	curl_easy_reset(h->c);
+	if (setup(h->c, rq, &x, &hdr, err) == -1)
+		goto out;
+	r = curl_easy_perform(h->c);
+	reply->body_sent = rq->reader != NULL ? x.sent == rq->reader_len :
+	    r == CURLE_OK;
+	if (r != CURLE_OK) {
+		if (x.reader_failed)
+			*err = x.rerr;
+		else if (x.too_big)
+			error_set(err, EX_PROTOCOL, "%s %s sent an answer over "
+			    "%zu bytes; not what it should send", rq->what,
+			    host, x.max);
+		else
+			failed(r, host, rq, err);
+		goto out;
+	}
+	curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &reply->status);
+	reply->body = x.data != NULL ? x.data : xstrdup("");
+	reply->len = x.len;
+	reply->retry_after = x.retry_after;
+	x.data = NULL;
+	rc = 0;
+out:
+	if (x.data != NULL)
+		freezero(x.data, x.len + 1);
+	scrub(hdr);	/* the token, in libcurl's memory */
+	curl_slist_free_all(hdr);
+	return rc;
 }
 
 int
 http_post_form(const char *url, const char *form, const char *trust_file,
     int timeout, struct http_reply *reply, struct error *err)
 {
-	struct body	 b = { NULL, 0, 0 };
-	struct curl_slist *hdr = NULL;
-	char		 host[256];
-	CURL		*c = NULL;
-	CURLcode	 r;
-	int		 rc = -1;
+	struct http_request	 rq;
+	struct http_conn	*h;
+	int			 rc;
 
-	memset(reply, 0, sizeof *reply);
-	host_of(url, host, sizeof host);
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
-			return -1;
-		}
-		curl_ready = 1;
-	}
-	if ((c = curl_easy_init()) == NULL) {
-		error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
+	memset(&rq, 0, sizeof rq);
+	rq.method = "POST";
+	rq.url = url;
+	rq.body = form;
+	rq.body_len = strlen(form);
+	rq.trust_file = trust_file;
+	rq.trust_key = "oauth2_trust_file";
+	rq.what = "the OAuth server";
+	rq.timeout = timeout;
+	if ((h = http_conn_new(err)) == NULL)
 		return -1;
-	}
-	if (setup(c, url, trust_file, timeout, &b, err) == -1)
-		goto out;
-	hdr = curl_slist_append(hdr, "Accept: application/json");
-	if (hdr == NULL || curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr) !=
-	    CURLE_OK || curl_easy_setopt(c, CURLOPT_POSTFIELDS, form) !=
-	    CURLE_OK) {
-		error_set(err, EX_SOFTWARE, "libcurl: cannot set up a POST");
-		goto out;
-	}
-	if ((r = curl_easy_perform(c)) != CURLE_OK) {
-		if (b.too_big)
-			error_set(err, EX_PROTOCOL, "the OAuth server %s sent "
-			    "an answer over %d bytes; not a token response",
-			    host, HTTP_BODY_MAX);
-		else
-			failed(r, host, trust_file, err);
-		goto out;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
-	reply->body = b.data != NULL ? b.data : xstrdup("");
-	reply->len = b.len;
-	b.data = NULL;
-	rc = 0;
-out:
-	if (b.data != NULL)
-		freezero(b.data, b.len + 1);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
+	rc = http_request(h, &rq, reply, err);
+	http_conn_free(h);
 	return rc;
 }
 
@@ -202,14 +389,25 @@ http_form_add(char **form, const char *name, const char *value)
 {
 	char	*enc, *old = *form;
 
-	if ((enc = curl_easy_escape(NULL, value, 0)) == NULL)
-		fatalx("curl_easy_escape: out of memory");
+	enc = http_escape(value);
 	xasprintf(form, "%s%s%s=%s", old != NULL ? old : "",
 	    old != NULL ? "&" : "", name, enc);
 	if (old != NULL)
 		freezero_str(old);
+	freezero_str(enc);
+}
+
+char *
+http_escape(const char *s)
+{
+	char	*enc, *out;
+
+	if ((enc = curl_easy_escape(NULL, s, 0)) == NULL)
+		fatalx("curl_easy_escape: out of memory");
+	out = xstrdup(enc);
 	explicit_bzero(enc, strlen(enc));
 	curl_free(enc);
+	return out;
 }
 
 char *

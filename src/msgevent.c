@@ -116,6 +116,7 @@ kind_name(enum delivery_kind k)
 	case DELIVERY_LMTP:	return "lmtp";
 	case DELIVERY_SMTP:	return "smtp";
 	case DELIVERY_IMAP:	return "imap";
+	case DELIVERY_GMAIL:	return "gmail";
 	case DELIVERY_NONE:	break;
 	}
 	return "none";

@@ -118,6 +118,36 @@ spool_pread(struct spool *sp, char *p, size_t n, uint64_t off,
 }
 
 ssize_t
+spool_read_crlf(struct spool *sp, struct spool_crlf *c, char *buf,
+    size_t len, struct error *err)
+{
+	char	in[16384];
+	size_t	o = 0, i;
+	ssize_t	n;
+
+	while (o < len) {
+		/* At most one input byte per output byte: all of it fits. */
+		if ((n = spool_pread(sp, in, len - o < sizeof in ? len - o :
+		    sizeof in, c->off, err)) == -1)
+			return -1;
+		if (n == 0)
+			break;
+		for (i = 0; i < (size_t)n && o < len; i++) {
+			if (in[i] == '\n' && !c->cr_sent) {
+				buf[o++] = '\r';
+				c->cr_sent = 1;
+				if (o == len)
+					break;
+			}
+			buf[o++] = in[i];
+			c->cr_sent = 0;
+		}
+		c->off += i;
+	}
+	return (ssize_t)o;
+}
+
+ssize_t
 spool_read_at(void *spool, char *p, size_t n, uint64_t off,
     struct error *err)
 {

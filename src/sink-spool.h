@@ -47,6 +47,19 @@ ssize_t	spool_pread(struct spool *, char *, size_t, uint64_t,
 ssize_t	spool_read_at(void *spool, char *, size_t, uint64_t,
 	    struct error *);
 
+/* Where spool_read_crlf() is: zero it to read from the start. */
+struct spool_crlf {
+	uint64_t	off;		/* into the spool */
+	int		cr_sent;	/* the CR of the LF at off went out */
+};
+
+/*
+ * The flushed spool with CRLF line ends (each LF read as CR LF), into
+ * buf, len > 0 bytes at most, from where c says: the count, 0 at the
+ * end, -1 with err.  Any len works; a CR LF may be split between reads.
+ */
+ssize_t	spool_read_crlf(struct spool *, struct spool_crlf *c, char *buf,
+	    size_t len, struct error *);
 /*
  * The envelope sender of the spooled message (flushed), from its header
  * section, or ENVELOPE_UNKNOWN.  Allocated.

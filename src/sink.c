@@ -23,6 +23,7 @@ static const struct sink_kind {
 	{ DELIVERY_LMTP,	sink_smtp_new,		0 },
 	{ DELIVERY_SMTP,	sink_smtp_new,		0 },
 	{ DELIVERY_IMAP,	sink_imap_new,		0 },
+	{ DELIVERY_GMAIL,	sink_gmail_new,		0 },
 };
 
 static const struct sink_kind *

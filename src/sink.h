@@ -99,6 +99,14 @@ struct sink {
 	int			 is_open;
 };
 
+/*
+ * A fresh OAuth access token once refused (the one the destination
+ * refused) was refused; the caller freezero_str()s it.  NULL with err:
+ * EX_NOPERM when the sign-in must be done again (its message says how).
+ */
+typedef char	*(*sink_token_fn)(const void *arg, const char *refused,
+		    struct error *err);
+
 /* A destination, as the account describes it; the strings are the caller's. */
 struct sink_dest {
 	enum delivery_kind	 kind;
@@ -114,9 +122,15 @@ struct sink_dest {
 						   token of this account's
 						   sign-in, or NULL */
 	const char		*flags;		/* IMAP: APPEND's, or NULL */
+	/* Gmail: the API's base URL, its neverMarkSpam, a token refresher. */
+	const char		*api_url;
+	int			 never_spam;
+	sink_token_fn		 refresh;
+	const void		*refresh_arg;
 	/*
-	 * IMAP (Gmail): the account's pending journal (destjournal.h), next
-	 * to its UID state, or NULL for none (then nothing is found).
+	 * IMAP, Gmail: the account's pending journal (destjournal.h), next
+	 * to its UID state, opened when first needed (once the UID state is
+	 * locked), or NULL for none (then nothing is found).
 	 */
 	const char		*journal;
 	/*
@@ -174,5 +188,10 @@ struct sink	*sink_mda_new(const struct sink_dest *, struct error *);
 struct sink	*sink_smtp_new(const struct sink_dest *, struct error *);
 /* APPEND each message to an IMAP folder (arg a URL); see sink-imap.c. */
 struct sink	*sink_imap_new(const struct sink_dest *, struct error *);
+/*
+ * Import each message into Gmail through its API (arg the labels, maybe
+ * ""); see sink-gmail.c.  The password is the OAuth access token.
+ */
+struct sink	*sink_gmail_new(const struct sink_dest *, struct error *);
 
 #endif

@@ -168,7 +168,7 @@ field() {
 	    "delivery_oauth2_account out"
 	fetch
 	assert_failure 78
-	assert_output --partial "delivery_oauth2_account is for delivery imap only"
+	assert_output --partial "delivery_oauth2_account is for delivery imap and gmail only"
 	popserver_rc "delivery imap imaps://u@127.0.0.1:1/INBOX" \
 	    "delivery_user bob" "delivery_password x"
 	fetch

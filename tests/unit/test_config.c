@@ -346,6 +346,8 @@ static const char every_key[] =
 	"delivery_password imap-secret\n"
 	"delivery_passwordeval pass imap\n"
 	"delivery_flags \\Seen\n"
+	"gmail_never_spam on\n"
+	"gmail_api_url https://gmail.example/api\n"
 	"oauth2_provider microsoft\n"
 	"oauth2_client_id 9e5f94bc-e8a4-4e73-b8be-63364c29d753\n"
 	"oauth2_client_secret s3cret\n"
@@ -479,6 +481,9 @@ test_every_key(void)
 	is_str(a->delivery_passwordeval, "pass imap",
 	    "key delivery_passwordeval");
 	is_str(a->delivery_flags, "\\Seen", "key delivery_flags");
+	is_int(a->gmail_never_spam, 1, "key gmail_never_spam");
+	is_str(a->gmail_api_url, "https://gmail.example/api",
+	    "key gmail_api_url");
 	is_int(a->oauth2_provider, OAUTH_PROVIDER_MICROSOFT,
 	    "key oauth2_provider");
 	is_str(a->oauth2_client_id, "9e5f94bc-e8a4-4e73-b8be-63364c29d753",
@@ -594,6 +599,20 @@ test_values(void)
 
 	a = one("account a\nauth auto\n", &list);
 	ok(a != NULL && a->auth == AUTH_AUTO, "auth auto");
+	accounts_free(&list);
+
+	/* Gmail: no labels is fine; quoted labels reach the sink as written. */
+	a = one("account a\ndelivery gmail\n", &list);
+	ok(a != NULL && a->delivery == DELIVERY_GMAIL, "delivery gmail");
+	is_str(a != NULL ? a->delivery_arg : NULL, "",
+	    "delivery gmail: no labels");
+	ok(a != NULL && !a->gmail_never_spam, "gmail_never_spam off by default");
+	accounts_free(&list);
+	a = one("account a\ndelivery gmail INBOX \"Old mail\" Work/Receipts\n",
+	    &list);
+	is_str(a != NULL ? a->delivery_arg : NULL,
+	    "INBOX \"Old mail\" Work/Receipts", "delivery gmail: labels kept "
+	    "with their quotes");
 	accounts_free(&list);
 }
 
@@ -716,19 +735,19 @@ test_errors(void)
 	parse_fails("account a\ndelivery maildir\n",
 	    "rc:2: invalid value 'maildir' for 'delivery': expected maildir "
 	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
-	    "smtp HOST[:PORT] RECIPIENT or imap URL");
+	    "smtp HOST[:PORT] RECIPIENT, imap URL or gmail [LABEL...]");
 	parse_fails("account a\ndelivery imap\n",
 	    "rc:2: invalid value 'imap' for 'delivery': expected maildir "
 	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
-	    "smtp HOST[:PORT] RECIPIENT or imap URL");
+	    "smtp HOST[:PORT] RECIPIENT, imap URL or gmail [LABEL...]");
 	parse_fails("account a\ndelivery maildirx x\n",
 	    "rc:2: invalid value 'maildirx x' for 'delivery': expected "
 	    "maildir DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
-	    "smtp HOST[:PORT] RECIPIENT or imap URL");
+	    "smtp HOST[:PORT] RECIPIENT, imap URL or gmail [LABEL...]");
 	parse_fails("account a\ndelivery mda \"\"\n",
 	    "rc:2: invalid value 'mda \"\"' for 'delivery': expected maildir "
 	    "DIR, mbox FILE, mda COMMAND, lmtp ADDRESS [RECIPIENT], "
-	    "smtp HOST[:PORT] RECIPIENT or imap URL");
+	    "smtp HOST[:PORT] RECIPIENT, imap URL or gmail [LABEL...]");
 	parse_fails("account a\nuidls_file\n",
 	    "rc:2: 'uidls_file' needs a value: a file name");
 	/* mpop's `key` alone: a string key is unset again. */

@@ -136,10 +136,41 @@ test_spool(void)
 	free(data);
 }
 
+/* spool_read_crlf() in pieces of every size from 1 to 9: LF as CR LF. */
+static void
+test_crlf(void)
+{
+	const char		 msg[] = "a\n\nbc\r\n.\nd";
+	const char		 want[] = "a\r\n\r\nbc\r\r\n.\r\nd";
+	struct spool		 sp;
+	struct spool_crlf	 c;
+	struct error		 err;
+	char			 out[64];
+	size_t			 piece, o;
+	ssize_t			 n;
+
+	ok(spool_init(&sp, &err) == 0, "crlf: a spool");
+	ok(spool_write(&sp, msg, strlen(msg), &err) == 0 &&
+	    spool_flush(&sp, &err) == 0, "crlf: written");
+	for (piece = 1; piece <= 9; piece++) {
+		memset(&c, 0, sizeof c);
+		o = 0;
+		while ((n = spool_read_crlf(&sp, &c, out + o, piece, &err)) > 0 &&
+		    o + (size_t)n + piece < sizeof out)
+			o += (size_t)n;
+		if (n > 0)
+			o += (size_t)n;
+		ok(n == 0 && o == strlen(want) && memcmp(out, want, o) == 0,
+		    "crlf: read %zu bytes at a time", piece);
+	}
+	spool_free(&sp);
+}
+
 int
 main(void)
 {
 	test_wbuf();
 	test_spool();
+	test_crlf();
 	return tap_done();
 }
