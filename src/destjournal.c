@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "destjournal.h"
+#include "fnv.h"
 #include "log.h"
 #include "xio.h"
 #include "xmalloc.h"
@@ -34,7 +35,6 @@ struct destjournal {
 	size_t		 nrun;
 };
 
-static uint64_t	fnv1a(const char *, size_t);
 static int	word_ok(const char *, size_t, int);
 static int	entry_ok(const struct dj_entry *);
 static size_t	format_line(char *, const struct dj_entry *);
@@ -46,20 +46,6 @@ static void	parse_all(struct destjournal *, char *, size_t, int);
 static int	trim(struct destjournal *, struct error *);
 static int	append(struct destjournal *, const struct dj_entry *, int,
 		    struct error *);
-
-/* Damage detection, not authentication: who can write this can write
- * the UID state. */
-static uint64_t
-fnv1a(const char *p, size_t n)
-{
-	uint64_t	h = UINT64_C(0xcbf29ce484222325);
-
-	while (n-- > 0) {
-		h ^= (unsigned char)*p++;
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
 
 /* At most max bytes of 0x21-0x7e; none only when empty is allowed. */
 static int

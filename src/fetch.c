@@ -34,6 +34,7 @@
 #include "buf.h"
 #include "connect.h"
 #include "fetch.h"
+#include "fnv.h"
 #include "log.h"
 #include "msgevent.h"
 #include "oauth.h"
@@ -421,17 +422,14 @@ static void
 make_tag(const struct session *s, const char *uid, char *tag)
 {
 	const char	*parts[3] = { s->a->user, s->a->host, uid };
-	uint64_t	 h = UINT64_C(0xcbf29ce484222325);
+	uint64_t	 h = FNV1A_INIT;
 	const char	*p;
 	size_t		 i;
 
+	/* Each part with its NUL, so that ("ab", "c") is not ("a", "bc"). */
 	for (i = 0; i < 3; i++) {
-		for (p = parts[i] != NULL ? parts[i] : ""; ; p++) {
-			h ^= (unsigned char)*p;
-			h *= UINT64_C(0x100000001b3);
-			if (*p == '\0')
-				break;
-		}
+		p = parts[i] != NULL ? parts[i] : "";
+		h = fnv1a_add(h, p, strlen(p) + 1);
 	}
 	snprintf(tag, SINK_TAG_LEN + 1, "%016llx", (unsigned long long)h);
 }

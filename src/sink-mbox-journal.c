@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fnv.h"
 #include "sink-mbox-journal.h"
 #include "xio.h"
 #include "xmalloc.h"
@@ -31,7 +32,6 @@
 #define JOURNAL_CHECK_LEN	16	/* hex digits of the FNV-1a hash */
 #define JOURNAL_FIELDS		7
 
-static uint64_t	fnv1a(const char *, size_t);
 static size_t	format_line(char *, size_t, const struct journal_entry *);
 static void	add_hex(char *, size_t, size_t *, const unsigned char *,
 		    size_t);
@@ -41,20 +41,6 @@ static int	parse_hex(const char *, unsigned char *, size_t);
 static int	parse_off(const char *, off_t *);
 static enum journal_line parse_fields(char **, size_t,
 		    struct journal_entry *);
-
-/* Damage detection, not authentication: anyone who can write the journal
- * can write the mbox. */
-static uint64_t
-fnv1a(const char *p, size_t n)
-{
-	uint64_t	h = UINT64_C(0xcbf29ce484222325);
-
-	while (n-- > 0) {
-		h ^= (unsigned char)*p++;
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
 
 static void
 add_hex(char *line, size_t size, size_t *n, const unsigned char *p,
