@@ -21,8 +21,9 @@
  * SINK_REFUSED with EX_UNAVAILABLE (it stays, the run goes on and ends
  * with 69).  A connection lost after the whole message went out but
  * before the reply came is the one window where the server may have
- * delivered a message we keep: the next run delivers it again
- * (docs/exactly-once.md).
+ * delivered a message we keep: the next run delivers it again, or this
+ * one when MAIL's reply was lost too (smtp.c's pipelined BDAT;
+ * docs/exactly-once.md).
  */
 #include "config.h"
 

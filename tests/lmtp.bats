@@ -335,3 +335,38 @@ PY
 	assert_failure 78
 	assert_output --partial "bad port"
 }
+
+@test "lmtp: with PIPELINING and CHUNKING the message goes with MAIL and RCPT (one round trip); a refused recipient and a dropped idle connection still hold" {
+	make_mailbox "$MB" 4
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME \
+	    --rcpt-reply "2:550 5.1.1 no such user" --hangup-at-mail 3
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch --debug
+	assert_failure 69
+	# Message 1: MAIL, RCPT, BDAT and the message all out before the
+	# first reply is read.
+	run "$PYTHON3" - "$output" <<'PY'
+import sys
+lines = [l for l in sys.argv[1].split("\n") if " -> " in l or " <- " in l]
+first_reply = next(i for i, l in enumerate(lines) if "<- 250 2.1.0" in l)
+sent = [l.split(" -> ", 1)[1] for l in lines[:first_reply] if " -> " in l]
+sent = [c.strip() for c in sent if c.split(" ")[0] in ("MAIL", "RCPT", "DATA", "BDAT", "(the")]
+want = ("MAIL FROM:", "RCPT TO:<bob>", "BDAT ", "(the message)")
+ok = len(sent) == 4 and all(c.startswith(w) for c, w in zip(sent, want))
+print("one group" if ok else " | ".join(sent))
+PY
+	assert_output "one group"
+	# The refusal answered (RCPT's reply named, BDAT's 503 read), the
+	# connection in step for message 3, which the server dropped at its
+	# MAIL: opened again without deferring.
+	run grep -c '^fault: hang up at MAIL 3' "$LLOG"
+	assert_output 1
+	run grep -c '^C: LHLO' "$LLOG"
+	assert_output 2
+	[ "$(server_count)" -eq 1 ]
+	[ -e "$MB/msg-00002" ]
+	rm "$TEST_TMP/orig/msg-00002"
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+}
