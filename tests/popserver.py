@@ -91,7 +91,13 @@ def to_wire(data):
     terminating dot, so one is added when missing.  An empty file stays
     empty: it is an empty message, not a message made of one blank line.
     """
-    wire = _BARE_LF_RE.sub(CRLF, data)
+    # Without a CR every LF is bare: bytes.replace is some 20 times faster
+    # than the regular expression, which matters for the 20 MB messages
+    # of the tests that run with a 3 s timeout on a busy machine.
+    if b"\r" not in data:
+        wire = data.replace(b"\n", CRLF)
+    else:
+        wire = _BARE_LF_RE.sub(CRLF, data)
     if wire and not wire.endswith(b"\n"):
         wire += CRLF
     return wire
@@ -103,6 +109,8 @@ def dot_stuff(wire):
     Every LF in a wire block follows a CR, so MULTILINE '^' (which matches
     after LF) finds exactly the starts of CRLF lines.
     """
+    if not wire.startswith(b".") and b"\n." not in wire:
+        return wire         # nothing to stuff (the common case, and fast)
     return _LEADING_DOT_RE.sub(b"..", wire)
 
 
