@@ -76,8 +76,18 @@ mock_rc() {
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$TEST_TMP/orig/big" 3
 	dovecot_deliver "$SRCU" "$TEST_TMP/orig"/*
 	dovecot_rc "lmtp 127.0.0.1:$DOVECOT_LMTP_PORT $DSTU"
-	fetch
+	fetch --debug
 	assert_success
+	# Dovecot offers PIPELINING and CHUNKING: several transactions (BDAT
+	# LAST each) out before the first reply is read.
+	run "$PYTHON3" - "$output" <<'PY'
+import sys
+lines = [l for l in sys.argv[1].split("\n") if " -> " in l or " <- " in l]
+first_mail = next(i for i, l in enumerate(lines) if "-> MAIL FROM" in l)
+first_reply = next(i for i, l in enumerate(lines) if i > first_mail and " <- " in l)
+print(sum(1 for l in lines[first_mail:first_reply] if "-> BDAT" in l))
+PY
+	(( output > 1 ))
 	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
 	[ "$(dovecot_count "$SRCU")" -eq 0 ]
 }
