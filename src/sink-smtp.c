@@ -111,6 +111,7 @@ struct dest {
 	int			 synced; /* q holds a sync's outcomes */
 	int			 answered; /* replies came in this sync */
 	int			 idle_retried;	/* ... LOSS_IDLE was used */
+	int			 opened;	/* the run's first connection */
 };
 
 static void	clear_queue(struct dest *);
@@ -185,9 +186,7 @@ sink_smtp_new(const struct sink_dest *sd, struct error *err)
 	    spool_init(&d->sp, err) == -1)
 		goto fail;
 	d->tp.host = d->host;
-	/* Now: a server that is down defers the run before any download. */
-	if ((d->conn = smtp_open(&d->p, err)) == NULL)
-		goto fail;
+	/* Connected at the first sync: a run with no new mail never does. */
 	return s;
 
 fail:
@@ -531,6 +530,16 @@ hand_over(struct dest *d, struct error *err)
 	size_t	i;
 
 	d->answered = d->idle_retried = 0;
+	/*
+	 * The run's first connection failing stops the session, as a
+	 * mailbox that cannot be opened does: the batch stays on the
+	 * server, and the error is the destination's own.
+	 */
+	if (!d->opened) {
+		if ((d->conn = smtp_open(&d->p, err)) == NULL)
+			return -1;
+		d->opened = 1;
+	}
 	for (;;) {
 		for (i = 0; i < d->nq && d->q[i].state != Q_QUEUED; i++)
 			;

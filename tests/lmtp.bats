@@ -136,7 +136,7 @@ PY
 	[ "$(dovecot_count "$SRCU")" -eq 3 ]
 }
 
-@test "lmtp: no LMTP server: nothing is fetched or deleted, 75" {
+@test "lmtp: no LMTP server at the first message: it and the rest stay, nothing deleted, 75" {
 	dovecot_add_user "$SRCU" pw
 	make_mailbox "$TEST_TMP/orig" 2
 	dovecot_deliver "$SRCU" "$TEST_TMP/orig"/*
@@ -145,6 +145,29 @@ PY
 	assert_failure 75
 	assert_output --partial "the LMTP server $TEST_TMP/no-such-socket: cannot connect to $TEST_TMP/no-such-socket"
 	[ "$(dovecot_count "$SRCU")" -eq 2 ]
+}
+
+@test "lmtp: a run with no new mail does not connect to the destination: exit 0 with it down" {
+	mkdir -p "$MB"
+	lmtpserver_start
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_success
+	# The mock notes every connection: there was none.
+	run grep -c '^connection' "$LLOG"
+	assert_output 0
+	# And with nothing listening at all, still 0.
+	mock_rc "delivery lmtp $TEST_TMP/no-such-socket bob"
+	fetch
+	assert_success
+	refute_output --partial "LMTP"
+	# A message: now the destination is needed, and missed (75).
+	make_mailbox "$MB" 1
+	fetch
+	assert_failure 75
+	assert_output --partial "the LMTP server $TEST_TMP/no-such-socket: cannot connect"
+	[ "$(server_count)" -eq 1 ]
 }
 
 @test "lmtp: 451 for one message defers it (75), the rest are delivered; the next run delivers it once" {

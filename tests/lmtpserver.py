@@ -119,6 +119,7 @@ class Server:
 
     def serve(self, conn):
         self.connections += 1
+        self.note("connection %d" % self.connections)
         f = conn.makefile("rwb", buffering=0)
         self.stuck = False
         self.act(f, "greeting", self.connections)

@@ -95,7 +95,7 @@ server_count() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
-@test "smtp: STARTTLS with a certificate that cannot be verified stops before anything is fetched" {
+@test "smtp: STARTTLS with a certificate that cannot be verified stops the run at the first message, nothing deleted" {
 	make_mailbox "$MB" 2
 	popserver_start --mailbox "$MB"
 	rc bob@popfetch.test
