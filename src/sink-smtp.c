@@ -434,10 +434,19 @@ pipe_send(struct dest *d, struct staged *st, int *loss, struct error *err)
 		*err = st->why;
 		return -1;
 	} else {
-		/* Not out whole, so not delivered: queued for the next. */
+		/*
+		 * Not out whole, so not delivered: sent again on a new
+		 * connection when the server let an idle one go (once per
+		 * sync), else it waits for a later run, so that each pass
+		 * settles a message and a server that drops every connection
+		 * cannot keep the run going round.
+		 */
 		*loss = !d->answered && !d->idle_retried &&
 		    smtp_hung_up(d->conn) ? LOSS_IDLE : LOSS_DOUBT;
-		error_clear(&st->why);
+		if (*loss == LOSS_IDLE)
+			error_clear(&st->why);
+		else
+			done(st, SINK_REFUSED);
 	}
 	return 0;
 }
