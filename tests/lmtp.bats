@@ -480,3 +480,18 @@ PY
 	[ "$(server_count)" -eq 0 ]
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
+
+@test "lmtp: pipelined, a server that drops every connection at MAIL: the run ends (75) after one retry, nothing deleted" {
+	make_mailbox "$MB" 3
+	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME --fault mail:hangup
+	popserver_start --mailbox "$MB"
+	mock_rc
+	run timeout 60 "$POPFETCH" -C "$RC"
+	assert_failure 75
+	# The first loss, before any reply, is taken for an idle connection
+	# and tried once more; the second is not.
+	run grep -c '^C: LHLO' "$LLOG"
+	assert_output 2
+	[ "$(server_count)" -eq 3 ]
+	[ "$(maildir_count "$STORE")" -eq 0 ]
+}
