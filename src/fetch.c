@@ -1203,14 +1203,16 @@ refresh_token(const void *arg, const char *refused, struct error *err)
 
 /*
  * The sink, with the delivery server's password or OAuth token; a token
- * the server refuses is refreshed once, as for the POP3 server.
+ * the server refuses is refreshed once by the sink, as for the POP3
+ * server.  A server's sink checks its settings now and connects only
+ * when the first message is handed over.
  */
 static int
 open_sink(struct session *s, struct sink_dest *d, struct error *err)
 {
 	const struct account	*a = s->a, *o = NULL;
-	char			*pw = NULL, *fresh;
-	int			 rc = -1;
+	char			*pw = NULL;
+	int			 rc;
 
 	if (delivery_keys_fit(a, err) == -1)
 		return -1;
@@ -1226,19 +1228,9 @@ open_sink(struct session *s, struct sink_dest *d, struct error *err)
 	    (pw = account_delivery_password(a, err)) == NULL && error_isset(err))
 		return -1;
 	d->password = pw;
-	if ((s->sink = sink_new(d, err)) == NULL && o != NULL &&
-	    err->ex == EX_NOPERM) {
-		log_verbose(a->name, "the delivery server refused the OAuth "
-		    "access token; refreshing it once");
-		error_clear(err);
-		if ((fresh = oauth_access_token(o, pw, err)) == NULL)
-			goto out;
-		freezero_str(pw);
-		d->password = pw = fresh;
-		s->sink = sink_new(d, err);
-	}
+	/* A refused token is refreshed by the sink, which connects later. */
+	s->sink = sink_new(d, err);
 	rc = s->sink == NULL ? -1 : 0;
-out:
 	freezero_str(pw);
 	return rc;
 }

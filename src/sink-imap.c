@@ -83,6 +83,9 @@ struct idest {
 	size_t			 nq, qcap;
 	uint64_t		 cur;	/* where the open message starts */
 	int			 synced; /* q holds a sync's outcomes */
+	int			 opened; /* the run's first connection */
+	sink_token_fn		 refresh;	/* OAuth: a fresh token */
+	const void		*refresh_arg;
 };
 
 static int	imap_sink_open(struct sink *, const struct sink_msginfo *,
@@ -111,6 +114,7 @@ static int	pipe_send(struct idest *, struct staged *, int *,
 		    struct error *);
 static void	pipe_reply(struct idest *, struct staged *, int *);
 static int	pipeline(struct idest *, struct error *);
+static int	first_open(struct idest *, struct error *);
 static int	hand_over(struct idest *, struct error *);
 
 static const struct sink_ops imap_ops = {
@@ -164,8 +168,9 @@ sink_imap_new(const struct sink_dest *sd, struct error *err)
 	d->p.tls = sd->tls;
 	d->p.timeout = sd->timeout;
 	d->p.acct = sd->who;
-	if ((d->conn = imap_open(&d->p, err)) == NULL)
-		goto fail;
+	d->refresh = sd->refresh;
+	d->refresh_arg = sd->refresh_arg;
+	/* Connected when first needed: a run with no new mail never does. */
 	return s;
 
 fail:
@@ -420,7 +425,8 @@ imap_sink_find(struct sink *s, const char *tag, struct error *err)
 	if (d->dj == NULL || (e = destjournal_lookup(d->dj, tag)) == NULL)
 		return 0;
 	lookup_of(e, &lk);
-	if (d->conn == NULL && (d->conn = imap_open(&d->p, err)) == NULL)
+	if (first_open(d, err) == -1 ||
+	    (d->conn == NULL && (d->conn = imap_open(&d->p, err)) == NULL))
 		return -1;
 	if ((rc = imap_find(d->conn, d->folder, &lk, err)) == -1) {
 		imap_free(d->conn);
@@ -589,6 +595,37 @@ pipeline(struct idest *d, struct error *err)
 	return 0;
 }
 
+/*
+ * The run's first connection, when first needed; failing, it stops the
+ * session (nothing of the batch is deleted) with the server's own error.
+ * An OAuth token the server refuses is refreshed once, as for the POP3
+ * server.
+ */
+static int
+first_open(struct idest *d, struct error *err)
+{
+	char	*fresh;
+
+	if (d->opened)
+		return 0;
+	d->conn = imap_open(&d->p, err);
+	if (d->conn == NULL && err->ex == EX_NOPERM &&
+	    d->p.oauth_store != NULL && d->refresh != NULL) {
+		log_verbose(d->p.acct, "the delivery server refused the OAuth "
+		    "access token; refreshing it once");
+		error_clear(err);
+		if ((fresh = d->refresh(d->refresh_arg, d->pass, err)) == NULL)
+			return -1;
+		freezero(d->pass, strlen(d->pass));
+		d->p.pass = d->pass = fresh;
+		d->conn = imap_open(&d->p, err);
+	}
+	if (d->conn == NULL)
+		return -1;
+	d->opened = 1;
+	return 0;
+}
+
 /* Every staged message to the server, each with its outcome. */
 static int
 hand_over(struct idest *d, struct error *err)
@@ -596,6 +633,9 @@ hand_over(struct idest *d, struct error *err)
 	struct staged	*st;
 	size_t		 i;
 	int		 appended;
+
+	if (first_open(d, err) == -1)
+		return -1;
 
 	if (d->nq > 1 && d->conn != NULL && imap_literal_plus(d->conn) &&
 	    pipeline(d, err) == -1)

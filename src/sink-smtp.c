@@ -8,7 +8,13 @@
  * STARTTLS, and LMTP's unix sockets.
  *
  * Like the MDA sink, spool first, then hand over: the server must never
- * see half a message because the POP3 connection broke.  One connection
+ * see half a message because the POP3 connection broke.  Group commit,
+ * as the IMAP sink's: stage only queues a message in the spool (the
+ * batch's messages one after the other) and sync hands the batch over,
+ * with up to SMTP_INFLIGHT transactions in flight where the server offers
+ * PIPELINING and CHUNKING (each BDAT LAST ends one, and the next MAIL
+ * follows without waiting), else one transaction at a time (DATA's 354
+ * is waited for); the outcome op says what became of each.  One connection
  * serves every message of the run; when it is lost, the next message
  * connects again, and when that fails too the rest of the run is
  * deferred at once instead of waiting for a dead server once per message.
@@ -23,7 +29,18 @@
  * before the reply came is the one window where the server may have
  * delivered a message we keep: the next run delivers it again, or this
  * one when MAIL's reply was lost too (smtp.c's pipelined BDAT;
- * docs/exactly-once.md).
+ * docs/exactly-once.md).  With several transactions in flight the
+ * window holds all of them: every message sent whose replies had not
+ * all come when the connection was lost stays on the POP3 server (75),
+ * and may arrive twice; none is lost.  Only when the connection is found
+ * dead before any reply of the sync came (a server that let an idle
+ * connection go) are the messages in flight sent again at once, on a
+ * new connection, once per sync.
+ *
+ * After a refusal, transactions already sent behind it may be refused
+ * because of it (a server that keeps the refused transaction's state
+ * answers 503, bad sequence): such a message is sent once more, after
+ * RSET, before its refusal counts.  RSET goes out only after a refused transaction.
  */
 #include "config.h"
 
@@ -49,6 +66,31 @@
 #define DOWN_UNREACHABLE	1	/* connecting again failed */
 #define DOWN_SILENT		2	/* a reply did not come in time */
 
+/* Transactions in flight at once, where the server pipelines them. */
+#define SMTP_INFLIGHT	8
+
+/* A message staged: where it is in the spool, and what became of it. */
+enum qstate { Q_QUEUED, Q_SENT, Q_DONE };
+struct staged {
+	uint64_t	 start, len;	/* in the spool, LF line ends */
+	char		*sender;
+	enum qstate	 state;
+	int		 resent;	/* sent again after a refusal */
+	int		 rc;		/* once Q_DONE: 0 or SINK_REFUSED */
+	struct error	 why;		/* ... and why */
+};
+
+/* What the message reader reads: one message of the spool. */
+struct span {
+	struct spool	*sp;
+	uint64_t	 start, len;
+};
+
+/* How a pipelined pass ended its transactions in flight. */
+#define LOSS_NONE	0
+#define LOSS_IDLE	1	/* dead before any reply: send them again */
+#define LOSS_DOUBT	2	/* they may have been delivered */
+
 struct dest {
 	struct smtp_params	 p;
 	struct tls_params	 tp;
@@ -63,8 +105,16 @@ struct dest {
 	struct smtp		*conn;		/* NULL after a loss */
 	int			 down;		/* DOWN_*: not tried again */
 	struct spool		 sp;
+	struct staged		*q;	/* staged since the last sync */
+	size_t			 nq, qcap;
+	uint64_t		 cur;	/* where the open message starts */
+	int			 synced; /* q holds a sync's outcomes */
+	int			 answered; /* replies came in this sync */
+	int			 idle_retried;	/* ... LOSS_IDLE was used */
+	int			 opened;	/* the run's first connection */
 };
 
+static void	clear_queue(struct dest *);
 static void	reconnect_failed(struct dest *, struct error *);
 static int	smtp_sink_open(struct sink *, const struct sink_msginfo *,
 		    struct error *);
@@ -73,17 +123,23 @@ static int	smtp_sink_write(struct sink *, const char *, size_t,
 static int	smtp_sink_commit(struct sink *, struct error *);
 static void	smtp_sink_abort(struct sink *);
 static void	smtp_sink_free(struct sink *);
+static int	smtp_sink_stage(struct sink *, struct error *);
+static int	smtp_sink_sync(struct sink *, struct error *);
+static int	smtp_sink_outcome(struct sink *, size_t, struct error *);
 static int	parse_arg(struct dest *, const char *, struct error *);
 static int	parse_rcpt(struct dest *, const char *, struct error *);
-static char	*smtp_sender(struct dest *, struct error *);
+static char	*smtp_sender(struct dest *, uint64_t, uint64_t,
+		    struct error *);
 
 static const struct sink_ops lmtp_ops = {
 	"lmtp", smtp_sink_open, smtp_sink_write, smtp_sink_commit,
-	smtp_sink_abort, smtp_sink_free, NULL, NULL, NULL, NULL
+	smtp_sink_abort, smtp_sink_free, smtp_sink_stage, smtp_sink_sync,
+	NULL, smtp_sink_outcome
 };
 static const struct sink_ops smtp_ops = {
 	"smtp", smtp_sink_open, smtp_sink_write, smtp_sink_commit,
-	smtp_sink_abort, smtp_sink_free, NULL, NULL, NULL, NULL
+	smtp_sink_abort, smtp_sink_free, smtp_sink_stage, smtp_sink_sync,
+	NULL, smtp_sink_outcome
 };
 
 struct sink *
@@ -130,9 +186,7 @@ sink_smtp_new(const struct sink_dest *sd, struct error *err)
 	    spool_init(&d->sp, err) == -1)
 		goto fail;
 	d->tp.host = d->host;
-	/* Now: a server that is down defers the run before any download. */
-	if ((d->conn = smtp_open(&d->p, err)) == NULL)
-		goto fail;
+	/* Connected at the first sync: a run with no new mail never does. */
 	return s;
 
 fail:
@@ -225,7 +279,14 @@ smtp_sink_open(struct sink *s, const struct sink_msginfo *mi,
 	struct dest	*d = s->data;
 
 	(void)mi;
-	return spool_reset(&d->sp, err);
+	if (d->synced) {
+		clear_queue(d);
+		d->synced = 0;
+	}
+	if (d->nq == 0 && spool_reset(&d->sp, err) == -1)
+		return -1;
+	d->cur = d->sp.w.size;
+	return 0;
 }
 
 static int
@@ -241,11 +302,11 @@ smtp_sink_write(struct sink *s, const char *p, size_t n, struct error *err)
  * sender when there is none, or when the address would need quoting.
  */
 static char *
-smtp_sender(struct dest *d, struct error *err)
+smtp_sender(struct dest *d, uint64_t start, uint64_t len, struct error *err)
 {
 	char	*sender;
 
-	if ((sender = spool_sender(&d->sp, err)) == NULL)
+	if ((sender = spool_sender_at(&d->sp, start, len, err)) == NULL)
 		return NULL;
 	if (strcmp(sender, ENVELOPE_UNKNOWN) == 0 ||
 	    strpbrk(sender, " \t<>\"\\") != NULL)
@@ -266,65 +327,318 @@ reconnect_failed(struct dest *d, struct error *err)
 		err->ex = EX_TEMPFAIL;
 }
 
+static ssize_t
+span_reader(void *arg, char *buf, size_t len, uint64_t off,
+    struct error *err)
+{
+	struct span	*sp = arg;
+
+	if (off >= sp->len)
+		return 0;
+	if (len > sp->len - off)
+		len = (size_t)(sp->len - off);
+	return spool_pread(sp->sp, buf, len, sp->start + off, err);
+}
+
+static const char *
+proto_upper(const struct dest *d)
+{
+	return d->p.proto == SMTP_PROTO_LMTP ? "LMTP" : "SMTP";
+}
+
+/* The connection, opened (again) when needed; NULL with err when not. */
+static struct smtp *
+connection(struct dest *d, struct error *err)
+{
+	if (d->conn == NULL && !d->down &&
+	    (d->conn = smtp_open(&d->p, err)) == NULL)
+		reconnect_failed(d, err);
+	if (d->conn == NULL && !error_isset(err))
+		error_set(err, EX_TEMPFAIL, "the %s server %s earlier in this "
+		    "run", proto_upper(d), d->down == DOWN_SILENT ? "did not "
+		    "answer within timeout" : "could not be reached");
+	return d->conn;
+}
+
+/* The connection is lost: not waited for again when it went silent. */
+static void
+drop(struct dest *d)
+{
+	if (d->conn == NULL)
+		return;
+	if (!smtp_hung_up(d->conn))
+		d->down = DOWN_SILENT;
+	smtp_free(d->conn);
+	d->conn = NULL;
+}
+
+static void
+done(struct staged *st, int rc)
+{
+	st->state = Q_DONE;
+	st->rc = rc;
+}
+
+/* One message on its own, as smtp_send() does it: its outcome in st. */
+static int
+send_one(struct dest *d, struct staged *st, struct error *err)
+{
+	struct span	sp = { &d->sp, st->start, st->len };
+	int		rc;
+
+	if (connection(d, &st->why) == NULL) {
+		done(st, SINK_REFUSED);
+		return 0;
+	}
+	rc = smtp_send(d->conn, st->sender, d->rcpt, st->len, span_reader,
+	    &sp, &st->why);
+	if (rc == -1 && !smtp_data_started(d->conn) &&
+	    st->why.ex == EX_TEMPFAIL && smtp_hung_up(d->conn)) {
+		/* The server let an idle connection go: once more, anew. */
+		smtp_free(d->conn);
+		d->conn = NULL;
+		error_clear(&st->why);
+		if (connection(d, &st->why) == NULL) {
+			done(st, SINK_REFUSED);
+			return 0;
+		}
+		rc = smtp_send(d->conn, st->sender, d->rcpt, st->len,
+		    span_reader, &sp, &st->why);
+	}
+	if (rc == -1) {
+		drop(d);
+		/* Our spool failing is ours to report; the rest waits. */
+		if (st->why.ex == EX_IOERR) {
+			*err = st->why;
+			return -1;
+		}
+	}
+	done(st, rc == 0 ? 0 : SINK_REFUSED);
+	return 0;
+}
+
+/* One transaction of a pipelined pass out; on a loss, *loss set. */
+static int
+pipe_send(struct dest *d, struct staged *st, int *loss, struct error *err)
+{
+	struct span	sp = { &d->sp, st->start, st->len };
+	int		rc;
+
+	rc = smtp_send_ahead(d->conn, st->sender, d->rcpt, st->len,
+	    span_reader, &sp, &st->why);
+	if (rc == SMTP_REFUSED)
+		done(st, SINK_REFUSED);
+	else if (rc == 0)
+		st->state = Q_SENT;
+	else if (st->why.ex == EX_IOERR) {
+		*err = st->why;
+		return -1;
+	} else {
+		/*
+		 * Not out whole, so not delivered: sent again on a new
+		 * connection when the server let an idle one go (once per
+		 * sync), else it waits for a later run, so that each pass
+		 * settles a message and a server that drops every connection
+		 * cannot keep the run going round.
+		 */
+		*loss = !d->answered && !d->idle_retried &&
+		    smtp_hung_up(d->conn) ? LOSS_IDLE : LOSS_DOUBT;
+		if (*loss == LOSS_IDLE)
+			error_clear(&st->why);
+		else
+			done(st, SINK_REFUSED);
+	}
+	return 0;
+}
+
+/*
+ * The replies of a transaction in flight.  One refused with 503 (bad
+ * sequence) behind an earlier refusal of the pass (*refusal) is queued
+ * again, once.  After a loss,
+ * the rest in flight are sent again (LOSS_IDLE) or stay (LOSS_DOUBT).
+ */
+static void
+pipe_reply(struct dest *d, struct staged *st, int *loss, int *refusal)
+{
+	int	rc;
+
+	if (*loss == LOSS_IDLE) {
+		st->state = Q_QUEUED;
+		return;
+	}
+	if (*loss == LOSS_DOUBT) {
+		error_set(&st->why, EX_TEMPFAIL, "the connection to the %s "
+		    "was lost before its reply (it may have been delivered; "
+		    "a later run delivers it again)", smtp_name(d->conn));
+		done(st, SINK_REFUSED);
+		return;
+	}
+	rc = smtp_ahead_reply(d->conn, &st->why);
+	if (rc == -1) {
+		*loss = !d->answered && !d->idle_retried &&
+		    !smtp_data_started(d->conn) && smtp_hung_up(d->conn) ?
+		    LOSS_IDLE : LOSS_DOUBT;
+		if (*loss == LOSS_IDLE) {
+			error_clear(&st->why);
+			st->state = Q_QUEUED;
+		} else
+			done(st, SINK_REFUSED);
+		return;
+	}
+	d->answered = 1;
+	if (rc == SMTP_REFUSED && *refusal && !st->resent &&
+	    smtp_refused_code(d->conn) == 503) {
+		st->resent = 1;
+		error_clear(&st->why);
+		st->state = Q_QUEUED;
+		return;
+	}
+	*refusal = *refusal || rc == SMTP_REFUSED;
+	done(st, rc == 0 ? 0 : SINK_REFUSED);
+}
+
+/*
+ * One pass over the queued messages, in order, at most SMTP_INFLIGHT in
+ * flight, until each sent one is answered; no more go out after a
+ * refusal or a loss (then the connection is dropped).  -1 only when the
+ * spool cannot be read.
+ */
+static int
+pipe_pass(struct dest *d, struct error *err)
+{
+	size_t	fl[SMTP_INFLIGHT], head = 0, n = 0, next = 0;
+	int	loss = LOSS_NONE, refusal = 0;
+
+	for (;;) {
+		for (; !loss && !refusal && n < SMTP_INFLIGHT &&
+		    next < d->nq; next++) {
+			if (d->q[next].state != Q_QUEUED)
+				continue;
+			if (pipe_send(d, &d->q[next], &loss, err) == -1)
+				return -1;
+			if (d->q[next].state == Q_SENT)
+				fl[(head + n++) % SMTP_INFLIGHT] = next;
+		}
+		if (n == 0)
+			break;
+		pipe_reply(d, &d->q[fl[head]], &loss, &refusal);
+		head = (head + 1) % SMTP_INFLIGHT;
+		n--;
+	}
+	if (loss != LOSS_NONE) {
+		d->idle_retried = d->idle_retried || loss == LOSS_IDLE;
+		drop(d);
+	}
+	return 0;
+}
+
+/* Every staged message to the server, each with its outcome. */
+static int
+hand_over(struct dest *d, struct error *err)
+{
+	size_t	i;
+
+	d->answered = d->idle_retried = 0;
+	/*
+	 * The run's first connection failing stops the session, as a
+	 * mailbox that cannot be opened does: the batch stays on the
+	 * server, and the error is the destination's own.
+	 */
+	if (!d->opened) {
+		if ((d->conn = smtp_open(&d->p, err)) == NULL)
+			return -1;
+		d->opened = 1;
+	}
+	for (;;) {
+		for (i = 0; i < d->nq && d->q[i].state != Q_QUEUED; i++)
+			;
+		if (i == d->nq)
+			return 0;
+		if (connection(d, &d->q[i].why) == NULL)
+			done(&d->q[i], SINK_REFUSED);
+		else if (smtp_can_pipeline(d->conn)) {
+			if (pipe_pass(d, err) == -1)
+				return -1;
+		} else if (send_one(d, &d->q[i], err) == -1)
+			return -1;
+	}
+}
+
+static void
+clear_queue(struct dest *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->nq; i++)
+		free(d->q[i].sender);
+	d->nq = 0;
+}
+
+/* The message joins the batch; it leaves at the next sync. */
+static int
+smtp_sink_stage(struct sink *s, struct error *err)
+{
+	struct dest	*d = s->data;
+	struct staged	*st;
+	char		*sender;
+
+	if (spool_flush(&d->sp, err) == -1 ||
+	    (sender = smtp_sender(d, d->cur, d->sp.w.size - d->cur,
+	    err)) == NULL)
+		return -1;
+	if (d->nq == d->qcap) {
+		d->qcap = d->qcap == 0 ? 16 : d->qcap * 2;
+		d->q = xreallocarray(d->q, d->qcap, sizeof *d->q);
+	}
+	st = &d->q[d->nq++];
+	memset(st, 0, sizeof *st);
+	st->start = d->cur;
+	st->len = d->sp.w.size - d->cur;
+	st->sender = sender;
+	st->state = Q_QUEUED;
+	return 0;
+}
+
+/* Whole or not at all: a signal waits until the server has replied. */
+static int
+smtp_sink_sync(struct sink *s, struct error *err)
+{
+	struct dest	*d = s->data;
+	sigset_t	 old;
+	int		 rc;
+
+	if (d->nq == 0 || d->synced)
+		return 0;
+	d->synced = 1;
+	sig_hold(&old);
+	rc = hand_over(d, err);
+	sig_release(&old);
+	return rc;
+}
+
+static int
+smtp_sink_outcome(struct sink *s, size_t i, struct error *err)
+{
+	struct dest	*d = s->data;
+
+	if (!d->synced || i >= d->nq || d->q[i].state != Q_DONE) {
+		error_set(err, EX_SOFTWARE, "no outcome for message %zu", i);
+		return SINK_REFUSED;
+	}
+	if (d->q[i].rc != 0)
+		*err = d->q[i].why;
+	return d->q[i].rc;
+}
+
+/* One message alone: staged, then synced at once. */
 static int
 smtp_sink_commit(struct sink *s, struct error *err)
 {
 	struct dest	*d = s->data;
-	sigset_t	 old;
-	char		*sender;
-	int		 rc;
 
-	if (spool_flush(&d->sp, err) == -1 ||
-	    (sender = smtp_sender(d, err)) == NULL)
+	if (smtp_sink_stage(s, err) == -1 || smtp_sink_sync(s, err) == -1)
 		return -1;
-	/* Whole or not at all: a signal waits until the server has replied. */
-	sig_hold(&old);
-	if (d->conn == NULL && !d->down &&
-	    (d->conn = smtp_open(&d->p, err)) == NULL)
-		reconnect_failed(d, err);
-	if (d->conn == NULL) {
-		if (!error_isset(err))
-			error_set(err, EX_TEMPFAIL, "the %s server %s earlier "
-			    "in this run", d->p.proto == SMTP_PROTO_LMTP ?
-			    "LMTP" : "SMTP", d->down == DOWN_SILENT ? "did not "
-			    "answer within timeout" : "could not be reached");
-		rc = SINK_REFUSED;
-		goto out;
-	}
-	rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size, spool_read_at,
-	    &d->sp, err);
-	if (rc == -1 && !smtp_data_started(d->conn) && err->ex == EX_TEMPFAIL &&
-	    smtp_hung_up(d->conn)) {
-		/* The server let an idle connection go: once more, anew. */
-		smtp_free(d->conn);
-		error_clear(err);
-		if ((d->conn = smtp_open(&d->p, err)) == NULL) {
-			reconnect_failed(d, err);
-			rc = SINK_REFUSED;
-			goto out;
-		}
-		rc = smtp_send(d->conn, sender, d->rcpt, d->sp.w.size,
-		    spool_read_at, &d->sp, err);
-	}
-	if (rc == SMTP_REFUSED)
-		rc = SINK_REFUSED;
-	else if (rc == -1) {
-		/*
-		 * A server that let a wait run out is not waited for again:
-		 * one timeout per run, not one per message.
-		 */
-		if (err->ex == EX_TEMPFAIL && !smtp_hung_up(d->conn))
-			d->down = DOWN_SILENT;
-		smtp_free(d->conn);
-		d->conn = NULL;
-		/* Our spool failing is ours to report; the rest waits. */
-		if (err->ex != EX_IOERR)
-			rc = SINK_REFUSED;
-	}
-out:
-	sig_release(&old);
-	free(sender);
-	return rc;
+	return smtp_sink_outcome(s, d->nq - 1, err);
 }
 
 static void
@@ -334,7 +648,7 @@ smtp_sink_abort(struct sink *s)
 	struct error	 ignored;
 
 	error_clear(&ignored);
-	(void)spool_reset(&d->sp, &ignored);
+	(void)spool_truncate(&d->sp, d->cur, &ignored);
 }
 
 static void
@@ -343,6 +657,8 @@ smtp_sink_free(struct sink *s)
 	struct dest	*d = s->data;
 
 	smtp_free(d->conn);
+	clear_queue(d);
+	free(d->q);
 	if (d->sp.fd != -1)
 		spool_free(&d->sp);
 	free(d->host);

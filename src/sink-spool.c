@@ -158,15 +158,21 @@ spool_read_at(void *spool, char *p, size_t n, uint64_t off,
 char *
 spool_sender(struct spool *sp, struct error *err)
 {
+	return spool_sender_at(sp, 0, sp->w.size, err);
+}
+
+char *
+spool_sender_at(struct spool *sp, uint64_t start, uint64_t size,
+    struct error *err)
+{
 	char	*hdr, *s = NULL;
 	size_t	 len = 0, want;
 	ssize_t	 n;
 
-	want = sp->w.size < ENVELOPE_HEADER_MAX ? (size_t)sp->w.size :
-	    ENVELOPE_HEADER_MAX;
+	want = size < ENVELOPE_HEADER_MAX ? (size_t)size : ENVELOPE_HEADER_MAX;
 	hdr = xmalloc(want + 1);
 	while (len < want) {
-		if ((n = spool_pread(sp, hdr + len, want - len, len,
+		if ((n = spool_pread(sp, hdr + len, want - len, start + len,
 		    err)) == -1)
 			goto out;
 		if (n == 0)
@@ -174,7 +180,7 @@ spool_sender(struct spool *sp, struct error *err)
 		len += (size_t)n;
 	}
 	hdr[len] = '\0';
-	s = envelope_sender_of(hdr, len, sp->w.size);
+	s = envelope_sender_of(hdr, len, size);
 out:
 	free(hdr);
 	return s;

@@ -144,8 +144,11 @@ struct sink_dest {
 };
 
 /*
- * The sink for a `delivery`: checks/creates the mailbox now, or connects
- * to the server (a server that cannot be reached is EX_TEMPFAIL).
+ * The sink for a `delivery`: checks/creates the mailbox now; a server's
+ * settings are checked now, and it is connected to when the first
+ * message is handed over (its sync, or a find), so that a run without
+ * new mail never touches it.  A server that cannot be reached then fails
+ * that sync (EX_TEMPFAIL): the session ends and nothing is deleted.
  */
 struct sink	*sink_new(const struct sink_dest *, struct error *);
 /*
@@ -182,8 +185,8 @@ struct sink	*sink_mbox_new(const struct sink_dest *, struct error *);
 struct sink	*sink_mda_new(const struct sink_dest *, struct error *);
 /*
  * Hand each message to an LMTP server (arg "ADDRESS [RECIPIENT]") or an
- * SMTP server (arg "HOST[:PORT] RECIPIENT"); see sink-smtp.c.  Connects
- * now.
+ * SMTP server (arg "HOST[:PORT] RECIPIENT"); see sink-smtp.c.  Checks
+ * the settings now, and connects at the first sync.
  */
 struct sink	*sink_smtp_new(const struct sink_dest *, struct error *);
 /* APPEND each message to an IMAP folder (arg a URL); see sink-imap.c. */

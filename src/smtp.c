@@ -35,7 +35,12 @@ struct smtp {
 	char			 mechs[256];	/* " PLAIN LOGIN ": AUTH's list */
 	int			 in_auth;	/* keep a 334's challenge whole */
 	int			 auth_code;	/* the last AUTH's final reply */
+	int			 refused_code;	/* the last refusal's */
 	char			*chal;		/* that challenge (base64) */
+	/* smtp_send_ahead()'s transactions in flight, oldest first: 1
+	   when an RSET leads it. */
+	unsigned char		 ahead_rset[SMTP_AHEAD_MAX];
+	size_t			 ahead_head, ahead_n;
 };
 
 struct reply {
@@ -59,6 +64,9 @@ static int	wire_size(smtp_reader, void *, uint64_t *, struct error *);
 static int	broken(struct smtp *, int);
 static int	lost(struct smtp *, struct error *);
 static int	login(struct smtp *, struct error *);
+static int	too_big(struct smtp *, uint64_t, struct error *);
+static void	mail_command(struct smtp *, struct buf *, const char *,
+		    uint64_t);
 
 static const char *
 proto_name(const struct smtp *s)
@@ -117,6 +125,12 @@ int
 smtp_data_started(const struct smtp *s)
 {
 	return s->data_started;
+}
+
+int
+smtp_refused_code(const struct smtp *s)
+{
+	return s->refused_code;
 }
 
 int
@@ -353,9 +367,22 @@ refused(struct smtp *s, const char *what, const struct reply *r,
     struct error *err)
 {
 	s->dirty = 1;
+	s->refused_code = r->code;
 	error_set(err, r->code / 100 == 4 ? EX_TEMPFAIL : EX_UNAVAILABLE,
 	    "the %s refused %s: %d %s", s->name, what, r->code, r->text);
 	return SMTP_REFUSED;
+}
+
+/* Over the SIZE the server announced: refused before anything is sent. */
+static int
+too_big(struct smtp *s, uint64_t size, struct error *err)
+{
+	if (s->size_max == 0 || size <= s->size_max)
+		return 0;
+	error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is larger "
+	    "than the %s takes (SIZE %llu)", (unsigned long long)size,
+	    s->name, (unsigned long long)s->size_max);
+	return 1;
 }
 
 int
@@ -365,17 +392,13 @@ smtp_send(struct smtp *s, const char *sender, const char *rcpt,
 	struct reply	r;
 	int		rc, sent = 0;
 
-	if (s->broken) {
-		error_set(err, EX_SOFTWARE, "smtp_send on a broken connection");
+	if (s->broken || s->ahead_n > 0) {
+		error_set(err, EX_SOFTWARE, "smtp_send on a broken or busy "
+		    "connection");
 		return -1;
 	}
-	if (s->size_max > 0 && size > s->size_max) {
-		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
-		    "larger than the %s takes (SIZE %llu)",
-		    (unsigned long long)size, s->name,
-		    (unsigned long long)s->size_max);
+	if (too_big(s, size, err))
 		return SMTP_REFUSED;
-	}
 	s->data_started = 0;
 	if ((rc = envelope(s, sender, rcpt, size, rd, arg, &sent, err)) != 0)
 		return rc;
@@ -388,6 +411,91 @@ smtp_send(struct smtp *s, const char *sender, const char *rcpt,
 	}
 	if (r.code / 100 != 2)
 		return refused(s, "the message", &r, err);
+	return 0;
+}
+
+int
+smtp_can_pipeline(const struct smtp *s)
+{
+	return s->pipelining && s->chunking && !s->broken;
+}
+
+/*
+ * RSET when the last transaction answered was refused, MAIL, RCPT, BDAT
+ * LAST and the message, without waiting: a BDAT chunk is read whole
+ * whatever the replies before it (RFC 3030 section 2), so a refused MAIL
+ * or RCPT cannot make the server take the message's bytes for commands,
+ * and the next transaction may follow at once (RFC 2920 section 3.1).
+ */
+int
+smtp_send_ahead(struct smtp *s, const char *sender, const char *rcpt,
+    uint64_t size, smtp_reader rd, void *arg, struct error *err)
+{
+	struct buf	mail, to;
+	int		rc = -1, rset = s->dirty;
+
+	if (!smtp_can_pipeline(s) || s->ahead_n == SMTP_AHEAD_MAX) {
+		error_set(err, EX_SOFTWARE, "smtp_send_ahead out of turn");
+		return -1;
+	}
+	if (too_big(s, size, err))
+		return SMTP_REFUSED;
+	buf_init(&mail);
+	buf_init(&to);
+	mail_command(s, &mail, sender, size);
+	buf_printf(&to, "RCPT TO:<%s>", rcpt);
+	s->dirty = 0;
+	if ((!rset || command(s, "RSET", err) == 0) &&
+	    command(s, mail.data, err) == 0 && command(s, to.data, err) == 0 &&
+	    send_data(s, rd, arg, err) == 0) {
+		s->ahead_rset[(s->ahead_head + s->ahead_n++) %
+		    SMTP_AHEAD_MAX] = (unsigned char)rset;
+		rc = 0;
+	}
+	buf_free(&mail);
+	buf_free(&to);
+	return rc;
+}
+
+/*
+ * The replies of the oldest transaction smtp_send_ahead() sent: its
+ * RSET's, MAIL's, RCPT's and BDAT's, all read; the first that is not
+ * 2xx refuses the message.  smtp_data_started() says afterwards whether
+ * any of them came.
+ */
+int
+smtp_ahead_reply(struct smtp *s, struct error *err)
+{
+	static const char *what[] = { "RSET", "the sender", "the recipient",
+	    "the message" };
+	struct reply	r, bad;
+	int		i, nbad = -1;
+
+	if (s->ahead_n == 0 || s->broken) {
+		error_set(err, EX_SOFTWARE, "smtp_ahead_reply out of turn");
+		return -1;
+	}
+	i = s->ahead_rset[s->ahead_head] ? 0 : 1;
+	s->ahead_head = (s->ahead_head + 1) % SMTP_AHEAD_MAX;
+	s->ahead_n--;
+	s->data_started = 0;
+	memset(&bad, 0, sizeof bad);
+	for (; i < 4; i++) {
+		if (read_reply(s, &r, err) == -1) {
+			if (i == 3)
+				error_prefix(err, "after the whole message "
+				    "was sent");
+			return -1;
+		}
+		s->data_started = 1;
+		if (nbad == -1 && r.code / 100 != 2) {
+			nbad = i;
+			bad = r;
+		}
+	}
+	if (nbad != -1)
+		return refused(s, what[nbad], &bad, err);
+	s->dirty = 0;
 	return 0;
 }
 
@@ -419,11 +527,7 @@ envelope(struct smtp *s, const char *sender, const char *rcpt, uint64_t size,
 	memset(r, 0, sizeof r);
 	buf_init(&mail);
 	buf_init(&to);
-	buf_printf(&mail, "MAIL FROM:<%s>", sender);
-	if (s->size_offered)
-		buf_printf(&mail, " SIZE=%llu", (unsigned long long)size);
-	if (s->eightbit)
-		buf_addstr(&mail, " BODY=8BITMIME");
+	mail_command(s, &mail, sender, size);
 	buf_printf(&to, "RCPT TO:<%s>", rcpt);
 	if (s->dirty) {
 		what[n] = "RSET";
@@ -487,6 +591,18 @@ out_early:
 	if (early && i <= mail_at)
 		s->data_started = 0;
 	goto out;
+}
+
+/* MAIL FROM with SIZE and BODY where the server takes them. */
+static void
+mail_command(struct smtp *s, struct buf *mail, const char *sender,
+    uint64_t size)
+{
+	buf_printf(mail, "MAIL FROM:<%s>", sender);
+	if (s->size_offered)
+		buf_printf(mail, " SIZE=%llu", (unsigned long long)size);
+	if (s->eightbit)
+		buf_addstr(mail, " BODY=8BITMIME");
 }
 
 /* The message's size on the wire: CRLF line ends, the last line ended. */

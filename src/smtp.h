@@ -31,6 +31,7 @@
 
 #define SMTP_REFUSED	1
 #define SMTP_REPLY_MAX	(64 * 1024)
+#define SMTP_AHEAD_MAX	16	/* smtp_send_ahead()'s in flight at most */
 
 #define SMTP_TLS_AUTO	0
 #define SMTP_TLS_ON	1
@@ -93,6 +94,27 @@ struct smtp	*smtp_open(const struct smtp_params *, struct error *);
 int		 smtp_send(struct smtp *, const char *sender, const char *rcpt,
 		    uint64_t size, smtp_reader, void *arg, struct error *);
 /*
+ * Several transactions in flight: 1 when the server offers PIPELINING
+ * and CHUNKING.  Without CHUNKING, DATA's 354 must be waited for before
+ * the message goes (RFC 2920 section 3.1): smtp_send() alone.
+ */
+int		 smtp_can_pipeline(const struct smtp *);
+/*
+ * One transaction sent without waiting for its replies (at most
+ * SMTP_AHEAD_MAX in flight, smtp_send() not in between): 0 when it went
+ * out, SMTP_REFUSED when it is over SIZE (nothing sent), -1 when the
+ * connection broke (the message did not go out whole) or the spool could
+ * not be read (EX_IOERR).
+ */
+int		 smtp_send_ahead(struct smtp *, const char *sender,
+		    const char *rcpt, uint64_t size, smtp_reader, void *arg,
+		    struct error *);
+/*
+ * The outcome of the oldest transaction in flight, as smtp_send()'s.
+ * After -1, smtp_data_started() is 0 when none of its replies came.
+ */
+int		 smtp_ahead_reply(struct smtp *, struct error *);
+/*
  * After smtp_send() returned -1: 1 when the message's bytes had started
  * to go out (the destination may have it), 0 when the connection was
  * found lost before (an idle connection the server closed): sending
@@ -105,6 +127,8 @@ int		 smtp_data_started(const struct smtp *);
  * timeout (or sent what is not SMTP).
  */
 int		 smtp_hung_up(const struct smtp *);
+/* After SMTP_REFUSED from a reply: its code (503: bad sequence). */
+int		 smtp_refused_code(const struct smtp *);
 /* "LMTP server 127.0.0.1:24" or "LMTP server /run/dovecot/lmtp". */
 const char	*smtp_name(const struct smtp *);
 /* Say QUIT when the connection is usable, then close and free. */

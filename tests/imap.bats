@@ -94,7 +94,7 @@ server_count() {
 	[ "${#lines[@]}" -eq 3 ]
 }
 
-@test "imap: a refused login stops before anything is fetched (77)" {
+@test "imap: a refused login stops the run at the first message, nothing delivered or deleted (77)" {
 	make_mailbox "$MB" 2
 	popserver_start --mailbox "$MB"
 	rc "imaps://$DSTU@127.0.0.1:$DOVECOT_IMAPS_PORT/INBOX" \
@@ -106,7 +106,22 @@ server_count() {
 	[ "$(server_count)" -eq 2 ]
 }
 
-@test "imap: a certificate that cannot be verified stops before anything is fetched" {
+@test "imap: a run with no new mail does not connect to the destination: exit 0 with it down; a message then waits (75)" {
+	mkdir -p "$MB"
+	popserver_start --mailbox "$MB"
+	port=$("$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	rc "imaps://$DSTU@127.0.0.1:$port/INBOX" "delivery_password pw"
+	fetch
+	assert_success
+	refute_output --partial "IMAP"
+	make_mailbox "$MB" 2
+	fetch
+	assert_failure 75
+	assert_output --partial "the IMAP server 127.0.0.1:$port"
+	[ "$(server_count)" -eq 2 ]
+}
+
+@test "imap: a certificate that cannot be verified stops the run at the first message, nothing deleted" {
 	make_mailbox "$MB" 1
 	popserver_start --mailbox "$MB"
 	rc "imaps://$DSTU@127.0.0.1:$DOVECOT_IMAPS_PORT/INBOX" \

@@ -76,8 +76,18 @@ mock_rc() {
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$TEST_TMP/orig/big" 3
 	dovecot_deliver "$SRCU" "$TEST_TMP/orig"/*
 	dovecot_rc "lmtp 127.0.0.1:$DOVECOT_LMTP_PORT $DSTU"
-	fetch
+	fetch --debug
 	assert_success
+	# Dovecot offers PIPELINING and CHUNKING: several transactions (BDAT
+	# LAST each) out before the first reply is read.
+	run "$PYTHON3" - "$output" <<'PY'
+import sys
+lines = [l for l in sys.argv[1].split("\n") if " -> " in l or " <- " in l]
+first_mail = next(i for i, l in enumerate(lines) if "-> MAIL FROM" in l)
+first_reply = next(i for i, l in enumerate(lines) if i > first_mail and " <- " in l)
+print(sum(1 for l in lines[first_mail:first_reply] if "-> BDAT" in l))
+PY
+	(( output > 1 ))
 	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
 	[ "$(dovecot_count "$SRCU")" -eq 0 ]
 }
@@ -126,7 +136,7 @@ mock_rc() {
 	[ "$(dovecot_count "$SRCU")" -eq 3 ]
 }
 
-@test "lmtp: no LMTP server: nothing is fetched or deleted, 75" {
+@test "lmtp: no LMTP server at the first message: it and the rest stay, nothing deleted, 75" {
 	dovecot_add_user "$SRCU" pw
 	make_mailbox "$TEST_TMP/orig" 2
 	dovecot_deliver "$SRCU" "$TEST_TMP/orig"/*
@@ -135,6 +145,29 @@ mock_rc() {
 	assert_failure 75
 	assert_output --partial "the LMTP server $TEST_TMP/no-such-socket: cannot connect to $TEST_TMP/no-such-socket"
 	[ "$(dovecot_count "$SRCU")" -eq 2 ]
+}
+
+@test "lmtp: a run with no new mail does not connect to the destination: exit 0 with it down" {
+	mkdir -p "$MB"
+	lmtpserver_start
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_success
+	# The mock notes every connection: there was none.
+	run grep -c '^connection' "$LLOG"
+	assert_output 0
+	# And with nothing listening at all, still 0.
+	mock_rc "delivery lmtp $TEST_TMP/no-such-socket bob"
+	fetch
+	assert_success
+	refute_output --partial "LMTP"
+	# A message: now the destination is needed, and missed (75).
+	make_mailbox "$MB" 1
+	fetch
+	assert_failure 75
+	assert_output --partial "the LMTP server $TEST_TMP/no-such-socket: cannot connect"
+	[ "$(server_count)" -eq 1 ]
 }
 
 @test "lmtp: 451 for one message defers it (75), the rest are delivered; the next run delivers it once" {
@@ -336,37 +369,129 @@ PY
 	assert_output --partial "bad port"
 }
 
-@test "lmtp: with PIPELINING and CHUNKING the message goes with MAIL and RCPT (one round trip); a refused recipient and a dropped idle connection still hold" {
+@test "lmtp: with PIPELINING and CHUNKING the transactions go in one group (one round trip for several); a refused recipient and a dropped idle connection still hold" {
 	make_mailbox "$MB" 4
 	cp -r "$MB" "$TEST_TMP/orig"
+	# The first connection dies at its first MAIL, before any reply: all
+	# four go again on a new one, where the second (transaction 3) is
+	# refused.
 	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME \
-	    --rcpt-reply "2:550 5.1.1 no such user" --hangup-at-mail 3
+	    --rcpt-reply "3:550 5.1.1 no such user" --hangup-at-mail 1
 	popserver_start --mailbox "$MB"
 	mock_rc
 	fetch --debug
 	assert_failure 69
-	# Message 1: MAIL, RCPT, BDAT and the message all out before the
+	assert_output --partial "message 2: the LMTP server 127.0.0.1:$LMTP_PORT refused the recipient: 550 5.1.1 no such user"
+	# Every transaction (MAIL, RCPT, BDAT and the message) out before the
 	# first reply is read.
 	run "$PYTHON3" - "$output" <<'PY'
 import sys
 lines = [l for l in sys.argv[1].split("\n") if " -> " in l or " <- " in l]
+lhlo = [i for i, l in enumerate(lines) if "-> LHLO" in l][-1]
+lines = lines[lhlo:]
 first_reply = next(i for i, l in enumerate(lines) if "<- 250 2.1.0" in l)
 sent = [l.split(" -> ", 1)[1] for l in lines[:first_reply] if " -> " in l]
 sent = [c.strip() for c in sent if c.split(" ")[0] in ("MAIL", "RCPT", "DATA", "BDAT", "(the")]
-want = ("MAIL FROM:", "RCPT TO:<bob>", "BDAT ", "(the message)")
-ok = len(sent) == 4 and all(c.startswith(w) for c, w in zip(sent, want))
+want = ("MAIL FROM:", "RCPT TO:<bob>", "BDAT ", "(the message)") * 4
+ok = len(sent) == 16 and all(c.startswith(w) for c, w in zip(sent, want))
 print("one group" if ok else " | ".join(sent))
 PY
 	assert_output "one group"
-	# The refusal answered (RCPT's reply named, BDAT's 503 read), the
-	# connection in step for message 3, which the server dropped at its
-	# MAIL: opened again without deferring.
-	run grep -c '^fault: hang up at MAIL 3' "$LLOG"
+	run grep -c '^fault: hang up at MAIL 1' "$LLOG"
 	assert_output 1
 	run grep -c '^C: LHLO' "$LLOG"
 	assert_output 2
+	# No RSET: the refused transaction was the last before QUIT... or
+	# the server took the next ones; RSET only after a refusal.
+	[ "$(grep -c '^C: RSET' "$LLOG")" -le 1 ]
 	[ "$(server_count)" -eq 1 ]
 	[ -e "$MB/msg-00002" ]
 	rm "$TEST_TMP/orig/msg-00002"
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+}
+
+@test "lmtp: pipelined, one refused (5xx) and one deferred (4xx) among accepted ones: only the accepted are deleted" {
+	make_mailbox "$MB" 6
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME \
+	    --rcpt-reply "2:550 5.1.1 no such user" \
+	    --data-reply "4:451 4.2.0 try later"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure
+	[[ $status -eq 69 || $status -eq 75 ]]
+	assert_output --partial "message 2: the LMTP server 127.0.0.1:$LMTP_PORT refused the recipient: 550 5.1.1 no such user"
+	assert_output --partial "message 4: the LMTP server 127.0.0.1:$LMTP_PORT refused the message: 451 4.2.0 try later"
+	# One connection, all six in flight together.
+	run grep -c '^C: LHLO' "$LLOG"
+	assert_output 1
+	[ "$(server_count)" -eq 2 ]
+	[ -e "$MB/msg-00002" ]
+	[ -e "$MB/msg-00004" ]
+	[ "$(maildir_count "$STORE")" -eq 4 ]
+	rm "$TEST_TMP/orig/msg-00002" "$TEST_TMP/orig/msg-00004"
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+}
+
+@test "lmtp: pipelined, a server that keeps a refused transaction's state: the ones behind it go again after RSET" {
+	make_mailbox "$MB" 4
+	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME --sticky \
+	    --rcpt-reply "2:550 5.1.1 no such user"
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 69
+	# The fault landed: messages 3 and 4 were refused for the state...
+	run grep -c '^sticky: 503 to MAIL' "$LLOG"
+	assert_output 2
+	# ... and went again after one RSET, not counted as refused.
+	run grep -c '^C: RSET' "$LLOG"
+	assert_output 1
+	refute_output --partial "message 3:"
+	refute_output --partial "message 4:"
+	[ "$(server_count)" -eq 1 ]
+	[ -e "$MB/msg-00002" ]
+	[ "$(maildir_count "$STORE")" -eq 3 ]
+}
+
+@test "lmtp: pipelined, the connection cut after the 2nd transaction's reply: the ones in flight stay (75), nothing lost, the next run delivers them once" {
+	make_mailbox "$MB" 12
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME \
+	    --hangup-after-reply 2
+	popserver_start --mailbox "$MB"
+	mock_rc
+	fetch
+	assert_failure 75
+	assert_output --partial "message 3: the LMTP server 127.0.0.1:$LMTP_PORT: connection closed by the server"
+	assert_output --partial "message 10: the connection to the LMTP server 127.0.0.1:$LMTP_PORT was lost before its reply"
+	run grep -c '^fault: hang up after reply 2' "$LLOG"
+	assert_output 1
+	# 1 and 2 answered, the window slid on to 10: 3 to 10 were in flight
+	# (8 at once) and stay; 11 and 12 went on a new connection.
+	run grep -c '^C: LHLO' "$LLOG"
+	assert_output 2
+	[ "$(server_count)" -eq 8 ]
+	for k in 03 04 05 06 07 08 09 10; do [ -e "$MB/msg-000$k" ]; done
+	[ "$(maildir_count "$STORE")" -eq 4 ]
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+}
+
+@test "lmtp: pipelined, a server that drops every connection at MAIL: the run ends (75) after one retry, nothing deleted" {
+	make_mailbox "$MB" 3
+	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME --fault mail:hangup
+	popserver_start --mailbox "$MB"
+	mock_rc
+	run timeout 60 "$POPFETCH" -C "$RC"
+	assert_failure 75
+	# The first loss, before any reply, is taken for an idle connection
+	# and tried once more; the second is not.
+	run grep -c '^C: LHLO' "$LLOG"
+	assert_output 2
+	[ "$(server_count)" -eq 3 ]
+	[ "$(maildir_count "$STORE")" -eq 0 ]
 }

@@ -65,6 +65,10 @@ class Server:
         self.mail = dict(parse_fault(s) for s in args.mail_reply)
         self.hangup_after_data = set(args.hangup_after_data)
         self.hangup_at_mail = set(args.hangup_at_mail)
+        self.hangup_after_reply = set(args.hangup_after_reply)
+        # --sticky: a refused transaction's state stays until RSET.
+        self.stuck = False
+        self.bad = set()
         self.auth_reply = dict((m.upper(), r) for m, r in
                                (parse_word(s) for s in args.auth_reply))
         self.connections = 0
@@ -115,7 +119,9 @@ class Server:
 
     def serve(self, conn):
         self.connections += 1
+        self.note("connection %d" % self.connections)
         f = conn.makefile("rwb", buffering=0)
+        self.stuck = False
         self.act(f, "greeting", self.connections)
         if self.connections in self.a.refuse_connection:
             f.write((self.a.refuse_greeting + "\r\n").encode())
@@ -152,10 +158,20 @@ class Server:
                 if self.txn in self.hangup_at_mail:
                     self.note("fault: hang up at MAIL %d" % self.txn)
                     return
+                if self.stuck:
+                    self.bad.add(self.txn)
+                    self.note("sticky: 503 to MAIL %d" % self.txn)
+                    f.write(b"503 5.5.1 MAIL already given\r\n")
+                    continue
                 f.write((self.mail.get(self.txn, "250 2.1.0 ok") + "\r\n").encode())
             elif verb == "RCPT":
                 self.act(f, "rcpt", self.txn)
+                if self.txn in self.bad:
+                    f.write(b"503 5.5.1 no transaction\r\n")
+                    continue
                 f.write((self.rcpt.get(self.txn, "250 2.1.5 ok") + "\r\n").encode())
+                if self.a.sticky and self.txn in self.rcpt:
+                    self.stuck = True
             elif verb in ("DATA", "BDAT"):
                 if verb == "DATA" and (self.txn in self.mail or self.txn in self.rcpt):
                     f.write(b"503 5.5.1 no valid recipients\r\n")
@@ -167,7 +183,7 @@ class Server:
                     if len(body) < n or not cmd.upper().endswith(" LAST"):
                         return
                     body = body.replace(b"\r\n", b"\n")
-                    if self.txn in self.mail or self.txn in self.rcpt:
+                    if self.txn in self.mail or self.txn in self.rcpt or self.txn in self.bad:
                         f.write(b"503 5.5.1 no valid recipients\r\n")
                         continue
                 else:
@@ -198,10 +214,19 @@ class Server:
                     self.store(body)
                     reply = "250 2.0.0 ok stored"
                 f.write((reply + "\r\n").encode())
+                if self.txn in self.hangup_after_reply:
+                    # The reply goes out whole, then the connection ends
+                    # (no reset: what was said before arrives).
+                    self.note("fault: hang up after reply %d" % self.txn)
+                    conn.shutdown(socket.SHUT_WR)
+                    while f.read(65536):
+                        pass
+                    return
             elif verb == "AUTH":
                 if not self.auth(f, cmd):
                     return
             elif verb == "RSET":
+                self.stuck = False
                 f.write(b"250 2.0.0 ok\r\n")
             elif verb == "QUIT":
                 f.write(b"221 2.0.0 bye\r\n")
@@ -280,6 +305,10 @@ def main():
                     help="store transaction K, then never reply (until the client goes)")
     ap.add_argument("--hangup-at-mail", action="append", type=int, default=[], metavar="K",
                     help="close the connection on transaction K's MAIL command")
+    ap.add_argument("--hangup-after-reply", action="append", type=int, default=[], metavar="K",
+                    help="store transaction K, reply, then close (reading what else comes)")
+    ap.add_argument("--sticky", action="store_true",
+                    help="after a refused RCPT, refuse every MAIL until RSET")
     ap.add_argument("--refuse-connection", action="append", type=int, default=[], metavar="N",
                     help="greet the N-th connection with --refuse-greeting and close it")
     ap.add_argument("--refuse-greeting", default="421 4.3.2 not now",

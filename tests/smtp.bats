@@ -95,7 +95,7 @@ server_count() {
 	[ "${#lines[@]}" -eq 2 ]
 }
 
-@test "smtp: STARTTLS with a certificate that cannot be verified stops before anything is fetched" {
+@test "smtp: STARTTLS with a certificate that cannot be verified stops the run at the first message, nothing deleted" {
 	make_mailbox "$MB" 2
 	popserver_start --mailbox "$MB"
 	rc bob@popfetch.test
@@ -150,4 +150,39 @@ server_count() {
 	fetch
 	assert_failure 78
 	assert_output --partial "delivery smtp: no recipient"
+}
+
+@test "smtp: PIPELINING and CHUNKING: several transactions in flight, a 5xx and a 4xx among them; only the accepted are deleted" {
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$MB"
+	cp -r "$MB" "$TEST_TMP/orig"
+	n=$(server_count)
+	lmtpserver_start --greeting "220 plain ESMTP" \
+	    --caps PIPELINING CHUNKING 8BITMIME \
+	    --rcpt-reply "2:550 5.1.1 no such user" \
+	    --data-reply "3:452 4.2.2 over quota"
+	popserver_start --mailbox "$MB"
+	popserver_rc "timeout 20" "delivery smtp 127.0.0.1:$LMTP_PORT bob@x" \
+	    "received_header off" "uidls_file $TEST_TMP/state/%U"
+	fetch --debug
+	assert_failure
+	assert_output --partial "refused the recipient: 550 5.1.1 no such user"
+	assert_output --partial "refused the message: 452 4.2.2 over quota"
+	# EHLO, and several MAILs before the first reply to one.
+	run "$PYTHON3" - "$output" <<'PY'
+import sys
+lines = [l for l in sys.argv[1].split("\n") if " -> " in l or " <- " in l]
+first_mail = next(i for i, l in enumerate(lines) if "-> MAIL FROM" in l)
+first_reply = next(i for i, l in enumerate(lines) if i > first_mail and " <- " in l)
+print(sum(1 for l in lines[first_mail:first_reply] if "-> MAIL FROM" in l))
+PY
+	(( output > 1 ))
+	run grep -c '^C: EHLO' "$LLOG"
+	assert_output 1
+	[ "$(server_count)" -eq 2 ]
+	[ "$(maildir_count "$STORE")" -eq $((n - 2)) ]
+	# The mock refuses by transaction number: the next run's go through.
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
