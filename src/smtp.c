@@ -58,7 +58,7 @@ static int	starttls(struct smtp *, struct error *);
 static int	refused(struct smtp *, const char *, const struct reply *,
 		    struct error *);
 static int	envelope(struct smtp *, const char *, const char *, uint64_t,
-		    smtp_reader, void *, int *, struct error *);
+		    struct error *);
 static int	send_data(struct smtp *, smtp_reader, void *, struct error *);
 static int	wire_size(smtp_reader, void *, uint64_t *, struct error *);
 static int	broken(struct smtp *, int);
@@ -390,7 +390,7 @@ smtp_send(struct smtp *s, const char *sender, const char *rcpt,
     uint64_t size, smtp_reader rd, void *arg, struct error *err)
 {
 	struct reply	r;
-	int		rc, sent = 0;
+	int		rc;
 
 	if (s->broken || s->ahead_n > 0) {
 		error_set(err, EX_SOFTWARE, "smtp_send on a broken or busy "
@@ -400,9 +400,9 @@ smtp_send(struct smtp *s, const char *sender, const char *rcpt,
 	if (too_big(s, size, err))
 		return SMTP_REFUSED;
 	s->data_started = 0;
-	if ((rc = envelope(s, sender, rcpt, size, rd, arg, &sent, err)) != 0)
+	if ((rc = envelope(s, sender, rcpt, size, err)) != 0)
 		return rc;
-	if (!sent && send_data(s, rd, arg, err) == -1)
+	if (send_data(s, rd, arg, err) == -1)
 		return -1;
 	/* LMTP: one reply per accepted recipient, and there is one. */
 	if (read_reply(s, &r, err) == -1) {
@@ -510,19 +510,18 @@ lost(struct smtp *s, struct error *err)
 /*
  * RSET when the last transaction failed, MAIL, RCPT and DATA: in one go
  * where the destination pipelines, else one by one.  0 once DATA got
- * 354, SMTP_REFUSED, or -1.  With CHUNKING and PIPELINING the message
- * itself (BDAT LAST) goes in the same group (RFC 3030 section 4.2), and
- * *data_sent says so: one round trip per message instead of two.
+ * 354 (or, with CHUNKING, RCPT its 2xx), SMTP_REFUSED, or -1.  This is
+ * smtp_send()'s one transaction at a time; a server with PIPELINING and
+ * CHUNKING gets several in flight through smtp_send_ahead() instead.
  */
 static int
 envelope(struct smtp *s, const char *sender, const char *rcpt, uint64_t size,
-    smtp_reader rd, void *arg, int *data_sent, struct error *err)
+    struct error *err)
 {
 	struct buf	 mail, to;
-	struct reply	 r[5];
+	struct reply	 r[4];
 	const char	*cmds[4], *what[4];
-	int		 n = 0, i, sent = 0, rc = -1, bad = -1, ok, mail_at;
-	int		 early = s->chunking && s->pipelining;
+	int		 n = 0, i, sent = 0, rc = -1, bad = -1, ok;
 
 	memset(r, 0, sizeof r);
 	buf_init(&mail);
@@ -533,7 +532,7 @@ envelope(struct smtp *s, const char *sender, const char *rcpt, uint64_t size,
 		what[n] = "RSET";
 		cmds[n++] = "RSET";
 	}
-	what[mail_at = n] = "the sender";
+	what[n] = "the sender";
 	cmds[n++] = mail.data;
 	what[n] = "the recipient";
 	cmds[n++] = to.data;
@@ -550,14 +549,9 @@ envelope(struct smtp *s, const char *sender, const char *rcpt, uint64_t size,
 				if (command(s, cmds[sent++], err) == -1)
 					goto out;
 			while (s->pipelining && sent < n);
-			if (early && send_data(s, rd, arg, err) == -1)
-				goto out_early;
-			*data_sent = early;
 		}
 		if (read_reply(s, &r[i], err) == -1)
-			goto out_early;
-		/* MAIL's reply: the server read this group (see out_early). */
-		s->data_started = (early && i >= mail_at) || s->data_started;
+			goto out;
 		ok = i == n - 1 && !s->chunking ? r[i].code == 354 :
 		    r[i].code / 100 == 2;
 		if (bad == -1 && !ok)
@@ -575,22 +569,11 @@ envelope(struct smtp *s, const char *sender, const char *rcpt, uint64_t size,
 		    read_reply(s, &r[n - 1], err) == -1)
 			goto out;
 	}
-	/* The BDAT sent ahead gets its refusal (503) too. */
-	if (early && read_reply(s, &r[n], err) == -1)
-		goto out;
 	rc = refused(s, what[bad], &r[bad], err);
 out:
 	buf_free(&mail);
 	buf_free(&to);
 	return rc;
-out_early:
-	/*
-	 * Lost before MAIL's reply: a connection the server had dropped
-	 * while idle, which sink-smtp.c may open once more, anew.
-	 */
-	if (early && i <= mail_at)
-		s->data_started = 0;
-	goto out;
 }
 
 /* MAIL FROM with SIZE and BODY where the server takes them. */
