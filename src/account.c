@@ -66,7 +66,7 @@ const struct account_key account_keys[] = {
 	    .min = 1, .max = 65535 },
 	{ KEY("tls", BOOL, VAL(tls)), ON_OFF },
 	{ KEY("tls_starttls", BOOL, VAL(tls_starttls)), ON_OFF },
-	{ KEY("tls_trust_file", PATH, STR(tls_trust_file)),
+	{ KEY("tls_trust_file", PATH, STR(pop.tls_trust_file)),
 	    .want = "a file name or 'system'", .bare = "system",
 	    .none = "system" },
 	{ KEY("tls_fingerprint", FINGERPRINT,
@@ -75,12 +75,13 @@ const struct account_key account_keys[] = {
 	    .bare = "" },
 	{ KEY("tls_certcheck", BOOL, VAL(tls_certcheck)), ON_OFF },
 	/* mpop: written alone, user, password and the rest unset. */
-	{ KEY("user", STRING, STR(user)), .want = "a user name", .bare = "" },
-	{ KEY("password", SECRET, STR(password)), .want = "a password",
+	{ KEY("user", STRING, STR(pop.user)), .want = "a user name",
 	    .bare = "" },
-	{ KEY("passwordeval", STRING, STR(passwordeval)), .want = "a command",
+	{ KEY("password", SECRET, STR(pop.password)), .want = "a password",
 	    .bare = "" },
-	{ KEY("auth", AUTH, VAL(auth)),
+	{ KEY("passwordeval", STRING, STR(pop.passwordeval)),
+	    .want = "a command", .bare = "" },
+	{ KEY("auth", AUTH, VAL(pop.auth)),
 	    .want = "auto, user, apop, plain, login, cram-md5, scram-sha-1, "
 	    "scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, xoauth2, "
 	    "oauthbearer, external or gssapi", .bare = "on" },
@@ -174,20 +175,20 @@ const struct account_key account_keys[] = {
 	{ KEY("delivery_tls", CHOICE, VAL(delivery_tls)),
 	    .want = "auto, on or off", .bare = "on",
 	    .choices = delivery_tls_words },
-	{ KEY("delivery_tls_trust_file", PATH, STR(delivery_tls_trust_file)),
+	{ KEY("delivery_tls_trust_file", PATH, STR(dest.tls_trust_file)),
 	    .want = "a file name or 'system'", .bare = "system",
 	    .none = "system" },
-	{ KEY("delivery_user", STRING, STR(delivery_user)),
+	{ KEY("delivery_user", STRING, STR(dest.user)),
 	    .want = "a user name", .bare = "" },
-	{ KEY("delivery_auth", AUTH, VAL(delivery_auth)),
+	{ KEY("delivery_auth", AUTH, VAL(dest.auth)),
 	    .want = "auto, plain, login, cram-md5, scram-sha-1 or "
 	    "scram-sha-256", .bare = "auto" },
 	{ KEY("delivery_oauth2_account", STRING, STR(delivery_oauth2_account)),
 	    .want = "the name of the account block holding the OAuth "
 	    "settings", .bare = "" },
-	{ KEY("delivery_password", SECRET, STR(delivery_password)),
+	{ KEY("delivery_password", SECRET, STR(dest.password)),
 	    .want = "a password", .bare = "" },
-	{ KEY("delivery_passwordeval", STRING, STR(delivery_passwordeval)),
+	{ KEY("delivery_passwordeval", STRING, STR(dest.passwordeval)),
 	    .want = "a command", .bare = "" },
 	{ KEY("delivery_flags", STRING, STR(delivery_flags)),
 	    .want = "IMAP flags such as \\Seen", .bare = "" },
@@ -280,7 +281,7 @@ account_new(const char *name, const char *file, int line)
 	a->tls = 1;
 	a->tls_starttls = -1;
 	a->tls_certcheck = 1;
-	a->auth = AUTH_AUTO;
+	a->pop.auth = AUTH_AUTO;
 	a->delivery = DELIVERY_NONE;
 	a->timeout = DEFAULT_TIMEOUT;
 	a->syslog = -1;
@@ -544,7 +545,7 @@ account_validate(const struct account *a, struct error *err)
 
 	if (a->host == NULL)
 		why = "no host set (add 'host pop.example.com')";
-	else if (a->user == NULL)
+	else if (a->pop.user == NULL)
 		why = "no user set (add 'user NAME')";
 	else if (a->delivery == DELIVERY_NONE)
 		why = "no delivery set (add 'delivery maildir ~/Maildir')";
@@ -646,7 +647,7 @@ account_uidls_path(const struct account *a)
 	buf_init(&b);
 	for (; *p != '\0'; p++) {
 		if (p[0] == '%' && p[1] == 'U') {
-			add_path_part(&b, a->user);
+			add_path_part(&b, a->pop.user);
 			p++;
 		} else if (p[0] == '%' && p[1] == 'H') {
 			add_path_part(&b, a->host);

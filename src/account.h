@@ -34,6 +34,22 @@ struct keyset {
 	uint64_t	 w[ACCOUNT_KEYS_MAX / 64];
 };
 
+/*
+ * The keys a server is logged in to with, which the POP3 server (user,
+ * password, ...) and the delivery server (delivery_user,
+ * delivery_password, ...) both have: embedded twice in struct account,
+ * so that the code reading a password or a trust file takes either side.
+ * Host, port and TLS mode are not here: the destination's come from the
+ * delivery line and delivery_tls, whose values differ from tls's.
+ */
+struct endpoint {
+	char		*tls_trust_file; /* NULL: the system trust store */
+	char		*user;
+	char		*password;	/* NULL: use passwordeval */
+	char		*passwordeval;
+	enum auth_method auth;
+};
+
 struct account {
 	char		*name;
 	char		*file;		/* where it was defined, for messages */
@@ -43,15 +59,11 @@ struct account {
 	int		 port;		/* 0: see account_port() */
 	int		 tls;		/* default on */
 	int		 tls_starttls;	/* -1: not said, see account_tls_mode() */
-	char		*tls_trust_file; /* NULL: the system trust store */
 	int		 has_fingerprint;
 	unsigned char	 tls_fingerprint[FINGERPRINT_LEN];
 	int		 tls_certcheck;	/* default on */
 
-	char		*user;
-	char		*password;	/* NULL: use passwordeval */
-	char		*passwordeval;
-	enum auth_method auth;
+	struct endpoint	 pop;		/* the POP3 server's login */
 
 	enum delivery_kind delivery;
 	char		*delivery_arg;	/* maildir/mbox path (~ expanded), or MDA command */
@@ -98,13 +110,11 @@ struct account {
 	int		 fetch_limit;	/* messages per run; 0: no limit */
 	uint64_t	 fetch_size_limit; /* bytes per run; 0: no limit */
 	int		 delivery_tls;	/* SMTP_TLS_*: default auto */
-	char		*delivery_tls_trust_file; /* NULL: the system store */
-	char		*delivery_user;	/* delivery smtp: AUTH as this */
-	enum auth_method delivery_auth;	/* delivery smtp: AUTH mechanism */
+	struct endpoint	 dest;		/* the delivery server's login:
+					   delivery_user (smtp AUTH),
+					   delivery_password (imap), ... */
 	char		*delivery_oauth2_account; /* whose OAuth sign-in the
 					   delivery server takes, or NULL */
-	char		*delivery_password;	/* delivery imap's login */
-	char		*delivery_passwordeval;
 	char		*delivery_flags;	/* "\\Seen ..." for APPEND, or NULL */
 	int		 gmail_never_spam;	/* delivery gmail: neverMarkSpam */
 	char		*gmail_api_url;	/* delivery gmail: NULL, Google's */

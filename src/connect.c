@@ -28,7 +28,7 @@ tls_params_of(const struct account *a, struct tls_params *tp)
 {
 	memset(tp, 0, sizeof *tp);
 	tp->host = a->host;
-	tp->trust_file = a->tls_trust_file;
+	tp->trust_file = a->pop.tls_trust_file;
 	tp->certcheck = a->tls_certcheck;
 	tp->fingerprint = a->has_fingerprint ? a->tls_fingerprint : NULL;
 	tp->priorities = a->tls_priorities;

@@ -189,15 +189,15 @@ connect_and_login(struct session *s, char **pass, struct error *err)
 		ap.oauth_store = oauth ? s->a->name : NULL;
 		if (connect_session(s->a, &s->p, err) == -1)
 			return -1;
-		m = oauth && s->a->auth == AUTH_AUTO ?
-		    auth_oauth_method(s->p) : s->a->auth;
+		m = oauth && s->a->pop.auth == AUTH_AUTO ?
+		    auth_oauth_method(s->p) : s->a->pop.auth;
 		if (oauth && m == AUTH_AUTO) {
 			error_set(err, EX_UNAVAILABLE, "the server offers "
 			    "neither XOAUTH2 nor OAUTHBEARER, so it takes no "
 			    "OAuth token (see popfetch -S)");
 			return -1;
 		}
-		rc = auth_login(s->p, m, s->a->user, s->a->host,
+		rc = auth_login(s->p, m, s->a->pop.user, s->a->host,
 		    account_port(s->a), s->a->name, *pass, &ap, err);
 		/* Behind a proxy, what the mail store offers counts. */
 		if (rc == 0)
@@ -421,7 +421,7 @@ expired(const struct session *s, const struct pop3_msg *m)
 static void
 make_tag(const struct session *s, const char *uid, char *tag)
 {
-	const char	*parts[3] = { s->a->user, s->a->host, uid };
+	const char	*parts[3] = { s->a->pop.user, s->a->host, uid };
 	uint64_t	 h = FNV1A_INIT;
 	const char	*p;
 	size_t		 i;
@@ -678,7 +678,7 @@ write_received(struct session *s, struct error *err)
 	char	*h;
 	int	 rc;
 
-	h = received_header(s->a->host, s->a->user, s->localhost,
+	h = received_header(s->a->host, s->a->pop.user, s->localhost,
 	    transport_tls_desc(pop3_transport(s->p)), time(NULL));
 	rc = sink_write(s->cur, h, strlen(h), err);
 	free(h);
@@ -1186,7 +1186,7 @@ delivery_keys_fit(const struct account *a, struct error *err)
 		    "sign-in (see README, \"Delivering into Gmail\")");
 		return -1;
 	}
-	if (a->delivery_user != NULL && a->delivery != DELIVERY_SMTP) {
+	if (a->dest.user != NULL && a->delivery != DELIVERY_SMTP) {
 		error_set(err, EX_CONFIG, "delivery_user is for delivery smtp "
 		    "only (delivery imap takes the user from its URL)");
 		return -1;
@@ -1224,7 +1224,7 @@ open_sink(struct session *s, struct sink_dest *d, struct error *err)
 		d->refresh = refresh_token;
 		d->refresh_arg = o;
 	} else if ((a->delivery == DELIVERY_IMAP || (a->delivery ==
-	    DELIVERY_SMTP && a->delivery_user != NULL)) &&
+	    DELIVERY_SMTP && a->dest.user != NULL)) &&
 	    (pw = account_delivery_password(a, err)) == NULL && error_isset(err))
 		return -1;
 	d->password = pw;
@@ -1262,12 +1262,12 @@ open_local(struct session *s, struct error *err)
 				    .timeout = a->timeout, .who = a->name,
 				    .tls = a->delivery_tls,
 				    .tls_trust_file =
-				    a->delivery_tls_trust_file };
+				    a->dest.tls_trust_file };
 	char			*statepath, *journal;
 	int			 mpop, rc;
 
-	d.user = a->delivery_user;
-	d.auth = a->delivery_auth;
+	d.user = a->dest.user;
+	d.auth = a->dest.auth;
 	d.flags = a->delivery_flags;
 	d.api_url = a->gmail_api_url;
 	d.never_spam = a->gmail_never_spam;
@@ -1428,7 +1428,7 @@ fetch_account(const struct account *a, const struct fetch_opts *fo,
 	if (oauth_in_use(a)) {
 		if ((pass = oauth_access_token(a, NULL, err)) == NULL)
 			goto out;
-	} else if (auth_needs_password(a->auth) &&
+	} else if (auth_needs_password(a->pop.auth) &&
 	    (pass = account_password(a, err)) == NULL)
 		goto out;
 	if (open_local(&s, err) == -1 || open_reject(&s, err) == -1)

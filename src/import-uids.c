@@ -158,14 +158,14 @@ import_uids_match(const struct uid_list *l, const struct account *a)
 	char	*name;
 	int	 same;
 
-	if (a->host == NULL || a->user == NULL)
+	if (a->host == NULL || a->pop.user == NULL)
 		return 0;
 	if (l->oldmail == NULL)
-		return strcmp(l->user, a->user) == 0 &&
+		return strcmp(l->user, a->pop.user) == 0 &&
 		    strcasecmp(l->host, a->host) == 0;
 	/* getmail6 names the file "oldmail-%s-%d-%s" % (server, port, user). */
 	if (asprintf(&name, "oldmail-%s-%d-%s", a->host, account_port(a),
-	    a->user) == -1)
+	    a->pop.user) == -1)
 		fatalx("out of memory");
 	same = strcmp(name, l->oldmail) == 0;
 	free(name);

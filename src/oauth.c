@@ -109,8 +109,8 @@ static int	 exchange_code(struct oauth_cfg *, const char *, const char *,
 int
 oauth_in_use(const struct account *a)
 {
-	return a->oauth2_client_id != NULL && (a->auth == AUTH_XOAUTH2 ||
-	    a->auth == AUTH_OAUTHBEARER || a->auth == AUTH_AUTO);
+	return a->oauth2_client_id != NULL && (a->pop.auth == AUTH_XOAUTH2 ||
+	    a->pop.auth == AUTH_OAUTHBEARER || a->pop.auth == AUTH_AUTO);
 }
 
 /* The account's endpoints: its own keys, else its provider's. */
@@ -740,8 +740,8 @@ auth_url(struct oauth_cfg *c, const char *redirect, const char *state,
 		http_form_add(&q, "access_type", "offline");
 		http_form_add(&q, "prompt", "consent");
 	}
-	if (c->a->user != NULL)
-		http_form_add(&q, "login_hint", c->a->user);
+	if (c->a->pop.user != NULL)
+		http_form_add(&q, "login_hint", c->a->pop.user);
 	xasprintf(&url, "%s%c%s", c->auth, strchr(c->auth, '?') != NULL ?
 	    '&' : '?', q);
 	free(q);

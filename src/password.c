@@ -39,13 +39,10 @@ account_password(const struct account *a, struct error *err)
 	char	*pw = NULL, *path;
 	int	 rc;
 
-	if (a->password != NULL)
-		return xstrdup(a->password);
-	if (a->passwordeval != NULL)
-		return run_passwordeval(a, a->passwordeval, "passwordeval",
-		    err);
+	if (a->pop.password != NULL || a->pop.passwordeval != NULL)
+		return endpoint_password(a, &a->pop, "passwordeval", err);
 	xasprintf(&path, "%s/.netrc", account_home_dir());
-	rc = netrc_lookup(path, a->host, a->user, &pw, err);
+	rc = netrc_lookup(path, a->host, a->pop.user, &pw, err);
 	free(path);
 	if (rc == -1)
 		return NULL;
@@ -62,13 +59,19 @@ account_password(const struct account *a, struct error *err)
 char *
 account_delivery_password(const struct account *a, struct error *err)
 {
-	if (a->delivery_password != NULL)
-		return xstrdup(a->delivery_password);
-	if (a->delivery_passwordeval == NULL)
+	return endpoint_password(a, &a->dest, "delivery_passwordeval", err);
+}
+
+char *
+endpoint_password(const struct account *a, const struct endpoint *ep,
+    const char *evalkey, struct error *err)
+{
+	if (ep->password != NULL)
+		return xstrdup(ep->password);
+	if (ep->passwordeval == NULL)
 		return NULL;
-	/* The same command runner, with the destination's command. */
-	return run_passwordeval(a, a->delivery_passwordeval,
-	    "delivery_passwordeval", err);
+	/* One command runner for either side, bounded by a's timeout. */
+	return run_passwordeval(a, ep->passwordeval, evalkey, err);
 }
 
 char *
@@ -85,7 +88,7 @@ prompt_password(const struct account *a, struct error *err)
 	char	 buf[PASSWORD_MAX], *prompt, *pw = NULL;
 
 	xasprintf(&prompt, "popfetch: password for %s@%s (account %s): ",
-	    a->user, a->host, a->name);
+	    a->pop.user, a->host, a->name);
 	if (readpassphrase(prompt, buf, sizeof buf, RPP_REQUIRE_TTY) == NULL)
 		error_set(err, EX_CONFIG, "cannot read a password "
 		    "from the terminal: %s", strerror(errno));

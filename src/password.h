@@ -22,6 +22,14 @@ char	*account_password(const struct account *, struct error *);
  * without err set when neither is given.  Free with freezero_str().
  */
 char	*account_delivery_password(const struct account *, struct error *);
+/*
+ * The password one server's keys give (ep is a->pop or a->dest): its
+ * password, or the first line of its passwordeval's output (evalkey, the
+ * key's name, for messages).  NULL without err set when neither is set.
+ * Free with freezero_str().
+ */
+char	*endpoint_password(const struct account *a, const struct endpoint *ep,
+	    const char *evalkey, struct error *);
 
 /*
  * The first line a command prints, run as passwordeval is (bounded by the

@@ -80,7 +80,7 @@ char *
 mpop_uidls_own_path(const char *path, const struct account *a)
 {
 	struct buf	 b;
-	const char	*parts[] = { a->user, "@", a->host }, *p;
+	const char	*parts[] = { a->pop.user, "@", a->host }, *p;
 	size_t		 i;
 
 	buf_init(&b);
@@ -102,7 +102,7 @@ mpop_uidls_open(const char *path, const struct account *a,
 	m = xcalloc(1, sizeof *m);
 	m->path = xstrdup(path);
 	m->host = xstrdup(a->host);
-	m->user = xstrdup(a->user);
+	m->user = xstrdup(a->pop.user);
 	m->fd = -1;
 	if (lock_fd(m, lock_wait, err) == -1 ||
 	    import_uids_read(UIDFMT_MPOP, path, &m->lists, &m->n, err) == -1)
@@ -114,7 +114,7 @@ mpop_uidls_open(const char *path, const struct account *a,
 	for (i = m->mine + 1; i < m->n; i++)
 		if (import_uids_match(&m->lists[i], a)) {
 			error_set(err, EX_DATAERR, "%s: two UID lists for "
-			    "%s@%s; remove one", path, a->user, a->host);
+			    "%s@%s; remove one", path, a->pop.user, a->host);
 			goto fail;
 		}
 	if (take_in(m, us, sync, err) == -1)

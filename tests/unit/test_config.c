@@ -103,11 +103,11 @@ test_defaults(void)
 	if (a == NULL || b == NULL)
 		goto out;
 	is_int(a->port, 1000, "defaults: a has the first defaults' port");
-	is_str(a->user, "du", "defaults: a has the default user");
+	is_str(a->pop.user, "du", "defaults: a has the default user");
 	is_str(a->host, "ha", "defaults: a has its own host");
 	is_int(a->keep, 0, "defaults: later defaults do not reach a");
 	is_int(b->port, 2000, "defaults: b has the second defaults' port");
-	is_str(b->user, "du", "defaults: sections accumulate");
+	is_str(b->pop.user, "du", "defaults: sections accumulate");
 	is_int(b->keep, 1, "defaults: b has keep from the second section");
 	ok(b->host == NULL, "defaults: b does not get a's host");
 	is_int(a->line, 4, "defaults: a's line");
@@ -115,7 +115,7 @@ test_defaults(void)
 	is_int(a->tls, 1, "built-in: tls on");
 	is_int(a->tls_starttls, -1, "built-in: tls_starttls not said");
 	is_int(a->tls_certcheck, 1, "built-in: tls_certcheck on");
-	is_int(a->auth, AUTH_AUTO, "built-in: auth auto");
+	is_int(a->pop.auth, AUTH_AUTO, "built-in: auth auto");
 	is_int(a->timeout, 180, "built-in: timeout 180");
 	is_int(b->port, 2000, "built-in port overridden");
 	want = keys("host");
@@ -151,7 +151,7 @@ test_inherit(void)
 	ok(a != NULL && strcmp(a->name, "a") == 0, "inherit: a parsed");
 	if (a != NULL) {
 		is_int(a->port, 2, "inherit b,c: c's port wins");
-		is_str(a->user, "ub", "inherit b,c: user from b");
+		is_str(a->pop.user, "ub", "inherit b,c: user from b");
 		is_str(a->host, "hc", "inherit b,c: host from c");
 		is_int(a->keep, 1, "inherit b,c: c's unset keep does not undo"
 		    " b's");
@@ -191,8 +191,8 @@ test_inherit(void)
 	xasprintf(&text, "%saccount a : b\naccount d : a\n", base);
 	a = one(text, &list);
 	free(text);
-	ok(a != NULL && a->port == 1 && a->user != NULL &&
-	    strcmp(a->user, "ub") == 0, "inherit: through a chain");
+	ok(a != NULL && a->port == 1 && a->pop.user != NULL &&
+	    strcmp(a->pop.user, "ub") == 0, "inherit: through a chain");
 	accounts_free(&list);
 
 	is_int(parse("account b\nhost x\naccount a : b\nhost y\n", &list,
@@ -217,9 +217,9 @@ test_quoting(void)
 	    "uidls_file \"  spaced  \"\n", &list);
 	ok(a != NULL, "quoting: parses");
 	if (a != NULL) {
-		is_str(a->password, "a b \"c\" \\ d", "quoting: escapes");
-		is_str(a->user, "#notcomment", "quoting: # inside quotes");
-		is_str(a->passwordeval, "pass show x # comment? no",
+		is_str(a->pop.password, "a b \"c\" \\ d", "quoting: escapes");
+		is_str(a->pop.user, "#notcomment", "quoting: # inside quotes");
+		is_str(a->pop.passwordeval, "pass show x # comment? no",
 		    "quoting: # in an unquoted value is part of it");
 		is_str(a->host, "host.example", "quoting: whitespace trimmed");
 		is_str(a->delivery_arg, HOME "/My Mail",
@@ -238,8 +238,8 @@ test_quoting(void)
 		    "quoted");
 		is_str(a->delivery_arg, HOME "/in box",
 		    "quoting: whole delivery quoted, argument");
-		is_str(a->password, "\\", "quoting: a lone backslash");
-		is_str(a->user, "say \"hi\"",
+		is_str(a->pop.password, "\\", "quoting: a lone backslash");
+		is_str(a->pop.user, "say \"hi\"",
 		    "quoting: quotes inside an unquoted value are kept");
 	} else
 		ok(0, "quoting: second text parses");
@@ -285,7 +285,7 @@ test_comments(void)
 	    "  user   u  ", &list, &err), 0, "comments: parse");
 	a = accounts_find(&list, "a");
 	is_str(a != NULL ? a->host : NULL, "h", "comments: CRLF line");
-	is_str(a != NULL ? a->user : NULL, "u",
+	is_str(a != NULL ? a->pop.user : NULL, "u",
 	    "comments: last line without newline");
 	accounts_free(&list);
 
@@ -431,14 +431,14 @@ test_every_key(void)
 	is_int(a->port, 1995, "key port");
 	is_int(a->tls, 0, "key tls");
 	is_int(a->tls_starttls, 1, "key tls_starttls");
-	is_str(a->tls_trust_file, HOME "/ca.pem", "key tls_trust_file");
+	is_str(a->pop.tls_trust_file, HOME "/ca.pem", "key tls_trust_file");
 	ok(a->has_fingerprint && memcmp(a->tls_fingerprint, fp,
 	    FINGERPRINT_LEN) == 0, "key tls_fingerprint");
 	is_int(a->tls_certcheck, 0, "key tls_certcheck");
-	is_str(a->user, "joe", "key user");
-	is_str(a->password, "pw", "key password");
-	is_str(a->passwordeval, "echo pw", "key passwordeval");
-	is_int(a->auth, AUTH_APOP, "key auth");
+	is_str(a->pop.user, "joe", "key user");
+	is_str(a->pop.password, "pw", "key password");
+	is_str(a->pop.passwordeval, "echo pw", "key passwordeval");
+	is_int(a->pop.auth, AUTH_APOP, "key auth");
 	is_int(a->delivery, DELIVERY_MAILDIR, "key delivery kind");
 	is_str(a->delivery_arg, HOME "/Maildir", "key delivery argument");
 	is_int(a->keep, 1, "key keep");
@@ -471,14 +471,14 @@ test_every_key(void)
 	is_int(a->fetch_limit, 20, "key fetch_limit");
 	is_int(a->fetch_size_limit, 10 * 1024 * 1024, "key fetch_size_limit");
 	is_int(a->delivery_tls, SMTP_TLS_ON, "key delivery_tls");
-	is_str(a->delivery_tls_trust_file, HOME "/ca.pem",
+	is_str(a->dest.tls_trust_file, HOME "/ca.pem",
 	    "key delivery_tls_trust_file");
-	is_str(a->delivery_user, "smtp-bob", "key delivery_user");
-	is_int(a->delivery_auth, AUTH_SCRAM_SHA_256, "key delivery_auth");
+	is_str(a->dest.user, "smtp-bob", "key delivery_user");
+	is_int(a->dest.auth, AUTH_SCRAM_SHA_256, "key delivery_auth");
 	is_str(a->delivery_oauth2_account, "imap-out",
 	    "key delivery_oauth2_account");
-	is_str(a->delivery_password, "imap-secret", "key delivery_password");
-	is_str(a->delivery_passwordeval, "pass imap",
+	is_str(a->dest.password, "imap-secret", "key delivery_password");
+	is_str(a->dest.passwordeval, "pass imap",
 	    "key delivery_passwordeval");
 	is_str(a->delivery_flags, "\\Seen", "key delivery_flags");
 	is_int(a->gmail_never_spam, 1, "key gmail_never_spam");
@@ -561,9 +561,9 @@ test_values(void)
 	    "delivery mbox ~/mbox\n"
 	    "timeout off\n"
 	    "port 65535\n", &list);
-	ok(a != NULL && a->tls_trust_file == NULL,
+	ok(a != NULL && a->pop.tls_trust_file == NULL,
 	    "tls_trust_file system is NULL");
-	ok(a != NULL && a->auth == AUTH_USER, "auth user");
+	ok(a != NULL && a->pop.auth == AUTH_USER, "auth user");
 	ok(a != NULL && a->delivery == DELIVERY_MBOX, "delivery mbox");
 	is_str(a != NULL ? a->delivery_arg : NULL, HOME "/mbox",
 	    "delivery mbox path expanded");
@@ -573,7 +573,7 @@ test_values(void)
 
 	a = one("account a\nauth apop\nauth on\ndelivery mda ~/bin/x %F\n"
 	    "timeout 3600\nport 1\ntls_certcheck on\n", &list);
-	ok(a != NULL && a->auth == AUTH_AUTO, "auth on is auto");
+	ok(a != NULL && a->pop.auth == AUTH_AUTO, "auth on is auto");
 	ok(a != NULL && a->delivery == DELIVERY_MDA, "delivery mda");
 	is_str(a != NULL ? a->delivery_arg : NULL, "~/bin/x %F",
 	    "delivery mda: the command is not expanded");
@@ -598,7 +598,7 @@ test_values(void)
 	accounts_free(&list);
 
 	a = one("account a\nauth auto\n", &list);
-	ok(a != NULL && a->auth == AUTH_AUTO, "auth auto");
+	ok(a != NULL && a->pop.auth == AUTH_AUTO, "auth auto");
 	accounts_free(&list);
 
 	/* Gmail: no labels is fine; quoted labels reach the sink as written. */
@@ -753,8 +753,8 @@ test_errors(void)
 	/* mpop's `key` alone: a string key is unset again. */
 	a = one("account a\nuser u\npassword p\npasswordeval e\nuser\n"
 	    "password\npasswordeval\ntls_trust_file\n", &list);
-	ok(a != NULL && a->user == NULL && a->password == NULL &&
-	    a->passwordeval == NULL && a->tls_trust_file == NULL,
+	ok(a != NULL && a->pop.user == NULL && a->pop.password == NULL &&
+	    a->pop.passwordeval == NULL && a->pop.tls_trust_file == NULL,
 	    "a string key alone unsets it");
 	accounts_free(&list);
 	/* The first error is the one reported. */
@@ -967,7 +967,7 @@ test_password(void)
 		return;
 	a = account_new("acct", "rc", 1);
 	a->host = xstrdup("pop.example");
-	a->user = xstrdup("u");
+	a->pop.user = xstrdup("u");
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "password: none set fails");
@@ -975,40 +975,40 @@ test_password(void)
 	    "passwordeval, add pop.example to ~/.netrc, or run popfetch from "
 	    "a terminal to be asked)", "password: none set message");
 
-	a->passwordeval = xstrdup("echo wrong");
-	a->password = xstrdup("direct");
+	a->pop.passwordeval = xstrdup("echo wrong");
+	a->pop.password = xstrdup("direct");
 	pw = account_password(a, &err);
 	is_str(pw, "direct", "password: password wins over passwordeval");
 	freezero_str(pw);
-	freezero_str(a->password);
-	a->password = NULL;
+	freezero_str(a->pop.password);
+	a->pop.password = NULL;
 
-	free(a->passwordeval);
-	a->passwordeval = xstrdup("echo s3cret");
+	free(a->pop.passwordeval);
+	a->pop.passwordeval = xstrdup("echo s3cret");
 	pw = account_password(a, &err);
 	is_str(pw, "s3cret", "passwordeval: echo");
 	freezero_str(pw);
 
-	free(a->passwordeval);
-	a->passwordeval = xstrdup("printf 'a\\nb'");
+	free(a->pop.passwordeval);
+	a->pop.passwordeval = xstrdup("printf 'a\\nb'");
 	pw = account_password(a, &err);
 	is_str(pw, "a", "passwordeval: the first line only");
 	freezero_str(pw);
 
-	free(a->passwordeval);
-	a->passwordeval = xstrdup("printf 'crlf\\r\\n'");
+	free(a->pop.passwordeval);
+	a->pop.passwordeval = xstrdup("printf 'crlf\\r\\n'");
 	pw = account_password(a, &err);
 	is_str(pw, "crlf", "passwordeval: trailing CR stripped");
 	freezero_str(pw);
 
-	free(a->passwordeval);
-	a->passwordeval = xstrdup("printf 'no newline'");
+	free(a->pop.passwordeval);
+	a->pop.passwordeval = xstrdup("printf 'no newline'");
 	pw = account_password(a, &err);
 	is_str(pw, "no newline", "passwordeval: no final newline");
 	freezero_str(pw);
 
-	free(a->passwordeval);
-	a->passwordeval = xstrdup("head -c 100000 /dev/zero | tr '\\0' x; "
+	free(a->pop.passwordeval);
+	a->pop.passwordeval = xstrdup("head -c 100000 /dev/zero | tr '\\0' x; "
 	    "echo");
 	error_clear(&err);
 	pw = account_password(a, &err);
@@ -1016,31 +1016,31 @@ test_password(void)
 	is_str(err.msg, "passwordeval command printed a line "
 	    "longer than 4096 bytes", "passwordeval: long line message");
 
-	free(a->passwordeval);
-	a->passwordeval = xstrdup("echo p; head -c 100000 /dev/zero");
+	free(a->pop.passwordeval);
+	a->pop.passwordeval = xstrdup("echo p; head -c 100000 /dev/zero");
 	error_clear(&err);
 	pw = account_password(a, &err);
 	is_str(pw, "p", "passwordeval: long output after the first line");
 	freezero_str(pw);
 
-	free(a->passwordeval);
-	a->passwordeval = xstrdup("echo leaked; exit 3");
+	free(a->pop.passwordeval);
+	a->pop.passwordeval = xstrdup("echo leaked; exit 3");
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: exit 3 fails");
 	is_str(err.msg, "passwordeval command failed (exit 3)",
 	    "passwordeval: exit 3 message");
 
-	free(a->passwordeval);
-	a->passwordeval = xstrdup("true");
+	free(a->pop.passwordeval);
+	a->pop.passwordeval = xstrdup("true");
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: no output fails");
 	is_str(err.msg, "passwordeval command failed (no "
 	    "output)", "passwordeval: no output message");
 
-	free(a->passwordeval);
-	a->passwordeval = xstrdup("kill -9 $$");
+	free(a->pop.passwordeval);
+	a->pop.passwordeval = xstrdup("kill -9 $$");
 	error_clear(&err);
 	pw = account_password(a, &err);
 	ok(pw == NULL && err.ex == EX_CONFIG, "passwordeval: killed fails");
@@ -1157,7 +1157,7 @@ test_load(void)
 	write_file(path, "account a\nhost h\npassword secret\n", 0600);
 	error_clear(&err);
 	is_int(config_load(path, &list, &err), 0, "load: 0600 with password");
-	is_str(TAILQ_FIRST(&list) != NULL ? TAILQ_FIRST(&list)->password :
+	is_str(TAILQ_FIRST(&list) != NULL ? TAILQ_FIRST(&list)->pop.password :
 	    NULL, "secret", "load: the password is read");
 	is_str(TAILQ_FIRST(&list) != NULL ? TAILQ_FIRST(&list)->file :
 	    NULL, path, "load: accounts name the file");

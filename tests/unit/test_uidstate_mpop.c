@@ -171,14 +171,14 @@ main(void)
 	snprintf(path, sizeof path, "%s/joe_at_pop", dir);
 	a = account_new("a", "rc", 1);
 	a->host = strdup("pop.example.org");
-	a->user = strdup("joe/smith");
+	a->pop.user = strdup("joe/smith");
 	own_path = mpop_uidls_own_path(path, a);
 	snprintf(own, sizeof own, "%s.popfetch-joe_smith@pop.example.org",
 	    path);
 	is_str(own_path, own, "own state: one per mailbox, '/' as '_'");
 	free(own_path);
-	free(a->user);
-	a->user = strdup("joe smith");
+	free(a->pop.user);
+	a->pop.user = strdup("joe smith");
 	test_detect();
 	test_turns(a);
 	test_refusals(a);
