@@ -584,7 +584,8 @@ test_inject(void)
 	struct server		 s;
 	struct transport	*t;
 	struct error		 err;
-	struct tls_params	 tp = { "127.0.0.1", NULL, 0, NULL };
+	struct tls_params	 tp = { .host = "127.0.0.1", .certcheck = 0,
+	    .fingerprint = NULL };
 	const char		*line;
 	size_t			 len;
 	int			 r;
@@ -848,7 +849,8 @@ test_tls(void)
 	/* STLS style, pinned: lines and a large write over TLS. */
 	ts.plain_greeting = 1;
 	ts.mode = TLS_SERVE;
-	tp = (struct tls_params){ "127.0.0.1", NULL, 1, fp };
+	tp = (struct tls_params){ .host = "127.0.0.1", .certcheck = 1,
+	    .fingerprint = fp };
 	t = tls_connect(&ts, &s, "127.0.0.1", &tp, &err);
 	ok(t != NULL, "STLS with the right pin%s%s", t ? "" : ": ", err.msg);
 	if (t != NULL) {
@@ -886,7 +888,8 @@ test_tls(void)
 	ts.mode = TLS_IDLE;
 
 	memset(badfp, 0xab, sizeof badfp);
-	tp = (struct tls_params){ "127.0.0.1", NULL, 1, badfp };
+	tp = (struct tls_params){ .host = "127.0.0.1", .certcheck = 1,
+	    .fingerprint = badfp };
 	t = tls_connect(&ts, &s, "127.0.0.1", &tp, &err);
 	ok(t == NULL && err.ex == EX_PROTOCOL, "wrong pin is EX_PROTOCOL");
 	snprintf(want, sizeof want, "server presented %s; expected AB:AB:",
@@ -896,14 +899,16 @@ test_tls(void)
 	transport_free(t);
 	server_wait(&s);
 
-	tp = (struct tls_params){ "127.0.0.1", pem, 1, NULL };
+	tp = (struct tls_params){ .host = "127.0.0.1", .trust_file = pem,
+	    .certcheck = 1, .fingerprint = NULL };
 	t = tls_connect(&ts, &s, "127.0.0.1", &tp, &err);
 	ok(t != NULL, "trust file, IP address in the certificate%s%s",
 	    t ? "" : ": ", err.msg);
 	transport_free(t);
 	server_wait(&s);
 
-	tp = (struct tls_params){ "localhost", pem, 1, NULL };
+	tp = (struct tls_params){ .host = "localhost", .trust_file = pem,
+	    .certcheck = 1, .fingerprint = NULL };
 	t = tls_connect(&ts, &s, "localhost", &tp, &err);
 	ok(t == NULL && err.ex == EX_PROTOCOL,
 	    "wrong host name is EX_PROTOCOL");
@@ -913,7 +918,8 @@ test_tls(void)
 	transport_free(t);
 	server_wait(&s);
 
-	tp = (struct tls_params){ "127.0.0.1", NULL, 1, NULL };
+	tp = (struct tls_params){ .host = "127.0.0.1", .certcheck = 1,
+	    .fingerprint = NULL };
 	t = tls_connect(&ts, &s, "127.0.0.1", &tp, &err);
 	ok(t == NULL && (err.ex == EX_PROTOCOL || err.ex == EX_CONFIG),
 	    "self-signed against the system store fails");
@@ -923,7 +929,8 @@ test_tls(void)
 	transport_free(t);
 	server_wait(&s);
 
-	tp = (struct tls_params){ "127.0.0.1", "/nonexistent/ca.pem", 1, NULL };
+	tp = (struct tls_params){ .host = "127.0.0.1",
+	    .trust_file = "/nonexistent/ca.pem", .certcheck = 1 };
 	t = tls_connect(&ts, &s, "127.0.0.1", &tp, &err);
 	ok(t == NULL && err.ex == EX_CONFIG, "missing trust file is EX_CONFIG");
 	is_str(err.msg, "cannot load tls_trust_file /nonexistent/ca.pem: "
@@ -931,7 +938,8 @@ test_tls(void)
 	transport_free(t);
 	server_wait(&s);
 
-	tp = (struct tls_params){ "localhost", NULL, 0, NULL };
+	tp = (struct tls_params){ .host = "localhost", .trust_file = NULL,
+	    .certcheck = 0, .fingerprint = NULL };
 	t = tls_connect(&ts, &s, "localhost", &tp, &err);
 	ok(t != NULL, "certcheck off accepts anything%s%s", t ? "" : ": ",
 	    err.msg);
@@ -940,7 +948,8 @@ test_tls(void)
 
 	/* The server goes away: writing must fail, not raise SIGPIPE. */
 	ts.mode = TLS_CLOSE;
-	tp = (struct tls_params){ "127.0.0.1", NULL, 1, fp };
+	tp = (struct tls_params){ .host = "127.0.0.1", .certcheck = 1,
+	    .fingerprint = fp };
 	t = tls_connect(&ts, &s, "127.0.0.1", &tp, &err);
 	ok(t != NULL, "connect to a TLS server that closes");
 	server_wait(&s);
