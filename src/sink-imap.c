@@ -62,12 +62,6 @@ struct staged {
 	struct error	 why;		/* ... and why */
 };
 
-/* What the literal reader reads: one message of the spool. */
-struct span {
-	struct spool	*sp;
-	uint64_t	 start, len;
-};
-
 struct idest {
 	struct imap_params	 p;
 	struct tls_params	 tp;
@@ -101,8 +95,6 @@ static int	imap_sink_find(struct sink *, const char *, struct error *);
 static int	imap_sink_outcome(struct sink *, size_t, struct error *);
 static int	parse_url(struct idest *, const char *, struct error *);
 static char	*pct_decode(const char *, size_t);
-static ssize_t	span_reader(void *, char *, size_t, uint64_t,
-		    struct error *);
 static int	measure(struct idest *, struct staged *, struct error *);
 static void	lookup_of(const struct dj_entry *, struct imap_lookup *);
 static int	journal(struct idest *, struct error *);
@@ -284,19 +276,6 @@ imap_sink_write(struct sink *s, const char *p, size_t n, struct error *err)
 	return spool_write(&d->sp, p, n, err);
 }
 
-static ssize_t
-span_reader(void *arg, char *buf, size_t len, uint64_t off,
-    struct error *err)
-{
-	struct span	*sp = arg;
-
-	if (off >= sp->len)
-		return 0;
-	if (len > sp->len - off)
-		len = (size_t)(sp->len - off);
-	return spool_pread(sp->sp, buf, len, sp->start + off, err);
-}
-
 /*
  * The size and SHA-256 of the message as sent (CRLF line ends), its
  * Message-ID ("" when none) into st->e, and its internal date.
@@ -304,7 +283,7 @@ span_reader(void *arg, char *buf, size_t len, uint64_t off,
 static int
 measure(struct idest *d, struct staged *st, struct error *err)
 {
-	struct span	 sp = { &d->sp, st->start, st->len };
+	struct spool_span	 sp = { &d->sp, st->start, st->len };
 	gnutls_hash_hd_t h;
 	char		*buf, *out;
 	uint64_t	 off = 0;
@@ -320,7 +299,7 @@ measure(struct idest *d, struct staged *st, struct error *err)
 	}
 	buf = xmalloc(IMAP_DATE_SCAN);
 	out = xmalloc(2 * IMAP_DATE_SCAN);
-	while ((n = span_reader(&sp, buf, IMAP_DATE_SCAN, off, err)) > 0) {
+	while ((n = spool_span_read(&sp, buf, IMAP_DATE_SCAN, off, err)) > 0) {
 		if (off == 0 && imap_date_of(buf, (size_t)n, st->date,
 		    sizeof st->date) == -1)
 			st->date[0] = '\0';
@@ -446,7 +425,7 @@ static int
 send_one(struct idest *d, struct staged *st, int doubt, int *appended,
     struct error *err)
 {
-	struct span		sp = { &d->sp, st->start, st->len };
+	struct spool_span	sp = { &d->sp, st->start, st->len };
 	struct imap_lookup	lk;
 	int			rc, tries, again, f = 0;
 
@@ -481,7 +460,7 @@ send_one(struct idest *d, struct staged *st, int doubt, int *appended,
 		}
 		rc = doubt && f == -1 ? -1 : imap_append(d->conn, d->folder,
 		    d->flags, st->date[0] != '\0' ? st->date : NULL,
-		    st->e.size, span_reader, &sp, err);
+		    st->e.size, spool_span_read, &sp, err);
 		if (rc != -1) {
 			*appended = rc == 0;
 			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
@@ -516,13 +495,13 @@ send_one(struct idest *d, struct staged *st, int doubt, int *appended,
 static int
 pipe_send(struct idest *d, struct staged *st, int *lost, struct error *err)
 {
-	struct span	sp = { &d->sp, st->start, st->len };
+	struct spool_span	sp = { &d->sp, st->start, st->len };
 	int		rc;
 
 	if (st->state != Q_QUEUED)
 		return 0;	/* in doubt: send_one() looks first */
 	rc = imap_append_send(d->conn, d->folder, d->flags,
-	    st->date[0] != '\0' ? st->date : NULL, st->e.size, span_reader,
+	    st->date[0] != '\0' ? st->date : NULL, st->e.size, spool_span_read,
 	    &sp, st->ptag, &st->why);
 	if (rc == IMAP_REFUSED) {
 		st->state = Q_DONE;

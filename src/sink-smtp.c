@@ -40,7 +40,8 @@
  * After a refusal, transactions already sent behind it may be refused
  * because of it (a server that keeps the refused transaction's state
  * answers 503, bad sequence): such a message is sent once more, after
- * RSET, before its refusal counts.  RSET goes out only after a refused transaction.
+ * RSET, before its refusal counts.  RSET goes out only after a refused
+ * transaction.
  */
 #include "config.h"
 
@@ -78,12 +79,6 @@ struct staged {
 	int		 resent;	/* sent again after a refusal */
 	int		 rc;		/* once Q_DONE: 0 or SINK_REFUSED */
 	struct error	 why;		/* ... and why */
-};
-
-/* What the message reader reads: one message of the spool. */
-struct span {
-	struct spool	*sp;
-	uint64_t	 start, len;
 };
 
 /* How a pipelined pass ended its transactions in flight. */
@@ -327,19 +322,6 @@ reconnect_failed(struct dest *d, struct error *err)
 		err->ex = EX_TEMPFAIL;
 }
 
-static ssize_t
-span_reader(void *arg, char *buf, size_t len, uint64_t off,
-    struct error *err)
-{
-	struct span	*sp = arg;
-
-	if (off >= sp->len)
-		return 0;
-	if (len > sp->len - off)
-		len = (size_t)(sp->len - off);
-	return spool_pread(sp->sp, buf, len, sp->start + off, err);
-}
-
 static const char *
 proto_upper(const struct dest *d)
 {
@@ -383,14 +365,14 @@ done(struct staged *st, int rc)
 static int
 send_one(struct dest *d, struct staged *st, struct error *err)
 {
-	struct span	sp = { &d->sp, st->start, st->len };
+	struct spool_span	sp = { &d->sp, st->start, st->len };
 	int		rc;
 
 	if (connection(d, &st->why) == NULL) {
 		done(st, SINK_REFUSED);
 		return 0;
 	}
-	rc = smtp_send(d->conn, st->sender, d->rcpt, st->len, span_reader,
+	rc = smtp_send(d->conn, st->sender, d->rcpt, st->len, spool_span_read,
 	    &sp, &st->why);
 	if (rc == -1 && !smtp_data_started(d->conn) &&
 	    st->why.ex == EX_TEMPFAIL && smtp_hung_up(d->conn)) {
@@ -403,7 +385,7 @@ send_one(struct dest *d, struct staged *st, struct error *err)
 			return 0;
 		}
 		rc = smtp_send(d->conn, st->sender, d->rcpt, st->len,
-		    span_reader, &sp, &st->why);
+		    spool_span_read, &sp, &st->why);
 	}
 	if (rc == -1) {
 		drop(d);
@@ -421,11 +403,11 @@ send_one(struct dest *d, struct staged *st, struct error *err)
 static int
 pipe_send(struct dest *d, struct staged *st, int *loss, struct error *err)
 {
-	struct span	sp = { &d->sp, st->start, st->len };
+	struct spool_span	sp = { &d->sp, st->start, st->len };
 	int		rc;
 
 	rc = smtp_send_ahead(d->conn, st->sender, d->rcpt, st->len,
-	    span_reader, &sp, &st->why);
+	    spool_span_read, &sp, &st->why);
 	if (rc == SMTP_REFUSED)
 		done(st, SINK_REFUSED);
 	else if (rc == 0)

@@ -185,3 +185,16 @@ out:
 	free(hdr);
 	return s;
 }
+
+ssize_t
+spool_span_read(void *arg, char *buf, size_t len, uint64_t off,
+    struct error *err)
+{
+	struct spool_span	*sp = arg;
+
+	if (off >= sp->len)
+		return 0;
+	if (len > sp->len - off)
+		len = (size_t)(sp->len - off);
+	return spool_pread(sp->sp, buf, len, sp->start + off, err);
+}

@@ -47,6 +47,18 @@ ssize_t	spool_pread(struct spool *, char *, size_t, uint64_t,
 ssize_t	spool_read_at(void *spool, char *, size_t, uint64_t,
 	    struct error *);
 
+/*
+ * One message of a spool holding several (a batch): len bytes from
+ * start.  spool_span_read() is a message reader (smtp_reader, the IMAP
+ * literal reader) over it: pass the span as arg.
+ */
+struct spool_span {
+	struct spool	*sp;
+	uint64_t	 start, len;
+};
+ssize_t	spool_span_read(void *span, char *, size_t, uint64_t,
+	    struct error *);
+
 /* Where spool_read_crlf() is: zero it to read from the start. */
 struct spool_crlf {
 	uint64_t	off;		/* into the spool */
