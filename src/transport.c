@@ -42,6 +42,7 @@
  * far above a server that trickles a byte now and then to hold us.
  */
 #define PROGRESS_MIN	1024
+#define DEADLINE_SLACK_MS 10	/* see fill() */
 /* Waits are cut into slices this long, so that a stop request is seen. */
 #define STOP_SLICE_MS	250
 
@@ -738,6 +739,15 @@ progress(struct transport *t, long long waited, struct error *err)
 	return 0;
 }
 
+/* Replaces err by the plain message of a passed deadline. */
+static void
+timed_out(struct transport *t, struct error *err)
+{
+	error_clear(err);
+	error_set(err, EX_TEMPFAIL, "timed out after %d seconds waiting for "
+	    "the server", t->timeout);
+}
+
 /* Bytes from the server: > 0, 0 at end of input, IO_AGAIN (*events), -1. */
 static ssize_t
 io_read(struct transport *t, void *p, size_t len, short *events,
@@ -848,15 +858,20 @@ fill(struct transport *t, int wait, const struct timespec *end,
 		waited = 0;
 		if (wait_until(t->fd, events, end, &waited, err) == -1) {
 			if (err->ex == EX_TEMPFAIL && end != NULL &&
-			    mono_left_ms(end) == 0) {
-				error_clear(err);
-				error_set(err, EX_TEMPFAIL, "timed out after %d "
-				    "seconds waiting for the server",
-				    t->timeout);
-			}
+			    mono_left_ms(end) == 0)
+				timed_out(t, err);
 			return -1;
 		}
-		if (progress(t, waited, err) == -1)
+		if (progress(t, waited, err) == -1) {
+			/*
+			 * A trickle can exhaust the rate window within a few
+			 * milliseconds of the deadline (each wait is counted
+			 * in whole milliseconds); the deadline is the plainer
+			 * message, so it wins when it has (nearly) passed.
+			 */
+			if (end != NULL && mono_left_ms(end) <= DEADLINE_SLACK_MS)
+				timed_out(t, err);
 			return -1;
+		}
 	}
 }
