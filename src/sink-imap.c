@@ -86,7 +86,6 @@ static int	imap_sink_open(struct sink *, const struct sink_msginfo *,
 		    struct error *);
 static int	imap_sink_write(struct sink *, const char *, size_t,
 		    struct error *);
-static int	imap_sink_commit(struct sink *, struct error *);
 static void	imap_sink_abort(struct sink *);
 static void	imap_sink_free(struct sink *);
 static int	imap_sink_stage(struct sink *, struct error *);
@@ -110,7 +109,7 @@ static int	first_open(struct idest *, struct error *);
 static int	hand_over(struct idest *, struct error *);
 
 static const struct sink_ops imap_ops = {
-	"imap", imap_sink_open, imap_sink_write, imap_sink_commit,
+	"imap", imap_sink_open, imap_sink_write, NULL,
 	imap_sink_abort, imap_sink_free, imap_sink_stage, imap_sink_sync,
 	imap_sink_find, imap_sink_outcome
 };
@@ -686,29 +685,15 @@ imap_sink_sync(struct sink *s, struct error *err)
 	return rc;
 }
 
+/* sink.c asks only after a whole sync, for a message it settled. */
 static int
 imap_sink_outcome(struct sink *s, size_t i, struct error *err)
 {
 	struct idest	*d = s->data;
 
-	if (!d->synced || i >= d->nq || d->q[i].state != Q_DONE) {
-		error_set(err, EX_SOFTWARE, "no outcome for message %zu", i);
-		return SINK_REFUSED;
-	}
 	if (d->q[i].rc != 0)
 		*err = d->q[i].why;
 	return d->q[i].rc;
-}
-
-/* One message alone: staged, then synced at once. */
-static int
-imap_sink_commit(struct sink *s, struct error *err)
-{
-	struct idest	*d = s->data;
-
-	if (imap_sink_stage(s, err) == -1 || imap_sink_sync(s, err) == -1)
-		return -1;
-	return imap_sink_outcome(s, d->nq - 1, err);
 }
 
 static void

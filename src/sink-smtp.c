@@ -115,7 +115,6 @@ static int	smtp_sink_open(struct sink *, const struct sink_msginfo *,
 		    struct error *);
 static int	smtp_sink_write(struct sink *, const char *, size_t,
 		    struct error *);
-static int	smtp_sink_commit(struct sink *, struct error *);
 static void	smtp_sink_abort(struct sink *);
 static void	smtp_sink_free(struct sink *);
 static int	smtp_sink_stage(struct sink *, struct error *);
@@ -127,12 +126,12 @@ static char	*smtp_sender(struct dest *, uint64_t, uint64_t,
 		    struct error *);
 
 static const struct sink_ops lmtp_ops = {
-	"lmtp", smtp_sink_open, smtp_sink_write, smtp_sink_commit,
+	"lmtp", smtp_sink_open, smtp_sink_write, NULL,
 	smtp_sink_abort, smtp_sink_free, smtp_sink_stage, smtp_sink_sync,
 	NULL, smtp_sink_outcome
 };
 static const struct sink_ops smtp_ops = {
-	"smtp", smtp_sink_open, smtp_sink_write, smtp_sink_commit,
+	"smtp", smtp_sink_open, smtp_sink_write, NULL,
 	smtp_sink_abort, smtp_sink_free, smtp_sink_stage, smtp_sink_sync,
 	NULL, smtp_sink_outcome
 };
@@ -598,29 +597,15 @@ smtp_sink_sync(struct sink *s, struct error *err)
 	return rc;
 }
 
+/* sink.c asks only after a whole sync, for a message it settled. */
 static int
 smtp_sink_outcome(struct sink *s, size_t i, struct error *err)
 {
 	struct dest	*d = s->data;
 
-	if (!d->synced || i >= d->nq || d->q[i].state != Q_DONE) {
-		error_set(err, EX_SOFTWARE, "no outcome for message %zu", i);
-		return SINK_REFUSED;
-	}
 	if (d->q[i].rc != 0)
 		*err = d->q[i].why;
 	return d->q[i].rc;
-}
-
-/* One message alone: staged, then synced at once. */
-static int
-smtp_sink_commit(struct sink *s, struct error *err)
-{
-	struct dest	*d = s->data;
-
-	if (smtp_sink_stage(s, err) == -1 || smtp_sink_sync(s, err) == -1)
-		return -1;
-	return smtp_sink_outcome(s, d->nq - 1, err);
 }
 
 static void

@@ -37,6 +37,8 @@ kind_of(enum delivery_kind kind)
 	return NULL;
 }
 
+static int	stage_op(struct sink *, struct error *);
+
 struct sink *
 sink_new(const struct sink_dest *d, struct error *err)
 {
@@ -90,12 +92,29 @@ sink_write(struct sink *s, const char *p, size_t n, struct error *err)
 	return s->ops->write(s, p, n, err);
 }
 
+/*
+ * A kind that only queues in stage and hands over in sync (IMAP, LMTP,
+ * SMTP) has no commit of its own: one message is a batch of one.
+ */
+static int
+commit_alone(struct sink *s, struct error *err)
+{
+	int	rc;
+
+	if ((rc = stage_op(s, err)) != 0 || (rc = sink_sync(s, err)) != 0)
+		return rc;
+	return sink_outcome(s, s->staged - 1, err);
+}
+
 int
 sink_commit(struct sink *s, struct error *err)
 {
 	int	rc;
 
-	rc = s->ops->commit(s, err);
+	if (s->ops->commit != NULL)
+		rc = s->ops->commit(s, err);
+	else
+		rc = commit_alone(s, err);
 	if (rc != 0)
 		s->ops->abort(s);
 	s->is_open = 0;
@@ -111,6 +130,19 @@ sink_abort(struct sink *s)
 	s->is_open = 0;
 }
 
+/* The kind's stage, counting the messages a sync will settle. */
+static int
+stage_op(struct sink *s, struct error *err)
+{
+	int	rc;
+
+	if (s->synced)
+		s->staged = s->synced = 0;
+	if ((rc = s->ops->stage(s, err)) == 0)
+		s->staged++;
+	return rc;
+}
+
 int
 sink_stage(struct sink *s, struct error *err)
 {
@@ -118,7 +150,7 @@ sink_stage(struct sink *s, struct error *err)
 
 	if (s->ops->stage == NULL)
 		return sink_commit(s, err);
-	rc = s->ops->stage(s, err);
+	rc = stage_op(s, err);
 	if (rc == -1)
 		s->ops->abort(s);
 	s->is_open = 0;
@@ -128,9 +160,14 @@ sink_stage(struct sink *s, struct error *err)
 int
 sink_sync(struct sink *s, struct error *err)
 {
+	int	rc;
+
 	if (s->ops->sync == NULL)
 		return 0;
-	return s->ops->sync(s, err);
+	rc = s->ops->sync(s, err);
+	if (s->staged > 0)
+		s->synced = rc == 0 ? 1 : -1;
+	return rc;
 }
 
 int
@@ -138,6 +175,10 @@ sink_outcome(struct sink *s, size_t i, struct error *err)
 {
 	if (s->ops->outcome == NULL)
 		return 0;
+	if (s->synced != 1 || i >= s->staged) {
+		error_set(err, EX_SOFTWARE, "no outcome for message %zu", i);
+		return SINK_REFUSED;
+	}
 	return s->ops->outcome(s, i, err);
 }
 

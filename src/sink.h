@@ -67,6 +67,10 @@ struct sink_ops {
 			    struct error *);
 	int		(*write)(struct sink *, const char *, size_t,
 			    struct error *);
+	/*
+	 * NULL for a kind with stage, sync and outcome ops: sink_commit()
+	 * then stages, syncs and gives the message's outcome.
+	 */
 	int		(*commit)(struct sink *, struct error *);
 	void		(*abort)(struct sink *);
 	void		(*free)(struct sink *);
@@ -88,7 +92,8 @@ struct sink_ops {
 	 * several APPENDs in flight): after sink_sync() returned 0, what
 	 * became of the i-th message staged before it (0 the first): 0
 	 * delivered, or SINK_REFUSED with err set as commit's.  Valid until
-	 * the next sink_open().
+	 * the next sink_open(); sink.c calls it only after a sync that
+	 * returned 0, and only for an i that sync settled.
 	 */
 	int		(*outcome)(struct sink *, size_t i, struct error *);
 };
@@ -97,6 +102,8 @@ struct sink {
 	const struct sink_ops	*ops;
 	void			*data;		/* the kind's own state */
 	int			 is_open;
+	size_t			 staged;	/* staged since the last sync */
+	int			 synced;	/* then synced: 1 whole, -1 failed */
 };
 
 /*
