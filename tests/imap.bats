@@ -329,6 +329,11 @@ for sub in ("new", "cur"):
     for f in os.listdir(d) if os.path.isdir(d) else []:
         m = email.message_from_binary_file(open(os.path.join(d, f), "rb"))
         c[(m["Message-ID"] or "none").strip("<>").split(".")[0]] += 1
+if not c:
+    # Never expected: say what the store holds, for the log.
+    for root, dirs, files in os.walk(sys.argv[1]):
+        print("store:", root, sorted(files))
+    print("store: no messages in", sys.argv[1])
 print(" ".join("%s:%d" % kv for kv in sorted(c.items())))
 PY
 }
@@ -358,6 +363,7 @@ PY
 	assert_output 1
 	[ "$(server_count)" -eq 0 ]
 	run msgid_counts
+	echo "msgid_counts: status $status"
 	assert_output "msg-00001:1 msg-00002:1 msg-00003:1"
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
@@ -384,6 +390,7 @@ PY
 	assert_output 1
 	[ "$(server_count)" -eq 0 ]
 	run msgid_counts
+	echo "msgid_counts: status $status"
 	assert_output "msg-00001:1 msg-00002:1 msg-00003:1"
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
@@ -409,6 +416,7 @@ PY
 	assert_output 2
 	[ "$(server_count)" -eq 0 ]
 	run msgid_counts
+	echo "msgid_counts: status $status"
 	assert_output "msg-00001:1 msg-00002:1 msg-00003:1"
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
