@@ -11,7 +11,7 @@
 # the server adds, none may be lost, and in delete mode the POP3 server
 # must be empty at the end.
 
-BATS_TEST_TIMEOUT=300
+BATS_TEST_TIMEOUT=240
 load lib/common
 load lib/certs
 load lib/dovecot

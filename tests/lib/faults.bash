@@ -173,7 +173,8 @@ matrix_test() {
 
 # kill9_loop MODE N PLAN [SERVER-FLAGS...] -- N messages; for each word of
 # PLAN one popfetch run killed with SIGKILL at the moment the word names,
-# then one run to the end: every message exactly once, every kill struck a
+# then one run to the end: every message exactly once (or at least once,
+# below), every kill struck a
 # running popfetch, and the kills covered the fetch: at least one struck a
 # run before it delivered anything, one in the middle (some of its
 # messages delivered, not all) and one after the last message was
