@@ -10,7 +10,9 @@
  * back in order, so each is handled as it arrives.
  *
  * Delivery is group-committed: each message is staged in the sink; every
- * FETCH_BATCH messages (or FETCH_BATCH_BYTES), and when no RETR is left in
+ * FETCH_BATCH messages (or FETCH_BATCH_BYTES, or the sink's own smaller
+ * batch: LMTP and SMTP, which cannot be asked afterwards what they took,
+ * keep to their transactions in flight), and when no RETR is left in
  * flight, one sink sync makes the whole batch durable (a sink with an
  * outcome op may say then that some of it was refused), the accepted
  * messages' UIDs are appended to the state with one fsync, and only then
@@ -857,7 +859,8 @@ confirm_held(struct session *s, struct error *err)
 	    m->uid != NULL ? ", UID " : "", m->uid != NULL ? m->uid : "");
 	if (s->fo->progress)
 		progress_message(&s->pg);
-	if (s->nstaged == FETCH_BATCH || s->staged_bytes >= FETCH_BATCH_BYTES)
+	if (s->nstaged >= sink_batch_max(s->batch_sink, FETCH_BATCH) ||
+	    s->staged_bytes >= FETCH_BATCH_BYTES)
 		return sync_batch(s, err);
 	return 0;
 }

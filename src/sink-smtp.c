@@ -147,6 +147,12 @@ sink_smtp_new(const struct sink_dest *sd, struct error *err)
 	s = xcalloc(1, sizeof *s);
 	s->ops = lmtp ? &lmtp_ops : &smtp_ops;
 	s->data = d;
+	/*
+	 * The server cannot be asked what it took: a batch no larger than
+	 * the transactions in flight keeps what a kill -9 between its
+	 * replies and the UID record delivers twice to those.
+	 */
+	s->batch_max = SMTP_INFLIGHT;
 	d->kind = s->ops->name;
 	d->sp.fd = -1;
 	d->p.proto = lmtp ? SMTP_PROTO_LMTP : SMTP_PROTO_SMTP;

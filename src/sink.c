@@ -188,6 +188,12 @@ sink_can_find(const struct sink *s)
 	return s->ops->find != NULL;
 }
 
+size_t
+sink_batch_max(const struct sink *s, size_t dflt)
+{
+	return s->batch_max != 0 && s->batch_max < dflt ? s->batch_max : dflt;
+}
+
 int
 sink_find(struct sink *s, const char *tag, struct error *err)
 {

@@ -104,6 +104,13 @@ struct sink {
 	int			 is_open;
 	size_t			 staged;	/* staged since the last sync */
 	int			 synced;	/* then synced: 1 whole, -1 failed */
+	/*
+	 * 0, or the most messages a sync should take, set by a kind that
+	 * cannot find what it handed over (LMTP, SMTP): a kill -9 between
+	 * the server's acceptance and the UID record delivers the whole
+	 * batch again, so the batch is no larger than the kind's window.
+	 */
+	size_t			 batch_max;
 };
 
 /*
@@ -179,6 +186,8 @@ int	sink_outcome(struct sink *, size_t i, struct error *);
 int	sink_find(struct sink *, const char *tag, struct error *);
 /* 1 when the kind can find a message it delivered. */
 int	sink_can_find(const struct sink *);
+/* The most messages to stage before a sync: the kind's, or dflt. */
+size_t	sink_batch_max(const struct sink *, size_t dflt);
 
 /*
  * One constructor per kind, the rows of sink.c's table of kinds; with

@@ -264,6 +264,38 @@ PY
 	[[ $output == *"4:1"* ]]
 }
 
+@test "lmtp: kill -9 while the server holds its reply to the 20th of 30 (pipelined): at most the 8 in flight delivered twice" {
+	make_mailbox "$MB" 30
+	cp -r "$MB" "$TEST_TMP/orig"
+	lmtpserver_start --caps PIPELINING CHUNKING 8BITMIME \
+	    --stall-after-data 20
+	popserver_start --mailbox "$MB"
+	mock_rc
+	"$POPFETCH" -C "$RC" >"$TEST_TMP/out" 2>&1 3>&- &
+	pid=$!
+	# The fault moment by progress: message 20 stored at the destination,
+	# 1 to 19 accepted; one batch of POP3 messages (64) holds them all.
+	n=0
+	until grep -q '^fault: stall after DATA 20' "$LLOG" 2>/dev/null; do
+		n=$((n + 1))
+		((n < 1200)) || { kill -9 "$pid"; false; }
+		sleep 0.05
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	[ "$(maildir_count "$STORE")" -eq 20 ]
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	# Accepted messages are recorded 8 at a time (the transactions in
+	# flight), not a whole batch of 64 at once: of the 20 stored before
+	# the kill, only those after the last record of 8 (17 to 20) are
+	# delivered again.
+	run assert_delivered_at_least "$TEST_TMP/orig" "$STORE" 8
+	assert_success
+	assert_output 4
+}
+
 @test "lmtp: an idle connection the server dropped is opened again without deferring" {
 	make_mailbox "$MB" 2
 	cp -r "$MB" "$TEST_TMP/orig"
@@ -465,16 +497,18 @@ PY
 	fetch
 	assert_failure 75
 	assert_output --partial "message 3: the LMTP server 127.0.0.1:$LMTP_PORT: connection closed by the server"
-	assert_output --partial "message 10: the connection to the LMTP server 127.0.0.1:$LMTP_PORT was lost before its reply"
+	assert_output --partial "message 8: the connection to the LMTP server 127.0.0.1:$LMTP_PORT was lost before its reply"
+	refute_output --partial "message 9:"
 	run grep -c '^fault: hang up after reply 2' "$LLOG"
 	assert_output 1
-	# 1 and 2 answered, the window slid on to 10: 3 to 10 were in flight
-	# (8 at once) and stay; 11 and 12 went on a new connection.
+	# 1 and 2 answered; 3 to 8, the rest of their batch (no larger than
+	# the 8 transactions in flight), were in flight and stay; 9 to 12,
+	# the next batch, went on a new connection.
 	run grep -c '^C: LHLO' "$LLOG"
 	assert_output 2
-	[ "$(server_count)" -eq 8 ]
-	for k in 03 04 05 06 07 08 09 10; do [ -e "$MB/msg-000$k" ]; done
-	[ "$(maildir_count "$STORE")" -eq 4 ]
+	[ "$(server_count)" -eq 6 ]
+	for k in 03 04 05 06 07 08; do [ -e "$MB/msg-000$k" ]; done
+	[ "$(maildir_count "$STORE")" -eq 6 ]
 	fetch
 	assert_success
 	[ "$(server_count)" -eq 0 ]

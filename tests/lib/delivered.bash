@@ -13,10 +13,30 @@
 # the server adds, or drops (Postfix: Return-Path), on both sides;
 # nothing else there.
 assert_delivered() {
+	_delivered "$1" "$2" exact >/dev/null
+}
+
+# assert_delivered_at_least SRCDIR MAILDIR MAXDUP: at least once, never
+# lost (LMTP and SMTP, which cannot be asked what arrived): every source
+# message once or more, compared as assert_delivered does, nothing else
+# there, and no more than MAXDUP copies beyond the first in all.  Prints
+# the number of those extra copies.
+assert_delivered_at_least() {
+	_delivered "$1" "$2" "${3:?assert_delivered_at_least SRC MAILDIR MAXDUP}"
+}
+
+# delivered_distinct SRCDIR MAILDIR: how many of the source messages are
+# in MAILDIR, each counted once however many copies it has.
+delivered_distinct() {
+	_delivered "$1" "$2" distinct
+}
+
+# _delivered SRCDIR MAILDIR exact|distinct|MAXDUP: the comparison above.
+_delivered() {
 	local report
-	if ! report=$("$PYTHON3" - "$1" "$2" <<'PY'
+	if ! report=$("$PYTHON3" - "$1" "$2" "$3" <<'PY'
 import collections, hashlib, os, re, sys
-src, md = sys.argv[1], sys.argv[2]
+src, md, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 TRACE = re.compile(rb"(return-path|x-original-to|delivered-to|received|x-cyrus-session-id|x-sieve):", re.I)
 
 def files(d):
@@ -52,17 +72,30 @@ for f in files(os.path.join(md, "new")) + files(os.path.join(md, "cur")):
         got[k] += 1
     else:
         bad.append(f)
+if mode == "distinct":
+    print(sum(1 for k in want if got[k] > 0))
+    sys.exit(0)
 problems = ["unexpected: %s" % f for f in bad]
+extra = 0
 for k, n in want.items():
-    if got[k] != n:
-        problems.append("%s: %d copies, want %d" % (k[:12], got[k], n))
-print("\n".join(problems))
-sys.exit(1 if problems else 0)
+    if got[k] == n or (mode != "exact" and got[k] > n):
+        extra += got[k] - n
+        continue
+    problems.append("%s: %d copies, want %s%d" % (k[:12], got[k],
+                    "" if mode == "exact" else "at least ", n))
+if mode not in ("exact", "distinct") and extra > int(mode):
+    problems.append("%d copies too many: more than the %s allowed"
+                    % (extra, mode))
+if problems:
+    print("\n".join(problems))
+    sys.exit(1)
+print(extra)
 PY
 	); then
 		echo "assert_delivered: $report" >&2
 		return 1
 	fi
+	echo "$report"
 }
 
 # lmtpserver_start [flags]: tests/lmtpserver.py storing into $STORE.
