@@ -102,6 +102,12 @@ sink_mda_new(const struct sink_dest *d, struct error *err)
 	s = xcalloc(1, sizeof *s);
 	s->ops = &mda_ops;
 	s->data = md;
+	/*
+	 * The command cannot be asked afterwards what it took: each UID is
+	 * recorded as soon as its command exits, so a kill -9 delivers at
+	 * most the one message again, not a batch (one state fsync each).
+	 */
+	s->batch_max = 1;
 	if (spool_init(&md->sp, err) == -1) {
 		mda_free(s);
 		return NULL;

@@ -106,7 +106,7 @@ struct sink {
 	int			 synced;	/* then synced: 1 whole, -1 failed */
 	/*
 	 * 0, or the most messages a sync should take, set by a kind that
-	 * cannot find what it handed over (LMTP, SMTP): a kill -9 between
+	 * cannot find what it handed over (LMTP, SMTP, MDA): a kill -9 between
 	 * the server's acceptance and the UID record delivers the whole
 	 * batch again, so the batch is no larger than the kind's window.
 	 */

@@ -103,6 +103,36 @@ EOS
 	[ "$(maildir_count "$MD")" -eq 2 ]
 }
 
+@test "mda: kill -9 while the MDA takes message 5: the next run delivers that one again, not the four before it" {
+	make_mailbox "$MB" 10
+	cp -r "$MB" "$TEST_TMP/orig"
+	# The MDA's shell is popfetch's child: at the 5th message, once
+	# procmail has delivered it, it kills popfetch before the UID record.
+	cat >"$TEST_TMP/mda.sh" <<EOS
+procmail -m "$PMRC" || exit 75
+echo x >>"$TEST_TMP/count"
+[ "\$(wc -l <"$TEST_TMP/count")" -ne 5 ] || kill -9 "\$1"
+EOS
+	popserver_start --mailbox "$MB"
+	rc "sh $TEST_TMP/mda.sh \$PPID"
+	fetch
+	assert_equal "$status" 137
+	# The fault landed: five delivered, none deleted on the server.
+	[ "$(maildir_count "$MD")" -eq 5 ]
+	[ "$(server_count)" -eq 10 ]
+	fetch
+	assert_success
+	assert_output --partial "6 messages fetched"
+	[ "$(server_count)" -eq 0 ]
+	# Message 5 twice (the window of one), every other once.
+	run grep -l '^Subject: Test message 5 ' -r "$MD/new" "$MD/cur"
+	[ "${#lines[@]}" -eq 2 ]
+	for n in 1 2 3 4 6 7 8 9 10; do
+		run grep -l "^Subject: Test message $n " -r "$MD/new" "$MD/cur"
+		[ "${#lines[@]}" -eq 1 ] || fail "message $n: ${#lines[@]} copies"
+	done
+}
+
 @test "mda: any other exit fails (69), keeps the message, reports, goes on" {
 	make_mailbox "$MB" 3
 	popserver_start --mailbox "$MB"
