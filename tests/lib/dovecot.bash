@@ -46,6 +46,7 @@
 #                        DOVECOT_DIR         all of this instance's files
 #                        DOVECOT_HOME        users' homes: $DOVECOT_HOME/USER
 #                        DOVECOT_CONF, DOVECOT_LOG, DOVECOT_MASTER_PID
+#                      (exported: started in setup_file, they reach the tests)
 #   dovecot_stop       stops the master and everything it started (<= 10 s),
 #                      removes DOVECOT_DIR; prints the log if the test failed.
 #                      Safe to call twice or without a start.
@@ -77,17 +78,15 @@
 
 DOVECOT_BIN=${DOVECOT_BIN:-/usr/sbin/dovecot}
 
+# The process and port plumbing is lib/servers.bash's. Sourced by path, not
+# with bats' load, as bench/run sources this file outside bats; a .bats file
+# may load lib/servers too (loading it twice is harmless).
+# shellcheck source=servers.bash
+. "${BASH_SOURCE[0]%/*}/servers.bash"
+
 # _dovecot_free_ports [N] -- prints N (default two) free loopback TCP ports.
 _dovecot_free_ports() {
-	"${PYTHON3:-python3}" - "${1:-2}" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
+	servers_free_ports "${1:-2}"
 }
 
 # _dovecot_port_open PORT -- true when something accepts on 127.0.0.1:PORT.
@@ -100,19 +99,8 @@ _dovecot_port_open() {
 # connecting, so that Dovecot starts no login process that a quick stop would
 # have to wait for, and a stranger on the port does not count.
 _dovecot_listening() {
-	local pid=$1 hex inode fd link
-	hex=$(printf '%04X' "$2")
-	[[ -r /proc/net/tcp && -d /proc/$pid/fd ]] || { _dovecot_port_open "$2"; return; }
-	# sl local_address rem_address st ... inode; st 0A = LISTEN
-	for inode in $(awk -v port=":$hex" \
-		'$4 == "0A" && substr($2, length($2) - 4) == port { print $10 }' \
-		/proc/net/tcp); do
-		for fd in /proc/"$pid"/fd/*; do
-			link=$(readlink "$fd" 2>/dev/null) || continue
-			[[ $link == "socket:[$inode]" ]] && return 0
-		done
-	done
-	return 1
+	[[ -r /proc/net/tcp && -d /proc/$1/fd ]] || { _dovecot_port_open "$2"; return; }
+	servers_listening "$1" "$2"
 }
 
 _dovecot_write_conf() {
@@ -323,42 +311,14 @@ dovecot_start() {
 
 # _dovecot_alive PID -- true while PID runs (a zombie does not count).
 _dovecot_alive() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	st=${st//[[:space:]]/}
-	[[ -n $st && $st != Z* ]]
+	servers_alive "$1"
 }
 
 dovecot_stop() {
-	local pid=${DOVECOT_MASTER_PID:-} kids=() k deadline
-	if [[ -n $pid ]]; then
-		# Dovecot's processes are all children of the master.
-		mapfile -t kids < <(ps -o pid= --ppid "$pid" 2>/dev/null)
-		kill -TERM "$pid" 2>/dev/null || true
-		deadline=$((SECONDS + 8))
-		while _dovecot_alive "$pid" && ((SECONDS < deadline)); do
-			sleep 0.05
-		done
-		if _dovecot_alive "$pid"; then
-			echo "dovecot_stop: master $pid ignored SIGTERM, killing" >&2
-			mapfile -t -O "${#kids[@]}" kids < <(ps -o pid= --ppid "$pid" 2>/dev/null)
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-		wait "$pid" 2>/dev/null || true
-		deadline=$((SECONDS + 2))
-		for k in "${kids[@]}"; do
-			k=${k//[[:space:]]/}
-			[[ -n $k ]] || continue
-			while _dovecot_alive "$k" && ((SECONDS < deadline)); do
-				sleep 0.05
-			done
-			# Only if it still is one of Dovecot's (pids get reused).
-			if _dovecot_alive "$k" &&
-				[[ $(ps -o args= -p "$k" 2>/dev/null) == dovecot* ]]; then
-				echo "dovecot_stop: killing leftover process $k" >&2
-				kill -KILL "$k" 2>/dev/null || true
-			fi
-		done
+	# Dovecot's processes are all children of the master; a leftover one is
+	# killed only if it still is one of Dovecot's (pids get reused).
+	if [[ -n ${DOVECOT_MASTER_PID:-} ]]; then
+		servers_stop "$DOVECOT_MASTER_PID" 'dovecot*'
 	fi
 	DOVECOT_MASTER_PID=
 	if [[ -n ${DOVECOT_DIR:-} && -d $DOVECOT_DIR ]]; then
