@@ -39,20 +39,10 @@ teardown() {
 
 # dovecot_rc DELIVERY [extra lines]: fetch SRCU's mailbox from Dovecot POP3.
 dovecot_rc() {
-	local l
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $DOVECOT_POP3S_PORT"
-		echo "tls_trust_file $DOVECOT_CA"
-		echo "timeout 30"
-		echo "user $SRCU"
-		echo "password pw"
-		echo "delivery $1"
-		echo "received_header off"
-		shift
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	local delivery=$1
+	shift
+	dovecot_account implicit "$SRCU" pw "delivery $delivery" \
+	    "received_header off" "$@" | write_fetchrc "$RC"
 }
 
 fetch() {

@@ -57,6 +57,11 @@
 #   dovecot_count USER prints the number of messages left on the server
 #   dovecot_maildir USER prints the path of USER's Maildir
 #   dovecot_log        prints the server log
+#   dovecot_account MODE USER PASSWORD [LINE...]
+#                      prints account "default" fetching USER's mail from
+#                      this Dovecot: MODE implicit (POP3S), starttls or
+#                      plain (tls off), the test CA, timeout 30; then each
+#                      LINE (a later line wins over an earlier one)
 #
 # Dovecot 2.3 counts a connection whose remote IP equals its local IP as
 # secure, so on 127.0.0.1 -> 127.0.0.1 it accepts passwords without TLS
@@ -333,6 +338,26 @@ dovecot_stop() {
 
 dovecot_log() {
 	cat "$DOVECOT_LOG" "$DOVECOT_DIR/stderr.log" 2>/dev/null
+}
+
+dovecot_account() {
+	local mode=${1:?dovecot_account MODE USER PASSWORD [LINE...]} l
+	local user=${2:?dovecot_account MODE USER PASSWORD [LINE...]}
+	local pass=${3?dovecot_account MODE USER PASSWORD [LINE...]}
+	shift 3
+	echo "account default"
+	echo "host 127.0.0.1"
+	case $mode in
+	implicit) echo "port $DOVECOT_POP3S_PORT" ;;
+	starttls) echo "port $DOVECOT_POP3_PORT"; echo "tls_starttls on" ;;
+	plain)    echo "port $DOVECOT_POP3_PORT"; echo "tls off" ;;
+	*) echo "dovecot_account: MODE is implicit, starttls or plain" >&2; return 1 ;;
+	esac
+	echo "tls_trust_file $DOVECOT_CA"
+	echo "timeout 30"
+	echo "user $user"
+	echo "password $pass"
+	for l in "$@"; do echo "$l"; done
 }
 
 dovecot_maildir() {
