@@ -12,8 +12,6 @@ setup_file() {
 	DOVECOT_AUTH_MECHANISMS="plain login cram-md5 scram-sha-1 scram-sha-256"
 	DOVECOT_PLAINTEXT_AUTH=yes
 	dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_CA DOVECOT_DIR \
-	    DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {

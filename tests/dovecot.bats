@@ -11,8 +11,6 @@ setup_file() {
 	# 127.0.0.2 is an address the server's certificate does not name.
 	DOVECOT_LISTEN="127.0.0.1 127.0.0.2"
 	dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_CA DOVECOT_DIR \
-	    DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {

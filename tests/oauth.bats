@@ -15,8 +15,6 @@ setup_file() {
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
 	oauth_start
 	oauth_dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_CA DOVECOT_DIR \
-	    DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {

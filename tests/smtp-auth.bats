@@ -36,7 +36,6 @@ smtpd_tls_auth_only = yes
 smtpd_sasl_authenticated_header = yes"
 	postfix_start
 	export POSTFIX_PORT POSTFIX_DIR POSTFIX_CA POSTFIX_PID
-	export DOVECOT_DIR DOVECOT_MASTER_PID DOVECOT_LOG DOVECOT_CONF
 }
 
 teardown_file() {
