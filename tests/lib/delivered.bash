@@ -1,10 +1,14 @@
 # tests/lib/delivered.bash -- what a mail server stored, compared with what
 # was fetched: for the delivery kinds that hand messages to a server
-# (lmtp.bats, smtp.bats).  Load after lib/common.
+# (lmtp.bats, smtp.bats, imap.bats).  Load after lib/common.
 #
 #   lmtpserver_start [FLAGS]  starts tests/lmtpserver.py (see its --help),
 #                    storing into $STORE, logging to $LLOG; sets LMTP_PORT
 #                    and LMTP_PID (stop it with popserver_stop "$LMTP_PID")
+#   scriptserver_start NAME LOG PIDVAR PORTVAR [FLAGS]  the plumbing of
+#                    both: tests/NAME.py into $STORE, see below
+#   imapserver_start [FLAGS]  the same for tests/imapserver.py: sets STORE
+#                    ($TEST_TMP/store), ILOG, IMAP_PORT and IMAP_PID
 
 # assert_delivered SRCDIR MAILDIR: every source message exactly once in
 # MAILDIR (LF line ends, a final LF added), compared after the leading
@@ -65,18 +69,33 @@ PY
 	fi
 }
 
+# scriptserver_start NAME LOG PIDVAR PORTVAR [FLAGS...] -- starts
+# tests/NAME.py storing into $STORE, logging to LOG, its output in
+# $TEST_TMP/NAME.out; sets the variable named PIDVAR to its pid at once (so
+# that a teardown stops it even after a failed start) and, once it listens
+# (<= 60 s), the one named PORTVAR to its port.
+scriptserver_start() {
+	local name=$1 log=$2 pidvar=$3 portvar=$4 pf
+	shift 4
+	pf=$TEST_TMP/${name%server}.port
+	rm -f "$pf"
+	"$PYTHON3" "$TESTS_SRCDIR/$name.py" --port-file "$pf" \
+	    --store "$STORE" --log "$log" "$@" </dev/null \
+	    >"$TEST_TMP/$name.out" 2>&1 3>&- &
+	printf -v "$pidvar" %s "$!"
+	wait_for 60 test -s "$pf" || { echo "$name: no port after 60 s" >&2; return 1; }
+	read -r "$portvar" <"$pf"
+}
+
 # lmtpserver_start [flags]: tests/lmtpserver.py storing into $STORE.
 lmtpserver_start() {
-	local pf=$TEST_TMP/lmtp.port n=0
-	rm -f "$pf"
-	"$PYTHON3" "$TESTS_SRCDIR/lmtpserver.py" --port-file "$pf" \
-	    --store "$STORE" --log "$LLOG" "$@" </dev/null \
-	    >"$TEST_TMP/lmtpserver.out" 2>&1 3>&- &
-	LMTP_PID=$!
-	while [[ ! -s $pf ]]; do
-		n=$((n + 1))
-		((n < 1200)) || { echo "lmtpserver: no port after 60 s" >&2; return 1; }
-		sleep 0.05
-	done
-	read -r LMTP_PORT <"$pf"
+	scriptserver_start lmtpserver "$LLOG" LMTP_PID LMTP_PORT "$@"
+}
+
+# imapserver_start [flags]: tests/imapserver.py storing into $STORE (set
+# here: $TEST_TMP/store), logging to $ILOG ($TEST_TMP/imap.log).
+imapserver_start() {
+	STORE=$TEST_TMP/store
+	ILOG=$TEST_TMP/imap.log
+	scriptserver_start imapserver "$ILOG" IMAP_PID IMAP_PORT "$@"
 }
