@@ -203,22 +203,8 @@ EOS
 
 @test "--list without TOP is a clear error (69)" {
 	make_mailbox "$MB" 1
-	cat >"$TEST_TMP/script" <<'EOS'
-S: +OK hello
-C: CAPA
-S: +OK
-S: USER
-S: UIDL
-S: .
-C: USER test
-S: +OK
-C: PASS secret
-S: +OK
-C: CAPA
-S: +OK
-S: USER
-S: UIDL
-S: .
+	script_login >"$TEST_TMP/script"
+	cat >>"$TEST_TMP/script" <<'EOS'
 C: LIST
 S: +OK
 S: 1 100
