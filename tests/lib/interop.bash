@@ -134,16 +134,10 @@ interop_keep() {
 	[ "$(srv_count "$U")" -eq 5 ]
 }
 
-# interop_mbox MODE -- delivery to an mbox, read back by Python's mailbox.
-interop_mbox() {
-	interop_deliver 4
-	interop_snapshot
-	interop_rc "$1"
-	sed -i "s|^delivery .*|delivery mbox $TEST_TMP/mbox|" "$RC"
-	interop_fetch
-	assert_success
-	assert_output --partial "4 messages fetched"
-	"$PYTHON3" - "$TEST_TMP/mbox" "$TEST_TMP/out" <<'PY'
+# interop_mbox_unpack MBOX DIR -- each message of MBOX, read by Python's
+# mailbox and un-quoted (>From), as a file in the Maildir DIR/new.
+interop_mbox_unpack() {
+	"$PYTHON3" - "${1:?interop_mbox_unpack MBOX DIR}" "${2:?interop_mbox_unpack MBOX DIR}" <<'PY'
 import mailbox, os, re, sys
 src, out = sys.argv[1], sys.argv[2]
 os.makedirs(os.path.join(out, "new"), exist_ok=True)
@@ -155,6 +149,18 @@ for i, key in enumerate(mb.keys()):
     with open(os.path.join(out, "new", "%05d" % i), "wb") as fp:
         fp.write(data)
 PY
+}
+
+# interop_mbox MODE -- delivery to an mbox, read back by Python's mailbox.
+interop_mbox() {
+	interop_deliver 4
+	interop_snapshot
+	interop_rc "$1"
+	sed -i "s|^delivery .*|delivery mbox $TEST_TMP/mbox|" "$RC"
+	interop_fetch
+	assert_success
+	assert_output --partial "4 messages fetched"
+	interop_mbox_unpack "$TEST_TMP/mbox" "$TEST_TMP/out"
 	assert_maildir_matches "$SERVED" "$TEST_TMP/out"
 	[ "$(srv_count "$U")" -eq 0 ]
 }
