@@ -28,16 +28,9 @@ teardown_file() {
 }
 
 setup() {
-	SRV_PLAIN_PORT=$COURIER_POP3_PORT
-	SRV_TLS_PORT=$COURIER_POP3S_PORT
-	SRV_CA=$COURIER_CA
+	interop_server courier
 	interop_setup
 }
-
-srv_add_user() { courier_add_user "$@"; }
-srv_deliver()  { courier_deliver "$@"; }
-srv_count()    { courier_count "$@"; }
-srv_dump()     { courier_dump "$@"; }
 
 @test "courier: auth auto, minimal config (implicit TLS): logs in and fetches" {
 	interop_deliver 3
