@@ -30,10 +30,7 @@ setup() {
 	mkdir -p "$SRC"
 	make_mailbox "$SRC" 2
 	dovecot_deliver "$U" "$SRC"/*
-	echo "$U" >"$OAUTH_DIR/user"
-	echo 3600 >"$OAUTH_DIR/expires_in"
-	rm -f "$OAUTH_DIR"/{revoked,mode,hold-refresh,held,release,slow_down,client_secret}
-	: >"$OAUTH_DIR/log"
+	oauth_reset "$U"
 }
 
 # field NAME -- a member of the token file.
