@@ -5,10 +5,43 @@
 #   lmtpserver_start [FLAGS]  starts tests/lmtpserver.py (see its --help),
 #                    storing into $STORE, logging to $LLOG; sets LMTP_PORT
 #                    and LMTP_PID (stop it with popserver_stop "$LMTP_PID")
+#   dest_unrecord MAILBOX STATE [strip]  a UID state with every UID pending
+#                    (see below)
 #   scriptserver_start NAME LOG PIDVAR PORTVAR [FLAGS]  the plumbing of
 #                    both: tests/NAME.py into $STORE, see below
 #   imapserver_start [FLAGS]  the same for tests/imapserver.py: sets STORE
 #                    ($TEST_TMP/store), ILOG, IMAP_PORT and IMAP_PID
+
+# dest_unrecord MAILBOX STATE [strip] -- after a whole keep-mode run, the
+# UID state STATE as a kill between the destination's OKs and the UID
+# records leaves it: every UID of the test server's MAILBOX pending, none
+# recorded.  With strip, the pending journal STATE.dest-journal loses the
+# destination's UIDs too (as when the kill came before the server's OK), so
+# only the Message-ID and the digest can tell; each line's checksum
+# (FNV-1a 64) is made anew.
+dest_unrecord() {
+	"$PYTHON3" - "${1:?dest_unrecord MAILBOX STATE [strip]}" \
+	    "${2:?dest_unrecord MAILBOX STATE [strip]}" \
+	    "$2.dest-journal" "${3:-}" <<'PY'
+import os, sys
+mb, state, journal, strip = sys.argv[1:5]
+with open(state, "w") as f:
+    f.write("# popfetch uid state v1\n")
+    for uid in sorted(os.listdir(mb)):
+        f.write("pending %s\n" % uid)
+if strip:
+    out = []
+    for line in open(journal).read().splitlines():
+        w = line.split(" ")
+        w[3] = "-"
+        body = " ".join(w[:5]).encode()
+        h = 0xcbf29ce484222325
+        for b in body:
+            h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+        out.append("%s %016x\n" % (body.decode(), h))
+    open(journal, "w").write("".join(out))
+PY
+}
 
 # assert_delivered SRCDIR MAILDIR: every source message exactly once in
 # MAILDIR (LF line ends, a final LF added), compared after the leading
