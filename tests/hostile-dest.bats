@@ -31,10 +31,6 @@ teardown() {
 	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 # dest_rc KIND [extra lines]: $MB into lmtpserver.py over KIND (lmtp, smtp).
 dest_rc() {
 	local kind=$1 d

@@ -47,10 +47,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 @test "imap auth: AUTHENTICATE PLAIN with SASL-IR, byte for byte; the password never in the trace" {
 	make_mailbox "$MB" 3
 	cp -r "$MB" "$TEST_TMP/orig"

@@ -55,10 +55,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 field() {
 	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
 	    "$TOKENS" "$1"

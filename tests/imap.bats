@@ -45,10 +45,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 @test "imap: imaps:// into a new folder (TRYCREATE), byte for byte, internal date from Date" {
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$MB"
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$MB/big" 2

@@ -46,10 +46,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 # mock_rc [extra lines]: popserver.py's mailbox $MB into lmtpserver.py.
 mock_rc() {
 	popserver_rc "timeout 20" "delivery lmtp 127.0.0.1:$LMTP_PORT bob" \

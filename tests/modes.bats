@@ -25,10 +25,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 # big_message FILE SIZE -- one message of about SIZE bytes.
 big_message() {
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" simple "$TEST_TMP/big.$$" 1 "$2"

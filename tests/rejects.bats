@@ -50,10 +50,6 @@ fetch() {
 	cd "$TEST_TMP/cwd" && run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 # tried N: how often the MDA saw message N.
 tried() {
 	grep -c "^Test message $1 " "$TEST_TMP/tried" || true

@@ -66,10 +66,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 # The messages in bob's Maildir whose Received field names the login.
 authenticated_count() {
 	grep -l '(Authenticated sender: bob)' "$(postfix_maildir bob)"/new/* \

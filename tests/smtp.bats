@@ -52,10 +52,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 @test "smtp: a tricky mailbox into Postfix over STARTTLS, byte for byte" {
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$MB"
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$MB/big" 2
