@@ -29,8 +29,7 @@ setup() {
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z ${IMAP_PID:-} ]] || popserver_stop "$IMAP_PID" || true
+	delivered_teardown
 }
 
 # rc AUTH [LINE...]: $MB into $DSTU's INBOX over imaps:// with delivery_auth AUTH.

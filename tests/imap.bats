@@ -28,9 +28,7 @@ setup() {
 }
 
 teardown() {
-	popserver_stop || true
-	# Also after a failed assertion: no test server outlives its test.
-	[[ -z $IMAP_PID ]] || popserver_stop "$IMAP_PID" || true
+	delivered_teardown
 }
 
 # rc URL [extra lines]: popserver.py's $MB into Dovecot's IMAP.

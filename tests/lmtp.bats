@@ -24,14 +24,11 @@ teardown_file() {
 setup() {
 	SRCU=src$BATS_TEST_NUMBER
 	DSTU=dst$BATS_TEST_NUMBER
-	STORE=$TEST_TMP/store
-	LLOG=$TEST_TMP/lmtp.log
-	LMTP_PID=
+	delivered_setup
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
+	delivered_teardown
 }
 
 # dovecot_rc DELIVERY [extra lines]: fetch SRCU's mailbox from Dovecot POP3.

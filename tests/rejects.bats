@@ -13,9 +13,7 @@ load lib/delivered
 setup() {
 	mkdir -p "$TEST_TMP/cwd"
 	STATE=$TEST_TMP/state/test@127.0.0.1
-	STORE=$TEST_TMP/store
-	LLOG=$TEST_TMP/lmtp.log
-	LMTP_PID=
+	delivered_setup
 	RJ=$TEST_TMP/rejects
 	# The MDA: logs each message's subject, refuses (exit 1) or defers
 	# (exit 75) message 2 while $TEST_TMP/refuse or .../defer exists.
@@ -36,8 +34,7 @@ EOS
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
+	delivered_teardown
 }
 
 # rc [extra lines...]: the mailbox $MB into the MDA above.

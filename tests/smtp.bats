@@ -30,14 +30,11 @@ teardown_file() {
 }
 
 setup() {
-	STORE=$TEST_TMP/store
-	LLOG=$TEST_TMP/lmtp.log
-	LMTP_PID=
+	delivered_setup
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
+	delivered_teardown
 }
 
 # rc RECIPIENT [extra lines]: popserver.py's $MB into Postfix.

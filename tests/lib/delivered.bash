@@ -2,6 +2,10 @@
 # was fetched: for the delivery kinds that hand messages to a server
 # (lmtp.bats, smtp.bats, imap.bats).  Load after lib/common.
 #
+#   delivered_setup  in setup(): STORE ($TEST_TMP/store) and LLOG
+#                    ($TEST_TMP/lmtp.log); LMTP_PID and IMAP_PID empty
+#   delivered_teardown  in teardown(): stops the test server (popserver_stop)
+#                    and the lmtpserver.py or imapserver.py the test started
 #   lmtpserver_start [FLAGS]  starts tests/lmtpserver.py (see its --help),
 #                    storing into $STORE, logging to $LLOG; sets LMTP_PORT
 #                    and LMTP_PID (stop it with popserver_stop "$LMTP_PID")
@@ -118,6 +122,20 @@ scriptserver_start() {
 	printf -v "$pidvar" %s "$!"
 	wait_for 60 test -s "$pf" || { echo "$name: no port after 60 s" >&2; return 1; }
 	read -r "$portvar" <"$pf"
+}
+
+delivered_setup() {
+	STORE=$TEST_TMP/store
+	LLOG=$TEST_TMP/lmtp.log
+	LMTP_PID=
+	IMAP_PID=
+}
+
+# Also after a failed assertion: no test server outlives its test.
+delivered_teardown() {
+	popserver_stop || true
+	[[ -z ${LMTP_PID:-} ]] || popserver_stop "$LMTP_PID" || true
+	[[ -z ${IMAP_PID:-} ]] || popserver_stop "$IMAP_PID" || true
 }
 
 # lmtpserver_start [flags]: tests/lmtpserver.py storing into $STORE.
