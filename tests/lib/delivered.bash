@@ -121,7 +121,8 @@ scriptserver_start() {
 	    >"$TEST_TMP/$name.out" 2>&1 3>&- &
 	printf -v "$pidvar" %s "$!"
 	wait_for 60 test -s "$pf" || { echo "$name: no port after 60 s" >&2; return 1; }
-	read -r "$portvar" <"$pf"
+	# The variable named PORTVAR, not PORTVAR.
+	read -r "${portvar?}" <"$pf"
 }
 
 delivered_setup() {
