@@ -86,7 +86,7 @@ DOVECOT_BIN=${DOVECOT_BIN:-/usr/sbin/dovecot}
 # The process and port plumbing is lib/servers.bash's. Sourced by path, not
 # with bats' load, as bench/run sources this file outside bats; a .bats file
 # may load lib/servers too (loading it twice is harmless).
-# shellcheck source=servers.bash
+# shellcheck source=tests/lib/servers.bash
 . "${BASH_SOURCE[0]%/*}/servers.bash"
 
 # _dovecot_free_ports [N] -- prints N (default two) free loopback TCP ports.
