@@ -84,11 +84,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-field() {
-	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-	    "$TOKENS" "$1"
-}
-
 # meta N KEY: the labels or parameters the N-th stored message came with.
 meta() {
 	"$PYTHON3" -c 'import json,sys; m=json.load(open(sys.argv[1]))

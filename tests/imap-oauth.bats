@@ -55,11 +55,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-field() {
-	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-	    "$TOKENS" "$1"
-}
-
 @test "imap oauth: --authorize the sign-in block, then XOAUTH2 (auto) into Dovecot; no token in the trace" {
 	make_mailbox "$MB" 2
 	cp -r "$MB" "$TEST_TMP/orig"

@@ -33,12 +33,6 @@ setup() {
 	oauth_reset "$U"
 }
 
-# field NAME -- a member of the token file.
-field() {
-	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-	    "$TOKENS" "$1"
-}
-
 refreshes() {
 	grep -c '^refresh ' "$OAUTH_DIR/log" || true
 }

@@ -21,6 +21,7 @@
 #                      delivery_oauth2_account NAME)
 #   oauth_reset USER   in setup(): the server signs in USER, tokens last an
 #                      hour, no control file of an earlier test is left
+#   field NAME         prints member NAME of the token file $TOKENS
 #   oauth_authorize    runs popfetch --authorize --device (for the account
 #                      $OAUTH_ACCOUNT, default "default") in the background,
 #                      plays the user with curl at the printed complete URL
@@ -111,6 +112,12 @@ oauth_reset() {
 	echo 3600 >"$OAUTH_DIR/expires_in"
 	rm -f "$OAUTH_DIR"/{revoked,mode,hold-refresh,held,release,slow_down,client_secret}
 	: >"$OAUTH_DIR/log"
+}
+
+# field NAME -- prints member NAME of the token file $TOKENS.
+field() {
+	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+	    "$TOKENS" "$1"
 }
 
 oauth_rc() {
