@@ -69,15 +69,11 @@ rc() {
 		delivery=$1
 		shift
 	fi
-	{
-		popserver_account "timeout 30" "$delivery" \
-		    "received_header off" "uidls_file $TEST_TMP/state/%U" \
-		    "gmail_api_url $GMAIL_URL" \
-		    "delivery_tls_trust_file $OAUTH_CA" \
-		    "delivery_oauth2_account out" "$@"
-		echo
-		oauth_account out
-	} | write_fetchrc "$RC"
+	oauth_popserver_rc "timeout 30" "$delivery" \
+	    "received_header off" "uidls_file $TEST_TMP/state/%U" \
+	    "gmail_api_url $GMAIL_URL" \
+	    "delivery_tls_trust_file $OAUTH_CA" \
+	    "delivery_oauth2_account out" "$@"
 }
 
 fetch() {

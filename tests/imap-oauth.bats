@@ -40,15 +40,11 @@ teardown() {
 
 # rc [LINE...]: $MB into $U's INBOX, the token from the account block "out".
 rc() {
-	{
-		popserver_account "timeout 30" \
-		    "delivery imap imaps://$U@127.0.0.1:$DOVECOT_IMAPS_PORT/INBOX" \
-		    "received_header off" "uidls_file $TEST_TMP/state/%U" \
-		    "delivery_tls_trust_file $DOVECOT_CA" \
-		    "delivery_oauth2_account out" "$@"
-		echo
-		oauth_account out
-	} | write_fetchrc "$RC"
+	oauth_popserver_rc "timeout 30" \
+	    "delivery imap imaps://$U@127.0.0.1:$DOVECOT_IMAPS_PORT/INBOX" \
+	    "received_header off" "uidls_file $TEST_TMP/state/%U" \
+	    "delivery_tls_trust_file $DOVECOT_CA" \
+	    "delivery_oauth2_account out" "$@"
 }
 
 fetch() {

@@ -19,6 +19,9 @@
 #   oauth_account NAME prints "account NAME" and oauth_provider_lines: an
 #                      account that only holds the sign-in (as named by
 #                      delivery_oauth2_account NAME)
+#   oauth_popserver_rc [LINE...]  writes $RC: the test server's account
+#                      (lib/popserver.bash) with the LINEs, then account
+#                      "out" (oauth_account out) for delivery_oauth2_account
 #   oauth_reset USER   in setup(): the server signs in USER, tokens last an
 #                      hour, no control file of an earlier test is left
 #   field NAME         prints member NAME of the token file $TOKENS
@@ -103,6 +106,17 @@ oauth_provider_lines() {
 oauth_account() {
 	echo "account ${1:?oauth_account NAME}"
 	oauth_provider_lines
+}
+
+# oauth_popserver_rc [LINE...] -- writes $RC: popserver_rc's account with
+# the LINEs (they name delivery_oauth2_account out), then the sign-in
+# account "out".
+oauth_popserver_rc() {
+	{
+		popserver_account "$@"
+		echo
+		oauth_account out
+	} | write_fetchrc "$RC"
 }
 
 # oauth_reset USER -- the server as new for a test: signs in USER, tokens
