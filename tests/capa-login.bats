@@ -261,22 +261,8 @@ sent() {
 }
 
 @test "no UTF8: Courier's 'Cannot display Unicode content' notice is neither delivered nor deleted" {
-	cat >"$SCRIPT" <<-'EOS'
-	S: +OK ready
-	C: CAPA
-	S: +OK
-	S: USER
-	S: UIDL
-	S: .
-	C: USER test
-	S: +OK
-	C: PASS secret
-	S: +OK
-	C: CAPA
-	S: +OK
-	S: USER
-	S: UIDL
-	S: .
+	script_login >"$SCRIPT"
+	cat >>"$SCRIPT" <<-'EOS'
 	C: LIST
 	S: +OK
 	S: 1 300

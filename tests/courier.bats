@@ -28,16 +28,9 @@ teardown_file() {
 }
 
 setup() {
-	SRV_PLAIN_PORT=$COURIER_POP3_PORT
-	SRV_TLS_PORT=$COURIER_POP3S_PORT
-	SRV_CA=$COURIER_CA
+	interop_server courier
 	interop_setup
 }
-
-srv_add_user() { courier_add_user "$@"; }
-srv_deliver()  { courier_deliver "$@"; }
-srv_count()    { courier_count "$@"; }
-srv_dump()     { courier_dump "$@"; }
 
 @test "courier: auth auto, minimal config (implicit TLS): logs in and fetches" {
 	interop_deliver 3
@@ -177,18 +170,7 @@ courier_substitutes() {
 	interop_fetch
 	assert_success
 	assert_output --partial "no new messages"
-	"$PYTHON3" - "$TEST_TMP/mbox" "$TEST_TMP/out" <<'PY'
-import mailbox, os, re, sys
-src, out = sys.argv[1], sys.argv[2]
-os.makedirs(os.path.join(out, "new"), exist_ok=True)
-os.makedirs(os.path.join(out, "tmp"), exist_ok=True)
-mb = mailbox.mbox(src, create=False)
-for i, key in enumerate(mb.keys()):
-    data = mb.get_bytes(key, from_=False)
-    data = re.sub(rb"(?m)^>(>*From )", rb"\1", data)
-    with open(os.path.join(out, "new", "%05d" % i), "wb") as fp:
-        fp.write(data)
-PY
+	interop_mbox_unpack "$TEST_TMP/mbox" "$TEST_TMP/out"
 	assert_maildir_matches "$TEST_TMP/held" "$TEST_TMP/out"
 	[ "$(courier_count "$U")" -eq 4 ]
 }

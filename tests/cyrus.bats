@@ -23,16 +23,9 @@ teardown_file() {
 }
 
 setup() {
-	SRV_PLAIN_PORT=$CYRUS_POP3_PORT
-	SRV_TLS_PORT=$CYRUS_POP3S_PORT
-	SRV_CA=$CYRUS_CA
+	interop_server cyrus
 	interop_setup
 }
-
-srv_add_user() { cyrus_add_user "$@"; }
-srv_deliver()  { cyrus_deliver "$@"; }
-srv_count()    { cyrus_count "$@"; }
-srv_dump()     { cyrus_dump "$@"; }
 
 @test "cyrus: auth auto, minimal config (implicit TLS): logs in and fetches" {
 	interop_deliver 3

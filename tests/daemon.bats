@@ -34,10 +34,6 @@ rc() {
 	    "received_header off" "$@"	# byte-for-byte comparisons
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 
 count_is() {
 	[[ $(maildir_count "$MD") -eq $1 ]]

@@ -12,8 +12,6 @@ setup_file() {
 	DOVECOT_AUTH_MECHANISMS="plain login cram-md5 scram-sha-1 scram-sha-256"
 	DOVECOT_PLAINTEXT_AUTH=yes
 	dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_CA DOVECOT_DIR \
-	    DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {
@@ -30,25 +28,12 @@ setup() {
 }
 
 # rc implicit|plain [extra lines]
+# received_header off: byte-for-byte comparisons; fetch.bats tests the header.
 rc() {
-	local mode=$1 l
+	local mode=$1
 	shift
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		case $mode in
-		implicit) echo "port $DOVECOT_POP3S_PORT" ;;
-		plain)    echo "port $DOVECOT_POP3_PORT"; echo "tls off" ;;
-		esac
-		echo "tls_trust_file $DOVECOT_CA"
-		echo "timeout 30"
-		echo "user $U"
-		echo "password pw-$U"
-		echo "delivery maildir $MD"
-		# Byte-for-byte comparisons; fetch.bats tests the header.
-		echo "received_header off"
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	dovecot_account "$mode" "$U" "pw-$U" "delivery maildir $MD" \
+	    "received_header off" "$@" | write_fetchrc "$RC"
 }
 
 fetch() {

@@ -11,8 +11,6 @@ setup_file() {
 	# 127.0.0.2 is an address the server's certificate does not name.
 	DOVECOT_LISTEN="127.0.0.1 127.0.0.2"
 	dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_CA DOVECOT_DIR \
-	    DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {
@@ -27,26 +25,12 @@ setup() {
 }
 
 # rc MODE [extra lines]: MODE is implicit, starttls or plain.
+# received_header off: byte-for-byte comparisons; fetch.bats tests the header.
 rc() {
-	local mode=$1 l
+	local mode=$1
 	shift
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		case $mode in
-		implicit) echo "port $DOVECOT_POP3S_PORT" ;;
-		starttls) echo "port $DOVECOT_POP3_PORT"; echo "tls_starttls on" ;;
-		plain)    echo "port $DOVECOT_POP3_PORT"; echo "tls off" ;;
-		esac
-		echo "tls_trust_file $DOVECOT_CA"
-		echo "timeout 30"
-		echo "user $U"
-		echo "password pw-$U"
-		echo "delivery maildir $MD"
-		# Byte-for-byte comparisons; fetch.bats tests the header.
-		echo "received_header off"
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	dovecot_account "$mode" "$U" "pw-$U" "delivery maildir $MD" \
+	    "received_header off" "$@" | write_fetchrc "$RC"
 }
 
 fetch() {

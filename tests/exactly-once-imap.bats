@@ -13,15 +13,13 @@ load lib/common
 load lib/certs
 load lib/dovecot
 load lib/popserver
+load lib/delivered
 load lib/faults
 
 setup_file() {
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
 	DOVECOT_IMAP=yes
 	dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_IMAP_PORT \
-	    DOVECOT_IMAPS_PORT DOVECOT_CA DOVECOT_DIR DOVECOT_HOME \
-	    DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {
@@ -78,25 +76,7 @@ K9_PLAN="hold:UIDL hold:retr:1 hold:retr:40 hold:retr:150 retr:33% retr:60%"
 # when the kill came before the server's OK), so only the Message-ID and
 # the digest can tell.
 unrecord() {
-	"$PYTHON3" - "$W/mb" "$W/state" "$W/state.dest-journal" "${1:-}" <<'PY'
-import os, sys
-mb, state, journal, strip = sys.argv[1:5]
-with open(state, "w") as f:
-    f.write("# popfetch uid state v1\n")
-    for uid in sorted(os.listdir(mb)):
-        f.write("pending %s\n" % uid)
-if strip:
-    out = []
-    for line in open(journal).read().splitlines():
-        w = line.split(" ")
-        w[3] = "-"
-        body = " ".join(w[:5]).encode()
-        h = 0xcbf29ce484222325
-        for b in body:
-            h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
-        out.append("%s %016x\n" % (body.decode(), h))
-    open(journal, "w").write("".join(out))
-PY
+	dest_unrecord "$W/mb" "$W/state" "${1:-}"
 }
 
 # deliver_whole: the tricky corpus and three messages without a

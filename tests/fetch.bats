@@ -24,10 +24,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 @test "delete mode: every message delivered once, then removed from the server" {
 	make_mailbox "$MB" 5
 	cp -r "$MB" "$TEST_TMP/orig"

@@ -22,10 +22,7 @@ teardown_file() {
 
 setup() {
 	TOKENS=$TEST_TMP/state/oauth/out
-	rm -f "$OAUTH_DIR"/{revoked,mode,hold-refresh,held,release,slow_down,client_secret}
-	echo alice >"$OAUTH_DIR/user"
-	echo 3600 >"$OAUTH_DIR/expires_in"
-	: >"$OAUTH_DIR/log"
+	oauth_reset alice
 	OAUTH_ACCOUNT=out
 	GDIR=$TEST_TMP/gmail
 	mkdir -p "$GDIR"
@@ -72,32 +69,15 @@ rc() {
 		delivery=$1
 		shift
 	fi
-	popserver_rc "timeout 30" "$delivery" \
+	oauth_popserver_rc "timeout 30" "$delivery" \
 	    "received_header off" "uidls_file $TEST_TMP/state/%U" \
 	    "gmail_api_url $GMAIL_URL" \
 	    "delivery_tls_trust_file $OAUTH_CA" \
-	    "delivery_oauth2_account out" "$@" \
-	    "" "account out" \
-	    "oauth2_provider generic" \
-	    "oauth2_client_id popfetch-test-client" \
-	    "oauth2_device_endpoint $OAUTH_URL/device" \
-	    "oauth2_auth_endpoint $OAUTH_URL/authorize" \
-	    "oauth2_token_endpoint $OAUTH_URL/token" \
-	    "oauth2_trust_file $OAUTH_CA" \
-	    "oauth2_token_file $TOKENS"
+	    "delivery_oauth2_account out" "$@"
 }
 
 fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
-}
-
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
-field() {
-	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-	    "$TOKENS" "$1"
 }
 
 # meta N KEY: the labels or parameters the N-th stored message came with.

@@ -21,18 +21,11 @@ STEPS="greeting lhlo mail rcpt data dot"
 RSS_MAX_KB=300000
 
 setup() {
-	STORE=$TEST_TMP/store
-	LLOG=$TEST_TMP/lmtp.log
-	LMTP_PID=
+	delivered_setup
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
-}
-
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
+	delivered_teardown
 }
 
 # dest_rc KIND [extra lines]: $MB into lmtpserver.py over KIND (lmtp, smtp).

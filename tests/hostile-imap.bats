@@ -111,10 +111,6 @@ teardown() {
 	[[ -z $HIMAP_PID ]] || popserver_stop "$HIMAP_PID" || true
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 himap_start() {
 	local pf=$TEST_TMP/himap.port
 	rm -f "$pf" "$HLOG"

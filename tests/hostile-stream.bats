@@ -58,6 +58,39 @@ script_two() {
 	} >"$SCRIPT"
 }
 
+# script_grows CHAR -- login, then one message listed as 100 bytes that
+# arrives as 2 KiB of lines of CHAR.
+script_grows() {
+	local big
+	printf -v big '%100s' ''
+	big=${big// /${1:?script_grows CHAR}}
+	{
+		script_login
+		cat <<-'EOS'
+		C: LIST
+		S: +OK
+		S: 1 100
+		S: .
+		C: UIDL
+		S: +OK
+		S: 1 uid-one
+		S: .
+		C: RETR 1
+		S: +OK 100 octets
+		S: Subject: liar
+		S:
+		EOS
+		# 2 KiB: past the limit, under four times it (then the
+		# connection would be dropped: hardening.bats).
+		for i in $(seq 1 20); do echo "S: $big"; done
+		cat <<-'EOS'
+		S: .
+		C: QUIT
+		S: +OK bye
+		EOS
+	} >"$SCRIPT"
+}
+
 fetch_quickly() {
 	run timeout 20 "$POPFETCH" -C "$RC"
 }
@@ -87,33 +120,7 @@ fetch_quickly() {
 }
 
 @test "a message that grows past skipsize while read is abandoned and left on the server" {
-	local big
-	big=$(printf 'x%.0s' $(seq 1 100))
-	{
-		script_login
-		cat <<-'EOS'
-		C: LIST
-		S: +OK
-		S: 1 100
-		S: .
-		C: UIDL
-		S: +OK
-		S: 1 uid-one
-		S: .
-		C: RETR 1
-		S: +OK 100 octets
-		S: Subject: liar
-		S:
-		EOS
-		# 2 KiB: past the limit, under four times it (then the
-		# connection would be dropped: hardening.bats).
-		for i in $(seq 1 20); do echo "S: $big"; done
-		cat <<-'EOS'
-		S: .
-		C: QUIT
-		S: +OK bye
-		EOS
-	} >"$SCRIPT"
+	script_grows x
 	popserver_start --script "$SCRIPT" --log "$SLOG"
 	rc "delivery maildir $MD" "keep off" "skipsize 1k"
 	fetch_quickly
@@ -127,33 +134,7 @@ fetch_quickly() {
 }
 
 @test "killsize exceeded only while reading: left on the server, never deleted unseen" {
-	local big
-	big=$(printf 'y%.0s' $(seq 1 100))
-	{
-		script_login
-		cat <<-'EOS'
-		C: LIST
-		S: +OK
-		S: 1 100
-		S: .
-		C: UIDL
-		S: +OK
-		S: 1 uid-one
-		S: .
-		C: RETR 1
-		S: +OK 100 octets
-		S: Subject: liar
-		S:
-		EOS
-		# 2 KiB: past the limit, under four times it (then the
-		# connection would be dropped: hardening.bats).
-		for i in $(seq 1 20); do echo "S: $big"; done
-		cat <<-'EOS'
-		S: .
-		C: QUIT
-		S: +OK bye
-		EOS
-	} >"$SCRIPT"
+	script_grows y
 	popserver_start --script "$SCRIPT" --log "$SLOG"
 	rc "delivery maildir $MD" "keep off" "killsize 1k"
 	fetch_quickly

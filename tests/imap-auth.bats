@@ -10,15 +10,13 @@ load lib/common
 load lib/certs
 load lib/dovecot
 load lib/popserver
+load lib/delivered
 
 setup_file() {
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
 	DOVECOT_IMAP=yes
 	DOVECOT_AUTH_MECHANISMS="plain login scram-sha-256"
 	dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_IMAP_PORT \
-	    DOVECOT_IMAPS_PORT DOVECOT_CA DOVECOT_DIR DOVECOT_HOME \
-	    DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {
@@ -31,26 +29,7 @@ setup() {
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z ${IMAP_PID:-} ]] || popserver_stop "$IMAP_PID" || true
-}
-
-# imapserver_start [flags]: tests/imapserver.py storing into $STORE (as
-# in imap.bats).
-imapserver_start() {
-	local pf=$TEST_TMP/imap.port n=0
-	STORE=$TEST_TMP/store
-	ILOG=$TEST_TMP/imap.log
-	"$PYTHON3" "$TESTS_SRCDIR/imapserver.py" --port-file "$pf" \
-	    --store "$STORE" --log "$ILOG" "$@" </dev/null \
-	    >"$TEST_TMP/imapserver.out" 2>&1 3>&- &
-	IMAP_PID=$!
-	while [[ ! -s $pf ]]; do
-		n=$((n + 1))
-		((n < 1200)) || { echo "imapserver: no port after 60 s" >&2; return 1; }
-		sleep 0.05
-	done
-	read -r IMAP_PORT <"$pf"
+	delivered_teardown
 }
 
 # rc AUTH [LINE...]: $MB into $DSTU's INBOX over imaps:// with delivery_auth AUTH.
@@ -65,10 +44,6 @@ rc() {
 
 fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
-}
-
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
 }
 
 @test "imap auth: AUTHENTICATE PLAIN with SASL-IR, byte for byte; the password never in the trace" {

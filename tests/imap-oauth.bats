@@ -19,9 +19,6 @@ setup_file() {
 	oauth_start
 	DOVECOT_IMAP=yes
 	oauth_dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_IMAP_PORT \
-	    DOVECOT_IMAPS_PORT DOVECOT_CA DOVECOT_DIR DOVECOT_HOME \
-	    DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {
@@ -33,10 +30,7 @@ setup() {
 	U=dst$BATS_TEST_NUMBER
 	TOKENS=$TEST_TMP/state/oauth/out
 	dovecot_add_user "$U" unused
-	echo "$U" >"$OAUTH_DIR/user"
-	echo 3600 >"$OAUTH_DIR/expires_in"
-	rm -f "$OAUTH_DIR"/{revoked,mode,hold-refresh,held,release,slow_down,client_secret}
-	: >"$OAUTH_DIR/log"
+	oauth_reset "$U"
 	OAUTH_ACCOUNT=out
 }
 
@@ -46,32 +40,15 @@ teardown() {
 
 # rc [LINE...]: $MB into $U's INBOX, the token from the account block "out".
 rc() {
-	popserver_rc "timeout 30" \
+	oauth_popserver_rc "timeout 30" \
 	    "delivery imap imaps://$U@127.0.0.1:$DOVECOT_IMAPS_PORT/INBOX" \
 	    "received_header off" "uidls_file $TEST_TMP/state/%U" \
 	    "delivery_tls_trust_file $DOVECOT_CA" \
-	    "delivery_oauth2_account out" "$@" \
-	    "" "account out" \
-	    "oauth2_provider generic" \
-	    "oauth2_client_id popfetch-test-client" \
-	    "oauth2_device_endpoint $OAUTH_URL/device" \
-	    "oauth2_auth_endpoint $OAUTH_URL/authorize" \
-	    "oauth2_token_endpoint $OAUTH_URL/token" \
-	    "oauth2_trust_file $OAUTH_CA" \
-	    "oauth2_token_file $TOKENS"
+	    "delivery_oauth2_account out" "$@"
 }
 
 fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
-}
-
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
-field() {
-	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-	    "$TOKENS" "$1"
 }
 
 @test "imap oauth: --authorize the sign-in block, then XOAUTH2 (auto) into Dovecot; no token in the trace" {

@@ -9,14 +9,12 @@ load lib/common
 load lib/certs
 load lib/dovecot
 load lib/popserver
+load lib/delivered
 
 setup_file() {
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
 	DOVECOT_IMAP=yes
 	dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_IMAP_PORT \
-	    DOVECOT_IMAPS_PORT DOVECOT_CA DOVECOT_DIR DOVECOT_HOME \
-	    DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {
@@ -30,9 +28,7 @@ setup() {
 }
 
 teardown() {
-	popserver_stop || true
-	# Also after a failed assertion: no test server outlives its test.
-	[[ -z $IMAP_PID ]] || popserver_stop "$IMAP_PID" || true
+	delivered_teardown
 }
 
 # rc URL [extra lines]: popserver.py's $MB into Dovecot's IMAP.
@@ -45,10 +41,6 @@ rc() {
 
 fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
-}
-
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
 }
 
 @test "imap: imaps:// into a new folder (TRYCREATE), byte for byte, internal date from Date" {
@@ -146,24 +138,6 @@ server_count() {
 	fetch
 	assert_failure 78
 	assert_output --partial "delivery_flags: only flags"
-}
-
-# imapserver_start [flags]: tests/imapserver.py storing into $STORE.
-imapserver_start() {
-	local pf=$TEST_TMP/imap.port n=0
-	rm -f "$pf"
-	STORE=$TEST_TMP/store
-	ILOG=$TEST_TMP/imap.log
-	"$PYTHON3" "$TESTS_SRCDIR/imapserver.py" --port-file "$pf" \
-	    --store "$STORE" --log "$ILOG" "$@" </dev/null \
-	    >"$TEST_TMP/imapserver.out" 2>&1 3>&- &
-	IMAP_PID=$!
-	while [[ ! -s $pf ]]; do
-		n=$((n + 1))
-		((n < 1200)) || { echo "imapserver: no port after 60 s" >&2; return 1; }
-		sleep 0.05
-	done
-	read -r IMAP_PORT <"$pf"
 }
 
 # mock_rc [extra lines]: into tests/imapserver.py, in clear.

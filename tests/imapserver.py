@@ -16,9 +16,8 @@ all connections.  Every command line is logged to --log.
 import argparse
 import base64
 import binascii
-import os
-import socket
-import sys
+
+from scriptserver_common import listen_loopback, maildir_store, run, serve_one_at_a_time
 
 
 class Server:
@@ -182,12 +181,7 @@ class Server:
     def store(self, data):
         self.stored += 1
         self.msgs.append((self.stored, len(data), data))
-        for sub in ("tmp", "new", "cur"):
-            os.makedirs(os.path.join(self.a.store, sub), exist_ok=True)
-        tmp = os.path.join(self.a.store, "tmp", "%05d" % self.stored)
-        with open(tmp, "wb") as fp:
-            fp.write(data.replace(b"\r\n", b"\n"))
-        os.rename(tmp, os.path.join(self.a.store, "new", "%05d" % self.stored))
+        maildir_store(self.a.store, self.stored, data.replace(b"\r\n", b"\n"))
         self.note("stored %d" % self.stored)
 
 
@@ -223,25 +217,8 @@ def main():
                     help="send N untagged lines after the greeting")
     a = ap.parse_args()
     srv = Server(a)
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(8)
-    with open(a.port_file + ".tmp", "w") as fp:
-        fp.write("%d\n" % ls.getsockname()[1])
-    os.rename(a.port_file + ".tmp", a.port_file)
-    while True:
-        conn, _ = ls.accept()
-        try:
-            srv.serve(conn)
-        except (ConnectionError, OSError) as e:
-            srv.note("connection error: %s" % e)
-        finally:
-            conn.close()
+    serve_one_at_a_time(listen_loopback(a.port_file), srv.serve, srv.note)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run(main)

@@ -20,8 +20,6 @@ setup_file() {
 		fi
 	done
 	dovecot_start
-	export DOVECOT_DIR DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID \
-		DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_CA
 }
 
 teardown_file() {

@@ -15,8 +15,9 @@ hangs up. Used by tests/lib/smallpop.bash only.
 import argparse
 import os
 import signal
-import socket
 import sys
+
+from scriptserver_common import listen_loopback
 
 
 def main():
@@ -36,14 +37,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
 
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(16)
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as fp:
-        fp.write("%d\n" % lsock.getsockname()[1])
-    os.rename(tmp, args.port_file)
+    lsock = listen_loopback(args.port_file, backlog=16)
 
     log = os.open(args.log or os.devnull,
                   os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

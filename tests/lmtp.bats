@@ -15,9 +15,6 @@ setup_file() {
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
 	DOVECOT_LMTP=yes
 	dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_LMTP_PORT \
-	    DOVECOT_LMTP_SOCKET DOVECOT_CA DOVECOT_DIR DOVECOT_HOME \
-	    DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {
@@ -27,40 +24,23 @@ teardown_file() {
 setup() {
 	SRCU=src$BATS_TEST_NUMBER
 	DSTU=dst$BATS_TEST_NUMBER
-	STORE=$TEST_TMP/store
-	LLOG=$TEST_TMP/lmtp.log
-	LMTP_PID=
+	delivered_setup
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
+	delivered_teardown
 }
 
 # dovecot_rc DELIVERY [extra lines]: fetch SRCU's mailbox from Dovecot POP3.
 dovecot_rc() {
-	local l
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $DOVECOT_POP3S_PORT"
-		echo "tls_trust_file $DOVECOT_CA"
-		echo "timeout 30"
-		echo "user $SRCU"
-		echo "password pw"
-		echo "delivery $1"
-		echo "received_header off"
-		shift
-		for l in "$@"; do echo "$l"; done
-	} | write_fetchrc "$RC"
+	local delivery=$1
+	shift
+	dovecot_account implicit "$SRCU" pw "delivery $delivery" \
+	    "received_header off" "$@" | write_fetchrc "$RC"
 }
 
 fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
-}
-
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
 }
 
 # mock_rc [extra lines]: popserver.py's mailbox $MB into lmtpserver.py.

@@ -8,10 +8,10 @@ command the server has seen, over all connections), never by a timer.
 Every command line is logged to --log, so tests can check what was sent.
 """
 import argparse
-import os
 import socket
-import sys
 import time
+
+from scriptserver_common import listen_loopback, maildir_store, run, serve_one_at_a_time
 
 
 class Hangup(Exception):
@@ -277,13 +277,7 @@ class Server:
 
     def store(self, body):
         self.stored += 1
-        d = self.a.store
-        for sub in ("tmp", "new", "cur"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        tmp = os.path.join(d, "tmp", "%05d" % self.stored)
-        with open(tmp, "wb") as fp:
-            fp.write(body)
-        os.rename(tmp, os.path.join(d, "new", "%05d" % self.stored))
+        maildir_store(self.a.store, self.stored, body)
         self.note("stored %d" % self.stored)
 
 
@@ -325,28 +319,9 @@ def main():
     a = ap.parse_args()
 
     srv = Server(a)
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(8)
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as fp:
-        fp.write("%d\n" % ls.getsockname()[1])
-    os.rename(tmp, a.port_file)
-    while True:
-        conn, _ = ls.accept()
-        try:
-            srv.serve(conn)
-        except Hangup:
-            pass
-        except (ConnectionError, OSError) as e:
-            srv.note("connection error: %s" % e)
-        finally:
-            conn.close()
+    serve_one_at_a_time(listen_loopback(a.port_file), srv.serve, srv.note,
+                        quiet=Hangup)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run(main)

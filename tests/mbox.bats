@@ -47,10 +47,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 @test "mbox: messages with From and >From lines read back by mailbox.mbox byte for byte" {
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$MB"
 	printf 'Subject: froms\n\nFrom the start\n>From quoted\n>>From twice\n From not at the start\nFrom\nFro\n>\n>>\n' >"$MB/zz-froms"

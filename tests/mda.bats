@@ -29,10 +29,6 @@ fetch() {
 	cd "$TEST_TMP/cwd" && run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 @test "mda: procmail -f %F delivers into a maildir, byte for byte" {
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$MB"
 	cp -r "$MB" "$TEST_TMP/orig"

@@ -25,10 +25,6 @@ fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
 }
 
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
-}
-
 # big_message FILE SIZE -- one message of about SIZE bytes.
 big_message() {
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" simple "$TEST_TMP/big.$$" 1 "$2"
@@ -203,22 +199,8 @@ EOS
 
 @test "--list without TOP is a clear error (69)" {
 	make_mailbox "$MB" 1
-	cat >"$TEST_TMP/script" <<'EOS'
-S: +OK hello
-C: CAPA
-S: +OK
-S: USER
-S: UIDL
-S: .
-C: USER test
-S: +OK
-C: PASS secret
-S: +OK
-C: CAPA
-S: +OK
-S: USER
-S: UIDL
-S: .
+	script_login >"$TEST_TMP/script"
+	cat >>"$TEST_TMP/script" <<'EOS'
 C: LIST
 S: +OK
 S: 1 100

@@ -15,8 +15,6 @@ setup_file() {
 	make_test_ca "$BATS_RUN_TMPDIR/certs"
 	oauth_start
 	oauth_dovecot_start
-	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_CA DOVECOT_DIR \
-	    DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG DOVECOT_MASTER_PID
 }
 
 teardown_file() {
@@ -32,16 +30,7 @@ setup() {
 	mkdir -p "$SRC"
 	make_mailbox "$SRC" 2
 	dovecot_deliver "$U" "$SRC"/*
-	echo "$U" >"$OAUTH_DIR/user"
-	echo 3600 >"$OAUTH_DIR/expires_in"
-	rm -f "$OAUTH_DIR"/{revoked,mode,hold-refresh,held,release,slow_down,client_secret}
-	: >"$OAUTH_DIR/log"
-}
-
-# field NAME -- a member of the token file.
-field() {
-	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-	    "$TOKENS" "$1"
+	oauth_reset "$U"
 }
 
 refreshes() {

@@ -169,26 +169,10 @@ outlook_head() {
 	EOS
 }
 
-@test "Outlook: a wrong password without a response code is 77 at once, one attempt" {
-	outlook_head
-	cat >>"$SCRIPT" <<-'EOS'
-	C: AUTH PLAIN .*
-	S: -ERR Logon failure: unknown user name or bad password.
-	EOS
-	serve
-	rc me@outlook.com wrong
-	local start=$SECONDS
-	fetch
-	assert_failure 77
-	assert_output --partial "authentication failed for user me@outlook.com"
-	assert_output --partial "Logon failure: unknown user name or bad password."
-	((SECONDS - start < 5))
-	# PLAIN saw the password: USER/PASS would only be a second refusal.
-	[ "$(grep -c '^C: \(AUTH\|USER\|PASS\)' "$SLOG")" -eq 1 ]
-}
-
-@test "Outlook: XOAUTH2 two-step (the token after the server's empty challenge)" {
-	outlook_head
+# outlook_xoauth2_empty: after outlook_head, the two-step XOAUTH2 login
+# (the token, 300 characters or more, after the server's empty "+") into
+# an empty mailbox.
+outlook_xoauth2_empty() {
 	cat >>"$SCRIPT" <<-'EOS'
 	C: ^AUTH XOAUTH2$
 	S: +
@@ -209,6 +193,29 @@ outlook_head() {
 	C: ^QUIT$
 	S: +OK Microsoft Exchange Server POP3 server signing off.
 	EOS
+}
+
+@test "Outlook: a wrong password without a response code is 77 at once, one attempt" {
+	outlook_head
+	cat >>"$SCRIPT" <<-'EOS'
+	C: AUTH PLAIN .*
+	S: -ERR Logon failure: unknown user name or bad password.
+	EOS
+	serve
+	rc me@outlook.com wrong
+	local start=$SECONDS
+	fetch
+	assert_failure 77
+	assert_output --partial "authentication failed for user me@outlook.com"
+	assert_output --partial "Logon failure: unknown user name or bad password."
+	((SECONDS - start < 5))
+	# PLAIN saw the password: USER/PASS would only be a second refusal.
+	[ "$(grep -c '^C: \(AUTH\|USER\|PASS\)' "$SLOG")" -eq 1 ]
+}
+
+@test "Outlook: XOAUTH2 two-step (the token after the server's empty challenge)" {
+	outlook_head
+	outlook_xoauth2_empty
 	serve
 	rc me@outlook.com "$(printf 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9%0300d' 0)" "auth xoauth2"
 	fetch
@@ -546,26 +553,7 @@ outlook_head() {
 
 @test "Outlook: auth auto with popfetch's own OAuth tokens picks XOAUTH2, two-step, no password sent" {
 	outlook_head
-	cat >>"$SCRIPT" <<-'EOS'
-	C: ^AUTH XOAUTH2$
-	S: +
-	C: ^[A-Za-z0-9+/=]{300,}$
-	S: +OK User successfully authenticated.
-	C: ^CAPA$
-	S: +OK
-	S: TOP
-	S: UIDL
-	S: USER
-	S: .
-	C: ^LIST$
-	S: +OK 0 0
-	S: .
-	C: ^UIDL$
-	S: +OK
-	S: .
-	C: ^QUIT$
-	S: +OK Microsoft Exchange Server POP3 server signing off.
-	EOS
+	outlook_xoauth2_empty
 	serve
 	tok=$(printf 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9%0300d' 7)
 	mkdir -p -m 0700 "$TEST_TMP/oauth"

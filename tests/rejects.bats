@@ -13,9 +13,7 @@ load lib/delivered
 setup() {
 	mkdir -p "$TEST_TMP/cwd"
 	STATE=$TEST_TMP/state/test@127.0.0.1
-	STORE=$TEST_TMP/store
-	LLOG=$TEST_TMP/lmtp.log
-	LMTP_PID=
+	delivered_setup
 	RJ=$TEST_TMP/rejects
 	# The MDA: logs each message's subject, refuses (exit 1) or defers
 	# (exit 75) message 2 while $TEST_TMP/refuse or .../defer exists.
@@ -36,8 +34,7 @@ EOS
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
+	delivered_teardown
 }
 
 # rc [extra lines...]: the mailbox $MB into the MDA above.
@@ -48,10 +45,6 @@ rc() {
 
 fetch() {
 	cd "$TEST_TMP/cwd" && run "$POPFETCH" -C "$RC" "$@"
-}
-
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
 }
 
 # tried N: how often the MDA saw message N.
@@ -320,18 +313,14 @@ tried() {
 
 @test "rejects: an IMAP NO counts, NO [OVERQUOTA] does not" {
 	make_mailbox "$MB" 2
-	local pf=$TEST_TMP/imap.port
 	# APPENDs: run 1 is 1 (OVERQUOTA) and 2 (NO); run 2 is 3 and 4 (NO).
-	"$PYTHON3" "$TESTS_SRCDIR/imapserver.py" --port-file "$pf" \
-	    --store "$STORE" --log "$TEST_TMP/imap.log" \
+	# LMTP_PID: teardown stops it.
+	scriptserver_start imapserver "$TEST_TMP/imap.log" LMTP_PID IMAP_PORT \
 	    --append-reply "1:NO [OVERQUOTA] full" \
-	    --append-reply "2:NO not this one" --append-reply "4:NO not this one" \
-	    </dev/null >"$TEST_TMP/imapserver.out" 2>&1 3>&- &
-	LMTP_PID=$!
-	wait_for 60 test -s "$pf"
+	    --append-reply "2:NO not this one" --append-reply "4:NO not this one"
 	popserver_start --mailbox "$MB"
 	popserver_rc "timeout 20" \
-	    "delivery imap imap://u@127.0.0.1:$(cat "$pf")/INBOX" \
+	    "delivery imap imap://u@127.0.0.1:$IMAP_PORT/INBOX" \
 	    "delivery_password secret" "delivery_tls off" \
 	    "received_header off" "uidls_file $TEST_TMP/state/%U@%H" \
 	    "delivery_reject_limit 2" "reject_maildir $RJ"

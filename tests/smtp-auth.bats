@@ -36,7 +36,6 @@ smtpd_tls_auth_only = yes
 smtpd_sasl_authenticated_header = yes"
 	postfix_start
 	export POSTFIX_PORT POSTFIX_DIR POSTFIX_CA POSTFIX_PID
-	export DOVECOT_DIR DOVECOT_MASTER_PID DOVECOT_LOG DOVECOT_CONF
 }
 
 teardown_file() {
@@ -45,14 +44,11 @@ teardown_file() {
 }
 
 setup() {
-	STORE=$TEST_TMP/store
-	LLOG=$TEST_TMP/lmtp.log
-	LMTP_PID=
+	delivered_setup
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
+	delivered_teardown
 }
 
 # rc [extra lines]: popserver.py's $MB into Postfix for bob.
@@ -65,10 +61,6 @@ rc() {
 
 fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
-}
-
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
 }
 
 # The messages in bob's Maildir whose Received field names the login.

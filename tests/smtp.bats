@@ -30,14 +30,11 @@ teardown_file() {
 }
 
 setup() {
-	STORE=$TEST_TMP/store
-	LLOG=$TEST_TMP/lmtp.log
-	LMTP_PID=
+	delivered_setup
 }
 
 teardown() {
-	popserver_stop || true
-	[[ -z $LMTP_PID ]] || popserver_stop "$LMTP_PID" || true
+	delivered_teardown
 }
 
 # rc RECIPIENT [extra lines]: popserver.py's $MB into Postfix.
@@ -50,10 +47,6 @@ rc() {
 
 fetch() {
 	run "$POPFETCH" -C "$RC" "$@"
-}
-
-server_count() {
-	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
 }
 
 @test "smtp: a tricky mailbox into Postfix over STARTTLS, byte for byte" {

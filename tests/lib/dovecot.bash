@@ -46,6 +46,7 @@
 #                        DOVECOT_DIR         all of this instance's files
 #                        DOVECOT_HOME        users' homes: $DOVECOT_HOME/USER
 #                        DOVECOT_CONF, DOVECOT_LOG, DOVECOT_MASTER_PID
+#                      (exported: started in setup_file, they reach the tests)
 #   dovecot_stop       stops the master and everything it started (<= 10 s),
 #                      removes DOVECOT_DIR; prints the log if the test failed.
 #                      Safe to call twice or without a start.
@@ -56,6 +57,11 @@
 #   dovecot_count USER prints the number of messages left on the server
 #   dovecot_maildir USER prints the path of USER's Maildir
 #   dovecot_log        prints the server log
+#   dovecot_account MODE USER PASSWORD [LINE...]
+#                      prints account "default" fetching USER's mail from
+#                      this Dovecot: MODE implicit (POP3S), starttls or
+#                      plain (tls off), the test CA, timeout 30; then each
+#                      LINE (a later line wins over an earlier one)
 #
 # Dovecot 2.3 counts a connection whose remote IP equals its local IP as
 # secure, so on 127.0.0.1 -> 127.0.0.1 it accepts passwords without TLS
@@ -77,17 +83,15 @@
 
 DOVECOT_BIN=${DOVECOT_BIN:-/usr/sbin/dovecot}
 
+# The process and port plumbing is lib/servers.bash's. Sourced by path, not
+# with bats' load, as bench/run sources this file outside bats; a .bats file
+# may load lib/servers too (loading it twice is harmless).
+# shellcheck source=tests/lib/servers.bash
+. "${BASH_SOURCE[0]%/*}/servers.bash"
+
 # _dovecot_free_ports [N] -- prints N (default two) free loopback TCP ports.
 _dovecot_free_ports() {
-	"${PYTHON3:-python3}" - "${1:-2}" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
+	servers_free_ports "${1:-2}"
 }
 
 # _dovecot_port_open PORT -- true when something accepts on 127.0.0.1:PORT.
@@ -100,19 +104,8 @@ _dovecot_port_open() {
 # connecting, so that Dovecot starts no login process that a quick stop would
 # have to wait for, and a stranger on the port does not count.
 _dovecot_listening() {
-	local pid=$1 hex inode fd link
-	hex=$(printf '%04X' "$2")
-	[[ -r /proc/net/tcp && -d /proc/$pid/fd ]] || { _dovecot_port_open "$2"; return; }
-	# sl local_address rem_address st ... inode; st 0A = LISTEN
-	for inode in $(awk -v port=":$hex" \
-		'$4 == "0A" && substr($2, length($2) - 4) == port { print $10 }' \
-		/proc/net/tcp); do
-		for fd in /proc/"$pid"/fd/*; do
-			link=$(readlink "$fd" 2>/dev/null) || continue
-			[[ $link == "socket:[$inode]" ]] && return 0
-		done
-	done
-	return 1
+	[[ -r /proc/net/tcp && -d /proc/$1/fd ]] || { _dovecot_port_open "$2"; return; }
+	servers_listening "$1" "$2"
 }
 
 _dovecot_write_conf() {
@@ -323,42 +316,14 @@ dovecot_start() {
 
 # _dovecot_alive PID -- true while PID runs (a zombie does not count).
 _dovecot_alive() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	st=${st//[[:space:]]/}
-	[[ -n $st && $st != Z* ]]
+	servers_alive "$1"
 }
 
 dovecot_stop() {
-	local pid=${DOVECOT_MASTER_PID:-} kids=() k deadline
-	if [[ -n $pid ]]; then
-		# Dovecot's processes are all children of the master.
-		mapfile -t kids < <(ps -o pid= --ppid "$pid" 2>/dev/null)
-		kill -TERM "$pid" 2>/dev/null || true
-		deadline=$((SECONDS + 8))
-		while _dovecot_alive "$pid" && ((SECONDS < deadline)); do
-			sleep 0.05
-		done
-		if _dovecot_alive "$pid"; then
-			echo "dovecot_stop: master $pid ignored SIGTERM, killing" >&2
-			mapfile -t -O "${#kids[@]}" kids < <(ps -o pid= --ppid "$pid" 2>/dev/null)
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-		wait "$pid" 2>/dev/null || true
-		deadline=$((SECONDS + 2))
-		for k in "${kids[@]}"; do
-			k=${k//[[:space:]]/}
-			[[ -n $k ]] || continue
-			while _dovecot_alive "$k" && ((SECONDS < deadline)); do
-				sleep 0.05
-			done
-			# Only if it still is one of Dovecot's (pids get reused).
-			if _dovecot_alive "$k" &&
-				[[ $(ps -o args= -p "$k" 2>/dev/null) == dovecot* ]]; then
-				echo "dovecot_stop: killing leftover process $k" >&2
-				kill -KILL "$k" 2>/dev/null || true
-			fi
-		done
+	# Dovecot's processes are all children of the master; a leftover one is
+	# killed only if it still is one of Dovecot's (pids get reused).
+	if [[ -n ${DOVECOT_MASTER_PID:-} ]]; then
+		servers_stop "$DOVECOT_MASTER_PID" 'dovecot*'
 	fi
 	DOVECOT_MASTER_PID=
 	if [[ -n ${DOVECOT_DIR:-} && -d $DOVECOT_DIR ]]; then
@@ -373,6 +338,26 @@ dovecot_stop() {
 
 dovecot_log() {
 	cat "$DOVECOT_LOG" "$DOVECOT_DIR/stderr.log" 2>/dev/null
+}
+
+dovecot_account() {
+	local mode=${1:?dovecot_account MODE USER PASSWORD [LINE...]} l
+	local user=${2:?dovecot_account MODE USER PASSWORD [LINE...]}
+	local pass=${3?dovecot_account MODE USER PASSWORD [LINE...]}
+	shift 3
+	echo "account default"
+	echo "host 127.0.0.1"
+	case $mode in
+	implicit) echo "port $DOVECOT_POP3S_PORT" ;;
+	starttls) echo "port $DOVECOT_POP3_PORT"; echo "tls_starttls on" ;;
+	plain)    echo "port $DOVECOT_POP3_PORT"; echo "tls off" ;;
+	*) echo "dovecot_account: MODE is implicit, starttls or plain" >&2; return 1 ;;
+	esac
+	echo "tls_trust_file $DOVECOT_CA"
+	echo "timeout 30"
+	echo "user $user"
+	echo "password $pass"
+	for l in "$@"; do echo "$l"; done
 }
 
 dovecot_maildir() {

@@ -10,6 +10,10 @@
 #                                  them (RETR) to DIR, one file each
 # and sets SRV_PLAIN_PORT (plain POP3, STLS when offered), SRV_TLS_PORT
 # (implicit TLS, empty if none) and SRV_CA (trust file for its certificate).
+# For a server whose library names these NAME_add_user, NAME_deliver,
+# NAME_count, NAME_dump, NAME_POP3_PORT, NAME_POP3S_PORT and NAME_CA
+# (lib/cyrus.bash, lib/courier.bash), `interop_server NAME` in setup() does
+# all of it.
 #
 # Each test gets its own user U (password PW) and files under TEST_TMP:
 #   SRC  messages to deliver      MD   the Maildir popfetch delivers to
@@ -18,6 +22,26 @@
 # Every check of what arrived compares byte for byte with what the server
 # serves (a server may rewrite a message on delivery: Cyrus adds headers
 # and turns LF into CRLF), never with the file that was delivered to it.
+
+# interop_server NAME -- SRV_* from the server lib/NAME.bash started, and
+# srv_* calling its functions (see above). NAME: cyrus, courier.
+interop_server() {
+	local n=${1:?interop_server NAME} v
+	INTEROP_SERVER=$n
+	v=${n^^}_POP3_PORT
+	SRV_PLAIN_PORT=${!v}
+	v=${n^^}_POP3S_PORT
+	SRV_TLS_PORT=${!v}
+	v=${n^^}_CA
+	SRV_CA=${!v}
+}
+
+# The srv_* of interop_server; a .bats file that defines its own (after
+# loading this file) replaces them.
+srv_add_user() { "${INTEROP_SERVER:?interop_server NAME first}_add_user" "$@"; }
+srv_deliver()  { "${INTEROP_SERVER:?interop_server NAME first}_deliver" "$@"; }
+srv_count()    { "${INTEROP_SERVER:?interop_server NAME first}_count" "$@"; }
+srv_dump()     { "${INTEROP_SERVER:?interop_server NAME first}_dump" "$@"; }
 
 interop_setup() {
 	U=u$BATS_TEST_NUMBER
@@ -134,16 +158,10 @@ interop_keep() {
 	[ "$(srv_count "$U")" -eq 5 ]
 }
 
-# interop_mbox MODE -- delivery to an mbox, read back by Python's mailbox.
-interop_mbox() {
-	interop_deliver 4
-	interop_snapshot
-	interop_rc "$1"
-	sed -i "s|^delivery .*|delivery mbox $TEST_TMP/mbox|" "$RC"
-	interop_fetch
-	assert_success
-	assert_output --partial "4 messages fetched"
-	"$PYTHON3" - "$TEST_TMP/mbox" "$TEST_TMP/out" <<'PY'
+# interop_mbox_unpack MBOX DIR -- each message of MBOX, read by Python's
+# mailbox and un-quoted (>From), as a file in the Maildir DIR/new.
+interop_mbox_unpack() {
+	"$PYTHON3" - "${1:?interop_mbox_unpack MBOX DIR}" "${2:?interop_mbox_unpack MBOX DIR}" <<'PY'
 import mailbox, os, re, sys
 src, out = sys.argv[1], sys.argv[2]
 os.makedirs(os.path.join(out, "new"), exist_ok=True)
@@ -155,6 +173,18 @@ for i, key in enumerate(mb.keys()):
     with open(os.path.join(out, "new", "%05d" % i), "wb") as fp:
         fp.write(data)
 PY
+}
+
+# interop_mbox MODE -- delivery to an mbox, read back by Python's mailbox.
+interop_mbox() {
+	interop_deliver 4
+	interop_snapshot
+	interop_rc "$1"
+	sed -i "s|^delivery .*|delivery mbox $TEST_TMP/mbox|" "$RC"
+	interop_fetch
+	assert_success
+	assert_output --partial "4 messages fetched"
+	interop_mbox_unpack "$TEST_TMP/mbox" "$TEST_TMP/out"
 	assert_maildir_matches "$SERVED" "$TEST_TMP/out"
 	[ "$(srv_count "$U")" -eq 0 ]
 }

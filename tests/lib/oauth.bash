@@ -14,6 +14,17 @@
 #   oauth_rc AUTH [LINE...]  writes $RC: account default on Dovecot's POP3S
 #                      port as user $U, `oauth2_provider generic` with the
 #                      three endpoint keys, the token file in $TOKENS
+#   oauth_provider_lines  prints those oauth2_* lines (the token file
+#                      $TOKENS), for a .bats file's own account block
+#   oauth_account NAME prints "account NAME" and oauth_provider_lines: an
+#                      account that only holds the sign-in (as named by
+#                      delivery_oauth2_account NAME)
+#   oauth_popserver_rc [LINE...]  writes $RC: the test server's account
+#                      (lib/popserver.bash) with the LINEs, then account
+#                      "out" (oauth_account out) for delivery_oauth2_account
+#   oauth_reset USER   in setup(): the server signs in USER, tokens last an
+#                      hour, no control file of an earlier test is left
+#   field NAME         prints member NAME of the token file $TOKENS
 #   oauth_authorize    runs popfetch --authorize --device (for the account
 #                      $OAUTH_ACCOUNT, default "default") in the background,
 #                      plays the user with curl at the printed complete URL
@@ -82,6 +93,47 @@ EOC
 	dovecot_start
 }
 
+oauth_provider_lines() {
+	echo "oauth2_provider generic"
+	echo "oauth2_client_id popfetch-test-client"
+	echo "oauth2_device_endpoint $OAUTH_URL/device"
+	echo "oauth2_auth_endpoint $OAUTH_URL/authorize"
+	echo "oauth2_token_endpoint $OAUTH_URL/token"
+	echo "oauth2_trust_file $OAUTH_CA"
+	echo "oauth2_token_file $TOKENS"
+}
+
+oauth_account() {
+	echo "account ${1:?oauth_account NAME}"
+	oauth_provider_lines
+}
+
+# oauth_popserver_rc [LINE...] -- writes $RC: popserver_rc's account with
+# the LINEs (they name delivery_oauth2_account out), then the sign-in
+# account "out".
+oauth_popserver_rc() {
+	{
+		popserver_account "$@"
+		echo
+		oauth_account out
+	} | write_fetchrc "$RC"
+}
+
+# oauth_reset USER -- the server as new for a test: signs in USER, tokens
+# live an hour, no fault or mode left from an earlier test, an empty log.
+oauth_reset() {
+	echo "${1:?oauth_reset USER}" >"$OAUTH_DIR/user"
+	echo 3600 >"$OAUTH_DIR/expires_in"
+	rm -f "$OAUTH_DIR"/{revoked,mode,hold-refresh,held,release,slow_down,client_secret}
+	: >"$OAUTH_DIR/log"
+}
+
+# field NAME -- prints member NAME of the token file $TOKENS.
+field() {
+	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+	    "$TOKENS" "$1"
+}
+
 oauth_rc() {
 	local auth=$1 l
 	shift
@@ -94,13 +146,7 @@ oauth_rc() {
 		echo "user $U"
 		echo "auth $auth"
 		echo "delivery maildir $MD"
-		echo "oauth2_provider generic"
-		echo "oauth2_client_id popfetch-test-client"
-		echo "oauth2_device_endpoint $OAUTH_URL/device"
-		echo "oauth2_auth_endpoint $OAUTH_URL/authorize"
-		echo "oauth2_token_endpoint $OAUTH_URL/token"
-		echo "oauth2_trust_file $OAUTH_CA"
-		echo "oauth2_token_file $TOKENS"
+		oauth_provider_lines
 		for l in "$@"; do echo "$l"; done
 	} | write_fetchrc "$RC"
 }

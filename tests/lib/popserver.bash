@@ -70,6 +70,12 @@ popserver_rc() {
 	popserver_account "$@" | write_fetchrc "$RC"
 }
 
+# server_count -- prints how many messages are left in the test server's
+# mailbox $MB (one file each; dot files are the server's own).
+server_count() {
+	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
+}
+
 popserver_start() {
     local python=${PYTHON3:-python3}
     local server=${TESTS_SRCDIR:-$_popserver_lib_dir/..}/popserver.py
