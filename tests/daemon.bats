@@ -323,10 +323,10 @@ in_syslog_ns() {
 	[ "$(grep -c 'message fetched\|no new messages' "$TEST_TMP/default.log")" -eq 1 ]
 	[ "$(grep -c 'message fetched\|no new messages' "$TEST_TMP/other.log")" -eq 1 ]
 	# Each account's lines go to its own file only.
-	! grep -q "other:" "$TEST_TMP/default.log"
-	! grep -q "default:" "$TEST_TMP/other.log"
+	! grep -q "other:" "$TEST_TMP/default.log" || false
+	! grep -q "default:" "$TEST_TMP/other.log" || false
 	# syslog is only the default account's.
-	! grep -q "other: 1 message" "$TEST_TMP/syslog"
+	! grep -q "other: 1 message" "$TEST_TMP/syslog" || false
 }
 
 @test "--daemon -j 2: the due accounts are polled at once, each in its own process" {
@@ -369,7 +369,7 @@ in_syslog_ns() {
 	sleep 1
 	daemon_stop
 	kill "$LISTEN_PID" 2>/dev/null || true
-	! grep -q WATCHDOG "$TEST_TMP/notes2"
+	! grep -q WATCHDOG "$TEST_TMP/notes2" || false
 }
 
 # cpu_ticks PID -- user + system CPU time of PID so far, in clock ticks.
@@ -501,8 +501,8 @@ two_logs() {
 	    "$TEST_TMP/other.log"
 	daemon_stop
 	# The failure is in other's file, and only there.
-	! grep -q "other:" "$TEST_TMP/default.log"
-	! grep -q "default:" "$TEST_TMP/other.log"
+	! grep -q "other:" "$TEST_TMP/default.log" || false
+	! grep -q "default:" "$TEST_TMP/other.log" || false
 	[ "$(grep -c 'other:' "$OUT")" -ge 1 ]
 	# The daemon's own lines go to both.
 	grep -q "popfetch: polling 2 accounts" "$TEST_TMP/default.log"
@@ -539,7 +539,7 @@ two_logs() {
 	daemon_stop
 	grep -q "popfetch: stopping" "$TEST_TMP/default.log"
 	# Nothing went on into the renamed file.
-	! grep -q "re-read\|stopping" "$TEST_TMP/default.log.1"
+	! grep -q "re-read\|stopping" "$TEST_TMP/default.log.1" || false
 	[ "$(grep -c 'message fetched' "$TEST_TMP/default.log.1")" -eq 1 ]
 }
 

@@ -128,8 +128,8 @@ nothing_delivered() {
 	assert_output --partial "bytes in 3 seconds"
 	elapsed_below 8
 	nothing_delivered
-	! grep -qsE '^[0-9]+ uid-one$' "$STATE"
-	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG"
+	! grep -qsE '^[0-9]+ uid-one$' "$STATE" || false
+	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG" || false
 }
 
 @test "a slow but steady server (20 KB/s, longer than the timeout in all) is fetched whole" {
@@ -248,8 +248,8 @@ stop_bg() {
 	stop_bg INT
 	[ "$STATUS" -eq 75 ]
 	nothing_delivered
-	! grep -qsE '^[0-9]+ uid-one$' "$STATE"
-	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG"
+	! grep -qsE '^[0-9]+ uid-one$' "$STATE" || false
+	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG" || false
 }
 
 @test "SIGHUP ends a single run too (a daemon reloads instead)" {

@@ -74,8 +74,8 @@ nothing_delivered() {
 	assert_failure 76
 	assert_output --partial "UIDL names message 2, which LIST does not have"
 	nothing_delivered
-	! grep -q '^C: \(RETR\|DELE\|QUIT\)' "$SLOG"
-	! grep -q MISMATCH "$SLOG"
+	! grep -q '^C: \(RETR\|DELE\|QUIT\)' "$SLOG" || false
+	! grep -q MISMATCH "$SLOG" || false
 }
 
 @test "the connection closed in the middle of a status line: exit 75 at once" {
@@ -94,9 +94,9 @@ nothing_delivered() {
 	[ "$ELAPSED" -lt 10 ]
 	assert_output --partial "connection closed by the server"
 	nothing_delivered
-	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG"
+	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG" || false
 	# No record: a "pending uid-one" line (exactly-once recovery) is not one.
-	! grep -rqsE '^[0-9]+ uid-one$' "$HOME/.local/state/popfetch"
+	! grep -rqsE '^[0-9]+ uid-one$' "$HOME/.local/state/popfetch" || false
 }
 
 @test "the connection closed in the middle of a message line: exit 75 at once, no partial message" {
@@ -119,9 +119,9 @@ nothing_delivered() {
 	[ "$ELAPSED" -lt 10 ]
 	assert_output --partial "connection closed by the server"
 	nothing_delivered
-	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG"
+	! grep -q '^C: \(DELE\|QUIT\)' "$SLOG" || false
 	# No record: a "pending uid-one" line (exactly-once recovery) is not one.
-	! grep -rqsE '^[0-9]+ uid-one$' "$HOME/.local/state/popfetch"
+	! grep -rqsE '^[0-9]+ uid-one$' "$HOME/.local/state/popfetch" || false
 }
 
 # start_nul_cert NAME [san|cn] -- a TLS server whose certificate names
@@ -168,7 +168,7 @@ start_nul_cert() {
 	[ "$(maildir_count "$MD")" -eq 1 ]
 	run cat "$MD"/new/*
 	assert_output "$(printf 'Subject: bare LF\n\nline A\nline B\n.\nline C\nline D')"
-	! grep -q MISMATCH "$SLOG"
+	! grep -q MISMATCH "$SLOG" || false
 }
 
 @test "a message followed by no valid reply (an unstuffed '.' line ended it early): not delivered, not recorded, not deleted" {
@@ -198,8 +198,8 @@ start_nul_cert() {
 	assert_output --partial "message 1 was not delivered"
 	assert_output --partial "stays on the server"
 	nothing_delivered
-	! grep -q '^C: DELE' "$SLOG"
-	! grep -rqsE '^[0-9]+ uid-one$' "$HOME/.local/state/popfetch"
+	! grep -q '^C: DELE' "$SLOG" || false
+	! grep -rqsE '^[0-9]+ uid-one$' "$HOME/.local/state/popfetch" || false
 }
 
 @test "a certificate for 'localhost\\0.evil.example' (SAN and CN) is not taken for localhost" {
@@ -210,7 +210,7 @@ start_nul_cert() {
 	assert_output --partial "cannot verify the certificate of localhost"
 	assert_output --partial "tls_fingerprint $(cert_sha256 "$TEST_TMP/cert.pem")"
 	[ "${#lines[@]}" -eq 1 ]
-	! grep -q '^C: \(USER\|PASS\)' "$SLOG"
+	! grep -q '^C: \(USER\|PASS\)' "$SLOG" || false
 	nothing_delivered
 }
 
@@ -220,7 +220,7 @@ start_nul_cert() {
 	fetch_quickly
 	assert_failure 76
 	assert_output --partial "cannot verify the certificate of localhost"
-	! grep -q '^C: \(USER\|PASS\)' "$SLOG"
+	! grep -q '^C: \(USER\|PASS\)' "$SLOG" || false
 	nothing_delivered
 }
 
@@ -242,7 +242,7 @@ start_nul_cert() {
 	assert_output --partial "$TEST_TMP/uidls is not a regular file (a FIFO)"
 	[ "${#lines[@]}" -eq 1 ]
 	[ "$ELAPSED" -lt 5 ]
-	! grep -q '^C: ' "$SLOG"
+	! grep -q '^C: ' "$SLOG" || false
 	# The survey modes refuse it the same way.
 	run timeout 20 "$POPFETCH" -C "$RC" -s
 	assert_failure 65
@@ -257,7 +257,7 @@ start_nul_cert() {
 	assert_failure 73
 	assert_output --partial "mbox $TEST_TMP/inbox is not a regular file"
 	[ "$ELAPSED" -lt 5 ]
-	! grep -q '^C: ' "$SLOG"
+	! grep -q '^C: ' "$SLOG" || false
 }
 
 # big_second DIR -- three messages; the second one 60 KiB.
@@ -280,11 +280,11 @@ big_second() {
 	assert_output --partial "message 2: listed as 100 bytes but"
 	assert_output --partial "over skipsize; not delivered, it stays on the server"
 	[ "$(maildir_count "$MD")" -eq 2 ]
-	! grep -rq '^Subject: big' "$MD/new"
+	! grep -rq '^Subject: big' "$MD/new" || false
 	[ -z "$(ls -A "$MD/tmp")" ]
 	[ "$(ls "$TEST_TMP/mb" | wc -l)" -eq 1 ]
 	grep -q '^C: DELE 1' "$SLOG"
-	! grep -q '^C: DELE 2' "$SLOG"
+	! grep -q '^C: DELE 2' "$SLOG" || false
 	# And the next run leaves it again, nothing else to do.
 	fetch_quickly
 	assert_success
@@ -299,7 +299,7 @@ big_second() {
 	assert_failure 76
 	assert_output --partial "the server sends far more than the size it listed"
 	[ "$(maildir_count "$MD")" -eq 1 ]
-	! grep -rq '^Subject: big' "$MD/new"
+	! grep -rq '^Subject: big' "$MD/new" || false
 	[ -z "$(ls -A "$MD/tmp")" ]
 	[ "$(ls "$TEST_TMP/mb" | wc -l)" -eq 3 ]
 }

@@ -165,8 +165,10 @@ EOS
 @test "mda: a hung MDA is killed after mda_timeout with its children (75), the message kept" {
 	make_mailbox "$MB" 2
 	popserver_start --mailbox "$MB"
-	# The ':' keeps sh from exec'ing sleep: sleep is a grandchild.
-	rc "cat >/dev/null; sleep 4711; :" "mda_timeout 2"
+	# The ':' keeps sh from exec'ing sleep: sleep is a grandchild.  Its
+	# argument is this run's own (other builds run this test at once).
+	local nap=4711.$RANDOM$RANDOM
+	rc "cat >/dev/null; sleep $nap; :" "mda_timeout 2"
 	start=$(date +%s)
 	fetch
 	end=$(date +%s)
@@ -175,7 +177,7 @@ EOS
 	assert_output --partial "message 2: the MDA did not finish"
 	[ $((end - start)) -lt 15 ]
 	[ "$(server_count)" -eq 2 ]
-	run pgrep -x -f 'sleep 4711'
+	run pgrep -x -f "sleep $nap"
 	assert_failure
 }
 

@@ -25,18 +25,6 @@ teardown() {
 	popserver_stop || true
 }
 
-# wait_for SECONDS COMMAND... -- poll every 0.1 s until COMMAND succeeds.
-wait_for() {
-	local i limit=$(($1 * 10))
-	shift
-	for ((i = 0; i < limit; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	echo "timed out waiting for: $*" >&2
-	return 1
-}
-
 # acct NAME [LINE...] -- account NAME on the test server, keep mode, its
 # own maildir $TEST_TMP/md-NAME and state; prints it.
 acct() {
@@ -417,16 +405,17 @@ print(sum(1 for f in glob.glob(sys.argv[1] + \"/*.json\")
 }
 
 @test "on_failure: a hook that hangs is killed at the account's timeout; the daemon goes on" {
+	local nap=917.$RANDOM$RANDOM	# this run's own: builds run at once
 	popserver_start --mailbox "$MB"
 	acct b "password wrong" "timeout 2" \
-	    "on_failure echo ran >>$TEST_TMP/hooks; exec sleep 917" |
+	    "on_failure echo ran >>$TEST_TMP/hooks; exec sleep $nap" |
 	    write_fetchrc "$RC"
 	daemon_start -C "$RC" -a --daemon 1s
 	wait_for 30 grep -q "b: warning: on_failure command did not finish within 2 seconds and was killed" "$OUT"
 	wait_for 30 eval '[ "$(field b consecutive_failures 2>/dev/null)" -ge 3 ]'
 	daemon_stop
 	[ "$(wc -l <"$TEST_TMP/hooks")" -eq 1 ]
-	! pgrep -f "sleep 917"
+	! pgrep -f "sleep $nap" || false
 }
 
 # validate FILE... -- every line of each FILE is an event of the schema;

@@ -45,7 +45,7 @@ fetch() {
 }
 
 no_password_sent() {
-	! grep -q '^C: PASS\|^C: APOP\|^C: USER' "$SLOG"
+	! grep -q '^C: PASS\|^C: APOP\|^C: USER' "$SLOG" || false
 }
 
 @test "implicit TLS, certificate checked against a trust file (IP address)" {

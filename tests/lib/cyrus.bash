@@ -8,7 +8,7 @@
 #   setup()         { cyrus_add_user alice secret; cyrus_deliver alice f...; }
 #
 #   cyrus_start      writes imapd.conf and cyrus.conf into a private mktemp
-#                    dir, starts master in the foreground; waits (<= 10 s)
+#                    dir, starts master in the foreground; waits (<= 60 s)
 #                    until pop3, pop3s and lmtpd's socket are there.
 #                    Before it, a test may set CYRUS_MECHS (sasl_mech_list,
 #                    default: every mechanism Cyrus SASL offers with sasldb:
@@ -126,7 +126,7 @@ cyrus_start() {
 			</dev/null >>"$CYRUS_DIR/master.log" 2>&1 3>&- 4>&- &
 		CYRUS_MASTER_PID=$!
 		export CYRUS_MASTER_PID
-		deadline=$((SECONDS + 10))
+		deadline=$((SECONDS + 60))
 		while ((SECONDS <= deadline)) && servers_alive "$CYRUS_MASTER_PID"; do
 			ok=1
 			for port in "$CYRUS_POP3_PORT" "$CYRUS_POP3S_PORT" \
@@ -138,7 +138,7 @@ cyrus_start() {
 			sleep 0.05
 		done
 		if servers_alive "$CYRUS_MASTER_PID"; then
-			echo "cyrus_start: not listening after 10 s" >&2
+			echo "cyrus_start: not listening after 60 s" >&2
 			cyrus_stop
 			return 1
 		fi

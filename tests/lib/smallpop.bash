@@ -102,7 +102,7 @@ smallpop_start() {
 		</dev/null >>"$SMALLPOP_DIR/start.log" 2>&1 3>&- 4>&- &
 	SMALLPOP_PID=$!
 	export SMALLPOP_PID
-	local deadline=$((SECONDS + 10))
+	local deadline=$((SECONDS + 60))
 	while ((SECONDS <= deadline)) && _smallpop_running; do
 		if [[ -s $SMALLPOP_DIR/run/popa3d.port && -s $SMALLPOP_DIR/run/solid.port ]]; then
 			POPA3D_PORT=$(<"$SMALLPOP_DIR/run/popa3d.port")
@@ -112,7 +112,7 @@ smallpop_start() {
 		fi
 		sleep 0.05
 	done
-	echo "smallpop_start: not listening after 10 s:" >&2
+	echo "smallpop_start: not listening after 60 s:" >&2
 	cat "$SMALLPOP_DIR"/*.log >&2
 	smallpop_stop
 	return 1
