@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
 #include "http.h"
+#include "mono.h"
 #include "xmalloc.h"
 
 /* Bytes of body per second of the transfer's time limit beyond timeout. */
@@ -526,13 +526,12 @@ int
 http_multi_next(struct http_multi *m, long ms, struct http_done *done,
     struct error *err)
 {
-	struct timespec	 t0, t;
+	long long	 end = mono_now_ms() + ms;
 	long		 left = ms;
 	int		 still, n;
 
 	memset(done, 0, sizeof *done);
 	done->reply.retry_after = -1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		if (curl_multi_perform(m->m, &still) != CURLM_OK) {
 			error_set(err, EX_SOFTWARE, "libcurl: the transfers "
@@ -549,9 +548,7 @@ http_multi_next(struct http_multi *m, long ms, struct http_done *done,
 			    "the transfers");
 			return -1;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = ms - ((t.tv_sec - t0.tv_sec) * 1000 +
-		    (t.tv_nsec - t0.tv_nsec) / 1000000);
+		left = (long)(end - mono_now_ms());
 	}
 }
 
