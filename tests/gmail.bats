@@ -436,6 +436,20 @@ for f in os.listdir(sys.argv[1]):
 	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"
 }
 
+@test "gmail: two imports in flight refused with an expired token: one refresh, both sent again with the new one" {
+	signed_in 12
+	printf '5 gather:4\n6 401\n7 401\n' >"$GDIR/faults"
+	fetch -v
+	assert_success
+	grep -q '^import 6 -> 401' "$GLOG"
+	grep -q '^import 7 -> 401' "$GLOG"
+	[ "$(grep -c '^refresh ' "$OAUTH_DIR/log")" -eq 1 ]
+	[ "$(grep -c 'refreshing it once' <<<"$output")" -eq 1 ]
+	[ "$(server_count)" -eq 0 ]
+	[ "$(find "$GDIR/raw" -type f | wc -l)" -eq 12 ]
+	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"
+}
+
 @test "gmail: kill -9 with four imports in flight, Gmail holding their answers: the next run imports each message exactly once" {
 	signed_in 12
 	printf '5 gather:4\n5 stall\n6 stall\n7 stall\n8 stall\n' >"$GDIR/faults"
