@@ -14,18 +14,25 @@
  * are looked up once per run (users.labels.list) and created when missing
  * (users.labels.create).
  *
+ * Group commit, as sink-imap.c: stage only queues the message in the
+ * spool; sync hands the batch over, up to GMAIL_INFLIGHT imports in
+ * flight at once (http_multi), and the outcome op says which were
+ * accepted, so that only those are recorded and deleted.
+ *
  * Answers decide as an MDA's exit status does: 2xx delivered; 429 (or 403
  * rateLimitExceeded) waits for Retry-After once when that fits in
- * `timeout`, else defers the message and the rest of the run (75); 5xx
- * and a lost connection defer the message (75); other 4xx refuse it (69)
- * with Gmail's own message; 401 refreshes the token once, and a second
- * 401 stops the run (77, sign in again).
+ * `timeout` (no import starts meanwhile), else defers the message and the
+ * rest of the run (75); 5xx and a lost connection defer the message (75);
+ * other 4xx refuse it (69) with Gmail's own message; 401 refreshes the
+ * token once (the imports refused with the old one go again with the new
+ * one), and a 401 to the new one stops the run (77, sign in again).
  *
- * Exactly once: before a byte of the message leaves, its tag, size,
- * digest and Message-ID go into the pending journal (destjournal.h).  A
- * reply lost after the upload, in this run or in a run killed then, is
- * answered by asking Gmail (users.messages.list q=rfc822msgid:, spam and
- * trash included) whether it holds the message.  A message without a
+ * Exactly once: before a byte of a batch leaves, the tag, size, digest
+ * and Message-ID of each message go into the pending journal
+ * (destjournal.h), fsynced once.  A reply lost after the upload, in this
+ * run or in a run killed then, is answered by asking Gmail
+ * (users.messages.list q=rfc822msgid:, spam and trash included; in this
+ * run once nothing is in flight) whether it holds the message.  A message without a
  * Message-ID cannot be asked for: it is imported again (at least once).
  */
 #include "config.h"
