@@ -169,6 +169,7 @@ static void	settle(struct gmsg *, const struct error *);
 static void	fail(struct gdest *, struct gmsg *, const struct error *);
 static void	defer_rest(struct gdest *, const struct error *);
 static size_t	window(const struct gdest *);
+static int	queued(const struct gdest *);
 static int	start_more(struct gdest *);
 static void	lost(struct gdest *, struct gmsg *, struct http_done *);
 static void	refused_token(struct gdest *, struct gmsg *);
@@ -961,6 +962,18 @@ window(const struct gdest *d)
 	return d->ok < GMAIL_INFLIGHT ? d->ok : GMAIL_INFLIGHT;
 }
 
+/* Whether a message waits to be sent. */
+static int
+queued(const struct gdest *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->nq; i++)
+		if (d->q[i].state == G_QUEUED)
+			return 1;
+	return 0;
+}
+
 /* Imports started, in the order staged, as far as the window allows. */
 static int
 start_more(struct gdest *d)
@@ -1116,6 +1129,7 @@ send_all(struct gdest *d, struct error *err)
 	struct gmsg		*m;
 	long long		 now;
 	long			 wait;
+	size_t			 running;
 	int			 n;
 
 	if (d->hm == NULL &&
@@ -1124,10 +1138,12 @@ send_all(struct gdest *d, struct error *err)
 	for (;;) {
 		(void)start_more(d);
 		now = mono_now_ms();
-		if (http_multi_running(d->hm) == 0 &&
-		    (d->failed || d->down || d->resume <= now))
+		running = http_multi_running(d->hm);
+		if (running == 0 && (d->failed || d->down || !queued(d)))
 			break;
-		wait = d->resume > now ? (long)(d->resume - now) : 1000;
+		/* To the next answer or the end of a 429's wait, if sooner. */
+		wait = d->resume > now ? (long)(d->resume - now) :
+		    running > 0 ? 1000 : 0;
 		if ((n = http_multi_next(d->hm, wait, &done, err)) == -1)
 			return -1;
 		if (n == 0)
