@@ -2,6 +2,7 @@
 """gmailserver -- the tests' own mock of the Gmail API, for `delivery gmail`.
 
   gmailserver.py DIR CERT KEY [--token T] [--introspect URL --ca FILE]
+                 [--delay SECONDS]
 
 HTTPS on 127.0.0.1 (a free port, written to DIR/port) with the tests'
 certificate.  What popfetch uses of the API:
@@ -12,6 +13,10 @@ certificate.  What popfetch uses of the API:
   POST /gmail/v1/users/me/labels                   users.labels.create
   GET  /gmail/v1/users/me/messages?q=rfc822msgid:<ID>  users.messages.list
   GET  /gmail/v1/users/me/messages/ID              users.messages.get
+
+--delay makes each import take that long before its answer, as Google's
+processing does (for measurements; tests choose fault moments by
+progress).
 
 Every request needs "Authorization: Bearer TOKEN": T when --token is
 given, else a token the tests' OAuth server (oauthserver.py) says is
@@ -80,6 +85,7 @@ def opt(name):
 TOKEN = opt("--token")
 INTROSPECT = opt("--introspect")
 CA = opt("--ca")
+DELAY = float(opt("--delay") or 0)
 
 
 def path(*names):
@@ -335,6 +341,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not self.authorized():
             return
         gather(k)
+        if DELAY > 0:
+            time.sleep(DELAY)
         code = action.split(":")[0] if action else None
         if code in ("401", "400", "403", "413", "500", "503"):
             texts = {"400": ("Invalid message: no recipients", "INVALID_ARGUMENT"),
