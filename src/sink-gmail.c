@@ -32,8 +32,9 @@
  * (destjournal.h), fsynced once.  A reply lost after the upload, in this
  * run or in a run killed then, is answered by asking Gmail
  * (users.messages.list q=rfc822msgid:, spam and trash included; in this
- * run once nothing is in flight) whether it holds the message.  A message without a
- * Message-ID cannot be asked for: it is imported again (at least once).
+ * run once nothing is in flight) whether it holds the message.  A
+ * message without a Message-ID cannot be asked for: it is imported again
+ * (at least once).
  */
 #include "config.h"
 
