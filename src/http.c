@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "mono.h"
 #include "xmalloc.h"
 
 /* Bytes of body per second of the transfer's time limit beyond timeout. */
@@ -30,6 +31,20 @@ struct xfer {
 	int		 reader_failed;
 };
 
+/* One request of a struct http_multi in flight. */
+struct mslot {
+	CURL			*c;		/* NULL: the slot is free */
+	struct xfer		 x;
+	struct curl_slist	*hdr;
+	void			*arg;
+};
+
+struct http_multi {
+	CURLM		*m;
+	struct mslot	*slot;
+	size_t		 max, running;
+};
+
 static size_t	collect(char *, size_t, size_t, void *);
 static size_t	header(char *, size_t, size_t, void *);
 static size_t	feed(char *, size_t, size_t, void *);
@@ -41,6 +56,12 @@ static void	host_of(const char *, char *, size_t);
 static void	failed(CURLcode, const char *, const struct http_request *,
 		    struct error *);
 static void	scrub(struct curl_slist *);
+static int	prepare(const struct http_request *, struct xfer *,
+		    struct http_reply *, struct error *);
+static int	finish(CURL *, CURLcode, struct xfer *, struct http_reply *,
+		    struct error *);
+static void	release(struct xfer *, struct curl_slist *);
+static int	init_curl(struct error *);
 
 static int	curl_ready;
 
@@ -274,13 +295,8 @@ http_conn_new(struct error *err)
 {
 	struct http_conn	*h;
 
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
-			return NULL;
-		}
-		curl_ready = 1;
-	}
+	if (init_curl(err) == -1)
+		return NULL;
 	h = xcalloc(1, sizeof *h);
 	if ((h->c = curl_easy_init()) == NULL) {
 		free(h);
@@ -299,56 +315,241 @@ http_conn_free(struct http_conn *h)
 	free(h);
 }
 
+/* A request's state before its transfer: checked, reply and x cleared. */
+static int
+prepare(const struct http_request *rq, struct xfer *x,
+    struct http_reply *reply, struct error *err)
+{
+	memset(reply, 0, sizeof *reply);
+	reply->retry_after = -1;
+	memset(x, 0, sizeof *x);
+	x->rq = rq;
+	x->max = rq->body_max != 0 ? rq->body_max : HTTP_BODY_MAX;
+	x->retry_after = -1;
+	error_clear(&x->rerr);
+	return check_url(rq, err);
+}
+
+/* The transfer on c ended with r: reply filled (0), or err (-1). */
+static int
+finish(CURL *c, CURLcode r, struct xfer *x, struct http_reply *reply,
+    struct error *err)
+{
+	const struct http_request *rq = x->rq;
+	char			 host[256];
+
+	host_of(rq->url, host, sizeof host);
+	reply->body_sent = rq->reader != NULL ? x->sent == rq->reader_len :
+	    r == CURLE_OK;
+	if (r != CURLE_OK) {
+		if (x->reader_failed)
+			*err = x->rerr;
+		else if (x->too_big)
+			error_set(err, EX_PROTOCOL, "%s %s sent an answer over "
+			    "%zu bytes; not what it should send", rq->what,
+			    host, x->max);
+		else
+			failed(r, host, rq, err);
+		return -1;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
+	reply->body = x->data != NULL ? x->data : xstrdup("");
+	reply->len = x->len;
+	reply->retry_after = x->retry_after;
+	x->data = NULL;
+	return 0;
+}
+
+/* What is left of a request's transfer: its body, its headers (scrubbed). */
+static void
+release(struct xfer *x, struct curl_slist *hdr)
+{
+	if (x->data != NULL)
+		freezero(x->data, x->len + 1);
+	x->data = NULL;
+	scrub(hdr);	/* the token, in libcurl's memory */
+	curl_slist_free_all(hdr);
+}
+
+static int
+init_curl(struct error *err)
+{
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
+			return -1;
+		}
+		curl_ready = 1;
+	}
+	return 0;
+}
+
 int
 http_request(struct http_conn *h, const struct http_request *rq,
     struct http_reply *reply, struct error *err)
 {
 	struct xfer		 x;
 	struct curl_slist	*hdr = NULL;
-	char			 host[256];
-	CURLcode		 r;
 	int			 rc = -1;
 
-	memset(reply, 0, sizeof *reply);
-	reply->retry_after = -1;
-	memset(&x, 0, sizeof x);
-	x.rq = rq;
-	x.max = rq->body_max != 0 ? rq->body_max : HTTP_BODY_MAX;
-	x.retry_after = -1;
-	error_clear(&x.rerr);
-	host_of(rq->url, host, sizeof host);
-	if (check_url(rq, err) == -1)
+	if (prepare(rq, &x, reply, err) == -1)
 		return -1;
 	/* Options of the previous request do not carry over. */
 	curl_easy_reset(h->c);
-	if (setup(h->c, rq, &x, &hdr, err) == -1)
-		goto out;
-	r = curl_easy_perform(h->c);
-	reply->body_sent = rq->reader != NULL ? x.sent == rq->reader_len :
-	    r == CURLE_OK;
-	if (r != CURLE_OK) {
-		if (x.reader_failed)
-			*err = x.rerr;
-		else if (x.too_big)
-			error_set(err, EX_PROTOCOL, "%s %s sent an answer over "
-			    "%zu bytes; not what it should send", rq->what,
-			    host, x.max);
-		else
-			failed(r, host, rq, err);
-		goto out;
-	}
-	curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &reply->status);
-	reply->body = x.data != NULL ? x.data : xstrdup("");
-	reply->len = x.len;
-	reply->retry_after = x.retry_after;
-	x.data = NULL;
-	rc = 0;
-out:
-	if (x.data != NULL)
-		freezero(x.data, x.len + 1);
-	scrub(hdr);	/* the token, in libcurl's memory */
-	curl_slist_free_all(hdr);
+	if (setup(h->c, rq, &x, &hdr, err) == 0)
+		rc = finish(h->c, curl_easy_perform(h->c), &x, reply, err);
+	release(&x, hdr);
 	return rc;
+}
+
+struct http_multi *
+http_multi_new(size_t max, struct error *err)
+{
+	struct http_multi	*m;
+
+	if (init_curl(err) == -1)
+		return NULL;
+	m = xcalloc(1, sizeof *m);
+	m->slot = xcalloc(max, sizeof *m->slot);
+	m->max = max;
+	if ((m->m = curl_multi_init()) == NULL ||
+	    curl_multi_setopt(m->m, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)max) != CURLM_OK) {
+		http_multi_free(m);
+		error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
+		return NULL;
+	}
+	return m;
+}
+
+/* A transfer's slot emptied: its handle and what it held let go. */
+static void
+drop_slot(struct http_multi *m, struct mslot *sl)
+{
+	curl_multi_remove_handle(m->m, sl->c);
+	curl_easy_cleanup(sl->c);
+	release(&sl->x, sl->hdr);
+	memset(sl, 0, sizeof *sl);
+	m->running--;
+}
+
+void
+http_multi_free(struct http_multi *m)
+{
+	size_t	i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->max; i++)
+		if (m->slot[i].c != NULL)
+			drop_slot(m, &m->slot[i]);
+	if (m->m != NULL)
+		curl_multi_cleanup(m->m);
+	free(m->slot);
+	free(m);
+}
+
+size_t
+http_multi_running(const struct http_multi *m)
+{
+	return m->running;
+}
+
+int
+http_multi_start(struct http_multi *m, const struct http_request *rq,
+    void *arg, struct error *err)
+{
+	struct http_reply	 unused;
+	struct mslot		*sl = NULL;
+	size_t			 i;
+
+	for (i = 0; i < m->max && sl == NULL; i++)
+		if (m->slot[i].c == NULL)
+			sl = &m->slot[i];
+	if (sl == NULL) {
+		error_set(err, EX_SOFTWARE, "more than %zu requests at once",
+		    m->max);
+		return -1;
+	}
+	if (prepare(rq, &sl->x, &unused, err) == -1)
+		return -1;
+	if ((sl->c = curl_easy_init()) == NULL) {
+		error_set(err, EX_SOFTWARE, "cannot initialise libcurl");
+		return -1;
+	}
+	sl->arg = arg;
+	m->running++;
+	if (setup(sl->c, rq, &sl->x, &sl->hdr, err) == -1)
+		goto fail;
+	if (curl_easy_setopt(sl->c, CURLOPT_PRIVATE, sl) != CURLE_OK ||
+	    curl_multi_add_handle(m->m, sl->c) != CURLM_OK) {
+		error_set(err, EX_SOFTWARE, "libcurl: cannot start a %s",
+		    rq->method);
+		goto fail;
+	}
+	return 0;
+fail:
+	curl_easy_cleanup(sl->c);
+	release(&sl->x, sl->hdr);
+	memset(sl, 0, sizeof *sl);
+	m->running--;
+	return -1;
+}
+
+/* A transfer that ended, taken out of m into done; 0 when none has. */
+static int
+take_done(struct http_multi *m, struct http_done *done)
+{
+	struct mslot	*sl;
+	CURLMsg		*msg;
+	int		 left;
+	char		*p;
+
+	while ((msg = curl_multi_info_read(m->m, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		    &p) != CURLE_OK || p == NULL)
+			fatalx("http: a transfer without its slot");
+		sl = (struct mslot *)(void *)p;
+		error_clear(&done->err);
+		done->arg = sl->arg;
+		done->rc = finish(sl->c, msg->data.result, &sl->x,
+		    &done->reply, &done->err);
+		drop_slot(m, sl);
+		return 1;
+	}
+	return 0;
+}
+
+int
+http_multi_next(struct http_multi *m, long ms, struct http_done *done,
+    struct error *err)
+{
+	long long	 end = mono_now_ms() + ms;
+	long		 left = ms;
+	int		 still, n;
+
+	memset(done, 0, sizeof *done);
+	done->reply.retry_after = -1;
+	for (;;) {
+		if (curl_multi_perform(m->m, &still) != CURLM_OK) {
+			error_set(err, EX_SOFTWARE, "libcurl: the transfers "
+			    "failed");
+			return -1;
+		}
+		if (take_done(m, done))
+			return 1;
+		if (left <= 0)
+			return 0;
+		if (curl_multi_poll(m->m, NULL, 0, left > 1000 ? 1000 :
+		    (int)left, &n) != CURLM_OK) {
+			error_set(err, EX_SOFTWARE, "libcurl: cannot wait for "
+			    "the transfers");
+			return -1;
+		}
+		left = (long)(end - mono_now_ms());
+	}
 }
 
 int

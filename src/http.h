@@ -92,6 +92,44 @@ int	http_request(struct http_conn *, const struct http_request *,
 	    struct http_reply *r, struct error *err);
 
 /*
+ * Several requests in flight at once (libcurl's multi interface), each
+ * bounded as http_request()'s, on connections kept between them.
+ */
+struct http_multi;
+
+/* What became of a request of a struct http_multi. */
+struct http_done {
+	void			*arg;	/* as given to http_multi_start() */
+	int			 rc;	/* http_request()'s: 0 with reply, */
+	struct http_reply	 reply;	/* (body_sent set either way) */
+	struct error		 err;	/* or -1 with err */
+};
+
+/* Up to max requests at once.  NULL with EX_SOFTWARE. */
+struct http_multi	*http_multi_new(size_t max, struct error *);
+/* Ends the requests still in flight (their answers are never known). */
+void			 http_multi_free(struct http_multi *);
+/* The requests started whose end was not yet taken by http_multi_next. */
+size_t			 http_multi_running(const struct http_multi *);
+/*
+ * Start rq, which (and what it points to, its reader's arg included) must
+ * stay as it is until http_multi_next() gives its end.  -1 with err as
+ * http_request()'s (the request is not started), EX_SOFTWARE when max are
+ * running.
+ */
+int	http_multi_start(struct http_multi *, const struct http_request *rq,
+	    void *arg, struct error *);
+/*
+ * Move the transfers on for up to ms milliseconds: 1 with done filled as
+ * soon as one request has ended (the caller http_reply_free()s its
+ * reply), 0 when none ended in that time, -1 with err (EX_SOFTWARE) when
+ * libcurl fails.  Every request ends within its own bounds, so a caller
+ * waiting for all of them waits a bounded time.
+ */
+int	http_multi_next(struct http_multi *, long ms, struct http_done *done,
+	    struct error *err);
+
+/*
  * POST form (already encoded, see http_form_add) to url, waiting at most
  * timeout seconds in all, as http_request() with what "the OAuth server"
  * and trust_key oauth2_trust_file.

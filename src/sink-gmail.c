@@ -14,19 +14,27 @@
  * are looked up once per run (users.labels.list) and created when missing
  * (users.labels.create).
  *
+ * Group commit, as sink-imap.c: stage only queues the message in the
+ * spool; sync hands the batch over, up to GMAIL_INFLIGHT imports in
+ * flight at once (http_multi), and the outcome op says which were
+ * accepted, so that only those are recorded and deleted.
+ *
  * Answers decide as an MDA's exit status does: 2xx delivered; 429 (or 403
  * rateLimitExceeded) waits for Retry-After once when that fits in
- * `timeout`, else defers the message and the rest of the run (75); 5xx
- * and a lost connection defer the message (75); other 4xx refuse it (69)
- * with Gmail's own message; 401 refreshes the token once, and a second
- * 401 stops the run (77, sign in again).
+ * `timeout` (no import starts meanwhile), else defers the message and the
+ * rest of the run (75); 5xx and a lost connection defer the message (75);
+ * other 4xx refuse it (69) with Gmail's own message; 401 refreshes the
+ * token once (the imports refused with the old one go again with the new
+ * one), and a 401 to the new one stops the run (77, sign in again).
  *
- * Exactly once: before a byte of the message leaves, its tag, size,
- * digest and Message-ID go into the pending journal (destjournal.h).  A
- * reply lost after the upload, in this run or in a run killed then, is
- * answered by asking Gmail (users.messages.list q=rfc822msgid:, spam and
- * trash included) whether it holds the message.  A message without a
- * Message-ID cannot be asked for: it is imported again (at least once).
+ * Exactly once: before a byte of a batch leaves, the tag, size, digest
+ * and Message-ID of each message go into the pending journal
+ * (destjournal.h), fsynced once.  A reply lost after the upload, in this
+ * run or in a run killed then, is answered by asking Gmail
+ * (users.messages.list q=rfc822msgid:, spam and trash included; in this
+ * run once nothing is in flight) whether it holds the message.  A
+ * message without a Message-ID cannot be asked for: it is imported again
+ * (at least once).
  */
 #include "config.h"
 
@@ -45,6 +53,7 @@
 #include "http.h"
 #include "imap.h"
 #include "log.h"
+#include "mono.h"
 #include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
@@ -59,7 +68,13 @@
 #define GMAIL_LIST_MAX		(1024 * 1024)	/* a labels.list answer */
 #define GMAIL_WHY_LEN		300	/* of Gmail's message, as shown */
 #define GMAIL_BOUNDARY_LEN	32
-#define SEND_AGAIN		(SINK_REFUSED + 1)	/* answer(): wait over */
+/*
+ * Imports in flight at once.  Google's per-user quota is 250 units a
+ * second and an import costs 25 (developers.google.com/gmail/api/
+ * reference/quota): 4 at once, each taking a good part of a second, stay
+ * well inside it.
+ */
+#define GMAIL_INFLIGHT		4
 
 /* The multipart body of an import, read in three parts. */
 struct upload {
@@ -67,8 +82,27 @@ struct upload {
 	const char	*head, *tail;
 	size_t		 headlen, taillen;
 	uint64_t	 off;		/* into the whole body */
+	uint64_t	 start;		/* of the message in the spool */
 	uint64_t	 msglen;	/* the message with CRLF line ends */
 	struct spool_crlf crlf;		/* where the message is */
+};
+
+/* A message staged: where it is in the spool, its import, its fate. */
+enum gstate { G_ASK, G_QUEUED, G_SENT, G_DOUBT, G_DONE };
+struct gmsg {
+	uint64_t	 start, len;	/* in the spool, LF line ends */
+	struct dj_entry	 e;		/* its journal line */
+	enum gstate	 state;		/* G_ASK: an earlier run sent it */
+	struct upload	 u;
+	struct http_request rq;		/* its import, once built */
+	char		*url, *ctype, *head, *tail;
+	unsigned	 gen;		/* the token it went with */
+	int		 refreshed;	/* sent again with a fresh token */
+	int		 resent;	/* sent again: nothing had gone */
+	int		 waited;	/* sent again after a 429 */
+	char		 doubt[TERMSAFE_SIZE(GMAIL_WHY_LEN) + 32];
+	int		 rc;		/* once G_DONE: 0 or SINK_REFUSED */
+	struct error	 why;		/* ... and why */
 };
 
 struct gdest {
@@ -91,12 +125,24 @@ struct gdest {
 	struct destjournal *dj;
 	int		 down;		/* the rest of the run waits */
 	const char	*who;
+	struct gmsg	*q;		/* staged since the last sync */
+	size_t		 nq, qcap;
+	uint64_t	 cur;		/* where the open message starts */
+	int		 synced;	/* q holds a sync's outcomes */
+	struct http_multi *hm;		/* the imports in flight */
+	unsigned	 gen;		/* tokens refreshed in this run */
+	size_t		 ok;		/* imports accepted in a row */
+	long long	 resume;	/* no import starts before (429) */
+	int		 failed;	/* the sync fails: fail says why */
+	struct error	 fail;
 };
 
 static int	gm_open(struct sink *, const struct sink_msginfo *,
 		    struct error *);
 static int	gm_write(struct sink *, const char *, size_t, struct error *);
-static int	gm_commit(struct sink *, struct error *);
+static int	gm_stage(struct sink *, struct error *);
+static int	gm_sync(struct sink *, struct error *);
+static int	gm_outcome(struct sink *, size_t, struct error *);
 static void	gm_abort(struct sink *);
 static void	gm_free(struct sink *);
 static int	gm_find(struct sink *, const char *, struct error *);
@@ -114,15 +160,25 @@ static int	create_label(struct gdest *, const char *, char **,
 		    struct error *);
 static int	is_system(const char *);
 static int	lookup(struct gdest *, const char *, struct error *);
-static int	measure(struct gdest *, struct dj_entry *, struct error *);
-static int	journal(struct gdest *, const struct dj_entry *,
-		    struct error *);
+static int	measure(struct gdest *, struct gmsg *, struct error *);
+static int	note_batch(struct gdest *, struct error *);
 static ssize_t	upload_read(void *, char *, size_t, struct error *);
 static void	upload_rewind(void *);
-static int	import(struct gdest *, const struct dj_entry *,
-		    struct error *);
-static int	answer(struct gdest *, const struct dj_entry *,
-		    struct http_reply *, int, struct error *);
+static void	build_import(struct gdest *, struct gmsg *);
+static void	free_imports(struct gdest *);
+static void	settle(struct gmsg *, const struct error *);
+static void	fail(struct gdest *, struct gmsg *, const struct error *);
+static void	defer_rest(struct gdest *, const struct error *);
+static size_t	window(const struct gdest *);
+static int	queued(const struct gdest *);
+static int	start_more(struct gdest *);
+static void	lost(struct gdest *, struct gmsg *, struct http_done *);
+static void	refused_token(struct gdest *, struct gmsg *);
+static void	answer(struct gdest *, struct gmsg *, struct http_reply *);
+static int	send_all(struct gdest *, struct error *);
+static int	ask_earlier(struct gdest *, struct error *);
+static int	settle_doubts(struct gdest *, struct error *);
+static int	hand_over(struct gdest *, struct error *);
 static int	in_doubt(struct gdest *, const struct dj_entry *,
 		    const char *, struct error *);
 static void	note_id(struct gdest *, const struct dj_entry *,
@@ -135,8 +191,8 @@ static int	sent_before(struct gdest *, const struct dj_entry *,
 		    struct error *);
 
 static const struct sink_ops gmail_ops = {
-	"gmail", gm_open, gm_write, gm_commit, gm_abort, gm_free, NULL, NULL,
-	gm_find, NULL
+	"gmail", gm_open, gm_write, NULL, gm_abort, gm_free, gm_stage, gm_sync,
+	gm_find, gm_outcome
 };
 
 /* The labels Gmail names itself: their ids are their names. */
@@ -250,10 +306,17 @@ gm_open(struct sink *s, const struct sink_msginfo *mi, struct error *err)
 {
 	struct gdest	*d = s->data;
 
+	if (d->synced) {
+		free_imports(d);
+		d->nq = d->synced = 0;
+	}
 	d->tag[0] = '\0';
 	if (mi != NULL && mi->tag != NULL)
 		strlcpy(d->tag, mi->tag, sizeof d->tag);
-	return spool_reset(&d->sp, err);
+	if (d->nq == 0 && spool_reset(&d->sp, err) == -1)
+		return -1;
+	d->cur = d->sp.w.size;
+	return 0;
 }
 
 static int
@@ -349,8 +412,9 @@ rate_limited(const struct http_reply *r)
 }
 
 /*
- * One request with the access token; a 401 refreshes it once and sends
- * the request again (the upload anew), a second 401 stops the run.
+ * One request with the access token (not an import: see send_all()); a
+ * 401 refreshes it once and sends the request again, a second 401 stops
+ * the run.
  */
 static int
 call(struct gdest *d, struct http_request *rq, struct http_reply *r,
@@ -361,8 +425,6 @@ call(struct gdest *d, struct http_request *rq, struct http_reply *r,
 
 	for (again = 0;; again++) {
 		rq->bearer = d->token;
-		if (rq->reader != NULL)
-			upload_rewind(rq->reader_arg);
 		if (http_request(d->hc, rq, r, err) == -1)
 			return -1;
 		log_debug(d->who, "Gmail API: %s %.80s: HTTP %ld", rq->method,
@@ -612,10 +674,12 @@ out:
 	return rc;
 }
 
-/* Size and SHA-256 with CRLF line ends, and the Message-ID. */
+/* Size and SHA-256 with CRLF line ends, and the Message-ID, into m->e. */
 static int
-measure(struct gdest *d, struct dj_entry *e, struct error *err)
+measure(struct gdest *d, struct gmsg *m, struct error *err)
 {
+	struct spool_span	 sp = { &d->sp, m->start, m->len };
+	struct dj_entry		*e = &m->e;
 	char			*buf, *out;
 	gnutls_hash_hd_t	 h;
 	uint64_t		 off = 0;
@@ -630,7 +694,7 @@ measure(struct gdest *d, struct dj_entry *e, struct error *err)
 	}
 	buf = xmalloc(GMAIL_SCAN);
 	out = xmalloc(2 * GMAIL_SCAN);
-	while ((n = spool_pread(&d->sp, buf, GMAIL_SCAN, off, err)) > 0) {
+	while ((n = spool_span_read(&sp, buf, GMAIL_SCAN, off, err)) > 0) {
 		if (off == 0 && imap_msgid_of(buf, (size_t)n, e->msgid,
 		    sizeof e->msgid) == -1)
 			e->msgid[0] = '\0';
@@ -649,13 +713,23 @@ measure(struct gdest *d, struct dj_entry *e, struct error *err)
 	return n == -1 ? -1 : 0;
 }
 
-/* The pending line, fsynced, before the message leaves. */
+/*
+ * The pending lines of the messages about to leave, made durable with one
+ * fsync before any of them does, so that a later run can ask.
+ */
 static int
-journal(struct gdest *d, const struct dj_entry *e, struct error *err)
+note_batch(struct gdest *d, struct error *err)
 {
-	if (d->dj == NULL || e->tag[0] == '\0')
-		return 0;
-	return destjournal_add(d->dj, e, err);
+	size_t	i, n = 0;
+
+	for (i = 0; d->dj != NULL && i < d->nq; i++) {
+		if (d->q[i].state != G_QUEUED || d->q[i].e.tag[0] == '\0')
+			continue;
+		if (destjournal_note(d->dj, &d->q[i].e, err) == -1)
+			return -1;
+		n++;
+	}
+	return n > 0 ? destjournal_sync(d->dj, err) : 0;
 }
 
 static void
@@ -665,6 +739,7 @@ upload_rewind(void *arg)
 
 	u->off = 0;
 	memset(&u->crlf, 0, sizeof u->crlf);
+	u->crlf.off = u->start;
 }
 
 /* The multipart body: head, the message with CRLF line ends, tail. */
@@ -785,148 +860,453 @@ in_doubt(struct gdest *d, const struct dj_entry *e, const char *why,
 	return SINK_REFUSED;
 }
 
-/* An import's answer: 0 delivered, SINK_REFUSED, SEND_AGAIN, or -1. */
+/* The message's import, built once: its boundary, body parts and URL. */
+static void
+build_import(struct gdest *d, struct gmsg *m)
+{
+	unsigned char	rnd[GMAIL_BOUNDARY_LEN / 2];
+	char		b[GMAIL_BOUNDARY_LEN + 1];
+	size_t		i;
+
+	if (m->url != NULL)
+		return;
+	/* 128 random bits: no message holds the boundary, by chance or not. */
+	arc4random_buf(rnd, sizeof rnd);
+	for (i = 0; i < sizeof rnd; i++)
+		snprintf(b + 2 * i, 3, "%02x", rnd[i]);
+	xasprintf(&m->head, "--%s\r\nContent-Type: application/json; "
+	    "charset=UTF-8\r\n\r\n%s\r\n--%s\r\nContent-Type: "
+	    "message/rfc822\r\n\r\n", b, d->meta, b);
+	xasprintf(&m->tail, "\r\n--%s--\r\n", b);
+	xasprintf(&m->ctype, "multipart/related; boundary=%s", b);
+	xasprintf(&m->url, "%s/upload/gmail/v1/users/me/messages/import?"
+	    "uploadType=multipart&internalDateSource=dateHeader%s", d->base,
+	    d->never_spam ? "&neverMarkSpam=true" : "");
+	memset(&m->u, 0, sizeof m->u);
+	m->u.sp = &d->sp;
+	m->u.start = m->start;
+	m->u.head = m->head;
+	m->u.headlen = strlen(m->head);
+	m->u.tail = m->tail;
+	m->u.taillen = strlen(m->tail);
+	m->u.msglen = m->e.size;
+	m->rq = d->proto;
+	m->rq.method = "POST";
+	m->rq.url = m->url;
+	m->rq.content_type = m->ctype;
+	m->rq.reader = upload_read;
+	m->rq.reader_arg = &m->u;
+	m->rq.reader_len = m->u.headlen + m->u.msglen + m->u.taillen;
+}
+
+static void
+free_imports(struct gdest *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->nq; i++) {
+		free(d->q[i].url);
+		free(d->q[i].ctype);
+		free(d->q[i].head);
+		free(d->q[i].tail);
+	}
+}
+
+/* The message is settled: rc 0 delivered, or SINK_REFUSED with why. */
+static void
+settle(struct gmsg *m, const struct error *why)
+{
+	m->state = G_DONE;
+	m->rc = why == NULL ? 0 : SINK_REFUSED;
+	if (why != NULL)
+		m->why = *why;
+}
+
+/* The sync fails (the first cause kept): nothing new starts. */
+static void
+fail(struct gdest *d, struct gmsg *m, const struct error *why)
+{
+	if (!d->failed) {
+		d->failed = 1;
+		d->fail = *why;
+	}
+	if (m != NULL) {
+		m->state = G_DONE;
+		m->rc = SINK_REFUSED;
+		m->why = *why;
+	}
+}
+
+/* The messages not yet sent wait for a later run. */
+static void
+defer_rest(struct gdest *d, const struct error *why)
+{
+	struct error	e = *why;
+	size_t		i;
+
+	for (i = 0; i < d->nq; i++)
+		if (d->q[i].state == G_ASK || d->q[i].state == G_QUEUED)
+			settle(&d->q[i], &e);
+}
+
+/*
+ * How many imports may be in flight: one until one was accepted, then one
+ * more per import accepted in a row, up to GMAIL_INFLIGHT (a slow start:
+ * a token Gmail refuses, a rate limit or a failing API meets one message
+ * of the run, not a window of them).
+ */
+static size_t
+window(const struct gdest *d)
+{
+	if (d->ok < 1)
+		return 1;
+	return d->ok < GMAIL_INFLIGHT ? d->ok : GMAIL_INFLIGHT;
+}
+
+/* Whether a message waits to be sent. */
 static int
-answer(struct gdest *d, const struct dj_entry *e, struct http_reply *r,
-    int tries, struct error *err)
+queued(const struct gdest *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->nq; i++)
+		if (d->q[i].state == G_QUEUED)
+			return 1;
+	return 0;
+}
+
+/* Imports started, in the order staged, as far as the window allows. */
+static int
+start_more(struct gdest *d)
+{
+	struct gmsg	*m;
+	struct error	 e;
+	size_t		 i;
+
+	for (i = 0; i < d->nq; i++) {
+		if (d->failed || d->down || mono_now_ms() < d->resume ||
+		    http_multi_running(d->hm) >= window(d))
+			return 0;
+		m = &d->q[i];
+		if (m->state != G_QUEUED)
+			continue;
+		build_import(d, m);
+		m->rq.bearer = d->token;	/* copied into its header */
+		m->gen = d->gen;
+		upload_rewind(&m->u);
+		error_clear(&e);
+		if (http_multi_start(d->hm, &m->rq, m, &e) == -1) {
+			fail(d, m, &e);
+			return -1;
+		}
+		m->state = G_SENT;
+	}
+	return 0;
+}
+
+/* An import that got no answer (done->rc -1). */
+static void
+lost(struct gdest *d, struct gmsg *m, struct http_done *done)
+{
+	if (done->err.ex != EX_TEMPFAIL) {
+		fail(d, m, &done->err);
+		return;
+	}
+	d->ok = 0;
+	if (done->reply.body_sent) {
+		snprintf(m->doubt, sizeof m->doubt, "the connection to Gmail "
+		    "broke");
+		m->state = G_DOUBT;
+	} else if (!m->resent) {
+		m->resent = 1;		/* nothing went: once more */
+		m->state = G_QUEUED;
+	} else {
+		d->down = 1;
+		settle(m, &done->err);
+	}
+}
+
+/*
+ * A 401: the token is refreshed once (the other imports Gmail refuses
+ * with the old one are sent again with the new one), and a 401 to a
+ * message sent with a refreshed token stops the run.
+ */
+static void
+refused_token(struct gdest *d, struct gmsg *m)
+{
+	struct error	 e;
+	char		*fresh;
+
+	error_clear(&e);
+	m->state = G_QUEUED;
+	if (m->gen != d->gen) {
+		m->refreshed = 1;	/* refreshed since it left */
+		return;
+	}
+	if (m->refreshed || d->refresh == NULL) {
+		error_set(&e, EX_NOPERM, "Gmail refused the OAuth access "
+		    "token%s; run popfetch --authorize %s", m->refreshed ?
+		    " even after a refresh" : "", d->signin);
+		fail(d, m, &e);
+		return;
+	}
+	log_verbose(d->who, "Gmail refused the OAuth access token; "
+	    "refreshing it once");
+	if ((fresh = d->refresh(d->refresh_arg, d->token, &e)) == NULL) {
+		fail(d, m, &e);
+		return;
+	}
+	freezero_str(d->token);
+	d->token = fresh;
+	d->gen++;
+	m->refreshed = 1;
+}
+
+/* An import's answer, other than 401. */
+static void
+answer(struct gdest *d, struct gmsg *m, struct http_reply *r)
 {
 	char			 why[TERMSAFE_SIZE(GMAIL_WHY_LEN)];
-	char			 ctx[TERMSAFE_SIZE(GMAIL_WHY_LEN) + 20];
 	struct json_object	*o, *id;
+	struct error		 e;
 	long			 wait;
 
+	error_clear(&e);
 	if (r->status >= 200 && r->status < 300) {
 		if (parse_json(r, &o) == -1 ||
 		    !json_object_object_get_ex(o, "id", &id) ||
 		    !json_object_is_type(id, json_type_string)) {
 			json_object_put(o);
-			error_set(err, EX_PROTOCOL, "the Gmail API answered "
+			error_set(&e, EX_PROTOCOL, "the Gmail API answered "
 			    "HTTP %ld to the import, but not with a message; "
 			    "the message stays on the server", r->status);
-			return -1;
+			fail(d, m, &e);
+			return;
 		}
-		note_id(d, e, json_object_get_string(id));
+		note_id(d, &m->e, json_object_get_string(id));
 		json_object_put(o);
-		return 0;
+		d->ok++;
+		settle(m, NULL);
+		return;
 	}
 	why_of(r, why, sizeof why);
 	if (rate_limited(r)) {
+		d->ok = 0;
 		wait = r->retry_after >= 0 ? r->retry_after : 1;
-		if (tries == 0 && wait <= d->timeout) {
+		if (!m->waited && wait <= d->timeout) {
+			/* No import starts meanwhile; those in flight land. */
 			log_verbose(d->who, "Gmail asks to slow down (%s); "
 			    "waiting %ld s", why, wait);
-			sleep((unsigned)wait);
-			return SEND_AGAIN;
+			m->waited = 1;
+			m->state = G_QUEUED;
+			if (mono_now_ms() + wait * 1000 > d->resume)
+				d->resume = mono_now_ms() + wait * 1000;
+			return;
 		}
 		d->down = 1;
-		error_set(err, EX_TEMPFAIL, "Gmail asks to slow down (%s); "
+		error_set(&e, EX_TEMPFAIL, "Gmail asks to slow down (%s); "
 		    "this message and the rest wait for a later run", why);
-		return SINK_REFUSED;
+		settle(m, &e);
+	} else if (r->status >= 500) {
+		d->ok = 0;
+		snprintf(m->doubt, sizeof m->doubt, "Gmail answered %s", why);
+		m->state = G_DOUBT;
+	} else {
+		error_set(&e, EX_UNAVAILABLE, "Gmail refused the message (%s)",
+		    why);
+		settle(m, &e);
 	}
-	if (r->status >= 500) {
-		snprintf(ctx, sizeof ctx, "Gmail answered %s", why);
-		return in_doubt(d, e, ctx, err);
-	}
-	error_set(err, EX_UNAVAILABLE, "Gmail refused the message (%s)", why);
-	return SINK_REFUSED;
 }
 
-/* users.messages.import of the spooled message, as the header says. */
+/*
+ * The queued messages imported, up to window() at once, each answer
+ * taken as it comes; bounded as each request is, and a 429's wait by
+ * timeout.
+ */
 static int
-import(struct gdest *d, const struct dj_entry *e, struct error *err)
+send_all(struct gdest *d, struct error *err)
 {
-	struct http_request	 rq = d->proto;
-	struct http_reply	 r;
-	struct upload		 u;
-	unsigned char		 rnd[GMAIL_BOUNDARY_LEN / 2];
-	char			 b[GMAIL_BOUNDARY_LEN + 1], *head, *tail;
-	char			*url, *ctype;
-	int			 rc, tries;
-	size_t			 i;
+	struct http_done	 done;
+	struct gmsg		*m;
+	long long		 now;
+	long			 wait;
+	size_t			 running;
+	int			 n;
 
-	/* 128 random bits: no message holds the boundary, by chance or not. */
-	arc4random_buf(rnd, sizeof rnd);
-	for (i = 0; i < sizeof rnd; i++)
-		snprintf(b + 2 * i, 3, "%02x", rnd[i]);
-	xasprintf(&head, "--%s\r\nContent-Type: application/json; "
-	    "charset=UTF-8\r\n\r\n%s\r\n--%s\r\nContent-Type: "
-	    "message/rfc822\r\n\r\n", b, d->meta, b);
-	xasprintf(&tail, "\r\n--%s--\r\n", b);
-	xasprintf(&ctype, "multipart/related; boundary=%s", b);
-	xasprintf(&url, "%s/upload/gmail/v1/users/me/messages/import?"
-	    "uploadType=multipart&internalDateSource=dateHeader%s", d->base,
-	    d->never_spam ? "&neverMarkSpam=true" : "");
-	memset(&u, 0, sizeof u);
-	u.sp = &d->sp;
-	u.head = head;
-	u.headlen = strlen(head);
-	u.tail = tail;
-	u.taillen = strlen(tail);
-	u.msglen = e->size;
-	rq.method = "POST";
-	rq.url = url;
-	rq.content_type = ctype;
-	rq.reader = upload_read;
-	rq.reader_arg = &u;
-	rq.reader_len = u.headlen + u.msglen + u.taillen;
-	for (tries = 0;; tries++) {
-		if (call(d, &rq, &r, err) == -1) {
-			rc = err->ex != EX_TEMPFAIL ? -1 : r.body_sent ?
-			    in_doubt(d, e, "the connection to Gmail broke",
-			    err) : SINK_REFUSED;
-			if (!r.body_sent && rc == SINK_REFUSED && tries == 0) {
-				error_clear(err);
-				continue;	/* nothing went: once more */
-			}
-			if (!r.body_sent && rc == SINK_REFUSED)
-				d->down = 1;
+	if (d->hm == NULL &&
+	    (d->hm = http_multi_new(GMAIL_INFLIGHT, err)) == NULL)
+		return -1;
+	for (;;) {
+		(void)start_more(d);
+		now = mono_now_ms();
+		running = http_multi_running(d->hm);
+		if (running == 0 && (d->failed || d->down || !queued(d)))
 			break;
+		/* To the next answer or the end of a 429's wait, if sooner. */
+		wait = d->resume > now ? (long)(d->resume - now) :
+		    running > 0 ? 1000 : 0;
+		if ((n = http_multi_next(d->hm, wait, &done, err)) == -1)
+			return -1;
+		if (n == 0)
+			continue;
+		m = done.arg;
+		if (done.rc == -1)
+			lost(d, m, &done);
+		else {
+			log_debug(d->who, "Gmail API: POST %.80s: HTTP %ld",
+			    m->url + strlen(d->base), done.reply.status);
+			if (done.reply.status == 401)
+				refused_token(d, m);
+			else
+				answer(d, m, &done.reply);
 		}
-		rc = answer(d, e, &r, tries, err);
-		http_reply_free(&r);
-		if (rc != SEND_AGAIN)
-			break;
+		http_reply_free(&done.reply);
 	}
-	free(url);
-	free(ctype);
-	free(head);
-	free(tail);
-	return rc;
+	if (d->failed) {
+		*err = d->fail;
+		return -1;
+	}
+	error_set(err, EX_TEMPFAIL, "Gmail could not take mail earlier in "
+	    "this run; the message waits for a later run");
+	defer_rest(d, err);
+	error_clear(err);
+	return 0;
 }
 
+/* The messages an earlier run sent, looked for before they are sent. */
 static int
-gm_commit(struct sink *s, struct error *err)
+ask_earlier(struct gdest *d, struct error *err)
+{
+	struct gmsg	*m;
+	size_t		 i;
+	int		 f;
+
+	for (i = 0; i < d->nq; i++) {
+		m = &d->q[i];
+		if (m->state != G_ASK)
+			continue;
+		error_clear(&m->why);
+		if ((f = sent_before(d, &m->e, &m->why)) == 1)
+			settle(m, NULL);
+		else if (f == 0)
+			m->state = G_QUEUED;
+		else if (m->why.ex == EX_TEMPFAIL)
+			settle(m, &m->why);
+		else {
+			*err = m->why;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The imports whose answers did not say what became of them: Gmail asked. */
+static int
+settle_doubts(struct gdest *d, struct error *err)
+{
+	struct gmsg	*m;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < d->nq; i++) {
+		m = &d->q[i];
+		if (m->state != G_DOUBT)
+			continue;
+		error_clear(&m->why);
+		if ((rc = in_doubt(d, &m->e, m->doubt, &m->why)) == -1) {
+			*err = m->why;
+			return -1;
+		}
+		settle(m, rc == 0 ? NULL : &m->why);
+	}
+	return 0;
+}
+
+/* Every staged message to Gmail, each with its outcome. */
+static int
+hand_over(struct gdest *d, struct error *err)
+{
+	struct error	e;
+
+	error_clear(&e);
+	if (d->down) {
+		error_set(&e, EX_TEMPFAIL, "Gmail could not take mail earlier "
+		    "in this run; the message waits for a later run");
+		defer_rest(d, &e);
+		return 0;
+	}
+	if (resolve_labels(d, &e) == -1) {
+		if (e.ex != EX_TEMPFAIL) {
+			*err = e;
+			return -1;
+		}
+		d->down = 1;
+		defer_rest(d, &e);
+		return 0;
+	}
+	if (ask_earlier(d, err) == -1 || note_batch(d, err) == -1 ||
+	    send_all(d, err) == -1)
+		return -1;
+	return settle_doubts(d, err);
+}
+
+/* The message joins the batch; it leaves at the next sync. */
+static int
+gm_stage(struct sink *s, struct error *err)
 {
 	struct gdest	*d = s->data;
-	struct dj_entry	 e;
+	struct gmsg	*m;
+
+	if (spool_flush(&d->sp, err) == -1)
+		return -1;
+	if (d->nq == d->qcap) {
+		d->qcap = d->qcap == 0 ? 16 : d->qcap * 2;
+		d->q = xreallocarray(d->q, d->qcap, sizeof *d->q);
+	}
+	m = &d->q[d->nq];
+	memset(m, 0, sizeof *m);
+	m->start = d->cur;
+	m->len = d->sp.w.size - d->cur;
+	m->state = G_QUEUED;
+	if (measure(d, m, err) == -1 || open_journal(d, err) == -1)
+		return -1;
+	/*
+	 * An earlier run sent it and did not learn its fate (the UID state
+	 * forgets pending UIDs when a run ends): Gmail is asked first.
+	 */
+	if (d->dj != NULL && m->e.tag[0] != '\0' &&
+	    destjournal_lookup(d->dj, m->e.tag) != NULL)
+		m->state = G_ASK;
+	d->nq++;
+	return 0;
+}
+
+static int
+gm_sync(struct sink *s, struct error *err)
+{
+	struct gdest	*d = s->data;
 	sigset_t	 old;
 	int		 rc;
 
-	if (d->down) {
-		error_set(err, EX_TEMPFAIL, "Gmail could not take mail earlier "
-		    "in this run; the message waits for a later run");
-		return SINK_REFUSED;
-	}
-	if (spool_flush(&d->sp, err) == -1 || measure(d, &e, err) == -1)
-		return -1;
-	if (resolve_labels(d, err) == -1) {
-		if (err->ex != EX_TEMPFAIL)
-			return -1;
-		d->down = 1;
-		return SINK_REFUSED;
-	}
-	if (open_journal(d, err) == -1)
-		return -1;
-	if ((rc = sent_before(d, &e, err)) == 1)
+	if (d->nq == 0 || d->synced)
 		return 0;
-	if (rc == -1)
-		return err->ex == EX_TEMPFAIL ? SINK_REFUSED : -1;
-	if (journal(d, &e, err) == -1)
-		return -1;
+	d->synced = 1;
+	d->failed = 0;
 	sig_hold(&old);
-	rc = import(d, &e, err);
+	rc = hand_over(d, err);
 	sig_release(&old);
 	return rc;
+}
+
+/* sink.c asks only after a whole sync, for a message it settled. */
+static int
+gm_outcome(struct sink *s, size_t i, struct error *err)
+{
+	struct gdest	*d = s->data;
+
+	if (d->q[i].rc != 0)
+		*err = d->q[i].why;
+	return d->q[i].rc;
 }
 
 /* The journal, opened when first needed (the UID state is locked then). */
@@ -1011,7 +1391,7 @@ gm_abort(struct sink *s)
 	struct error	 ignored;
 
 	error_clear(&ignored);
-	(void)spool_reset(&d->sp, &ignored);
+	(void)spool_truncate(&d->sp, d->cur, &ignored);
 }
 
 static void
@@ -1020,7 +1400,10 @@ gm_free(struct sink *s)
 	struct gdest	*d = s->data;
 	size_t		 i;
 
+	http_multi_free(d->hm);
 	http_conn_free(d->hc);
+	free_imports(d);
+	free(d->q);
 	destjournal_free(d->dj);
 	if (d->sp.fd != -1)
 		spool_free(&d->sp);

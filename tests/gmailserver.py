@@ -2,6 +2,7 @@
 """gmailserver -- the tests' own mock of the Gmail API, for `delivery gmail`.
 
   gmailserver.py DIR CERT KEY [--token T] [--introspect URL --ca FILE]
+                 [--delay SECONDS]
 
 HTTPS on 127.0.0.1 (a free port, written to DIR/port) with the tests'
 certificate.  What popfetch uses of the API:
@@ -12,6 +13,10 @@ certificate.  What popfetch uses of the API:
   POST /gmail/v1/users/me/labels                   users.labels.create
   GET  /gmail/v1/users/me/messages?q=rfc822msgid:<ID>  users.messages.list
   GET  /gmail/v1/users/me/messages/ID              users.messages.get
+
+--delay makes each import take that long before its answer, as Google's
+processing does (for measurements; tests choose fault moments by
+progress).
 
 Every request needs "Authorization: Bearer TOKEN": T when --token is
 given, else a token the tests' OAuth server (oauthserver.py) says is
@@ -41,6 +46,12 @@ too).  ACTION:
                     next rfc822msgid search (a search index lagging)
   html | huge | types   store nothing, answer 200 with an HTML page,
                     2 MiB of JSON, or an "id" that is a number
+  gather:N          imports K to K+N-1 each wait (at most 60 s) until all
+                    of them have come, so that N are in flight at once;
+                    then each goes on as its own line says ("import K
+                    gathered N" in the log, or "import K gather timed out")
+The imports in flight at once are counted: the most seen so far is in
+DIR/maxinflight.
 Written to DIR: port; log (one line per request: "import 3 -> 200 m00003
 labels=INBOX,UNREAD params=...", "labels.create NAME -> ID",
 "list rfc822msgid:<ID> -> 1", "auth refused", "fault import 2 drop").
@@ -64,7 +75,7 @@ CERT, KEY = sys.argv[2], sys.argv[3]
 ARGS = sys.argv[4:]
 LOCK = threading.Lock()
 STATE = {"imports": 0, "stored": 0, "labels": {}, "msgs": {},
-         "hidden": set()}
+         "hidden": set(), "inflight": 0, "maxinflight": 0}
 
 
 def opt(name):
@@ -74,6 +85,7 @@ def opt(name):
 TOKEN = opt("--token")
 INTROSPECT = opt("--introspect")
 CA = opt("--ca")
+DELAY = float(opt("--delay") or 0)
 
 
 def path(*names):
@@ -85,16 +97,49 @@ def log(line):
         f.write(line + "\n")
 
 
-def fault_for(k):
+def faults():
     try:
         with open(path("faults")) as f:
-            for line in f:
-                n, _, action = line.strip().partition(" ")
-                if n == str(k):
-                    return action
+            return [line.strip().partition(" ")[::2] for line in f]
     except FileNotFoundError:
-        pass
+        return []
+
+
+def fault_for(k):
+    for n, action in faults():
+        if n == str(k) and not action.startswith("gather:"):
+            return action
     return None
+
+
+def gather(k):
+    """Wait until the imports of k's gather:N line have all come."""
+    for n, action in faults():
+        if not action.startswith("gather:") or not n.isdigit():
+            continue
+        first, count = int(n), int(action[7:])
+        if not first <= k < first + count:
+            continue
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with LOCK:
+                come = STATE["imports"] >= first + count - 1
+            if come:
+                # All come, none answered yet: count in flight at once.
+                return log("import %d gathered %d" % (k, count))
+            time.sleep(0.02)
+        log("import %d gather timed out" % k)
+
+
+def count_in(delta):
+    with LOCK:
+        STATE["inflight"] += delta
+        if STATE["inflight"] <= STATE["maxinflight"]:
+            return
+        STATE["maxinflight"] = STATE["inflight"]
+        with open(path("maxinflight.tmp"), "w") as f:
+            f.write("%d\n" % STATE["maxinflight"])
+        os.rename(path("maxinflight.tmp"), path("maxinflight"))
 
 
 def token_ok(tok):
@@ -277,6 +322,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send(404, google_error(404, "Not Found", "NOT_FOUND"))
 
     def do_import(self, q):
+        count_in(1)
+        try:
+            self.import_one(q)
+        finally:
+            count_in(-1)
+
+    def import_one(self, q):
         with LOCK:
             STATE["imports"] += 1
             k = STATE["imports"]
@@ -288,6 +340,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = self.body()
         if not self.authorized():
             return
+        gather(k)
+        if DELAY > 0:
+            time.sleep(DELAY)
         code = action.split(":")[0] if action else None
         if code in ("401", "400", "403", "413", "500", "503"):
             texts = {"400": ("Invalid message: no recipients", "INVALID_ARGUMENT"),
