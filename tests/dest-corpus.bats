@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# dest-corpus.bats -- odd messages (tests/gen-corpus odd: an empty one, a
+# header without its end, NUL bytes, bare CRs, lines of 5,000 and 200,000
+# characters, raw UTF-8 headers and a UTF-8 Return-Path, missing, malformed
+# and out-of-range dates) and a 30 MB one delivered into the real servers
+# these tests start: Dovecot's LMTP and IMAP, and Postfix (as root).  What
+# arrives is compared byte for byte after the trace fields the server adds;
+# what a server changes is a quirk, written in docs/servers.md.
+
+load lib/common
+load lib/certs
+load lib/dovecot
+load lib/popserver
+load lib/delivered
+load lib/postfix
+
+setup_file() {
+	make_test_ca "$BATS_RUN_TMPDIR/certs"
+	DOVECOT_LMTP=yes
+	DOVECOT_IMAP=yes
+	dovecot_start
+	export DOVECOT_POP3_PORT DOVECOT_POP3S_PORT DOVECOT_LMTP_PORT \
+	    DOVECOT_LMTP_SOCKET DOVECOT_IMAP_PORT DOVECOT_IMAPS_PORT \
+	    DOVECOT_CA DOVECOT_DIR DOVECOT_HOME DOVECOT_CONF DOVECOT_LOG \
+	    DOVECOT_MASTER_PID
+	if [[ $(id -u) -eq 0 ]]; then
+		POSTFIX_USERS="bob"
+		postfix_start
+		export POSTFIX_PORT POSTFIX_DIR POSTFIX_CA POSTFIX_PID
+	fi
+}
+
+teardown_file() {
+	dovecot_stop
+	[[ $(id -u) -ne 0 ]] || postfix_stop
+}
+
+setup() {
+	DSTU=dst$BATS_TEST_NUMBER
+	dovecot_add_user "$DSTU" "pw-$DSTU"
+}
+
+teardown() {
+	popserver_stop || true
+}
+
+# rc DELIVERY [extra lines]: popserver.py's $MB into DELIVERY.
+rc() {
+	local dl=$1
+	shift
+	popserver_rc "timeout 30" "delivery $dl" "received_header off" \
+	    "uidls_file $TEST_TMP/state/%U" "$@"
+}
+
+fetch() {
+	run "$POPFETCH" -C "$RC" "$@"
+}
+
+server_count() {
+	find "$MB" -maxdepth 1 -type f ! -name '.*' | wc -l
+}
+
+odd_mailbox() {
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" odd "$MB"
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB"
+}
+
+@test "dest-corpus: odd messages into Dovecot's LMTP" {
+	odd_mailbox
+	rc "lmtp 127.0.0.1:$DOVECOT_LMTP_PORT $DSTU"
+	fetch --debug
+	echo "$output" | grep -v '^.*-> \|<- ' >&3 || true
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	mkdir -p /tmp/dc-debug/lmtp; cp -r "$(dovecot_maildir "$DSTU")"/new /tmp/dc-debug/lmtp/
+	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
+}
+
+@test "dest-corpus: odd messages into Dovecot's IMAP" {
+	odd_mailbox
+	rc "imap imaps://$DSTU@127.0.0.1:$DOVECOT_IMAPS_PORT/INBOX" \
+	    "delivery_password pw-$DSTU" "delivery_tls_trust_file $DOVECOT_CA"
+	fetch --debug
+	echo "$output" | grep 'APPEND\|NO\|BAD\|^default: [^d]' >&3 || true
+	assert_failure 69
+	[ "$(server_count)" -eq 1 ]
+	md=$(dovecot_maildir "$DSTU")
+	mkdir -p /tmp/dc-debug/imap; cp -r "$md"/{new,cur} /tmp/dc-debug/imap/
+	for f in "$md"/new/* "$md"/cur/*; do [[ -f $f ]] && echo "$(stat -c %Y "$f") $(grep -a -m1 '^Date:' "$f")" >&3; done
+	rm "$TEST_TMP/orig/01-empty"
+	assert_maildir_matches "$TEST_TMP/orig" "$md"
+}
+
+@test "dest-corpus: odd messages into Postfix" {
+	[[ $(id -u) -eq 0 ]] || skip "Postfix's master needs root"
+	odd_mailbox
+	n=$(server_count)
+	rc "smtp 127.0.0.1:$POSTFIX_PORT bob@popfetch.test" "delivery_tls_trust_file $POSTFIX_CA"
+	fetch --debug
+	# A UTF-8 Return-Path is no SMTP path: the null sender instead.
+	assert_output --partial "MAIL FROM:<> SIZE=300"
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	postfix_wait bob "$n"
+	# Postfix drops a CR before the line end and turns a bare CR into a
+	# space (docs/servers.md): what it stores of 04-cr-lf-mix.
+	"$PYTHON3" - "$TEST_TMP/orig/04-cr-lf-mix" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+data = data.replace(b"\r\r\n", b"\n").replace(b"\r", b" ")
+open(sys.argv[1], "wb").write(data)
+PY
+	assert_delivered "$TEST_TMP/orig" "$(postfix_maildir bob)"
+}
+
+# big_run DELIVERY [extra lines]: a 30 MB message through DELIVERY; the
+# peak memory (KiB) in $rss.
+big_run() {
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" big "$MB/big" 30
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB"
+	rc "$@"
+	run /usr/bin/time -f 'maxrss %M' "$POPFETCH" -C "$RC"
+	assert_success
+	rss=$(sed -n 's/^maxrss //p' <<<"$output")
+	echo "max RSS $rss KiB" >&3
+	[ "$(server_count)" -eq 0 ]
+}
+
+@test "dest-corpus: a 30 MB message into Dovecot's LMTP in bounded memory" {
+	big_run "lmtp 127.0.0.1:$DOVECOT_LMTP_PORT $DSTU"
+	assert_delivered "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
+}
+
+@test "dest-corpus: a 30 MB message into Dovecot's IMAP in bounded memory" {
+	big_run "imap imaps://$DSTU@127.0.0.1:$DOVECOT_IMAPS_PORT/INBOX" \
+	    "delivery_password pw-$DSTU" "delivery_tls_trust_file $DOVECOT_CA"
+	assert_maildir_matches "$TEST_TMP/orig" "$(dovecot_maildir "$DSTU")"
+}
+
+@test "dest-corpus: a 30 MB message into Postfix in bounded memory" {
+	[[ $(id -u) -eq 0 ]] || skip "Postfix's master needs root"
+	big_run "smtp 127.0.0.1:$POSTFIX_PORT bob@popfetch.test" "delivery_tls_trust_file $POSTFIX_CA"
+	postfix_wait bob 1
+	assert_delivered "$TEST_TMP/orig" "$(postfix_maildir bob)"
+}
