@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -710,6 +711,48 @@ zone_of(const char *z, int *off)
 	return -1;
 }
 
+/* Days from 1970-01-01 to y-m-d (m 1..12) in the proleptic Gregorian
+   calendar: the civil-date arithmetic everyone uses, no time zone. */
+static int64_t
+epoch_days(int y, int m, int d)
+{
+	int64_t	era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/*
+ * Whether a server can keep this date as an internal date.  Dovecot 2.3
+ * takes 31-Feb and dates after 2037 as "now" and stores a date whose
+ * local time is before 1970 as 13-Dec-1901 (docs/servers.md), and other
+ * servers may answer BAD, which would refuse the message: a date that
+ * does not exist, or whose local time or instant is outside what a
+ * 32-bit time_t holds (1970 to January 2038), is not sent at all.
+ */
+static int
+date_usable(int year, int mon, int day, int hh, int mm, int ss, int zone)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int64_t		 local, utc;
+	int		 leap;
+
+	leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+	if (day > mdays[mon - 1] + (mon == 2 && leap))
+		return 0;
+	local = epoch_days(year, mon, day) * 86400 + hh * 3600 + mm * 60 +
+	    (ss > 59 ? 59 : ss);
+	utc = local - (zone < 0 ? -1 : 1) *
+	    ((abs(zone) / 100) * 3600 + (abs(zone) % 100) * 60);
+	return local >= 0 && utc >= 0 && local <= INT32_MAX &&
+	    utc <= INT32_MAX;
+}
+
 /* "[Day, ] d Mon yyyy hh:mm[:ss] zone" into an IMAP date-time. */
 static int
 date_text(const char *s, char *out, size_t size)
@@ -743,7 +786,9 @@ date_text(const char *s, char *out, size_t size)
 	else if (year < 1000)
 		year += 1900;
 	if (day < 1 || day > 31 || year > 9999 || hh > 23 || mm > 59 ||
-	    ss > 60 || hh < 0 || mm < 0 || ss < 0)
+	    ss > 60 || hh < 0 || mm < 0 || ss < 0 ||
+	    !date_usable(year, (int)(m - months) / 3 + 1, day, hh, mm, ss,
+	    zone))
 		return -1;
 	snprintf(out, size, "%2d-%s-%04d %02d:%02d:%02d %c%04d", day, mon,
 	    year, hh, mm, ss, zone < 0 ? '-' : '+', abs(zone));

@@ -136,8 +136,11 @@ void		 imap_free(struct imap *);
 
 /*
  * The Date field of the header section hdr (len bytes) as an IMAP
- * date-time into out (at least 27 bytes); 0, or -1 when there is none or
- * it cannot be read.
+ * date-time into out (at least 27 bytes); 0, or -1 when there is none,
+ * it cannot be read, the day does not exist (31 Feb), or it lies outside
+ * 1970 to January 2038 (a 32-bit time_t) in local time or in UTC: such a
+ * message is appended without a date (the server puts the time of
+ * arrival), as a server may refuse the APPEND or keep garbage.
  */
 int		 imap_date_of(const char *hdr, size_t len, char *out,
 		    size_t size);
