@@ -127,3 +127,22 @@ PY
 	got
 	assert_delivered "$TEST_TMP/orig" "$TEST_TMP/got"
 }
+
+@test "imap-cyrus: odd messages (gen-corpus odd): empty and NUL refused, 8-bit header bytes made X" {
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" odd "$MB"
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB"
+	rc delete
+	run "$POPFETCH" -C "$RC"
+	assert_failure 69
+	assert_output --partial "message 1: the IMAP server 127.0.0.1:$CYRUS_IMAP_PORT refused the message: Zero-length message literal; it stays on the server"
+	assert_output --partial "message 3: the IMAP server 127.0.0.1:$CYRUS_IMAP_PORT refused the message: Message contains NUL characters; it stays on the server"
+	[ "$(find "$MB" -maxdepth 1 -type f | wc -l)" -eq 2 ]
+	got
+	# Cyrus' munge8bit (docs/servers.md); its imapd, unlike its lmtpd,
+	# keeps CRs and adds no Date or Message-ID.
+	run grep -la '^Subject: GrXXXXe, JXXrgen XXX' "$TEST_TMP/got/new"/*
+	[ "${#lines[@]}" -eq 1 ]
+	rm "${lines[0]}" "$TEST_TMP/orig"/{01-empty,03-nul,07-utf8-headers}
+	assert_delivered "$TEST_TMP/orig" "$TEST_TMP/got"
+}
