@@ -32,6 +32,7 @@ struct imap {
 	int			 broken;
 	int			 data_started;
 	int			 starttls, literalplus, logindisabled;
+	int			 binary;	/* BINARY (RFC 3516): literal8 */
 	int			 sasl_ir;	/* RFC 4959 */
 	char			 mechs[256];	/* " PLAIN XOAUTH2 ": AUTH=... */
 	char			 auth_tag[16];	/* of the AUTHENTICATE */
@@ -91,13 +92,14 @@ static void	appenduid(struct imap *, const struct resp *);
 static int	send_literal(struct imap *, smtp_reader, void *,
 		    struct error *);
 static int	append_start(struct imap *, const char *, const char *,
-		    const char *, uint64_t, smtp_reader, void *, char *,
-		    struct resp *, struct error *);
+		    const struct imap_msg *, char *, struct resp *,
+		    struct error *);
 static int	append_end(struct imap *, const char *, struct resp *,
 		    struct error *);
+static int	too_big(struct imap *, uint64_t, struct error *);
+static int	listed(const char *, const char *);
 static int	append_once(struct imap *, const char *, const char *,
-		    const char *, uint64_t, smtp_reader, void *,
-		    struct resp *, struct error *);
+		    const struct imap_msg *, struct resp *, struct error *);
 
 struct imap *
 imap_open(const struct imap_params *p, struct error *err)
@@ -252,6 +254,21 @@ read_line(struct imap *im, struct error *err)
 	return 0;
 }
 
+/* Whether the capability list p (" A B=C ...") has the word w itself:
+   not URLAUTH=BINARY for BINARY. */
+static int
+listed(const char *p, const char *w)
+{
+	const char	*q = p;
+	size_t		 n = strlen(w);
+
+	for (; (q = strcasestr(q, w)) != NULL; q += n)
+		if (q > p && q[-1] == ' ' && (q[n] == ' ' || q[n] == ']' ||
+		    q[n] == '\0' || q[n] == '\r'))
+			return 1;
+	return 0;
+}
+
 /* The capabilities in a CAPABILITY response or an OK [CAPABILITY ...]. */
 static void
 capabilities(struct imap *im, const char *line)
@@ -269,6 +286,7 @@ capabilities(struct imap *im, const char *line)
 	im->literalplus = strcasestr(p, " LITERAL+") != NULL;
 	im->logindisabled = strcasestr(p, " LOGINDISABLED") != NULL;
 	im->sasl_ir = strcasestr(p, " SASL-IR") != NULL;
+	im->binary = listed(p, "BINARY");
 	auth_mechs(im, p);
 	im->appendlimit = (q = strcasestr(p, " APPENDLIMIT=")) != NULL ?
 	    strtoull(q + 13, NULL, 10) : 0;
@@ -385,7 +403,7 @@ starttls(struct imap *im, struct error *err)
 	}
 	/* What was said in clear may have been a man in the middle's. */
 	im->starttls = im->literalplus = im->logindisabled = 0;
-	im->sasl_ir = 0;
+	im->sasl_ir = im->binary = 0;
 	im->mechs[0] = '\0';
 	if (command(im, tag, "CAPABILITY", NULL, err) == -1 ||
 	    wait_tagged(im, tag, &r, err) == -1)
@@ -453,10 +471,21 @@ refused(struct imap *im, const char *what, const struct resp *r,
 	return IMAP_REFUSED;
 }
 
+/* Over the APPENDLIMIT (RFC 7889) the server listed: refused unsent. */
+static int
+too_big(struct imap *im, uint64_t size, struct error *err)
+{
+	if (im->appendlimit == 0 || size <= im->appendlimit)
+		return 0;
+	error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is larger "
+	    "than the %s takes (APPENDLIMIT=%llu)", (unsigned long long)size,
+	    im->name, (unsigned long long)im->appendlimit);
+	return 1;
+}
+
 int
 imap_append(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg,
-    struct error *err)
+    const struct imap_msg *m, struct error *err)
 {
 	struct resp	 r;
 	struct buf	 cmd;
@@ -465,14 +494,9 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 
 	im->data_started = 0;
 	im->au_validity = im->au_uid = 0;
-	if (im->appendlimit > 0 && size > im->appendlimit) {
-		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
-		    "larger than the %s takes (APPENDLIMIT=%llu)",
-		    (unsigned long long)size, im->name,
-		    (unsigned long long)im->appendlimit);
+	if (too_big(im, m->size, err))
 		return IMAP_REFUSED;
-	}
-	rc = append_once(im, folder, flags, date, size, rd, arg, &r, err);
+	rc = append_once(im, folder, flags, m, &r, err);
 	if (rc != 0 || r.st == ST_OK)
 		return rc;
 	if (r.st == ST_NO && strcasecmp(r.code, "TRYCREATE") == 0) {
@@ -487,8 +511,7 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 			return refused(im, "to create the folder", &r, err);
 		log_info(im->p.acct, "created folder %s on the %s", folder,
 		    im->name);
-		rc = append_once(im, folder, flags, date, size, rd, arg, &r,
-		    err);
+		rc = append_once(im, folder, flags, m, &r, err);
 		if (rc != 0 || r.st == ST_OK)
 			return rc;
 	}
@@ -502,8 +525,7 @@ imap_append(struct imap *im, const char *folder, const char *flags,
  */
 static int
 append_start(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg, char *tag,
-    struct resp *r, struct error *err)
+    const struct imap_msg *m, char *tag, struct resp *r, struct error *err)
 {
 	struct buf	cmd;
 	int		rc;
@@ -513,10 +535,10 @@ append_start(struct imap *im, const char *folder, const char *flags,
 	quote(&cmd, folder);
 	if (flags != NULL)
 		buf_printf(&cmd, " (%s)", flags);
-	if (date != NULL)
-		buf_printf(&cmd, " \"%s\"", date);
-	buf_printf(&cmd, " {%llu%s}", (unsigned long long)size,
-	    im->literalplus ? "+" : "");
+	if (m->date != NULL)
+		buf_printf(&cmd, " \"%s\"", m->date);
+	buf_printf(&cmd, " %s{%llu%s}", m->nul && im->binary ? "~" : "",
+	    (unsigned long long)m->size, im->literalplus ? "+" : "");
 	rc = command(im, tag, cmd.data, NULL, err);
 	buf_free(&cmd);
 	if (rc == -1)
@@ -528,7 +550,7 @@ append_start(struct imap *im, const char *folder, const char *flags,
 			return 1;	/* refused before the message */
 	}
 	im->data_started = 1;
-	return send_literal(im, rd, arg, err);
+	return send_literal(im, m->rd, m->arg, err);
 }
 
 /* The tagged reply to an APPEND whose message went out, into r. */
@@ -553,13 +575,12 @@ append_end(struct imap *im, const char *tag, struct resp *r,
 /* One APPEND; 0 with the tagged reply in r, or -1. */
 static int
 append_once(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg,
-    struct resp *r, struct error *err)
+    const struct imap_msg *m, struct resp *r, struct error *err)
 {
 	char	tag[16];
 	int	rc;
 
-	rc = append_start(im, folder, flags, date, size, rd, arg, tag, r, err);
+	rc = append_start(im, folder, flags, m, tag, r, err);
 	if (rc != 0)
 		return rc == 1 ? 0 : -1;
 	return append_end(im, tag, r, err);
@@ -573,8 +594,7 @@ imap_literal_plus(const struct imap *im)
 
 int
 imap_append_send(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg, char *tag,
-    struct error *err)
+    const struct imap_msg *m, char *tag, struct error *err)
 {
 	struct resp	r;
 
@@ -584,15 +604,9 @@ imap_append_send(struct imap *im, const char *folder, const char *flags,
 		    "LITERAL+");
 		return -1;
 	}
-	if (im->appendlimit > 0 && size > im->appendlimit) {
-		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
-		    "larger than the %s takes (APPENDLIMIT=%llu)",
-		    (unsigned long long)size, im->name,
-		    (unsigned long long)im->appendlimit);
+	if (too_big(im, m->size, err))
 		return IMAP_REFUSED;
-	}
-	return append_start(im, folder, flags, date, size, rd, arg, tag, &r,
-	    err) == 0 ? 0 : -1;
+	return append_start(im, folder, flags, m, tag, &r, err) == 0 ? 0 : -1;
 }
 
 int
