@@ -42,6 +42,7 @@ setup() {
 
 teardown() {
 	popserver_stop || true
+	[[ -z ${LMTP_PID:-} ]] || popserver_stop "$LMTP_PID" || true
 }
 
 # rc DELIVERY [extra lines]: popserver.py's $MB into DELIVERY.
@@ -140,6 +141,22 @@ data = data.replace(b"\r\r\n", b"\n").replace(b"\r", b" ")
 open(sys.argv[1], "wb").write(data)
 PY
 	assert_delivered "$TEST_TMP/orig" "$(postfix_maildir bob)"
+}
+
+@test "dest-corpus: a server offering neither 8BITMIME nor SMTPUTF8 gets the bytes as they are, the null sender for UTF-8" {
+	STORE=$TEST_TMP/store
+	LLOG=$TEST_TMP/lmtp.log
+	lmtpserver_start --caps PIPELINING
+	odd_mailbox
+	rc "lmtp 127.0.0.1:$LMTP_PORT bob"
+	fetch --debug
+	assert_success
+	# No BODY=8BITMIME where it is not offered; nothing is re-encoded
+	# (popfetch never rewrites a message), so 8-bit bytes go as fetched.
+	refute_output --partial "BODY="
+	refute_output --partial "SMTPUTF8"
+	[ "$(grep -c -- '-> MAIL FROM:<>$' <<<"$output")" -eq 3 ]
+	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
 
 # big_run DELIVERY [extra lines]: a 30 MB message through DELIVERY (with
