@@ -65,10 +65,14 @@ take() {
 	popserver_start --mailbox "$MB"
 	popserver_rc "timeout 30" "delivery lmtp $CYRUS_DIR/socket/lmtp $U" \
 	    "received_header off" "uidls_file $TEST_TMP/state/%U"
-	run "$POPFETCH" -C "$RC"
+	run "$POPFETCH" -C "$RC" --debug
 	assert_failure 69
 	assert_output --partial "message 3: the LMTP server $CYRUS_DIR/socket/lmtp refused the message: 554 5.6.0 Message contains NUL characters; it stays on the server"
 	[ "$(find "$MB" -maxdepth 1 -type f | wc -l)" -eq 1 ]
+	# No SMTPUTF8 in its LHLO: a UTF-8 Return-Path goes as <>, as for
+	# the two messages without one.
+	refute_output --partial "SMTPUTF8"
+	[ "$(grep -c -- '-> MAIL FROM:<> SIZE=' <<<"$output")" -eq 3 ]
 	mkdir -p "$TEST_TMP/got/new"
 	cyrus_dump "$U" "$TEST_TMP/got/new"
 	for f in "$TEST_TMP/got/new"/*; do
