@@ -205,3 +205,23 @@ big_run() {
 	refute_output --partial "MAIL FROM"
 	[ "$(server_count)" -eq 1 ]
 }
+
+@test "dest-corpus: Postfix with its default line_length_limit (2048) and long lines" {
+	[[ $(id -u) -eq 0 ]] || skip "Postfix's master needs root"
+	# Last in the file: this Postfix replaces the one setup_file started.
+	postfix_stop
+	POSTFIX_EXTRA_CONF="line_length_limit = 2048"
+	postfix_start
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" odd "$TEST_TMP/odd"
+	mkdir -p "$MB"
+	cp "$TEST_TMP"/odd/*-line-* "$MB"/
+	cp -r "$MB" "$TEST_TMP/orig"
+	popserver_start --mailbox "$MB"
+	rc "smtp 127.0.0.1:$POSTFIX_PORT bob@popfetch.test" "delivery_tls_trust_file $POSTFIX_CA"
+	fetch
+	assert_success
+	postfix_wait bob 2
+	# It cuts a line into 2048-byte records as it comes in and joins
+	# them when it delivers: byte for byte (docs/servers.md).
+	assert_delivered "$TEST_TMP/orig" "$(postfix_maildir bob)"
+}
