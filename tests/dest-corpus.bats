@@ -43,6 +43,9 @@ setup() {
 teardown() {
 	popserver_stop || true
 	[[ -z ${LMTP_PID:-} ]] || popserver_stop "$LMTP_PID" || true
+	# A Postfix a test started in place of setup_file's is the test's to
+	# stop: teardown_file knows only the first.
+	[[ -z ${POSTFIX_OWN:-} ]] || postfix_stop
 }
 
 # rc DELIVERY [extra lines]: popserver.py's $MB into DELIVERY.
@@ -211,6 +214,7 @@ big_run() {
 	# Last in the file: this Postfix replaces the one setup_file started.
 	postfix_stop
 	POSTFIX_EXTRA_CONF="line_length_limit = 2048"
+	POSTFIX_OWN=yes
 	postfix_start
 	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" odd "$TEST_TMP/odd"
 	mkdir -p "$MB"
