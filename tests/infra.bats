@@ -91,7 +91,7 @@ PY
 @test "gen-corpus odd writes what mail servers take oddly" {
 	run "$PYTHON3" "$TESTS_SRCDIR/gen-corpus" odd "$TEST_TMP/odd"
 	assert_success
-	[ "$(ls "$TEST_TMP/odd" | wc -l)" -eq 15 ]
+	[ "$(ls "$TEST_TMP/odd" | wc -l)" -eq 16 ]
 	[ ! -s "$TEST_TMP"/odd/*-empty ]
 	[ "$(tail -c 1 "$TEST_TMP"/odd/*-header-only)" = e ]
 	run grep -c '^$' "$TEST_TMP"/odd/*-header-only
@@ -99,6 +99,8 @@ PY
 	[ "$(tr -cd '\000' <"$TEST_TMP"/odd/*-nul | wc -c)" -eq 5 ]
 	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' \
 		"$TEST_TMP"/odd/*-line-200000)" -eq 200000 ]
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' \
+		"$TEST_TMP"/odd/*-long-header)" -gt 200000 ]
 	grep -q '^Subject: Grüße' "$TEST_TMP"/odd/*-utf8-headers
 	grep -q '^Return-Path: <jürgen@' "$TEST_TMP"/odd/*-utf8-return-path
 	run grep -c '^Date:' "$TEST_TMP"/odd/*-no-date
