@@ -742,8 +742,9 @@ epoch_days(int y, int m, int d)
 
 /*
  * Whether a server can keep this date as an internal date.  Dovecot 2.3
- * takes 31-Feb and dates after 2037 as "now" and stores a date whose
- * local time is before 1970 as 13-Dec-1901 (docs/servers.md), and other
+ * takes 31-Feb and far-future dates (31-Dec-2037 already) as "now" and
+ * stores a date whose local time is before 1970 as 13-Dec-1901
+ * (docs/servers.md), and other
  * servers may answer BAD, which would refuse the message: a date that
  * does not exist, or whose local time or instant is outside what a
  * 32-bit time_t holds (1970 to January 2038), is not sent at all.
