@@ -100,6 +100,8 @@ static int	too_big(struct imap *, uint64_t, struct error *);
 static int	listed(const char *, const char *);
 static int	append_once(struct imap *, const char *, const char *,
 		    const struct imap_msg *, struct resp *, struct error *);
+static int	append_dated(struct imap *, const char *, const char *,
+		    const struct imap_msg *, struct resp *, struct error *);
 
 struct imap *
 imap_open(const struct imap_params *p, struct error *err)
@@ -496,7 +498,7 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 	im->au_validity = im->au_uid = 0;
 	if (too_big(im, m->size, err))
 		return IMAP_REFUSED;
-	rc = append_once(im, folder, flags, m, &r, err);
+	rc = append_dated(im, folder, flags, m, &r, err);
 	if (rc != 0 || r.st == ST_OK)
 		return rc;
 	if (r.st == ST_NO && strcasecmp(r.code, "TRYCREATE") == 0) {
@@ -511,7 +513,7 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 			return refused(im, "to create the folder", &r, err);
 		log_info(im->p.acct, "created folder %s on the %s", folder,
 		    im->name);
-		rc = append_once(im, folder, flags, m, &r, err);
+		rc = append_dated(im, folder, flags, m, &r, err);
 		if (rc != 0 || r.st == ST_OK)
 			return rc;
 	}
@@ -570,6 +572,29 @@ append_end(struct imap *im, const char *tag, struct resp *r,
 	if (r->st == ST_OK)
 		appenduid(im, r);
 	return 0;
+}
+
+/*
+ * append_once(), and once more without the internal date when the server
+ * answered BAD to it: a date popfetch read from the message and the
+ * server cannot take (date_usable() keeps out those known to fail) must
+ * not refuse the message.  BAD says the command was not carried out.
+ */
+static int
+append_dated(struct imap *im, const char *folder, const char *flags,
+    const struct imap_msg *m, struct resp *r, struct error *err)
+{
+	struct imap_msg	undated = *m;
+	int		rc;
+
+	rc = append_once(im, folder, flags, m, r, err);
+	if (rc != 0 || r->st != ST_BAD || m->date == NULL)
+		return rc;
+	log_info(im->p.acct, "the internal date %s was refused (the %s: "
+	    "BAD %s); appending the message without it", m->date, im->name,
+	    r->text);
+	undated.date = NULL;
+	return append_once(im, folder, flags, &undated, r, err);
 }
 
 /* One APPEND; 0 with the tagged reply in r, or -1. */

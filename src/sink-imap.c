@@ -551,6 +551,18 @@ pipe_reply(struct idest *d, struct staged *st, int *lost)
 	} else if (rc == IMAP_REFUSED && trycreate) {
 		st->state = Q_QUEUED;
 		error_clear(&st->why);
+	} else if (rc == IMAP_REFUSED && st->why.ex == EX_PROTOCOL &&
+	    st->date[0] != '\0') {
+		/*
+		 * BAD to an APPEND with a date: the date, most likely, which
+		 * is the server's to refuse and not a reason to refuse the
+		 * message; send_one() appends it again without one.
+		 */
+		log_info(d->p.acct, "the internal date %s was refused (%s); "
+		    "appending the message without it", st->date, st->why.msg);
+		st->date[0] = '\0';
+		st->state = Q_QUEUED;
+		error_clear(&st->why);
 	} else {
 		st->state = Q_DONE;
 		st->rc = rc == 0 ? 0 : SINK_REFUSED;
