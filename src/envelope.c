@@ -13,7 +13,10 @@
 
 static const char	*field_value(const char *, const char *, const char **);
 static char		*unfold(const char *, const char *);
-static char		*address(const char *);
+static char		*address(const char *, int);
+static size_t		 utf8_len(const unsigned char *, const unsigned char *);
+static char		*sender(const char *, size_t, int);
+static char		*sender_of(const char *, size_t, uint64_t, int);
 
 /*
  * If the field starting at p (a line start before end) is Return-Path,
@@ -61,12 +64,47 @@ unfold(const char *v, const char *field_end)
 	return b.data;
 }
 
-/* "<addr> (comment)" or a bare "addr" into addr, checked; NULL if unusable. */
+/*
+ * The length of the well-formed UTF-8 sequence of 2 to 4 bytes at p
+ * (before end), no overlong form, no surrogate, nothing over U+10FFFF,
+ * no C1 control (U+0080 to U+009F); 0 when there is none.
+ */
+static size_t
+utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	size_t		n, i;
+	unsigned char	lo = 0x80, hi = 0xbf;
+
+	if (*p >= 0xc2 && *p <= 0xdf) {
+		n = 2;
+		lo = *p == 0xc2 ? 0xa0 : 0x80;
+	} else if (*p >= 0xe0 && *p <= 0xef) {
+		n = 3;
+		lo = *p == 0xe0 ? 0xa0 : 0x80;
+		hi = *p == 0xed ? 0x9f : 0xbf;
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
+		n = 4;
+		lo = *p == 0xf0 ? 0x90 : 0x80;
+		hi = *p == 0xf4 ? 0x8f : 0xbf;
+	} else
+		return 0;
+	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * "<addr> (comment)" or a bare "addr" into addr, checked; NULL if
+ * unusable.  Printable ASCII, and with utf8 well-formed UTF-8 too.
+ */
 static char *
-address(const char *v)
+address(const char *v, int utf8)
 {
 	const char	*start, *stop, *q;
-	size_t		 len;
+	size_t		 len, n;
 
 	v += strspn(v, " \t");
 	if (*v == '<') {
@@ -80,14 +118,38 @@ address(const char *v)
 	len = (size_t)(stop - start);
 	if (len == 0 || len > ENVELOPE_ADDR_MAX)
 		return NULL;
-	for (q = start; q < stop; q++)
-		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+	for (q = start; q < stop; q++) {
+		if ((unsigned char)*q >= 0x20 && (unsigned char)*q <= 0x7e)
+			continue;
+		if (!utf8 || (unsigned char)*q < 0x80 ||
+		    (n = utf8_len((const unsigned char *)q,
+		    (const unsigned char *)stop)) == 0)
 			return NULL;
+		q += n - 1;
+	}
 	return xstrndup(start, len);
 }
 
 char *
 envelope_sender(const char *hdr, size_t len)
+{
+	return sender(hdr, len, 0);
+}
+
+char *
+envelope_sender_of(const char *hdr, size_t len, uint64_t msgsize)
+{
+	return sender_of(hdr, len, msgsize, 0);
+}
+
+char *
+envelope_sender_utf8_of(const char *hdr, size_t len, uint64_t msgsize)
+{
+	return sender_of(hdr, len, msgsize, 1);
+}
+
+static char *
+sender(const char *hdr, size_t len, int utf8)
 {
 	const char	*p, *end, *next, *v;
 	char		*value, *addr;
@@ -99,7 +161,7 @@ envelope_sender(const char *hdr, size_t len)
 		if ((v = field_value(p, end, &next)) == NULL)
 			continue;
 		value = unfold(v, next);
-		addr = address(value);
+		addr = address(value, utf8);
 		free(value);
 		return addr;
 	}
@@ -176,14 +238,14 @@ envelope_expand_sender(const char *cmd, const char *sender)
 	return b.data;
 }
 
-char *
-envelope_sender_of(const char *hdr, size_t len, uint64_t msgsize)
+static char *
+sender_of(const char *hdr, size_t len, uint64_t msgsize, int utf8)
 {
 	const char	*end;
 	char		*s = NULL;
 
 	end = len > 0 && hdr[0] == '\n' ? hdr : memmem(hdr, len, "\n\n", 2);
 	if (len > 0 && (end != NULL || msgsize <= ENVELOPE_HEADER_MAX))
-		s = envelope_sender(hdr, len);
+		s = sender(hdr, len, utf8);
 	return s != NULL ? s : xstrdup(ENVELOPE_UNKNOWN);
 }

@@ -36,6 +36,13 @@ char	*envelope_sender(const char *hdr, size_t len);
  * string: ENVELOPE_UNKNOWN when there is no usable address.
  */
 char	*envelope_sender_of(const char *hdr, size_t len, uint64_t msgsize);
+/*
+ * The same, but an address may also hold well-formed UTF-8 (RFC 6531's
+ * internationalized address, for SMTPUTF8); other bytes over 0x7e and
+ * control characters still make it unusable.
+ */
+char	*envelope_sender_utf8_of(const char *hdr, size_t len,
+	    uint64_t msgsize);
 
 /*
  * s as one word for /bin/sh: in single quotes, each ' written as '\''.

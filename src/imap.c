@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct imap {
 	int			 broken;
 	int			 data_started;
 	int			 starttls, literalplus, logindisabled;
+	int			 binary;	/* BINARY (RFC 3516): literal8 */
 	int			 sasl_ir;	/* RFC 4959 */
 	char			 mechs[256];	/* " PLAIN XOAUTH2 ": AUTH=... */
 	char			 auth_tag[16];	/* of the AUTHENTICATE */
@@ -90,13 +92,16 @@ static void	appenduid(struct imap *, const struct resp *);
 static int	send_literal(struct imap *, smtp_reader, void *,
 		    struct error *);
 static int	append_start(struct imap *, const char *, const char *,
-		    const char *, uint64_t, smtp_reader, void *, char *,
-		    struct resp *, struct error *);
+		    const struct imap_msg *, char *, struct resp *,
+		    struct error *);
 static int	append_end(struct imap *, const char *, struct resp *,
 		    struct error *);
+static int	too_big(struct imap *, uint64_t, struct error *);
+static int	listed(const char *, const char *);
 static int	append_once(struct imap *, const char *, const char *,
-		    const char *, uint64_t, smtp_reader, void *,
-		    struct resp *, struct error *);
+		    const struct imap_msg *, struct resp *, struct error *);
+static int	append_dated(struct imap *, const char *, const char *,
+		    const struct imap_msg *, struct resp *, struct error *);
 
 struct imap *
 imap_open(const struct imap_params *p, struct error *err)
@@ -251,6 +256,21 @@ read_line(struct imap *im, struct error *err)
 	return 0;
 }
 
+/* Whether the capability list p (" A B=C ...") has the word w itself:
+   not URLAUTH=BINARY for BINARY. */
+static int
+listed(const char *p, const char *w)
+{
+	const char	*q = p;
+	size_t		 n = strlen(w);
+
+	for (; (q = strcasestr(q, w)) != NULL; q += n)
+		if (q > p && q[-1] == ' ' && (q[n] == ' ' || q[n] == ']' ||
+		    q[n] == '\0' || q[n] == '\r'))
+			return 1;
+	return 0;
+}
+
 /* The capabilities in a CAPABILITY response or an OK [CAPABILITY ...]. */
 static void
 capabilities(struct imap *im, const char *line)
@@ -268,6 +288,7 @@ capabilities(struct imap *im, const char *line)
 	im->literalplus = strcasestr(p, " LITERAL+") != NULL;
 	im->logindisabled = strcasestr(p, " LOGINDISABLED") != NULL;
 	im->sasl_ir = strcasestr(p, " SASL-IR") != NULL;
+	im->binary = listed(p, "BINARY");
 	auth_mechs(im, p);
 	im->appendlimit = (q = strcasestr(p, " APPENDLIMIT=")) != NULL ?
 	    strtoull(q + 13, NULL, 10) : 0;
@@ -384,7 +405,7 @@ starttls(struct imap *im, struct error *err)
 	}
 	/* What was said in clear may have been a man in the middle's. */
 	im->starttls = im->literalplus = im->logindisabled = 0;
-	im->sasl_ir = 0;
+	im->sasl_ir = im->binary = 0;
 	im->mechs[0] = '\0';
 	if (command(im, tag, "CAPABILITY", NULL, err) == -1 ||
 	    wait_tagged(im, tag, &r, err) == -1)
@@ -452,10 +473,21 @@ refused(struct imap *im, const char *what, const struct resp *r,
 	return IMAP_REFUSED;
 }
 
+/* Over the APPENDLIMIT (RFC 7889) the server listed: refused unsent. */
+static int
+too_big(struct imap *im, uint64_t size, struct error *err)
+{
+	if (im->appendlimit == 0 || size <= im->appendlimit)
+		return 0;
+	error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is larger "
+	    "than the %s takes (APPENDLIMIT=%llu)", (unsigned long long)size,
+	    im->name, (unsigned long long)im->appendlimit);
+	return 1;
+}
+
 int
 imap_append(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg,
-    struct error *err)
+    const struct imap_msg *m, struct error *err)
 {
 	struct resp	 r;
 	struct buf	 cmd;
@@ -464,14 +496,9 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 
 	im->data_started = 0;
 	im->au_validity = im->au_uid = 0;
-	if (im->appendlimit > 0 && size > im->appendlimit) {
-		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
-		    "larger than the %s takes (APPENDLIMIT=%llu)",
-		    (unsigned long long)size, im->name,
-		    (unsigned long long)im->appendlimit);
+	if (too_big(im, m->size, err))
 		return IMAP_REFUSED;
-	}
-	rc = append_once(im, folder, flags, date, size, rd, arg, &r, err);
+	rc = append_dated(im, folder, flags, m, &r, err);
 	if (rc != 0 || r.st == ST_OK)
 		return rc;
 	if (r.st == ST_NO && strcasecmp(r.code, "TRYCREATE") == 0) {
@@ -486,8 +513,7 @@ imap_append(struct imap *im, const char *folder, const char *flags,
 			return refused(im, "to create the folder", &r, err);
 		log_info(im->p.acct, "created folder %s on the %s", folder,
 		    im->name);
-		rc = append_once(im, folder, flags, date, size, rd, arg, &r,
-		    err);
+		rc = append_dated(im, folder, flags, m, &r, err);
 		if (rc != 0 || r.st == ST_OK)
 			return rc;
 	}
@@ -501,8 +527,7 @@ imap_append(struct imap *im, const char *folder, const char *flags,
  */
 static int
 append_start(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg, char *tag,
-    struct resp *r, struct error *err)
+    const struct imap_msg *m, char *tag, struct resp *r, struct error *err)
 {
 	struct buf	cmd;
 	int		rc;
@@ -512,10 +537,10 @@ append_start(struct imap *im, const char *folder, const char *flags,
 	quote(&cmd, folder);
 	if (flags != NULL)
 		buf_printf(&cmd, " (%s)", flags);
-	if (date != NULL)
-		buf_printf(&cmd, " \"%s\"", date);
-	buf_printf(&cmd, " {%llu%s}", (unsigned long long)size,
-	    im->literalplus ? "+" : "");
+	if (m->date != NULL)
+		buf_printf(&cmd, " \"%s\"", m->date);
+	buf_printf(&cmd, " %s{%llu%s}", m->nul && im->binary ? "~" : "",
+	    (unsigned long long)m->size, im->literalplus ? "+" : "");
 	rc = command(im, tag, cmd.data, NULL, err);
 	buf_free(&cmd);
 	if (rc == -1)
@@ -527,7 +552,7 @@ append_start(struct imap *im, const char *folder, const char *flags,
 			return 1;	/* refused before the message */
 	}
 	im->data_started = 1;
-	return send_literal(im, rd, arg, err);
+	return send_literal(im, m->rd, m->arg, err);
 }
 
 /* The tagged reply to an APPEND whose message went out, into r. */
@@ -549,16 +574,38 @@ append_end(struct imap *im, const char *tag, struct resp *r,
 	return 0;
 }
 
+/*
+ * append_once(), and once more without the internal date when the server
+ * answered BAD to it: a date popfetch read from the message and the
+ * server cannot take (date_usable() keeps out those known to fail) must
+ * not refuse the message.  BAD says the command was not carried out.
+ */
+static int
+append_dated(struct imap *im, const char *folder, const char *flags,
+    const struct imap_msg *m, struct resp *r, struct error *err)
+{
+	struct imap_msg	undated = *m;
+	int		rc;
+
+	rc = append_once(im, folder, flags, m, r, err);
+	if (rc != 0 || r->st != ST_BAD || m->date == NULL)
+		return rc;
+	log_info(im->p.acct, "the internal date %s was refused (the %s: "
+	    "BAD %s); appending the message without it", m->date, im->name,
+	    r->text);
+	undated.date = NULL;
+	return append_once(im, folder, flags, &undated, r, err);
+}
+
 /* One APPEND; 0 with the tagged reply in r, or -1. */
 static int
 append_once(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg,
-    struct resp *r, struct error *err)
+    const struct imap_msg *m, struct resp *r, struct error *err)
 {
 	char	tag[16];
 	int	rc;
 
-	rc = append_start(im, folder, flags, date, size, rd, arg, tag, r, err);
+	rc = append_start(im, folder, flags, m, tag, r, err);
 	if (rc != 0)
 		return rc == 1 ? 0 : -1;
 	return append_end(im, tag, r, err);
@@ -572,8 +619,7 @@ imap_literal_plus(const struct imap *im)
 
 int
 imap_append_send(struct imap *im, const char *folder, const char *flags,
-    const char *date, uint64_t size, smtp_reader rd, void *arg, char *tag,
-    struct error *err)
+    const struct imap_msg *m, char *tag, struct error *err)
 {
 	struct resp	r;
 
@@ -583,15 +629,9 @@ imap_append_send(struct imap *im, const char *folder, const char *flags,
 		    "LITERAL+");
 		return -1;
 	}
-	if (im->appendlimit > 0 && size > im->appendlimit) {
-		error_set(err, EX_UNAVAILABLE, "the message (%llu bytes) is "
-		    "larger than the %s takes (APPENDLIMIT=%llu)",
-		    (unsigned long long)size, im->name,
-		    (unsigned long long)im->appendlimit);
+	if (too_big(im, m->size, err))
 		return IMAP_REFUSED;
-	}
-	return append_start(im, folder, flags, date, size, rd, arg, tag, &r,
-	    err) == 0 ? 0 : -1;
+	return append_start(im, folder, flags, m, tag, &r, err) == 0 ? 0 : -1;
 }
 
 int
@@ -710,6 +750,49 @@ zone_of(const char *z, int *off)
 	return -1;
 }
 
+/* Days from 1970-01-01 to y-m-d (m 1..12) in the proleptic Gregorian
+   calendar: the civil-date arithmetic everyone uses, no time zone. */
+static int64_t
+epoch_days(int y, int m, int d)
+{
+	int64_t	era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/*
+ * Whether a server can keep this date as an internal date.  Dovecot 2.3
+ * takes 31-Feb and far-future dates (31-Dec-2037 already) as "now" and
+ * stores a date whose local time is before 1970 as 13-Dec-1901
+ * (docs/servers.md), and other
+ * servers may answer BAD, which would refuse the message: a date that
+ * does not exist, or whose local time or instant is outside what a
+ * 32-bit time_t holds (1970 to January 2038), is not sent at all.
+ */
+static int
+date_usable(int year, int mon, int day, int hh, int mm, int ss, int zone)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int64_t		 local, utc;
+	int		 leap;
+
+	leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+	if (day > mdays[mon - 1] + (mon == 2 && leap))
+		return 0;
+	local = epoch_days(year, mon, day) * 86400 + hh * 3600 + mm * 60 +
+	    (ss > 59 ? 59 : ss);
+	utc = local - (zone < 0 ? -1 : 1) *
+	    ((abs(zone) / 100) * 3600 + (abs(zone) % 100) * 60);
+	return local >= 0 && utc >= 0 && local <= INT32_MAX &&
+	    utc <= INT32_MAX;
+}
+
 /* "[Day, ] d Mon yyyy hh:mm[:ss] zone" into an IMAP date-time. */
 static int
 date_text(const char *s, char *out, size_t size)
@@ -743,7 +826,9 @@ date_text(const char *s, char *out, size_t size)
 	else if (year < 1000)
 		year += 1900;
 	if (day < 1 || day > 31 || year > 9999 || hh > 23 || mm > 59 ||
-	    ss > 60 || hh < 0 || mm < 0 || ss < 0)
+	    ss > 60 || hh < 0 || mm < 0 || ss < 0 ||
+	    !date_usable(year, (int)(m - months) / 3 + 1, day, hh, mm, ss,
+	    zone))
 		return -1;
 	snprintf(out, size, "%2d-%s-%04d %02d:%02d:%02d %c%04d", day, mon,
 	    year, hh, mm, ss, zone < 0 ? '-' : '+', abs(zone));

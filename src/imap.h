@@ -59,15 +59,27 @@ struct imap;
  * SMTP_TLS_OFF), LOGIN.  A refused login is EX_NOPERM.
  */
 struct imap	*imap_open(const struct imap_params *, struct error *);
+/* One message to append; the caller's, read through rd from offset 0. */
+struct imap_msg {
+	const char	*date;	/* "02-Mar-2026 10:00:00 +0000", or NULL */
+	uint64_t	 size;	/* as sent: CRLF line ends */
+	/*
+	 * It holds a NUL byte: sent as a literal8 (RFC 3516 BINARY) where
+	 * the server lists BINARY, since a plain literal may not hold NUL
+	 * (RFC 3501 section 4.3) and Cyrus refuses one that does.
+	 */
+	int		 nul;
+	smtp_reader	 rd;	/* the message, LF line ends */
+	void		*arg;
+};
 /*
- * Append one message of size bytes (LF line ends, sent with CRLF) to
- * folder (ASCII), with flags ("\Seen", or NULL for none) and an internal
- * date ("02-Mar-2026 10:00:00 +0000", or NULL for the server's now).
- * LITERAL+ (RFC 7888) is used when offered.  Results as above.
+ * Append the message m to folder (ASCII), with flags ("\Seen", or NULL
+ * for none) and m's internal date (NULL: the server's now).  LITERAL+
+ * (RFC 7888) is used when offered.  Results as above.
  */
 int		 imap_append(struct imap *, const char *folder,
-		    const char *flags, const char *date, uint64_t size,
-		    smtp_reader, void *arg, struct error *);
+		    const char *flags, const struct imap_msg *m,
+		    struct error *);
 /*
  * Several APPENDs in flight, where the server has LITERAL+ (RFC 7888;
  * imap_literal_plus()): imap_append_send() sends one APPEND with its
@@ -82,8 +94,8 @@ int		 imap_append(struct imap *, const char *folder,
  */
 int		 imap_literal_plus(const struct imap *);
 int		 imap_append_send(struct imap *, const char *folder,
-		    const char *flags, const char *date, uint64_t size,
-		    smtp_reader, void *arg, char *tag, struct error *);
+		    const char *flags, const struct imap_msg *m, char *tag,
+		    struct error *);
 int		 imap_append_wait(struct imap *, const char *tag,
 		    int *trycreate, struct error *);
 /*
@@ -136,8 +148,11 @@ void		 imap_free(struct imap *);
 
 /*
  * The Date field of the header section hdr (len bytes) as an IMAP
- * date-time into out (at least 27 bytes); 0, or -1 when there is none or
- * it cannot be read.
+ * date-time into out (at least 27 bytes); 0, or -1 when there is none,
+ * it cannot be read, the day does not exist (31 Feb), or it lies outside
+ * 1970 to January 2038 (a 32-bit time_t) in local time or in UTC: such a
+ * message is appended without a date (the server puts the time of
+ * arrival), as a server may refuse the APPEND or keep garbage.
  */
 int		 imap_date_of(const char *hdr, size_t len, char *out,
 		    size_t size);

@@ -56,6 +56,7 @@ struct staged {
 	uint64_t	 start, len;	/* in the spool, LF line ends */
 	struct dj_entry	 e;		/* its journal line */
 	char		 date[40];	/* the internal date, or "" */
+	int		 nul;		/* it holds a NUL byte */
 	char		 ptag[16];	/* its APPEND's tag while in flight */
 	enum qstate	 state;
 	int		 rc;		/* once Q_DONE: 0 or SINK_REFUSED */
@@ -96,6 +97,8 @@ static int	parse_url(struct idest *, const char *, struct error *);
 static char	*pct_decode(const char *, size_t);
 static int	measure(struct idest *, struct staged *, struct error *);
 static void	lookup_of(const struct dj_entry *, struct imap_lookup *);
+static void	msg_of(const struct staged *, struct spool_span *,
+		    struct imap_msg *);
 static int	journal(struct idest *, struct error *);
 static int	note_batch(struct idest *, struct error *);
 static void	take_uid(struct idest *, struct staged *);
@@ -292,6 +295,7 @@ measure(struct idest *d, struct staged *st, struct error *err)
 	memset(&st->e, 0, sizeof st->e);
 	snprintf(st->e.tag, sizeof st->e.tag, "%s", d->tag);
 	st->date[0] = '\0';
+	st->nul = 0;
 	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
 		error_set(err, EX_SOFTWARE, "cannot start SHA-256");
 		return -1;
@@ -305,6 +309,8 @@ measure(struct idest *d, struct staged *st, struct error *err)
 		if (off == 0 && imap_msgid_of(buf, (size_t)n, st->e.msgid,
 		    sizeof st->e.msgid) == -1)
 			st->e.msgid[0] = '\0';
+		if (memchr(buf, '\0', (size_t)n) != NULL)
+			st->nul = 1;
 		for (i = 0, o = 0; i < n; i++) {
 			if (buf[i] == '\n')
 				out[o++] = '\r';
@@ -318,6 +324,17 @@ measure(struct idest *d, struct staged *st, struct error *err)
 	free(buf);
 	free(out);
 	return n == -1 ? -1 : 0;
+}
+
+/* What imap_append() sends of st: its bytes through sp. */
+static void
+msg_of(const struct staged *st, struct spool_span *sp, struct imap_msg *m)
+{
+	m->date = st->date[0] != '\0' ? st->date : NULL;
+	m->size = st->e.size;
+	m->nul = st->nul;
+	m->rd = spool_span_read;
+	m->arg = sp;
 }
 
 static void
@@ -426,6 +443,7 @@ send_one(struct idest *d, struct staged *st, int doubt, int *appended,
 {
 	struct spool_span	sp = { &d->sp, st->start, st->len };
 	struct imap_lookup	lk;
+	struct imap_msg		m;
 	int			rc, tries, again, f = 0;
 
 	*appended = 0;
@@ -457,9 +475,9 @@ send_one(struct idest *d, struct staged *st, int doubt, int *appended,
 			    "appended again", d->folder);
 			return 0;
 		}
+		msg_of(st, &sp, &m);
 		rc = doubt && f == -1 ? -1 : imap_append(d->conn, d->folder,
-		    d->flags, st->date[0] != '\0' ? st->date : NULL,
-		    st->e.size, spool_span_read, &sp, err);
+		    d->flags, &m, err);
 		if (rc != -1) {
 			*appended = rc == 0;
 			return rc == IMAP_REFUSED ? SINK_REFUSED : 0;
@@ -495,13 +513,14 @@ static int
 pipe_send(struct idest *d, struct staged *st, int *lost, struct error *err)
 {
 	struct spool_span	sp = { &d->sp, st->start, st->len };
-	int		rc;
+	struct imap_msg		m;
+	int			rc;
 
 	if (st->state != Q_QUEUED)
 		return 0;	/* in doubt: send_one() looks first */
-	rc = imap_append_send(d->conn, d->folder, d->flags,
-	    st->date[0] != '\0' ? st->date : NULL, st->e.size, spool_span_read,
-	    &sp, st->ptag, &st->why);
+	msg_of(st, &sp, &m);
+	rc = imap_append_send(d->conn, d->folder, d->flags, &m, st->ptag,
+	    &st->why);
 	if (rc == IMAP_REFUSED) {
 		st->state = Q_DONE;
 		st->rc = SINK_REFUSED;
@@ -530,6 +549,18 @@ pipe_reply(struct idest *d, struct staged *st, int *lost)
 		st->state = Q_DOUBT;
 		error_clear(&st->why);
 	} else if (rc == IMAP_REFUSED && trycreate) {
+		st->state = Q_QUEUED;
+		error_clear(&st->why);
+	} else if (rc == IMAP_REFUSED && st->why.ex == EX_PROTOCOL &&
+	    st->date[0] != '\0') {
+		/*
+		 * BAD to an APPEND with a date: the date, most likely, which
+		 * is the server's to refuse and not a reason to refuse the
+		 * message; send_one() appends it again without one.
+		 */
+		log_info(d->p.acct, "the internal date %s was refused (%s); "
+		    "appending the message without it", st->date, st->why.msg);
+		st->date[0] = '\0';
 		st->state = Q_QUEUED;
 		error_clear(&st->why);
 	} else {

@@ -299,14 +299,16 @@ smtp_sink_write(struct sink *s, const char *p, size_t n, struct error *err)
 
 /*
  * The %F rule of `delivery mda` (Return-Path), as an SMTP path: the null
- * sender when there is none, or when the address would need quoting.
+ * sender when there is none, or when the address would need quoting.  A
+ * UTF-8 address is kept: smtp.c sends it with SMTPUTF8 where the server
+ * offers that, else the null sender.
  */
 static char *
 smtp_sender(struct dest *d, uint64_t start, uint64_t len, struct error *err)
 {
 	char	*sender;
 
-	if ((sender = spool_sender_at(&d->sp, start, len, err)) == NULL)
+	if ((sender = spool_sender_at(&d->sp, start, len, 1, err)) == NULL)
 		return NULL;
 	if (strcmp(sender, ENVELOPE_UNKNOWN) == 0 ||
 	    strpbrk(sender, " \t<>\"\\") != NULL)

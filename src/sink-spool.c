@@ -158,11 +158,11 @@ spool_read_at(void *spool, char *p, size_t n, uint64_t off,
 char *
 spool_sender(struct spool *sp, struct error *err)
 {
-	return spool_sender_at(sp, 0, sp->w.size, err);
+	return spool_sender_at(sp, 0, sp->w.size, 0, err);
 }
 
 char *
-spool_sender_at(struct spool *sp, uint64_t start, uint64_t size,
+spool_sender_at(struct spool *sp, uint64_t start, uint64_t size, int utf8,
     struct error *err)
 {
 	char	*hdr, *s = NULL;
@@ -180,7 +180,8 @@ spool_sender_at(struct spool *sp, uint64_t start, uint64_t size,
 		len += (size_t)n;
 	}
 	hdr[len] = '\0';
-	s = envelope_sender_of(hdr, len, size);
+	s = utf8 ? envelope_sender_utf8_of(hdr, len, size) :
+	    envelope_sender_of(hdr, len, size);
 out:
 	free(hdr);
 	return s;

@@ -77,8 +77,11 @@ ssize_t	spool_read_crlf(struct spool *, struct spool_crlf *c, char *buf,
  * section, or ENVELOPE_UNKNOWN.  Allocated.
  */
 char	*spool_sender(struct spool *, struct error *);
-/* The same for the size bytes from start (one of several messages). */
+/*
+ * The same for the size bytes from start (one of several messages); with
+ * utf8 an address may hold UTF-8 (envelope_sender_utf8_of()).
+ */
 char	*spool_sender_at(struct spool *, uint64_t start, uint64_t size,
-	    struct error *);
+	    int utf8, struct error *);
 
 #endif

@@ -31,6 +31,7 @@ struct smtp {
 	int			 starttls;
 	int			 in_hello;	/* reply lines are capabilities */
 	int			 eightbit;
+	int			 smtputf8;	/* SMTPUTF8 (RFC 6531) */
 	uint64_t		 size_max;	/* SIZE, 0: none given */
 	char			 mechs[256];	/* " PLAIN LOGIN ": AUTH's list */
 	int			 in_auth;	/* keep a 334's challenge whole */
@@ -176,7 +177,7 @@ hello(struct smtp *s, struct error *err)
 	rc = command(s, cmd.data, err);
 	buf_free(&cmd);
 	s->pipelining = s->eightbit = s->size_offered = s->starttls = 0;
-	s->chunking = 0;
+	s->chunking = s->smtputf8 = 0;
 	s->size_max = 0;
 	s->mechs[0] = '\0';
 	s->in_hello = 1;
@@ -351,6 +352,8 @@ capabilities(struct smtp *s, const char *p, size_t len)
 		s->chunking = 1;
 	else if (strcasecmp(word, "8BITMIME") == 0)
 		s->eightbit = 1;
+	else if (strcasecmp(word, "SMTPUTF8") == 0)
+		s->smtputf8 = 1;
 	else if (strcasecmp(word, "AUTH") == 0 && n < len) {
 		/* " PLAIN LOGIN ", so a word is found with its blanks. */
 		snprintf(s->mechs, sizeof s->mechs, " %.*s ",
@@ -576,16 +579,29 @@ out:
 	return rc;
 }
 
-/* MAIL FROM with SIZE and BODY where the server takes them. */
+/*
+ * MAIL FROM with SIZE and BODY where the server takes them.  A UTF-8
+ * sender needs SMTPUTF8 (RFC 6531 section 3.4); a server without it gets
+ * the null sender, which every server takes, rather than a refusal.
+ */
 static void
 mail_command(struct smtp *s, struct buf *mail, const char *sender,
     uint64_t size)
 {
-	buf_printf(mail, "MAIL FROM:<%s>", sender);
+	int	utf8 = 0;
+	size_t	i;
+
+	for (i = 0; sender[i] != '\0'; i++)
+		if ((unsigned char)sender[i] > 0x7e)
+			utf8 = 1;
+	buf_printf(mail, "MAIL FROM:<%s>", utf8 && !s->smtputf8 ? "" :
+	    sender);
 	if (s->size_offered)
 		buf_printf(mail, " SIZE=%llu", (unsigned long long)size);
 	if (s->eightbit)
 		buf_addstr(mail, " BODY=8BITMIME");
+	if (utf8 && s->smtputf8)
+		buf_addstr(mail, " SMTPUTF8");
 }
 
 /* The message's size on the wire: CRLF line ends, the last line ended. */

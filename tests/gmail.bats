@@ -149,6 +149,20 @@ for f in os.listdir(sys.argv[1]):
 	assert_output 0
 }
 
+@test "gmail: odd messages (gen-corpus odd: empty, NULs, long lines, UTF-8 headers, odd dates) arrive byte for byte" {
+	"$PYTHON3" "$TESTS_SRCDIR/gen-corpus" odd "$MB"
+	cp -r "$MB" "$TEST_TMP/orig"
+	gmail_start
+	popserver_start --mailbox "$MB"
+	rc
+	oauth_authorize
+	[ "$AUTH_RC" -eq 0 ]
+	fetch
+	assert_success
+	[ "$(server_count)" -eq 0 ]
+	assert_maildir_matches "$TEST_TMP/orig" "$GDIR"
+}
+
 @test "gmail: labels by name, created once and applied; gmail_never_spam on sends neverMarkSpam; JSON events valid" {
 	echo '{"Receipts": "Label_1"}' >"$GDIR/labels"
 	signed_in 2 'delivery gmail INBOX receipts "Fetched mail"' \

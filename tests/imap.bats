@@ -177,6 +177,33 @@ mock_rc() {
 	assert_maildir_matches "$TEST_TMP/orig" "$STORE"
 }
 
+@test "imap: BAD to an internal date: appended again without it, not refused (with and without LITERAL+)" {
+	local flags
+	for flags in "" --no-literal-plus; do
+		rm -rf "$MB" "$TEST_TMP/orig" "$TEST_TMP/state" "$TEST_TMP/store" \
+		    "$TEST_TMP/imap.log"
+		make_mailbox "$MB" 3
+		printf 'Subject: no date\n\nx\n' >"$MB/msg-00004"
+		cp -r "$MB" "$TEST_TMP/orig"
+		imapserver_start --bad-date $flags
+		popserver_start --mailbox "$MB"
+		mock_rc
+		fetch
+		assert_success
+		assert_output --partial "the internal date  2-Mar-2026 10:00:00 +0000 was refused"
+		assert_output --partial "Invalid date-time); appending the message without it"
+		[ "$(server_count)" -eq 0 ]
+		# The fault landed: each dated APPEND got its BAD, once.
+		[ "$(grep -c '^fault: BAD to the date' "$ILOG")" -eq 3 ]
+		run grep -c '^C: p[0-9]* APPEND "INBOX" {[0-9]*+\?}$' "$ILOG"
+		assert_output 4
+		assert_maildir_matches "$TEST_TMP/orig" "$STORE"
+		popserver_stop
+		popserver_stop "$IMAP_PID"
+		IMAP_PID=
+	done
+}
+
 @test "imap: NO [OVERQUOTA] defers, a plain NO refuses (69 wins over 75); both stay, the rest go" {
 	make_mailbox "$MB" 3
 	imapserver_start --append-reply "1:NO [OVERQUOTA] mailbox is full" \

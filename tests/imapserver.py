@@ -16,6 +16,7 @@ all connections.  Every command line is logged to --log.
 import argparse
 import base64
 import binascii
+import re
 
 from scriptserver_common import listen_loopback, maildir_store, run, serve_one_at_a_time
 
@@ -138,6 +139,11 @@ class Server:
         self.appends += 1
         k = self.appends
         size = int(rest[rest.rindex("{") + 1:].rstrip("}+"))
+        dated = re.search(r'"[ 0-9]?[0-9]-[A-Za-z]{3}-[0-9]{4} ', rest)
+        if self.a.bad_date and dated and not rest.endswith("+}"):
+            self.note("fault: BAD to the date of APPEND %d" % k)
+            f.write(("%s BAD Invalid date-time\r\n" % tag).encode())
+            return True
         if not rest.endswith("+}"):
             if self.a.literal_plus is False and k in self.reply and self.a.refuse_before_literal:
                 f.write(("%s %s\r\n" % (tag, self.reply[k])).encode())
@@ -174,6 +180,10 @@ class Server:
         if k in self.reply:
             f.write(("%s %s\r\n" % (tag, self.reply[k])).encode())
             return True
+        if self.a.bad_date and dated:
+            self.note("fault: BAD to the date of APPEND %d" % k)
+            f.write(("%s BAD Invalid date-time\r\n" % tag).encode())
+            return True
         self.store(data)
         f.write(("%s OK [APPENDUID %d %d] done\r\n" % (tag, self.a.uidvalidity, self.stored)).encode())
         return True
@@ -197,6 +207,8 @@ def main():
     ap.add_argument("--auth-endless", action="store_true",
                     help="answer every AUTHENTICATE response with another challenge")
     ap.add_argument("--no-literal-plus", dest="literal_plus", action="store_false")
+    ap.add_argument("--bad-date", action="store_true",
+                    help="answer BAD to every APPEND with a date-time (as a server that cannot take it)")
     ap.add_argument("--append-reply", action="append", default=[], metavar="K:REPLY",
                     help="answer the K-th APPEND with REPLY (e.g. 'NO [OVERQUOTA] full'), not stored")
     ap.add_argument("--refuse-before-literal", action="store_true",

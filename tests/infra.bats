@@ -88,6 +88,26 @@ PY
 	[ "$output" = "$(echo "$want" | tr a-f A-F | sed 's/../&:/g; s/:$//')" ]
 }
 
+@test "gen-corpus odd writes what mail servers take oddly" {
+	run "$PYTHON3" "$TESTS_SRCDIR/gen-corpus" odd "$TEST_TMP/odd"
+	assert_success
+	[ "$(ls "$TEST_TMP/odd" | wc -l)" -eq 16 ]
+	[ ! -s "$TEST_TMP"/odd/*-empty ]
+	[ "$(tail -c 1 "$TEST_TMP"/odd/*-header-only)" = e ]
+	run grep -c '^$' "$TEST_TMP"/odd/*-header-only
+	assert_output 0
+	[ "$(tr -cd '\000' <"$TEST_TMP"/odd/*-nul | wc -c)" -eq 5 ]
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' \
+		"$TEST_TMP"/odd/*-line-200000)" -eq 200000 ]
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' \
+		"$TEST_TMP"/odd/*-long-header)" -gt 200000 ]
+	grep -q '^Subject: Grüße' "$TEST_TMP"/odd/*-utf8-headers
+	grep -q '^Return-Path: <jürgen@' "$TEST_TMP"/odd/*-utf8-return-path
+	run grep -c '^Date:' "$TEST_TMP"/odd/*-no-date
+	assert_output 0
+	grep -q '^Date: .* 9999 ' "$TEST_TMP"/odd/*-date-future
+}
+
 @test "gen-corpus writes the tricky, many, simple and big corpora" {
 	run "$PYTHON3" "$TESTS_SRCDIR/gen-corpus" tricky "$TEST_TMP/tricky"
 	assert_success

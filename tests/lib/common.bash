@@ -103,9 +103,9 @@ maildir_count() {
 # assert_maildir_matches SRCDIR MAILDIR
 # Every regular file in SRCDIR must appear exactly once in MAILDIR/new or
 # MAILDIR/cur, as a correct fetcher writes it: CRLF turned into LF and a final
-# LF added when the source lacks one. Nothing else may be there, and
-# MAILDIR/tmp must be empty. On failure, prints which messages are missing,
-# duplicated or unexpected.
+# LF added when the source lacks one (an empty message stays empty). Nothing
+# else may be there, and MAILDIR/tmp must be empty. On failure, prints which
+# messages are missing, duplicated or unexpected.
 assert_maildir_matches() {
 	local src=${1:?assert_maildir_matches SRCDIR MAILDIR}
 	local md=${2:?assert_maildir_matches SRCDIR MAILDIR}
@@ -123,7 +123,8 @@ def files(d):
 
 def expected(data):
     data = data.replace(b"\r\n", b"\n")
-    if not data.endswith(b"\n"):
+    # An empty message stays empty: it has no last line to end.
+    if data and not data.endswith(b"\n"):
         data += b"\n"
     return data
 

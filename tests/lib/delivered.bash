@@ -48,7 +48,7 @@ PY
 }
 
 # assert_delivered SRCDIR MAILDIR: every source message exactly once in
-# MAILDIR (LF line ends, a final LF added), compared after the leading
+# MAILDIR (LF line ends, a final LF added but to an empty one), compared after the leading
 # trace fields (Return-Path, X-Original-To, Delivered-To, Received; Cyrus:
 # X-Cyrus-Session-Id, X-Sieve) that
 # the server adds, or drops (Postfix: Return-Path), on both sides;
@@ -102,7 +102,8 @@ def strip_trace(data):
 want = collections.Counter()
 for f in files(src):
     data = open(f, "rb").read().replace(b"\r\n", b"\n")
-    if not data.endswith(b"\n"):
+    # An empty message stays empty: no line to end.
+    if data and not data.endswith(b"\n"):
         data += b"\n"
     want[h(strip_trace(data))] += 1
 

@@ -18,6 +18,8 @@ static void	 test_sender(void);
 static void	 test_quote(void);
 static void	 test_received(void);
 static void	 test_expand(void);
+static void	 test_utf8(void);
+static char	*utf8_sender(const char *);
 
 static char *
 sender(const char *hdr)
@@ -192,10 +194,58 @@ test_received(void)
 	free(h);
 }
 
+static char *
+utf8_sender(const char *hdr)
+{
+	char	*s;
+
+	s = envelope_sender_utf8_of(hdr, strlen(hdr), strlen(hdr));
+	if (strcmp(s, ENVELOPE_UNKNOWN) == 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* SMTPUTF8's addresses: well-formed UTF-8 only, and only when asked. */
+static void
+test_utf8(void)
+{
+	char	*s;
+
+	is_str(s = envelope_sender_of("Return-Path: <j\xc3\xbcrgen@ex>\n\n",
+	    20, 20), ENVELOPE_UNKNOWN, "UTF-8 is unusable by default");
+	free(s);
+	is_str(s = utf8_sender("Return-Path: <j\xc3\xbcrgen@b\xc3\xbc"
+	    "cher.ex>\n\n"), "j\xc3\xbcrgen@b\xc3\xbc" "cher.ex",
+	    "UTF-8 local part and domain when asked");
+	free(s);
+	is_str(s = utf8_sender("Return-Path: <\xe6\x97\xa5\xf0\x9f\x93\xa7@ex>"
+	    "\n\n"), "\xe6\x97\xa5\xf0\x9f\x93\xa7@ex",
+	    "three- and four-byte sequences");
+	free(s);
+	is_str(utf8_sender("Return-Path: <lat\xfcn1@ex>\n\n"), NULL,
+	    "Latin-1 is no UTF-8");
+	is_str(utf8_sender("Return-Path: <a\xc3@ex>\n\n"), NULL,
+	    "a cut sequence");
+	is_str(utf8_sender("Return-Path: <a\xc0\xaf@ex>\n\n"), NULL,
+	    "an overlong form");
+	is_str(utf8_sender("Return-Path: <a\xed\xa0\x80@ex>\n\n"), NULL,
+	    "a surrogate");
+	is_str(utf8_sender("Return-Path: <a\xc2\x85@ex>\n\n"), NULL,
+	    "a C1 control (U+0085)");
+	is_str(s = utf8_sender("Return-Path: <a\xc2\xa0@ex>\n\n"),
+	    "a\xc2\xa0@ex", "U+00A0, the first after them");
+	free(s);
+	is_str(utf8_sender("Return-Path: <a\x01@ex>\n\n"), NULL,
+	    "a control character");
+}
+
 int
 main(void)
 {
 	test_sender();
+	test_utf8();
 	test_quote();
 	test_received();
 	test_expand();

@@ -59,6 +59,30 @@ main(void)
 	    "hour 24");
 	is_str(date("Date: 1 Jan 2026 10:00:00 +9999\n\n"),
 	    " 1-Jan-2026 10:00:00 +0000", "a zone out of range is +0000");
+	is_str(date("Date: Tue, 31 Feb 2026 10:00:00 +0000\n\n"), "none",
+	    "31 February");
+	is_str(date("Date: Sun, 29 Feb 2026 10:00:00 +0000\n\n"), "none",
+	    "29 February in a common year");
+	is_str(date("Date: Sat, 29 Feb 2020 10:00:00 +0000\n\n"),
+	    "29-Feb-2020 10:00:00 +0000", "29 February in a leap year");
+	is_str(date("Date: Tue, 29 Feb 2000 10:00:00 +0000\n\n"),
+	    "29-Feb-2000 10:00:00 +0000", "2000 was a leap year");
+	is_str(date("Date: Mon, 01 Jan 1900 00:00:00 +0000\n\n"), "none",
+	    "before 1970");
+	is_str(date("Date: 31 Dec 1969 23:59:59 -0100\n\n"), "none",
+	    "its instant is 1970, its local time is not");
+	is_str(date("Date: 1 Jan 1970 00:30:00 +0100\n\n"), "none",
+	    "its local time is 1970, its instant is not");
+	is_str(date("Date: 1 Jan 1970 00:00:00 +0000\n\n"),
+	    " 1-Jan-1970 00:00:00 +0000", "the epoch");
+	is_str(date("Date: 19 Jan 2038 03:14:07 +0000\n\n"),
+	    "19-Jan-2038 03:14:07 +0000", "the last second of a 32-bit time_t");
+	is_str(date("Date: 19 Jan 2038 03:14:08 +0000\n\n"), "none",
+	    "one second later");
+	is_str(date("Date: Fri, 31 Dec 9999 23:59:59 +0000\n\n"), "none",
+	    "year 9999");
+	is_str(date("Date: Mon, 02 Mar 2026 10:00:60 +0000\n\n"),
+	    " 2-Mar-2026 10:00:60 +0000", "a leap second is kept");
 	is_str(date("X: y\n\n"), "none", "no Date field");
 	is_str(msgid("Message-ID: <a.b@c>\n\n"), "a.b@c", "a Message-ID");
 	is_str(msgid("X: y\nmessage-id:\t<x@y> (c)\n\n"), "x@y",
