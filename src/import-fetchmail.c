@@ -157,10 +157,7 @@ lex(const char *text, const char *name, struct lexer *lx, struct error *err)
 			lex_free(lx);
 			return -1;
 		}
-		if (lx->n == lx->cap) {
-			lx->cap = lx->cap == 0 ? 256 : lx->cap * 2;
-			lx->v = xreallocarray(lx->v, lx->cap, sizeof *lx->v);
-		}
+		lx->v = xgrow(lx->v, &lx->cap, lx->n, 256, sizeof *lx->v);
 		lx->v[lx->n].s = b.data;
 		lx->v[lx->n].quoted = b.data[0] == '\0' || q == '"' ||
 		    q == '\'';
@@ -431,11 +428,8 @@ add_entry(struct fm_parser *p, const char *user)
 {
 	struct fm_entry	*e;
 
-	if (p->f->n == p->f->cap) {
-		p->f->cap = p->f->cap == 0 ? 16 : p->f->cap * 2;
-		p->f->entries = xreallocarray(p->f->entries, p->f->cap,
-		    sizeof *p->f->entries);
-	}
+	p->f->entries = xgrow(p->f->entries, &p->f->cap, p->f->n, 16,
+	    sizeof *p->f->entries);
 	e = &p->f->entries[p->f->n++];
 	entry_copy(e, &p->server);
 	if (user != NULL)

@@ -38,7 +38,6 @@
  */
 #include "config.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -54,7 +53,6 @@
 #include "imap.h"
 #include "log.h"
 #include "mono.h"
-#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "smtp.h"
@@ -1259,10 +1257,7 @@ gm_stage(struct sink *s, struct error *err)
 
 	if (spool_flush(&d->sp, err) == -1)
 		return -1;
-	if (d->nq == d->qcap) {
-		d->qcap = d->qcap == 0 ? 16 : d->qcap * 2;
-		d->q = xreallocarray(d->q, d->qcap, sizeof *d->q);
-	}
+	d->q = xgrow(d->q, &d->qcap, d->nq, 16, sizeof *d->q);
 	m = &d->q[d->nq];
 	memset(m, 0, sizeof *m);
 	m->start = d->cur;
@@ -1285,17 +1280,10 @@ static int
 gm_sync(struct sink *s, struct error *err)
 {
 	struct gdest	*d = s->data;
-	sigset_t	 old;
-	int		 rc;
 
-	if (d->nq == 0 || d->synced)
-		return 0;
 	d->synced = 1;
 	d->failed = 0;
-	sig_hold(&old);
-	rc = hand_over(d, err);
-	sig_release(&old);
-	return rc;
+	return hand_over(d, err);
 }
 
 /* sink.c asks only after a whole sync, for a message it settled. */

@@ -29,7 +29,6 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,6 @@
 #include "destjournal.h"
 #include "imap.h"
 #include "log.h"
-#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "xmalloc.h"
@@ -675,10 +673,7 @@ imap_sink_stage(struct sink *s, struct error *err)
 
 	if (spool_flush(&d->sp, err) == -1)
 		return -1;
-	if (d->nq == d->qcap) {
-		d->qcap = d->qcap == 0 ? 16 : d->qcap * 2;
-		d->q = xreallocarray(d->q, d->qcap, sizeof *d->q);
-	}
+	d->q = xgrow(d->q, &d->qcap, d->nq, 16, sizeof *d->q);
 	st = &d->q[d->nq];
 	memset(st, 0, sizeof *st);
 	st->start = d->cur;
@@ -702,18 +697,11 @@ static int
 imap_sink_sync(struct sink *s, struct error *err)
 {
 	struct idest	*d = s->data;
-	sigset_t	 old;
-	int		 rc;
 
-	if (d->nq == 0 || d->synced)
-		return 0;
 	d->synced = 1;
 	if (note_batch(d, err) == -1)
 		return -1;
-	sig_hold(&old);
-	rc = hand_over(d, err);
-	sig_release(&old);
-	return rc;
+	return hand_over(d, err);
 }
 
 /* sink.c asks only after a whole sync, for a message it settled. */

@@ -48,13 +48,11 @@
 #include <sys/types.h>
 
 #include <pwd.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "envelope.h"
-#include "sighold.h"
 #include "sink.h"
 #include "sink-spool.h"
 #include "smtp.h"
@@ -575,10 +573,7 @@ smtp_sink_stage(struct sink *s, struct error *err)
 	    (sender = smtp_sender(d, d->cur, d->sp.w.size - d->cur,
 	    err)) == NULL)
 		return -1;
-	if (d->nq == d->qcap) {
-		d->qcap = d->qcap == 0 ? 16 : d->qcap * 2;
-		d->q = xreallocarray(d->q, d->qcap, sizeof *d->q);
-	}
+	d->q = xgrow(d->q, &d->qcap, d->nq, 16, sizeof *d->q);
 	st = &d->q[d->nq++];
 	memset(st, 0, sizeof *st);
 	st->start = d->cur;
@@ -588,21 +583,14 @@ smtp_sink_stage(struct sink *s, struct error *err)
 	return 0;
 }
 
-/* Whole or not at all: a signal waits until the server has replied. */
+/* The batch to the server (sink.c holds signals meanwhile). */
 static int
 smtp_sink_sync(struct sink *s, struct error *err)
 {
 	struct dest	*d = s->data;
-	sigset_t	 old;
-	int		 rc;
 
-	if (d->nq == 0 || d->synced)
-		return 0;
 	d->synced = 1;
-	sig_hold(&old);
-	rc = hand_over(d, err);
-	sig_release(&old);
-	return rc;
+	return hand_over(d, err);
 }
 
 /* sink.c asks only after a whole sync, for a message it settled. */

@@ -1,8 +1,10 @@
 /* sink.c -- the delivery interface and the choice of kind; see sink.h. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
+#include "sighold.h"
 #include "sink.h"
 #include "xmalloc.h"
 
@@ -160,13 +162,24 @@ sink_stage(struct sink *s, struct error *err)
 int
 sink_sync(struct sink *s, struct error *err)
 {
-	int	rc;
+	sigset_t	old;
+	int		rc;
 
 	if (s->ops->sync == NULL)
 		return 0;
+	if (s->ops->outcome == NULL)
+		return s->ops->sync(s, err);
+	/*
+	 * A kind that hands the batch over (IMAP, LMTP, SMTP, Gmail): once
+	 * per batch, whole or not at all -- a signal waits until the server
+	 * has answered for every message.
+	 */
+	if (s->staged == 0 || s->synced != 0)
+		return 0;
+	sig_hold(&old);
 	rc = s->ops->sync(s, err);
-	if (s->staged > 0)
-		s->synced = rc == 0 ? 1 : -1;
+	sig_release(&old);
+	s->synced = rc == 0 ? 1 : -1;
 	return rc;
 }
 

@@ -93,7 +93,9 @@ struct sink_ops {
 	 * became of the i-th message staged before it (0 the first): 0
 	 * delivered, or SINK_REFUSED with err set as commit's.  Valid until
 	 * the next sink_open(); sink.c calls it only after a sync that
-	 * returned 0, and only for an i that sync settled.
+	 * returned 0, and only for an i that sync settled.  For such a kind
+	 * sink.c calls sync once per batch, never for an empty one, with
+	 * signals held until it returns.
 	 */
 	int		(*outcome)(struct sink *, size_t i, struct error *);
 };

@@ -60,6 +60,15 @@ xreallocarray(void *old, size_t nmemb, size_t size)
 	return p;
 }
 
+void *
+xgrow(void *p, size_t *cap, size_t n, size_t first, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap == 0 ? first : *cap * 2;
+	return xreallocarray(p, *cap, size);
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -11,6 +11,11 @@
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
+/*
+ * An array p of *cap elements, n of them used, with room for one more:
+ * grown to first elements, then doubled.
+ */
+void	*xgrow(void *p, size_t *cap, size_t n, size_t first, size_t size);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
 int	 xasprintf(char **, const char *, ...)
