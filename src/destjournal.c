@@ -382,6 +382,8 @@ destjournal_lookup(const struct destjournal *j, const char *tag)
 {
 	size_t	i;
 
+	if (j == NULL || tag[0] == '\0')
+		return NULL;
 	for (i = j->nrun; i > 0; i--)
 		if (strcmp(j->run[i - 1].tag, tag) == 0)
 			return &j->run[i - 1];

@@ -87,7 +87,8 @@ int		destjournal_note(struct destjournal *, const struct dj_entry *,
  * many adds (call it before any of their messages leaves).  EX_IOERR.
  */
 int		destjournal_sync(struct destjournal *, struct error *);
-/* The last entry for tag, read at open or added since, or NULL. */
+/* The last entry for tag, read at open or added since, or NULL (also for
+ * no journal or an empty tag). */
 const struct dj_entry *destjournal_lookup(const struct destjournal *,
 		    const char *tag);
 /* The number of entries it holds (for tests). */

@@ -1269,8 +1269,7 @@ gm_stage(struct sink *s, struct error *err)
 	 * An earlier run sent it and did not learn its fate (the UID state
 	 * forgets pending UIDs when a run ends): Gmail is asked first.
 	 */
-	if (d->dj != NULL && m->e.tag[0] != '\0' &&
-	    destjournal_lookup(d->dj, m->e.tag) != NULL)
+	if (destjournal_lookup(d->dj, m->e.tag) != NULL)
 		m->state = G_ASK;
 	d->nq++;
 	return 0;
@@ -1337,8 +1336,7 @@ sent_before(struct gdest *d, const struct dj_entry *now, struct error *err)
 	const struct dj_entry	*e;
 	int			 f;
 
-	if (d->dj == NULL || now->tag[0] == '\0' ||
-	    (e = destjournal_lookup(d->dj, now->tag)) == NULL)
+	if ((e = destjournal_lookup(d->dj, now->tag)) == NULL)
 		return 0;
 	if ((f = find_entry(d, e, err)) == 1)
 		log_info(d->who, "an earlier run had imported the message "
@@ -1361,7 +1359,7 @@ gm_find(struct sink *s, const char *tag, struct error *err)
 
 	if (open_journal(d, err) == -1)
 		return -1;
-	if (d->dj == NULL || (e = destjournal_lookup(d->dj, tag)) == NULL)
+	if ((e = destjournal_lookup(d->dj, tag)) == NULL)
 		return 0;	/* never sent */
 	if (e->destid[0] == '\0' && e->msgid[0] == '\0') {
 		log_verbose(d->who, "a message an earlier run may have "

@@ -415,7 +415,7 @@ imap_sink_find(struct sink *s, const char *tag, struct error *err)
 	if (journal(d, err) == -1)
 		return -1;
 	/* Not in the journal: it never went out. */
-	if (d->dj == NULL || (e = destjournal_lookup(d->dj, tag)) == NULL)
+	if ((e = destjournal_lookup(d->dj, tag)) == NULL)
 		return 0;
 	lookup_of(e, &lk);
 	if (first_open(d, err) == -1 ||
@@ -686,8 +686,7 @@ imap_sink_stage(struct sink *s, struct error *err)
 	 * forgets pending UIDs when a run ends): looked for before it is
 	 * sent again.
 	 */
-	if (d->dj != NULL && st->e.tag[0] != '\0' &&
-	    destjournal_lookup(d->dj, st->e.tag) != NULL)
+	if (destjournal_lookup(d->dj, st->e.tag) != NULL)
 		st->state = Q_DOUBT;
 	d->nq++;
 	return 0;
